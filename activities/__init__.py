@@ -1,0 +1,1 @@
+"""Everything with side effects, grouped by the system it talks to."""

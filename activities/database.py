@@ -1,0 +1,226 @@
+"""Claims database activities: the read model, documents, coverage, risk facts, payout facts, event log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.engine import utc
+from models.contract import (
+    AssessRisk,
+    ClaimEvent,
+    ClaimInput,
+    ComputePayout,
+    CoverageResult,
+    ErrorType,
+    Payout,
+    PolicyTerms,
+    RecordDocuments,
+    RegisterClaim,
+    RiskAssessment,
+)
+from models.tables import Claim, ClaimDocument, ClaimEventRow, Payment, Policy
+from workflows.rules.payout import compute_payout
+from workflows.rules.risk import RiskFacts, score_risk
+
+log = structlog.get_logger(__name__)
+
+READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "handler", "payout_amount",
+                     "closed_at"}
+
+
+def _now() -> datetime:
+    return utc(datetime.now().astimezone())
+
+
+def policy_terms(policy: Policy) -> PolicyTerms:
+    return PolicyTerms.model_validate(policy.model_dump())
+
+
+class ClaimsDatabase:
+    """Activities on the claims database; the worker hands it the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @activity.defn
+    def register_claim(self, req: RegisterClaim) -> None:
+        """Record a new claim and its documents. A claim id is registered once, by one workflow chain."""
+        claim = req.claim
+        logger = log.bind(claim_id=claim.claim_id)
+        with Session(self.engine) as session:
+            existing = session.get(Claim, claim.claim_id)
+            if existing is not None:
+                if existing.chain_id == req.chain_id:
+                    return  # a retry of this same registration
+                raise ApplicationError(
+                    f"claim {claim.claim_id} is already registered (stage {existing.stage}, outcome "
+                    f"{existing.outcome}); a second start does not create a second claim",
+                    type=ErrorType.DUPLICATE_CLAIM, non_retryable=True)
+            at = utc(req.registered_at)
+            session.add(Claim(
+                claim_id=claim.claim_id, chain_id=req.chain_id, policy_number=claim.policy_number,
+                claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
+                incident_at=utc(claim.incident.occurred_at), registered_at=at,
+                stage_entered_at={"registered": at.isoformat()}, updated_at=_now()))
+            self._add_documents(session, claim.claim_id, claim.documents, at)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                raise ApplicationError(f"claim {claim.claim_id} was registered concurrently",
+                                       type=ErrorType.DUPLICATE_CLAIM, non_retryable=True) from None
+        logger.info("claim registered", policy_number=claim.policy_number, claim_type=claim.claim_type.value)
+
+    @activity.defn
+    def check_coverage(self, claim: ClaimInput) -> CoverageResult:
+        """Policy exists, is in force on the incident date, covers this type and cause, waiting period passed."""
+        with Session(self.engine) as session:
+            policy = session.get(Policy, claim.policy_number)
+        if policy is None:
+            raise ApplicationError(f"unknown policy {claim.policy_number!r} (field policy_number)",
+                                   type=ErrorType.UNKNOWN_POLICY, non_retryable=True)
+        terms = policy_terms(policy)
+        incident_day = claim.incident.occurred_at.date()
+        cause = claim.incident.cause.lower()
+        refusal: tuple[str, str] | None = None
+        if policy.status != "active":
+            refusal = (f"policy {policy.policy_number} is {policy.status}", "policy_status")
+        elif not policy.effective_from <= incident_day <= policy.effective_to:
+            refusal = (f"incident on {incident_day} is outside the period of cover "
+                       f"{policy.effective_from} to {policy.effective_to}", "period_of_cover")
+        elif policy.product != claim.claim_type.value:
+            refusal = (f"a {policy.product} policy does not cover a {claim.claim_type.value} claim",
+                       "product_scope")
+        elif cause in {e.lower() for e in policy.exclusions}:
+            refusal = (f"cause '{claim.incident.cause}' is excluded by the policy", "exclusion")
+        elif incident_day < policy.effective_from + timedelta(days=policy.waiting_period_days):
+            refusal = (f"incident within the {policy.waiting_period_days}-day waiting period", "waiting_period")
+        log.info("coverage checked", claim_id=claim.claim_id, covered=refusal is None)
+        if refusal is None:
+            return CoverageResult(covered=True, policy=terms)
+        return CoverageResult(covered=False, reason=refusal[0], clause=refusal[1], policy=terms)
+
+    @activity.defn
+    def assess_risk(self, req: AssessRisk) -> RiskAssessment:
+        claim = req.claim
+        window = timedelta(days=req.risk.frequent_claims_window_days)
+        incident_at = claim.incident.occurred_at
+        refs = [d.ref for d in claim.documents]
+        with Session(self.engine) as session:
+            policy = session.get(Policy, claim.policy_number)
+            if policy is None:
+                raise ApplicationError(f"unknown policy {claim.policy_number!r}",
+                                       type=ErrorType.UNKNOWN_POLICY, non_retryable=True)
+            on_policy = session.exec(
+                select(func.count()).select_from(Claim)
+                .where(Claim.policy_number == claim.policy_number)
+                .where(col(Claim.incident_at) >= utc(incident_at - window))
+                .where(col(Claim.incident_at) <= utc(incident_at + window))
+            ).one()
+            reused = session.exec(
+                select(ClaimDocument.ref).where(col(ClaimDocument.ref).in_(refs))
+                .where(ClaimDocument.claim_id != claim.claim_id).distinct()
+            ).all() if refs else []
+        facts = RiskFacts(
+            days_incident_to_report=(req.reported_at - incident_at).days,
+            days_policy_start_to_incident=(incident_at.date() - policy.effective_from).days,
+            claimed_amount=claim.claimed_amount,
+            sum_insured=policy.sum_insured,
+            claims_on_policy_in_window=int(on_policy),
+            reused_document_refs=list(reused),
+        )
+        assessment = score_risk(facts, req.risk)
+        log.info("risk assessed", claim_id=claim.claim_id, score=assessment.score, level=assessment.level)
+        return assessment
+
+    @activity.defn
+    def record_documents(self, req: RecordDocuments) -> None:
+        with Session(self.engine) as session:
+            self._add_documents(session, req.claim_id, req.documents, utc(req.at))
+            session.commit()
+        log.info("documents recorded", claim_id=req.claim_id, kinds=[d.kind for d in req.documents])
+
+    @activity.defn
+    def compute_payout(self, req: ComputePayout) -> Payout:
+        """The payout and its basis, against what the policy has already paid this period."""
+        with Session(self.engine) as session:
+            policy = session.get(Policy, req.policy_number)
+            if policy is None:
+                raise ApplicationError(f"unknown policy {req.policy_number!r}",
+                                       type=ErrorType.UNKNOWN_POLICY, non_retryable=True)
+            paid_on_policy = session.exec(
+                select(func.coalesce(func.sum(Payment.amount), 0))
+                .join(Claim, col(Claim.claim_id) == col(Payment.claim_id))
+                .where(Claim.policy_number == req.policy_number)
+                .where(Payment.status == "paid")
+                .where(Payment.claim_id != req.claim_id)
+            ).one()
+        payout = compute_payout(
+            claimed_amount=req.claimed_amount, line_items=req.line_items,
+            confirmed_amount=req.confirmed_amount, deductible=policy.deductible,
+            payout_ratio=policy.payout_ratio, sum_insured=policy.sum_insured,
+            paid_on_policy=Decimal(paid_on_policy), advances_paid=req.advances_paid, clauses=req.clauses)
+        log.info("payout computed", claim_id=req.claim_id, amount=str(payout.amount), total=str(payout.total))
+        return payout
+
+    @activity.defn
+    def record_event(self, ev: ClaimEvent) -> None:
+        """Append to the event log and move the read model, in one transaction."""
+        with Session(self.engine) as session:
+            row = session.get(Claim, ev.claim_id)
+            if row is not None:
+                self._apply_changes(row, ev.changes, utc(ev.at))
+                session.add(row)
+            session.add(ClaimEventRow(claim_id=ev.claim_id, at=utc(ev.at), event=ev.event, actor=ev.by,
+                                      detail=ev.detail, recorded_at=_now()))
+            session.commit()
+        log.info("claim event", claim_id=ev.claim_id, claim_event=ev.event, by=ev.by)
+
+    @staticmethod
+    def _apply_changes(row: Claim, changes: dict[str, Any], at: datetime) -> None:
+        unknown = set(changes) - READ_MODEL_FIELDS
+        if unknown:
+            raise ApplicationError(f"unknown read-model fields {sorted(unknown)}", non_retryable=True)
+        for key, value in changes.items():
+            if key == "payout_amount" and value is not None:
+                value = Decimal(str(value))
+            if key == "closed_at" and value is not None:
+                value = utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+            setattr(row, key, value)
+        if "stage" in changes:
+            row.stage_entered_at = {**row.stage_entered_at, changes["stage"]: at.isoformat()}
+        row.updated_at = _now()
+
+    @staticmethod
+    def _add_documents(session: Session, claim_id: str, documents: Iterable[Any], at: datetime) -> None:
+        seen = {(d.kind, d.ref) for d in session.exec(
+            select(ClaimDocument).where(ClaimDocument.claim_id == claim_id)).all()}
+        for doc in documents:
+            if (doc.kind, doc.ref) not in seen:
+                seen.add((doc.kind, doc.ref))
+                session.add(ClaimDocument(claim_id=claim_id, kind=doc.kind, ref=doc.ref, submitted_at=at))
+
+
+def load_policies(engine: Engine, policies: Iterable[PolicyTerms]) -> int:
+    """Insert or replace policies (the `policies load` command)."""
+    count = 0
+    with Session(engine) as session:
+        for terms in policies:
+            row = session.get(Policy, terms.policy_number) or Policy(policy_number=terms.policy_number)
+            for key, value in terms.model_dump().items():
+                setattr(row, key, value)
+            session.add(row)
+            count += 1
+        session.commit()
+    return count

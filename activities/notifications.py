@@ -1,0 +1,155 @@
+"""Claimant notifications: rendered from templates, sent at most once per (claim, kind, sequence)."""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.engine import utc
+from config.settings import Settings
+from models.contract import ErrorType, NotificationReceipt, NotificationRequest, Recipient
+from models.tables import Notification
+
+log = structlog.get_logger(__name__)
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _money(value: Any) -> str:
+    return f"{float(value):,.2f}" if value is not None else "-"
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.strftime("%Y-%m-%d %H:%M %Z").strip() if isinstance(value, datetime) else str(value)
+
+
+class Renderer:
+    """Letters are HTML; a missing field is an error, never a blank."""
+
+    def __init__(self, directory: Path = TEMPLATES) -> None:
+        self.env = Environment(loader=FileSystemLoader(directory), autoescape=True, undefined=StrictUndefined,
+                               trim_blocks=True, lstrip_blocks=True)
+        self.env.filters["money"] = _money
+        self.env.filters["when"] = _when
+
+    def render(self, kind: str, context: dict[str, Any]) -> tuple[str, str]:
+        template = self.env.get_template(f"{kind}.html.j2")
+        subject = "".join(template.blocks["subject"](template.new_context(context))).strip()
+        return subject, template.render(context)
+
+
+class Sender(Protocol):
+    def send(self, recipient: Recipient, subject: str, body: str, *, claim_id: str, kind: str,
+             sequence: int) -> str: ...
+
+
+class FileSender:
+    """The embedded sender: each letter is a file under var/outbox/<claim>/."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def send(self, recipient: Recipient, subject: str, body: str, *, claim_id: str, kind: str,
+             sequence: int) -> str:
+        folder = self.directory / claim_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{kind}-{sequence}.{recipient.channel}.html"
+        path.write_text(body, encoding="utf-8")
+        return str(path)
+
+
+class SmtpSender:
+    """E-mail through SMTP; other channels (SMS, app) still go to the outbox folder for their gateways."""
+
+    def __init__(self, settings: Settings, fallback: Sender) -> None:
+        self.settings = settings
+        self.fallback = fallback
+
+    def send(self, recipient: Recipient, subject: str, body: str, *, claim_id: str, kind: str,
+             sequence: int) -> str:
+        if recipient.channel != "email" or not recipient.email:
+            return self.fallback.send(recipient, subject, body, claim_id=claim_id, kind=kind, sequence=sequence)
+        s = self.settings
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = s.smtp_sender, recipient.email, subject
+        msg["Message-ID"] = f"<{claim_id}.{kind}.{sequence}@claims>"
+        msg.set_content("This letter is in HTML.")
+        msg.add_alternative(body, subtype="html")
+        assert s.smtp_host is not None
+        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=30) as smtp:
+            if s.smtp_starttls:
+                smtp.starttls()
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password or "")
+            smtp.send_message(msg)
+        return f"smtp:{recipient.email}"
+
+
+def build_sender(settings: Settings) -> Sender:
+    files = FileSender(settings.outbox_dir)
+    return SmtpSender(settings, files) if settings.smtp_host else files
+
+
+class NotificationActivities:
+    def __init__(self, engine: Engine, renderer: Renderer, sender: Sender) -> None:
+        self.engine = engine
+        self.renderer = renderer
+        self.sender = sender
+
+    @activity.defn
+    def notify(self, req: NotificationRequest) -> NotificationReceipt:
+        logger = log.bind(claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
+        try:
+            subject, body = self.renderer.render(req.kind, {"claim_id": req.claim_id, "recipient": req.recipient,
+                                                            **req.context})
+        except TemplateError as err:
+            raise ApplicationError(f"letter {req.kind!r} cannot be rendered: {err}",
+                                   type=ErrorType.TEMPLATE_ERROR, non_retryable=True) from err
+        address = req.recipient.email if req.recipient.channel == "email" else req.recipient.phone
+        with Session(self.engine) as session:
+            row = self._outbox_row(session, req, subject, body, address or req.recipient.name)
+            if row.status == "sent":
+                logger.info("notification already sent")
+                assert row.id is not None
+                return NotificationReceipt(outbox_id=row.id, kind=req.kind, sequence=req.sequence,
+                                           already_sent=True)
+            where = self.sender.send(req.recipient, subject, body, claim_id=req.claim_id, kind=req.kind,
+                                     sequence=req.sequence)
+            row.status, row.sent_at = "sent", utc(datetime.now().astimezone())
+            session.add(row)
+            session.commit()
+            assert row.id is not None
+            logger.info("notification sent", channel=req.recipient.channel, to=where)
+            return NotificationReceipt(outbox_id=row.id, kind=req.kind, sequence=req.sequence, already_sent=False)
+
+    @staticmethod
+    def _outbox_row(session: Session, req: NotificationRequest, subject: str, body: str,
+                    recipient: str) -> Notification:
+        query = select(Notification).where(Notification.claim_id == req.claim_id,
+                                           Notification.kind == req.kind, Notification.sequence == req.sequence)
+        row = session.exec(query).first()
+        if row is not None:
+            return row
+        row = Notification(claim_id=req.claim_id, kind=req.kind, sequence=req.sequence,
+                           channel=req.recipient.channel, recipient=recipient, subject=subject, body=body,
+                           status="pending", created_at=utc(datetime.now().astimezone()))
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return session.exec(query).one()
+        session.refresh(row)
+        return row

@@ -1,0 +1,1 @@
+"""Settings (environment) and the tables of business rules."""

@@ -1,0 +1,74 @@
+"""One settings object for every process, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything a process needs to know about where it runs.
+
+    Unprefixed names (`TEMPORAL_ADDRESS`, `DATABASE_URL`, ...) are the ones operators already
+    know from Temporal and twelve-factor apps; product settings carry the `CLAIMS_` prefix.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Temporal connection. Unset address: an embedded dev server is started under var/.
+    temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    temporal_tls: bool = Field(default=False, alias="TEMPORAL_TLS")
+    temporal_tls_cert: Path | None = Field(default=None, alias="TEMPORAL_TLS_CLIENT_CERT_PATH")
+    temporal_tls_key: Path | None = Field(default=None, alias="TEMPORAL_TLS_CLIENT_KEY_PATH")
+    temporal_tls_ca: Path | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH")
+    temporal_api_key: str | None = Field(default=None, alias="TEMPORAL_API_KEY")
+    task_queue: str = Field(default="claims", alias="CLAIMS_TASK_QUEUE")
+
+    # Embedded dev server (used only when TEMPORAL_ADDRESS is unset).
+    embedded_port: int = Field(default=7233, alias="CLAIMS_EMBEDDED_PORT")
+    embedded_ui_port: int = Field(default=8233, alias="CLAIMS_EMBEDDED_UI_PORT")
+
+    # Domain database: SQLite under var/ by default, postgresql+psycopg://... in production.
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+
+    # Where the embedded sender writes letters, and the embedded server keeps its files.
+    var_dir: Path = Field(default=PROJECT_ROOT / "var", alias="CLAIMS_VAR_DIR")
+
+    # Rules: the SLA profile and an optional JSON file overriding the default rule tables.
+    sla_profile: Literal["statutory", "demo"] = Field(default="statutory", alias="CLAIMS_SLA_PROFILE")
+    rules_file: Path | None = Field(default=None, alias="CLAIMS_RULES_FILE")
+
+    # Payments: "ledger" is the embedded gateway; "module:Class" loads a real adapter.
+    payment_gateway: str = Field(default="ledger", alias="CLAIMS_PAYMENT_GATEWAY")
+
+    # Notifications: SMTP is used for e-mail when a host is given; otherwise files under var/outbox.
+    smtp_host: str | None = Field(default=None, alias="CLAIMS_SMTP_HOST")
+    smtp_port: int = Field(default=587, alias="CLAIMS_SMTP_PORT")
+    smtp_user: str | None = Field(default=None, alias="CLAIMS_SMTP_USER")
+    smtp_password: str | None = Field(default=None, alias="CLAIMS_SMTP_PASSWORD")
+    smtp_starttls: bool = Field(default=True, alias="CLAIMS_SMTP_STARTTLS")
+    smtp_sender: str = Field(default="claims@insurer.example", alias="CLAIMS_SMTP_SENDER")
+
+    # Logging: "auto" renders readable lines on a terminal and JSON elsewhere.
+    log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="CLAIMS_LOG_FORMAT")
+    log_level: str = Field(default="INFO", alias="CLAIMS_LOG_LEVEL")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'claims.db'}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.var_dir / "outbox"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

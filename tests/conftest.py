@@ -1,0 +1,113 @@
+"""Shared fixtures: a real Temporal (time-skipping test server), real databases (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.database import load_policies
+from activities.engine import create_schema, make_engine
+from config.settings import Settings
+from config.temporal import installed_binary
+from models import search_attributes
+from models.contract import PolicyTerms
+
+POSTGRES_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def sample_policies() -> list[PolicyTerms]:
+    base = {"holder_name": "Li Lei", "status": "active", "effective_from": date.today() - timedelta(days=200),
+            "effective_to": date.today() + timedelta(days=365), "payout_ratio": Decimal("1"), "exclusions": [],
+            "waiting_period_days": 0}
+    return [PolicyTerms.model_validate(p) for p in [
+        {**base, "policy_number": "P-AUTO-001", "product": "auto", "sum_insured": "200000",
+         "deductible": "500", "exclusions": ["racing", "drunk_driving"]},
+        {**base, "policy_number": "P-AUTO-002", "product": "auto", "sum_insured": "2000000",
+         "deductible": "1000", "payout_ratio": "0.9"},
+        {**base, "policy_number": "P-AUTO-LAPSED", "product": "auto", "status": "lapsed",
+         "sum_insured": "100000", "deductible": "500"},
+        {**base, "policy_number": "P-HEALTH-001", "product": "health", "sum_insured": "50000",
+         "deductible": "200", "payout_ratio": "0.8", "waiting_period_days": 30},
+        {**base, "policy_number": "P-PROP-001", "product": "property", "sum_insured": "300000",
+         "deductible": "1000", "exclusions": ["flood"]},
+    ]]
+
+
+def _sqlite_engine(tmp_path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'claims.db'}")
+    create_schema(engine)
+    return engine
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(CLAIMS_VAR_DIR=tmp_path / "var", DATABASE_URL=f"sqlite:///{tmp_path / 'claims.db'}")
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.resolved_database_url)
+    create_schema(engine)
+    load_policies(engine, sample_policies())
+    yield engine
+    engine.dispose()
+
+
+def postgres_available() -> bool:
+    try:
+        probe = make_engine(POSTGRES_URL)
+        with probe.connect() as conn:
+            conn.execute(text("select 1"))
+        probe.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The same test on SQLite and on PostgreSQL (in a schema of its own, dropped afterwards)."""
+    if request.param == "sqlite":
+        engine = _sqlite_engine(tmp_path)
+        load_policies(engine, sample_policies())
+        yield engine
+        engine.dispose()
+        return
+    if not postgres_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI and not reachable at {POSTGRES_URL}")
+        pytest.skip("PostgreSQL not reachable")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'create schema "{schema}"'))
+    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    create_schema(engine)
+    load_policies(engine, sample_policies())
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'drop schema "{schema}" cascade'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(installed_binary("temporal-test-server")))
+    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace="default", search_attributes={k.name: k.indexed_value_type for k in search_attributes.ALL}))
+    yield env
+    await env.shutdown()

@@ -1,0 +1,1 @@
+"""Deterministic orchestration: one workflow per file, rules as pure functions under `rules/`."""

@@ -1,0 +1,198 @@
+"""The claim workflow's state, and what it shows: the `status` query, the result, the search attributes.
+
+Kept apart from the lifecycle (claim.py) so the orchestration reads as a story and this as a record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel, ValidationError
+
+    from models import search_attributes as sa
+    from models.contract import (
+        Appeal,
+        ApprovalRecord,
+        BankAccount,
+        ClaimInput,
+        ClaimResult,
+        ClaimStatus,
+        Decision,
+        DocumentRef,
+        ErrorType,
+        Outcome,
+        Path,
+        Payout,
+        PaymentRecord,
+        PolicyTerms,
+        RecordInvestigation,
+        Reject,
+        Reopen,
+        RiskAssessment,
+        Role,
+        Rules,
+        SlaBreach,
+        Stage,
+        TimelineEntry,
+        Withdraw,
+    )
+    from workflows.rules import authority
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], payload: Any, what: str, error_type: ErrorType = ErrorType.INVALID_UPDATE) -> M:
+    """Validate a JSON payload, or refuse it with a typed, non-retryable error naming each bad field."""
+    if isinstance(payload, model):
+        return payload
+    try:
+        return model.model_validate(payload)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in err.errors()
+        )
+        raise ApplicationError(f"{what}: {problems}", type=error_type, non_retryable=True) from None
+
+
+def refuse(message: str, error_type: ErrorType = ErrorType.NOT_ALLOWED) -> ApplicationError:
+    return ApplicationError(message, type=error_type, non_retryable=True)
+
+
+class ClaimState:
+    """Everything the workflow knows about one claim."""
+
+    def __init__(self, claim_id: str) -> None:
+        self.claim_id = claim_id
+        self.claim: ClaimInput | None = None
+        self.rules: Rules | None = None
+        self.policy: PolicyTerms | None = None
+        self.stage = Stage.REGISTERED
+        self.outcome: Outcome | None = None
+        self.path: Path | None = None
+        self.risk: RiskAssessment | None = None
+        self.required_documents: list[str] = []
+        self.submitted: list[DocumentRef] = []
+        self.missing: list[str] = []
+        self.requested_at: datetime | None = None
+        self.deadlines: dict[str, datetime] = {}
+        self.breaches: list[SlaBreach] = []
+        self.payout: Payout | None = None
+        self.approvals: list[ApprovalRecord] = []
+        self.approvals_from = 0
+        """Approvals before this index belong to an earlier decision (an appeal starts a new round)."""
+        self.rejection: Reject | None = None
+        self.escalations = 0
+        self.payments: list[PaymentRecord] = []
+        self.handler: str | None = None
+        self.timeline: list[TimelineEntry] = []
+        self.investigation_reason: str | None = None
+        self.investigation: RecordInvestigation | None = None
+        self.decision: Decision | None = None
+        self.bank_account: BankAccount | None = None
+        self.account_updated = False
+        self.withdrawal: Withdraw | None = None
+        self.appeal: Appeal | None = None
+        self.appeals = 0
+        self.reopen_request: Reopen | None = None
+        self.review: str | None = None
+        self.agreed_amount: Decimal | None = None
+        self.registered_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.payout_sequence = 0
+        self.notice_sequence: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ derived facts
+
+    @property
+    def ready(self) -> bool:
+        return self.claim is not None and self.rules is not None
+
+    def require_ready(self) -> tuple[ClaimInput, Rules]:
+        if self.claim is None or self.rules is None:
+            raise refuse("the claim is still being registered; try again in a moment")
+        return self.claim, self.rules
+
+    @property
+    def paid_amount(self) -> Decimal:
+        return sum((p.amount for p in self.payments), Decimal("0.00"))
+
+    @property
+    def advances_paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments if p.kind == "advance"), Decimal("0.00"))
+
+    @property
+    def current_approvals(self) -> list[ApprovalRecord]:
+        return self.approvals[self.approvals_from:]
+
+    def required_role(self) -> Role:
+        """Who must decide now: the payout's tier, at least a supervisor on appeal or suspected fraud,
+        raised once per escalation."""
+        _, rules = self.require_ready()
+        amount = self.payout.total if self.payout else Decimal("0")
+        floor = Role.ADJUSTER
+        if self.review == "appeal" or (self.investigation and self.investigation.fraud_suspected):
+            floor = Role.SUPERVISOR
+        return authority.required_role(amount, rules.authority_limits, self.escalations, floor)
+
+    def approvals_needed(self) -> int:
+        _, rules = self.require_ready()
+        amount = self.payout.total if self.payout else Decimal("0")
+        return authority.approvals_needed(amount, self.required_role(), rules.dual_manager_threshold)
+
+    def approved(self) -> bool:
+        return authority.is_approved(self.current_approvals, self.required_role(), self.approvals_needed())
+
+    def conflicted(self) -> dict[str, str]:
+        """People who may not approve this claim, with their part in it."""
+        people: dict[str, str] = {}
+        if self.handler:
+            people[self.handler] = "handler"
+        if self.investigation:
+            people[self.investigation.investigator_id] = "investigator"
+        return people
+
+    def next_notice(self, kind: str) -> int:
+        self.notice_sequence[kind] = self.notice_sequence.get(kind, 0) + 1
+        return self.notice_sequence[kind]
+
+    # ------------------------------------------------------------------ what it shows
+
+    def status(self) -> ClaimStatus:
+        return ClaimStatus(
+            claim_id=self.claim_id, stage=self.stage, outcome=self.outcome,
+            claim_type=self.claim.claim_type if self.claim else None, risk=self.risk, path=self.path,
+            missing_documents=list(self.missing), documents_requested_at=self.requested_at,
+            deadlines=dict(self.deadlines), sla_breaches=list(self.breaches), payout=self.payout,
+            approvals=list(self.approvals), payments=list(self.payments), handler=self.handler,
+            timeline=list(self.timeline),
+            required_role=self.required_role() if self.stage == Stage.AWAITING_APPROVAL else None,
+            decision=self.decision, investigation=self.investigation, registered_at=self.registered_at,
+            closed_at=self.closed_at,
+        )
+
+    def result(self) -> ClaimResult:
+        assert self.outcome is not None
+        return ClaimResult(
+            claim_id=self.claim_id, outcome=self.outcome, paid_amount=self.paid_amount, decision=self.decision,
+            fast_path=self.path == Path.FAST, sla_breaches=list(self.breaches), closed_at=self.closed_at,
+        )
+
+    def search_attributes(self) -> list[Any]:
+        """The claim as worklists see it. No personal data: ids, stage, amounts and SLA state only."""
+        updates: list[Any] = [sa.CLAIM_STAGE.value_set(self.stage.value)]
+        if self.claim is not None:
+            updates += [sa.CLAIM_TYPE.value_set(self.claim.claim_type.value),
+                        sa.CLAIM_AMOUNT.value_set(float(self.claim.claimed_amount))]
+        updates.append(sa.RISK_LEVEL.value_set(self.risk.level) if self.risk else sa.RISK_LEVEL.value_unset())
+        updates.append(sa.PATH.value_set(self.path.value) if self.path else sa.PATH.value_unset())
+        updates.append(sa.ASSIGNED_TO.value_set(self.handler) if self.handler else sa.ASSIGNED_TO.value_unset())
+        nearest = min(self.deadlines.values(), default=None)
+        updates.append(sa.SLA_DUE_AT.value_set(nearest) if nearest else sa.SLA_DUE_AT.value_unset())
+        updates.append(sa.SLA_BREACHED.value_set(bool(self.breaches)))
+        return updates

@@ -1,0 +1,1 @@
+"""Pure, deterministic business rules: used by the workflow and by activities, tested without Temporal."""

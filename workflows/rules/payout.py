@@ -1,0 +1,80 @@
+"""Payout computation (SPEC section 4): Decimal throughout, half-up to cents, every step with its clause."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+from models.contract import BasisStep, LineItem, Payout
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def compute_payout(
+    *,
+    claimed_amount: Decimal,
+    line_items: Sequence[LineItem],
+    confirmed_amount: Decimal | None,
+    deductible: Decimal,
+    payout_ratio: Decimal,
+    sum_insured: Decimal,
+    paid_on_policy: Decimal,
+    advances_paid: Decimal,
+    clauses: dict[str, str],
+) -> Payout:
+    """The payout with its itemised basis.
+
+    assessed loss (investigator's confirmed amount, else the line items, else the amount claimed,
+    never more than claimed) - deductible, x payout ratio, capped at the sum insured still available,
+    never below zero; advances already paid are subtracted from what is paid now.
+    """
+    clause = clauses.get
+    basis: list[BasisStep] = []
+    if confirmed_amount is not None:
+        assessed = confirmed_amount
+        basis.append(BasisStep(step="assessed loss (confirmed by investigation)", amount=cents(assessed),
+                               clause=clause("assessed_loss", "")))
+    elif line_items:
+        assessed = sum((item.amount for item in line_items), ZERO)
+        basis.append(BasisStep(step=f"assessed loss ({len(line_items)} line items)", amount=cents(assessed),
+                               clause=clause("assessed_loss", "")))
+    else:
+        assessed = claimed_amount
+        basis.append(BasisStep(step="assessed loss (amount claimed)", amount=cents(assessed),
+                               clause=clause("assessed_loss", "")))
+    if assessed > claimed_amount:
+        assessed = claimed_amount
+        basis.append(BasisStep(step="limited to the amount claimed", amount=cents(assessed),
+                               clause=clause("assessed_loss", "")))
+
+    after_deductible = max(assessed - deductible, ZERO)
+    basis.append(BasisStep(step=f"less deductible {cents(deductible)}", amount=cents(after_deductible),
+                           clause=clause("deductible", "")))
+    below_deductible = after_deductible == ZERO
+
+    after_ratio = cents(after_deductible * payout_ratio)
+    basis.append(BasisStep(step=f"times payout ratio {payout_ratio.normalize():f}", amount=after_ratio,
+                           clause=clause("payout_ratio", "")))
+
+    available = max(sum_insured - paid_on_policy, ZERO)
+    total = min(after_ratio, available)
+    if total < after_ratio:
+        basis.append(BasisStep(step=f"capped at sum insured still available {cents(available)}",
+                               amount=cents(total), clause=clause("sum_insured", "")))
+    total = cents(max(total, ZERO))
+
+    now = cents(max(total - advances_paid, ZERO))
+    if advances_paid > ZERO:
+        basis.append(BasisStep(step=f"less advance payments {cents(advances_paid)}", amount=now,
+                               clause=clause("advance_payment", "")))
+
+    zero_reason = None
+    if total == ZERO:
+        zero_reason = "below deductible" if below_deductible else "sum insured exhausted"
+    in_full = assessed >= claimed_amount and total >= after_ratio
+    return Payout(amount=now, total=total, basis=basis, zero_reason=zero_reason, in_full=in_full)
