@@ -81,8 +81,13 @@ class ClaimClosed(Exception):
     """Unwinds the lifecycle when the claim closes early (withdrawn)."""
 
 
-def business_error(err: ActivityError) -> ApplicationError | None:
-    cause = err.cause
+ActivityFailure = (ActivityError, ApplicationError)
+"""How an activity's failure reaches workflow code: wrapped in ActivityError (normal activities) or, for a
+local activity's non-retryable failure, as the ApplicationError itself."""
+
+
+def business_error(err: ActivityError | ApplicationError) -> ApplicationError | None:
+    cause = err.cause if isinstance(err, ActivityError) else err
     if isinstance(cause, ApplicationError) and cause.type in BUSINESS_ERRORS:
         return cause
     return None
@@ -304,7 +309,7 @@ class ClaimWorkflow:
                         account=s.bank_account), PaymentReceipt, retry=PAYMENT_RETRY,
                         timeout=timedelta(minutes=2))
                     break
-                except ActivityError as err:
+                except ActivityFailure as err:
                     cause = business_error(err)
                     if cause is None or cause.type != ErrorType.INVALID_BANK_ACCOUNT:
                         raise
@@ -478,7 +483,7 @@ class ClaimWorkflow:
         try:
             await self._activity("notify", NotificationRequest(claim_id=s.claim_id, kind=kind, sequence=seq,
                                                                recipient=recipient, context=context))
-        except ActivityError as err:
+        except ActivityFailure as err:
             await self._note("notification_failed", detail=f"{kind}: {err.cause or err}")
             return
         s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{kind}", detail=c.channel))
@@ -518,7 +523,7 @@ class ClaimWorkflow:
                     name, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry)
             return await workflow.execute_activity(  # type: ignore[no-any-return]
                 name, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry)
-        except ActivityError as err:
+        except ActivityFailure as err:
             cause = business_error(err)
             if cause is None or name in ("pay", "notify"):
                 raise

@@ -1,0 +1,39 @@
+# The one place for the common commands. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test run worker scheduler stop lint typecheck clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: embedded Temporal + a worker, sample claims down every path, a table of outcomes
+demo: $(STAMP)
+	@mkdir -p var
+	CLAIMS_SLA_PROFILE=$${CLAIMS_SLA_PROFILE:-demo} $(BIN)/python starter.py demo 2>>var/demo.log
+
+## test: the whole suite (time-skipping server, dev server, SQLite and PostgreSQL)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## run: a worker against TEMPORAL_ADDRESS, or the embedded server it starts
+run: $(STAMP)
+	$(BIN)/python worker.py
+
+## stop: stop the embedded Temporal server that demo/run started
+stop: $(STAMP)
+	$(BIN)/python -c "from config.settings import get_settings; from config.temporal import stop_embedded_server; print('stopped' if stop_embedded_server(get_settings()) else 'not running')"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,249 @@
+"""`python starter.py demo`: sample claims down every path against the embedded server and a worker.
+
+Each scenario starts a claim, acts as the back office would (documents, investigation, approvals, refused
+attempts, withdrawal, new bank details) and waits for the outcome; the table at the end shows claim, path,
+outcome, amount and time taken, and the demo fails if any claim did not reach its expected outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+
+from activities.database import load_policies
+from activities.engine import create_schema, make_engine
+from config.settings import PROJECT_ROOT, Settings
+from config.temporal import connect
+from models.contract import PolicyTerms, workflow_id_for
+from starter import CommandError, claim_status, send_update, start_claim
+from worker import build_worker
+
+SAMPLES = PROJECT_ROOT / "samples"
+Script = Callable[[Client, str, list[str]], Awaitable[None]]
+
+
+@dataclass
+class Scenario:
+    name: str
+    expected: str
+    claim: dict[str, Any]
+    script: Script | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def base_claim(claim_id: str, **changes: Any) -> dict[str, Any]:
+    claim: dict[str, Any] = json.loads((SAMPLES / "claim.json").read_text(encoding="utf-8"))
+    claim["claim_id"] = claim_id
+    claim["incident"]["occurred_at"] = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(claim.get(key), dict):
+            claim[key] = {**claim[key], **value}
+        else:
+            claim[key] = value
+    return claim
+
+
+def documents(claim_id: str, *kinds: str) -> list[dict[str, str]]:
+    return [{"kind": k, "ref": f"doc://{claim_id.lower()}/{k}.pdf"} for k in kinds]
+
+
+async def wait_for(client: Client, claim_id: str, ready: Callable[[dict[str, Any]], bool],
+                   seconds: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        status = await claim_status(client, claim_id)
+        if ready(status):
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"claim {claim_id} stuck at {status['stage']}")
+        await asyncio.sleep(0.2)
+
+
+def at_stage(stage: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda status: status["stage"] == stage
+
+
+async def refused(client: Client, claim_id: str, update: str, payload: dict[str, Any], notes: list[str]) -> None:
+    try:
+        await send_update(client, claim_id, update, payload)
+    except CommandError as err:
+        notes.append(f"{update} {payload.get('approver_id', '')} {err}")
+        return
+    raise AssertionError(f"{update} {payload} should have been refused")
+
+
+# ----------------------------------------------------------------------------- scripts
+
+
+async def supply_documents(client: Client, claim_id: str, notes: list[str]) -> None:
+    status = await wait_for(client, claim_id, at_stage("awaiting_documents"))
+    notes.append("one request for: " + ", ".join(status["missing_documents"]))
+    await send_update(client, claim_id, "submit_documents",
+                      {"documents": documents(claim_id, *status["missing_documents"])})
+
+
+async def investigate_then_manager(client: Client, claim_id: str, notes: list[str]) -> None:
+    await wait_for(client, claim_id, at_stage("investigating"))
+    await send_update(client, claim_id, "record_investigation", {
+        "investigator_id": "inv-wang", "findings": "damage consistent with the report; one invoice reduced",
+        "confirmed_amount": "140000.00", "fraud_suspected": False})
+    await wait_for(client, claim_id, at_stage("awaiting_approval"))
+    await refused(client, claim_id, "approve", {"approver_id": "adj-zhao", "role": "adjuster"}, notes)
+    await refused(client, claim_id, "approve", {"approver_id": "inv-wang", "role": "manager"}, notes)
+    await send_update(client, claim_id, "approve", {"approver_id": "mgr-chen", "role": "manager",
+                                                    "comment": "investigation report reviewed"})
+
+
+async def supervisor_rejects(client: Client, claim_id: str, notes: list[str]) -> None:
+    await wait_for(client, claim_id, at_stage("awaiting_approval"))
+    await refused(client, claim_id, "approve", {"approver_id": "adj-zhao", "role": "adjuster"}, notes)
+    await send_update(client, claim_id, "reject", {
+        "approver_id": "sup-liu", "role": "supervisor", "reason": "repair invoice predates the incident",
+        "clause": "General Terms 6.2 (false or inflated claims)"})
+
+
+async def withdraw(client: Client, claim_id: str, notes: list[str]) -> None:
+    await wait_for(client, claim_id, at_stage("awaiting_documents"))
+    await send_update(client, claim_id, "withdraw", {"by": "call-centre", "reason": "claimant settled privately"})
+
+
+async def new_bank_details(client: Client, claim_id: str, notes: list[str]) -> None:
+    await wait_for(client, claim_id, lambda s: any(t["event"] == "payment_failed" for t in s["timeline"]))
+    notes.append("account rejected; claimant asked once for new details")
+    await send_update(client, claim_id, "update_bank_account", {"holder": "Li Lei", "number": "6222000099998888"})
+
+
+def scenarios(prefix: str) -> list[Scenario]:
+    def cid(n: int) -> str:
+        return f"{prefix}-{n:02d}"
+
+    auto_all = ["claim_form", "id_card", "driver_license", "vehicle_license", "accident_report",
+                "repair_invoice", "damage_photos"]
+    return [
+        Scenario("fast path", "paid", base_claim(cid(1), documents=documents(
+            cid(1), "claim_form", "damage_photos", "repair_invoice"))),
+        Scenario("below deductible", "denied", base_claim(
+            cid(2), claimed_amount="380.00", line_items=[{"description": "mirror", "amount": "380.00"}],
+            documents=documents(cid(2), "claim_form", "damage_photos", "repair_invoice"))),
+        Scenario("excluded cause", "denied", base_claim(cid(3), incident={"cause": "racing"})),
+        Scenario("lapsed policy", "denied", base_claim(cid(4), policy_number="P-AUTO-LAPSED")),
+        Scenario("missing materials, then supplied", "paid", base_claim(
+            cid(5), policy_number="P-PROP-001", claim_type="property", claimed_amount="4000.00",
+            incident={"cause": "water_leak", "description": "pipe burst in the kitchen"},
+            line_items=[{"description": "floor and cabinets", "amount": "4000.00"}],
+            documents=documents(cid(5), "claim_form")), supply_documents),
+        Scenario("investigation, manager approval", "paid", base_claim(
+            cid(6), policy_number="P-AUTO-002", claimed_amount="150000.00",
+            incident={"injuries": True, "description": "collision on the ring road, driver injured"},
+            line_items=[{"description": "body and engine repair", "amount": "150000.00"}],
+            documents=documents(cid(6), *auto_all)), investigate_then_manager),
+        Scenario("approval refused", "denied", base_claim(
+            cid(7), claimed_amount="30000.00", line_items=[{"description": "front end", "amount": "30000.00"}],
+            documents=documents(cid(7), *auto_all)), supervisor_rejects),
+        Scenario("withdrawal", "withdrawn", base_claim(
+            cid(8), policy_number="P-HEALTH-001", claim_type="health", claimed_amount="2600.00",
+            incident={"cause": "illness", "description": "outpatient treatment"},
+            line_items=[{"description": "treatment", "amount": "2600.00"}],
+            documents=documents(cid(8), "claim_form")), withdraw),
+        Scenario("invalid bank account, new details", "paid", base_claim(
+            cid(9), bank_account={"holder": "Li Lei", "number": "12345678"},
+            documents=documents(cid(9), "claim_form", "damage_photos", "repair_invoice")), new_bank_details),
+        Scenario("unknown policy", "error:UnknownPolicy", base_claim(cid(10), policy_number="P-NOPE-404")),
+        Scenario("malformed claim", "error:InvalidClaim", base_claim(cid(11), claimed_amount="-50")),
+    ]
+
+
+@dataclass
+class Row:
+    claim_id: str
+    scenario: str
+    path: str
+    outcome: str
+    amount: str
+    seconds: float | None
+    expected: str
+    notes: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == self.expected
+
+
+async def play(client: Client, scenario: Scenario, task_queue: str) -> Row:
+    claim_id = scenario.claim["claim_id"]
+    row = Row(claim_id, scenario.name, "-", "", "-", None, scenario.expected, scenario.notes)
+    try:
+        await start_claim(client, scenario.claim, task_queue)
+    except CommandError as err:
+        row.outcome = "error:InvalidClaim"
+        scenario.notes.append(str(err))
+        return row
+    if scenario.script is not None:
+        await scenario.script(client, claim_id, scenario.notes)
+    try:
+        status = await wait_for(client, claim_id, lambda s: s["outcome"] is not None)
+    except Exception:
+        handle = client.get_workflow_handle(workflow_id_for(claim_id))
+        try:
+            await asyncio.wait_for(handle.result(), timeout=30)
+        except WorkflowFailureError as err:
+            cause = err.cause
+            kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+            row.outcome = f"error:{kind}"
+            scenario.notes.append(str(cause))
+            return row
+        raise
+    row.path, row.outcome = status["path"] or "-", status["outcome"]
+    row.amount = str(sum((Decimal(p["amount"]) for p in status["payments"]), Decimal("0.00")))
+    start, end = status["registered_at"], status["closed_at"]
+    if start and end:
+        row.seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    if status["decision"] and status["decision"]["reasons"]:
+        scenario.notes.append("; ".join(status["decision"]["reasons"]))
+    return row
+
+
+def print_table(rows: list[Row]) -> None:
+    print()
+    print(f"{'claim':<16} {'scenario':<34} {'path':<9} {'outcome':<20} {'paid':>11} {'time':>8}  check")
+    print("-" * 110)
+    for r in rows:
+        took = f"{r.seconds:.1f}s" if r.seconds is not None else "-"
+        print(f"{r.claim_id:<16} {r.scenario:<34} {r.path:<9} {r.outcome:<20} {r.amount:>11} {took:>8}  "
+              f"{'ok' if r.ok else 'EXPECTED ' + r.expected}")
+        for note in r.notes:
+            print(f"{'':<17}- {note}")
+
+
+async def run_demo(settings: Settings) -> None:
+    engine = make_engine(settings.resolved_database_url)
+    create_schema(engine)
+    policies = [PolicyTerms.model_validate(p)
+                for p in json.loads((SAMPLES / "policies.json").read_text(encoding="utf-8"))]
+    load_policies(engine, policies)
+    client = await connect(settings)
+    prefix = "D" + datetime.now(UTC).strftime("%m%d%H%M%S")
+    print(f"SLA profile: {settings.sla_profile}; Temporal: {settings.temporal_address or 'embedded dev server'}; "
+          f"database: {engine.url.render_as_string()}")
+    async with build_worker(client, settings, engine):
+        rows = await asyncio.gather(*(play(client, s, settings.task_queue) for s in scenarios(prefix)))
+    print_table(list(rows))
+    outbox = Path(settings.outbox_dir)
+    print(f"\nLetters: {outbox}/<claim id>/   (e.g. {outbox / rows[0].claim_id})")
+    if not settings.temporal_address:
+        print(f"Temporal UI: http://127.0.0.1:{settings.embedded_ui_port}  "
+              "(the embedded server keeps running; `make run` keeps the claims' timers moving, `make stop` ends it)")
+    failed = [r for r in rows if not r.ok]
+    if failed:
+        raise CommandError(f"{len(failed)} sample claims did not reach their expected outcome")
+    print(f"\nAll {len(rows)} sample claims reached their expected outcome.")

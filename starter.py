@@ -1,0 +1,223 @@
+"""Command line for back-office staff and systems: start claims, act on them, read them.
+
+    python starter.py start claim.json
+    python starter.py status C-1001
+    python starter.py approve C-1001 --approver sup-7 --role supervisor --comment "checked"
+    python starter.py policies load policies.json
+    python starter.py worklist --overdue
+    python starter.py demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from config.logging import configure_logging
+from config.settings import Settings, get_settings
+from config.temporal import connect
+from models import search_attributes as sa
+from models.contract import WORKFLOW_TYPE, ClaimInput, PolicyTerms, workflow_id_for
+
+# update name -> (command, [(flag, payload field, kwargs)])
+UPDATES: dict[str, tuple[str, list[tuple[str, str, dict[str, Any]]]]] = {
+    "approve": ("approve", [("--approver", "approver_id", {"required": True}),
+                            ("--role", "role", {"required": True}),
+                            ("--comment", "comment", {"default": ""}),
+                            ("--amount", "amount", {"help": "appeal reviews only: the amount agreed"})]),
+    "reject": ("reject", [("--approver", "approver_id", {"required": True}), ("--role", "role", {"required": True}),
+                          ("--reason", "reason", {"required": True}), ("--clause", "clause", {"required": True})]),
+    "escalate": ("escalate", [("--by", "by", {"required": True}), ("--reason", "reason", {"required": True})]),
+    "assign": ("assign", [("--handler", "handler_id", {"required": True}), ("--by", "by", {"required": True})]),
+    "record-investigation": ("record_investigation", [
+        ("--investigator", "investigator_id", {"required": True}), ("--findings", "findings", {"required": True}),
+        ("--confirmed-amount", "confirmed_amount", {}),
+        ("--fraud-suspected", "fraud_suspected", {"action": "store_true"})]),
+    "withdraw": ("withdraw", [("--by", "by", {"required": True}), ("--reason", "reason", {"required": True})]),
+    "appeal": ("appeal", [("--reason", "reason", {"required": True})]),
+    "update-bank-account": ("update_bank_account", [("--holder", "holder", {"required": True}),
+                                                    ("--number", "number", {"required": True})]),
+    "reopen": ("reopen", [("--by", "by", {"required": True}), ("--reason", "reason", {"required": True}),
+                          ("--role", "role", {"default": "supervisor"})]),
+}
+
+
+class CommandError(Exception):
+    """A refusal or bad input, shown to the user as one plain line."""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+async def start_claim(client: Client, claim: dict[str, Any], task_queue: str) -> str:
+    """Start a claim's workflow once; a second start for the same claim id is refused."""
+    try:
+        parsed = ClaimInput.model_validate(claim)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise CommandError(f"invalid claim: {problems}") from None
+    workflow_id = workflow_id_for(parsed.claim_id)
+    try:
+        await client.start_workflow(WORKFLOW_TYPE, claim, id=workflow_id, task_queue=task_queue,
+                                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        raise CommandError(f"claim {parsed.claim_id} already exists ({workflow_id}); not started again") from None
+    return workflow_id
+
+
+async def send_update(client: Client, claim_id: str, update: str, payload: dict[str, Any]) -> Any:
+    handle = client.get_workflow_handle(workflow_id_for(claim_id))
+    try:
+        return await handle.execute_update(update, payload)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise CommandError(f"refused ({cause.type}): {cause.message}") from None
+        raise CommandError(f"refused: {cause}") from None
+
+
+async def claim_status(client: Client, claim_id: str) -> dict[str, Any]:
+    status: dict[str, Any] = await client.get_workflow_handle(workflow_id_for(claim_id)).query("status")
+    return status
+
+
+def worklist_query(stage: str | None, assignee: str | None, overdue: bool, claim_type: str | None,
+                   now: datetime) -> str:
+    clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'", "ExecutionStatus = 'Running'"]
+    if stage:
+        clauses.append(f"ClaimStage = '{stage}'")
+    if assignee:
+        clauses.append(f"AssignedTo = '{assignee}'")
+    if claim_type:
+        clauses.append(f"ClaimType = '{claim_type}'")
+    if overdue:
+        clauses.append(f"SlaDueAt < '{now.isoformat()}'")
+    return " AND ".join(clauses)
+
+
+async def worklist(client: Client, args: argparse.Namespace) -> list[dict[str, Any]]:
+    query = worklist_query(args.stage, args.assignee, args.overdue, args.type, datetime.now(UTC))
+    rows: list[dict[str, Any]] = []
+    async for wf in client.list_workflows(query):
+        attrs = wf.typed_search_attributes
+        rows.append({"workflow_id": wf.id, "stage": attrs.get(sa.CLAIM_STAGE), "type": attrs.get(sa.CLAIM_TYPE),
+                     "risk": attrs.get(sa.RISK_LEVEL), "assigned_to": attrs.get(sa.ASSIGNED_TO),
+                     "amount": attrs.get(sa.CLAIM_AMOUNT), "sla_due_at": attrs.get(sa.SLA_DUE_AT),
+                     "breached": attrs.get(sa.SLA_BREACHED)})
+    far = datetime.max.replace(tzinfo=UTC)
+    rows.sort(key=lambda r: r["sla_due_at"] or far)
+    return rows
+
+
+def load_policies_file(settings: Settings, path: Path) -> int:
+    from activities.database import load_policies
+    from activities.engine import create_schema, make_engine
+
+    try:
+        policies = [PolicyTerms.model_validate(p) for p in json.loads(path.read_text(encoding="utf-8"))]
+    except ValidationError as err:
+        raise CommandError(f"invalid policies file: {err}") from None
+    engine = make_engine(settings.resolved_database_url)
+    create_schema(engine)
+    return load_policies(engine, policies)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="starter.py", description="Claims orchestrator command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser("start", help="report a claim (first notice of loss) from a JSON file")
+    start.add_argument("file", type=Path)
+    start.add_argument("--wait", action="store_true", help="wait for the claim's result")
+    status = sub.add_parser("status", help="where a claim stands")
+    status.add_argument("claim_id")
+    for command, (_, flags) in UPDATES.items():
+        cmd = sub.add_parser(command, help=f"send the {command} update")
+        cmd.add_argument("claim_id")
+        for flag, _, kwargs in flags:
+            cmd.add_argument(flag, **kwargs)
+    submit = sub.add_parser("submit-documents", help="attach documents: --doc KIND=REF (repeatable)")
+    submit.add_argument("claim_id")
+    submit.add_argument("--doc", action="append", required=True, metavar="KIND=REF")
+    policies = sub.add_parser("policies", help="policy administration")
+    policies_sub = policies.add_subparsers(dest="policies_command", required=True)
+    load = policies_sub.add_parser("load", help="load a JSON list of policies into the database")
+    load.add_argument("file", type=Path)
+    wl = sub.add_parser("worklist", help="open claims from search attributes, nearest deadline first")
+    wl.add_argument("--stage")
+    wl.add_argument("--assignee")
+    wl.add_argument("--type")
+    wl.add_argument("--overdue", action="store_true")
+    sub.add_parser("demo", help="run sample claims down every path and show the outcome")
+    return parser
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> None:
+    if args.command == "policies":
+        count = load_policies_file(settings, args.file)
+        print(f"loaded {count} policies into {settings.resolved_database_url}")
+        return
+    if args.command == "demo":
+        from demo import run_demo
+
+        await run_demo(settings)
+        return
+    client = await connect(settings)
+    if args.command == "start":
+        claim = json.loads(args.file.read_text(encoding="utf-8"))
+        workflow_id = await start_claim(client, claim, settings.task_queue)
+        print(f"started {workflow_id}")
+        if args.wait:
+            print(_json(await client.get_workflow_handle(workflow_id).result()))
+    elif args.command == "status":
+        print(_json(await claim_status(client, args.claim_id)))
+    elif args.command == "submit-documents":
+        documents = []
+        for item in args.doc:
+            kind, sep, ref = item.partition("=")
+            if not sep:
+                raise CommandError(f"--doc {item!r}: expected KIND=REF")
+            documents.append({"kind": kind, "ref": ref})
+        missing = await send_update(client, args.claim_id, "submit_documents", {"documents": documents})
+        print("still missing: " + (", ".join(missing) if missing else "nothing"))
+    elif args.command == "worklist":
+        rows = await worklist(client, args)
+        print(f"{'claim':<24} {'stage':<18} {'type':<9} {'risk':<7} {'assigned':<12} {'amount':>12}  sla due")
+        for r in rows:
+            due = r["sla_due_at"].isoformat(timespec="minutes") if r["sla_due_at"] else "-"
+            flag = " BREACHED" if r["breached"] else ""
+            print(f"{r['workflow_id']:<24} {r['stage'] or '-':<18} {r['type'] or '-':<9} {r['risk'] or '-':<7} "
+                  f"{r['assigned_to'] or '-':<12} {r['amount'] or 0:>12,.2f}  {due}{flag}")
+        print(f"{len(rows)} claims")
+    else:
+        update, flags = UPDATES[args.command]
+        payload = {field: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, field, _ in flags}
+        payload = {k: v for k, v in payload.items() if v is not None}
+        print(_json(await send_update(client, args.claim_id, update, payload)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings)
+    try:
+        asyncio.run(run(args, settings))
+    except CommandError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
