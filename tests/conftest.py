@@ -17,11 +17,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import load_policies
+from activities.gateway import LedgerGateway
 from activities.engine import create_schema, make_engine
 from config.settings import Settings
 from config.temporal import installed_binary
 from models import search_attributes
 from models.contract import PolicyTerms
+from tests.harness import Claims, queue_name
+from worker import build_worker
 
 POSTGRES_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -102,8 +105,10 @@ def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
     admin.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of its own per test: its clock is global, so one claim left waiting would
+    otherwise hold time still for the tests after it."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(installed_binary("temporal-test-server")))
@@ -111,3 +116,12 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         namespace="default", search_attributes={k.name: k.indexed_value_type for k in search_attributes.ALL}))
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+async def claims(time_env: WorkflowEnvironment, settings: Settings, engine: Engine) -> AsyncIterator[Claims]:
+    """A worker with the real activities on a queue of its own, against the time-skipping server."""
+    queue = queue_name()
+    gateway = LedgerGateway(engine, closed_accounts=frozenset({"6222000000000000"}))
+    async with build_worker(time_env.client, settings, engine, task_queue=queue, gateway=gateway):
+        yield Claims(time_env.client, queue, engine, gateway, settings)

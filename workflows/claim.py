@@ -203,17 +203,17 @@ class ClaimWorkflow:
         s.missing = triage.still_missing(s.required_documents, (d.kind for d in s.submitted))
         if not s.missing:
             return True
-        await self._enter(Stage.AWAITING_DOCUMENTS)
         start = workflow.now()
         deadline = due(start, rules.sla.documents_days, rules.sla)
-        if s.requested_at is None:
-            s.requested_at = start
+        first_request = s.requested_at is None
+        s.requested_at = s.requested_at or start
+        s.deadlines["documents"] = deadline
+        await self._enter(Stage.AWAITING_DOCUMENTS)
+        if first_request:
             await self._note("documents_requested", detail="one request for: " + ", ".join(s.missing))
             await self._notify("missing_materials", {"missing": list(s.missing), "due_at": deadline})
         else:  # reopened: the same list again, with a new deadline
             await self._notify("reminder", self._reminder_context(deadline))
-        s.deadlines["documents"] = deadline
-        self._upsert_search_attributes()
         reminders = sorted(deadline - timedelta(seconds=d * rules.sla.day_seconds)
                            for d in rules.sla.reminder_days_before)
         for moment in [r for r in reminders if r > start] + [deadline]:
@@ -614,6 +614,7 @@ class ClaimWorkflow:
     async def reject(self, payload: Any) -> UpdateAck:
         req = parse(Reject, payload, "reject")
         self.s.rejection = req
+        self.s.rejected_by.append(req.approver_id)
         await self._note("rejected", by=req.approver_id, detail=f"{req.reason} ({req.clause})")
         return self._ack("rejection recorded: the claim is denied")
 

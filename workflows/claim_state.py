@@ -87,6 +87,7 @@ class ClaimState:
         self.approvals_from = 0
         """Approvals before this index belong to an earlier decision (an appeal starts a new round)."""
         self.rejection: Reject | None = None
+        self.rejected_by: list[str] = []
         self.escalations = 0
         self.payments: list[PaymentRecord] = []
         self.handler: str | None = None
@@ -155,6 +156,8 @@ class ClaimState:
             people[self.handler] = "handler"
         if self.investigation:
             people[self.investigation.investigator_id] = "investigator"
+        for person in self.rejected_by:
+            people[person] = "person who decided it before"
         return people
 
     def next_notice(self, kind: str) -> int:

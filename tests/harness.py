@@ -1,0 +1,85 @@
+"""Drives claims through a real worker on a real Temporal server, the way the back office would."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from activities.gateway import LedgerGateway
+from config.settings import Settings
+from models.contract import WORKFLOW_TYPE, workflow_id_for
+from models.tables import GatewayTransfer, Notification, Payment
+
+
+@dataclass
+class Claims:
+    client: Client
+    queue: str
+    engine: Engine
+    gateway: LedgerGateway
+    settings: Settings
+
+    async def start(self, claim: dict[str, Any]) -> WorkflowHandle[Any, Any]:
+        return await self.client.start_workflow(WORKFLOW_TYPE, claim, id=workflow_id_for(claim["claim_id"]),
+                                                task_queue=self.queue)
+
+    def handle(self, claim_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(workflow_id_for(claim_id))
+
+    async def status(self, claim_id: str) -> dict[str, Any]:
+        return await self.handle(claim_id).query("status")  # type: ignore[no-any-return]
+
+    async def update(self, claim_id: str, name: str, payload: Any) -> Any:
+        return await self.handle(claim_id).execute_update(name, payload)
+
+    async def refused(self, claim_id: str, name: str, payload: Any) -> ApplicationError:
+        """Send an update that must be refused; the refusal's typed error."""
+        try:
+            await self.update(claim_id, name, payload)
+        except WorkflowUpdateFailedError as err:
+            assert isinstance(err.cause, ApplicationError), err.cause
+            return err.cause
+        raise AssertionError(f"{name} {payload} was accepted, expected a refusal")
+
+    async def wait(self, claim_id: str, ready: Callable[[dict[str, Any]], bool], what: str,
+                   seconds: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + seconds
+        while True:
+            status = await self.status(claim_id)
+            if ready(status):
+                return status
+            assert time.monotonic() < deadline, f"claim {claim_id} never reached {what}: stage {status['stage']}"
+            await asyncio.sleep(0.1)
+
+    async def at_stage(self, claim_id: str, stage: str) -> dict[str, Any]:
+        return await self.wait(claim_id, lambda s: s["stage"] == stage, stage)
+
+    def notices(self, claim_id: str, kind: str | None = None) -> list[Notification]:
+        with Session(self.engine) as session:
+            query = select(Notification).where(Notification.claim_id == claim_id)
+            if kind:
+                query = query.where(Notification.kind == kind)
+            return list(session.exec(query.order_by(Notification.id)).all())
+
+    def payments(self, claim_id: str) -> list[Payment]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(Payment).where(Payment.claim_id == claim_id,
+                                                           Payment.status == "paid")).all())
+
+    def transfers(self, claim_id: str) -> list[GatewayTransfer]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(GatewayTransfer)).all()
+            return [r for r in rows if f"/{claim_id}/" in r.idempotency_key]
+
+
+def queue_name() -> str:
+    return f"claims-test-{uuid.uuid4().hex[:8]}"
