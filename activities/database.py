@@ -217,10 +217,13 @@ def load_policies(engine: Engine, policies: Iterable[PolicyTerms]) -> int:
     count = 0
     with Session(engine) as session:
         for terms in policies:
-            row = session.get(Policy, terms.policy_number) or Policy(policy_number=terms.policy_number)
-            for key, value in terms.model_dump().items():
-                setattr(row, key, value)
-            session.add(row)
+            row = session.get(Policy, terms.policy_number)
+            if row is None:
+                session.add(Policy(**terms.model_dump()))
+            else:
+                for key, value in terms.model_dump().items():
+                    setattr(row, key, value)
+                session.add(row)
             count += 1
         session.commit()
     return count

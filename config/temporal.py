@@ -16,7 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
 from config.settings import Settings
-from models import search_attributes
+from models.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 CLI_TYPES = {
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",
@@ -36,7 +36,7 @@ def installed_binary(name: str) -> Path:
 
 def search_attribute_flags() -> list[str]:
     flags: list[str] = []
-    for key in search_attributes.ALL:
+    for key in SEARCH_ATTRIBUTES:
         flags += ["--search-attribute", f"{key.name}={CLI_TYPES[key.indexed_value_type]}"]
     return flags
 

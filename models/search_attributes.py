@@ -3,6 +3,8 @@
 No personal data goes into them: only stage, type, risk, path, assignee id, amount and SLA state.
 """
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 CLAIM_STAGE = SearchAttributeKey.for_keyword("ClaimStage")
@@ -14,4 +16,6 @@ CLAIM_AMOUNT = SearchAttributeKey.for_float("ClaimAmount")
 SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 
-ALL = [CLAIM_STAGE, CLAIM_TYPE, RISK_LEVEL, PATH, ASSIGNED_TO, CLAIM_AMOUNT, SLA_DUE_AT, SLA_BREACHED]
+ALL: list[SearchAttributeKey[Any]] = [
+    CLAIM_STAGE, CLAIM_TYPE, RISK_LEVEL, PATH, ASSIGNED_TO, CLAIM_AMOUNT, SLA_DUE_AT, SLA_BREACHED,
+]

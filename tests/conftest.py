@@ -17,8 +17,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import load_policies
-from activities.gateway import LedgerGateway
 from activities.engine import create_schema, make_engine
+from activities.gateway import LedgerGateway
 from config.settings import Settings
 from config.temporal import installed_binary
 from models import search_attributes

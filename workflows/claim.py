@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -37,10 +37,10 @@ with workflow.unsafe.imports_passed_through():
         NotificationRequest,
         Outcome,
         Path,
-        Payout,
         PaymentReceipt,
         PaymentRecord,
         PaymentRequest,
+        Payout,
         Recipient,
         RecordDocuments,
         RecordInvestigation,
@@ -289,7 +289,7 @@ class ClaimWorkflow:
         await self._pay(s.payout.total - s.paid_amount, "final")
         await self._close(Outcome.PAID)
 
-    async def _pay(self, amount: Decimal, kind: str) -> None:
+    async def _pay(self, amount: Decimal, kind: Literal["final", "advance"]) -> None:
         """Pay once under a key made of the claim and the payout sequence. An account the bank rejects:
         the claimant is asked once for new details, and the payment goes out when they arrive."""
         s = self.s
@@ -305,7 +305,7 @@ class ClaimWorkflow:
             if s.bank_account is not None:
                 try:
                     receipt = await self._activity("pay", PaymentRequest(
-                        claim_id=claim.claim_id, sequence=sequence, kind=kind, amount=amount,  # type: ignore[arg-type]
+                        claim_id=claim.claim_id, sequence=sequence, kind=kind, amount=amount,
                         account=s.bank_account), PaymentReceipt, retry=PAYMENT_RETRY,
                         timeout=timedelta(minutes=2))
                     break
@@ -322,7 +322,7 @@ class ClaimWorkflow:
                 await self._notify("payment_failed", {"amount": amount, "reason": problem, "due_at": details_due})
             await self._wait_for(lambda: s.account_updated, "bank_details", details_due)
         assert s.bank_account is not None
-        s.payments.append(PaymentRecord(sequence=sequence, kind=kind, amount=receipt.amount,  # type: ignore[arg-type]
+        s.payments.append(PaymentRecord(sequence=sequence, kind=kind, amount=receipt.amount,
                                         idempotency_key=receipt.idempotency_key, reference=receipt.reference,
                                         account=s.bank_account.masked, paid_at=receipt.paid_at))
         await self._note("paid", detail=f"{receipt.amount} to {s.bank_account.masked} ({receipt.reference})")
@@ -527,7 +527,7 @@ class ClaimWorkflow:
             cause = business_error(err)
             if cause is None or name in ("pay", "notify"):
                 raise
-            raise refuse(cause.message, ErrorType(cause.type)) from err
+            raise refuse(cause.message, ErrorType(cause.type or ErrorType.INVALID_CLAIM)) from err
 
     async def _local(self, name: str, arg: Any, result_type: type[T]) -> T:
         args = [] if arg is None else [arg]

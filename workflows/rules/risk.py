@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal
 
 from models.contract import RiskAssessment, RiskReason, RiskRules
 
@@ -21,7 +22,7 @@ class RiskFacts:
     reused_document_refs: list[str] = field(default_factory=list)
 
 
-def level_for(score: int, rules: RiskRules) -> str:
+def level_for(score: int, rules: RiskRules) -> Literal["low", "medium", "high"]:
     if score >= rules.high_from:
         return "high"
     if score >= rules.medium_from:
@@ -35,8 +36,9 @@ def score_risk(facts: RiskFacts, rules: RiskRules) -> RiskAssessment:
         reasons.append(RiskReason(rule="late_report", points=rules.late_report_points,
                                   detail=f"reported {facts.days_incident_to_report} days after the incident"))
     if 0 <= facts.days_policy_start_to_incident < rules.new_policy_days:
+        days = facts.days_policy_start_to_incident
         reasons.append(RiskReason(rule="new_policy", points=rules.new_policy_points,
-                                  detail=f"incident {facts.days_policy_start_to_incident} days after the policy started"))
+                                  detail=f"incident {days} days after the policy started"))
     if facts.sum_insured > 0 and facts.claimed_amount >= facts.sum_insured * rules.high_claim_ratio:
         share = (facts.claimed_amount / facts.sum_insured * 100).quantize(Decimal("1"))
         reasons.append(RiskReason(rule="high_claim", points=rules.high_claim_points,
@@ -50,4 +52,4 @@ def score_risk(facts: RiskFacts, rules: RiskRules) -> RiskAssessment:
                                   detail="document already used by another claim: "
                                          + ", ".join(sorted(facts.reused_document_refs))))
     score = min(100, sum(r.points for r in reasons))
-    return RiskAssessment(score=score, level=level_for(score, rules), reasons=reasons)  # type: ignore[arg-type]
+    return RiskAssessment(score=score, level=level_for(score, rules), reasons=reasons)

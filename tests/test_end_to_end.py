@@ -1,0 +1,173 @@
+"""End to end on the Temporal dev server: the Python client, search attributes, and the `temporal` CLI alone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.gateway import LedgerGateway
+from config.settings import PROJECT_ROOT, Settings
+from config.temporal import installed_binary
+from models import search_attributes
+from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
+from tests.harness import Claims, queue_name
+from worker import build_worker
+
+pytestmark = pytest.mark.devserver
+
+
+@pytest.fixture(scope="module")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter, search_attributes=search_attributes.ALL,
+        dev_server_existing_path=str(installed_binary("temporal")))
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def fast_clock(tmp_path: Path, settings: Settings) -> Settings:
+    """The demo profile (a day is a second) with short windows, so whole lifecycles finish in seconds."""
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"sla": {"documents_days": 3, "reminder_days_before": [1],
+                                         "appeal_window_days": 4, "reopen_window_days": 30, "survey_days": 1}}))
+    return settings.model_copy(update={"sla_profile": "demo", "rules_file": rules})
+
+
+@pytest.fixture
+async def live(dev_env: WorkflowEnvironment, fast_clock: Settings, engine: Engine) -> AsyncIterator[Claims]:
+    queue = queue_name()
+    gateway = LedgerGateway(engine)
+    async with build_worker(dev_env.client, fast_clock, engine, task_queue=queue, gateway=gateway):
+        yield Claims(dev_env.client, queue, engine, gateway, fast_clock)
+
+
+async def test_fast_path_end_to_end_is_paid_within_seconds_and_listed_by_stage(live):
+    claim = auto_claim()
+    started = time.monotonic()
+    result = await (await live.start(claim)).result()
+    assert result["outcome"] == "paid" and result["fast_path"]
+    status_closed_in = (await live.status(claim["claim_id"]))
+    assert status_closed_in["closed_at"] is not None
+    assert time.monotonic() - started < 30
+    query = f"WorkflowId = 'claim-{claim['claim_id']}' AND ClaimStage = 'closed' AND Path = 'fast'"
+    for _ in range(50):
+        found = [wf async for wf in live.client.list_workflows(query)]
+        if found:
+            break
+        await asyncio.sleep(0.2)
+    assert found, "the closed claim is found by its search attributes"
+    attrs = found[0].typed_search_attributes
+    assert attrs.get(search_attributes.CLAIM_TYPE) == "auto"
+    assert attrs.get(search_attributes.CLAIM_AMOUNT) == 3200.0
+    assert attrs.get(search_attributes.RISK_LEVEL) == "low"
+    assert attrs.get(search_attributes.SLA_BREACHED) is False
+
+
+class Cli:
+    """The `temporal` CLI, nothing of this project's code, against the dev server."""
+
+    def __init__(self, env: WorkflowEnvironment, queue: str) -> None:
+        self.address = env.client.service_client.config.target_host
+        self.queue = queue
+
+    async def run(self, *args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            str(installed_binary("temporal")), *args, "--address", self.address,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        return proc.returncode or 0, out.decode()
+
+    async def start(self, claim: dict[str, Any]) -> None:
+        code, out = await self.run("workflow", "start", "--type", "ClaimWorkflow", "--task-queue", self.queue,
+                                   "--workflow-id", f"claim-{claim['claim_id']}", "--input", json.dumps(claim))
+        assert code == 0, out
+
+    async def update(self, claim_id: str, name: str, payload: dict[str, Any], ok: bool = True) -> str:
+        code, out = await self.run("workflow", "update", "execute", "--workflow-id", f"claim-{claim_id}",
+                                   "--name", name, "--input", json.dumps(payload))
+        assert (code == 0) == ok, out
+        return out
+
+    async def status(self, claim_id: str) -> dict[str, Any]:
+        code, out = await self.run("workflow", "query", "--workflow-id", f"claim-{claim_id}", "--name", "status",
+                                   "--output", "json")
+        assert code == 0, out
+        return json.loads(out)["queryResult"][0]  # type: ignore[no-any-return]
+
+    async def wait(self, claim_id: str, check: Any, what: str) -> dict[str, Any]:
+        for _ in range(150):
+            status = await self.status(claim_id)
+            if check(status):
+                return status
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"{claim_id} never reached {what}: {status['stage']}")
+
+    async def result(self, claim_id: str) -> dict[str, Any]:
+        code, out = await self.run("workflow", "result", "--workflow-id", f"claim-{claim_id}", "--output", "json")
+        assert code == 0, out
+        return json.loads(out)["result"]  # type: ignore[no-any-return]
+
+
+async def test_the_temporal_cli_alone_runs_claims_through_every_update(live, dev_env):
+    cli = Cli(dev_env, live.queue)
+    spec = json.loads((PROJECT_ROOT / "samples" / "claim.json").read_text())
+
+    # A: the SPEC's own JSON; documents, assignment, escalation and approval through the CLI
+    a = {**spec, "claim_id": "CLI-A", "incident": {**spec["incident"], "occurred_at": days_ago(1)}}
+    await cli.start(a)
+    await cli.wait("CLI-A", lambda s: s["stage"] == "awaiting_documents", "awaiting_documents")
+    await cli.update("CLI-A", "assign", {"handler_id": "adj-7", "by": "lead-1"})
+    await cli.update("CLI-A", "escalate", {"by": "adj-7", "reason": "claimant complained"})
+    out = await cli.update("CLI-A", "submit_documents", {"documents": docs(*ALL_AUTO_DOCS[1:], claim_id="CLI-A")})
+    assert "[]" in out.replace(" ", "")
+    await cli.wait("CLI-A", lambda s: s["stage"] == "awaiting_approval", "awaiting_approval")
+    refused = await cli.update("CLI-A", "approve", {"approver_id": "adj-7", "role": "supervisor"}, ok=False)
+    assert "handler" in refused
+    await cli.update("CLI-A", "approve", {"approver_id": "sup-1", "role": "supervisor", "comment": "ok"})
+    result = await cli.result("CLI-A")
+    assert (result["outcome"], result["paid_amount"]) == ("paid", "2700.00")
+
+    # B: investigation recorded, rejection, appeal, approval on review
+    b = auto_claim("CLI-B", claimed_amount="30000.00", incident={"injuries": True}, line_items=[],
+                   documents=docs(*ALL_AUTO_DOCS, claim_id="CLI-B"))
+    await cli.start(b)
+    await cli.wait("CLI-B", lambda s: s["stage"] == "investigating", "investigating")
+    await cli.update("CLI-B", "record_investigation", {"investigator_id": "inv-1", "findings": "as reported",
+                                                       "confirmed_amount": "30000.00", "fraud_suspected": False})
+    await cli.wait("CLI-B", lambda s: s["stage"] == "awaiting_approval", "awaiting_approval")
+    await cli.update("CLI-B", "reject", {"approver_id": "sup-1", "role": "supervisor", "reason": "late report",
+                                         "clause": "GT 3.4"})
+    await cli.wait("CLI-B", lambda s: s["outcome"] == "denied", "denied")
+    await cli.update("CLI-B", "appeal", {"reason": "reported on time, see call log"})
+    await cli.wait("CLI-B", lambda s: s["stage"] == "awaiting_approval", "appeal review")
+    await cli.update("CLI-B", "approve", {"approver_id": "sup-2", "role": "supervisor"})
+    assert (await cli.result("CLI-B"))["paid_amount"] == "29500.00"
+
+    # C: withdrawal; D: new bank details; E: closed incomplete, reopened
+    c = auto_claim("CLI-C", claimed_amount="8000.00", documents=docs("claim_form", claim_id="CLI-C"))
+    d = auto_claim("CLI-D", bank_account={"holder": "Li Lei", "number": "1234"})
+    e = auto_claim("CLI-E", documents=docs("claim_form", claim_id="CLI-E"))
+    for claim in (c, d, e):
+        await cli.start(claim)
+    await cli.wait("CLI-C", lambda s: s["stage"] == "awaiting_documents", "awaiting_documents")
+    await cli.update("CLI-C", "withdraw", {"by": "portal", "reason": "duplicate report"})
+    assert (await cli.result("CLI-C"))["outcome"] == "withdrawn"
+    await cli.wait("CLI-D", lambda s: any(t["event"] == "payment_failed" for t in s["timeline"]), "payment_failed")
+    await cli.update("CLI-D", "update_bank_account", {"holder": "Li Lei", "number": "6222000011113333"})
+    assert (await cli.result("CLI-D"))["paid_amount"] == "2700.00"
+    await cli.wait("CLI-E", lambda s: s["outcome"] == "closed_incomplete", "closed_incomplete")
+    await cli.update("CLI-E", "reopen", {"by": "sup-1", "reason": "documents arrived by post"})
+    await cli.wait("CLI-E", lambda s: s["stage"] == "awaiting_documents", "reopened")
+    await cli.update("CLI-E", "submit_documents", {"documents": docs(*ALL_AUTO_DOCS[1:], claim_id="CLI-E")})
+    assert (await cli.result("CLI-E"))["outcome"] == "paid"
+    assert len(live.notices("CLI-E", "missing_materials")) == 1
