@@ -38,6 +38,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
     return [
         configuration.load_rules,
         database.register_claim, database.check_coverage, database.assess_risk, database.record_documents,
+        database.assign_handler,
         database.compute_payout, database.record_event,
         payments.pay,
         notifications.notify,

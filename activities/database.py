@@ -16,8 +16,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.engine import utc
+from config.rules import load_rules
+from config.settings import get_settings
 from models.contract import (
     AssessRisk,
+    AssignHandler,
     ClaimEvent,
     ClaimInput,
     ComputePayout,
@@ -143,6 +146,19 @@ class ClaimsDatabase:
         assessment = score_risk(facts, req.risk)
         log.info("risk assessed", claim_id=claim.claim_id, score=assessment.score, level=assessment.level)
         return assessment
+
+    @activity.defn
+    def assign_handler(self, req: AssignHandler) -> str:
+        """A dedicated green-channel handler: of the type's handlers, the one with the fewest open claims."""
+        rules = load_rules(get_settings())
+        handlers = rules.green_channel_handlers.get(req.claim_type.value) or ["unassigned"]
+        with Session(self.engine) as session:
+            open_claims = dict(session.exec(
+                select(Claim.handler, func.count()).where(col(Claim.handler).in_(handlers))
+                .where(col(Claim.outcome).is_(None)).group_by(Claim.handler)).all())
+        handler = min(handlers, key=lambda h: (open_claims.get(h, 0), h))
+        log.info("handler assigned", claim_id=req.claim_id, handler=handler)
+        return handler
 
     @activity.defn
     def record_documents(self, req: RecordDocuments) -> None:

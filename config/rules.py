@@ -52,6 +52,17 @@ CLAUSES: dict[str, str] = {
     "appeal": "Service standard: appeals to a supervisor within 60 days of the decision",
 }
 
+STAFF_MAILBOXES = {
+    "adjuster": "adjusters@insurer.example",
+    "supervisor": "claims-supervisors@insurer.example",
+    "manager": "claims-managers@insurer.example",
+}
+GREEN_CHANNEL_HANDLERS = {
+    "auto": ["gc-auto-1", "gc-auto-2"],
+    "health": ["gc-health-1", "gc-health-2"],
+    "property": ["gc-property-1", "gc-property-2"],
+}
+
 SLA_PROFILES: dict[str, dict[str, Any]] = {
     "statutory": {},
     # A day is a second; business days count as days, so a lifecycle can be watched live.
@@ -84,6 +95,8 @@ def load_rules(settings: Settings) -> Rules:
         "dual_manager_threshold": Decimal("500000"),
         "investigation_amount_threshold": Decimal("20000"),
         "clauses": CLAUSES,
+        "staff_mailboxes": STAFF_MAILBOXES,
+        "green_channel_handlers": GREEN_CHANNEL_HANDLERS,
     }
     return Rules.model_validate(
         {**base, **overrides, "risk": RiskRules.model_validate(risk), "sla": SlaTable.model_validate(sla)}

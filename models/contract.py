@@ -180,6 +180,20 @@ class Reopen(Message):
     role: Role = Role.SUPERVISOR
 
 
+class ApproveAdvance(Message):
+    """Green channel: a supervisor or manager approves an advance before the final determination."""
+
+    approver_id: Identifier
+    role: Role
+    amount: Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=2)]
+    comment: str = ""
+
+
+class AssignHandler(Message):
+    claim_id: str
+    claim_type: ClaimType
+
+
 class UpdateAck(Message):
     """What every update but `submit_documents` returns: where the claim stands now."""
 
@@ -250,6 +264,14 @@ class SlaBreach(Message):
     clock: str
     due_at: datetime
     breached_at: datetime
+    escalated_to: Role | None = None
+
+
+class SlaWarning(Message):
+    clock: str
+    due_at: datetime
+    warned_at: datetime
+    owner: Role
 
 
 class Decision(Message):
@@ -283,6 +305,8 @@ class ClaimStatus(Message):
     investigation: RecordInvestigation | None = None
     registered_at: datetime | None = None
     closed_at: datetime | None = None
+    sla_warnings: list[SlaWarning] = Field(default_factory=list)
+    escalated_to: Role | None = None
 
 
 class ClaimResult(Message):
@@ -314,6 +338,16 @@ class SlaTable(Message):
     appeal_window_days: int = 60
     reopen_window_days: int = 30
     survey_days: int = 1
+    denial_notice_days: int = 3
+    appeal_ack_days: float = 1
+    appeal_resolution_days: float = 3
+    advance_payment_days: int = 60
+    warn_at: Decimal = Decimal("0.8")
+    """Share of a clock's time after which its owner is warned."""
+    green_factor: Decimal = Decimal("0.5")
+    """Green-channel claims run every staff clock at this share of its length."""
+    advance_share_in_dispute: Decimal = Decimal("0.5")
+    """Share of the computed payout the statutory advance pays while an investigation is still open."""
 
 
 class RiskRules(Message):
@@ -347,6 +381,8 @@ class Rules(Message):
     risk: RiskRules
     sla: SlaTable
     clauses: dict[str, str]
+    staff_mailboxes: dict[str, str] = Field(default_factory=dict)
+    green_channel_handlers: dict[str, list[str]] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- activity messages

@@ -7,6 +7,7 @@ activity, called by name so this module never imports database or template code.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,8 +22,10 @@ with workflow.unsafe.imports_passed_through():
         WORKFLOW_TYPE,
         Appeal,
         ApprovalRecord,
+        ApproveAdvance,
         AssessRisk,
         Assign,
+        AssignHandler,
         BankAccount,
         BasisStep,
         ClaimEvent,
@@ -51,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         Role,
         Rules,
         SlaBreach,
+        SlaWarning,
         Stage,
         SubmitDocuments,
         TimelineEntry,
@@ -60,9 +64,10 @@ with workflow.unsafe.imports_passed_through():
         workflow_id_for,
     )
     from models.contract import Approve as ApproveInput
-    from workflows.claim_state import ClaimState, parse, refuse
+    from workflows.claim_state import ClaimState, Clock, parse, refuse
     from workflows.rules import authority, triage
     from workflows.rules.calendar import due
+    from workflows.rules.payout import cents
 
 T = TypeVar("T")
 
@@ -153,11 +158,27 @@ class ClaimWorkflow:
         await self._note("triaged", detail=f"risk {s.risk.score} ({s.risk.level}); {s.path.value} path"
                                            + (f" ({why_not_fast})" if why_not_fast else ""),
                          changes={"risk_score": s.risk.score, "risk_level": s.risk.level, "path": s.path.value})
+        self._start_clock("determination", rules.sla.determination_days)
+        asyncio.create_task(self._advance_payer(), name="advance payer")
         if s.path == Path.FAST:
             await self._fast_path()
-        else:
-            self.fast = False
-            await self._standard_path()
+            return
+        self.fast = False
+        if s.path == Path.GREEN:
+            await self._assign_dedicated_handler()
+        await self._standard_path()
+
+    async def _assign_dedicated_handler(self) -> None:
+        """Green channel: a dedicated handler from the first hour, who is told at once."""
+        s = self.s
+        claim, _ = s.require_ready()
+        s.handler = await self._activity("assign_handler", AssignHandler(claim_id=claim.claim_id,
+                                                                         claim_type=claim.claim_type), str)
+        self._upsert_search_attributes()
+        await self._note("assigned", detail=f"green channel: dedicated handler {s.handler}",
+                         changes={"handler": s.handler})
+        await self._notify_staff("handler_assigned", Role.ADJUSTER, {"handler": s.handler,
+                                                                     "description": claim.incident.description})
 
     async def _fast_path(self) -> None:
         """Small, clear-cut claims: no human touches them; paid and notified within seconds."""
@@ -202,12 +223,13 @@ class ClaimWorkflow:
         claim, rules = s.require_ready()
         s.missing = triage.still_missing(s.required_documents, (d.kind for d in s.submitted))
         if not s.missing:
+            self._materials_complete()
             return True
         start = workflow.now()
-        deadline = due(start, rules.sla.documents_days, rules.sla)
         first_request = s.requested_at is None
         s.requested_at = s.requested_at or start
-        s.deadlines["documents"] = deadline
+        deadline = self._start_clock("documents", rules.sla.documents_days, staff=False, watched=False).due_at
+        self._pause_clock("determination")  # the law's clock does not run while the claimant gathers materials
         await self._enter(Stage.AWAITING_DOCUMENTS)
         if first_request:
             await self._note("documents_requested", detail="one request for: " + ", ".join(s.missing))
@@ -222,14 +244,25 @@ class ClaimWorkflow:
             if moment != deadline:
                 await self._notify("reminder", self._reminder_context(deadline))
         self._check_withdrawn()
-        s.deadlines.pop("documents", None)
+        self._stop_clock("documents")
         if s.missing:
             await self._note("documents_overdue", detail="still missing: " + ", ".join(s.missing))
             await self._notify("closed_incomplete", {"missing": list(s.missing), "requested_at": s.requested_at})
             await self._close(Outcome.CLOSED_INCOMPLETE)
             return False
         await self._note("documents_complete")
+        self._materials_complete()
         return True
+
+    def _materials_complete(self) -> None:
+        s = self.s
+        _, rules = s.require_ready()
+        if "determination" not in s.clocks:
+            self._start_clock("determination", rules.sla.determination_days)
+        self._resume_clock("determination")
+        if not s.statutory_advance_done and "advance_payment" not in s.clocks:
+            self._start_clock("advance_payment", rules.sla.advance_payment_days, staff=False, watched=False)
+            asyncio.create_task(self._statutory_advance(), name="statutory advance")
 
     def _reminder_context(self, deadline: datetime) -> dict[str, Any]:
         _, rules = self.s.require_ready()
@@ -240,19 +273,18 @@ class ClaimWorkflow:
     async def _investigate(self, reason: str) -> None:
         s = self.s
         _, rules = s.require_ready()
+        clock = self._start_clock("investigation", rules.sla.investigation_days)
         await self._enter(Stage.INVESTIGATING)
-        days = rules.sla.investigation_days / (2 if s.path == Path.GREEN else 1)
-        report_due = due(workflow.now(), days, rules.sla)
         await self._note("investigation_opened", detail=reason)
-        await self._notify("investigation_opened", {"reason": reason, "due_at": report_due})
-        await self._wait_for(lambda: s.investigation is not None, "investigation", report_due)
+        await self._notify("investigation_opened", {"reason": reason, "due_at": clock.due_at})
+        await self._await_clock(lambda: s.investigation is not None, "investigation")
 
     async def _await_approval(self) -> None:
         s = self.s
         _, rules = s.require_ready()
+        self._start_clock("approval", rules.sla.approval_business_days, owner=s.required_role(), business=True)
         await self._enter(Stage.AWAITING_APPROVAL, changes={"payout_amount": str(s.payout.total) if s.payout else None})
-        approval_due = due(workflow.now(), rules.sla.approval_business_days, rules.sla, business=True)
-        await self._wait_for(lambda: s.approved() or s.rejection is not None, "approval", approval_due)
+        await self._await_clock(lambda: s.approved() or s.rejection is not None, "approval")
 
     def _system_may_approve(self, payout: Payout) -> bool:
         s = self.s
@@ -282,11 +314,15 @@ class ClaimWorkflow:
         decided_by = ", ".join(a.approver_id for a in s.current_approvals) or "system"
         s.decision = Decision(kind=kind, amount=s.payout.total, basis=s.payout.basis, decided_by=decided_by,
                               decided_at=workflow.now())
+        self._stop_clock("determination", "appeal_resolution", "advance_payment")
         await self._note("decided", by=decided_by, detail=f"{kind}: {s.payout.total}")
         await self._notify(f"decision_{kind}", {
             "amount": s.payout.total, "claimed": claim.claimed_amount, "basis": s.payout.basis,
             "appeal_days": rules.sla.appeal_window_days})
+        await workflow.wait_condition(lambda: not s.advance_in_flight and not s.advance_requests)
+        self._start_clock("payment", rules.sla.payment_days)
         await self._pay(s.payout.total - s.paid_amount, "final")
+        self._stop_clock("payment")
         await self._close(Outcome.PAID)
 
     async def _pay(self, amount: Decimal, kind: Literal["final", "advance"]) -> None:
@@ -296,10 +332,10 @@ class ClaimWorkflow:
         claim, rules = s.require_ready()
         if amount <= 0:
             return
-        await self._enter(Stage.PAYING)
+        if kind == "final":
+            await self._enter(Stage.PAYING)
         s.payout_sequence += 1
         sequence = s.payout_sequence
-        asked = False
         while True:
             problem = "no bank account on file"
             if s.bank_account is not None:
@@ -316,11 +352,12 @@ class ClaimWorkflow:
                     problem = cause.message
             await self._note("payment_failed", detail=problem)
             s.account_updated = False
-            details_due = due(workflow.now(), rules.sla.bank_details_days, rules.sla)
-            if not asked:
-                asked = True
-                await self._notify("payment_failed", {"amount": amount, "reason": problem, "due_at": details_due})
-            await self._wait_for(lambda: s.account_updated, "bank_details", details_due)
+            clock = self._start_clock("bank_details", rules.sla.bank_details_days, staff=False)
+            if not s.bank_details_requested:
+                s.bank_details_requested = True
+                await self._notify("payment_failed", {"amount": amount, "reason": problem, "due_at": clock.due_at})
+            await workflow.wait_condition(lambda: s.account_updated)
+            self._stop_clock("bank_details")
         assert s.bank_account is not None
         s.payments.append(PaymentRecord(sequence=sequence, kind=kind, amount=receipt.amount,
                                         idempotency_key=receipt.idempotency_key, reference=receipt.reference,
@@ -343,15 +380,18 @@ class ClaimWorkflow:
         self._check_withdrawn()
         s.decision = Decision(kind="denied", amount=Decimal("0.00"), basis=basis or [], reasons=reasons,
                               clauses=clauses, decided_by=by, decided_at=workflow.now())
+        self._stop_clock("determination", "appeal_resolution", "advance_payment")
+        self._start_clock("denial_notice", rules.sla.denial_notice_days)
         await self._note("decided", by=by, detail="denied: " + "; ".join(reasons))
         await self._notify("decision_denied", {"reasons": reasons, "clauses": clauses, "basis": basis or [],
                                                "appeal_days": rules.sla.appeal_window_days})
+        self._stop_clock("denial_notice")
         await self._close(Outcome.DENIED)
 
     async def _close(self, outcome: Outcome) -> None:
         s = self.s
         s.outcome, s.closed_at, s.review = outcome, workflow.now(), None
-        s.deadlines.clear()
+        s.clocks.clear()
         await self._enter(Stage.CLOSED, changes={"outcome": outcome.value, "closed_at": s.closed_at.isoformat()})
 
     def _check_withdrawn(self) -> None:
@@ -420,8 +460,11 @@ class ClaimWorkflow:
         s.appeal, s.appeals = None, s.appeals + 1
         s.review, s.outcome, s.closed_at, s.rejection, s.agreed_amount = "appeal", None, None, None, None
         s.approvals_from = len(s.approvals)
+        self._start_clock("appeal_ack", rules.sla.appeal_ack_days, owner=Role.SUPERVISOR)
+        self._start_clock("appeal_resolution", rules.sla.appeal_resolution_days, owner=Role.SUPERVISOR)
         await self._note("appeal_received", detail=appeal.reason)
         await self._notify("appeal_received", {"reason": appeal.reason})
+        self._stop_clock("appeal_ack")
         if s.payout is None:
             await self._enter(Stage.ADJUSTING)
             await self._compute_payout()
@@ -472,21 +515,22 @@ class ClaimWorkflow:
         await self._activity("record_event", ClaimEvent(claim_id=self.s.claim_id, event=event, at=at, by=by,
                                                         detail=detail, changes=changes or {}))
 
-    async def _notify(self, kind: str, context: dict[str, Any], sequence: int | None = None) -> None:
+    async def _notify(self, kind: str, context: dict[str, Any], sequence: int | None = None,
+                      recipient: Recipient | None = None) -> None:
         """A letter to the claimant, at most once per (claim, kind, sequence). A letter that cannot be
         sent is recorded and the claim goes on: it never holds up a payment or a decision."""
         s = self.s
         claim, _ = s.require_ready()
         seq = sequence if sequence is not None else s.next_notice(kind)
         c = claim.claimant
-        recipient = Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email)
+        recipient = recipient or Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email)
         try:
             await self._activity("notify", NotificationRequest(claim_id=s.claim_id, kind=kind, sequence=seq,
                                                                recipient=recipient, context=context))
         except ActivityFailure as err:
             await self._note("notification_failed", detail=f"{kind}: {err.cause or err}")
             return
-        s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{kind}", detail=c.channel))
+        s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{kind}", detail=recipient.name))
 
     async def _wait_until(self, condition: Callable[[], bool], moment: datetime) -> bool:
         """Wait for the condition until a moment; True if it held in time."""
@@ -499,19 +543,139 @@ class ClaimWorkflow:
             return condition()
         return True
 
-    async def _wait_for(self, condition: Callable[[], bool], clock: str, due_at: datetime) -> None:
-        """Wait on a clock: a breach is recorded when it passes, and the wait goes on."""
+    # ------------------------------------------------------------------ SLA clocks
+
+    def _start_clock(self, name: str, days: float, *, owner: Role = Role.ADJUSTER, business: bool = False,
+                     staff: bool = True, watched: bool = True) -> Clock:
+        """Start a deadline. Staff clocks warn their owner at 80 % and escalate on breach; green-channel
+        claims run them at half length. Claimant clocks only record a breach."""
         s = self.s
-        s.deadlines[clock] = due_at
+        _, rules = s.require_ready()
+        if staff and s.path == Path.GREEN:
+            days = float(Decimal(str(days)) * rules.sla.green_factor)
+        start = workflow.now()
+        due_at = due(start, days, rules.sla, business=business)
+        clock = Clock(name=name, started_at=start, due_at=due_at, span=due_at - start, owner=owner,
+                      watched=watched, staff=staff)
+        s.clocks[name] = clock
         self._upsert_search_attributes()
-        if not await self._wait_until(lambda: condition() or s.withdrawal is not None, due_at):
-            s.breaches.append(SlaBreach(clock=clock, due_at=due_at, breached_at=workflow.now()))
+        if watched:
+            asyncio.create_task(self._watch(name), name=f"clock:{name}")
+        return clock
+
+    def _stop_clock(self, *names: str) -> None:
+        if any(self.s.clocks.pop(name, None) is not None for name in names):
             self._upsert_search_attributes()
-            await self._note("sla_breached", detail=f"{clock} was due {due_at.isoformat()}")
-            await workflow.wait_condition(lambda: condition() or s.withdrawal is not None)
-        s.deadlines.pop(clock, None)
-        self._upsert_search_attributes()
+
+    def _pause_clock(self, name: str) -> None:
+        if name in self.s.clocks:
+            self.s.clocks[name].pause(workflow.now())
+            self._upsert_search_attributes()
+
+    def _resume_clock(self, name: str) -> None:
+        if name in self.s.clocks:
+            self.s.clocks[name].resume(workflow.now())
+            self._upsert_search_attributes()
+
+    async def _await_clock(self, condition: Callable[[], bool], name: str) -> None:
+        """Wait for the condition that stops a clock (the clock's watcher acts on it meanwhile)."""
+        s = self.s
+        await workflow.wait_condition(lambda: condition() or s.withdrawal is not None)
+        self._stop_clock(name)
         self._check_withdrawn()
+
+    async def _watch(self, name: str) -> None:
+        """A clock's watcher: warning at 80 %, breach at 100 %, and again a full length later for the next
+        tier, until the clock is stopped."""
+        s = self.s
+        while (clock := s.clocks.get(name)) is not None:
+            if clock.paused_at is not None:
+                await workflow.wait_condition(lambda: s.clocks.get(name) is not clock or clock.paused_at is None)
+                continue
+            version, warning = clock.version, not clock.warned and clock.staff
+            moment = clock.warn_at if warning else clock.due_at
+            moved = lambda c=clock, v=version: s.clocks.get(name) is not c or c.version != v  # noqa: E731
+            if await self._wait_until(moved, moment):
+                continue
+            if warning:
+                await self._sla_warning(clock)
+            else:
+                await self._sla_breach(clock)
+
+    async def _sla_warning(self, clock: Clock) -> None:
+        s = self.s
+        clock.warned = True
+        owner = s.escalated_to or clock.owner
+        s.warnings.append(SlaWarning(clock=clock.name, due_at=clock.due_at, warned_at=workflow.now(), owner=owner))
+        await self._note("sla_warning", detail=f"{clock.name} due {clock.due_at.isoformat()}; owner {owner.value}")
+        await self._notify_staff("sla_warning", owner, {"clock": clock.name, "due_at": clock.due_at,
+                                                         "handler": s.handler or "unassigned"})
+
+    async def _sla_breach(self, clock: Clock) -> None:
+        """Record the breach; a staff clock escalates the claim one tier and tells that tier."""
+        s = self.s
+        due_at = clock.due_at
+        tier = None
+        if clock.staff:
+            current = s.required_role() if clock.name == "approval" else (s.escalated_to or clock.owner)
+            tier = authority.raise_tier(current)
+            s.escalated_to = tier
+        s.breaches.append(SlaBreach(clock=clock.name, due_at=due_at, breached_at=workflow.now(), escalated_to=tier))
+        clock.extend()
+        self._upsert_search_attributes()
+        await self._note("sla_breached", detail=f"{clock.name} was due {due_at.isoformat()}"
+                                                + (f"; escalated to {tier.value}" if tier else ""))
+        if tier is not None:
+            await self._notify_staff("sla_breach", tier, {"clock": clock.name, "due_at": due_at,
+                                                          "handler": s.handler or "unassigned"})
+
+    async def _notify_staff(self, kind: str, role: Role, context: dict[str, Any]) -> None:
+        _, rules = self.s.require_ready()
+        address = rules.staff_mailboxes.get(role.value)
+        recipient = Recipient(name=f"Claims {role.value}s", channel="email", email=address)
+        await self._notify(kind, {**context, "role": role.value}, recipient=recipient)
+
+    # ------------------------------------------------------------------ advance payments
+
+    async def _advance_payer(self) -> None:
+        """Pays approved and statutory advances one at a time, until the claim is decided."""
+        s = self.s
+        while True:
+            await workflow.wait_condition(lambda: bool(s.advance_requests) or s.decision is not None
+                                          or s.outcome is not None)
+            if not s.advance_requests:
+                return
+            amount, approved_by = s.advance_requests.pop(0)
+            s.advance_in_flight = True
+            try:
+                await self._note("advance_payment", by=approved_by, detail=f"advance of {amount}")
+                await self._pay(amount, "advance")
+            finally:
+                s.advance_in_flight = False
+
+    async def _statutory_advance(self) -> None:
+        """Insurance Law art. 25: no determination within 60 days of complete materials, so the amount
+        already determinable is paid on the workflow's own initiative."""
+        s = self.s
+        claim, rules = s.require_ready()
+        clock = s.clocks.get("advance_payment")
+        if clock is None:
+            return
+        if await self._wait_until(lambda: s.decision is not None or s.outcome is not None, clock.due_at):
+            return
+        self._stop_clock("advance_payment")
+        confirmed = s.investigation.confirmed_amount if s.investigation else None
+        estimate = await self._activity("compute_payout", ComputePayout(
+            claim_id=claim.claim_id, policy_number=claim.policy_number, claimed_amount=claim.claimed_amount,
+            line_items=claim.line_items, confirmed_amount=confirmed, advances_paid=s.advances_paid,
+            clauses=rules.clauses), Payout)
+        share = Decimal("1") if (s.investigation or not s.investigation_reason) else rules.sla.advance_share_in_dispute
+        amount = cents(estimate.amount * share)
+        s.statutory_advance_done = True
+        await self._note("statutory_advance_due", detail=f"determinable amount {amount} (share {share} of "
+                                                         f"{estimate.amount})")
+        if amount > 0 and s.decision is None:
+            s.advance_requests.append((amount, "statutory"))
 
     async def _activity(self, name: str, arg: Any, result_type: type[T] | None = None, *,
                         retry: RetryPolicy = STEADY_RETRY, timeout: timedelta = timedelta(seconds=30)) -> T:
@@ -634,6 +798,30 @@ class ClaimWorkflow:
                                     approvals=s.approvals, conflicted=s.conflicted())
         if problem:
             raise refuse(f"{action}: {problem}", ErrorType.NOT_AUTHORIZED)
+
+    @workflow.update(name="approve_advance")
+    async def approve_advance(self, payload: Any) -> UpdateAck:
+        req = parse(ApproveAdvance, payload, "approve_advance")
+        self.s.advance_requests.append((req.amount, req.approver_id))
+        await self._note("advance_approved", by=req.approver_id, detail=f"{req.amount} {req.comment}".strip())
+        return self._ack(f"advance of {req.amount} approved; it is paid now")
+
+    @approve_advance.validator
+    def _validate_approve_advance(self, payload: Any) -> None:
+        req = parse(ApproveAdvance, payload, "approve_advance")
+        s = self.s
+        claim, _ = s.require_ready()
+        if s.path != Path.GREEN or s.decision is not None or s.stage in (Stage.PAYING, Stage.CLOSED):
+            raise refuse("approve_advance: advances are for green-channel claims not yet decided")
+        if authority.RANK[req.role] < authority.RANK[Role.SUPERVISOR]:
+            raise refuse("approve_advance: a supervisor or manager approves advances", ErrorType.NOT_AUTHORIZED)
+        if req.approver_id in s.conflicted():
+            raise refuse(f"approve_advance: {req.approver_id} is the {s.conflicted()[req.approver_id]} of this "
+                         "claim (four-eyes rule)", ErrorType.NOT_AUTHORIZED)
+        pending = sum((a for a, _ in s.advance_requests), Decimal("0"))
+        if s.paid_amount + pending + req.amount > claim.claimed_amount:
+            raise refuse(f"approve_advance: advances would exceed the amount claimed ({claim.claimed_amount})",
+                         ErrorType.INVALID_UPDATE)
 
     @workflow.update(name="escalate")
     async def escalate(self, payload: Any) -> UpdateAck:

@@ -5,7 +5,8 @@ Kept apart from the lifecycle (claim.py) so the orchestration reads as a story a
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         Role,
         Rules,
         SlaBreach,
+        SlaWarning,
         Stage,
         TimelineEntry,
         Withdraw,
@@ -45,6 +47,43 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rules import authority
 
 M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Clock:
+    """One SLA clock: who owns it, when it falls due, whether it is paused.
+
+    `version` changes whenever the due time moves (pause, resume, breach), so a watcher waiting on the old
+    time wakes and waits again on the new one."""
+
+    name: str
+    started_at: datetime
+    due_at: datetime
+    span: timedelta
+    owner: Role
+    watched: bool = True
+    staff: bool = True
+    paused_at: datetime | None = None
+    warned: bool = False
+    version: int = 0
+
+    @property
+    def warn_at(self) -> datetime:
+        return self.due_at - self.span * 0.2 if not self.warned else self.due_at
+
+    def pause(self, at: datetime) -> None:
+        if self.paused_at is None:
+            self.paused_at, self.version = at, self.version + 1
+
+    def resume(self, at: datetime) -> None:
+        if self.paused_at is not None:
+            self.due_at += at - self.paused_at
+            self.paused_at, self.version = None, self.version + 1
+
+    def extend(self) -> None:
+        """After a breach the next tier gets the clock's full length again."""
+        self.due_at += self.span
+        self.version += 1
 
 
 def parse(model: type[M], payload: Any, what: str, error_type: ErrorType = ErrorType.INVALID_UPDATE) -> M:
@@ -80,8 +119,15 @@ class ClaimState:
         self.submitted: list[DocumentRef] = []
         self.missing: list[str] = []
         self.requested_at: datetime | None = None
-        self.deadlines: dict[str, datetime] = {}
+        self.clocks: dict[str, Clock] = {}
         self.breaches: list[SlaBreach] = []
+        self.warnings: list[SlaWarning] = []
+        self.escalated_to: Role | None = None
+        self.advance_requests: list[tuple[Decimal, str]] = []
+        """Advances waiting to be paid, with who approved them ("statutory" for the law's own)."""
+        self.advance_in_flight = False
+        self.statutory_advance_done = False
+        self.bank_details_requested = False
         self.payout: Payout | None = None
         self.approvals: list[ApprovalRecord] = []
         self.approvals_from = 0
@@ -120,6 +166,11 @@ class ClaimState:
         return self.claim, self.rules
 
     @property
+    def deadlines(self) -> dict[str, datetime]:
+        """Open, running deadlines by clock."""
+        return {name: c.due_at for name, c in self.clocks.items() if c.paused_at is None}
+
+    @property
     def paid_amount(self) -> Decimal:
         return sum((p.amount for p in self.payments), Decimal("0.00"))
 
@@ -139,6 +190,8 @@ class ClaimState:
         floor = Role.ADJUSTER
         if self.review == "appeal" or (self.investigation and self.investigation.fraud_suspected):
             floor = Role.SUPERVISOR
+        if self.escalated_to is not None:
+            floor = max(floor, self.escalated_to, key=authority.RANK.__getitem__)
         return authority.required_role(amount, rules.authority_limits, self.escalations, floor)
 
     def approvals_needed(self) -> int:
@@ -176,7 +229,7 @@ class ClaimState:
             timeline=list(self.timeline),
             required_role=self.required_role() if self.stage == Stage.AWAITING_APPROVAL else None,
             decision=self.decision, investigation=self.investigation, registered_at=self.registered_at,
-            closed_at=self.closed_at,
+            closed_at=self.closed_at, sla_warnings=list(self.warnings), escalated_to=self.escalated_to,
         )
 
     def result(self) -> ClaimResult:
@@ -194,7 +247,8 @@ class ClaimState:
                         sa.CLAIM_AMOUNT.value_set(float(self.claim.claimed_amount))]
         updates.append(sa.RISK_LEVEL.value_set(self.risk.level) if self.risk else sa.RISK_LEVEL.value_unset())
         updates.append(sa.PATH.value_set(self.path.value) if self.path else sa.PATH.value_unset())
-        updates.append(sa.ASSIGNED_TO.value_set(self.handler) if self.handler else sa.ASSIGNED_TO.value_unset())
+        assignee = f"queue:{self.escalated_to.value}" if self.escalated_to else self.handler
+        updates.append(sa.ASSIGNED_TO.value_set(assignee) if assignee else sa.ASSIGNED_TO.value_unset())
         nearest = min(self.deadlines.values(), default=None)
         updates.append(sa.SLA_DUE_AT.value_set(nearest) if nearest else sa.SLA_DUE_AT.value_unset())
         updates.append(sa.SLA_BREACHED.value_set(bool(self.breaches)))
