@@ -594,13 +594,16 @@ class ClaimWorkflow:
                 continue
             version, warning = clock.version, not clock.warned and clock.staff
             moment = clock.warn_at if warning else clock.due_at
-            moved = lambda c=clock, v=version: s.clocks.get(name) is not c or c.version != v  # noqa: E731
-            if await self._wait_until(moved, moment):
+            if await self._wait_until(self._clock_moved(name, clock, version), moment):
                 continue
             if warning:
                 await self._sla_warning(clock)
             else:
                 await self._sla_breach(clock)
+
+    def _clock_moved(self, name: str, clock: Clock, version: int) -> Callable[[], bool]:
+        """True once the clock is stopped, replaced, paused, resumed or extended."""
+        return lambda: self.s.clocks.get(name) is not clock or clock.version != version
 
     async def _sla_warning(self, clock: Clock) -> None:
         s = self.s
