@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from activities.database import load_policies
@@ -58,7 +58,7 @@ def documents(claim_id: str, *kinds: str) -> list[dict[str, str]]:
 
 
 async def wait_for(client: Client, claim_id: str, ready: Callable[[dict[str, Any]], bool],
-                   seconds: float = 90) -> dict[str, Any]:
+                   seconds: float = 120) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     while True:
         status = await claim_status(client, claim_id)
@@ -123,6 +123,55 @@ async def new_bank_details(client: Client, claim_id: str, notes: list[str]) -> N
     await send_update(client, claim_id, "update_bank_account", {"holder": "Li Lei", "number": "6222000099998888"})
 
 
+async def nobody_decides(client: Client, claim_id: str, notes: list[str]) -> None:
+    await wait_for(client, claim_id, at_stage("awaiting_approval"))
+    status = await wait_for(client, claim_id, lambda s: bool(s["sla_breaches"]))
+    breach = status["sla_breaches"][0]
+    notes.append(f"{breach['clock']} deadline missed; escalated to {breach['escalated_to']} on its own")
+    await send_update(client, claim_id, "approve", {"approver_id": "sup-liu", "role": "supervisor"})
+
+
+async def statutory_advance(client: Client, claim_id: str, notes: list[str]) -> None:
+    await wait_for(client, claim_id, at_stage("investigating"))
+    status = await wait_for(client, claim_id, lambda s: bool(s["payments"]), seconds=120)
+    advance = status["payments"][0]
+    notes.append(f"no decision for 60 days: statutory advance of {advance['amount']} paid by the workflow itself")
+    await send_update(client, claim_id, "record_investigation", {
+        "investigator_id": "inv-wang", "findings": "injury confirmed by hospital records",
+        "confirmed_amount": "30000.00"})
+    status = await wait_for(client, claim_id, at_stage("awaiting_approval"))
+    tier = status["required_role"]
+    notes.append(f"investigation overdue twice: now needs a {tier}")
+    await send_update(client, claim_id, "approve", {"approver_id": "lead-chen", "role": tier})
+
+
+async def green_channel(client: Client, claim_id: str, notes: list[str]) -> None:
+    status = await wait_for(client, claim_id, at_stage("investigating"))
+    notes.append(f"dedicated handler {status['handler']}; clocks halved")
+    await send_update(client, claim_id, "approve_advance", {"approver_id": "sup-liu", "role": "supervisor",
+                                                            "amount": "10000.00"})
+    await wait_for(client, claim_id, lambda s: bool(s["payments"]))
+    notes.append("advance of 10000.00 approved by a supervisor and paid")
+    await send_update(client, claim_id, "record_investigation", {
+        "investigator_id": "inv-wang", "findings": "total loss", "confirmed_amount": "50000.00"})
+    await wait_for(client, claim_id, at_stage("awaiting_approval"))
+    await send_update(client, claim_id, "approve", {"approver_id": "sup-zhou", "role": "supervisor"})
+
+
+async def appeal_upheld(client: Client, claim_id: str, notes: list[str]) -> None:
+    await wait_for(client, claim_id, at_stage("investigating"))
+    await send_update(client, claim_id, "record_investigation", {
+        "investigator_id": "inv-wang", "findings": "one invoice not accepted", "confirmed_amount": "9000.00"})
+    await wait_for(client, claim_id, at_stage("awaiting_approval"))
+    await send_update(client, claim_id, "approve", {"approver_id": "adj-zhao", "role": "adjuster"})
+    await wait_for(client, claim_id, lambda s: s["outcome"] == "paid")
+    notes.append("approved in part (9000 of 12000 accepted); claimant appeals")
+    await send_update(client, claim_id, "appeal", {"reason": "the second invoice is for the same repair"})
+    await wait_for(client, claim_id, at_stage("awaiting_approval"))
+    await send_update(client, claim_id, "approve", {"approver_id": "sup-zhou", "role": "supervisor",
+                                                    "amount": "11500.00", "comment": "second invoice accepted"})
+
+
 def scenarios(prefix: str) -> list[Scenario]:
     def cid(n: int) -> str:
         return f"{prefix}-{n:02d}"
@@ -158,6 +207,19 @@ def scenarios(prefix: str) -> list[Scenario]:
         Scenario("invalid bank account, new details", "paid", base_claim(
             cid(9), bank_account={"holder": "Li Lei", "number": "12345678"},
             documents=documents(cid(9), "claim_form", "damage_photos", "repair_invoice")), new_bank_details),
+        Scenario("escalates on its own", "paid", base_claim(
+            cid(12), claimed_amount="8000.00", line_items=[], documents=documents(cid(12), *auto_all)),
+            nobody_decides),
+        Scenario("statutory advance payment", "paid", base_claim(
+            cid(13), claimed_amount="30000.00", incident={"injuries": True}, line_items=[],
+            documents=documents(cid(13), *auto_all)), statutory_advance),
+        Scenario("green channel", "paid", base_claim(
+            cid(14), policy_number="P-AUTO-002", claimed_amount="50000.00", line_items=[],
+            incident={"major": True, "description": "vehicle fire on the highway"},
+            documents=documents(cid(14), *auto_all)), green_channel),
+        Scenario("partial approval, appeal upheld", "paid", base_claim(
+            cid(15), claimed_amount="12000.00", incident={"injuries": True}, line_items=[],
+            documents=documents(cid(15), *auto_all)), appeal_upheld),
         Scenario("unknown policy", "error:UnknownPolicy", base_claim(cid(10), policy_number="P-NOPE-404")),
         Scenario("malformed claim", "error:InvalidClaim", base_claim(cid(11), claimed_amount="-50")),
     ]
@@ -190,19 +252,22 @@ async def play(client: Client, scenario: Scenario, task_queue: str) -> Row:
         return row
     if scenario.script is not None:
         await scenario.script(client, claim_id, scenario.notes)
-    try:
-        status = await wait_for(client, claim_id, lambda s: s["outcome"] is not None)
-    except Exception:
-        handle = client.get_workflow_handle(workflow_id_for(claim_id))
+    handle = client.get_workflow_handle(workflow_id_for(claim_id))
+    while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        status = await claim_status(client, claim_id)
+        if status["outcome"] is not None:
+            break
+        await asyncio.sleep(0.2)
+    else:
         try:
-            await asyncio.wait_for(handle.result(), timeout=30)
+            await handle.result()
         except WorkflowFailureError as err:
             cause = err.cause
             kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
             row.outcome = f"error:{kind}"
             scenario.notes.append(str(cause))
             return row
-        raise
+        status = await claim_status(client, claim_id)
     row.path, row.outcome = status["path"] or "-", status["outcome"]
     row.amount = str(sum((Decimal(p["amount"]) for p in status["payments"]), Decimal("0.00")))
     start, end = status["registered_at"], status["closed_at"]

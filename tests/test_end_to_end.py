@@ -171,3 +171,26 @@ async def test_the_temporal_cli_alone_runs_claims_through_every_update(live, dev
     await cli.update("CLI-E", "submit_documents", {"documents": docs(*ALL_AUTO_DOCS[1:], claim_id="CLI-E")})
     assert (await cli.result("CLI-E"))["outcome"] == "paid"
     assert len(live.notices("CLI-E", "missing_materials")) == 1
+
+
+async def test_a_worker_killed_while_a_claim_waits_loses_no_deadline(dev_env, fast_clock, engine):
+    """The approval clock (two 'days' of a second each) runs out while no worker is up; the restarted
+    worker finds the timers fired and acts on them: warning, breach, escalation, each once."""
+    queue = queue_name()
+    claim = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS))
+    cid = claim["claim_id"]
+    first = build_worker(dev_env.client, fast_clock, engine, task_queue=queue)
+    async with first:
+        claims = Claims(dev_env.client, queue, engine, LedgerGateway(engine), fast_clock)
+        handle = await claims.start(claim)
+        status = await claims.at_stage(cid, "awaiting_approval")
+        assert status["sla_breaches"] == []
+    await asyncio.sleep(3)  # no worker: the warning and the breach fall due now
+    async with build_worker(dev_env.client, fast_clock, engine, task_queue=queue):
+        status = await claims.wait(cid, lambda s: bool(s["sla_breaches"]), "a recorded breach")
+        assert status["sla_breaches"][0]["clock"] == "approval"
+        assert status["required_role"] == "supervisor"
+        await claims.update(cid, "approve", {"approver_id": "sup-1", "role": "supervisor"})
+        result = await handle.result()
+    assert result["paid_amount"] == "7500.00"
+    assert len(claims.notices(cid, "sla_warning")) == 1 and len(claims.notices(cid, "sla_breach")) == 1
