@@ -177,3 +177,17 @@ async def test_appeal_is_acknowledged_at_once_and_has_a_72_hour_resolution_clock
     result = await handle.result()
     assert result["outcome"] == "denied"
     assert len(claims.notices(cid, "decision_denied")) == 2, "the appeal ends with a new decision letter"
+
+
+async def test_payment_clock_escalates_while_the_claimant_owes_bank_details(claims, time_env):
+    claim = auto_claim(bank_account={"holder": "Li Lei", "number": "1234"})
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.wait(cid, lambda s: "bank_details" in s["deadlines"], "waiting for bank details")
+    await time_env.sleep(16 * DAY)
+    status = await claims.status(cid)
+    breaches = {b["clock"]: b["escalated_to"] for b in status["sla_breaches"]}
+    assert breaches == {"payment": "supervisor", "bank_details": None}, breaches
+    assert [w["clock"] for w in status["sla_warnings"]] == ["payment"]
+    assert len(claims.notices(cid, "payment_failed")) == 1
+    assert len(claims.notices(cid, "sla_breach")) == 1
