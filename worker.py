@@ -46,11 +46,11 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
 
 
 def build_worker(client: Client, settings: Settings, engine: Engine, *, task_queue: str | None = None,
-                 gateway: PaymentGateway | None = None) -> Worker:
+                 gateway: PaymentGateway | None = None, workflows: Sequence[type] = (ClaimWorkflow,)) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[ClaimWorkflow],
+        workflows=list(workflows),
         activities=build_activities(settings, engine, gateway),
         activity_executor=ThreadPoolExecutor(max_workers=32),
         max_concurrent_activities=32,

@@ -1,0 +1,78 @@
+"""Auditors' tools: replay claim histories against the code (`python starter.py audit replay ...`)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from models.contract import workflow_id_for
+from workflows.claim import ClaimWorkflow
+
+
+def _start_input(events: list[dict[str, Any]]) -> dict[str, Any]:
+    started = events[0].get("workflowExecutionStartedEventAttributes") or {}
+    payloads = (started.get("input") or {}).get("payloads") or []
+    if not payloads:
+        return {}
+    decoded = json.loads(base64.b64decode(payloads[0]["data"]))
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def history_from_json(text: str, workflow_id: str | None = None) -> WorkflowHistory:
+    """A history as `temporal workflow show --output json` or `fetch_history().to_json()` writes it. The
+    workflow id, which the history itself does not hold, is the claim's (`claim-<claim_id>`)."""
+    data = json.loads(text)
+    if workflow_id is None:
+        claim_id = _start_input(data.get("events", [])).get("claim_id")
+        if not claim_id:
+            raise ValueError("the history's start input has no claim_id: give --workflow-id")
+        workflow_id = workflow_id_for(str(claim_id))
+    return WorkflowHistory.from_json(workflow_id, data)
+
+
+def history_from_file(path: Path, workflow_id: str | None = None) -> WorkflowHistory:
+    return history_from_json(path.read_text(encoding="utf-8"), workflow_id)
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    workflow_id: str
+    ok: bool
+    problem: str = ""
+
+
+def production_replayer() -> Replayer:
+    """The replayer with the production data converter and the production workflow."""
+    return Replayer(workflows=[ClaimWorkflow], data_converter=pydantic_data_converter)
+
+
+async def replay(histories: Iterable[WorkflowHistory] | AsyncIterator[WorkflowHistory],
+                 replayer: Replayer | None = None) -> list[ReplayOutcome]:
+    replayer = replayer or production_replayer()
+    outcomes: list[ReplayOutcome] = []
+
+    async def check(history: WorkflowHistory) -> None:
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        failure = result.replay_failure
+        outcomes.append(ReplayOutcome(history.workflow_id, failure is None, str(failure or "")))
+
+    if isinstance(histories, AsyncIterator):
+        async for history in histories:
+            await check(history)
+    else:
+        for history in histories:
+            await check(history)
+    return outcomes
+
+
+async def histories_for_query(client: Client, query: str) -> AsyncIterator[WorkflowHistory]:
+    async for history in client.list_workflows(query).map_histories():
+        yield history

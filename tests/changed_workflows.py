@@ -1,0 +1,40 @@
+"""Test-only variants of ClaimWorkflow that change what it does, for the replay tests.
+
+A module of its own, with workflow imports only, because the sandbox re-imports a workflow's module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.contract import WORKFLOW_TYPE, ClaimResult
+    from workflows.claim import ClaimWorkflow
+
+
+@workflow.defn(name=WORKFLOW_TYPE)
+class ChangedWithoutPatch(ClaimWorkflow):
+    """A new step before the coverage check, added carelessly."""
+
+    @workflow.run
+    async def run(self, claim: Any) -> ClaimResult:
+        return await super().run(claim)
+
+    async def _assess(self) -> None:
+        await workflow.sleep(1)
+        await super()._assess()
+
+
+@workflow.defn(name=WORKFLOW_TYPE)
+class ChangedWithPatch(ClaimWorkflow):
+    """The same new step, behind workflow.patched as docs/operators.md prescribes."""
+
+    @workflow.run
+    async def run(self, claim: Any) -> ClaimResult:
+        return await super().run(claim)
+
+    async def _assess(self) -> None:
+        if workflow.patched("pause-before-coverage"):
+            await workflow.sleep(1)
+        await super()._assess()

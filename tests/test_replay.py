@@ -1,0 +1,66 @@
+"""Saved histories of every path replay against the current workflow code.
+
+A change that running claims would replay differently fails here, in CI, instead of in production.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from audit import history_from_file
+from models.contract import WORKFLOW_TYPE
+from tests.changed_workflows import ChangedWithoutPatch, ChangedWithPatch
+from tests.claims import auto_claim
+from tests.harness import queue_name
+from worker import build_worker
+from workflows.claim import ClaimWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def saved(path: Path) -> WorkflowHistory:
+    return history_from_file(path)
+
+
+def replayer(workflow_class: type = ClaimWorkflow) -> Replayer:
+    return Replayer(workflows=[workflow_class], data_converter=pydantic_data_converter)
+
+
+def test_every_path_has_a_saved_history():
+    names = {p.stem for p in HISTORIES}
+    assert {"fast-path", "missing-materials-then-supplied", "investigation-manager-approval", "withdrawal",
+            "statutory-advance-payment", "green-channel", "partial-approval-appeal-upheld"} <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_saved_history_replays_against_the_current_code(path: Path):
+    await replayer().replay_workflow(saved(path))
+
+
+async def test_an_unpatched_change_fails_replay_with_a_clear_message():
+    with pytest.raises(NondeterminismError) as caught:
+        await replayer(ChangedWithoutPatch).replay_workflow(saved(HISTORIES[0]))
+    message = str(caught.value)
+    assert "nondetermin" in message.lower() and "ClaimWorkflow" in message or "Timer" in message, message
+
+
+async def test_a_patched_change_replays_old_and_new_histories(time_env, settings, engine):
+    claim = auto_claim()
+    async with build_worker(time_env.client, settings, engine, task_queue=(queue := queue_name()),
+                            workflows=[ChangedWithPatch]):
+        handle = await time_env.client.start_workflow(WORKFLOW_TYPE, claim, id=f"claim-{claim['claim_id']}",
+                                                      task_queue=queue)
+        assert (await handle.result())["outcome"] == "paid"
+        new = await handle.fetch_history()
+    patched = replayer(ChangedWithPatch)
+    await patched.replay_workflow(new)
+    for path in HISTORIES:
+        await patched.replay_workflow(saved(path))
+    with pytest.raises(NondeterminismError):
+        await replayer(ClaimWorkflow).replay_workflow(new)
