@@ -134,6 +134,27 @@ def load_policies_file(settings: Settings, path: Path) -> int:
     return load_policies(engine, policies)
 
 
+async def audit_replay(args: argparse.Namespace, settings: Settings) -> None:
+    from audit import histories_for_query, history_from_file, replay
+
+    if args.file:
+        outcomes = await replay([history_from_file(args.file)])
+    else:
+        client = await connect(settings)
+        if args.workflow_id:
+            outcomes = await replay([await client.get_workflow_handle(args.workflow_id).fetch_history()])
+        else:
+            outcomes = await replay(histories_for_query(client, args.query))
+    for outcome in outcomes:
+        print(f"{'OK  ' if outcome.ok else 'FAIL'} {outcome.workflow_id}" + (f": {outcome.problem}" if outcome.problem else ""))
+    failed = [o for o in outcomes if not o.ok]
+    print(f"{len(outcomes) - len(failed)} replayed OK, {len(failed)} failed")
+    if failed:
+        raise CommandError(f"{len(failed)} histories do not replay against this code (nondeterminism)")
+    if not outcomes:
+        raise CommandError("no histories matched")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="starter.py", description="Claims orchestrator command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -160,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     wl.add_argument("--type")
     wl.add_argument("--overdue", action="store_true")
     sub.add_parser("demo", help="run sample claims down every path and show the outcome")
+    audit_cmd = sub.add_parser("audit", help="auditors' tools")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    rp = audit_sub.add_parser("replay", help="replay claim histories against this code; non-zero exit on any failure")
+    source = rp.add_mutually_exclusive_group(required=True)
+    source.add_argument("--workflow-id", help="a claim's workflow id, e.g. claim-C-1001")
+    source.add_argument("--file", type=Path, help="a history JSON (temporal workflow show --output json)")
+    source.add_argument("--query", help="a visibility query, e.g. \"ClaimStage = 'closed'\"")
     return parser
 
 
@@ -172,6 +200,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         from demo import run_demo
 
         await run_demo(settings)
+        return
+    if args.command == "audit":
+        await audit_replay(args, settings)
         return
     client = await connect(settings)
     if args.command == "start":

@@ -194,3 +194,36 @@ async def test_a_worker_killed_while_a_claim_waits_loses_no_deadline(dev_env, fa
         result = await handle.result()
     assert result["paid_amount"] == "7500.00"
     assert len(claims.notices(cid, "sla_warning")) == 1 and len(claims.notices(cid, "sla_breach")) == 1
+
+
+async def test_audit_replay_accepts_a_cli_export_and_catches_a_tampered_command(live, dev_env, tmp_path):
+    import sys
+
+    claim = auto_claim(claimed_amount="8000.00", documents=docs("claim_form"))
+    cid = claim["claim_id"]
+    handle = await live.start(claim)
+    await live.at_stage(cid, "awaiting_documents")
+    await live.update(cid, "withdraw", {"by": "portal", "reason": "duplicate"})
+    await handle.result()
+    cli = Cli(dev_env, live.queue)
+    code, exported = await cli.run("workflow", "show", "--workflow-id", f"claim-{cid}", "--output", "json")
+    assert code == 0, exported
+    original = tmp_path / "history.json"
+    original.write_text(exported)
+
+    async def audit(path: Path) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(PROJECT_ROOT / "starter.py"), "audit", "replay", "--file", str(path),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        return proc.returncode or 0, out.decode() + err.decode()
+
+    code, out = await audit(original)
+    assert code == 0 and f"OK   claim-{cid}" in out, out
+    history = json.loads(exported)
+    scheduled = next(e for e in history["events"] if "activityTaskScheduledEventAttributes" in e)
+    scheduled["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "pay"
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(history))
+    code, out = await audit(tampered)
+    assert code == 2 and f"FAIL claim-{cid}" in out and "Nondeterminism" in out, out
