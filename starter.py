@@ -134,6 +134,18 @@ def load_policies_file(settings: Settings, path: Path) -> int:
     return load_policies(engine, policies)
 
 
+def verify_log(settings: Settings) -> None:
+    from activities.engine import make_engine
+    from activities.event_log import verify
+
+    count, problems = verify(make_engine(settings.resolved_database_url))
+    for problem in problems:
+        print(f"row {problem.row_id}: {problem.what}")
+    if problems:
+        raise CommandError(f"the claim event log is broken in {len(problems)} places ({count} rows checked)")
+    print(f"claim event log intact: {count} rows, hash chain unbroken")
+
+
 async def audit_replay(args: argparse.Namespace, settings: Settings) -> None:
     from audit import histories_for_query, history_from_file, replay
 
@@ -146,7 +158,8 @@ async def audit_replay(args: argparse.Namespace, settings: Settings) -> None:
         else:
             outcomes = await replay(histories_for_query(client, args.query))
     for outcome in outcomes:
-        print(f"{'OK  ' if outcome.ok else 'FAIL'} {outcome.workflow_id}" + (f": {outcome.problem}" if outcome.problem else ""))
+        problem = f": {outcome.problem}" if outcome.problem else ""
+        print(f"{'OK  ' if outcome.ok else 'FAIL'} {outcome.workflow_id}{problem}")
     failed = [o for o in outcomes if not o.ok]
     print(f"{len(outcomes) - len(failed)} replayed OK, {len(failed)} failed")
     if failed:
@@ -188,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--workflow-id", help="a claim's workflow id, e.g. claim-C-1001")
     source.add_argument("--file", type=Path, help="a history JSON (temporal workflow show --output json)")
     source.add_argument("--query", help="a visibility query, e.g. \"ClaimStage = 'closed'\"")
+    audit_sub.add_parser("verify-log", help="check the hash chain of the claim event log")
     return parser
 
 
@@ -200,6 +214,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         from demo import run_demo
 
         await run_demo(settings)
+        return
+    if args.command == "audit" and args.audit_command == "verify-log":
+        verify_log(settings)
         return
     if args.command == "audit":
         await audit_replay(args, settings)

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import event_log
 from activities.engine import utc
 from config.rules import load_rules
 from config.settings import get_settings
@@ -32,7 +33,7 @@ from models.contract import (
     RegisterClaim,
     RiskAssessment,
 )
-from models.tables import Claim, ClaimDocument, ClaimEventRow, Payment, Policy
+from models.tables import Claim, ClaimDocument, Payment, Policy
 from workflows.rules.payout import compute_payout
 from workflows.rules.risk import RiskFacts, score_risk
 
@@ -193,13 +194,12 @@ class ClaimsDatabase:
     @activity.defn
     def record_event(self, ev: ClaimEvent) -> None:
         """Append to the event log and move the read model, in one transaction."""
-        with Session(self.engine) as session:
+        with event_log.append_lock(), Session(self.engine) as session:
             row = session.get(Claim, ev.claim_id)
             if row is not None:
                 self._apply_changes(row, ev.changes, utc(ev.at))
                 session.add(row)
-            session.add(ClaimEventRow(claim_id=ev.claim_id, at=utc(ev.at), event=ev.event, actor=ev.by,
-                                      detail=ev.detail, recorded_at=_now()))
+            event_log.append(session, ev.claim_id, ev.at, ev.event, ev.by, ev.detail, _now())
             session.commit()
         log.info("claim event", claim_id=ev.claim_id, claim_event=ev.event, by=ev.by)
 

@@ -32,7 +32,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
+    from activities.event_log import protect
+
     SQLModel.metadata.create_all(engine)
+    protect(engine)
 
 
 def utc(value: datetime) -> datetime:

@@ -124,7 +124,7 @@ class Notification(SQLModel, table=True):
 
 
 class ClaimEventRow(SQLModel, table=True):
-    """The append-only claim event log."""
+    """The append-only claim event log, hash-chained: each row carries the hash of the one before it."""
 
     __tablename__ = "claim_events"
 
@@ -135,3 +135,5 @@ class ClaimEventRow(SQLModel, table=True):
     actor: str = Field(max_length=64)
     detail: str
     recorded_at: datetime = _when()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)

@@ -153,3 +153,73 @@ def test_unknown_read_model_field_is_refused(any_engine):
     with pytest.raises(ApplicationError):
         db.record_event(ClaimEvent(claim_id=claim.claim_id, event="x", at=datetime.now(UTC),
                                    changes={"paid_amount": "1000000"}))
+
+
+def _log_some_events(engine, count: int = 5) -> str:
+    db = ClaimsDatabase(engine)
+    claim = register(db)
+    for n in range(count):
+        db.record_event(ClaimEvent(claim_id=claim.claim_id, event=f"step-{n}", at=datetime.now(UTC),
+                                   by="system", detail=f"detail {n}"))
+    return claim.claim_id
+
+
+def _tamper(engine, statement: str, **params) -> None:
+    """What a person with direct database access might do (on PostgreSQL, first switching the guard off)."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE claim_events DISABLE TRIGGER claim_events_append_only"))
+        conn.execute(text(statement), params)
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE claim_events ENABLE TRIGGER claim_events_append_only"))
+
+
+def test_intact_event_log_verifies(any_engine):
+    from activities.event_log import verify
+
+    _log_some_events(any_engine)
+    count, problems = verify(any_engine)
+    assert (count, problems) == (5, [])
+
+
+def test_verify_log_catches_a_modified_row(any_engine):
+    from activities.event_log import verify
+
+    _log_some_events(any_engine)
+    _tamper(any_engine, "UPDATE claim_events SET detail = 'paid 1,000,000' WHERE event = 'step-2'")
+    _, problems = verify(any_engine)
+    assert [p.what for p in problems] == ["its contents were changed after it was written"]
+
+
+def test_verify_log_catches_a_deleted_row(any_engine):
+    from activities.event_log import verify
+
+    _log_some_events(any_engine)
+    _tamper(any_engine, "DELETE FROM claim_events WHERE event = 'step-1'")
+    _, problems = verify(any_engine)
+    assert len(problems) == 1 and "removed or inserted" in problems[0].what
+
+
+def test_verify_log_catches_an_inserted_row(any_engine):
+    from activities.event_log import GENESIS, verify
+
+    _log_some_events(any_engine)
+    _tamper(any_engine, "INSERT INTO claim_events (claim_id, at, event, actor, detail, recorded_at, prev_hash, hash) "
+                        "VALUES ('C-X', :at, 'paid', 'system', 'forged', :at, :prev, :hash)",
+            at=datetime.now(UTC), prev=GENESIS, hash="f" * 64)
+    _, problems = verify(any_engine)
+    assert problems, "a forged row is detected"
+
+
+def test_postgresql_itself_refuses_to_change_the_log(any_engine):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    if any_engine.dialect.name != "postgresql":
+        pytest.skip("the database-level guard is PostgreSQL's; SQLite relies on verify-log")
+    _log_some_events(any_engine)
+    for statement in ("UPDATE claim_events SET detail = 'x'", "DELETE FROM claim_events"):
+        with pytest.raises(DBAPIError, match="append-only"), any_engine.begin() as conn:
+            conn.execute(text(statement))
