@@ -49,6 +49,10 @@ UPDATES: dict[str, tuple[str, list[tuple[str, str, dict[str, Any]]]]] = {
                                                     ("--number", "number", {"required": True})]),
     "reopen": ("reopen", [("--by", "by", {"required": True}), ("--reason", "reason", {"required": True}),
                           ("--role", "role", {"default": "supervisor"})]),
+    "approve-advance": ("approve_advance", [("--approver", "approver_id", {"required": True}),
+                                            ("--role", "role", {"required": True}),
+                                            ("--amount", "amount", {"required": True}),
+                                            ("--comment", "comment", {"default": ""})]),
 }
 
 
@@ -202,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--file", type=Path, help="a history JSON (temporal workflow show --output json)")
     source.add_argument("--query", help="a visibility query, e.g. \"ClaimStage = 'closed'\"")
     audit_sub.add_parser("verify-log", help="check the hash chain of the claim event log")
+    export = audit_sub.add_parser("export", help="write a claim's history as JSON (replayable with --file)")
+    export.add_argument("--workflow-id", required=True)
+    export.add_argument("-o", "--output", type=Path, required=True)
     return parser
 
 
@@ -217,6 +224,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         return
     if args.command == "audit" and args.audit_command == "verify-log":
         verify_log(settings)
+        return
+    if args.command == "audit" and args.audit_command == "export":
+        client = await connect(settings)
+        history = await client.get_workflow_handle(args.workflow_id).fetch_history()
+        args.output.write_text(history.to_json(), encoding="utf-8")
+        print(f"wrote {len(history.events)} events of {args.workflow_id} to {args.output}")
         return
     if args.command == "audit":
         await audit_replay(args, settings)
