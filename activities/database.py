@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import event_log
-from activities.engine import utc
+from activities.engine import now_utc, utc
 from config.rules import load_rules
 from config.settings import get_settings
 from models.contract import (
@@ -43,8 +43,12 @@ READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "ha
                      "closed_at"}
 
 
-def _now() -> datetime:
-    return utc(datetime.now().astimezone())
+def _policy(session: Session, policy_number: str) -> Policy:
+    policy = session.get(Policy, policy_number)
+    if policy is None:
+        raise ApplicationError(f"unknown policy {policy_number!r} (field policy_number)",
+                               type=ErrorType.UNKNOWN_POLICY, non_retryable=True)
+    return policy
 
 
 def policy_terms(policy: Policy) -> PolicyTerms:
@@ -76,7 +80,7 @@ class ClaimsDatabase:
                 claim_id=claim.claim_id, chain_id=req.chain_id, policy_number=claim.policy_number,
                 claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
                 incident_at=utc(claim.incident.occurred_at), registered_at=at,
-                stage_entered_at={"registered": at.isoformat()}, updated_at=_now()))
+                stage_entered_at={"registered": at.isoformat()}, updated_at=now_utc()))
             self._add_documents(session, claim.claim_id, claim.documents, at)
             try:
                 session.commit()
@@ -90,10 +94,7 @@ class ClaimsDatabase:
     def check_coverage(self, claim: ClaimInput) -> CoverageResult:
         """Policy exists, is in force on the incident date, covers this type and cause, waiting period passed."""
         with Session(self.engine) as session:
-            policy = session.get(Policy, claim.policy_number)
-        if policy is None:
-            raise ApplicationError(f"unknown policy {claim.policy_number!r} (field policy_number)",
-                                   type=ErrorType.UNKNOWN_POLICY, non_retryable=True)
+            policy = _policy(session, claim.policy_number)
         terms = policy_terms(policy)
         incident_day = claim.incident.occurred_at.date()
         cause = claim.incident.cause.lower()
@@ -122,10 +123,7 @@ class ClaimsDatabase:
         incident_at = claim.incident.occurred_at
         refs = [d.ref for d in claim.documents]
         with Session(self.engine) as session:
-            policy = session.get(Policy, claim.policy_number)
-            if policy is None:
-                raise ApplicationError(f"unknown policy {claim.policy_number!r}",
-                                       type=ErrorType.UNKNOWN_POLICY, non_retryable=True)
+            policy = _policy(session, claim.policy_number)
             on_policy = session.exec(
                 select(func.count()).select_from(Claim)
                 .where(Claim.policy_number == claim.policy_number)
@@ -172,10 +170,7 @@ class ClaimsDatabase:
     def compute_payout(self, req: ComputePayout) -> Payout:
         """The payout and its basis, against what the policy has already paid this period."""
         with Session(self.engine) as session:
-            policy = session.get(Policy, req.policy_number)
-            if policy is None:
-                raise ApplicationError(f"unknown policy {req.policy_number!r}",
-                                       type=ErrorType.UNKNOWN_POLICY, non_retryable=True)
+            policy = _policy(session, req.policy_number)
             paid_on_policy = session.exec(
                 select(func.coalesce(func.sum(Payment.amount), 0))
                 .join(Claim, col(Claim.claim_id) == col(Payment.claim_id))
@@ -199,7 +194,7 @@ class ClaimsDatabase:
             if row is not None:
                 self._apply_changes(row, ev.changes, utc(ev.at))
                 session.add(row)
-            event_log.append(session, ev.claim_id, ev.at, ev.event, ev.by, ev.detail, _now())
+            event_log.append(session, ev.claim_id, ev.at, ev.event, ev.by, ev.detail, now_utc())
             session.commit()
         log.info("claim event", claim_id=ev.claim_id, claim_event=ev.event, by=ev.by)
 
@@ -216,7 +211,7 @@ class ClaimsDatabase:
             setattr(row, key, value)
         if "stage" in changes:
             row.stage_entered_at = {**row.stage_entered_at, changes["stage"]: at.isoformat()}
-        row.updated_at = _now()
+        row.updated_at = now_utc()
 
     @staticmethod
     def _add_documents(session: Session, claim_id: str, documents: Iterable[Any], at: datetime) -> None:

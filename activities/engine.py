@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, create_engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel.sql.expression import SelectOfScalar
 
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+T = TypeVar("T", bound=SQLModel)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -36,6 +40,22 @@ def create_schema(engine: Engine) -> None:
 
     SQLModel.metadata.create_all(engine)
     protect(engine)
+
+
+def insert_once(session: Session, row: T, existing: SelectOfScalar[T]) -> T:
+    """Insert a row guarded by a unique key; if another attempt got there first, that row stands."""
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return session.exec(existing).one()
+    session.refresh(row)
+    return row
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
 
 
 def utc(value: datetime) -> datetime:

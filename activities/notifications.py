@@ -11,12 +11,11 @@ from typing import Any, Protocol
 import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.engine import utc
+from activities.engine import insert_once, now_utc
 from config.settings import Settings
 from models.contract import ErrorType, NotificationReceipt, NotificationRequest, Recipient
 from models.tables import Notification
@@ -127,7 +126,7 @@ class NotificationActivities:
                                            already_sent=True)
             where = self.sender.send(req.recipient, subject, body, claim_id=req.claim_id, kind=req.kind,
                                      sequence=req.sequence)
-            row.status, row.sent_at = "sent", utc(datetime.now().astimezone())
+            row.status, row.sent_at = "sent", now_utc()
             session.add(row)
             session.commit()
             assert row.id is not None
@@ -142,14 +141,6 @@ class NotificationActivities:
         row = session.exec(query).first()
         if row is not None:
             return row
-        row = Notification(claim_id=req.claim_id, kind=req.kind, sequence=req.sequence,
-                           channel=req.recipient.channel, recipient=recipient, subject=subject, body=body,
-                           status="pending", created_at=utc(datetime.now().astimezone()))
-        session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            return session.exec(query).one()
-        session.refresh(row)
-        return row
+        return insert_once(session, Notification(
+            claim_id=req.claim_id, kind=req.kind, sequence=req.sequence, channel=req.recipient.channel,
+            recipient=recipient, subject=subject, body=body, status="pending", created_at=now_utc()), query)

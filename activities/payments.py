@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 import structlog
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.engine import utc
+from activities.engine import insert_once, now_utc, utc
 from activities.gateway import InvalidAccountError, PaymentGateway
 from models.contract import ErrorType, PaymentReceipt, PaymentRequest
 from models.tables import Claim, Payment
@@ -68,20 +66,14 @@ class PaymentActivities:
             return self._receipt(row, replayed=transfer.replayed)
 
     def _ledger_row(self, session: Session, req: PaymentRequest, key: str) -> Payment:
-        row = session.exec(select(Payment).where(Payment.idempotency_key == key)).first()
+        existing = select(Payment).where(Payment.idempotency_key == key)
+        row = session.exec(existing).first()
         if row is not None:
             return row
-        row = Payment(claim_id=req.claim_id, sequence=req.sequence, kind=req.kind, idempotency_key=key,
-                      amount=req.amount, account_holder=req.account.holder, account_masked=req.account.masked,
-                      status="pending", created_at=utc(datetime.now().astimezone()))
-        session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            return session.exec(select(Payment).where(Payment.idempotency_key == key)).one()
-        session.refresh(row)
-        return row
+        return insert_once(session, Payment(
+            claim_id=req.claim_id, sequence=req.sequence, kind=req.kind, idempotency_key=key, amount=req.amount,
+            account_holder=req.account.holder, account_masked=req.account.masked, status="pending",
+            created_at=now_utc()), existing)
 
     @staticmethod
     def _receipt(row: Payment, replayed: bool) -> PaymentReceipt:

@@ -293,14 +293,19 @@ class ClaimWorkflow:
                 and s.escalations == 0 and s.path != Path.GREEN and s.review is None
                 and payout.total <= rules.fast_path_limits[claim.claim_type.value])
 
-    async def _compute_payout(self) -> Payout:
+    def _payout_request(self) -> ComputePayout:
+        """The payout on the facts known now: the investigator's figure if there is one, advances paid."""
         s = self.s
         claim, rules = s.require_ready()
         confirmed = s.investigation.confirmed_amount if s.investigation else None
-        s.payout = await self._activity("compute_payout", ComputePayout(
+        return ComputePayout(
             claim_id=claim.claim_id, policy_number=claim.policy_number, claimed_amount=claim.claimed_amount,
             line_items=claim.line_items, confirmed_amount=confirmed, advances_paid=s.advances_paid,
-            clauses=rules.clauses), Payout)
+            clauses=rules.clauses)
+
+    async def _compute_payout(self) -> Payout:
+        s = self.s
+        s.payout = await self._activity("compute_payout", self._payout_request(), Payout)
         await self._note("payout_computed", detail=f"payout {s.payout.total}",
                          changes={"payout_amount": str(s.payout.total)})
         return s.payout
@@ -660,18 +665,14 @@ class ClaimWorkflow:
         """Insurance Law art. 25: no determination within 60 days of complete materials, so the amount
         already determinable is paid on the workflow's own initiative."""
         s = self.s
-        claim, rules = s.require_ready()
+        _, rules = s.require_ready()
         clock = s.clocks.get("advance_payment")
         if clock is None:
             return
         if await self._wait_until(lambda: s.decision is not None or s.outcome is not None, clock.due_at):
             return
         self._stop_clock("advance_payment")
-        confirmed = s.investigation.confirmed_amount if s.investigation else None
-        estimate = await self._activity("compute_payout", ComputePayout(
-            claim_id=claim.claim_id, policy_number=claim.policy_number, claimed_amount=claim.claimed_amount,
-            line_items=claim.line_items, confirmed_amount=confirmed, advances_paid=s.advances_paid,
-            clauses=rules.clauses), Payout)
+        estimate = await self._activity("compute_payout", self._payout_request(), Payout)
         share = Decimal("1") if (s.investigation or not s.investigation_reason) else rules.sla.advance_share_in_dispute
         amount = cents(estimate.amount * share)
         s.statutory_advance_done = True
