@@ -106,8 +106,8 @@ def worklist_query(stage: str | None, assignee: str | None, overdue: bool, claim
         clauses.append(f"AssignedTo = '{assignee}'")
     if claim_type:
         clauses.append(f"ClaimType = '{claim_type}'")
-    if overdue:
-        clauses.append(f"SlaDueAt < '{now.isoformat()}'")
+    if overdue:  # a breached clock restarts for the next tier, so a breach counts as overdue too
+        clauses.append(f"(SlaDueAt < '{now.isoformat()}' OR SlaBreached = true)")
     return " AND ".join(clauses)
 
 

@@ -227,3 +227,35 @@ async def test_audit_replay_accepts_a_cli_export_and_catches_a_tampered_command(
     tampered.write_text(json.dumps(history))
     code, out = await audit(tampered)
     assert code == 2 and f"FAIL claim-{cid}" in out and "Nondeterminism" in out, out
+
+
+async def test_worklist_filters_by_stage_type_and_overdue_nearest_deadline_first(live):
+    import argparse
+
+    from starter import worklist
+
+    waiting = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS))
+    missing = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs("claim_form"))
+    for claim in (waiting, missing):
+        await live.start(claim)
+    await live.at_stage(waiting["claim_id"], "awaiting_approval")
+    await live.at_stage(missing["claim_id"], "awaiting_documents")
+
+    async def listed(**filters: Any) -> list[str]:
+        args = argparse.Namespace(**{"stage": None, "assignee": None, "overdue": False, "type": None, **filters})
+        return [row["workflow_id"] for row in await worklist(live.client, args)]
+
+    async def eventually(check, **filters: Any) -> list[str]:
+        for _ in range(50):
+            ids = await listed(**filters)
+            if check(ids):
+                return ids
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"worklist {filters}: {ids}")
+
+    w, m = f"claim-{waiting['claim_id']}", f"claim-{missing['claim_id']}"
+    approvals = await eventually(lambda ids: w in ids, stage="awaiting_approval", type="auto")
+    assert m not in approvals
+    await live.wait(waiting["claim_id"], lambda s: bool(s["sla_breaches"]), "approval breach")  # 2 demo days
+    overdue = await eventually(lambda ids: w in ids, overdue=True)
+    assert m not in overdue, "a claim still within its deadlines is not overdue"
