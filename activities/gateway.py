@@ -17,10 +17,9 @@ from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from activities.engine import utc
+from activities.engine import insert_once, now_utc, utc
 from models.contract import BankAccount
 from models.tables import GatewayTransfer
 
@@ -69,26 +68,19 @@ class LedgerGateway:
                 self._failures -= 1
                 raise GatewayUnavailableError("payment gateway unavailable (simulated outage)")
         with Session(self.engine) as session:
-            done = session.exec(
-                select(GatewayTransfer).where(GatewayTransfer.idempotency_key == idempotency_key)).first()
+            existing = select(GatewayTransfer).where(GatewayTransfer.idempotency_key == idempotency_key)
+            done = session.exec(existing).first()
             if done is not None:
                 return Transfer(done.reference, utc(done.executed_at), replayed=True)
             if not 16 <= len(account.number) <= 19:
                 raise InvalidAccountError(f"account {account.masked} is not a valid bank card number")
             if account.number in self.closed_accounts:
                 raise InvalidAccountError(f"account {account.masked} is closed")
-            row = GatewayTransfer(idempotency_key=idempotency_key, reference=f"TRF-{uuid.uuid4().hex[:12]}",
-                                  amount=amount, account_number=account.number,
-                                  executed_at=utc(datetime.now().astimezone()))
-            session.add(row)
-            try:
-                session.commit()
-            except IntegrityError:  # the same key executed concurrently: that one stands
-                session.rollback()
-                done = session.exec(
-                    select(GatewayTransfer).where(GatewayTransfer.idempotency_key == idempotency_key)).one()
-                return Transfer(done.reference, utc(done.executed_at), replayed=True)
-            return Transfer(row.reference, utc(row.executed_at), replayed=False)
+            reference = f"TRF-{uuid.uuid4().hex[:12]}"
+            row = insert_once(session, GatewayTransfer(  # a concurrent execution of the same key stands
+                idempotency_key=idempotency_key, reference=reference, amount=amount,
+                account_number=account.number, executed_at=now_utc()), existing)
+            return Transfer(row.reference, utc(row.executed_at), replayed=row.reference != reference)
 
 
 def build_gateway(spec: str, engine: Engine) -> PaymentGateway:
