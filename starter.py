@@ -138,6 +138,24 @@ def load_policies_file(settings: Settings, path: Path) -> int:
     return load_policies(engine, policies)
 
 
+async def audit_trail(args: argparse.Namespace, settings: Settings) -> None:
+    from audit import history_from_file
+    from audit_trail import build_trail, render_html, render_json, render_text
+
+    if args.file:
+        history = history_from_file(args.file)
+    else:
+        history = await (await connect(settings)).get_workflow_handle(args.workflow_id).fetch_history()
+    entries = build_trail(history.to_json_dict())
+    text = {"text": render_text, "json": render_json}.get(args.format, lambda e: render_html(e, history.workflow_id))
+    rendered = text(entries)
+    if args.output:
+        args.output.write_text(rendered, encoding="utf-8")
+        print(f"wrote the decision trail of {history.workflow_id} ({len(entries)} entries) to {args.output}")
+    else:
+        print(rendered)
+
+
 def verify_log(settings: Settings) -> None:
     from activities.engine import make_engine
     from activities.event_log import verify
@@ -206,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--file", type=Path, help="a history JSON (temporal workflow show --output json)")
     source.add_argument("--query", help="a visibility query, e.g. \"ClaimStage = 'closed'\"")
     audit_sub.add_parser("verify-log", help="check the hash chain of the claim event log")
+    trail = audit_sub.add_parser("trail", help="a claim's decision trail, reconstructed from its history")
+    trail_source = trail.add_mutually_exclusive_group(required=True)
+    trail_source.add_argument("--workflow-id")
+    trail_source.add_argument("--file", type=Path, help="a history JSON (temporal workflow show --output json)")
+    trail.add_argument("--format", choices=["text", "json", "html"], default="text")
+    trail.add_argument("-o", "--output", type=Path, help="write to a file instead of the terminal")
     export = audit_sub.add_parser("export", help="write a claim's history as JSON (replayable with --file)")
     export.add_argument("--workflow-id", required=True)
     export.add_argument("-o", "--output", type=Path, required=True)
@@ -224,6 +248,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         return
     if args.command == "audit" and args.audit_command == "verify-log":
         verify_log(settings)
+        return
+    if args.command == "audit" and args.audit_command == "trail":
+        await audit_trail(args, settings)
         return
     if args.command == "audit" and args.audit_command == "export":
         client = await connect(settings)
