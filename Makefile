@@ -23,9 +23,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## run: a worker against TEMPORAL_ADDRESS, or the embedded server it starts
+## run: a worker and the scheduler, against TEMPORAL_ADDRESS or the embedded server the worker starts
 run: $(STAMP)
-	$(BIN)/python worker.py
+	$(BIN)/python scheduler.py & scheduler=$$!; trap 'kill $$scheduler' EXIT INT TERM; $(BIN)/python worker.py
+
+## scheduler: only the scheduler (hourly SLA digest, daily KPI report)
+scheduler: $(STAMP)
+	$(BIN)/python scheduler.py
 
 ## stop: stop the embedded Temporal server that demo/run started
 stop: $(STAMP)

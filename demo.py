@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
@@ -25,6 +26,7 @@ from activities.engine import create_schema, make_engine
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import connect
 from models.contract import PolicyTerms, workflow_id_for
+from reports import build_daily_report, render_daily_report
 from starter import CommandError, claim_status, send_update, start_claim
 from worker import build_worker
 
@@ -303,6 +305,12 @@ async def run_demo(settings: Settings) -> None:
     async with build_worker(client, settings, engine):
         rows = await asyncio.gather(*(play(client, s, settings.task_queue) for s in scenarios(prefix)))
     print_table(list(rows))
+    today = datetime.now(ZoneInfo(settings.report_timezone)).date()
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    report = settings.reports_dir / f"daily-{today.isoformat()}.html"
+    report.write_text(render_daily_report(build_daily_report(engine, today, settings.report_timezone)),
+                      encoding="utf-8")
+    print(f"\nToday's daily report: {report}")
     outbox = Path(settings.outbox_dir)
     print(f"\nLetters: {outbox}/<claim id>/   (e.g. {outbox / rows[0].claim_id})")
     if not settings.temporal_address:

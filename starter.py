@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect
-from models import search_attributes as sa
 from models.contract import WORKFLOW_TYPE, ClaimInput, PolicyTerms, workflow_id_for
 
 # update name -> (command, [(flag, payload field, kwargs)])
@@ -112,17 +111,10 @@ def worklist_query(stage: str | None, assignee: str | None, overdue: bool, claim
 
 
 async def worklist(client: Client, args: argparse.Namespace) -> list[dict[str, Any]]:
+    from reports import claims_matching
+
     query = worklist_query(args.stage, args.assignee, args.overdue, args.type, datetime.now(UTC))
-    rows: list[dict[str, Any]] = []
-    async for wf in client.list_workflows(query):
-        attrs = wf.typed_search_attributes
-        rows.append({"workflow_id": wf.id, "stage": attrs.get(sa.CLAIM_STAGE), "type": attrs.get(sa.CLAIM_TYPE),
-                     "risk": attrs.get(sa.RISK_LEVEL), "assigned_to": attrs.get(sa.ASSIGNED_TO),
-                     "amount": attrs.get(sa.CLAIM_AMOUNT), "sla_due_at": attrs.get(sa.SLA_DUE_AT),
-                     "breached": attrs.get(sa.SLA_BREACHED)})
-    far = datetime.max.replace(tzinfo=UTC)
-    rows.sort(key=lambda r: r["sla_due_at"] or far)
-    return rows
+    return await claims_matching(client, query)
 
 
 def load_policies_file(settings: Settings, path: Path) -> int:
@@ -216,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     wl.add_argument("--type")
     wl.add_argument("--overdue", action="store_true")
     sub.add_parser("demo", help="run sample claims down every path and show the outcome")
+    report = sub.add_parser("report", help="reports")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    daily = report_sub.add_parser("daily", help="the daily KPI report for one day, as an HTML page")
+    daily.add_argument("--date", type=date.fromisoformat, required=True, help="YYYY-MM-DD, in the report timezone")
+    daily.add_argument("-o", "--output", type=Path, required=True)
     audit_cmd = sub.add_parser("audit", help="auditors' tools")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
     rp = audit_sub.add_parser("replay", help="replay claim histories against this code; non-zero exit on any failure")
@@ -240,6 +237,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "policies":
         count = load_policies_file(settings, args.file)
         print(f"loaded {count} policies into {settings.resolved_database_url}")
+        return
+    if args.command == "report":
+        from activities.engine import make_engine
+        from reports import build_daily_report, render_daily_report
+
+        engine = make_engine(settings.resolved_database_url)
+        args.output.write_text(render_daily_report(build_daily_report(engine, args.date, settings.report_timezone)),
+                               encoding="utf-8")
+        print(f"wrote the daily report for {args.date} ({settings.report_timezone}) to {args.output}")
         return
     if args.command == "demo":
         from demo import run_demo

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(default=True, alias="CLAIMS_SMTP_STARTTLS")
     smtp_sender: str = Field(default="claims@insurer.example", alias="CLAIMS_SMTP_SENDER")
 
+    # Reports and digests: the day a daily report covers is a day in this timezone.
+    report_timezone: str = Field(default="Asia/Shanghai", alias="CLAIMS_REPORT_TIMEZONE")
+    digest_horizon_hours: int = Field(default=24, alias="CLAIMS_DIGEST_HORIZON_HOURS")
+
     # Logging: "auto" renders readable lines on a terminal and JSON elsewhere.
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="CLAIMS_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="CLAIMS_LOG_LEVEL")
@@ -67,6 +71,10 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.var_dir / "outbox"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.var_dir / "reports"
 
 
 @lru_cache

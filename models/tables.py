@@ -123,6 +123,19 @@ class Notification(SQLModel, table=True):
     sent_at: datetime | None = _when(nullable=True)
 
 
+class ReportRun(SQLModel, table=True):
+    """One row per scheduled job and period: the first scheduler to insert it runs the job, any other skips."""
+
+    __tablename__ = "report_runs"
+    __table_args__ = (UniqueConstraint("job", "period", name="uq_report_run"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=40)
+    period: str = Field(max_length=40)
+    started_at: datetime = _when()
+    output: str | None = Field(default=None, max_length=500)
+
+
 class ClaimEventRow(SQLModel, table=True):
     """The append-only claim event log, hash-chained: each row carries the hash of the one before it."""
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -18,6 +19,7 @@ from activities.gateway import LedgerGateway
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import installed_binary
 from models import search_attributes
+from models.tables import ReportRun
 from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
 from tests.harness import Claims, queue_name
 from worker import build_worker
@@ -235,11 +237,13 @@ async def test_worklist_filters_by_stage_type_and_overdue_nearest_deadline_first
     from starter import worklist
 
     waiting = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS))
-    missing = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs("claim_form"))
+    # its next deadline (investigation, 10 demo days) is well clear of the other claim's 2-day approval clock
+    missing = auto_claim("WL-INV", claimed_amount="8000.00", line_items=[], incident={"injuries": True},
+                         documents=docs(*ALL_AUTO_DOCS, claim_id="WL-INV"))
     for claim in (waiting, missing):
         await live.start(claim)
     await live.at_stage(waiting["claim_id"], "awaiting_approval")
-    await live.at_stage(missing["claim_id"], "awaiting_documents")
+    await live.at_stage(missing["claim_id"], "investigating")
 
     async def listed(**filters: Any) -> list[str]:
         args = argparse.Namespace(**{"stage": None, "assignee": None, "overdue": False, "type": None, **filters})
@@ -259,3 +263,28 @@ async def test_worklist_filters_by_stage_type_and_overdue_nearest_deadline_first
     await live.wait(waiting["claim_id"], lambda s: bool(s["sla_breaches"]), "approval breach")  # 2 demo days
     overdue = await eventually(lambda ids: w in ids, overdue=True)
     assert m not in overdue, "a claim still within its deadlines is not overdue"
+
+
+async def test_hourly_digest_lists_claims_near_or_past_a_deadline_once_per_hour(live, engine, fast_clock):
+    from datetime import UTC, datetime
+
+    from scheduler import Jobs
+
+    claim = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS))
+    await live.start(claim)
+    await live.wait(claim["claim_id"], lambda s: bool(s["sla_breaches"]), "an approval breach")
+    jobs = Jobs(fast_clock, engine, live.client)
+    now = datetime.now(UTC)
+    for _ in range(50):  # visibility catches up within moments
+        path = await jobs.sla_digest(now=now)
+        if path is not None and f"claim-{claim['claim_id']}" in path.read_text():
+            break
+        with Session(engine) as session:  # let this attempt's hour be claimed again
+            for run in session.exec(select(ReportRun)).all():
+                session.delete(run)
+            session.commit()
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError("the breached claim never appeared in the digest")
+    assert "yes" in path.read_text(), "it is marked as breached"
+    assert await Jobs(fast_clock, engine, live.client).sla_digest(now=now) is None, "once per hour"

@@ -1,0 +1,103 @@
+"""Daily KPI report and scheduler jobs: true figures from real claims, and jobs run once per period."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from models.tables import Payment, ReportRun
+from reports import build_daily_report, render_daily_report, stage_durations
+from scheduler import Jobs, build_scheduler
+from starter import build_parser, run
+from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+
+TZ = "Asia/Shanghai"
+
+
+async def run_sample_day(claims) -> None:
+    """Four claims closed today: fast path paid, excluded cause denied, health withdrawn, standard approved."""
+    fast, excluded = auto_claim(), auto_claim(incident={"cause": "racing"})
+    health = auto_claim("H-DAY-1", policy_number="P-HEALTH-001", claim_type="health", claimed_amount="2600.00",
+                        incident={"cause": "illness"}, line_items=[], documents=docs("claim_form", claim_id="H-DAY-1"))
+    standard = auto_claim("A-DAY-1", claimed_amount="8000.00", line_items=[],
+                          documents=docs(*ALL_AUTO_DOCS, claim_id="A-DAY-1"))
+    for claim in (fast, excluded, health, standard):
+        await claims.start(claim)
+    await claims.at_stage(health["claim_id"], "awaiting_documents")
+    await claims.update(health["claim_id"], "withdraw", {"by": "portal", "reason": "settled"})
+    await claims.at_stage(standard["claim_id"], "awaiting_approval")
+    await claims.update(standard["claim_id"], "approve", {"approver_id": "adj-1", "role": "adjuster"})
+    for claim in (fast, excluded, health, standard):
+        await claims.wait(claim["claim_id"], lambda s: s["outcome"] is not None, "an outcome")
+
+
+async def test_daily_report_shows_the_days_true_figures(claims):
+    await run_sample_day(claims)
+    today = datetime.now(ZoneInfo(TZ)).date()
+    report = build_daily_report(claims.engine, today, TZ)
+    assert report.received == {"auto": 3, "health": 1}
+    assert report.closed == {"auto": 3, "health": 1}
+    assert report.outcomes == {"paid": 2, "denied": 1, "withdrawn": 1}
+    assert report.paid == {"auto": Decimal("10200.00")}, "2,700 fast path + 7,500 approved"
+    with Session(claims.engine) as session:
+        ledger_total = session.exec(select(func.sum(Payment.amount)).where(Payment.status == "paid")).one()
+    assert report.total_paid == Decimal(ledger_total), "the report agrees with the payments ledger"
+    assert report.fast_path_share == 1 / 3, "one fast claim among the three that were triaged"
+    assert report.sla["approval"] == {"claims": 1, "breached": 0, "compliance": 1.0}
+    assert {"registered", "adjusting"} <= set(report.stage_hours)
+    assert (report.reopened, report.appealed) == (0, 0)
+
+
+async def test_daily_report_is_a_page_and_the_command_writes_it(claims, tmp_path):
+    await run_sample_day(claims)
+    today = datetime.now(ZoneInfo(TZ)).date()
+    html = render_daily_report(build_daily_report(claims.engine, today, TZ))
+
+    class Tables(HTMLParser):
+        cells: list[str] = []
+
+        def handle_data(self, data: str) -> None:
+            if data.strip():
+                self.cells.append(data.strip())
+
+    parser = Tables()
+    parser.feed(html)
+    assert "10,200.00" in parser.cells and "33 %" in html and "审核 approval" in parser.cells
+    out = tmp_path / "daily.html"
+    await run(build_parser().parse_args(["report", "daily", "--date", today.isoformat(), "-o", str(out)]),
+              claims.settings)
+    assert "10,200.00" in out.read_text()
+
+
+def test_stage_durations_follow_the_order_stages_were_entered():
+    hours = stage_durations({"registered": "2026-11-20T08:00:00+00:00",
+                             "awaiting_approval": "2026-11-20T10:00:00+00:00",
+                             "adjusting": "2026-11-20T09:00:00+00:00", "closed": "2026-11-20T13:30:00+00:00"})
+    assert hours == {"registered": 1.0, "adjusting": 1.0, "awaiting_approval": 3.5}
+
+
+def test_jobs_fire_on_the_hour_and_after_midnight_in_the_report_timezone(settings, engine):
+    scheduler = build_scheduler(Jobs(settings, engine), TZ)
+    now = datetime(2026, 11, 21, 10, 20, tzinfo=ZoneInfo(TZ))
+    fires = {job.id: job.trigger.get_next_fire_time(None, now) for job in scheduler.get_jobs()}
+    assert fires["sla_digest"] == datetime(2026, 11, 21, 11, 0, tzinfo=ZoneInfo(TZ))
+    assert fires["daily_report"] == datetime(2026, 11, 22, 0, 15, tzinfo=ZoneInfo(TZ))
+
+
+async def test_two_schedulers_make_each_daily_report_once(settings, engine):
+    first, second = Jobs(settings, engine), Jobs(settings, engine)
+    just_after_midnight = datetime(2026, 11, 22, 0, 15, tzinfo=ZoneInfo(TZ))
+    made = await first.daily_report(now=just_after_midnight)
+    assert made is not None and made.name == "daily-2026-11-21.html"
+    assert await second.daily_report(now=just_after_midnight) is None
+    with Session(engine) as session:
+        runs = session.exec(select(ReportRun)).all()
+    assert [(r.job, r.period) for r in runs] == [("daily_report", "2026-11-21")]
+    assert made.exists() and "2026-11-21" in made.read_text()
+    assert date(2026, 11, 21) == date.fromisoformat(made.stem.removeprefix("daily-"))
+    assert datetime.now(UTC)  # the jobs took the clock they were given, not the machine's
