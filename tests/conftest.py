@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -125,3 +126,29 @@ async def claims(time_env: WorkflowEnvironment, settings: Settings, engine: Engi
     gateway = LedgerGateway(engine, closed_accounts=frozenset({"6222000000000000"}))
     async with build_worker(time_env.client, settings, engine, task_queue=queue, gateway=gateway):
         yield Claims(time_env.client, queue, engine, gateway, settings)
+
+
+@pytest.fixture(scope="module")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter, search_attributes=search_attributes.ALL,
+        dev_server_existing_path=str(installed_binary("temporal")))
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def fast_clock(tmp_path: Path, settings: Settings) -> Settings:
+    """The demo profile (a day is a second) with short windows, so whole lifecycles finish in seconds."""
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"sla": {"documents_days": 3, "reminder_days_before": [1],
+                                         "appeal_window_days": 4, "reopen_window_days": 30, "survey_days": 1}}))
+    return settings.model_copy(update={"sla_profile": "demo", "rules_file": rules})
+
+
+@pytest.fixture
+async def live(dev_env: WorkflowEnvironment, fast_clock: Settings, engine: Engine) -> AsyncIterator[Claims]:
+    queue = queue_name()
+    gateway = LedgerGateway(engine)
+    async with build_worker(dev_env.client, fast_clock, engine, task_queue=queue, gateway=gateway):
+        yield Claims(dev_env.client, queue, engine, gateway, fast_clock)

@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.gateway import LedgerGateway
-from config.settings import PROJECT_ROOT, Settings
+from config.settings import PROJECT_ROOT
 from config.temporal import installed_binary
 from models import search_attributes
 from models.tables import ReportRun
@@ -25,32 +22,6 @@ from tests.harness import Claims, queue_name
 from worker import build_worker
 
 pytestmark = pytest.mark.devserver
-
-
-@pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, search_attributes=search_attributes.ALL,
-        dev_server_existing_path=str(installed_binary("temporal")))
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture
-def fast_clock(tmp_path: Path, settings: Settings) -> Settings:
-    """The demo profile (a day is a second) with short windows, so whole lifecycles finish in seconds."""
-    rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"sla": {"documents_days": 3, "reminder_days_before": [1],
-                                         "appeal_window_days": 4, "reopen_window_days": 30, "survey_days": 1}}))
-    return settings.model_copy(update={"sla_profile": "demo", "rules_file": rules})
-
-
-@pytest.fixture
-async def live(dev_env: WorkflowEnvironment, fast_clock: Settings, engine: Engine) -> AsyncIterator[Claims]:
-    queue = queue_name()
-    gateway = LedgerGateway(engine)
-    async with build_worker(dev_env.client, fast_clock, engine, task_queue=queue, gateway=gateway):
-        yield Claims(dev_env.client, queue, engine, gateway, fast_clock)
 
 
 async def test_fast_path_end_to_end_is_paid_within_seconds_and_listed_by_stage(live):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from models.tables import Payment, ReportRun
+from models.tables import Claim, Payment, ReportRun
 from reports import build_daily_report, render_daily_report, stage_durations
 from scheduler import Jobs, build_scheduler
 from starter import build_parser, run
@@ -22,29 +24,35 @@ TZ = "Asia/Shanghai"
 async def run_sample_day(claims) -> None:
     """Four claims closed today: fast path paid, excluded cause denied, health withdrawn, standard approved."""
     fast, excluded = auto_claim(), auto_claim(incident={"cause": "racing"})
-    health = auto_claim("H-DAY-1", policy_number="P-HEALTH-001", claim_type="health", claimed_amount="2600.00",
-                        incident={"cause": "illness"}, line_items=[], documents=docs("claim_form", claim_id="H-DAY-1"))
-    standard = auto_claim("A-DAY-1", claimed_amount="8000.00", line_items=[],
-                          documents=docs(*ALL_AUTO_DOCS, claim_id="A-DAY-1"))
+    hid, aid = f"H-{uuid.uuid4().hex[:8]}", f"A-{uuid.uuid4().hex[:8]}"
+    health = auto_claim(hid, policy_number="P-HEALTH-001", claim_type="health", claimed_amount="2600.00",
+                        incident={"cause": "illness"}, line_items=[], documents=docs("claim_form", claim_id=hid))
+    standard = auto_claim(aid, claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS, claim_id=aid))
     for claim in (fast, excluded, health, standard):
         await claims.start(claim)
     await claims.at_stage(health["claim_id"], "awaiting_documents")
     await claims.update(health["claim_id"], "withdraw", {"by": "portal", "reason": "settled"})
     await claims.at_stage(standard["claim_id"], "awaiting_approval")
     await claims.update(standard["claim_id"], "approve", {"approver_id": "adj-1", "role": "adjuster"})
-    for claim in (fast, excluded, health, standard):
-        await claims.wait(claim["claim_id"], lambda s: s["outcome"] is not None, "an outcome")
+    ids = [c["claim_id"] for c in (fast, excluded, health, standard)]
+    for _ in range(100):  # the read model is written by an activity just after the workflow closes the claim
+        with Session(claims.engine) as session:
+            rows = session.exec(select(Claim).where(col(Claim.claim_id).in_(ids))).all()
+        if len(rows) == 4 and all(r.closed_at is not None for r in rows):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the sample claims never all closed in the read model")
 
 
-async def test_daily_report_shows_the_days_true_figures(claims):
-    await run_sample_day(claims)
+async def test_daily_report_shows_the_days_true_figures(live):
+    await run_sample_day(live)
     today = datetime.now(ZoneInfo(TZ)).date()
-    report = build_daily_report(claims.engine, today, TZ)
+    report = build_daily_report(live.engine, today, TZ)
     assert report.received == {"auto": 3, "health": 1}
     assert report.closed == {"auto": 3, "health": 1}
     assert report.outcomes == {"paid": 2, "denied": 1, "withdrawn": 1}
     assert report.paid == {"auto": Decimal("10200.00")}, "2,700 fast path + 7,500 approved"
-    with Session(claims.engine) as session:
+    with Session(live.engine) as session:
         ledger_total = session.exec(select(func.sum(Payment.amount)).where(Payment.status == "paid")).one()
     assert report.total_paid == Decimal(ledger_total), "the report agrees with the payments ledger"
     assert report.fast_path_share == 1 / 3, "one fast claim among the three that were triaged"
@@ -53,10 +61,10 @@ async def test_daily_report_shows_the_days_true_figures(claims):
     assert (report.reopened, report.appealed) == (0, 0)
 
 
-async def test_daily_report_is_a_page_and_the_command_writes_it(claims, tmp_path):
-    await run_sample_day(claims)
+async def test_daily_report_is_a_page_and_the_command_writes_it(live, tmp_path):
+    await run_sample_day(live)
     today = datetime.now(ZoneInfo(TZ)).date()
-    html = render_daily_report(build_daily_report(claims.engine, today, TZ))
+    html = render_daily_report(build_daily_report(live.engine, today, TZ))
 
     class Tables(HTMLParser):
         cells: list[str] = []
@@ -70,7 +78,7 @@ async def test_daily_report_is_a_page_and_the_command_writes_it(claims, tmp_path
     assert "10,200.00" in parser.cells and "33 %" in html and "审核 approval" in parser.cells
     out = tmp_path / "daily.html"
     await run(build_parser().parse_args(["report", "daily", "--date", today.isoformat(), "-o", str(out)]),
-              claims.settings)
+              live.settings)
     assert "10,200.00" in out.read_text()
 
 
