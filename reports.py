@@ -109,12 +109,25 @@ def build_daily_report(engine: Engine, day: date, timezone: str) -> DailyReport:
     return report
 
 
+def humane(hours: float) -> str:
+    """A duration at the scale a reader takes in: days, hours and minutes, or seconds."""
+    seconds = hours * 3600
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if hours < 2:
+        return f"{seconds / 60:.0f} min"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} days"
+
+
 def render_daily_report(report: DailyReport) -> str:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     from activities.notifications import TEMPLATES
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
+    env.filters["humane"] = humane
     return env.get_template("daily_report.html.j2").render(r=report, labels=STAGE_LABELS,
                                                            types=["auto", "health", "property"])
 

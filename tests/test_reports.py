@@ -82,6 +82,12 @@ async def test_daily_report_is_a_page_and_the_command_writes_it(live, tmp_path):
     assert "10,200.00" in out.read_text()
 
 
+def test_durations_read_at_their_scale():
+    from reports import humane
+
+    assert [humane(h) for h in (0.001, 0.5, 5.25, 72)] == ["3.6 s", "30 min", "5.2 h", "3.0 days"]
+
+
 def test_stage_durations_follow_the_order_stages_were_entered():
     hours = stage_durations({"registered": "2026-11-20T08:00:00+00:00",
                              "awaiting_approval": "2026-11-20T10:00:00+00:00",
