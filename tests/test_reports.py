@@ -115,3 +115,34 @@ async def test_two_schedulers_make_each_daily_report_once(settings, engine):
     assert made.exists() and "2026-11-21" in made.read_text()
     assert date(2026, 11, 21) == date.fromisoformat(made.stem.removeprefix("daily-"))
     assert datetime.now(UTC)  # the jobs took the clock they were given, not the machine's
+
+
+async def test_report_of_the_demo_claims_matches_the_database(live):
+    """The demo's own scenarios (all but the minute-long statutory advance), then the report checked against
+    plain SQL over the claims and payments tables."""
+    from sqlalchemy import text
+
+    import demo
+
+    scenarios = [s for s in demo.scenarios(f"R{uuid.uuid4().hex[:6]}") if "statutory" not in s.name]
+    rows = await asyncio.gather(*(demo.play(live.client, s, live.queue) for s in scenarios))
+    assert all(r.ok for r in rows), [(r.scenario, r.outcome) for r in rows if not r.ok]
+    for _ in range(100):
+        with Session(live.engine) as session:
+            if session.exec(select(func.count()).select_from(Claim).where(col(Claim.closed_at).is_(None))).one() <= 1:
+                break  # only the unknown-policy claim stays unclosed
+        await asyncio.sleep(0.1)
+    today = datetime.now(ZoneInfo(TZ)).date()
+    report = build_daily_report(live.engine, today, TZ)
+    with live.engine.connect() as conn:
+        received = dict(conn.execute(text("SELECT claim_type, count(*) FROM claims GROUP BY claim_type")).all())
+        closed = dict(conn.execute(text(
+            "SELECT claim_type, count(*) FROM claims WHERE closed_at IS NOT NULL GROUP BY claim_type")).all())
+        paid = dict(conn.execute(text(
+            "SELECT c.claim_type, sum(p.amount) FROM payments p JOIN claims c ON c.claim_id = p.claim_id "
+            "WHERE p.status = 'paid' GROUP BY c.claim_type")).all())
+        outcomes = dict(conn.execute(text(
+            "SELECT outcome, count(*) FROM claims WHERE closed_at IS NOT NULL GROUP BY outcome")).all())
+    assert report.received == received and report.closed == closed and report.outcomes == outcomes
+    assert report.paid == {k: Decimal(str(v)).quantize(Decimal("0.01")) for k, v in paid.items()}
+    assert report.appealed == 1 and report.sla["approval"]["breached"] == 1
