@@ -136,9 +136,6 @@ def render_json(entries: list[TrailEntry]) -> str:
 
 
 def render_html(entries: list[TrailEntry], workflow_id: str) -> str:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    from activities.notifications import template_env
 
-    from activities.notifications import TEMPLATES
-
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
-    return env.get_template("audit_trail.html.j2").render(entries=entries, workflow_id=workflow_id)
+    return template_env().get_template("audit_trail.html.j2").render(entries=entries, workflow_id=workflow_id)

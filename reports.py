@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from activities.engine import utc
+from activities.notifications import template_env
 from models.tables import Claim, ClaimEventRow, Payment
 
 # Stages of the lifecycle with the names the claims department reports them under.
@@ -122,22 +123,14 @@ def humane(hours: float) -> str:
 
 
 def render_daily_report(report: DailyReport) -> str:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    from activities.notifications import TEMPLATES
-
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
+    env = template_env()
     env.filters["humane"] = humane
     return env.get_template("daily_report.html.j2").render(r=report, labels=STAGE_LABELS,
                                                            types=["auto", "health", "property"])
 
 
 def render_sla_digest(rows: list[dict[str, Any]], now: datetime, horizon_hours: int) -> str:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    from activities.notifications import TEMPLATES
-
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
+    env = template_env()
     return env.get_template("sla_digest.html.j2").render(rows=rows, now=now, horizon=horizon_hours)
 
 

@@ -34,14 +34,21 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M %Z").strip() if isinstance(value, datetime) else str(value)
 
 
+def template_env(directory: Path = TEMPLATES) -> Environment:
+    """The one jinja2 setup for letters, reports and trails: HTML-escaped, and a missing field is an error,
+    never a blank."""
+    env = Environment(loader=FileSystemLoader(directory), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["money"] = _money
+    env.filters["when"] = _when
+    return env
+
+
 class Renderer:
-    """Letters are HTML; a missing field is an error, never a blank."""
+    """Letters: a subject line and an HTML body per kind."""
 
     def __init__(self, directory: Path = TEMPLATES) -> None:
-        self.env = Environment(loader=FileSystemLoader(directory), autoescape=True, undefined=StrictUndefined,
-                               trim_blocks=True, lstrip_blocks=True)
-        self.env.filters["money"] = _money
-        self.env.filters["when"] = _when
+        self.env = template_env(directory)
 
     def render(self, kind: str, context: dict[str, Any]) -> tuple[str, str]:
         template = self.env.get_template(f"{kind}.html.j2")
