@@ -25,11 +25,11 @@ test: $(STAMP)
 
 ## run: a worker and the scheduler, against TEMPORAL_ADDRESS or the embedded server the worker starts
 run: $(STAMP)
-	$(BIN)/python scheduler.py & scheduler=$$!; trap 'kill $$scheduler' EXIT INT TERM; $(BIN)/python worker.py
+	$(BIN)/python -m reporting.scheduler & scheduler=$$!; trap 'kill $$scheduler' EXIT INT TERM; $(BIN)/python worker.py
 
 ## scheduler: only the scheduler (hourly SLA digest, daily KPI report)
 scheduler: $(STAMP)
-	$(BIN)/python scheduler.py
+	$(BIN)/python -m reporting.scheduler
 
 ## stop: stop the embedded Temporal server that demo/run started
 stop: $(STAMP)

@@ -6,7 +6,7 @@ from temporalio import activity
 
 from config.rules import load_rules
 from config.settings import Settings
-from models.contract import Rules
+from models.messages import Rules
 
 
 class ConfigurationActivities:

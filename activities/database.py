@@ -19,19 +19,15 @@ from activities import event_log
 from activities.engine import now_utc, utc
 from config.rules import load_rules
 from config.settings import get_settings
-from models.contract import (
+from models.contract import ClaimInput, ErrorType, Payout, PolicyTerms, RiskAssessment
+from models.messages import (
     AssessRisk,
     AssignHandler,
     ClaimEvent,
-    ClaimInput,
     ComputePayout,
     CoverageResult,
-    ErrorType,
-    Payout,
-    PolicyTerms,
     RecordDocuments,
     RegisterClaim,
-    RiskAssessment,
 )
 from models.tables import Claim, ClaimDocument, Payment, Policy
 from workflows.rules.payout import compute_payout

@@ -17,7 +17,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.engine import insert_once, now_utc
 from config.settings import Settings
-from models.contract import ErrorType, NotificationReceipt, NotificationRequest, Recipient
+from models.contract import ErrorType
+from models.messages import NotificationReceipt, NotificationRequest, Recipient
 from models.tables import Notification
 
 log = structlog.get_logger(__name__)

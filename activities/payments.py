@@ -12,7 +12,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.engine import insert_once, now_utc, utc
 from activities.gateway import InvalidAccountError, PaymentGateway
-from models.contract import ErrorType, PaymentReceipt, PaymentRequest
+from models.contract import ErrorType
+from models.messages import PaymentReceipt, PaymentRequest
 from models.tables import Claim, Payment
 
 log = structlog.get_logger(__name__)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from config.settings import Settings
-from models.contract import RiskRules, Rules, SlaTable
+from models.messages import RiskRules, Rules, SlaTable
 
 REQUIRED_DOCUMENTS: dict[str, list[str]] = {
     "auto": ["claim_form", "id_card", "driver_license", "vehicle_license", "accident_report",

@@ -17,11 +17,11 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-import demo
 from activities.database import load_policies
 from activities.engine import create_schema, make_engine
 from config.settings import Settings
 from config.temporal import installed_binary
+from demo import scenarios as demo
 from models import search_attributes
 from models.contract import PolicyTerms, workflow_id_for
 from worker import build_worker

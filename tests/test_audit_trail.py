@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from audit_trail import build_trail, render_html, render_json, render_text
-from starter import main
+from audit.trail import build_trail, render_html, render_json, render_text
+from cli.main import main
 
 HISTORIES = Path(__file__).parent / "histories"
 

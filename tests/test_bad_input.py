@@ -7,8 +7,8 @@ from sqlmodel import Session, select
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from cli.claims import CommandError, start_claim
 from models.tables import Claim
-from starter import CommandError, start_claim
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 
 

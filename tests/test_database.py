@@ -15,11 +15,10 @@ from activities.gateway import LedgerGateway
 from activities.notifications import FileSender, NotificationActivities, Renderer
 from activities.payments import PaymentActivities, idempotency_key
 from config.rules import CLAUSES
-from models.contract import (
+from models.contract import BankAccount, ClaimInput
+from models.messages import (
     AssessRisk,
-    BankAccount,
     ClaimEvent,
-    ClaimInput,
     ComputePayout,
     NotificationRequest,
     PaymentRequest,

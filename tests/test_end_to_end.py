@@ -205,7 +205,7 @@ async def test_audit_replay_accepts_a_cli_export_and_catches_a_tampered_command(
 async def test_worklist_filters_by_stage_type_and_overdue_nearest_deadline_first(live):
     import argparse
 
-    from starter import worklist
+    from cli.claims import worklist
 
     waiting = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS))
     # its next deadline (investigation, 10 demo days) is well clear of the other claim's 2-day approval clock
@@ -239,7 +239,7 @@ async def test_worklist_filters_by_stage_type_and_overdue_nearest_deadline_first
 async def test_hourly_digest_lists_claims_near_or_past_a_deadline_once_per_hour(live, engine, fast_clock):
     from datetime import UTC, datetime
 
-    from scheduler import Jobs
+    from reporting.scheduler import Jobs
 
     claim = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS))
     await live.start(claim)

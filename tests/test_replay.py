@@ -13,7 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from audit import history_from_file
+from audit.replay import history_from_file
 from models.contract import WORKFLOW_TYPE
 from tests.changed_workflows import ChangedWithoutPatch, ChangedWithPatch
 from tests.claims import auto_claim

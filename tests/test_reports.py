@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from cli.main import build_parser, run
 from models.tables import Claim, Payment, ReportRun
-from reports import build_daily_report, render_daily_report, stage_durations
-from scheduler import Jobs, build_scheduler
-from starter import build_parser, run
+from reporting.reports import build_daily_report, render_daily_report, stage_durations
+from reporting.scheduler import Jobs, build_scheduler
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 
 TZ = "Asia/Shanghai"
@@ -83,7 +83,7 @@ async def test_daily_report_is_a_page_and_the_command_writes_it(live, tmp_path):
 
 
 def test_durations_read_at_their_scale():
-    from reports import humane
+    from reporting.reports import humane
 
     assert [humane(h) for h in (0.001, 0.5, 5.25, 72)] == ["3.6 s", "30 min", "5.2 h", "3.0 days"]
 
@@ -122,7 +122,7 @@ async def test_report_of_the_demo_claims_matches_the_database(live):
     plain SQL over the claims and payments tables."""
     from sqlalchemy import text
 
-    import demo
+    from demo import scenarios as demo
 
     scenarios = [s for s in demo.scenarios(f"R{uuid.uuid4().hex[:6]}") if "statutory" not in s.name]
     rows = await asyncio.gather(*(demo.play(live.client, s, live.queue) for s in scenarios))

@@ -9,7 +9,8 @@ import pytest
 
 from config.rules import CLAUSES, load_rules
 from config.settings import Settings
-from models.contract import ApprovalRecord, LineItem, RiskRules, Role, SlaTable
+from models.contract import ApprovalRecord, LineItem, Role
+from models.messages import RiskRules, SlaTable
 from workflows.rules import authority, triage
 from workflows.rules.calendar import add_business_days, due
 from workflows.rules.payout import compute_payout

@@ -37,13 +37,13 @@ with workflow.unsafe.imports_passed_through():
         Reopen,
         RiskAssessment,
         Role,
-        Rules,
         SlaBreach,
         SlaWarning,
         Stage,
         TimelineEntry,
         Withdraw,
     )
+    from models.messages import Rules
     from workflows.rules import authority
 
 M = TypeVar("M", bound=BaseModel)

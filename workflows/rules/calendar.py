@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
-from models.contract import SlaTable
+from models.messages import SlaTable
 
 
 def add_business_days(start: datetime, days: int, holidays: Collection[date]) -> datetime:

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from models.contract import RiskAssessment, RiskReason, RiskRules
+from models.contract import RiskAssessment, RiskReason
+from models.messages import RiskRules
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from models.contract import ClaimInput, Path, RiskAssessment, Rules
+from models.contract import ClaimInput, Path, RiskAssessment
+from models.messages import Rules
 
 
 def required_documents(rules: Rules, claim_type: str, cause: str) -> list[str]:

@@ -23,11 +23,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities.database import load_policies
 from activities.engine import create_schema, make_engine
+from cli.claims import CommandError, claim_status, send_update, start_claim
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import connect
 from models.contract import PolicyTerms, workflow_id_for
-from reports import build_daily_report, render_daily_report
-from starter import CommandError, claim_status, send_update, start_claim
+from reporting.reports import build_daily_report, render_daily_report
 from worker import build_worker
 
 SAMPLES = PROJECT_ROOT / "samples"

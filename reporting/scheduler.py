@@ -1,6 +1,6 @@
 """The scheduler process: an hourly SLA digest for supervisors and a daily KPI report.
 
-    python scheduler.py          # started by `make run` beside the worker
+    python -m reporting.scheduler   # started by `make run` beside the worker
 
 Safe when two run: each job first claims its period in the `report_runs` table (unique on job and period);
 the scheduler that loses the race skips that period. Files go to var/reports/; with SMTP configured they are
@@ -28,9 +28,9 @@ from config.logging import configure_logging
 from config.rules import STAFF_MAILBOXES
 from config.settings import Settings, get_settings
 from config.temporal import connect
-from models.contract import Recipient
+from models.messages import Recipient
 from models.tables import ReportRun
-from reports import build_daily_report, claims_matching, digest_query, render_daily_report, render_sla_digest
+from reporting.reports import build_daily_report, claims_matching, digest_query, render_daily_report, render_sla_digest
 
 log = structlog.get_logger(__name__)
 

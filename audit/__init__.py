@@ -1,0 +1,1 @@
+"""Auditors' tools: replay histories against the code and reconstruct decision trails."""

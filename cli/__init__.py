@@ -1,0 +1,1 @@
+"""The command line for back-office staff and systems (`python starter.py ...`)."""

@@ -1,0 +1,77 @@
+"""Talking to claims through Temporal: start, update, query and list them. Used by the command line and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from models.contract import WORKFLOW_TYPE, ClaimInput, workflow_id_for
+
+
+class CommandError(Exception):
+    """A refusal or bad input, shown to the user as one plain line."""
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+async def start_claim(client: Client, claim: dict[str, Any], task_queue: str) -> str:
+    """Start a claim's workflow once; a second start for the same claim id is refused."""
+    try:
+        parsed = ClaimInput.model_validate(claim)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise CommandError(f"invalid claim: {problems}") from None
+    workflow_id = workflow_id_for(parsed.claim_id)
+    try:
+        await client.start_workflow(WORKFLOW_TYPE, claim, id=workflow_id, task_queue=task_queue,
+                                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        raise CommandError(f"claim {parsed.claim_id} already exists ({workflow_id}); not started again") from None
+    return workflow_id
+
+
+async def send_update(client: Client, claim_id: str, update: str, payload: dict[str, Any]) -> Any:
+    handle = client.get_workflow_handle(workflow_id_for(claim_id))
+    try:
+        return await handle.execute_update(update, payload)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise CommandError(f"refused ({cause.type}): {cause.message}") from None
+        raise CommandError(f"refused: {cause}") from None
+
+
+async def claim_status(client: Client, claim_id: str) -> dict[str, Any]:
+    status: dict[str, Any] = await client.get_workflow_handle(workflow_id_for(claim_id)).query("status")
+    return status
+
+
+def worklist_query(stage: str | None, assignee: str | None, overdue: bool, claim_type: str | None,
+                   now: datetime) -> str:
+    clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'", "ExecutionStatus = 'Running'"]
+    if stage:
+        clauses.append(f"ClaimStage = '{stage}'")
+    if assignee:
+        clauses.append(f"AssignedTo = '{assignee}'")
+    if claim_type:
+        clauses.append(f"ClaimType = '{claim_type}'")
+    if overdue:  # a breached clock restarts for the next tier, so a breach counts as overdue too
+        clauses.append(f"(SlaDueAt < '{now.isoformat()}' OR SlaBreached = true)")
+    return " AND ".join(clauses)
+
+
+async def worklist(client: Client, args: argparse.Namespace) -> list[dict[str, Any]]:
+    from reporting.reports import claims_matching
+
+    query = worklist_query(args.stage, args.assignee, args.overdue, args.type, datetime.now(UTC))
+    return await claims_matching(client, query)

@@ -1,0 +1,245 @@
+"""The command line: one parser, one dispatcher. `starter.py` at the top level calls `main`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cli.claims import CommandError, as_json, claim_status, send_update, start_claim, worklist
+from config.logging import configure_logging
+from config.settings import Settings, get_settings
+from config.temporal import connect
+from models.contract import PolicyTerms
+
+# update name -> (command, [(flag, payload field, kwargs)])
+UPDATES: dict[str, tuple[str, list[tuple[str, str, dict[str, Any]]]]] = {
+    "approve": ("approve", [("--approver", "approver_id", {"required": True}),
+                            ("--role", "role", {"required": True}),
+                            ("--comment", "comment", {"default": ""}),
+                            ("--amount", "amount", {"help": "appeal reviews only: the amount agreed"})]),
+    "reject": ("reject", [("--approver", "approver_id", {"required": True}), ("--role", "role", {"required": True}),
+                          ("--reason", "reason", {"required": True}), ("--clause", "clause", {"required": True})]),
+    "escalate": ("escalate", [("--by", "by", {"required": True}), ("--reason", "reason", {"required": True})]),
+    "assign": ("assign", [("--handler", "handler_id", {"required": True}), ("--by", "by", {"required": True})]),
+    "record-investigation": ("record_investigation", [
+        ("--investigator", "investigator_id", {"required": True}), ("--findings", "findings", {"required": True}),
+        ("--confirmed-amount", "confirmed_amount", {}),
+        ("--fraud-suspected", "fraud_suspected", {"action": "store_true"})]),
+    "withdraw": ("withdraw", [("--by", "by", {"required": True}), ("--reason", "reason", {"required": True})]),
+    "appeal": ("appeal", [("--reason", "reason", {"required": True})]),
+    "update-bank-account": ("update_bank_account", [("--holder", "holder", {"required": True}),
+                                                    ("--number", "number", {"required": True})]),
+    "reopen": ("reopen", [("--by", "by", {"required": True}), ("--reason", "reason", {"required": True}),
+                          ("--role", "role", {"default": "supervisor"})]),
+    "approve-advance": ("approve_advance", [("--approver", "approver_id", {"required": True}),
+                                            ("--role", "role", {"required": True}),
+                                            ("--amount", "amount", {"required": True}),
+                                            ("--comment", "comment", {"default": ""})]),
+}
+
+
+def load_policies_file(settings: Settings, path: Path) -> int:
+    from activities.database import load_policies
+    from activities.engine import create_schema, make_engine
+
+    try:
+        policies = [PolicyTerms.model_validate(p) for p in json.loads(path.read_text(encoding="utf-8"))]
+    except ValidationError as err:
+        raise CommandError(f"invalid policies file: {err}") from None
+    engine = make_engine(settings.resolved_database_url)
+    create_schema(engine)
+    return load_policies(engine, policies)
+
+
+async def audit_trail(args: argparse.Namespace, settings: Settings) -> None:
+    from audit.replay import history_from_file
+    from audit.trail import build_trail, render_html, render_json, render_text
+
+    if args.file:
+        history = history_from_file(args.file)
+    else:
+        history = await (await connect(settings)).get_workflow_handle(args.workflow_id).fetch_history()
+    entries = build_trail(history.to_json_dict())
+    text = {"text": render_text, "json": render_json}.get(args.format, lambda e: render_html(e, history.workflow_id))
+    rendered = text(entries)
+    if args.output:
+        args.output.write_text(rendered, encoding="utf-8")
+        print(f"wrote the decision trail of {history.workflow_id} ({len(entries)} entries) to {args.output}")
+    else:
+        print(rendered)
+
+
+def verify_log(settings: Settings) -> None:
+    from activities.engine import make_engine
+    from activities.event_log import verify
+
+    count, problems = verify(make_engine(settings.resolved_database_url))
+    for problem in problems:
+        print(f"row {problem.row_id}: {problem.what}")
+    if problems:
+        raise CommandError(f"the claim event log is broken in {len(problems)} places ({count} rows checked)")
+    print(f"claim event log intact: {count} rows, hash chain unbroken")
+
+
+async def audit_replay(args: argparse.Namespace, settings: Settings) -> None:
+    from audit.replay import histories_for_query, history_from_file, replay
+
+    if args.file:
+        outcomes = await replay([history_from_file(args.file)])
+    else:
+        client = await connect(settings)
+        if args.workflow_id:
+            outcomes = await replay([await client.get_workflow_handle(args.workflow_id).fetch_history()])
+        else:
+            outcomes = await replay(histories_for_query(client, args.query))
+    for outcome in outcomes:
+        problem = f": {outcome.problem}" if outcome.problem else ""
+        print(f"{'OK  ' if outcome.ok else 'FAIL'} {outcome.workflow_id}{problem}")
+    failed = [o for o in outcomes if not o.ok]
+    print(f"{len(outcomes) - len(failed)} replayed OK, {len(failed)} failed")
+    if failed:
+        raise CommandError(f"{len(failed)} histories do not replay against this code (nondeterminism)")
+    if not outcomes:
+        raise CommandError("no histories matched")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="starter.py", description="Claims orchestrator command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser("start", help="report a claim (first notice of loss) from a JSON file")
+    start.add_argument("file", type=Path)
+    start.add_argument("--wait", action="store_true", help="wait for the claim's result")
+    status = sub.add_parser("status", help="where a claim stands")
+    status.add_argument("claim_id")
+    for command, (_, flags) in UPDATES.items():
+        cmd = sub.add_parser(command, help=f"send the {command} update")
+        cmd.add_argument("claim_id")
+        for flag, _, kwargs in flags:
+            cmd.add_argument(flag, **kwargs)
+    submit = sub.add_parser("submit-documents", help="attach documents: --doc KIND=REF (repeatable)")
+    submit.add_argument("claim_id")
+    submit.add_argument("--doc", action="append", required=True, metavar="KIND=REF")
+    policies = sub.add_parser("policies", help="policy administration")
+    policies_sub = policies.add_subparsers(dest="policies_command", required=True)
+    load = policies_sub.add_parser("load", help="load a JSON list of policies into the database")
+    load.add_argument("file", type=Path)
+    wl = sub.add_parser("worklist", help="open claims from search attributes, nearest deadline first")
+    wl.add_argument("--stage")
+    wl.add_argument("--assignee")
+    wl.add_argument("--type")
+    wl.add_argument("--overdue", action="store_true")
+    sub.add_parser("demo", help="run sample claims down every path and show the outcome")
+    report = sub.add_parser("report", help="reports")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    daily = report_sub.add_parser("daily", help="the daily KPI report for one day, as an HTML page")
+    daily.add_argument("--date", type=date.fromisoformat, required=True, help="YYYY-MM-DD, in the report timezone")
+    daily.add_argument("-o", "--output", type=Path, required=True)
+    audit_cmd = sub.add_parser("audit", help="auditors' tools")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    rp = audit_sub.add_parser("replay", help="replay claim histories against this code; non-zero exit on any failure")
+    source = rp.add_mutually_exclusive_group(required=True)
+    source.add_argument("--workflow-id", help="a claim's workflow id, e.g. claim-C-1001")
+    source.add_argument("--file", type=Path, help="a history JSON (temporal workflow show --output json)")
+    source.add_argument("--query", help="a visibility query, e.g. \"ClaimStage = 'closed'\"")
+    audit_sub.add_parser("verify-log", help="check the hash chain of the claim event log")
+    trail = audit_sub.add_parser("trail", help="a claim's decision trail, reconstructed from its history")
+    trail_source = trail.add_mutually_exclusive_group(required=True)
+    trail_source.add_argument("--workflow-id")
+    trail_source.add_argument("--file", type=Path, help="a history JSON (temporal workflow show --output json)")
+    trail.add_argument("--format", choices=["text", "json", "html"], default="text")
+    trail.add_argument("-o", "--output", type=Path, help="write to a file instead of the terminal")
+    export = audit_sub.add_parser("export", help="write a claim's history as JSON (replayable with --file)")
+    export.add_argument("--workflow-id", required=True)
+    export.add_argument("-o", "--output", type=Path, required=True)
+    return parser
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> None:
+    if args.command == "policies":
+        count = load_policies_file(settings, args.file)
+        print(f"loaded {count} policies into {settings.resolved_database_url}")
+        return
+    if args.command == "report":
+        from activities.engine import make_engine
+        from reporting.reports import build_daily_report, render_daily_report
+
+        engine = make_engine(settings.resolved_database_url)
+        args.output.write_text(render_daily_report(build_daily_report(engine, args.date, settings.report_timezone)),
+                               encoding="utf-8")
+        print(f"wrote the daily report for {args.date} ({settings.report_timezone}) to {args.output}")
+        return
+    if args.command == "demo":
+        from demo.scenarios import run_demo
+
+        await run_demo(settings)
+        return
+    if args.command == "audit" and args.audit_command == "verify-log":
+        verify_log(settings)
+        return
+    if args.command == "audit" and args.audit_command == "trail":
+        await audit_trail(args, settings)
+        return
+    if args.command == "audit" and args.audit_command == "export":
+        client = await connect(settings)
+        history = await client.get_workflow_handle(args.workflow_id).fetch_history()
+        args.output.write_text(history.to_json(), encoding="utf-8")
+        print(f"wrote {len(history.events)} events of {args.workflow_id} to {args.output}")
+        return
+    if args.command == "audit":
+        await audit_replay(args, settings)
+        return
+    client = await connect(settings)
+    if args.command == "start":
+        claim = json.loads(args.file.read_text(encoding="utf-8"))
+        workflow_id = await start_claim(client, claim, settings.task_queue)
+        print(f"started {workflow_id}")
+        if args.wait:
+            print(as_json(await client.get_workflow_handle(workflow_id).result()))
+    elif args.command == "status":
+        print(as_json(await claim_status(client, args.claim_id)))
+    elif args.command == "submit-documents":
+        documents = []
+        for item in args.doc:
+            kind, sep, ref = item.partition("=")
+            if not sep:
+                raise CommandError(f"--doc {item!r}: expected KIND=REF")
+            documents.append({"kind": kind, "ref": ref})
+        missing = await send_update(client, args.claim_id, "submit_documents", {"documents": documents})
+        print("still missing: " + (", ".join(missing) if missing else "nothing"))
+    elif args.command == "worklist":
+        rows = await worklist(client, args)
+        print(f"{'claim':<24} {'stage':<18} {'type':<9} {'risk':<7} {'assigned':<12} {'amount':>12}  sla due")
+        for r in rows:
+            due = r["sla_due_at"].isoformat(timespec="minutes") if r["sla_due_at"] else "-"
+            flag = " BREACHED" if r["breached"] else ""
+            print(f"{r['workflow_id']:<24} {r['stage'] or '-':<18} {r['type'] or '-':<9} {r['risk'] or '-':<7} "
+                  f"{r['assigned_to'] or '-':<12} {r['amount'] or 0:>12,.2f}  {due}{flag}")
+        print(f"{len(rows)} claims")
+    else:
+        update, flags = UPDATES[args.command]
+        payload = {field: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, field, _ in flags}
+        payload = {k: v for k, v in payload.items() if v is not None}
+        print(as_json(await send_update(client, args.claim_id, update, payload)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings)
+    try:
+        asyncio.run(run(args, settings))
+    except CommandError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

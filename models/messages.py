@@ -1,0 +1,177 @@
+"""Messages between the claim workflow and its activities, and the rule tables a claim is decided by.
+
+Internal: other systems never see these (the public contract is models/contract.py). Plain pydantic
+messages, so a running claim's history stays readable JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field
+
+from models.contract import (
+    BankAccount,
+    ClaimInput,
+    ClaimType,
+    DocumentRef,
+    LineItem,
+    Message,
+    PolicyTerms,
+)
+
+
+class AssignHandler(Message):
+    claim_id: str
+    claim_type: ClaimType
+
+
+class SlaTable(Message):
+    """Durations in days; `day_seconds` makes the demo profile run a day in a second."""
+
+    day_seconds: int = 86_400
+    business_days_as_days: bool = False
+    holidays: list[date] = Field(default_factory=list)
+    documents_days: int = 30
+    reminder_days_before: list[int] = Field(default_factory=lambda: [7, 3])
+    investigation_days: int = 10
+    determination_days: int = 30
+    approval_business_days: int = 2
+    payment_days: int = 10
+    bank_details_days: int = 15
+    appeal_window_days: int = 60
+    reopen_window_days: int = 30
+    survey_days: int = 1
+    denial_notice_days: int = 3
+    appeal_ack_days: float = 1
+    appeal_resolution_days: float = 3
+    advance_payment_days: int = 60
+    warn_at: Decimal = Decimal("0.8")
+    """Share of a clock's time after which its owner is warned."""
+    green_factor: Decimal = Decimal("0.5")
+    """Green-channel claims run every staff clock at this share of its length."""
+    advance_share_in_dispute: Decimal = Decimal("0.5")
+    """Share of the computed payout the statutory advance pays while an investigation is still open."""
+
+
+class RiskRules(Message):
+    late_report_days: int = 30
+    late_report_points: int = 20
+    new_policy_days: int = 30
+    new_policy_points: int = 25
+    high_claim_ratio: Decimal = Decimal("0.80")
+    high_claim_points: int = 25
+    frequent_claims_count: int = 3
+    frequent_claims_window_days: int = 365
+    frequent_claims_points: int = 20
+    reused_document_points: int = 40
+    medium_from: int = 30
+    high_from: int = 60
+
+
+class Rules(Message):
+    """Every business rule a claim is decided by, captured once at its start (so a change of
+    configuration never changes how a running claim replays)."""
+
+    profile: str
+    required_documents: dict[str, list[str]]
+    documents_by_cause: dict[str, dict[str, list[str]]]
+    fast_path_documents: dict[str, list[str]]
+    known_document_kinds: list[str]
+    fast_path_limits: dict[str, Decimal]
+    authority_limits: dict[str, Decimal | None]
+    dual_manager_threshold: Decimal
+    investigation_amount_threshold: Decimal
+    risk: RiskRules
+    sla: SlaTable
+    clauses: dict[str, str]
+    staff_mailboxes: dict[str, str] = Field(default_factory=dict)
+    green_channel_handlers: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class RegisterClaim(Message):
+    claim: ClaimInput
+    chain_id: str
+    """The first run id of this claim's workflow: a later run that is not the same chain is a duplicate."""
+    registered_at: datetime
+
+
+class CoverageResult(Message):
+    covered: bool
+    reason: str | None = None
+    clause: str | None = None
+    policy: PolicyTerms
+
+
+class AssessRisk(Message):
+    claim: ClaimInput
+    reported_at: datetime
+    risk: RiskRules
+
+
+class ComputePayout(Message):
+    claim_id: str
+    policy_number: str
+    claimed_amount: Decimal
+    line_items: list[LineItem]
+    confirmed_amount: Decimal | None = None
+    advances_paid: Decimal = Decimal("0")
+    clauses: dict[str, str] = Field(default_factory=dict)
+
+
+class PaymentRequest(Message):
+    claim_id: str
+    sequence: int
+    kind: Literal["final", "advance"]
+    amount: Decimal
+    account: BankAccount
+
+
+class PaymentReceipt(Message):
+    idempotency_key: str
+    reference: str
+    amount: Decimal
+    paid_at: datetime
+    replayed: bool = False
+    """True when the gateway had already executed this key: nothing was paid twice."""
+
+
+class Recipient(Message):
+    name: str
+    channel: Literal["sms", "email", "app"]
+    phone: str | None = None
+    email: str | None = None
+
+
+class NotificationRequest(Message):
+    claim_id: str
+    kind: str
+    sequence: int = 1
+    recipient: Recipient
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotificationReceipt(Message):
+    outbox_id: int
+    kind: str
+    sequence: int
+    already_sent: bool
+
+
+class ClaimEvent(Message):
+    """One entry in the append-only event log, with the read-model fields that change with it."""
+
+    claim_id: str
+    event: str
+    at: datetime
+    by: str = "system"
+    detail: str = ""
+    changes: dict[str, Any] = Field(default_factory=dict)
+
+
+class RecordDocuments(Message):
+    claim_id: str
+    documents: list[DocumentRef]
+    at: datetime
