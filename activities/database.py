@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +51,34 @@ def policy_terms(policy: Policy) -> PolicyTerms:
     return PolicyTerms.model_validate(policy.model_dump())
 
 
+def policy_period(policy: Policy, incident_day: date) -> str | None:
+    """The policy period an incident falls in, as stored with the claim; None outside the period of cover."""
+    if not policy.effective_from <= incident_day <= policy.effective_to:
+        return None
+    return f"{policy.effective_from.isoformat()}/{policy.effective_to.isoformat()}"
+
+
+def status_on(policy: Policy, day: date) -> str:
+    """The policy's status on a day: a lapse or cancellation counts from the day it took effect."""
+    if policy.status != "active" and policy.status_since is not None and day < policy.status_since:
+        return "active"
+    return policy.status
+
+
+def held_on_policy(session: Session, policy_number: str, period: str | None, *, except_key: str | None = None,
+                   except_claim: str | None = None) -> Decimal:
+    """What the policy has paid, or holds for payments under way, in one policy period."""
+    query = (select(func.coalesce(func.sum(Payment.amount), 0))
+             .join(Claim, col(Claim.claim_id) == col(Payment.claim_id))
+             .where(Claim.policy_number == policy_number, Claim.policy_period == period)
+             .where(col(Payment.status).in_(["pending", "paid"])))
+    if except_key is not None:
+        query = query.where(Payment.idempotency_key != except_key)
+    if except_claim is not None:
+        query = query.where(Payment.claim_id != except_claim)
+    return Decimal(session.exec(query).one())
+
+
 class ClaimsDatabase:
     """Activities on the claims database; the worker hands it the engine."""
 
@@ -63,6 +91,7 @@ class ClaimsDatabase:
         claim = req.claim
         logger = log.bind(claim_id=claim.claim_id)
         with Session(self.engine) as session:
+            policy = _policy(session, claim.policy_number)
             existing = session.get(Claim, claim.claim_id)
             if existing is not None:
                 if existing.chain_id == req.chain_id:
@@ -74,6 +103,7 @@ class ClaimsDatabase:
             at = utc(req.registered_at)
             session.add(Claim(
                 claim_id=claim.claim_id, chain_id=req.chain_id, policy_number=claim.policy_number,
+                policy_period=policy_period(policy, claim.incident.occurred_at.date()),
                 claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
                 incident_at=utc(claim.incident.occurred_at), registered_at=at,
                 stage_entered_at={"registered": at.isoformat()}, updated_at=now_utc()))
@@ -95,8 +125,9 @@ class ClaimsDatabase:
         incident_day = claim.incident.occurred_at.date()
         cause = claim.incident.cause.lower()
         refusal: tuple[str, str] | None = None
-        if policy.status != "active":
-            refusal = (f"policy {policy.policy_number} is {policy.status}", "policy_status")
+        status = status_on(policy, incident_day)
+        if status != "active":
+            refusal = (f"policy {policy.policy_number} was {status} on {incident_day}", "policy_status")
         elif not policy.effective_from <= incident_day <= policy.effective_to:
             refusal = (f"incident on {incident_day} is outside the period of cover "
                        f"{policy.effective_from} to {policy.effective_to}", "period_of_cover")
@@ -156,29 +187,34 @@ class ClaimsDatabase:
         return handler
 
     @activity.defn
-    def record_documents(self, req: RecordDocuments) -> None:
+    def record_documents(self, req: RecordDocuments) -> list[str]:
+        """Record documents sent after the first report; the references among them that another claim
+        has already used (the reused-document fraud rule looks at every document, not only the first)."""
+        refs = [d.ref for d in req.documents]
         with Session(self.engine) as session:
             self._add_documents(session, req.claim_id, req.documents, utc(req.at))
             session.commit()
-        log.info("documents recorded", claim_id=req.claim_id, kinds=[d.kind for d in req.documents])
+            reused = session.exec(
+                select(ClaimDocument.ref).where(col(ClaimDocument.ref).in_(refs))
+                .where(ClaimDocument.claim_id != req.claim_id).distinct()).all() if refs else []
+        log.info("documents recorded", claim_id=req.claim_id, kinds=[d.kind for d in req.documents],
+                 reused=len(reused))
+        return sorted(reused)
 
     @activity.defn
     def compute_payout(self, req: ComputePayout) -> Payout:
-        """The payout and its basis, against what the policy has already paid this period."""
+        """The payout and its basis, against what other claims have paid or hold on the policy in the
+        policy period of this claim's incident. (The pay activity holds the sum insured again when it pays.)"""
         with Session(self.engine) as session:
             policy = _policy(session, req.policy_number)
-            paid_on_policy = session.exec(
-                select(func.coalesce(func.sum(Payment.amount), 0))
-                .join(Claim, col(Claim.claim_id) == col(Payment.claim_id))
-                .where(Claim.policy_number == req.policy_number)
-                .where(Payment.status == "paid")
-                .where(Payment.claim_id != req.claim_id)
-            ).one()
+            claim = session.get(Claim, req.claim_id)
+            period = claim.policy_period if claim is not None else None
+            paid_on_policy = held_on_policy(session, req.policy_number, period, except_claim=req.claim_id)
         payout = compute_payout(
             claimed_amount=req.claimed_amount, line_items=req.line_items,
             confirmed_amount=req.confirmed_amount, deductible=policy.deductible,
             payout_ratio=policy.payout_ratio, sum_insured=policy.sum_insured,
-            paid_on_policy=Decimal(paid_on_policy), advances_paid=req.advances_paid, clauses=req.clauses)
+            paid_on_policy=paid_on_policy, advances_paid=req.advances_paid, clauses=req.clauses)
         log.info("payout computed", claim_id=req.claim_id, amount=str(payout.amount), total=str(payout.total))
         return payout
 

@@ -42,6 +42,17 @@ def create_schema(engine: Engine) -> None:
     protect(engine)
 
 
+def lock_for_write(session: Session, rows: Any) -> None:
+    """Begin the session's transaction holding a write lock on `rows` (a select of the rows), so
+    read-then-write steps of two processes never interleave. PostgreSQL locks the rows (FOR UPDATE);
+    SQLite takes the database's write lock at the transaction's start (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.rollback()  # end the implicit read transaction so the write lock is taken first
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        session.execute(rows.with_for_update())
+
+
 def insert_once(session: Session, row: T, existing: SelectOfScalar[T]) -> T:
     """Insert a row guarded by a unique key; if another attempt got there first, that row stands."""
     session.add(row)

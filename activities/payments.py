@@ -1,20 +1,31 @@
-"""The pay activity: a payout is paid at most once, whatever retries, restarts or second starts happen."""
+"""The pay activity: a payout is paid at most once, whatever retries, restarts or second starts happen, and
+never beyond the policy's sum insured for the policy period of the incident.
+
+The sum insured is held in the same transaction that books the payment: the policy's row is locked (a row
+lock on PostgreSQL; on SQLite the transaction takes the database's write lock at its start), what the
+policy's other payments of that period hold or have paid is added up, and the booking takes at most what
+is left. Two claims paid at once therefore never overrun it. A `pending` booking keeps holding its amount
+until the transfer is made; a rejected account releases it.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import structlog
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.engine import insert_once, now_utc, utc
+from activities.database import held_on_policy
+from activities.engine import lock_for_write, now_utc, utc
 from activities.gateway import InvalidAccountError, PaymentGateway
 from models.contract import ErrorType
 from models.messages import PaymentReceipt, PaymentRequest
-from models.tables import Claim, Payment
+from models.tables import Claim, Payment, Policy
+from workflows.rules.payout import ZERO, cents
 
 log = structlog.get_logger(__name__)
 
@@ -33,51 +44,78 @@ class PaymentActivities:
     def pay(self, req: PaymentRequest) -> PaymentReceipt:
         key = idempotency_key(req.claim_id, req.sequence)
         logger = log.bind(claim_id=req.claim_id, idempotency_key=key)
-        if req.amount <= 0:
-            raise ApplicationError(f"payment amount must be positive, got {req.amount}",
+        if req.amount <= 0 or req.amount != cents(req.amount):
+            raise ApplicationError(f"payment amount must be a positive sum in cents, got {req.amount}",
                                    type=ErrorType.INVALID_UPDATE, non_retryable=True)
+        row = self._book(req, key)
+        if row.status == "paid":
+            logger.info("payment already made", reference=row.gateway_reference)
+            return self._receipt(row, replayed=True)
+        if row.amount <= ZERO:
+            logger.warning("nothing left of the sum insured", requested=str(req.amount))
+            return PaymentReceipt(idempotency_key=key, reference="", amount=ZERO, paid_at=now_utc(),
+                                  requested=req.amount)
+        try:
+            transfer = self.gateway.transfer(key, req.account, Decimal(row.amount))
+        except InvalidAccountError as err:
+            self._set_status(key, "rejected")
+            logger.warning("payment rejected", reason=str(err))
+            raise ApplicationError(str(err), type=ErrorType.INVALID_BANK_ACCOUNT, non_retryable=True) from err
         with Session(self.engine) as session:
-            row = self._ledger_row(session, req, key)
-            if row.status == "paid":
-                logger.info("payment already made", reference=row.gateway_reference)
-                return self._receipt(row, replayed=True)
-            if row.amount != req.amount:
-                raise ApplicationError(
-                    f"payout {req.sequence} of claim {req.claim_id} is booked at {row.amount}, not {req.amount}",
-                    non_retryable=True)
-            row.account_holder, row.account_masked = req.account.holder, req.account.masked
-            try:
-                transfer = self.gateway.transfer(key, req.account, req.amount)
-            except InvalidAccountError as err:
-                row.status = "rejected"
-                session.add(row)
-                session.commit()
-                logger.warning("payment rejected", reason=str(err))
-                raise ApplicationError(str(err), type=ErrorType.INVALID_BANK_ACCOUNT, non_retryable=True) from err
-            row.status, row.gateway_reference, row.paid_at = "paid", transfer.reference, transfer.executed_at
-            session.add(row)
+            booked = session.exec(select(Payment).where(Payment.idempotency_key == key)).one()
+            booked.status, booked.gateway_reference, booked.paid_at = "paid", transfer.reference, transfer.executed_at
+            session.add(booked)
             claim = session.get(Claim, req.claim_id)
             if claim is not None:
-                claim.paid_amount = Decimal(claim.paid_amount) + req.amount
+                claim.paid_amount = Decimal(claim.paid_amount) + Decimal(booked.amount)
                 session.add(claim)
             session.commit()
-            session.refresh(row)
-            logger.info("payment made", amount=str(req.amount), reference=transfer.reference,
-                        gateway_replayed=transfer.replayed)
-            return self._receipt(row, replayed=transfer.replayed)
+            session.refresh(booked)
+        logger.info("payment made", amount=str(booked.amount), reference=transfer.reference,
+                    gateway_replayed=transfer.replayed)
+        return self._receipt(booked, replayed=transfer.replayed)
 
-    def _ledger_row(self, session: Session, req: PaymentRequest, key: str) -> Payment:
-        existing = select(Payment).where(Payment.idempotency_key == key)
-        row = session.exec(existing).first()
-        if row is not None:
+    def _book(self, req: PaymentRequest, key: str) -> Payment:
+        """The ledger row for this payout, holding its amount against the sum insured (at most what is
+        left of it in the incident's policy period). A retry finds the row it booked before."""
+        with Session(self.engine) as session:
+            claim = session.get(Claim, req.claim_id)
+            policy_number = claim.policy_number if claim is not None else None
+            if policy_number is not None:
+                lock_for_write(session, sa_select(Policy).where(col(Policy.policy_number) == policy_number))
+            row = session.exec(select(Payment).where(Payment.idempotency_key == key)).first()
+            if row is not None and row.requested is not None and Decimal(row.requested) != req.amount:
+                raise ApplicationError(
+                    f"payout {req.sequence} of claim {req.claim_id} was booked for {row.requested}, "
+                    f"not {req.amount}", type=ErrorType.INVALID_UPDATE, non_retryable=True)
+            if row is not None and row.status in ("paid", "pending"):
+                return row
+            amount = req.amount
+            policy = session.get(Policy, policy_number) if policy_number is not None else None
+            if policy is not None and claim is not None:
+                held = held_on_policy(session, policy.policy_number, claim.policy_period, except_key=key)
+                amount = cents(max(min(amount, Decimal(policy.sum_insured) - held), ZERO))
+            if row is None:
+                row = Payment(claim_id=req.claim_id, sequence=req.sequence, kind=req.kind, idempotency_key=key,
+                              amount=amount, requested=req.amount, account_holder=req.account.holder,
+                              account_masked=req.account.masked, status="pending", created_at=now_utc())
+            row.amount, row.status = amount, "pending" if amount > ZERO else "nothing_left"
+            row.account_holder, row.account_masked = req.account.holder, req.account.masked
+            session.add(row)
+            session.commit()
+            session.refresh(row)
             return row
-        return insert_once(session, Payment(
-            claim_id=req.claim_id, sequence=req.sequence, kind=req.kind, idempotency_key=key, amount=req.amount,
-            account_holder=req.account.holder, account_masked=req.account.masked, status="pending",
-            created_at=now_utc()), existing)
+
+    def _set_status(self, key: str, status: str) -> None:
+        with Session(self.engine) as session:
+            row = session.exec(select(Payment).where(Payment.idempotency_key == key)).one()
+            row.status = status
+            session.add(row)
+            session.commit()
 
     @staticmethod
     def _receipt(row: Payment, replayed: bool) -> PaymentReceipt:
         assert row.paid_at is not None and row.gateway_reference is not None
         return PaymentReceipt(idempotency_key=row.idempotency_key, reference=row.gateway_reference,
-                              amount=Decimal(row.amount), paid_at=utc(row.paid_at), replayed=replayed)
+                              amount=Decimal(row.amount), paid_at=utc(row.paid_at), replayed=replayed,
+                              requested=Decimal(row.requested) if row.requested is not None else None)

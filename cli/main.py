@@ -37,7 +37,7 @@ UPDATES: dict[str, tuple[str, list[tuple[str, str, dict[str, Any]]]]] = {
     "update-bank-account": ("update_bank_account", [("--holder", "holder", {"required": True}),
                                                     ("--number", "number", {"required": True})]),
     "reopen": ("reopen", [("--by", "by", {"required": True}), ("--reason", "reason", {"required": True}),
-                          ("--role", "role", {"default": "supervisor"})]),
+                          ("--role", "role", {"required": True})]),
     "approve-advance": ("approve_advance", [("--approver", "approver_id", {"required": True}),
                                             ("--role", "role", {"required": True}),
                                             ("--amount", "amount", {"required": True}),

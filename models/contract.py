@@ -177,7 +177,8 @@ class UpdateBankAccount(Message):
 class Reopen(Message):
     by: Identifier
     reason: NonEmpty
-    role: Role = Role.SUPERVISOR
+    role: Role
+    """Required: a supervisor or manager reopens a claim, and says so."""
 
 
 class ApproveAdvance(Message):
@@ -229,6 +230,9 @@ class Payout(Message):
     in_full: bool = True
     """False when less than the claim was accepted (assessed below the amount claimed, or capped by the
     sum insured): the decision is then "approved in part". Deductible and ratio are the policy's terms."""
+    sum_insured_available: Decimal | None = None
+    """The policy's sum insured still available for this claim when the payout was computed (other claims'
+    payments and reservations in the same policy period deducted)."""
 
 
 class ApprovalRecord(Message):
@@ -328,6 +332,9 @@ class PolicyTerms(Message):
     payout_ratio: Annotated[Decimal, Field(gt=0, le=1)]
     exclusions: list[str] = Field(default_factory=list)
     waiting_period_days: Annotated[int, Field(ge=0)] = 0
+    status_since: date | None = None
+    """The day `status` took effect. A lapsed or cancelled policy still covers incidents before it; without
+    it, the status is taken to hold for the whole period."""
 
 
 class ErrorType(StrEnum):

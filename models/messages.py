@@ -136,6 +136,8 @@ class PaymentReceipt(Message):
     paid_at: datetime
     replayed: bool = False
     """True when the gateway had already executed this key: nothing was paid twice."""
+    requested: Decimal | None = None
+    """What the workflow asked to pay; `amount` is less when the sum insured still available was less."""
 
 
 class Recipient(Message):
@@ -169,6 +171,8 @@ class ClaimEvent(Message):
     by: str = "system"
     detail: str = ""
     changes: dict[str, Any] = Field(default_factory=dict)
+    key: str | None = None
+    """The event's own id within the claim (the workflow's count): a retried write adds nothing."""
 
 
 class RecordDocuments(Message):

@@ -32,6 +32,7 @@ class Policy(SQLModel, table=True):
     payout_ratio: Decimal = Field(sa_column=Column(Numeric(6, 4), nullable=False))
     exclusions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     waiting_period_days: int = 0
+    status_since: date | None = None
 
 
 class Claim(SQLModel, table=True):
@@ -42,6 +43,9 @@ class Claim(SQLModel, table=True):
     claim_id: str = Field(primary_key=True, max_length=64)
     chain_id: str = Field(max_length=64)
     policy_number: str = Field(index=True, max_length=64)
+    policy_period: str | None = Field(default=None, max_length=25)
+    """The policy period the incident falls in ("from/to"): payments on claims of one policy period count
+    together against its sum insured."""
     claim_type: str = Field(max_length=20)
     stage: str = Field(max_length=30, index=True)
     outcome: str | None = Field(default=None, max_length=30)
@@ -71,7 +75,8 @@ class ClaimDocument(SQLModel, table=True):
 
 
 class Payment(SQLModel, table=True):
-    """The payments ledger: one row per payout, unique on its idempotency key."""
+    """The payments ledger: one row per payout, unique on its idempotency key. A `pending` row holds its
+    amount against the policy's sum insured until it is `paid` (or `rejected`, which releases it)."""
 
     __tablename__ = "payments"
     __table_args__ = (UniqueConstraint("idempotency_key", name="uq_payment_idempotency_key"),)
@@ -82,6 +87,9 @@ class Payment(SQLModel, table=True):
     kind: str = Field(max_length=20)
     idempotency_key: str = Field(max_length=128)
     amount: Decimal = _money()
+    """What is held against the sum insured and paid: at most `requested`, less when the sum insured still
+    available was less."""
+    requested: Decimal | None = Field(default=None, sa_column=Column(Numeric(15, 2)))
     account_holder: str = Field(max_length=200)
     account_masked: str = Field(max_length=40)
     status: str = Field(max_length=20)

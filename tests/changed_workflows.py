@@ -10,6 +10,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from models.contract import WORKFLOW_TYPE, ClaimResult
+    from models.messages import CoverageResult
     from workflows.claim import ClaimWorkflow
 
 
@@ -18,12 +19,12 @@ class ChangedWithoutPatch(ClaimWorkflow):
     """A new step before the coverage check, added carelessly."""
 
     @workflow.run
-    async def run(self, claim: Any) -> ClaimResult:
+    async def run(self, claim: Any = None) -> ClaimResult:
         return await super().run(claim)
 
-    async def _assess(self) -> None:
+    async def _assess(self, coverage: CoverageResult) -> None:
         await workflow.sleep(1)
-        await super()._assess()
+        await super()._assess(coverage)
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -31,10 +32,10 @@ class ChangedWithPatch(ClaimWorkflow):
     """The same new step, behind workflow.patched as docs/operators.md prescribes."""
 
     @workflow.run
-    async def run(self, claim: Any) -> ClaimResult:
+    async def run(self, claim: Any = None) -> ClaimResult:
         return await super().run(claim)
 
-    async def _assess(self) -> None:
+    async def _assess(self, coverage: CoverageResult) -> None:
         if workflow.patched("pause-before-coverage"):
             await workflow.sleep(1)
-        await super()._assess()
+        await super()._assess(coverage)

@@ -82,7 +82,7 @@ async def test_starter_refuses_a_malformed_claim_before_starting_it(claims):
     ("update_bank_account", {"holder": "Li Lei", "number": "not-a-number"}, "InvalidUpdate", "number"),
     ("assign", {"handler_id": "a b c", "by": "x"}, "InvalidUpdate", "handler_id"),
     ("appeal", {"reason": "unfair"}, "NotAllowedInStage", "appeal"),
-    ("reopen", {"by": "sup-1", "reason": "x"}, "NotAllowedInStage", "reopen"),
+    ("reopen", {"by": "sup-1", "reason": "x", "role": "supervisor"}, "NotAllowedInStage", "reopen"),
     ("record_investigation", {"investigator_id": "i", "findings": "f"}, "NotAllowedInStage", "investigation"),
 ])
 async def test_malformed_or_misplaced_update_is_refused_and_the_claim_goes_on(claims, update, payload, error_type,

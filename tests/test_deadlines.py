@@ -189,7 +189,9 @@ async def test_payment_clock_escalates_while_the_claimant_owes_bank_details(clai
     await time_env.sleep(16 * DAY)
     status = await claims.status(cid)
     breaches = {b["clock"]: b["escalated_to"] for b in status["sla_breaches"]}
-    assert breaches == {"payment": "supervisor", "bank_details": None}, breaches
-    assert [w["clock"] for w in status["sla_warnings"]] == ["payment"]
+    assert breaches == {"payment": "supervisor", "bank_details": "manager"}, \
+        "nobody answered for the bank details: the clock hands the claim to the next tier"
+    assert [w["clock"] for w in status["sla_warnings"]] == ["payment", "bank_details"]
     assert len(claims.notices(cid, "payment_failed")) == 1
-    assert len(claims.notices(cid, "sla_breach")) == 1
+    assert len(claims.notices(cid, "bank_details_reminder")) == 1, "reminded half-way"
+    assert len(claims.notices(cid, "sla_breach")) == 2

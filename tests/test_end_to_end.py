@@ -139,7 +139,7 @@ async def test_the_temporal_cli_alone_runs_claims_through_every_update(live, dev
     await cli.update("CLI-D", "update_bank_account", {"holder": "Li Lei", "number": "6222000011113333"})
     assert (await cli.result("CLI-D"))["paid_amount"] == "2700.00"
     await cli.wait("CLI-E", lambda s: s["outcome"] == "closed_incomplete", "closed_incomplete")
-    await cli.update("CLI-E", "reopen", {"by": "sup-1", "reason": "documents arrived by post"})
+    await cli.update("CLI-E", "reopen", {"by": "sup-1", "reason": "documents arrived by post", "role": "supervisor"})
     await cli.wait("CLI-E", lambda s: s["stage"] == "awaiting_documents", "reopened")
     await cli.update("CLI-E", "submit_documents", {"documents": docs(*ALL_AUTO_DOCS[1:], claim_id="CLI-E")})
     assert (await cli.result("CLI-E"))["outcome"] == "paid"

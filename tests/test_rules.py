@@ -124,20 +124,6 @@ class TestAuthority:
         two = [*one, ApprovalRecord(approver_id="m2", role=Role.MANAGER, at=datetime.now(UTC))]
         assert authority.is_approved(two, Role.MANAGER, 2)
 
-    def refusal(self, **kw):
-        args = dict(approver_id="sup-1", role=Role.SUPERVISOR, amount=D("50000"), required=Role.SUPERVISOR,
-                    limits=self.limits, approvals=[], conflicted={})
-        args.update(kw)
-        return authority.refusal(**args)
-
-    def test_refusals_name_the_rule(self):
-        assert self.refusal() is None
-        assert "may approve up to 10000" in self.refusal(role=Role.ADJUSTER)
-        assert "investigator" in self.refusal(conflicted={"sup-1": "investigator"})
-        already = [ApprovalRecord(approver_id="sup-1", role=Role.SUPERVISOR, at=datetime.now(UTC))]
-        assert "already approved" in self.refusal(approvals=already)
-        assert "system role" in self.refusal(role=Role.SYSTEM)
-
 
 class TestCalendar:
     def test_business_days_skip_weekends_and_holidays(self):

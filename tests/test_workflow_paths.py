@@ -112,7 +112,8 @@ async def test_supervisor_reopens_an_incomplete_claim_and_it_is_paid(claims, tim
     await claims.wait(cid, lambda s: s["outcome"] == "closed_incomplete", "closed_incomplete")
     refusal = await claims.refused(cid, "reopen", {"by": "adj-1", "reason": "docs came", "role": "adjuster"})
     assert refusal.type == "NotAuthorized"
-    await claims.update(cid, "reopen", {"by": "sup-1", "reason": "claimant sent the documents by post"})
+    await claims.update(cid, "reopen", {"by": "sup-1", "reason": "claimant sent the documents by post",
+                                        "role": "supervisor"})
     await claims.at_stage(cid, "awaiting_documents")
     await claims.update(cid, "submit_documents", {"documents": docs(*ALL_AUTO_DOCS[1:], claim_id=cid)})
     result = await handle.result()
@@ -236,7 +237,7 @@ async def test_withdrawal_closes_the_claim_once(claims):
     assert claims.payments(cid) == []
 
 
-async def test_rejected_account_asks_the_claimant_once_then_pays(claims):
+async def test_each_rejected_account_is_told_to_the_claimant_then_pays(claims):
     claim = auto_claim(bank_account={"holder": "Li Lei", "number": "12345678"})
     cid = claim["claim_id"]
     handle = await claims.start(claim)
@@ -246,7 +247,7 @@ async def test_rejected_account_asks_the_claimant_once_then_pays(claims):
     await claims.update(cid, "update_bank_account", {"holder": "Li Lei", "number": "6222000099998888"})
     result = await handle.result()
     assert result["paid_amount"] == "2700.00"
-    assert len(claims.notices(cid, "payment_failed")) == 1, "the claimant is asked for new details once"
+    assert len(claims.notices(cid, "payment_failed")) == 2, "each rejected account is told to the claimant"
     assert [t.account_number for t in claims.transfers(cid)] == ["6222000099998888"]
 
 

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         Withdraw,
     )
     from models.messages import Rules
-    from workflows.rules import authority
+    from workflows.rules import authority, money
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -66,10 +66,12 @@ class Clock:
     paused_at: datetime | None = None
     warned: bool = False
     version: int = 0
+    warn_share: float = 0.8
+    """Share of the clock's time after which its owner is warned (the SLA table's `warn_at`)."""
 
     @property
     def warn_at(self) -> datetime:
-        return self.due_at - self.span * 0.2 if not self.warned else self.due_at
+        return self.due_at - self.span * (1 - self.warn_share) if not self.warned else self.due_at
 
     def pause(self, at: datetime) -> None:
         if self.paused_at is None:
@@ -123,11 +125,18 @@ class ClaimState:
         self.breaches: list[SlaBreach] = []
         self.warnings: list[SlaWarning] = []
         self.escalated_to: Role | None = None
-        self.advance_requests: list[tuple[Decimal, str]] = []
-        """Advances waiting to be paid, with who approved them ("statutory" for the law's own)."""
+        self.advance_requests: list[tuple[Decimal, str, Role]] = []
+        """Advances waiting to be paid, with who approved them and as what ("statutory", system, for the
+        law's own)."""
         self.advance_in_flight = False
         self.statutory_advance_done = False
-        self.bank_details_requested = False
+        self.advance_held = False
+        """The statutory advance fell due while fraud is suspected: a person decides instead."""
+        self.awaiting_bank_details = False
+        self.transfer_in_flight = False
+        """A pay activity is running: from here until it returns, a withdrawal is refused."""
+        self.sum_insured_available: Decimal | None = None
+        """The policy's sum insured still available for this claim, as of the last payout computation."""
         self.payout: Payout | None = None
         self.approvals: list[ApprovalRecord] = []
         self.approvals_from = 0
@@ -137,6 +146,8 @@ class ClaimState:
         self.escalations = 0
         self.payments: list[PaymentRecord] = []
         self.handler: str | None = None
+        self.past_handlers: list[str] = []
+        """Everyone who has handled the claim, the current handler included."""
         self.timeline: list[TimelineEntry] = []
         self.investigation_reason: str | None = None
         self.investigation: RecordInvestigation | None = None
@@ -153,6 +164,9 @@ class ClaimState:
         self.closed_at: datetime | None = None
         self.payout_sequence = 0
         self.notice_sequence: dict[str, int] = {}
+        self.event_count = 0
+        """Events written to the claim's event log: each event's key, so a retried write adds nothing."""
+        self.letters_failed: list[str] = []
 
     # ------------------------------------------------------------------ derived facts
 
@@ -182,11 +196,18 @@ class ClaimState:
     def current_approvals(self) -> list[ApprovalRecord]:
         return self.approvals[self.approvals_from:]
 
+    @property
+    def decision_amount(self) -> Decimal:
+        """The amount the pending decision pays in all: the one agreed on appeal, else the payout."""
+        if self.agreed_amount is not None:
+            return self.agreed_amount
+        return self.payout.total if self.payout else Decimal("0")
+
     def required_role(self) -> Role:
-        """Who must decide now: the payout's tier, at least a supervisor on appeal or suspected fraud,
+        """Who must decide now: the amount's tier, at least a supervisor on appeal or suspected fraud,
         raised once per escalation."""
         _, rules = self.require_ready()
-        amount = self.payout.total if self.payout else Decimal("0")
+        amount = self.decision_amount
         floor = Role.ADJUSTER
         if self.review == "appeal" or (self.investigation and self.investigation.fraud_suspected):
             floor = Role.SUPERVISOR
@@ -196,22 +217,52 @@ class ClaimState:
 
     def approvals_needed(self) -> int:
         _, rules = self.require_ready()
-        amount = self.payout.total if self.payout else Decimal("0")
-        return authority.approvals_needed(amount, self.required_role(), rules.dual_manager_threshold)
+        return authority.approvals_needed(self.decision_amount, self.required_role(), rules.dual_manager_threshold)
+
+    def paying_decided(self) -> bool:
+        """A decision to pay is taken and the claim is not closed: the money is on its way."""
+        return self.decision is not None and self.decision.kind != "denied" and self.outcome is None
 
     def approved(self) -> bool:
         return authority.is_approved(self.current_approvals, self.required_role(), self.approvals_needed())
 
     def conflicted(self) -> dict[str, str]:
-        """People who may not approve this claim, with their part in it."""
+        """People who may not decide this claim now, keyed case-insensitively, with their part in it:
+        every handler it has had, its investigator, and whoever decided it in an earlier round."""
         people: dict[str, str] = {}
-        if self.handler:
-            people[self.handler] = "handler"
+        for person in [*self.rejected_by, *(a.approver_id for a in self.approvals[:self.approvals_from])]:
+            people[money.person_key(person)] = "person who decided it before"
         if self.investigation:
-            people[self.investigation.investigator_id] = "investigator"
-        for person in self.rejected_by:
-            people[person] = "person who decided it before"
+            people[money.person_key(self.investigation.investigator_id)] = "investigator"
+        for person in self.past_handlers:
+            people[money.person_key(person)] = "handler" if person == self.handler else "former handler"
         return people
+
+    def set_handler(self, handler: str) -> None:
+        self.handler = handler
+        if money.person_key(handler) not in {money.person_key(h) for h in self.past_handlers}:
+            self.past_handlers.append(handler)
+
+    def claim_money(self) -> money.ClaimMoney:
+        """What the money guard needs to know about this claim now."""
+        claim, _ = self.require_ready()
+        policy = self.policy
+        assert policy is not None, "money decisions come after the coverage check"
+        available = self.sum_insured_available if self.sum_insured_available is not None else policy.sum_insured
+        terms = money.Terms(claimed_amount=claim.claimed_amount, deductible=policy.deductible,
+                            payout_ratio=policy.payout_ratio, sum_insured_available=available)
+        pending = sum((a for a, _, _ in self.advance_requests), Decimal("0.00"))
+        return money.ClaimMoney(
+            terms=terms, paid=self.paid_amount, pending_advances=pending,
+            required_role=self.required_role(), conflicted=self.conflicted(),
+            approved_by=[a.approver_id for a in self.current_approvals],
+            fraud_suspected=bool(self.investigation and self.investigation.fraud_suspected))
+
+    def authority(self) -> money.Authority:
+        claim, rules = self.require_ready()
+        return money.Authority(limits=rules.authority_limits,
+                               system_limit=rules.fast_path_limits[claim.claim_type.value],
+                               dual_manager_threshold=rules.dual_manager_threshold)
 
     def next_notice(self, kind: str) -> int:
         self.notice_sequence[kind] = self.notice_sequence.get(kind, 0) + 1

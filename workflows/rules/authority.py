@@ -37,33 +37,11 @@ def approvals_needed(amount: Decimal, required: Role, dual_threshold: Decimal) -
     return 2 if required == Role.MANAGER and amount > dual_threshold else 1
 
 
-def refusal(
-    *,
-    approver_id: str,
-    role: Role,
-    amount: Decimal,
-    required: Role,
-    limits: Mapping[str, Decimal | None],
-    approvals: Sequence[ApprovalRecord],
-    conflicted: Mapping[str, str],
-) -> str | None:
-    """Why this person may not decide this claim, or None when they may.
-
-    `conflicted` maps people who may not approve (the investigator, the handler) to their part in it.
-    """
-    if role == Role.SYSTEM:
-        return "the system role cannot be used by a person"
-    if approver_id in conflicted:
-        return f"{approver_id} is the {conflicted[approver_id]} of this claim (four-eyes rule)"
-    if any(a.approver_id == approver_id for a in approvals):
-        return f"{approver_id} has already approved this claim (four-eyes rule)"
-    if RANK[role] < RANK[required]:
-        limit = limits.get(role.value)
-        return (f"{role.value} may approve up to {limit}; this claim ({amount}) needs a "
-                f"{required.value}")
-    return None
+def person_key(person_id: str) -> str:
+    """Ids are compared case-insensitively: `INV-7` and `inv-7` are one person."""
+    return person_id.strip().casefold()
 
 
 def is_approved(approvals: Sequence[ApprovalRecord], required: Role, needed: int) -> bool:
-    qualified = {a.approver_id for a in approvals if RANK[a.role] >= RANK[required]}
+    qualified = {person_key(a.approver_id) for a in approvals if RANK[a.role] >= RANK[required]}
     return len(qualified) >= needed

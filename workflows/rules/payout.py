@@ -77,4 +77,5 @@ def compute_payout(
     if total == ZERO:
         zero_reason = "below deductible" if below_deductible else "sum insured exhausted"
     in_full = assessed >= claimed_amount and total >= after_ratio
-    return Payout(amount=now, total=total, basis=basis, zero_reason=zero_reason, in_full=in_full)
+    return Payout(amount=now, total=total, basis=basis, zero_reason=zero_reason, in_full=in_full,
+                  sum_insured_available=cents(available))

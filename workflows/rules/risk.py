@@ -54,3 +54,17 @@ def score_risk(facts: RiskFacts, rules: RiskRules) -> RiskAssessment:
                                          + ", ".join(sorted(facts.reused_document_refs))))
     score = min(100, sum(r.points for r in reasons))
     return RiskAssessment(score=score, level=level_for(score, rules), reasons=reasons)
+
+
+def with_reused_documents(assessment: RiskAssessment, reused_refs: list[str], rules: RiskRules) -> RiskAssessment:
+    """The assessment once documents sent later turn out to be used by another claim: the rule's points
+    count once, its reason names every reused reference."""
+    if not reused_refs:
+        return assessment
+    earlier = next((r for r in assessment.reasons if r.rule == "reused_document"), None)
+    detail = "document already used by another claim: " + ", ".join(sorted(set(reused_refs)))
+    reason = RiskReason(rule="reused_document", points=rules.reused_document_points,
+                        detail=f"{earlier.detail}; {detail}" if earlier else detail)
+    reasons = [r for r in assessment.reasons if r.rule != "reused_document"] + [reason]
+    score = min(100, sum(r.points for r in reasons))
+    return RiskAssessment(score=score, level=level_for(score, rules), reasons=reasons)

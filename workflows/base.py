@@ -1,0 +1,189 @@
+"""The claim workflow's plumbing: activities, the timeline, letters, stages and supervised side tasks.
+
+Everything here is shared by the lifecycle (claim.py), its clocks (clocks.py), its money (paying.py) and
+its updates (claim_updates.py), which build on it in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.contract import ErrorType, Stage, TimelineEntry, UpdateAck
+    from models.messages import ClaimEvent, NotificationRequest, Recipient
+    from workflows.claim_state import ClaimState, refuse
+
+T = TypeVar("T")
+
+BUSINESS_ERRORS = [e.value for e in ErrorType]
+# Database: retried with backoff for as long as an outage lasts; business rejections never.
+STEADY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                           maximum_interval=timedelta(minutes=1), non_retryable_error_types=BUSINESS_ERRORS)
+# Payments: the gateway may be down for a while; the idempotency key makes every retry safe.
+PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                            maximum_interval=timedelta(minutes=5), non_retryable_error_types=BUSINESS_ERRORS)
+# Letters: a few tries over about ten minutes, then recorded as failed. A letter never holds anything up.
+LETTER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=3.0,
+                           maximum_interval=timedelta(minutes=5), maximum_attempts=6,
+                           non_retryable_error_types=BUSINESS_ERRORS)
+
+
+class ClaimClosed(Exception):
+    """Unwinds the lifecycle when the claim closes early (withdrawn)."""
+
+
+ActivityFailure = (ActivityError, ApplicationError)
+"""How an activity's failure reaches workflow code: wrapped in ActivityError (normal activities) or, for a
+local activity's non-retryable failure, as the ApplicationError itself."""
+
+
+def business_error(err: ActivityError | ApplicationError) -> ApplicationError | None:
+    cause = err.cause if isinstance(err, ActivityError) else err
+    if isinstance(cause, ApplicationError) and cause.type in BUSINESS_ERRORS:
+        return cause
+    return None
+
+
+class ClaimBase:
+    """State, activities, the timeline and letters. No business rule lives here."""
+
+    s: ClaimState
+    fast: bool
+    """True while intake and the fast path run: activities are local (no server round trip)."""
+    crash: BaseException | None
+    """The first failure of a side task (clock watcher, letter, advance): the run re-raises it, so it
+    surfaces as a failed workflow task an operator sees instead of a silent hang."""
+    side_tasks: int
+    """Side tasks still running; the workflow completes only when they are done."""
+
+    def _init_base(self, claim_id: str) -> None:
+        self.s = ClaimState(claim_id)
+        self.fast = False
+        self.crash = None
+        self.side_tasks = 0
+
+    # ------------------------------------------------------------------ supervised side tasks
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run work beside the lifecycle. Its failure is never lost: it ends the run (see `crash`)."""
+
+        async def supervised() -> None:
+            try:
+                await work
+            except ClaimClosed:
+                pass
+            except asyncio.CancelledError:
+                raise
+            except BaseException as err:  # noqa: BLE001 (kept and re-raised by the run)
+                if self.crash is None:
+                    self.crash = err
+            finally:
+                self.side_tasks -= 1
+
+        self.side_tasks += 1
+        asyncio.create_task(supervised(), name=name)
+
+    async def _supervise(self, main: Coroutine[Any, Any, None]) -> None:
+        """Run the lifecycle; a side task's failure ends it the same way its own failure would."""
+        task = asyncio.create_task(main, name="lifecycle")
+        await workflow.wait_condition(lambda: task.done() or self.crash is not None)
+        if self.crash is not None:
+            task.cancel()
+            raise self.crash
+        task.result()
+
+    # ------------------------------------------------------------------ activities
+
+    async def _activity(self, name: str, arg: Any, result_type: type[T] | None = None, *,
+                        retry: RetryPolicy = STEADY_RETRY, timeout: timedelta = timedelta(seconds=30),
+                        passthrough: bool = False) -> T:
+        """Run an activity: a local one on the intake and fast path, a normal one otherwise. A business
+        rejection surfaces as the workflow's own typed error unless `passthrough` (the caller handles it)."""
+        try:
+            if self.fast:
+                return await workflow.execute_local_activity(  # type: ignore[no-any-return]
+                    name, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry)
+            return await workflow.execute_activity(  # type: ignore[no-any-return]
+                name, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry)
+        except ActivityFailure as err:
+            cause = business_error(err)
+            if cause is None or passthrough:
+                raise
+            raise refuse(cause.message, ErrorType(cause.type or ErrorType.INVALID_CLAIM)) from err
+
+    async def _local(self, name: str, arg: Any, result_type: type[T]) -> T:
+        args = [] if arg is None else [arg]
+        return await workflow.execute_local_activity(  # type: ignore[no-any-return]
+            name, args=args, result_type=result_type, start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=STEADY_RETRY)
+
+    # ------------------------------------------------------------------ timeline, stages, letters
+
+    async def _enter(self, stage: Stage, changes: dict[str, Any] | None = None) -> None:
+        self.s.stage = stage
+        self._upsert_search_attributes()
+        await self._note(f"stage:{stage.value}", changes={"stage": stage.value, **(changes or {})})
+
+    def _upsert_search_attributes(self) -> None:
+        workflow.upsert_search_attributes(self.s.search_attributes())
+
+    async def _note(self, event: str, *, by: str = "system", detail: str = "",
+                    changes: dict[str, Any] | None = None) -> None:
+        """A timeline entry, written to the claim's event log and read model. Each event carries a key
+        of its own, so a retried write after its commit adds nothing."""
+        s = self.s
+        at = workflow.now()
+        s.timeline.append(TimelineEntry(at=at, event=event, by=by, detail=detail))
+        s.event_count += 1
+        await self._activity("record_event", ClaimEvent(claim_id=s.claim_id, event=event, at=at, by=by,
+                                                        detail=detail, changes=changes or {},
+                                                        key=str(s.event_count)))
+
+    def _notify(self, kind: str, context: dict[str, Any], sequence: int | None = None,
+                recipient: Recipient | None = None) -> None:
+        """A letter, at most once per (claim, kind, sequence), sent beside the lifecycle with a few
+        retries. One that cannot be sent is recorded as failed; it never holds up a decision or payment."""
+        s = self.s
+        claim, _ = s.require_ready()
+        seq = sequence if sequence is not None else s.next_notice(kind)
+        c = claim.claimant
+        recipient = recipient or Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email)
+        request = NotificationRequest(claim_id=s.claim_id, kind=kind, sequence=seq, recipient=recipient,
+                                      context=context)
+        self._spawn(self._send(request), name=f"letter:{kind}:{seq}")
+
+    async def _send(self, request: NotificationRequest) -> None:
+        try:
+            await self._activity("notify", request, retry=LETTER_RETRY, timeout=timedelta(seconds=30),
+                                 passthrough=True)
+        except ActivityFailure as err:
+            self.s.letters_failed.append(f"{request.kind}-{request.sequence}")
+            await self._note("notification_failed", detail=f"{request.kind}: {err.cause or err}")
+            return
+        self.s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{request.kind}",
+                                             detail=request.recipient.name))
+
+    async def _wait_until(self, condition: Callable[[], bool], moment: datetime) -> bool:
+        """Wait for the condition until a moment; True if it held in time."""
+        remaining = (moment - workflow.now()).total_seconds()
+        if remaining <= 0:
+            return condition()
+        try:
+            await workflow.wait_condition(condition, timeout=timedelta(seconds=remaining))
+        except TimeoutError:
+            return condition()
+        return True
+
+    def _check_withdrawn(self) -> None:
+        if self.s.withdrawal is not None and self.s.outcome is None:
+            raise ClaimClosed
+
+    def _ack(self, detail: str) -> UpdateAck:
+        return UpdateAck(claim_id=self.s.claim_id, stage=self.s.stage, outcome=self.s.outcome, detail=detail)

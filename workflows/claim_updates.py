@@ -1,0 +1,290 @@
+"""The claim's updates and its `status` query.
+
+Each update has a validator: a bad or unauthorised request is refused before it enters history. Handlers
+change state before their first `await`, so the next validator in the same workflow task already sees it.
+Money decisions go through the one guard (`Decisions._refusal`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.contract import (
+        Appeal,
+        ApprovalRecord,
+        ApproveAdvance,
+        Assign,
+        BankAccount,
+        ClaimStatus,
+        ErrorType,
+        Escalate,
+        Outcome,
+        Path,
+        RecordInvestigation,
+        Reject,
+        Reopen,
+        Role,
+        Stage,
+        SubmitDocuments,
+        UpdateAck,
+        UpdateBankAccount,
+        Withdraw,
+    )
+    from models.contract import Approve as ApproveInput
+    from models.messages import RecordDocuments
+    from workflows.claim_state import parse, refuse
+    from workflows.decisions import Decisions
+    from workflows.rules import authority, triage
+    from workflows.rules.calendar import due
+    from workflows.rules.money import Kind
+    from workflows.rules.risk import with_reused_documents
+
+
+class ClaimUpdates(Decisions):
+    # ================================================================== query
+
+    @workflow.query(name="status")
+    def status(self) -> ClaimStatus:
+        return self.s.status()
+
+    def _require_open(self, action: str) -> None:
+        self.s.require_ready()
+        if self.s.stage == Stage.CLOSED:
+            raise refuse(f"{action}: the claim is closed ({self.s.outcome})")
+
+    # ================================================================== claimant's side
+
+    @workflow.update(name="submit_documents")
+    async def submit_documents(self, payload: Any) -> list[str]:
+        s = self.s
+        req = parse(SubmitDocuments, payload, "submit_documents")
+        fresh = [d for d in req.documents if (d.kind, d.ref) not in {(x.kind, x.ref) for x in s.submitted}]
+        s.submitted += fresh
+        s.missing = triage.still_missing(s.required_documents, (d.kind for d in s.submitted))
+        if fresh:
+            reused = await self._activity("record_documents", RecordDocuments(
+                claim_id=s.claim_id, documents=fresh, at=workflow.now()), list[str])
+            if reused and s.risk is not None:  # the reused-document rule looks at every document, not the first
+                _, rules = s.require_ready()
+                s.risk = with_reused_documents(s.risk, reused, rules.risk)
+                await self._note("risk_rescored", detail=f"risk {s.risk.score} ({s.risk.level}): reused documents",
+                                 changes={"risk_score": s.risk.score, "risk_level": s.risk.level})
+                self._upsert_search_attributes()
+        await self._note("documents_submitted", detail=", ".join(d.kind for d in req.documents))
+        return list(s.missing)
+
+    @submit_documents.validator
+    def _validate_submit_documents(self, payload: Any) -> None:
+        req = parse(SubmitDocuments, payload, "submit_documents")
+        self._require_open("submit_documents")
+        _, rules = self.s.require_ready()
+        unknown = sorted({d.kind for d in req.documents} - set(rules.known_document_kinds))
+        if unknown:
+            raise refuse(f"submit_documents: documents.kind: unknown kinds {unknown}", ErrorType.INVALID_UPDATE)
+
+    @workflow.update(name="withdraw")
+    async def withdraw(self, payload: Any) -> UpdateAck:
+        req = parse(Withdraw, payload, "withdraw")
+        self.s.withdrawal = req
+        await self._note("withdrawal_requested", by=req.by, detail=req.reason)
+        return self._ack("withdrawal accepted: the claim closes as withdrawn")
+
+    @withdraw.validator
+    def _validate_withdraw(self, payload: Any) -> None:
+        parse(Withdraw, payload, "withdraw")
+        s = self.s
+        s.require_ready()
+        if s.withdrawal is not None or s.outcome is not None:
+            raise refuse(f"withdraw: not possible at stage {s.stage.value}"
+                         + (f" ({s.outcome.value})" if s.outcome else ""))
+        if s.transfer_in_flight or (s.paying_decided() and not s.awaiting_bank_details):
+            raise refuse("withdraw: payment has begun; the claim can no longer be withdrawn")
+
+    @workflow.update(name="appeal")
+    async def appeal(self, payload: Any) -> UpdateAck:
+        req = parse(Appeal, payload, "appeal")
+        self.s.appeal = req
+        return self._ack("appeal received: a supervisor will review the decision")
+
+    @appeal.validator
+    def _validate_appeal(self, payload: Any) -> None:
+        parse(Appeal, payload, "appeal")
+        self.s.require_ready()
+        window = self._appeal_window_end()
+        if self.s.stage != Stage.CLOSED or window is None or self.s.appeal is not None:
+            raise refuse("appeal: only a denial or a partial approval can be appealed, once")
+        if workflow.now() > window:
+            raise refuse(f"appeal: the appeal window closed on {window.isoformat()}")
+
+    def _appeal_window_end(self) -> datetime | None:
+        s = self.s
+        _, rules = s.require_ready()
+        if s.decision is None or s.decision.decided_at is None or s.appeals > 0:
+            return None
+        if s.outcome == Outcome.DENIED or (s.outcome == Outcome.PAID and s.decision.kind == "partial"):
+            return due(s.decision.decided_at, rules.sla.appeal_window_days, rules.sla)
+        return None
+
+    @workflow.update(name="update_bank_account")
+    async def update_bank_account(self, payload: Any) -> UpdateAck:
+        req = parse(UpdateBankAccount, payload, "update_bank_account")
+        self.s.bank_account = BankAccount(holder=req.holder, number=req.number)
+        self.s.account_updated = True
+        await self._note("bank_account_updated", detail=f"account {self.s.bank_account.masked}")
+        return self._ack("bank account updated")
+
+    @update_bank_account.validator
+    def _validate_update_bank_account(self, payload: Any) -> None:
+        parse(UpdateBankAccount, payload, "update_bank_account")
+        self._require_open("update_bank_account")
+        if self.s.transfer_in_flight:
+            raise refuse("update_bank_account: a payment is being made to the account on file; try again shortly")
+
+    # ================================================================== staff
+
+    @workflow.update(name="record_investigation")
+    async def record_investigation(self, payload: Any) -> UpdateAck:
+        req = parse(RecordInvestigation, payload, "record_investigation")
+        self.s.investigation = req
+        await self._note("investigation_recorded", by=req.investigator_id,
+                         detail=f"confirmed {req.confirmed_amount}; fraud suspected: {req.fraud_suspected}")
+        return self._ack("investigation recorded")
+
+    @record_investigation.validator
+    def _validate_record_investigation(self, payload: Any) -> None:
+        req = parse(RecordInvestigation, payload, "record_investigation")
+        s = self.s
+        s.require_ready()
+        if s.stage != Stage.INVESTIGATING or s.investigation is not None:
+            raise refuse(f"record_investigation: no investigation is open (stage {s.stage.value})")
+        part = s.conflicted().get(authority.person_key(req.investigator_id))
+        if part is not None:
+            raise refuse(f"{req.investigator_id} is the {part} of this claim and may not investigate it",
+                         ErrorType.NOT_AUTHORIZED)
+
+    @workflow.update(name="approve")
+    async def approve(self, payload: Any) -> UpdateAck:
+        req = parse(ApproveInput, payload, "approve")
+        if req.amount is not None:
+            self.s.agreed_amount = req.amount
+        self.s.approvals.append(ApprovalRecord(approver_id=req.approver_id, role=req.role, at=workflow.now(),
+                                               comment=req.comment))
+        agreed = f" (agrees {req.amount})" if req.amount is not None else ""
+        await self._note("approved", by=req.approver_id, detail=f"{req.role.value}: {req.comment}{agreed}")
+        still = "" if self.s.approved() else f"; a further {self.s.required_role().value} approval is needed"
+        return self._ack(f"approval recorded{still}")
+
+    @approve.validator
+    def _validate_approve(self, payload: Any) -> None:
+        req = parse(ApproveInput, payload, "approve")
+        s = self.s
+        if req.amount is not None and s.review != "appeal":
+            raise refuse("approve: amount may only be given when reviewing an appeal", ErrorType.INVALID_UPDATE)
+        if req.amount is not None and s.agreed_amount is not None and req.amount != s.agreed_amount:
+            raise refuse(f"approve: {s.agreed_amount} has already been agreed on this review",
+                         ErrorType.INVALID_UPDATE)
+        kind = Kind.AGREED_ON_APPEAL if req.amount is not None or s.agreed_amount is not None else Kind.APPROVAL
+        amount = req.amount if req.amount is not None else s.decision_amount
+        self._check_decider("approve", req.approver_id, req.role, kind, amount)
+
+    @workflow.update(name="reject")
+    async def reject(self, payload: Any) -> UpdateAck:
+        req = parse(Reject, payload, "reject")
+        self.s.rejection = req
+        self.s.rejected_by.append(req.approver_id)
+        await self._note("rejected", by=req.approver_id, detail=f"{req.reason} ({req.clause})")
+        return self._ack("rejection recorded: the claim is denied")
+
+    @reject.validator
+    def _validate_reject(self, payload: Any) -> None:
+        req = parse(Reject, payload, "reject")
+        self._check_decider("reject", req.approver_id, req.role, Kind.APPROVAL, self.s.decision_amount)
+
+    def _check_decider(self, action: str, approver_id: str, role: Role, kind: Kind, amount: Decimal) -> None:
+        s = self.s
+        s.require_ready()
+        if s.stage != Stage.AWAITING_APPROVAL or s.rejection is not None or s.approved() or s.withdrawal:
+            raise refuse(f"{action}: the claim is not awaiting approval (stage {s.stage.value})")
+        problem = self._refusal(kind, approver_id, role, amount)
+        if problem:
+            raise refuse(f"{action}: {problem}", ErrorType.NOT_AUTHORIZED)
+
+    @workflow.update(name="approve_advance")
+    async def approve_advance(self, payload: Any) -> UpdateAck:
+        req = parse(ApproveAdvance, payload, "approve_advance")
+        self._request_advance(req.amount, req.approver_id, req.role)
+        await self._note("advance_approved", by=req.approver_id, detail=f"{req.amount} {req.comment}".strip())
+        return self._ack(f"advance of {req.amount} approved; it is paid now")
+
+    @approve_advance.validator
+    def _validate_approve_advance(self, payload: Any) -> None:
+        req = parse(ApproveAdvance, payload, "approve_advance")
+        s = self.s
+        s.require_ready()
+        if (s.path != Path.GREEN and not s.advance_held) or s.decision is not None or s.withdrawal is not None \
+                or s.stage in (Stage.PAYING, Stage.CLOSED) or s.policy is None:
+            raise refuse("approve_advance: advances are for green-channel claims (or a held statutory advance) "
+                         "not yet decided")
+        problem = self._refusal(Kind.ADVANCE, req.approver_id, req.role, req.amount)
+        if problem:
+            raise refuse(f"approve_advance: {problem}", ErrorType.NOT_AUTHORIZED)
+
+    @workflow.update(name="escalate")
+    async def escalate(self, payload: Any) -> UpdateAck:
+        req = parse(Escalate, payload, "escalate")
+        self.s.escalations += 1
+        await self._note("escalated", by=req.by, detail=req.reason)
+        target = self.s.required_role().value if self.s.payout else "the next tier"
+        return self._ack(f"escalated; decision now needs {target}")
+
+    @escalate.validator
+    def _validate_escalate(self, payload: Any) -> None:
+        parse(Escalate, payload, "escalate")
+        self._require_open("escalate")
+
+    @workflow.update(name="assign")
+    async def assign(self, payload: Any) -> UpdateAck:
+        req = parse(Assign, payload, "assign")
+        self.s.set_handler(req.handler_id)
+        self._upsert_search_attributes()
+        await self._note("assigned", by=req.by, detail=f"handler {req.handler_id}",
+                         changes={"handler": req.handler_id})
+        return self._ack(f"assigned to {req.handler_id}")
+
+    @assign.validator
+    def _validate_assign(self, payload: Any) -> None:
+        req = parse(Assign, payload, "assign")
+        self._require_open("assign")
+        s = self.s
+        me = authority.person_key(req.handler_id)
+        deciders = {authority.person_key(a.approver_id) for a in s.approvals} | {
+            authority.person_key(p) for p in s.rejected_by}
+        if me in deciders:
+            raise refuse(f"assign: {req.handler_id} has decided this claim (four-eyes rule)",
+                         ErrorType.NOT_AUTHORIZED)
+        if s.investigation and authority.person_key(s.investigation.investigator_id) == me:
+            raise refuse(f"assign: {req.handler_id} investigated this claim (four-eyes rule)",
+                         ErrorType.NOT_AUTHORIZED)
+
+    @workflow.update(name="reopen")
+    async def reopen(self, payload: Any) -> UpdateAck:
+        req = parse(Reopen, payload, "reopen")
+        self.s.reopen_request = req
+        return self._ack("reopened: awaiting the materials again")
+
+    @reopen.validator
+    def _validate_reopen(self, payload: Any) -> None:
+        req = parse(Reopen, payload, "reopen")
+        s = self.s
+        _, rules = s.require_ready()
+        if s.outcome != Outcome.CLOSED_INCOMPLETE or s.reopen_request is not None or s.closed_at is None:
+            raise refuse("reopen: only a claim closed as incomplete can be reopened")
+        if authority.RANK[req.role] < authority.RANK[Role.SUPERVISOR]:
+            raise refuse("reopen: a supervisor or manager must reopen a claim", ErrorType.NOT_AUTHORIZED)
+        if workflow.now() > due(s.closed_at, rules.sla.reopen_window_days, rules.sla):
+            raise refuse("reopen: the reopening window has passed")

@@ -1,0 +1,292 @@
+"""Decisions and money: the payout, the one guard, approval or denial, payment, advances.
+
+Every decision that moves money passes `workflows.rules.money.refusal` (through `_refusal`), in the update
+validators before a request enters history and again here at the moment money moves. Payments go one at a
+time (`money_lock`); the pay activity holds the policy's sum insured in the same transaction that books it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.contract import (
+        BasisStep,
+        Decision,
+        ErrorType,
+        Outcome,
+        PaymentRecord,
+        Payout,
+        Role,
+        Stage,
+    )
+    from models.messages import ComputePayout, PaymentReceipt, PaymentRequest
+    from workflows.base import PAYMENT_RETRY, ActivityFailure, business_error
+    from workflows.claim_state import refuse
+    from workflows.clocks import SlaClocks
+    from workflows.rules import authority
+    from workflows.rules.money import Kind, MoneyDecision, refusal
+    from workflows.rules.payout import ZERO, cents
+
+
+class Decisions(SlaClocks):
+    money_lock: asyncio.Lock
+
+    # ------------------------------------------------------------------ the guard
+
+    def _refusal(self, kind: Kind, who: str, role: Role, amount: Decimal, *, recheck: bool = False) -> str | None:
+        """The money guard on this claim as it stands. `recheck`: the decider's own approval is already
+        recorded (checking again at the moment money moves)."""
+        s = self.s
+        claim_money = s.claim_money()
+        if recheck:
+            me = authority.person_key(who)
+            claim_money = dataclasses.replace(
+                claim_money, approved_by=[p for p in claim_money.approved_by if authority.person_key(p) != me])
+        return refusal(MoneyDecision(kind=kind, decider_id=who, role=role, amount=amount), claim_money,
+                       s.authority())
+
+    def _recheck_approvals(self) -> None:
+        """At the moment of paying: every approval that counts is still within authority for the amount."""
+        s = self.s
+        amount = s.decision_amount
+        required = s.required_role()
+        for approval in s.current_approvals:
+            if approval.role == Role.SYSTEM:
+                problem = self._refusal(Kind.SYSTEM_APPROVAL, "system", Role.SYSTEM, amount)
+            elif authority.RANK[approval.role] >= authority.RANK[required]:
+                kind = Kind.AGREED_ON_APPEAL if s.agreed_amount is not None else Kind.APPROVAL
+                problem = self._refusal(kind, approval.approver_id, approval.role, amount, recheck=True)
+            else:
+                continue
+            if problem:
+                raise refuse(f"money guard: {problem}", ErrorType.NOT_AUTHORIZED)
+
+    # ------------------------------------------------------------------ payout
+
+    def _payout_request(self) -> ComputePayout:
+        """The payout on the facts known now: the investigator's figure if there is one, advances paid."""
+        s = self.s
+        claim, rules = s.require_ready()
+        confirmed = s.investigation.confirmed_amount if s.investigation else None
+        return ComputePayout(
+            claim_id=claim.claim_id, policy_number=claim.policy_number, claimed_amount=claim.claimed_amount,
+            line_items=claim.line_items, confirmed_amount=confirmed, advances_paid=s.advances_paid,
+            clauses=rules.clauses)
+
+    async def _compute_payout(self) -> Payout:
+        s = self.s
+        s.payout = await self._activity("compute_payout", self._payout_request(), Payout)
+        s.sum_insured_available = s.payout.sum_insured_available
+        if s.payout.total < s.paid_amount:  # advances already paid more than the assessed payout
+            step = BasisStep(step=f"advances already paid {s.paid_amount}: nothing further is paid",
+                             amount=s.paid_amount, clause=s.require_ready()[1].clauses.get("advance_payment", ""))
+            s.payout = s.payout.model_copy(update={"total": s.paid_amount, "amount": ZERO,
+                                                   "basis": [*s.payout.basis, step]})
+        await self._note("payout_computed", detail=f"payout {s.payout.total}",
+                         changes={"payout_amount": str(s.payout.total)})
+        return s.payout
+
+    # ------------------------------------------------------------------ decide, pay, deny
+
+    async def _decide_and_pay(self) -> None:
+        s = self.s
+        claim, rules = s.require_ready()
+        self._check_withdrawn()
+        assert s.payout is not None
+        self._recheck_approvals()
+        if s.agreed_amount is not None:
+            step = BasisStep(step="agreed on appeal review", amount=s.agreed_amount,
+                             clause=rules.clauses.get("appeal", ""))
+            s.payout = s.payout.model_copy(update={"total": s.agreed_amount,
+                                                   "amount": max(s.agreed_amount - s.paid_amount, ZERO),
+                                                   "basis": [*s.payout.basis, step]})
+        kind = "approved" if s.payout.in_full else "partial"
+        decided_by = ", ".join(a.approver_id for a in s.current_approvals) or "system"
+        s.decision = Decision(kind=kind, amount=s.payout.total, basis=s.payout.basis, decided_by=decided_by,
+                              decided_at=workflow.now())
+        self._stop_clock("determination", "appeal_resolution", "advance_payment")
+        self._start_clock("payment", rules.sla.payment_days)  # art. 23: from the agreement, not the letter
+        await self._note("decided", by=decided_by, detail=f"{kind}: {s.payout.total}")
+        self._notify(f"decision_{kind}", {
+            "amount": s.payout.total, "claimed": claim.claimed_amount, "basis": s.payout.basis,
+            "appeal_days": rules.sla.appeal_window_days})
+        await workflow.wait_condition(lambda: not s.advance_in_flight and not s.advance_requests)
+        async with self.money_lock:
+            await self._pay(s.payout.total - s.paid_amount, "final")
+        self._stop_clock("payment")
+        if not s.payments:  # the sum insured was used up by other claims before anything could be paid
+            await self._deny(["sum insured exhausted"], [rules.clauses["sum_insured_exhausted"]], s.payout.basis)
+            return
+        await self._close(Outcome.PAID)
+
+    async def _pay(self, amount: Decimal, kind: Literal["final", "advance"]) -> None:
+        """Pay once under a key made of the claim and the payout sequence. An account the bank rejects:
+        the claimant is asked for new details on a clock that reminds them and hands the claim to a person."""
+        s = self.s
+        claim, rules = s.require_ready()
+        if amount <= 0:
+            return
+        if kind == "final":
+            await self._enter(Stage.PAYING)
+        s.payout_sequence += 1
+        sequence = s.payout_sequence
+        while True:
+            problem = "no bank account on file"
+            if s.bank_account is not None:
+                self._check_withdrawn()
+                s.transfer_in_flight = True
+                try:
+                    receipt = await self._activity("pay", PaymentRequest(
+                        claim_id=claim.claim_id, sequence=sequence, kind=kind, amount=amount,
+                        account=s.bank_account), PaymentReceipt, retry=PAYMENT_RETRY,
+                        timeout=timedelta(minutes=2), passthrough=True)
+                    break
+                except ActivityFailure as err:
+                    cause = business_error(err)
+                    if cause is None or cause.type != ErrorType.INVALID_BANK_ACCOUNT:
+                        raise
+                    problem = cause.message
+                finally:
+                    s.transfer_in_flight = False
+            await self._await_bank_details(amount, problem)
+        if receipt.amount < amount:
+            await self._payment_reduced(amount, receipt.amount, kind)
+        if receipt.amount <= 0:
+            return
+        assert s.bank_account is not None
+        s.payments.append(PaymentRecord(sequence=sequence, kind=kind, amount=receipt.amount,
+                                        idempotency_key=receipt.idempotency_key, reference=receipt.reference,
+                                        account=s.bank_account.masked, paid_at=receipt.paid_at))
+        await self._note("paid", detail=f"{receipt.amount} to {s.bank_account.masked} ({receipt.reference})")
+        self._notify("payment_sent", {"amount": receipt.amount, "account": s.bank_account.masked,
+                                      "reference": receipt.reference, "paid_at": receipt.paid_at, "kind": kind},
+                     sequence=sequence)
+
+    async def _await_bank_details(self, amount: Decimal, problem: str) -> None:
+        """Tell the claimant (every rejection), remind them half-way, and let the clock hand the claim to a
+        person when nobody answers. A withdrawal ends the wait."""
+        s = self.s
+        _, rules = s.require_ready()
+        await self._note("payment_failed", detail=problem)
+        s.account_updated, s.awaiting_bank_details = False, True
+        clock = self._start_clock("bank_details", rules.sla.bank_details_days)
+        self._notify("payment_failed", {"amount": amount, "reason": problem, "due_at": clock.due_at})
+
+        def answered() -> bool:
+            return s.account_updated or s.withdrawal is not None
+
+        if not await self._wait_until(answered, clock.started_at + clock.span / 2):
+            self._notify("bank_details_reminder", {"amount": amount, "due_at": clock.due_at})
+        await workflow.wait_condition(answered)
+        s.awaiting_bank_details = False
+        self._stop_clock("bank_details")
+        self._check_withdrawn()
+
+    async def _payment_reduced(self, requested: Decimal, paid: Decimal, kind: str) -> None:
+        """Other claims used the policy's sum insured first: pay what is left, say so, never overrun."""
+        s = self.s
+        _, rules = s.require_ready()
+        clause = rules.clauses.get("sum_insured", "")
+        await self._note("payment_reduced", detail=f"{kind} of {requested} limited to {paid}: sum insured")
+        if kind == "final" and s.payout is not None and s.decision is not None:
+            total = s.paid_amount + paid
+            step = BasisStep(step="capped at the sum insured still available at payment", amount=total,
+                             clause=clause)
+            s.payout = s.payout.model_copy(update={"total": total, "amount": paid, "in_full": False,
+                                                   "basis": [*s.payout.basis, step]})
+            s.decision = s.decision.model_copy(update={"kind": "partial", "amount": total,
+                                                       "basis": s.payout.basis})
+        self._notify("payout_reduced", {"requested": requested, "amount": paid, "clause": clause})
+
+    async def _deny_zero(self, payout: Payout) -> None:
+        _, rules = self.s.require_ready()
+        reason = payout.zero_reason or "below deductible"
+        clause_key = "below_deductible" if reason == "below deductible" else "sum_insured_exhausted"
+        await self._deny([reason], [rules.clauses[clause_key]], payout.basis)
+
+    async def _deny(self, reasons: list[str], clauses: list[str], basis: list[Any] | None = None,
+                    by: str = "system") -> None:
+        s = self.s
+        _, rules = s.require_ready()
+        self._check_withdrawn()
+        s.decision = Decision(kind="denied", amount=s.paid_amount, basis=basis or [], reasons=reasons,
+                              clauses=clauses, decided_by=by, decided_at=workflow.now())
+        self._stop_clock("determination", "appeal_resolution", "advance_payment")
+        self._start_clock("denial_notice", rules.sla.denial_notice_days)
+        await self._note("decided", by=by, detail="denied: " + "; ".join(reasons))
+        self._notify("decision_denied", {"reasons": reasons, "clauses": clauses, "basis": basis or [],
+                                         "appeal_days": rules.sla.appeal_window_days})
+        self._stop_clock("denial_notice")
+        await self._close(Outcome.DENIED)
+
+    async def _close(self, outcome: Outcome) -> None:
+        s = self.s
+        s.outcome, s.closed_at, s.review = outcome, workflow.now(), None
+        s.clocks.clear()
+        await self._enter(Stage.CLOSED, changes={"outcome": outcome.value, "closed_at": s.closed_at.isoformat()})
+
+    # ------------------------------------------------------------------ advances
+
+    def _request_advance(self, amount: Decimal, approver_id: str, role: Role) -> None:
+        """Queue an advance and pay it beside the lifecycle (supervised: a failure is never silent)."""
+        self.s.advance_requests.append((amount, approver_id, role))
+        self._spawn(self._pay_advance(), name=f"advance:{len(self.s.advance_requests)}")
+
+    async def _pay_advance(self) -> None:
+        s = self.s
+        async with self.money_lock:
+            if not s.advance_requests:
+                return
+            amount, approver_id, role = s.advance_requests.pop(0)
+            s.advance_in_flight = True
+            try:
+                if s.withdrawal is not None or s.outcome is not None:
+                    return
+                kind = Kind.STATUTORY_ADVANCE if role == Role.SYSTEM else Kind.ADVANCE
+                problem = self._refusal(kind, approver_id, role, amount)
+                if problem:
+                    await self._note("advance_refused", by=approver_id, detail=problem)
+                    return
+                await self._note("advance_payment", by=approver_id, detail=f"advance of {amount}")
+                await self._pay(amount, "advance")
+            finally:
+                s.advance_in_flight = False
+
+    async def _statutory_advance(self) -> None:
+        """Insurance Law art. 25: no determination within 60 days of complete materials, so the amount
+        already determinable is paid on the workflow's own initiative, unless fraud is suspected (then a
+        supervisor decides)."""
+        s = self.s
+        _, rules = s.require_ready()
+        clock = s.clocks.get("advance_payment")
+        if clock is None:
+            return
+
+        def settled() -> bool:
+            return s.decision is not None or s.outcome is not None or s.withdrawal is not None
+
+        if await self._wait_until(settled, clock.due_at):
+            return
+        self._stop_clock("advance_payment")
+        estimate = await self._activity("compute_payout", self._payout_request(), Payout)
+        share = Decimal("1") if (s.investigation or not s.investigation_reason) else rules.sla.advance_share_in_dispute
+        amount = cents(estimate.amount * share)
+        s.statutory_advance_done = True
+        await self._note("statutory_advance_due", detail=f"determinable amount {amount} (share {share} of "
+                                                         f"{estimate.amount})")
+        if amount <= 0 or settled():
+            return
+        problem = self._refusal(Kind.STATUTORY_ADVANCE, "statutory", Role.SYSTEM, amount)
+        if problem:
+            s.advance_held = True
+            await self._note("statutory_advance_held", detail=problem)
+            self._notify_staff("advance_held", Role.SUPERVISOR, {"amount": amount})
+            return
+        self._request_advance(amount, "statutory", Role.SYSTEM)

@@ -1,0 +1,130 @@
+"""The one guard for money (SPEC section 10): every decision that moves money passes `refusal`.
+
+System approval, a person's approval, an amount agreed on appeal, an approved advance and the statutory
+advance are all `MoneyDecision`s. The workflow's validators call `refusal` before a request enters history,
+and the lifecycle calls it again at the moment it acts; nothing else decides whether money may move.
+Pure and deterministic: tested without Temporal, with generated cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from models.contract import Role
+from workflows.rules.authority import RANK, person_key, role_for_amount
+from workflows.rules.payout import ZERO, cents
+
+__all__ = ["Authority", "ClaimMoney", "Kind", "MoneyDecision", "Terms", "person_key", "refusal"]
+
+
+class Kind(StrEnum):
+    SYSTEM_APPROVAL = "system approval"
+    APPROVAL = "approval"
+    AGREED_ON_APPEAL = "amount agreed on appeal"
+    ADVANCE = "advance"
+    STATUTORY_ADVANCE = "statutory advance"
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What the policy and the claim allow at most, whoever decides."""
+
+    claimed_amount: Decimal
+    deductible: Decimal
+    payout_ratio: Decimal
+    sum_insured_available: Decimal
+    """The sum insured less what the policy has paid or reserved this period for other claims."""
+
+    @property
+    def ceiling(self) -> Decimal:
+        """The most the claim can ever be paid: the amount claimed less the deductible, times the ratio,
+        within the sum insured still available."""
+        after = cents(max(self.claimed_amount - self.deductible, ZERO) * self.payout_ratio)
+        return max(min(after, self.sum_insured_available), ZERO)
+
+
+@dataclass(frozen=True)
+class Authority:
+    """Who may decide how much (SPEC section 6)."""
+
+    limits: Mapping[str, Decimal | None]
+    """Per role; None is unlimited."""
+    system_limit: Decimal
+    """The claim type's fast-path limit: what the system approves without a person."""
+    dual_manager_threshold: Decimal
+
+    def limit(self, role: Role) -> Decimal | None:
+        if role == Role.SYSTEM:
+            return self.system_limit
+        return self.limits.get(role.value, ZERO)
+
+
+@dataclass(frozen=True)
+class MoneyDecision:
+    kind: Kind
+    decider_id: str
+    role: Role
+    amount: Decimal
+    """For approvals, the payout approved; for advances, the advance."""
+
+
+@dataclass(frozen=True)
+class ClaimMoney:
+    """What the claim has already: who took part, what was paid and is waiting to be paid."""
+
+    terms: Terms
+    paid: Decimal = ZERO
+    pending_advances: Decimal = ZERO
+    required_role: Role = Role.ADJUSTER
+    """The tier the claim's decision needs now (amount, escalations, appeal or suspected fraud)."""
+    conflicted: Mapping[str, str] = field(default_factory=dict)
+    """Everyone who took part in the claim (every past handler, the investigator, earlier deciders),
+    keyed by `person_key`, with their part."""
+    approved_by: Sequence[str] = ()
+    """Who has approved in the current round."""
+    fraud_suspected: bool = False
+
+
+def refusal(decision: MoneyDecision, claim: ClaimMoney, authority: Authority) -> str | None:
+    """Why this decision may not move this money, or None when it may."""
+    amount, role, who = decision.amount, decision.role, decision.decider_id
+    if amount != cents(amount) or amount < ZERO:
+        return f"{decision.kind}: the amount {amount} is not a positive sum in cents"
+    if (role == Role.SYSTEM) != (decision.kind in (Kind.SYSTEM_APPROVAL, Kind.STATUTORY_ADVANCE)):
+        return ("the system role cannot be used by a person" if role == Role.SYSTEM
+                else f"a {decision.kind} is the system's, not a person's")
+    if decision.kind == Kind.STATUTORY_ADVANCE and claim.fraud_suspected:
+        return "statutory advance: the investigator suspects fraud, so a person decides any advance"
+    if role != Role.SYSTEM:
+        key = person_key(who)
+        if key in claim.conflicted:
+            return f"{who} is the {claim.conflicted[key]} of this claim (four-eyes rule)"
+        if key in {person_key(p) for p in claim.approved_by}:
+            return f"{who} has already approved this claim (four-eyes rule)"
+
+    moves = amount
+    if decision.kind in (Kind.ADVANCE, Kind.STATUTORY_ADVANCE):
+        if amount <= ZERO:
+            return f"{decision.kind}: the amount must be positive"
+        moves = claim.paid + claim.pending_advances + amount
+    ceiling = claim.terms.ceiling
+    if moves > ceiling:
+        what = "advances would come to" if decision.kind in (Kind.ADVANCE, Kind.STATUTORY_ADVANCE) else "pays"
+        return (f"{decision.kind}: {what} {moves}, above what this claim may be paid ({ceiling}: the amount "
+                f"claimed less the deductible, times the payout ratio, within the sum insured still available)")
+    if decision.kind == Kind.AGREED_ON_APPEAL and moves < claim.paid:
+        return f"{decision.kind}: {moves} is less than the {claim.paid} already paid"
+
+    if decision.kind == Kind.ADVANCE and RANK[role] < RANK[Role.SUPERVISOR]:
+        return "advance: a supervisor or manager approves advances"
+    # The law decides the statutory advance (art. 25): its bound is the ceiling above, not a role's limit.
+    limit = None if decision.kind == Kind.STATUTORY_ADVANCE else authority.limit(role)
+    if limit is not None and moves > limit:
+        needed = role_for_amount(moves, authority.limits)
+        return f"{role.value} may decide up to {limit}; this {decision.kind} ({moves}) needs a {needed.value}"
+    if decision.kind in (Kind.APPROVAL, Kind.AGREED_ON_APPEAL) and RANK[role] < RANK[claim.required_role]:
+        return f"this claim ({amount}) needs a {claim.required_role.value}; {role.value} may not decide it"
+    return None
