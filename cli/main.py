@@ -80,12 +80,13 @@ def verify_log(settings: Settings) -> None:
     from activities.engine import make_engine
     from activities.event_log import verify
 
-    count, problems = verify(make_engine(settings.resolved_database_url))
-    for problem in problems:
-        print(f"row {problem.row_id}: {problem.what}")
-    if problems:
-        raise CommandError(f"the claim event log is broken in {len(problems)} places ({count} rows checked)")
-    print(f"claim event log intact: {count} rows, hash chain unbroken")
+    result = verify(make_engine(settings.resolved_database_url))
+    for problem in result.problems:
+        print(f"claim {problem.claim_id} seq {problem.seq}: {problem.what}")
+    checked = f"{result.rows} rows in {result.claims} claims"
+    if result.problems:
+        raise CommandError(f"the claim event log is broken in {len(result.problems)} places ({checked} checked)")
+    print(f"claim event log intact: {checked}, every claim's hash chain unbroken")
 
 
 async def audit_replay(args: argparse.Namespace, settings: Settings) -> None:
