@@ -53,13 +53,6 @@ def begin_immediate(session: Session) -> None:
     session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
 
 
-def create_schema(engine: Engine) -> None:
-    from activities.event_log import protect
-
-    SQLModel.metadata.create_all(engine)
-    protect(engine)
-
-
 def insert_once(session: Session, row: T, existing: SelectOfScalar[T]) -> T:
     """Insert a row guarded by a unique key; if another attempt got there first, that row stands."""
     session.add(row)

@@ -5,7 +5,7 @@ hash of the claim's row before it (GENESIS for the first). Appends to one claim 
 that claim (PostgreSQL: a transaction-scoped advisory lock; SQLite: the transaction starts with BEGIN
 IMMEDIATE, the database's write lock), so any number of worker processes can write without forking a chain.
 Every event carries a key, unique per claim: appending a key that is already there is a no-op, which makes a
-retry after a commit harmless. On PostgreSQL, triggers refuse UPDATE, DELETE and TRUNCATE.
+retry after a commit harmless. On PostgreSQL, triggers (see the migrations) refuse UPDATE, DELETE and TRUNCATE.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -24,32 +24,12 @@ from models.tables import ClaimEventRow
 
 GENESIS = "0" * 64
 
-APPEND_ONLY_DDL = [
-    """CREATE OR REPLACE FUNCTION claim_events_append_only() RETURNS trigger AS $$
-       BEGIN RAISE EXCEPTION 'claim_events is append-only: % refused', TG_OP; END; $$ LANGUAGE plpgsql""",
-    "DROP TRIGGER IF EXISTS claim_events_append_only ON claim_events",
-    """CREATE TRIGGER claim_events_append_only BEFORE UPDATE OR DELETE ON claim_events
-       FOR EACH ROW EXECUTE FUNCTION claim_events_append_only()""",
-    "DROP TRIGGER IF EXISTS claim_events_no_truncate ON claim_events",
-    """CREATE TRIGGER claim_events_no_truncate BEFORE TRUNCATE ON claim_events
-       FOR EACH STATEMENT EXECUTE FUNCTION claim_events_append_only()""",
-]
-
 
 def row_hash(prev_hash: str, claim_id: str, seq: int, key: str, at: datetime, event: str, actor: str,
              detail: str) -> str:
     material = "\x1f".join([prev_hash, claim_id, str(seq), key, utc(at).isoformat(timespec="microseconds"), event,
                             actor, detail])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-def protect(engine: Engine) -> None:
-    """On PostgreSQL, make the database itself refuse updates, deletes and truncation of the log."""
-    if engine.dialect.name != "postgresql":
-        return
-    with engine.begin() as conn:
-        for statement in APPEND_ONLY_DDL:
-            conn.execute(text(statement))
 
 
 def lock_claim(session: Session, claim_id: str) -> None:
