@@ -9,6 +9,7 @@ Create Date: ${create_date}
 from __future__ import annotations
 
 import sqlalchemy as sa
+import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate writes SQLModel's string type)
 from alembic import op
 ${imports if imports else ""}
 
