@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -30,10 +31,27 @@ def test_upgrading_an_upgraded_database_does_nothing(any_engine):
     assert upgrade(any_engine) == HEAD
 
 
+# Each process imports everything, says it is ready, then waits for the go file: the upgrades start together.
+UPGRADE_ON_GO = """
+import pathlib, sys, time
+from cli.main import main
+folder = pathlib.Path(sys.argv[1])
+(folder / f"ready-{sys.argv[2]}").touch()
+while not (folder / "go").exists():
+    time.sleep(0.001)
+sys.exit(main(["db", "upgrade"]))
+"""
+
+
 def test_processes_upgrading_a_fresh_sqlite_file_at_once_all_succeed(tmp_path: Path):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "CLAIMS_VAR_DIR": str(tmp_path)}
-    procs = [subprocess.Popen([sys.executable, "starter.py", "db", "upgrade"], cwd=PROJECT_ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-c", UPGRADE_ON_GO, str(tmp_path), str(n)], cwd=PROJECT_ROOT,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for n in range(4)]
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("ready-*"))) < len(procs) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
     outputs = [proc.communicate(timeout=60)[0] for proc in procs]
     for proc, out in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, f"a concurrent upgrade failed:\n{out}"
@@ -42,3 +60,10 @@ def test_processes_upgrading_a_fresh_sqlite_file_at_once_all_succeed(tmp_path: P
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == HEAD
     engine.dispose()
+
+
+def test_db_upgrade_command_prints_the_revision(tmp_path: Path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'claims.db'}", "CLAIMS_VAR_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "starter.py", "db", "upgrade"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and f"database at revision {HEAD}" in done.stdout, done.stdout + done.stderr
