@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test run worker scheduler stop lint typecheck clean
+.PHONY: install demo test run worker scheduler stop lint typecheck clean db-upgrade
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +17,20 @@ install: $(STAMP)
 ## demo: embedded Temporal + a worker, sample claims down every path, a table of outcomes
 demo: $(STAMP)
 	@mkdir -p var
+	$(BIN)/python starter.py db upgrade 2>>var/demo.log
 	CLAIMS_SLA_PROFILE=$${CLAIMS_SLA_PROFILE:-demo} $(BIN)/python starter.py demo 2>>var/demo.log
 
 ## test: the whole suite (time-skipping server, dev server, SQLite and PostgreSQL)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## run: a worker and the scheduler, against TEMPORAL_ADDRESS or the embedded server the worker starts
+## db-upgrade: apply the database migrations to DATABASE_URL (workers and the scheduler never create tables)
+db-upgrade: $(STAMP)
+	$(BIN)/python starter.py db upgrade
+
+## run: the migrations, then a worker and the scheduler, against TEMPORAL_ADDRESS or the embedded server
 run: $(STAMP)
+	$(BIN)/python starter.py db upgrade
 	$(BIN)/python -m reporting.scheduler & scheduler=$$!; trap 'kill $$scheduler' EXIT INT TERM; $(BIN)/python worker.py
 
 ## scheduler: only the scheduler (hourly SLA digest, daily KPI report)

@@ -3,6 +3,7 @@
     python starter.py start claim.json
     python starter.py status C-1001
     python starter.py approve C-1001 --approver sup-7 --role supervisor --comment "checked"
+    python starter.py db upgrade
     python starter.py policies load policies.json
     python starter.py worklist --overdue
     python starter.py audit replay --workflow-id claim-C-1001

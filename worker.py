@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from activities.configuration import ConfigurationActivities
 from activities.database import ClaimsDatabase
-from activities.engine import create_schema, make_engine
+from activities.engine import make_engine
 from activities.gateway import PaymentGateway, build_gateway
 from activities.notifications import NotificationActivities, Renderer, build_sender
 from activities.payments import PaymentActivities
@@ -61,7 +61,6 @@ async def main() -> None:
     settings = get_settings()
     configure_logging(settings)
     engine = make_engine(settings.resolved_database_url)
-    create_schema(engine)
     client = await connect(settings)
     worker = build_worker(client, settings, engine)
     log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -220,15 +221,30 @@ class ClaimsDatabase:
 
     @activity.defn
     def record_event(self, ev: ClaimEvent) -> None:
-        """Append to the event log and move the read model, in one transaction."""
-        with event_log.append_lock(), Session(self.engine) as session:
-            row = session.get(Claim, ev.claim_id)
-            if row is not None:
-                self._apply_changes(row, ev.changes, utc(ev.at))
-                session.add(row)
-            event_log.append(session, ev.claim_id, ev.at, ev.event, ev.by, ev.detail, now_utc())
-            session.commit()
-        log.info("claim event", claim_id=ev.claim_id, claim_event=ev.event, by=ev.by)
+        """Append to the claim's event log and move the read model, in one transaction. An event whose key the
+        claim already has was recorded by an earlier attempt: nothing more is done."""
+        key = ev.key or uuid.uuid4().hex
+        for attempt in (1, 2):
+            with Session(self.engine) as session:
+                event_log.lock_claim(session, ev.claim_id)
+                if not event_log.append(session, ev.claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc()):
+                    log.info("claim event already recorded", claim_id=ev.claim_id, key=key)
+                    return
+                row = session.get(Claim, ev.claim_id)
+                if row is not None:
+                    self._apply_changes(row, ev.changes, utc(ev.at))
+                    session.add(row)
+                try:
+                    session.commit()
+                    break
+                except IntegrityError:
+                    # Under the claim's lock only a writer that skipped the lock could get here; re-check.
+                    session.rollback()
+                    if event_log.has_key(session, ev.claim_id, key):
+                        return
+                    if attempt == 2:
+                        raise
+        log.info("claim event", claim_id=ev.claim_id, claim_event=ev.event, by=ev.by, key=key)
 
     @staticmethod
     def _apply_changes(row: Claim, changes: dict[str, Any], at: datetime) -> None:

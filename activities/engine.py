@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, create_engine
 from sqlmodel.sql.expression import SelectOfScalar
@@ -15,6 +15,9 @@ from sqlmodel.sql.expression import SelectOfScalar
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 T = TypeVar("T", bound=SQLModel)
+
+
+SQLITE_BEGIN = "sqlite_begin"  # execution option; "IMMEDIATE" starts the transaction holding the write lock
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -31,15 +34,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # A transaction that must not read a stale state (the next seq of a claim's event log, the schema's
+            # revision) asks for IMMEDIATE: it waits for the write lock (up to the timeout) before reading
+            # anything, so two processes never both read the same last row. DDL in it is transactional too.
+            # Other transactions keep the driver's default: reads outside a transaction, BEGIN before the first
+            # write, so a read never holds a snapshot that a later write of the same session would find stale.
+            if conn.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
 
 
-def create_schema(engine: Engine) -> None:
-    from activities.event_log import protect
-
-    SQLModel.metadata.create_all(engine)
-    protect(engine)
+def begin_immediate(session: Session) -> None:
+    """Start the session's transaction now, holding SQLite's write lock; call it before the session reads."""
+    session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
 
 
 def lock_for_write(session: Session, rows: Any) -> None:

@@ -47,15 +47,26 @@ UPDATES: dict[str, tuple[str, list[tuple[str, str, dict[str, Any]]]]] = {
 
 def load_policies_file(settings: Settings, path: Path) -> int:
     from activities.database import load_policies
-    from activities.engine import create_schema, make_engine
+    from activities.engine import make_engine
+    from activities.schema import upgrade
 
     try:
         policies = [PolicyTerms.model_validate(p) for p in json.loads(path.read_text(encoding="utf-8"))]
     except ValidationError as err:
         raise CommandError(f"invalid policies file: {err}") from None
     engine = make_engine(settings.resolved_database_url)
-    create_schema(engine)
+    upgrade(engine)
     return load_policies(engine, policies)
+
+
+def db_upgrade(settings: Settings) -> None:
+    from activities.engine import make_engine
+    from activities.schema import upgrade
+
+    engine = make_engine(settings.resolved_database_url)
+    revision = upgrade(engine)
+    engine.dispose()
+    print(f"database at revision {revision}: {engine.url.render_as_string()}")
 
 
 async def audit_trail(args: argparse.Namespace, settings: Settings) -> None:
@@ -80,12 +91,13 @@ def verify_log(settings: Settings) -> None:
     from activities.engine import make_engine
     from activities.event_log import verify
 
-    count, problems = verify(make_engine(settings.resolved_database_url))
-    for problem in problems:
-        print(f"row {problem.row_id}: {problem.what}")
-    if problems:
-        raise CommandError(f"the claim event log is broken in {len(problems)} places ({count} rows checked)")
-    print(f"claim event log intact: {count} rows, hash chain unbroken")
+    result = verify(make_engine(settings.resolved_database_url))
+    for problem in result.problems:
+        print(f"claim {problem.claim_id} seq {problem.seq}: {problem.what}")
+    checked = f"{result.rows} rows in {result.claims} claims"
+    if result.problems:
+        raise CommandError(f"the claim event log is broken in {len(result.problems)} places ({checked} checked)")
+    print(f"claim event log intact: {checked}, every claim's hash chain unbroken")
 
 
 async def audit_replay(args: argparse.Namespace, settings: Settings) -> None:
@@ -135,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     wl.add_argument("--assignee")
     wl.add_argument("--type")
     wl.add_argument("--overdue", action="store_true")
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply the migrations to DATABASE_URL (before starting workers)")
     sub.add_parser("demo", help="run sample claims down every path and show the outcome")
     report = sub.add_parser("report", help="reports")
     report_sub = report.add_subparsers(dest="report_command", required=True)
@@ -162,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
+    if args.command == "db":
+        db_upgrade(settings)
+        return
     if args.command == "policies":
         count = load_policies_file(settings, args.file)
         print(f"loaded {count} policies into {settings.resolved_database_url}")

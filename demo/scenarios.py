@@ -22,7 +22,8 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.exceptions import ApplicationError
 
 from activities.database import load_policies
-from activities.engine import create_schema, make_engine
+from activities.engine import make_engine
+from activities.schema import upgrade
 from cli.claims import CommandError, claim_status, send_update, start_claim
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import connect
@@ -294,7 +295,7 @@ def print_table(rows: list[Row]) -> None:
 
 async def run_demo(settings: Settings) -> None:
     engine = make_engine(settings.resolved_database_url)
-    create_schema(engine)
+    upgrade(engine)  # `make demo` has run `starter.py db upgrade`; this covers `starter.py demo` alone
     policies = [PolicyTerms.model_validate(p)
                 for p in json.loads((SAMPLES / "policies.json").read_text(encoding="utf-8"))]
     load_policies(engine, policies)

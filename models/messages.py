@@ -163,9 +163,15 @@ class NotificationReceipt(Message):
 
 
 class ClaimEvent(Message):
-    """One entry in the append-only event log, with the read-model fields that change with it."""
+    """One entry in the append-only event log, with the read-model fields that change with it.
+
+    `key` identifies the event within its claim (the workflow sends a per-claim counter, "1", "2", ...): an
+    event whose key the claim already has is not recorded again, so a retry after a commit adds nothing.
+    Without a key the activity makes up a unique one, and a retry may then record the event twice.
+    """
 
     claim_id: str
+    key: str | None = Field(default=None, max_length=64)
     event: str
     at: datetime
     by: str = "system"

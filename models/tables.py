@@ -145,12 +145,20 @@ class ReportRun(SQLModel, table=True):
 
 
 class ClaimEventRow(SQLModel, table=True):
-    """The append-only claim event log, hash-chained: each row carries the hash of the one before it."""
+    """The append-only claim event log: one hash chain per claim, numbered from 1 by `seq`.
+
+    Each row carries the hash of the claim's row before it. `key` is the id the workflow gave the event, so a
+    retried append of the same event is recognised and not written twice.
+    """
 
     __tablename__ = "claim_events"
+    __table_args__ = (UniqueConstraint("claim_id", "seq", name="uq_claim_event_seq"),
+                      UniqueConstraint("claim_id", "key", name="uq_claim_event_key"))
 
     id: int | None = Field(default=None, primary_key=True)
-    claim_id: str = Field(index=True, max_length=64)
+    claim_id: str = Field(max_length=64)
+    seq: int
+    key: str = Field(max_length=64)
     at: datetime = _when()
     event: str = Field(max_length=60)
     actor: str = Field(max_length=64)

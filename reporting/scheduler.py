@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from temporalio.client import Client
 
-from activities.engine import create_schema, make_engine, now_utc
+from activities.engine import make_engine, now_utc
 from activities.notifications import SmtpSender, build_sender
 from config.logging import configure_logging
 from config.rules import STAFF_MAILBOXES
@@ -103,7 +103,6 @@ async def main() -> None:
     settings = get_settings()
     configure_logging(settings)
     engine = make_engine(settings.resolved_database_url)
-    create_schema(engine)
     scheduler = build_scheduler(Jobs(settings, engine), settings.report_timezone)
     scheduler.start()
     log.info("scheduler started", jobs=[j.id for j in scheduler.get_jobs()], timezone=settings.report_timezone)

@@ -18,8 +18,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import load_policies
-from activities.engine import create_schema, make_engine
+from activities.engine import make_engine
 from activities.gateway import LedgerGateway
+from activities.schema import upgrade
 from config.settings import Settings
 from config.temporal import installed_binary
 from models import search_attributes
@@ -50,7 +51,7 @@ def sample_policies() -> list[PolicyTerms]:
 
 def _sqlite_engine(tmp_path: Path) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path / 'claims.db'}")
-    create_schema(engine)
+    upgrade(engine)
     return engine
 
 
@@ -62,7 +63,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
     engine = make_engine(settings.resolved_database_url)
-    create_schema(engine)
+    upgrade(engine)
     load_policies(engine, sample_policies())
     yield engine
     engine.dispose()
@@ -97,7 +98,7 @@ def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
     with admin.begin() as conn:
         conn.execute(text(f'create schema "{schema}"'))
     engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    create_schema(engine)
+    upgrade(engine)
     load_policies(engine, sample_policies())
     yield engine
     engine.dispose()

@@ -18,7 +18,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import load_policies
-from activities.engine import create_schema, make_engine
+from activities.engine import make_engine
+from activities.schema import upgrade
 from config.settings import Settings
 from config.temporal import installed_binary
 from demo import scenarios as demo
@@ -33,7 +34,7 @@ async def record() -> None:
     var = Path(tempfile.mkdtemp())
     settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_SLA_PROFILE="demo", CLAIMS_TASK_QUEUE="claims-record")
     engine = make_engine(settings.resolved_database_url)
-    create_schema(engine)
+    upgrade(engine)
     policies = json.loads((demo.SAMPLES / "policies.json").read_text(encoding="utf-8"))
     load_policies(engine, [PolicyTerms.model_validate(p) for p in policies])
     env = await WorkflowEnvironment.start_local(

@@ -1,0 +1,132 @@
+"""The claim event log: one hash chain per claim, idempotent appends, tampering detected (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from itertools import pairwise
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, col, select
+
+from activities.database import ClaimsDatabase
+from activities.event_log import GENESIS, row_hash, verify
+from models.messages import ClaimEvent
+from models.tables import Claim, ClaimEventRow
+from tests.test_database import register
+
+
+def _log_some_events(engine, count: int = 5) -> str:
+    db = ClaimsDatabase(engine)
+    claim = register(db)
+    for n in range(count):
+        db.record_event(ClaimEvent(claim_id=claim.claim_id, key=str(n + 1), event=f"step-{n}",
+                                   at=datetime.now(UTC), by="system", detail=f"detail {n}"))
+    return claim.claim_id
+
+
+def _rows(engine, claim_id: str) -> list[ClaimEventRow]:
+    with Session(engine) as session:
+        return list(session.exec(select(ClaimEventRow).where(ClaimEventRow.claim_id == claim_id)
+                                 .order_by(col(ClaimEventRow.seq))).all())
+
+
+def _tamper(engine, statement: str, **params) -> None:
+    """What a person with direct database access might do (on PostgreSQL, first switching the guard off)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE claim_events DISABLE TRIGGER claim_events_append_only"))
+        conn.execute(text(statement), params)
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE claim_events ENABLE TRIGGER claim_events_append_only"))
+
+
+def test_each_claim_has_its_own_chain_from_seq_1(any_engine):
+    first, second = _log_some_events(any_engine, 3), _log_some_events(any_engine, 2)
+    for claim_id, count in ((first, 3), (second, 2)):
+        rows = _rows(any_engine, claim_id)
+        assert [r.seq for r in rows] == list(range(1, count + 1)), f"claim {claim_id} is numbered from 1"
+        assert rows[0].prev_hash == GENESIS and all(b.prev_hash == a.hash for a, b in pairwise(rows))
+    result = verify(any_engine)
+    assert (result.rows, result.claims, result.problems) == (5, 2, [])
+
+
+def test_a_retried_append_with_the_same_key_adds_no_row_and_leaves_the_read_model(any_engine):
+    db = ClaimsDatabase(any_engine)
+    claim_id = _log_some_events(any_engine, 2)
+    event = ClaimEvent(claim_id=claim_id, key="3", event="stage:closed", at=datetime.now(UTC),
+                       changes={"stage": "closed"})
+    db.record_event(event)
+    db.record_event(event.model_copy(update={"changes": {"stage": "retried"}}))
+    rows = _rows(any_engine, claim_id)
+    assert [(r.seq, r.key) for r in rows] == [(1, "1"), (2, "2"), (3, "3")], "the retry added a row"
+    with Session(any_engine) as session:
+        assert session.get(Claim, claim_id).stage == "closed", "the retry moved the read model again"
+
+
+def test_events_without_a_key_get_a_unique_one(any_engine):
+    db = ClaimsDatabase(any_engine)
+    claim = register(db)
+    for _ in range(2):
+        db.record_event(ClaimEvent(claim_id=claim.claim_id, event="note", at=datetime.now(UTC)))
+    keys = [r.key for r in _rows(any_engine, claim.claim_id)]
+    assert len(set(keys)) == 2 and all(len(k) == 32 for k in keys)
+
+
+def test_verify_log_catches_a_modified_row(any_engine):
+    claim_id = _log_some_events(any_engine)
+    _tamper(any_engine, "UPDATE claim_events SET detail = 'paid 1,000,000' WHERE event = 'step-2'")
+    problems = verify(any_engine).problems
+    assert [(p.claim_id, p.seq, p.what) for p in problems] == [
+        (claim_id, 3, "its contents were changed after it was written")]
+
+
+def test_verify_log_catches_a_deleted_middle_row(any_engine):
+    claim_id = _log_some_events(any_engine)
+    _tamper(any_engine, "DELETE FROM claim_events WHERE event = 'step-1'")
+    problems = verify(any_engine).problems
+    assert [(p.claim_id, p.seq) for p in problems] == [(claim_id, 3)], problems
+    assert "removed or inserted" in problems[0].what
+
+
+def test_verify_log_catches_an_inserted_row(any_engine):
+    claim_id = _log_some_events(any_engine)
+    rows = _rows(any_engine, claim_id)
+    # A forger renumbers the tail to make room, then inserts a row with a correct hash after seq 2.
+    _tamper(any_engine, "UPDATE claim_events SET seq = seq + 100 WHERE claim_id = :c AND seq > 2", c=claim_id)
+    at = datetime.now(UTC)
+    forged = row_hash(rows[1].hash, claim_id, 3, "forged", at, "paid", "system", "forged")
+    _tamper(any_engine, "INSERT INTO claim_events (claim_id, seq, key, at, event, actor, detail, recorded_at, "
+                        "prev_hash, hash) VALUES (:c, 3, 'forged', :at, 'paid', 'system', 'forged', :at, :prev, :h)",
+            c=claim_id, at=at, prev=rows[1].hash, h=forged)
+    problems = verify(any_engine).problems
+    assert problems and {p.claim_id for p in problems} == {claim_id}
+    assert any(p.seq == 103 for p in problems), f"the row after the forged one is flagged: {problems}"
+
+
+def test_a_forged_chain_of_its_own_is_caught(any_engine):
+    _log_some_events(any_engine)
+    _tamper(any_engine, "INSERT INTO claim_events (claim_id, seq, key, at, event, actor, detail, recorded_at, "
+                        "prev_hash, hash) VALUES ('C-X', 1, 'k', :at, 'paid', 'system', 'forged', :at, :prev, :h)",
+            at=datetime.now(UTC), prev=GENESIS, h="f" * 64)
+    problems = verify(any_engine).problems
+    assert [(p.claim_id, p.seq) for p in problems] == [("C-X", 1)]
+
+
+def test_chains_of_two_claims_are_independent(any_engine):
+    first, second = _log_some_events(any_engine, 3), _log_some_events(any_engine, 3)
+    _tamper(any_engine, "DELETE FROM claim_events WHERE claim_id = :c AND seq = 2", c=first)
+    problems = verify(any_engine).problems
+    assert {p.claim_id for p in problems} == {first}, "a break in one claim's chain says nothing of another's"
+    assert [r.seq for r in _rows(any_engine, second)] == [1, 2, 3]
+
+
+def test_postgresql_itself_refuses_to_change_the_log(any_engine):
+    if any_engine.dialect.name != "postgresql":
+        pytest.skip("the database-level guard is PostgreSQL's; SQLite relies on verify-log")
+    _log_some_events(any_engine)
+    for statement in ("UPDATE claim_events SET detail = 'x'", "DELETE FROM claim_events",
+                      "TRUNCATE claim_events"):
+        with pytest.raises(DBAPIError, match="append-only"), any_engine.begin() as conn:
+            conn.execute(text(statement))

@@ -1,0 +1,114 @@
+"""Two worker processes on one task queue and one database: every claim's event-log chain stays whole."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from config.settings import PROJECT_ROOT, Settings
+from models.contract import WORKFLOW_TYPE, workflow_id_for
+from tests.claims import auto_claim
+from tests.conftest import POSTGRES_URL
+from tests.harness import queue_name
+
+pytestmark = pytest.mark.devserver
+CLAIMS = 20
+
+
+def database_url(engine: Engine) -> str:
+    """The URL another process uses to reach the same database (on PostgreSQL, the test's own schema)."""
+    if engine.dialect.name == "sqlite":
+        return engine.url.render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        schema = conn.execute(text("select current_schema()")).scalar_one()
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def process_env(any_engine: Engine, fast_clock: Settings, tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url(any_engine), "CLAIMS_VAR_DIR": str(tmp_path / "var"),
+            "CLAIMS_SLA_PROFILE": "demo", "CLAIMS_RULES_FILE": str(fast_clock.rules_file),
+            "CLAIMS_LOG_FORMAT": "json"}
+
+
+@pytest.fixture
+def two_workers(dev_env: WorkflowEnvironment, process_env: dict[str, str],
+                tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+    queue = queue_name()
+    env = {**process_env, "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+           "CLAIMS_TASK_QUEUE": queue}
+    procs: list[subprocess.Popen[bytes]] = []
+    for n in (1, 2):
+        with (tmp_path / f"worker-{n}.log").open("wb") as out:
+            procs.append(subprocess.Popen([sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, stdout=out,
+                                          stderr=subprocess.STDOUT))
+    yield queue, procs
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def wait_until_running(procs: list[subprocess.Popen[bytes]], logs: list[Path], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not all("worker started" in log.read_text() for log in logs):
+        for proc, log in zip(procs, logs, strict=True):
+            assert proc.poll() is None, f"a worker process exited:\n{log.read_text()}"
+        assert time.monotonic() < deadline, "the worker processes did not start"
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # from "started" to polling
+
+
+async def executed(handle: WorkflowHandle[Any, Any]) -> tuple[list[str], set[str]]:
+    """The activities a claim's history records (local ones as markers), and the workers that ran its tasks."""
+    activities, workers = [], set()
+    async for event in handle.fetch_history_events():
+        kind = event.WhichOneof("attributes")
+        if kind == "activity_task_scheduled_event_attributes":
+            activities.append(event.activity_task_scheduled_event_attributes.activity_type.name)
+        elif kind == "marker_recorded_event_attributes" and "data" in event.marker_recorded_event_attributes.details:
+            data = event.marker_recorded_event_attributes.details["data"].payloads[0].data
+            activities.append(json.loads(data).get("activity_type", ""))
+        elif kind in ("workflow_task_started_event_attributes", "activity_task_started_event_attributes"):
+            workers.add(getattr(event, kind).identity)
+    return activities, workers
+
+
+async def test_two_worker_processes_keep_every_claims_chain_whole(dev_env, two_workers, process_env, tmp_path):
+    client = dev_env.client
+    queue, procs = two_workers
+    await wait_until_running(procs, [tmp_path / "worker-1.log", tmp_path / "worker-2.log"])
+
+    claims = [auto_claim() for _ in range(CLAIMS)]
+    handles = await asyncio.gather(*(client.start_workflow(WORKFLOW_TYPE, c, id=workflow_id_for(c["claim_id"]),
+                                                           task_queue=queue) for c in claims))
+    results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=30)
+    assert [r["outcome"] for r in results] == ["paid"] * CLAIMS
+
+    recorded, identities = 0, set()
+    for handle in handles:
+        activities, workers = await executed(handle)
+        recorded += activities.count("record_event")
+        identities |= workers
+    assert len(identities) == 2, f"both worker processes should have run claims, saw {identities}"
+
+    verify = subprocess.run([sys.executable, "starter.py", "audit", "verify-log"], cwd=PROJECT_ROOT,
+                            env=process_env, capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0, f"verify-log found breaks:\n{verify.stdout}{verify.stderr}"
+    assert f"intact: {recorded} rows in {CLAIMS} claims" in verify.stdout, verify.stdout
