@@ -59,7 +59,7 @@ def lock_for_write(session: Session, rows: Any) -> None:
     SQLite takes the database's write lock at the transaction's start (BEGIN IMMEDIATE)."""
     if session.get_bind().dialect.name == "sqlite":
         session.rollback()  # end the implicit read transaction so the write lock is taken first
-        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        begin_immediate(session)
     else:
         session.execute(rows.with_for_update())
 

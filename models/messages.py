@@ -177,8 +177,6 @@ class ClaimEvent(Message):
     by: str = "system"
     detail: str = ""
     changes: dict[str, Any] = Field(default_factory=dict)
-    key: str | None = None
-    """The event's own id within the claim (the workflow's count): a retried write adds nothing."""
 
 
 class RecordDocuments(Message):

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("payout_ratio", sa.Numeric(precision=6, scale=4), nullable=False),
         sa.Column("exclusions", sa.JSON(), nullable=False),
         sa.Column("waiting_period_days", sa.Integer(), nullable=False),
+        sa.Column("status_since", sa.Date(), nullable=True),
         sa.PrimaryKeyConstraint("policy_number"),
     )
 
@@ -51,6 +52,7 @@ def upgrade() -> None:
         sa.Column("claim_id", sa.String(length=64), nullable=False),
         sa.Column("chain_id", sa.String(length=64), nullable=False),
         sa.Column("policy_number", sa.String(length=64), nullable=False),
+        sa.Column("policy_period", sa.String(length=25), nullable=True),
         sa.Column("claim_type", sa.String(length=20), nullable=False),
         sa.Column("stage", sa.String(length=30), nullable=False),
         sa.Column("outcome", sa.String(length=30), nullable=True),
@@ -93,6 +95,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("idempotency_key", sa.String(length=128), nullable=False),
         sa.Column("amount", sa.Numeric(precision=15, scale=2), nullable=False),
+        sa.Column("requested", sa.Numeric(precision=15, scale=2), nullable=True),
         sa.Column("account_holder", sa.String(length=200), nullable=False),
         sa.Column("account_masked", sa.String(length=40), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
