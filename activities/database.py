@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import event_log
-from activities.engine import now_utc, utc
+from activities.engine import now_utc, refuses_bad_data, utc
 from config.rules import load_rules
 from config.settings import get_settings
 from models.contract import ClaimInput, ErrorType, Payout, PolicyTerms, RiskAssessment
@@ -30,6 +30,7 @@ from models.messages import (
     RegisterClaim,
 )
 from models.tables import Claim, ClaimDocument, Payment, Policy
+from workflows.rules import intake
 from workflows.rules.payout import compute_payout
 from workflows.rules.risk import RiskFacts, score_risk
 
@@ -58,10 +59,14 @@ class ClaimsDatabase:
         self.engine = engine
 
     @activity.defn
+    @refuses_bad_data
     def register_claim(self, req: RegisterClaim) -> None:
         """Record a new claim and its documents. A claim id is registered once, by one workflow chain."""
         claim = req.claim
         logger = log.bind(claim_id=claim.claim_id)
+        refused = intake.refusal(claim, req.registered_at)
+        if refused:
+            raise ApplicationError(refused, type=ErrorType.INVALID_CLAIM, non_retryable=True)
         with Session(self.engine) as session:
             existing = session.get(Claim, claim.claim_id)
             if existing is not None:
@@ -87,6 +92,7 @@ class ClaimsDatabase:
         logger.info("claim registered", policy_number=claim.policy_number, claim_type=claim.claim_type.value)
 
     @activity.defn
+    @refuses_bad_data
     def check_coverage(self, claim: ClaimInput) -> CoverageResult:
         """Policy exists, is in force on the incident date, covers this type and cause, waiting period passed."""
         with Session(self.engine) as session:
@@ -113,6 +119,7 @@ class ClaimsDatabase:
         return CoverageResult(covered=False, reason=refusal[0], clause=refusal[1], policy=terms)
 
     @activity.defn
+    @refuses_bad_data
     def assess_risk(self, req: AssessRisk) -> RiskAssessment:
         claim = req.claim
         window = timedelta(days=req.risk.frequent_claims_window_days)
@@ -143,6 +150,7 @@ class ClaimsDatabase:
         return assessment
 
     @activity.defn
+    @refuses_bad_data
     def assign_handler(self, req: AssignHandler) -> str:
         """A dedicated green-channel handler: of the type's handlers, the one with the fewest open claims."""
         rules = load_rules(get_settings())
@@ -156,6 +164,7 @@ class ClaimsDatabase:
         return handler
 
     @activity.defn
+    @refuses_bad_data
     def record_documents(self, req: RecordDocuments) -> None:
         with Session(self.engine) as session:
             self._add_documents(session, req.claim_id, req.documents, utc(req.at))
@@ -163,6 +172,7 @@ class ClaimsDatabase:
         log.info("documents recorded", claim_id=req.claim_id, kinds=[d.kind for d in req.documents])
 
     @activity.defn
+    @refuses_bad_data
     def compute_payout(self, req: ComputePayout) -> Payout:
         """The payout and its basis, against what the policy has already paid this period."""
         with Session(self.engine) as session:
@@ -183,6 +193,7 @@ class ClaimsDatabase:
         return payout
 
     @activity.defn
+    @refuses_bad_data
     def record_event(self, ev: ClaimEvent) -> None:
         """Append to the event log and move the read model, in one transaction."""
         with event_log.append_lock(), Session(self.engine) as session:
