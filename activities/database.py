@@ -17,7 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import event_log
-from activities.engine import now_utc, utc
+from activities.engine import now_utc, refuses_bad_data, utc
 from config.rules import load_rules
 from config.settings import get_settings
 from models.contract import ClaimInput, ErrorType, Payout, PolicyTerms, RiskAssessment
@@ -31,6 +31,7 @@ from models.messages import (
     RegisterClaim,
 )
 from models.tables import Claim, ClaimDocument, Payment, Policy
+from workflows.rules import intake
 from workflows.rules.payout import compute_payout
 from workflows.rules.risk import RiskFacts, score_risk
 
@@ -87,10 +88,14 @@ class ClaimsDatabase:
         self.engine = engine
 
     @activity.defn
+    @refuses_bad_data
     def register_claim(self, req: RegisterClaim) -> None:
         """Record a new claim and its documents. A claim id is registered once, by one workflow chain."""
         claim = req.claim
         logger = log.bind(claim_id=claim.claim_id)
+        refused = intake.refusal(claim, req.registered_at)
+        if refused:
+            raise ApplicationError(refused, type=ErrorType.INVALID_CLAIM, non_retryable=True)
         with Session(self.engine) as session:
             policy = _policy(session, claim.policy_number)
             existing = session.get(Claim, claim.claim_id)
@@ -118,6 +123,7 @@ class ClaimsDatabase:
         logger.info("claim registered", policy_number=claim.policy_number, claim_type=claim.claim_type.value)
 
     @activity.defn
+    @refuses_bad_data
     def check_coverage(self, claim: ClaimInput) -> CoverageResult:
         """Policy exists, is in force on the incident date, covers this type and cause, waiting period passed."""
         with Session(self.engine) as session:
@@ -145,6 +151,7 @@ class ClaimsDatabase:
         return CoverageResult(covered=False, reason=refusal[0], clause=refusal[1], policy=terms)
 
     @activity.defn
+    @refuses_bad_data
     def assess_risk(self, req: AssessRisk) -> RiskAssessment:
         claim = req.claim
         window = timedelta(days=req.risk.frequent_claims_window_days)
@@ -175,6 +182,7 @@ class ClaimsDatabase:
         return assessment
 
     @activity.defn
+    @refuses_bad_data
     def assign_handler(self, req: AssignHandler) -> str:
         """A dedicated green-channel handler: of the type's handlers, the one with the fewest open claims."""
         rules = load_rules(get_settings())
@@ -188,6 +196,7 @@ class ClaimsDatabase:
         return handler
 
     @activity.defn
+    @refuses_bad_data
     def record_documents(self, req: RecordDocuments) -> list[str]:
         """Record documents sent after the first report; the references among them that another claim
         has already used (the reused-document fraud rule looks at every document, not only the first)."""
@@ -203,6 +212,7 @@ class ClaimsDatabase:
         return sorted(reused)
 
     @activity.defn
+    @refuses_bad_data
     def compute_payout(self, req: ComputePayout) -> Payout:
         """The payout and its basis, against what other claims have paid or hold on the policy in the
         policy period of this claim's incident. (The pay activity holds the sum insured again when it pays.)"""
@@ -220,6 +230,7 @@ class ClaimsDatabase:
         return payout
 
     @activity.defn
+    @refuses_bad_data
     def record_event(self, ev: ClaimEvent) -> None:
         """Append to the claim's event log and move the read model, in one transaction. An event whose key the
         claim already has was recorded by an earlier attempt: nothing more is done."""

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlmodel import Session, SQLModel, create_engine
 from sqlmodel.sql.expression import SelectOfScalar
+from temporalio.exceptions import ApplicationError
 
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from models.contract import ErrorType
 
 T = TypeVar("T", bound=SQLModel)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 SQLITE_BEGIN = "sqlite_begin"  # execution option; "IMMEDIATE" starts the transaction holding the write lock
@@ -83,3 +90,67 @@ def now_utc() -> datetime:
 def utc(value: datetime) -> datetime:
     """Times are stored in UTC; SQLite hands them back naive, PostgreSQL aware."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_TABLE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
+UNIQUE_VIOLATION = "23505"
+
+
+def _is_uniqueness_race(err: IntegrityError) -> bool:
+    """Two attempts inserting the same unique key: a retry finds the row the other one wrote."""
+    return (getattr(err.orig, "sqlstate", None) == UNIQUE_VIOLATION
+            or str(err.orig).startswith("UNIQUE constraint failed"))
+
+
+def _unstorable_columns(table: str | None, params: Any) -> list[str]:
+    """The columns whose values cannot be stored: too long for the column, NUL or unpaired surrogates.
+    Only the column names leave this function, never the values (they may be personal data)."""
+    tables = SQLModel.metadata.tables
+    columns = tables[table].c if table is not None and table in tables else None
+    rows = params if isinstance(params, list | tuple) else [params]
+    found: list[str] = []
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        for key, value in row.items():
+            if not isinstance(value, str):
+                continue
+            name = re.sub(r"_\d+$", "", key) if columns is not None and key not in columns else key
+            length = getattr(columns[name].type, "length", None) if columns is not None and name in columns else None
+            unencodable = any("\ud800" <= c <= "\udfff" for c in value)
+            if ("\x00" in value or unencodable or (length and len(value) > length)) and name not in found:
+                found.append(name)
+    return found
+
+
+def _refusal(err: StatementError) -> ApplicationError:
+    match = _TABLE.match(err.statement or "")
+    table = match.group(1) if match else None
+    columns = _unstorable_columns(table, err.params)
+    where = ", ".join(f"{table}.{c}" for c in columns) if columns else (table or "the database")
+    reason = type(err.orig).__name__ if err.orig is not None else type(err).__name__
+    return ApplicationError(f"data that cannot be stored in {where} ({reason})", type=ErrorType.INVALID_DATA,
+                            non_retryable=True)
+
+
+def refuses_bad_data(fn: Callable[P, R]) -> Callable[P, R]:
+    """For every database activity: a value the database refuses (too long, NUL byte, a broken constraint)
+    fails at once with a typed, non-retryable error naming the table and column, instead of being retried
+    forever. The message never carries the values. Connection errors and uniqueness races stay retryable."""
+
+    @functools.wraps(fn)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except IntegrityError as err:
+            if _is_uniqueness_race(err):
+                raise
+            raise _refusal(err) from None
+        except DataError as err:
+            raise _refusal(err) from None
+        except StatementError as err:
+            if isinstance(err.orig, UnicodeError | ValueError):
+                raise _refusal(err) from None
+            raise
+
+    return guarded

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.engine import insert_once, now_utc
+from activities.engine import insert_once, now_utc, refuses_bad_data
 from config.settings import Settings
 from models.contract import ErrorType
 from models.messages import NotificationReceipt, NotificationRequest, Recipient
@@ -116,6 +116,7 @@ class NotificationActivities:
         self.sender = sender
 
     @activity.defn
+    @refuses_bad_data
     def notify(self, req: NotificationRequest) -> NotificationReceipt:
         logger = log.bind(claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
         try:

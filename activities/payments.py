@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.database import held_on_policy
-from activities.engine import lock_for_write, now_utc, utc
+from activities.engine import lock_for_write, now_utc, refuses_bad_data, utc
 from activities.gateway import InvalidAccountError, PaymentGateway
 from models.contract import ErrorType
 from models.messages import PaymentReceipt, PaymentRequest
@@ -41,6 +41,7 @@ class PaymentActivities:
         self.gateway = gateway
 
     @activity.defn
+    @refuses_bad_data
     def pay(self, req: PaymentRequest) -> PaymentReceipt:
         key = idempotency_key(req.claim_id, req.sequence)
         logger = log.bind(claim_id=req.claim_id, idempotency_key=key)

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from config.converter import data_converter
 from models.contract import workflow_id_for
 from workflows.claim import ClaimWorkflow
 
@@ -51,7 +51,7 @@ class ReplayOutcome:
 
 def production_replayer() -> Replayer:
     """The replayer with the production data converter and the production workflow."""
-    return Replayer(workflows=[ClaimWorkflow], data_converter=pydantic_data_converter)
+    return Replayer(workflows=[ClaimWorkflow], data_converter=data_converter)
 
 
 async def replay(histories: Iterable[WorkflowHistory] | AsyncIterator[WorkflowHistory],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,13 +24,37 @@ def as_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
-async def start_claim(client: Client, claim: dict[str, Any], task_queue: str) -> str:
-    """Start a claim's workflow once; a second start for the same claim id is refused."""
+def read_claim_file(path: Path) -> dict[str, Any]:
+    """A claim from a JSON file, or one plain line saying why the file is not one."""
     try:
-        parsed = ClaimInput.model_validate(claim)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise CommandError(f"{path}: cannot be read ({err.__class__.__name__})") from None
+    if not text.strip():
+        raise CommandError(f"{path}: the file is empty; expected a claim as a JSON object")
+    try:
+        claim = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        where = f" (line {err.lineno}, column {err.colno}: {err.msg})" if isinstance(err, json.JSONDecodeError) else ""
+        raise CommandError(f"{path}: not valid JSON{where}") from None
+    if not isinstance(claim, dict):
+        raise CommandError(f"{path}: expected a claim as a JSON object, got a JSON {type(claim).__name__}")
+    return claim
+
+
+def parse_claim(claim: Any) -> ClaimInput:
+    if not isinstance(claim, dict):
+        raise CommandError(f"invalid claim: expected a JSON object, got {type(claim).__name__}")
+    try:
+        return ClaimInput.model_validate(claim)
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise CommandError(f"invalid claim: {problems}") from None
+
+
+async def start_claim(client: Client, claim: dict[str, Any], task_queue: str) -> str:
+    """Start a claim's workflow once; a second start for the same claim id is refused."""
+    parsed = parse_claim(claim)
     workflow_id = workflow_id_for(parsed.claim_id)
     try:
         await client.start_workflow(WORKFLOW_TYPE, claim, id=workflow_id, task_queue=task_queue,

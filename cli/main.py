@@ -12,7 +12,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cli.claims import CommandError, as_json, claim_status, send_update, start_claim, worklist
+from cli.claims import (
+    CommandError,
+    as_json,
+    claim_status,
+    parse_claim,
+    read_claim_file,
+    send_update,
+    start_claim,
+    worklist,
+)
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect
@@ -213,9 +222,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "audit":
         await audit_replay(args, settings)
         return
+    claim: dict[str, Any] | None = None
+    if args.command == "start":  # the input is checked before connecting: nothing starts when it is bad
+        claim = read_claim_file(args.file)
+        parse_claim(claim)
     client = await connect(settings)
-    if args.command == "start":
-        claim = json.loads(args.file.read_text(encoding="utf-8"))
+    if claim is not None:
         workflow_id = await start_claim(client, claim, settings.task_queue)
         print(f"started {workflow_id}")
         if args.wait:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from config.converter import data_converter
 from config.settings import Settings
 from models.search_attributes import ALL as SEARCH_ATTRIBUTES
 
@@ -95,4 +95,4 @@ async def connect(settings: Settings) -> Client:
         )
     return await Client.connect(
         address, namespace=settings.temporal_namespace, tls=tls, api_key=settings.temporal_api_key,
-        data_converter=pydantic_data_converter)
+        data_converter=data_converter)

@@ -7,12 +7,23 @@ added later; none may be renamed (running claims and other systems depend on the
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 WORKFLOW_TYPE = "ClaimWorkflow"
 
@@ -27,9 +38,123 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=False)
 
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2)]
-NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# --------------------------------------------------------------------------- input limits
+# Every limit below fits the storage (models/tables.py) and what a claims system can use; docs/contract.md
+# lists them. A value outside them is refused by validation, so it never reaches the database.
+
+MAX_LIST = 100
+"""Line items, documents: more than this in one message is not a claim but a mistake or an attack."""
+MAX_FREE_TEXT = 2000
+"""Descriptions, findings, reasons, comments (stored as unbounded text, shown on letters and screens)."""
+MAX_NAME = 100
+"""Claimant names and account holders (the payments ledger keeps 200, notifications 200)."""
+MAX_ACTOR = 64
+"""Who did something: the event log's `actor` column."""
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def _plain(value: str, *, multiline: bool) -> str:
+    """No control characters (NUL, C0, C1), unpaired surrogates or bidi overrides: the databases refuse some,
+    and the others hide or reorder what a reader sees. Free text may keep tabs and line breaks."""
+    for char in value:
+        category = unicodedata.category(char)
+        if category == "Cc" and not (multiline and char in _LINE_BREAKS):
+            raise ValueError(f"control character U+{ord(char):04X} is not allowed")
+        if category == "Cs":
+            raise ValueError("unpaired surrogate characters are not allowed")
+        if char in _BIDI_CONTROLS:
+            raise ValueError(f"text direction override U+{ord(char):04X} is not allowed")
+    return value
+
+
+def _one_line(value: str) -> str:
+    return _plain(value, multiline=False)
+
+
+def _free_text(value: str) -> str:
+    return _plain(value, multiline=True)
+
+
+ONE_LINE = AfterValidator(_one_line)
+"""Short text: no control characters at all."""
+MULTILINE = AfterValidator(_free_text)
+"""Free text: tabs and line breaks allowed, no other control character."""
+
+
+def _limit(max_length: int, min_length: int = 1) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+_AMOUNT = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,2})?$")
+
+
+def _amount(value: Any) -> Any:
+    """Amounts are decimal strings of ASCII digits (or JSON numbers). Python's Decimal would also read
+    Arabic-Indic or full-width digits, exponents, NaN and Infinity; a claims system must not."""
+    if isinstance(value, bool):
+        raise ValueError("an amount must be a decimal string such as \"3200.00\"")
+    if isinstance(value, str):
+        if not _AMOUNT.match(value):
+            raise ValueError("an amount must be a decimal string of ASCII digits with at most 2 decimal places, "
+                             "such as \"3200.00\"")
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("an amount must be a finite number")
+        return repr(value)
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError("an amount must be a finite number")
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_amount), Field(ge=0, max_digits=15, decimal_places=2)]
+"""A non-negative amount: at most 13 digits before the point and 2 after (the Numeric(15, 2) columns)."""
+PositiveMoney = Annotated[Money, Field(gt=0)]
+
+_TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+                        r"(Z|z|[+-][0-9]{2}:?[0-9]{2})$")
+
+
+def _iso_timestamp(value: Any) -> Any:
+    """Times are ISO-8601 strings with an offset. A JSON number would otherwise be read as a Unix time."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        raise ValueError("a time must be an ISO-8601 string with an offset, such as \"2026-11-20T08:30:00+08:00\"")
+    return value
+
+
+def _plausible_year(value: datetime) -> datetime:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"a time must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_timestamp), AfterValidator(_plausible_year)]
+
+NonEmpty = Annotated[str, _limit(500), ONE_LINE]
+FreeText = Annotated[str, _limit(MAX_FREE_TEXT), MULTILINE]
+Comment = Annotated[str, _limit(MAX_FREE_TEXT, min_length=0), MULTILINE]
+Name = Annotated[str, _limit(MAX_NAME), ONE_LINE]
+Actor = Annotated[str, _limit(MAX_ACTOR), ONE_LINE]
+Cause = Annotated[str, _limit(100), ONE_LINE]
+Category = Annotated[str, _limit(40), ONE_LINE]
+Clause = Annotated[str, _limit(200), ONE_LINE]
+ItemDescription = Annotated[str, _limit(500), MULTILINE]
+DocumentRefText = Annotated[str, _limit(500), ONE_LINE]
+"""The `claim_documents.ref` column."""
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 \-]{5,19}$")]
+Email = Annotated[str, StringConstraints(
+    strip_whitespace=True, max_length=200,
+    pattern=r"^[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+            r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+$")]
+"""At most 200 characters: the notification outbox's `recipient` column."""
+AccountNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{4,34}$")]
+DocumentKind = Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")]
 
 
 class ClaimType(StrEnum):
@@ -73,34 +198,42 @@ class Role(StrEnum):
 
 
 class Claimant(Message):
-    name: NonEmpty
-    phone: str | None = None
-    email: str | None = None
+    name: Name
+    phone: Phone | None = None
+    email: Email | None = None
     channel: Literal["sms", "email", "app"] = "sms"
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Claimant:
+        if self.channel == "sms" and not self.phone:
+            raise ValueError("phone is required when channel is 'sms'")
+        if self.channel == "email" and not self.email:
+            raise ValueError("email is required when channel is 'email'")
+        return self
 
 
 class Incident(Message):
-    occurred_at: AwareDatetime
-    description: NonEmpty
-    cause: NonEmpty
+    occurred_at: Timestamp
+    description: FreeText
+    cause: Cause
     injuries: bool = False
     major: bool = False
 
 
 class LineItem(Message):
-    description: NonEmpty
+    description: ItemDescription
     amount: Money
-    category: str = "other"
+    category: Category = "other"
 
 
 class DocumentRef(Message):
-    kind: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")]
-    ref: NonEmpty
+    kind: DocumentKind
+    ref: DocumentRefText
 
 
 class BankAccount(Message):
-    holder: NonEmpty
-    number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{4,34}$")]
+    holder: Name
+    number: AccountNumber
 
     @property
     def masked(self) -> str:
@@ -115,9 +248,9 @@ class ClaimInput(Message):
     claim_type: ClaimType
     claimant: Claimant
     incident: Incident
-    claimed_amount: Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=2)]
-    line_items: list[LineItem] = Field(default_factory=list)
-    documents: list[DocumentRef] = Field(default_factory=list)
+    claimed_amount: PositiveMoney
+    line_items: Annotated[list[LineItem], Field(max_length=MAX_LIST)] = Field(default_factory=list)
+    documents: Annotated[list[DocumentRef], Field(max_length=MAX_LIST)] = Field(default_factory=list)
     bank_account: BankAccount | None = None
 
 
@@ -125,12 +258,12 @@ class ClaimInput(Message):
 
 
 class SubmitDocuments(Message):
-    documents: Annotated[list[DocumentRef], Field(min_length=1)]
+    documents: Annotated[list[DocumentRef], Field(min_length=1, max_length=MAX_LIST)]
 
 
 class RecordInvestigation(Message):
     investigator_id: Identifier
-    findings: NonEmpty
+    findings: FreeText
     confirmed_amount: Money | None = None
     fraud_suspected: bool = False
 
@@ -138,7 +271,7 @@ class RecordInvestigation(Message):
 class Approve(Message):
     approver_id: Identifier
     role: Role
-    comment: str = ""
+    comment: Comment = ""
     amount: Money | None = None
     """Only when reviewing an appeal: the amount the reviewer agrees, if not the computed payout."""
 
@@ -146,13 +279,13 @@ class Approve(Message):
 class Reject(Message):
     approver_id: Identifier
     role: Role
-    reason: NonEmpty
-    clause: NonEmpty
+    reason: FreeText
+    clause: Clause
 
 
 class Escalate(Message):
     by: Identifier
-    reason: NonEmpty
+    reason: FreeText
 
 
 class Assign(Message):
@@ -161,22 +294,23 @@ class Assign(Message):
 
 
 class Withdraw(Message):
-    by: NonEmpty
-    reason: NonEmpty
+    by: Actor
+    """Who asked: a staff id, or the channel the claimant used ("portal", "call-centre")."""
+    reason: FreeText
 
 
 class Appeal(Message):
-    reason: NonEmpty
+    reason: FreeText
 
 
 class UpdateBankAccount(Message):
-    holder: NonEmpty
-    number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{4,34}$")]
+    holder: Name
+    number: AccountNumber
 
 
 class Reopen(Message):
     by: Identifier
-    reason: NonEmpty
+    reason: FreeText
     role: Role
     """Required: a supervisor or manager reopens a claim, and says so."""
 
@@ -186,8 +320,8 @@ class ApproveAdvance(Message):
 
     approver_id: Identifier
     role: Role
-    amount: Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=2)]
-    comment: str = ""
+    amount: PositiveMoney
+    comment: Comment = ""
 
 
 class UpdateAck(Message):
@@ -348,3 +482,5 @@ class ErrorType(StrEnum):
     NOT_AUTHORIZED = "NotAuthorized"
     INVALID_BANK_ACCOUNT = "InvalidBankAccount"
     TEMPLATE_ERROR = "TemplateError"
+    INVALID_DATA = "InvalidData"
+    """A value the database cannot store or a payload that is not readable JSON: never retried."""

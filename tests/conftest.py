@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import load_policies
 from activities.engine import make_engine
 from activities.gateway import LedgerGateway
 from activities.schema import upgrade
+from config.converter import data_converter
 from config.settings import Settings
 from config.temporal import installed_binary
 from models import search_attributes
@@ -112,7 +112,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server of its own per test: its clock is global, so one claim left waiting would
     otherwise hold time still for the tests after it."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         test_server_existing_path=str(installed_binary("temporal-test-server")))
     await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
         namespace="default", search_attributes={k.name: k.indexed_value_type for k in search_attributes.ALL}))
@@ -132,7 +132,7 @@ async def claims(time_env: WorkflowEnvironment, settings: Settings, engine: Engi
 @pytest.fixture(scope="module")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, search_attributes=search_attributes.ALL,
+        data_converter=data_converter, search_attributes=search_attributes.ALL,
         dev_server_existing_path=str(installed_binary("temporal")))
     yield env
     await env.shutdown()

@@ -14,12 +14,12 @@ import re
 import tempfile
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import load_policies
 from activities.engine import make_engine
 from activities.schema import upgrade
+from config.converter import data_converter
 from config.settings import Settings
 from config.temporal import installed_binary
 from demo import scenarios as demo
@@ -38,7 +38,7 @@ async def record() -> None:
     policies = json.loads((demo.SAMPLES / "policies.json").read_text(encoding="utf-8"))
     load_policies(engine, [PolicyTerms.model_validate(p) for p in policies])
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, search_attributes=search_attributes.ALL,
+        data_converter=data_converter, search_attributes=search_attributes.ALL,
         dev_server_existing_path=str(installed_binary("temporal")))
     HISTORIES.mkdir(exist_ok=True)
     try:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from audit.replay import history_from_file
+from config.converter import data_converter
 from models.contract import WORKFLOW_TYPE
 from tests.changed_workflows import ChangedWithoutPatch, ChangedWithPatch
 from tests.claims import auto_claim
@@ -29,7 +29,7 @@ def saved(path: Path) -> WorkflowHistory:
 
 
 def replayer(workflow_class: type = ClaimWorkflow) -> Replayer:
-    return Replayer(workflows=[workflow_class], data_converter=pydantic_data_converter)
+    return Replayer(workflows=[workflow_class], data_converter=data_converter)
 
 
 def test_every_path_has_a_saved_history():

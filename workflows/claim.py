@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.base import ClaimClosed
     from workflows.claim_state import parse, refuse
     from workflows.claim_updates import ClaimUpdates
-    from workflows.rules import triage
+    from workflows.rules import intake, triage
     from workflows.rules.calendar import due
     from workflows.rules.money import Kind
 
@@ -53,6 +53,9 @@ class ClaimWorkflow(ClaimUpdates):
         if claim is None:  # `temporal workflow start` without --input
             raise refuse("invalid claim: payload: no start input was given", ErrorType.INVALID_CLAIM)
         s.claim = parse(ClaimInput, claim, "invalid claim", ErrorType.INVALID_CLAIM)
+        problem = intake.refusal(s.claim, workflow.now())
+        if problem:
+            raise refuse(problem, ErrorType.INVALID_CLAIM)
         if workflow.info().workflow_id != workflow_id_for(s.claim.claim_id):
             raise refuse(f"workflow id must be {workflow_id_for(s.claim.claim_id)!r} for claim_id "
                          f"{s.claim.claim_id!r}", ErrorType.INVALID_CLAIM)

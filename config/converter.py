@@ -1,0 +1,43 @@
+"""The one data converter every process uses: pydantic JSON, and a typed refusal for unreadable payloads.
+
+A payload that is not JSON this service can read (empty, malformed, or nested deeper than the JSON
+parser's limit of 200 levels) would otherwise fail the workflow task, and Temporal retries a failed
+workflow task for ever. Raised as a non-retryable `ApplicationError`, it fails the start (the workflow
+fails with type `InvalidData`) or rejects the update instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
+from temporalio.converter import CompositePayloadConverter, DataConverter, DefaultPayloadConverter
+from temporalio.exceptions import ApplicationError
+
+from models.contract import ErrorType
+
+
+class CheckedJSONPayloadConverter(PydanticJSONPlainPayloadConverter):
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        try:
+            return super().from_payload(payload, type_hint)
+        except ValidationError as err:
+            unreadable = [e for e in err.errors() if e["type"] == "json_invalid"]
+            if not unreadable:
+                raise
+            # Only the parser's own words (position and reason), never the payload: it may hold personal data.
+            reason = str(unreadable[0].get("ctx", {}).get("error", "invalid JSON"))
+            raise ApplicationError(f"payload is not readable JSON: {reason}", type=ErrorType.INVALID_DATA,
+                                   non_retryable=True) from None
+
+
+class ClaimsPayloadConverter(CompositePayloadConverter):
+    def __init__(self) -> None:
+        json_converter = CheckedJSONPayloadConverter()
+        super().__init__(*(json_converter if c.encoding == json_converter.encoding else c
+                           for c in DefaultPayloadConverter.default_encoding_payload_converters))
+
+
+data_converter = DataConverter(payload_converter_class=ClaimsPayloadConverter)
