@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
-from models.contract import WORKFLOW_TYPE, ClaimInput, workflow_id_for
+from models.contract import WORKFLOW_TYPE, ClaimInput, ErrorType, workflow_id_for
 
 
 class CommandError(Exception):
@@ -53,16 +56,38 @@ def parse_claim(claim: Any) -> ClaimInput:
 
 
 async def start_claim(client: Client, claim: dict[str, Any], task_queue: str) -> str:
-    """Start a claim's workflow once; a second start for the same claim id is refused."""
+    """Start a claim's workflow once; a second start for the same claim id is refused. A report that
+    failed (an unknown policy, say) recorded nothing, so the corrected report may use its claim id again."""
     parsed = parse_claim(claim)
     workflow_id = workflow_id_for(parsed.claim_id)
+    if await _registered(client, workflow_id):
+        raise CommandError(f"claim {parsed.claim_id} already exists ({workflow_id}); not started again")
     try:
         await client.start_workflow(WORKFLOW_TYPE, claim, id=workflow_id, task_queue=task_queue,
-                                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
     except WorkflowAlreadyStartedError:
         raise CommandError(f"claim {parsed.claim_id} already exists ({workflow_id}); not started again") from None
     return workflow_id
+
+
+async def _registered(client: Client, workflow_id: str) -> bool:
+    """Whether a claim with this workflow id exists: any run but one that failed before registering it."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:  # the raw call: only the status is needed, not the decoded search attributes
+        described = await client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)))
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    if described.workflow_execution_info.status != WorkflowExecutionStatus.FAILED.value:
+        return True
+    try:
+        await handle.result(follow_runs=False)
+    except WorkflowFailureError as err:
+        return isinstance(err.cause, ApplicationError) and err.cause.type == ErrorType.DUPLICATE_CLAIM
+    return True
 
 
 async def send_update(client: Client, claim_id: str, update: str, payload: dict[str, Any]) -> Any:

@@ -251,7 +251,7 @@ async def play(client: Client, scenario: Scenario, task_queue: str) -> Row:
         await start_claim(client, scenario.claim, task_queue)
     except CommandError as err:
         row.outcome = "error:InvalidClaim"
-        scenario.notes.append(str(err))
+        scenario.notes.append(f"refused before starting: {err}")
         return row
     if scenario.script is not None:
         await scenario.script(client, claim_id, scenario.notes)

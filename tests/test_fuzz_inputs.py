@@ -128,7 +128,7 @@ def rows_for_claim(claim: c.ClaimInput) -> list[Any]:
         Claim(claim_id=claim.claim_id, chain_id="run", policy_number=claim.policy_number,
               claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
               incident_at=claim.incident.occurred_at, registered_at=now, updated_at=now),
-        ClaimEventRow(claim_id=claim.claim_id, at=now, event="registered", actor="system",
+        ClaimEventRow(claim_id=claim.claim_id, seq=1, key="1", at=now, event="registered", actor="system",
                       detail=f"{claim.incident.description} {claim.incident.cause} "
                              + " ".join(f"{i.description} {i.category} {i.amount}" for i in claim.line_items),
                       recorded_at=now, prev_hash="0" * 64, hash=uuid.uuid4().hex),
@@ -152,7 +152,8 @@ def rows_for_update(payload: BaseModel) -> list[Any]:
     fields = payload.model_dump()
     actor = next((str(fields[k]) for k in ("by", "approver_id", "investigator_id") if k in fields), "claimant")
     detail = " ".join(str(v) for k, v in fields.items() if isinstance(v, str))
-    rows: list[Any] = [ClaimEventRow(claim_id="C-1", at=now, event="update", actor=actor, detail=detail,
+    rows: list[Any] = [ClaimEventRow(claim_id="C-1", seq=1, key="1", at=now, event="update", actor=actor,
+                                     detail=detail,
                                      recorded_at=now, prev_hash="0" * 64, hash=uuid.uuid4().hex)]
     if isinstance(payload, c.SubmitDocuments):
         rows += [ClaimDocument(claim_id="C-1", kind=d.kind, ref=d.ref, submitted_at=now)
