@@ -153,3 +153,12 @@ async def live(dev_env: WorkflowEnvironment, fast_clock: Settings, engine: Engin
     gateway = LedgerGateway(engine)
     async with build_worker(dev_env.client, fast_clock, engine, task_queue=queue, gateway=gateway):
         yield Claims(dev_env.client, queue, engine, gateway, fast_clock)
+
+
+@pytest.fixture
+async def claims_on_any(time_env: WorkflowEnvironment, settings: Settings, any_engine: Engine) -> AsyncIterator[Claims]:
+    """The `claims` rig on SQLite and on PostgreSQL: for the cases where the database decides."""
+    queue = queue_name()
+    gateway = LedgerGateway(any_engine, closed_accounts=frozenset({"6222000000000000"}))
+    async with build_worker(time_env.client, settings, any_engine, task_queue=queue, gateway=gateway):
+        yield Claims(time_env.client, queue, any_engine, gateway, settings)

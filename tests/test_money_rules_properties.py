@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from config.rules import AUTHORITY_LIMITS, CLAUSES
 from models.contract import ApprovalRecord, LineItem, Role
 from workflows.rules import authority
+from workflows.rules import money as money_guard
 from workflows.rules.payout import compute_payout
 
 D = Decimal
@@ -114,23 +115,49 @@ def test_two_managers_are_needed_above_the_dual_threshold_only(amount, required)
     assert needed == (2 if required == Role.MANAGER and amount > DUAL else 1)
 
 
+@st.composite
+def claims_money(draw: st.DrawFn) -> money_guard.ClaimMoney:
+    terms = money_guard.Terms(claimed_amount=draw(positive), deductible=draw(money), payout_ratio=draw(ratios),
+                              sum_insured_available=draw(money))
+    return money_guard.ClaimMoney(
+        terms=terms, paid=draw(money), pending_advances=draw(money),
+        required_role=draw(roles),
+        conflicted={authority.person_key(p): part for p, part in draw(st.dictionaries(
+            people, st.sampled_from(["handler", "former handler", "investigator"]), max_size=3)).items()},
+        approved_by=draw(st.lists(people, max_size=2)), fraud_suspected=draw(st.booleans()))
+
+
+GUARD_AUTHORITY = money_guard.Authority(limits=AUTHORITY_LIMITS, system_limit=D("5000"), dual_manager_threshold=DUAL)
+
+
 @RUNS
-@given(person=people, role=st.sampled_from(list(Role)), amount=money, escalations=st.integers(0, 2),
-       earlier=st.lists(st.tuples(people, roles), max_size=3),
-       conflicted=st.dictionaries(people, st.sampled_from(["handler", "investigator"]), max_size=2))
-def test_refusal_lets_nobody_decide_beyond_authority_or_against_four_eyes(person, role, amount, escalations,
-                                                                           earlier, conflicted):
-    required = authority.required_role(amount, AUTHORITY_LIMITS, escalations)
-    approvals = [approval(p, r) for p, r in earlier]
-    problem = authority.refusal(approver_id=person, role=role, amount=amount, required=required,
-                                limits=AUTHORITY_LIMITS, approvals=approvals, conflicted=conflicted)
-    if problem is not None:
+@given(kind=st.sampled_from(list(money_guard.Kind)), person=people | st.just("system"),
+       role=st.sampled_from(list(Role)), amount=amounts_at_the_tiers, claim=claims_money())
+def test_the_money_guard_lets_no_decision_move_money_beyond_terms_authority_or_four_eyes(kind, person, role, amount,
+                                                                                        claim):
+    decision = money_guard.MoneyDecision(kind=kind, decider_id=person, role=role, amount=amount)
+    if money_guard.refusal(decision, claim, GUARD_AUTHORITY) is not None:
         return
-    who = person.lower()
-    assert role != Role.SYSTEM, "a person acted as the system"
-    assert covers(role, amount), f"{person} as {role} allowed to approve {amount}"
-    assert who not in {c.lower() for c in conflicted}, f"{person} allowed although conflicted: {conflicted}"
-    assert who not in {a.approver_id.lower() for a in approvals}, f"{person} allowed to approve twice"
+    advance = kind in (money_guard.Kind.ADVANCE, money_guard.Kind.STATUTORY_ADVANCE)
+    moves = claim.paid + claim.pending_advances + amount if advance else amount
+    assert moves <= claim.terms.ceiling, f"{kind} moves {moves}, above the ceiling {claim.terms.ceiling}"
+    assert claim.terms.ceiling <= claim.terms.sum_insured_available
+    assert claim.terms.ceiling <= max(claim.terms.claimed_amount - claim.terms.deductible, D("0"))
+    system_kind = kind in (money_guard.Kind.SYSTEM_APPROVAL, money_guard.Kind.STATUTORY_ADVANCE)
+    assert (role == Role.SYSTEM) == system_kind, f"{role} made a {kind}"
+    if kind != money_guard.Kind.STATUTORY_ADVANCE:
+        limit = D("5000") if role == Role.SYSTEM else AUTHORITY_LIMITS.get(role.value)
+        assert limit is None or moves <= limit, f"{role} moved {moves} beyond its limit {limit}"
+    else:
+        assert not claim.fraud_suspected, "the statutory advance paid itself while fraud is suspected"
+    if role != Role.SYSTEM:
+        who = person.casefold()
+        assert who not in claim.conflicted, f"{person} decided although {claim.conflicted[who]}"
+        assert who not in {p.casefold() for p in claim.approved_by}, f"{person} approved twice"
+    if kind in (money_guard.Kind.APPROVAL, money_guard.Kind.AGREED_ON_APPEAL):
+        assert authority.RANK[role] >= authority.RANK[claim.required_role]
+    if kind == money_guard.Kind.ADVANCE:
+        assert authority.RANK[role] >= authority.RANK[Role.SUPERVISOR]
 
 
 @RUNS

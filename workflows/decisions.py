@@ -40,11 +40,15 @@ class Decisions(SlaClocks):
 
     # ------------------------------------------------------------------ the guard
 
-    def _refusal(self, kind: Kind, who: str, role: Role, amount: Decimal, *, recheck: bool = False) -> str | None:
+    def _refusal(self, kind: Kind, who: str, role: Role, amount: Decimal, *, recheck: bool = False,
+                 queued: bool = False) -> str | None:
         """The money guard on this claim as it stands. `recheck`: the decider's own approval is already
-        recorded (checking again at the moment money moves)."""
+        recorded (checking again at the moment money moves); `queued`: the advance checked is itself among
+        the advances waiting to be paid."""
         s = self.s
         claim_money = s.claim_money()
+        if queued:
+            claim_money = dataclasses.replace(claim_money, pending_advances=claim_money.pending_advances - amount)
         if recheck:
             me = authority.person_key(who)
             claim_money = dataclasses.replace(
@@ -203,7 +207,8 @@ class Decisions(SlaClocks):
                                                    "basis": [*s.payout.basis, step]})
             s.decision = s.decision.model_copy(update={"kind": "partial", "amount": total,
                                                        "basis": s.payout.basis})
-        self._notify("payout_reduced", {"requested": requested, "amount": paid, "clause": clause})
+        self._notify("payout_reduced", {"requested": requested, "amount": paid, "clause": clause,
+                                        "nothing_left": paid <= 0})
 
     async def _deny_zero(self, payout: Payout) -> None:
         _, rules = self.s.require_ready()
@@ -244,19 +249,21 @@ class Decisions(SlaClocks):
         async with self.money_lock:
             if not s.advance_requests:
                 return
-            amount, approver_id, role = s.advance_requests.pop(0)
+            # The advance stays in the queue until it is paid, so the guard counts it for any other decision.
+            amount, approver_id, role = s.advance_requests[0]
             s.advance_in_flight = True
             try:
                 if s.withdrawal is not None or s.outcome is not None:
                     return
                 kind = Kind.STATUTORY_ADVANCE if role == Role.SYSTEM else Kind.ADVANCE
-                problem = self._refusal(kind, approver_id, role, amount)
+                problem = self._refusal(kind, approver_id, role, amount, queued=True)
                 if problem:
                     await self._note("advance_refused", by=approver_id, detail=problem)
                     return
                 await self._note("advance_payment", by=approver_id, detail=f"advance of {amount}")
                 await self._pay(amount, "advance")
             finally:
+                s.advance_requests.pop(0)
                 s.advance_in_flight = False
 
     async def _statutory_advance(self) -> None:
