@@ -105,7 +105,7 @@ async def test_an_advance_needs_authority_for_its_amount(claims):
     claim = auto_claim(policy_number="P-AUTO-002", claimed_amount="900000.00", line_items=[],
                        incident={"major": True}, documents=docs(*ALL_AUTO_DOCS))
     cid = claim["claim_id"]
-    handle = await claims.start(claim)
+    await claims.start(claim)
     await claims.wait(cid, lambda s: s["handler"] is not None, "a dedicated handler")
     refused = await claims.refused(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor",
                                                            "amount": "700000.00"})
@@ -183,7 +183,7 @@ async def test_fraud_suspected_holds_the_statutory_advance_for_a_person(claims, 
     claim = auto_claim(claimed_amount="30000.00", incident={"injuries": True}, line_items=[],
                        documents=docs(*ALL_AUTO_DOCS))
     cid = claim["claim_id"]
-    handle = await claims.start(claim)
+    await claims.start(claim)
     await claims.at_stage(cid, "investigating")
     await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "staged?",
                                                       "fraud_suspected": True})
@@ -199,7 +199,7 @@ async def test_a_previous_handler_and_case_variants_of_an_investigator_may_not_a
     claim = auto_claim(claimed_amount="30000.00", incident={"injuries": True}, line_items=[],
                        documents=docs(*ALL_AUTO_DOCS))
     cid = claim["claim_id"]
-    handle = await claims.start(claim)
+    await claims.start(claim)
     await claims.at_stage(cid, "investigating")
     await claims.update(cid, "assign", {"handler_id": "sup-7", "by": "mgr-1"})
     await claims.update(cid, "assign", {"handler_id": "adj-2", "by": "mgr-1"})
