@@ -337,6 +337,35 @@ class ClaimsMachine(RuleBasedStateMachine):
         self.claims.append(ClaimRecord(cid, self.kind, policy, claimed, valid=not invalid))
         self.act(self.rig.claims.start(claim))
 
+    @precondition(lambda self: len(self.claims) <= 3)
+    @rule(amounts=st.tuples(st.sampled_from(AMOUNTS), st.sampled_from(AMOUNTS)), together=st.booleans(),
+          who=st.sampled_from(["sup-9", "mgr-8", "adj-4"]))
+    def two_claims_race_for_one_sum_insured(self, amounts: tuple[str, str], together: bool, who: str) -> None:
+        """Two claims on the shared policy priced before either is paid, then approved (at once or one after
+        the other): what the sum insured still available was when each payout was computed is stale by then."""
+        records = []
+        for amount in amounts:
+            cid = f"C-{self.tag}-{len(self.claims) + 1}"
+            policy = f"P-S-{self.tag}"
+            now = self.run(self.rig.env.get_current_time())
+            claim = auto_claim(
+                cid, policy_number=policy, claim_type=self.kind, claimed_amount=amount, line_items=[],
+                documents=[{"kind": k, "ref": f"doc://{cid}/{k}.pdf"} for k in REQUIRED_DOCUMENTS[self.kind]],
+                incident={"occurred_at": (now - timedelta(days=1)).isoformat(), "cause": CAUSE[self.kind]})
+            record = ClaimRecord(cid, self.kind, policy, D(amount))
+            self.claims.append(record)
+            records.append(record)
+            self.act(self.rig.claims.start(claim))
+
+        async def approve_both() -> None:
+            if together:
+                await asyncio.gather(*(self._approve(r, who, "required", None) for r in records))
+            else:
+                for r in records:
+                    await self._approve(r, who, "required", None)
+
+        self.act(approve_both())
+
     # ------------------------------------------------------------------ rules: the updates
 
     @precondition(lambda self: self.claims)
