@@ -39,3 +39,15 @@ class ChangedWithPatch(ClaimWorkflow):
         if workflow.patched("pause-before-coverage"):
             await workflow.sleep(1)
         await super()._assess(coverage)
+
+
+@workflow.defn(name=WORKFLOW_TYPE)
+class BrokenLetterTask(ClaimWorkflow):
+    """A side task (the letter sender) with a bug: its failure must surface, not leave the claim hanging."""
+
+    @workflow.run
+    async def run(self, claim: Any = None) -> ClaimResult:
+        return await super().run(claim)
+
+    async def _send(self, request: Any) -> None:
+        raise RuntimeError(f"bug in the task sending the {request.kind} letter")
