@@ -6,6 +6,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -120,13 +121,20 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest.fixture
-async def claims(time_env: WorkflowEnvironment, settings: Settings, engine: Engine) -> AsyncIterator[Claims]:
-    """A worker with the real activities on a queue of its own, against the time-skipping server."""
+@asynccontextmanager
+async def claims_rig(env: WorkflowEnvironment, settings: Settings, engine: Engine) -> AsyncIterator[Claims]:
+    """A worker with the real activities on a queue of its own; the gateway knows one closed account."""
     queue = queue_name()
     gateway = LedgerGateway(engine, closed_accounts=frozenset({"6222000000000000"}))
-    async with build_worker(time_env.client, settings, engine, task_queue=queue, gateway=gateway):
-        yield Claims(time_env.client, queue, engine, gateway, settings)
+    async with build_worker(env.client, settings, engine, task_queue=queue, gateway=gateway):
+        yield Claims(env.client, queue, engine, gateway, settings)
+
+
+@pytest.fixture
+async def claims(time_env: WorkflowEnvironment, settings: Settings, engine: Engine) -> AsyncIterator[Claims]:
+    """The claims rig against the time-skipping server, on SQLite."""
+    async with claims_rig(time_env, settings, engine) as rig:
+        yield rig
 
 
 @pytest.fixture(scope="module")
@@ -157,8 +165,6 @@ async def live(dev_env: WorkflowEnvironment, fast_clock: Settings, engine: Engin
 
 @pytest.fixture
 async def claims_on_any(time_env: WorkflowEnvironment, settings: Settings, any_engine: Engine) -> AsyncIterator[Claims]:
-    """The `claims` rig on SQLite and on PostgreSQL: for the cases where the database decides."""
-    queue = queue_name()
-    gateway = LedgerGateway(any_engine, closed_accounts=frozenset({"6222000000000000"}))
-    async with build_worker(time_env.client, settings, any_engine, task_queue=queue, gateway=gateway):
-        yield Claims(time_env.client, queue, any_engine, gateway, settings)
+    """The claims rig on SQLite and on PostgreSQL: for the cases where the database decides."""
+    async with claims_rig(time_env, settings, any_engine) as rig:
+        yield rig
