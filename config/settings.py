@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     report_timezone: str = Field(default="Asia/Shanghai", alias="CLAIMS_REPORT_TIMEZONE")
     digest_horizon_hours: int = Field(default=24, alias="CLAIMS_DIGEST_HORIZON_HOURS")
 
+    # Identity: the OpenID Connect issuer whose tokens the workers trust. Unset issuer: the development
+    # issuer, whose signing key is made under var/identity/ on first use (`python starter.py token`).
+    oidc_issuer: str | None = Field(default=None, alias="CLAIMS_OIDC_ISSUER")
+    oidc_jwks_url: str | None = Field(default=None, alias="CLAIMS_OIDC_JWKS_URL")
+    oidc_audience: str = Field(default="claims", alias="CLAIMS_OIDC_AUDIENCE")
+
     # Logging: "auto" renders readable lines on a terminal and JSON elsewhere.
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="CLAIMS_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="CLAIMS_LOG_LEVEL")
@@ -67,6 +73,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'claims.db'}"
+
+    @property
+    def uses_development_issuer(self) -> bool:
+        return not self.oidc_issuer
 
     @property
     def outbox_dir(self) -> Path:

@@ -50,6 +50,8 @@ MAX_NAME = 100
 """Claimant names and account holders (the payments ledger keeps 200, notifications 200)."""
 MAX_ACTOR = 64
 """Who did something: the event log's `actor` column."""
+MAX_CREDENTIAL = 8192
+"""A bearer token (JWT): identity providers' tokens are 1-4 KB; beyond this it is not a token."""
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
 
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -154,6 +156,8 @@ Email = Annotated[str, StringConstraints(
             r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+$")]
 """At most 200 characters: the notification outbox's `recipient` column."""
 AccountNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{4,34}$")]
+Credential = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_CREDENTIAL)]
+"""The sender's bearer token (a JWS in compact form): who sent the update, checked by the workflow."""
 DocumentKind = Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")]
 
 
@@ -259,6 +263,7 @@ class ClaimInput(Message):
 
 class SubmitDocuments(Message):
     documents: Annotated[list[DocumentRef], Field(min_length=1, max_length=MAX_LIST)]
+    credential: Credential | None = None
 
 
 class RecordInvestigation(Message):
@@ -266,6 +271,7 @@ class RecordInvestigation(Message):
     findings: FreeText
     confirmed_amount: Money | None = None
     fraud_suspected: bool = False
+    credential: Credential | None = None
 
 
 class Approve(Message):
@@ -274,6 +280,7 @@ class Approve(Message):
     comment: Comment = ""
     amount: Money | None = None
     """Only when reviewing an appeal: the amount the reviewer agrees, if not the computed payout."""
+    credential: Credential | None = None
 
 
 class Reject(Message):
@@ -281,31 +288,37 @@ class Reject(Message):
     role: Role
     reason: FreeText
     clause: Clause
+    credential: Credential | None = None
 
 
 class Escalate(Message):
     by: Identifier
     reason: FreeText
+    credential: Credential | None = None
 
 
 class Assign(Message):
     handler_id: Identifier
     by: Identifier
+    credential: Credential | None = None
 
 
 class Withdraw(Message):
     by: Actor
     """Who asked: a staff id, or the channel the claimant used ("portal", "call-centre")."""
     reason: FreeText
+    credential: Credential | None = None
 
 
 class Appeal(Message):
     reason: FreeText
+    credential: Credential | None = None
 
 
 class UpdateBankAccount(Message):
     holder: Name
     number: AccountNumber
+    credential: Credential | None = None
 
 
 class Reopen(Message):
@@ -313,6 +326,7 @@ class Reopen(Message):
     reason: FreeText
     role: Role
     """Required: a supervisor or manager reopens a claim, and says so."""
+    credential: Credential | None = None
 
 
 class ApproveAdvance(Message):
@@ -322,6 +336,7 @@ class ApproveAdvance(Message):
     role: Role
     amount: PositiveMoney
     comment: Comment = ""
+    credential: Credential | None = None
 
 
 class UpdateAck(Message):
@@ -369,11 +384,22 @@ class Payout(Message):
     payments and reservations in the same policy period deducted)."""
 
 
+class Sender(Message):
+    """Who sent an update, as their verified token says: never the token itself."""
+
+    issuer: str
+    subject: str
+    roles: list[str] = Field(default_factory=list)
+    token_id: str | None = None
+    """The token's `jti`: which token it was, for an auditor to match with the identity provider's log."""
+
+
 class ApprovalRecord(Message):
     approver_id: str
     role: Role
     at: datetime
     comment: str = ""
+    sender: Sender | None = None
 
 
 class PaymentRecord(Message):
@@ -391,6 +417,8 @@ class TimelineEntry(Message):
     event: str
     by: str = "system"
     detail: str = ""
+    sender: Sender | None = None
+    """The verified sender of the update that led to this entry (none for the system's own steps)."""
 
 
 class SlaBreach(Message):
@@ -479,6 +507,8 @@ class ErrorType(StrEnum):
     DUPLICATE_CLAIM = "DuplicateClaim"
     INVALID_UPDATE = "InvalidUpdate"
     NOT_ALLOWED = "NotAllowedInStage"
+    NOT_AUTHENTICATED = "NotAuthenticated"
+    """An update whose credential is missing, expired, wrongly signed, or from or for someone else."""
     NOT_AUTHORIZED = "NotAuthorized"
     INVALID_BANK_ACCOUNT = "InvalidBankAccount"
     TEMPLATE_ERROR = "TemplateError"

@@ -1,0 +1,126 @@
+"""The development issuer: the embedded default when no real identity provider is configured.
+
+Its EC P-256 signing key is made on first use under `var/identity/` (readable by its owner only) beside the
+public key set (JWKS) the worker verifies with. `python starter.py token` prints tokens from it; the demo,
+the command line and the tests mint their own. Never used when CLAIMS_OIDC_ISSUER is set.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+ISSUER = "urn:claims:development-issuer"
+ALGORITHM = "ES256"
+DEFAULT_TTL_SECONDS = 3600
+
+
+def key_dir(var_dir: Path) -> Path:
+    return var_dir / "identity"
+
+
+def jwks_path(var_dir: Path) -> Path:
+    return key_dir(var_dir) / "dev-jwks.json"
+
+
+def _key_path(var_dir: Path) -> Path:
+    return key_dir(var_dir) / "dev-signing-key.pem"
+
+
+def _write_once(path: Path, content: bytes, mode: int) -> None:
+    """Write a whole file under its final name, unless another process got there first (a worker and the
+    command line may both make the key on first use)."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        os.chmod(tmp, mode)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+_KEYS: dict[Path, tuple[PrivateKeyTypes, str]] = {}
+
+
+def signing_key(var_dir: Path) -> tuple[PrivateKeyTypes, str]:
+    """The development signing key and its key id, made (with the public JWKS) on first use."""
+    path = _key_path(var_dir).resolve()
+    cached = _KEYS.get(path)
+    if cached is not None and path.exists():
+        return cached
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        _write_once(path, pem, 0o600)
+    private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    public_jwk: dict[str, Any] = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private.public_key()))  # type: ignore[arg-type]
+    kid = _thumbprint(public_jwk)
+    public_jwk.update({"kid": kid, "use": "sig", "alg": ALGORITHM})
+    jwks = json.dumps({"keys": [public_jwk]}, indent=2).encode()
+    target = jwks_path(var_dir)
+    if not target.exists() or json.loads(target.read_bytes()) != json.loads(jwks):
+        target.unlink(missing_ok=True)
+        _write_once(target, jwks, 0o644)
+    _KEYS[path] = (private, kid)
+    return private, kid
+
+
+def _thumbprint(public_jwk: dict[str, Any]) -> str:
+    """RFC 7638: the key id is the SHA-256 of the key's required members."""
+    members = {k: public_jwk[k] for k in ("crv", "kty", "x", "y")}
+    digest = hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def mint(var_dir: Path, *, subject: str, roles: Sequence[str], audience: str,
+         ttl_seconds: float = DEFAULT_TTL_SECONDS, issued_at: float | None = None) -> str:
+    """A token from the development issuer for `subject` with `roles`."""
+    private, kid = signing_key(var_dir)
+    now = int(time.time() if issued_at is None else issued_at)
+    claims = {"iss": ISSUER, "aud": audience, "sub": subject, "roles": list(roles), "iat": now,
+              "exp": int(now + ttl_seconds), "jti": uuid.uuid4().hex}
+    return jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid})  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------------- senders
+
+CHANNEL_UPDATES = frozenset({"submit_documents", "withdraw", "appeal", "update_bank_account"})
+DEFAULT_CHANNEL = "portal"
+_ACTOR_FIELDS = ("approver_id", "investigator_id", "by")
+
+
+def sender_for(update: str, payload: Any) -> tuple[str, list[str]]:
+    """The subject and roles a development token needs for this update as the payload states it: the staff
+    member the payload names, in the role it claims (or the role the update needs), or the channel."""
+    fields = payload if isinstance(payload, dict) else {}
+    actor = next((fields[k] for k in _ACTOR_FIELDS if isinstance(fields.get(k), str) and fields[k]), None)
+    if update in CHANNEL_UPDATES:
+        return (actor if update == "withdraw" and actor else DEFAULT_CHANNEL), ["channel"]
+    role = fields.get("role")
+    if isinstance(role, str) and role:
+        roles = [role]
+    elif update == "record_investigation":
+        roles = ["investigator"]
+    elif update in ("escalate", "assign"):
+        roles = ["supervisor"]
+    else:
+        roles = ["adjuster"]
+    return actor or "staff", roles

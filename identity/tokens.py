@@ -1,0 +1,98 @@
+"""Verifying a bearer token: pure and deterministic given the key set, the expected issuer and audience and
+the moment of checking. Workflow code imports this module (passed through the sandbox) and calls it from
+update validators with `workflow.now()`; nothing here reads a clock, a file or the network.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+import jwt
+from jwt import PyJWK
+
+from models.contract import Sender
+
+ALGORITHMS = ["RS256", "ES256", "EdDSA"]
+"""Asymmetric signatures only: a shared secret (HS256) or `none` is never accepted."""
+LEEWAY_SECONDS = 60
+"""Clock skew allowed between the issuer and the worker."""
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti"]
+
+
+class KeySource(Protocol):
+    """The verifying keys a worker holds, by key id (`kid`)."""
+
+    def key(self, kid: str) -> PyJWK | None: ...
+
+
+class NotAuthenticated(Exception):
+    """The credential does not prove who sent it: missing, malformed, expired, wrongly signed, or not meant
+    for this service. The message says which, never the token."""
+
+
+def verify(token: str | None, keys: KeySource, *, issuer: str, audience: str, now: datetime) -> Sender:
+    """The verified sender of a token, or NotAuthenticated."""
+    if not token:
+        raise NotAuthenticated("credential: a bearer token is required")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise NotAuthenticated("credential: not a signed token (JWT)") from None
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise NotAuthenticated("credential: the token names no signing key (kid)")
+    if header.get("alg") not in ALGORITHMS:
+        raise NotAuthenticated(f"credential: signature algorithm {header.get('alg')!r} is not accepted")
+    key = keys.key(kid)
+    if key is None:
+        raise NotAuthenticated(f"credential: signed by a key this service does not trust (kid {kid[:40]!r})")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, key, algorithms=ALGORITHMS, audience=audience, issuer=issuer,
+            options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False, "verify_nbf": False})
+    except jwt.InvalidSignatureError:
+        raise NotAuthenticated("credential: the signature does not verify") from None
+    except jwt.InvalidAudienceError:
+        raise NotAuthenticated(f"credential: the token is not meant for this service (audience {audience!r})") \
+            from None
+    except jwt.InvalidIssuerError:
+        raise NotAuthenticated(f"credential: the token was not issued by {issuer!r}") from None
+    except jwt.MissingRequiredClaimError as err:
+        raise NotAuthenticated(f"credential: the token has no {err.claim!r} claim") from None
+    except jwt.InvalidTokenError as err:
+        raise NotAuthenticated(f"credential: {err}") from None
+    _check_times(claims, now.timestamp())
+    return _sender(claims)
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    for name in ("exp", "iat", "nbf"):
+        if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], int | float)):
+            raise NotAuthenticated(f"credential: the {name!r} claim is not a time")
+    if claims["exp"] + LEEWAY_SECONDS <= now:
+        raise NotAuthenticated("credential: the token has expired")
+    if claims["iat"] - LEEWAY_SECONDS > now or claims.get("nbf", now) - LEEWAY_SECONDS > now:
+        raise NotAuthenticated("credential: the token is not valid yet")
+
+
+def _sender(claims: dict[str, Any]) -> Sender:
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise NotAuthenticated("credential: the 'roles' claim must be a list of role names")
+    subject, token_id = claims["sub"], claims["jti"]
+    if not isinstance(subject, str) or not subject or not isinstance(token_id, str):
+        raise NotAuthenticated("credential: the 'sub' and 'jti' claims must be strings")
+    return Sender(issuer=str(claims["iss"]), subject=subject, roles=roles, token_id=token_id)
+
+
+def sender_of(token: str | None) -> Sender | None:
+    """Who a token names, read without checking it. Only for update handlers, after the validator has
+    verified the same token: the handler runs again on replay, where validators do not, and this reads
+    nothing but the payload, so a replay records exactly what the first run did."""
+    if not token:
+        return None
+    try:
+        return _sender(jwt.decode(token, options={"verify_signature": False}))
+    except (jwt.InvalidTokenError, NotAuthenticated, KeyError):
+        return None
