@@ -23,7 +23,8 @@ from activities.notifications import NotificationActivities, Renderer, build_sen
 from activities.payments import PaymentActivities
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
-from config.temporal import connect
+from config.temporal import connect, workflow_runner
+from identity import keys
 from workflows.claim import ClaimWorkflow
 
 log = structlog.get_logger(__name__)
@@ -47,10 +48,14 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
 
 def build_worker(client: Client, settings: Settings, engine: Engine, *, task_queue: str | None = None,
                  gateway: PaymentGateway | None = None, workflows: Sequence[type] = (ClaimWorkflow,)) -> Worker:
+    queue = task_queue or settings.task_queue
+    # Update validators on this queue verify credentials with these keys (see identity/keys.py).
+    keys.install(queue, keys.verifier_for(settings))
     return Worker(
         client,
-        task_queue=task_queue or settings.task_queue,
+        task_queue=queue,
         workflows=list(workflows),
+        workflow_runner=workflow_runner(),
         activities=build_activities(settings, engine, gateway),
         activity_executor=ThreadPoolExecutor(max_workers=32),
         max_concurrent_activities=32,

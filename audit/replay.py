@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from config.converter import data_converter
+from config.temporal import workflow_runner
 from models.contract import workflow_id_for
 from workflows.claim import ClaimWorkflow
 
@@ -51,7 +52,7 @@ class ReplayOutcome:
 
 def production_replayer() -> Replayer:
     """The replayer with the production data converter and the production workflow."""
-    return Replayer(workflows=[ClaimWorkflow], data_converter=data_converter)
+    return Replayer(workflows=[ClaimWorkflow], data_converter=data_converter, workflow_runner=workflow_runner())
 
 
 async def replay(histories: Iterable[WorkflowHistory] | AsyncIterator[WorkflowHistory],

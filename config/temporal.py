@@ -13,10 +13,21 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.service import TLSConfig
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from config.converter import data_converter
 from config.settings import Settings
 from models.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+PASSED_THROUGH = ("jwt", "cryptography", "cffi", "_cffi_backend")
+"""Libraries workflow code uses through the sandbox as they are loaded in the process: the token library
+and its cryptography, whose compiled bindings cannot be loaded a second time inside the sandbox."""
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox every worker and replayer uses."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH))
+
 
 CLI_TYPES = {
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",

@@ -14,6 +14,7 @@ from temporalio.workflow import NondeterminismError
 
 from audit.replay import history_from_file
 from config.converter import data_converter
+from config.temporal import workflow_runner
 from models.contract import WORKFLOW_TYPE
 from tests.changed_workflows import ChangedWithoutPatch, ChangedWithPatch
 from tests.claims import auto_claim
@@ -29,7 +30,7 @@ def saved(path: Path) -> WorkflowHistory:
 
 
 def replayer(workflow_class: type = ClaimWorkflow) -> Replayer:
-    return Replayer(workflows=[workflow_class], data_converter=data_converter)
+    return Replayer(workflows=[workflow_class], data_converter=data_converter, workflow_runner=workflow_runner())
 
 
 def test_every_path_has_a_saved_history():

@@ -16,7 +16,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.contract import ErrorType, Stage, TimelineEntry, UpdateAck
+    from models.contract import ErrorType, Sender, Stage, TimelineEntry, UpdateAck
     from models.messages import ClaimEvent, NotificationRequest, Recipient
     from workflows.claim_state import ClaimState, refuse
 
@@ -135,12 +135,12 @@ class ClaimBase:
         workflow.upsert_search_attributes(self.s.search_attributes())
 
     async def _note(self, event: str, *, by: str = "system", detail: str = "",
-                    changes: dict[str, Any] | None = None) -> None:
+                    changes: dict[str, Any] | None = None, sender: Sender | None = None) -> None:
         """A timeline entry, written to the claim's event log and read model. Each event carries a key
         of its own, so a retried write after its commit adds nothing."""
         s = self.s
         at = workflow.now()
-        s.timeline.append(TimelineEntry(at=at, event=event, by=by, detail=detail))
+        s.timeline.append(TimelineEntry(at=at, event=event, by=by, detail=detail, sender=sender))
         s.event_count += 1
         await self._activity("record_event", ClaimEvent(claim_id=s.claim_id, event=event, at=at, by=by,
                                                         detail=detail, changes=changes or {},

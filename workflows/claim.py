@@ -16,6 +16,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from identity.tokens import sender_of
     from models.contract import (
         WORKFLOW_TYPE,
         ApprovalRecord,
@@ -305,7 +306,7 @@ class ClaimWorkflow(ClaimUpdates):
         s.approvals_from = len(s.approvals)
         self._start_clock("appeal_ack", rules.sla.appeal_ack_days, owner=Role.SUPERVISOR)
         self._start_clock("appeal_resolution", rules.sla.appeal_resolution_days, owner=Role.SUPERVISOR)
-        await self._note("appeal_received", detail=appeal.reason)
+        await self._note("appeal_received", detail=appeal.reason, sender=sender_of(appeal.credential))
         self._notify("appeal_received", {"reason": appeal.reason})
         self._stop_clock("appeal_ack")
         if s.payout is None:
@@ -332,5 +333,5 @@ class ClaimWorkflow(ClaimUpdates):
         request = s.reopen_request
         assert request is not None
         s.reopen_request, s.outcome, s.closed_at = None, None, None
-        await self._note("reopened", by=request.by, detail=request.reason)
+        await self._note("reopened", by=request.by, detail=request.reason, sender=sender_of(request.credential))
         await self._standard_path()

@@ -3,6 +3,10 @@
 Each update has a validator: a bad or unauthorised request is refused before it enters history. Handlers
 change state before their first `await`, so the next validator in the same workflow task already sees it.
 Money decisions go through the one guard (`Decisions._refusal`).
+
+Every validator first checks who sent the update (`_authenticate`): the `credential` must be a token the
+worker's keys verify, naming the person (or channel) and role the payload states. The handlers record the
+token's issuer, subject, roles and id (`sender_of`), never the token.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from identity import keys
+    from identity.tokens import NotAuthenticated, sender_of
     from models.contract import (
         Appeal,
         ApprovalRecord,
@@ -39,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import RecordDocuments
     from workflows.claim_state import parse, refuse
     from workflows.decisions import Decisions
-    from workflows.rules import authority, triage
+    from workflows.rules import access, authority, triage
     from workflows.rules.calendar import due
     from workflows.rules.money import Kind
     from workflows.rules.risk import with_reused_documents
@@ -56,6 +62,26 @@ class ClaimUpdates(Decisions):
         self.s.require_ready()
         if self.s.stage == Stage.CLOSED:
             raise refuse(f"{action}: the claim is closed ({self.s.outcome})")
+
+    def _authenticate(self, update: str, credential: str | None, actor: str | None = None,
+                      role: Role | None = None) -> None:
+        """Refuse an update whose credential does not prove its sender, or whose sender may not send it.
+
+        Replay-safe although the keys live in the worker and rotate: Temporal runs a validator only when the
+        update is first delivered, never on replay, so a replayed history is never checked against other keys.
+        The check itself is pure given the keys and `workflow.now()`.
+        """
+        verifier = keys.installed(workflow.info().task_queue)
+        if verifier is None:
+            raise refuse(f"{update}: this worker holds no keys to verify credentials with",
+                         ErrorType.NOT_AUTHENTICATED)
+        try:
+            sender = verifier.verify(credential, workflow.now())
+        except NotAuthenticated as err:
+            raise refuse(f"{update}: {err}", ErrorType.NOT_AUTHENTICATED) from None
+        problem = access.refusal(update, sender, actor, role.value if role is not None else None)
+        if problem:
+            raise refuse(f"{update}: {problem}", ErrorType.NOT_AUTHORIZED)
 
     # ================================================================== claimant's side
 
@@ -75,12 +101,14 @@ class ClaimUpdates(Decisions):
                 await self._note("risk_rescored", detail=f"risk {s.risk.score} ({s.risk.level}): reused documents",
                                  changes={"risk_score": s.risk.score, "risk_level": s.risk.level})
                 self._upsert_search_attributes()
-        await self._note("documents_submitted", detail=", ".join(d.kind for d in req.documents))
+        await self._note("documents_submitted", detail=", ".join(d.kind for d in req.documents),
+                         sender=sender_of(req.credential))
         return list(s.missing)
 
     @submit_documents.validator
     def _validate_submit_documents(self, payload: Any) -> None:
         req = parse(SubmitDocuments, payload, "submit_documents")
+        self._authenticate("submit_documents", req.credential)
         self._require_open("submit_documents")
         _, rules = self.s.require_ready()
         unknown = sorted({d.kind for d in req.documents} - set(rules.known_document_kinds))
@@ -91,12 +119,13 @@ class ClaimUpdates(Decisions):
     async def withdraw(self, payload: Any) -> UpdateAck:
         req = parse(Withdraw, payload, "withdraw")
         self.s.withdrawal = req
-        await self._note("withdrawal_requested", by=req.by, detail=req.reason)
+        await self._note("withdrawal_requested", by=req.by, detail=req.reason, sender=sender_of(req.credential))
         return self._ack("withdrawal accepted: the claim closes as withdrawn")
 
     @withdraw.validator
     def _validate_withdraw(self, payload: Any) -> None:
-        parse(Withdraw, payload, "withdraw")
+        req = parse(Withdraw, payload, "withdraw")
+        self._authenticate("withdraw", req.credential, req.by)
         s = self.s
         s.require_ready()
         if s.withdrawal is not None or s.outcome is not None:
@@ -113,7 +142,8 @@ class ClaimUpdates(Decisions):
 
     @appeal.validator
     def _validate_appeal(self, payload: Any) -> None:
-        parse(Appeal, payload, "appeal")
+        req = parse(Appeal, payload, "appeal")
+        self._authenticate("appeal", req.credential)
         self.s.require_ready()
         window = self._appeal_window_end()
         if self.s.stage != Stage.CLOSED or window is None or self.s.appeal is not None:
@@ -135,12 +165,14 @@ class ClaimUpdates(Decisions):
         req = parse(UpdateBankAccount, payload, "update_bank_account")
         self.s.bank_account = BankAccount(holder=req.holder, number=req.number)
         self.s.account_updated = True
-        await self._note("bank_account_updated", detail=f"account {self.s.bank_account.masked}")
+        await self._note("bank_account_updated", detail=f"account {self.s.bank_account.masked}",
+                         sender=sender_of(req.credential))
         return self._ack("bank account updated")
 
     @update_bank_account.validator
     def _validate_update_bank_account(self, payload: Any) -> None:
-        parse(UpdateBankAccount, payload, "update_bank_account")
+        req = parse(UpdateBankAccount, payload, "update_bank_account")
+        self._authenticate("update_bank_account", req.credential)
         self._require_open("update_bank_account")
         if self.s.transfer_in_flight:
             raise refuse("update_bank_account: a payment is being made to the account on file; try again shortly")
@@ -152,12 +184,14 @@ class ClaimUpdates(Decisions):
         req = parse(RecordInvestigation, payload, "record_investigation")
         self.s.investigation = req
         await self._note("investigation_recorded", by=req.investigator_id,
-                         detail=f"confirmed {req.confirmed_amount}; fraud suspected: {req.fraud_suspected}")
+                         detail=f"confirmed {req.confirmed_amount}; fraud suspected: {req.fraud_suspected}",
+                         sender=sender_of(req.credential))
         return self._ack("investigation recorded")
 
     @record_investigation.validator
     def _validate_record_investigation(self, payload: Any) -> None:
         req = parse(RecordInvestigation, payload, "record_investigation")
+        self._authenticate("record_investigation", req.credential, req.investigator_id)
         s = self.s
         s.require_ready()
         if s.stage != Stage.INVESTIGATING or s.investigation is not None:
@@ -172,16 +206,19 @@ class ClaimUpdates(Decisions):
         req = parse(ApproveInput, payload, "approve")
         if req.amount is not None:
             self.s.agreed_amount = req.amount
+        sender = sender_of(req.credential)
         self.s.approvals.append(ApprovalRecord(approver_id=req.approver_id, role=req.role, at=workflow.now(),
-                                               comment=req.comment))
+                                               comment=req.comment, sender=sender))
         agreed = f" (agrees {req.amount})" if req.amount is not None else ""
-        await self._note("approved", by=req.approver_id, detail=f"{req.role.value}: {req.comment}{agreed}")
+        await self._note("approved", by=req.approver_id, detail=f"{req.role.value}: {req.comment}{agreed}",
+                         sender=sender)
         still = "" if self.s.approved() else f"; a further {self.s.required_role().value} approval is needed"
         return self._ack(f"approval recorded{still}")
 
     @approve.validator
     def _validate_approve(self, payload: Any) -> None:
         req = parse(ApproveInput, payload, "approve")
+        self._authenticate("approve", req.credential, req.approver_id, req.role)
         s = self.s
         if req.amount is not None and s.review != "appeal":
             raise refuse("approve: amount may only be given when reviewing an appeal", ErrorType.INVALID_UPDATE)
@@ -197,12 +234,14 @@ class ClaimUpdates(Decisions):
         req = parse(Reject, payload, "reject")
         self.s.rejection = req
         self.s.rejected_by.append(req.approver_id)
-        await self._note("rejected", by=req.approver_id, detail=f"{req.reason} ({req.clause})")
+        await self._note("rejected", by=req.approver_id, detail=f"{req.reason} ({req.clause})",
+                         sender=sender_of(req.credential))
         return self._ack("rejection recorded: the claim is denied")
 
     @reject.validator
     def _validate_reject(self, payload: Any) -> None:
         req = parse(Reject, payload, "reject")
+        self._authenticate("reject", req.credential, req.approver_id, req.role)
         self._check_decider("reject", req.approver_id, req.role, Kind.APPROVAL, self.s.decision_amount)
 
     def _check_decider(self, action: str, approver_id: str, role: Role, kind: Kind, amount: Decimal) -> None:
@@ -218,12 +257,14 @@ class ClaimUpdates(Decisions):
     async def approve_advance(self, payload: Any) -> UpdateAck:
         req = parse(ApproveAdvance, payload, "approve_advance")
         self._request_advance(req.amount, req.approver_id, req.role)
-        await self._note("advance_approved", by=req.approver_id, detail=f"{req.amount} {req.comment}".strip())
+        await self._note("advance_approved", by=req.approver_id, detail=f"{req.amount} {req.comment}".strip(),
+                         sender=sender_of(req.credential))
         return self._ack(f"advance of {req.amount} approved; it is paid now")
 
     @approve_advance.validator
     def _validate_approve_advance(self, payload: Any) -> None:
         req = parse(ApproveAdvance, payload, "approve_advance")
+        self._authenticate("approve_advance", req.credential, req.approver_id, req.role)
         s = self.s
         s.require_ready()
         if (s.path != Path.GREEN and not s.advance_held) or s.decision is not None or s.withdrawal is not None \
@@ -238,13 +279,14 @@ class ClaimUpdates(Decisions):
     async def escalate(self, payload: Any) -> UpdateAck:
         req = parse(Escalate, payload, "escalate")
         self.s.escalations += 1
-        await self._note("escalated", by=req.by, detail=req.reason)
+        await self._note("escalated", by=req.by, detail=req.reason, sender=sender_of(req.credential))
         target = self.s.required_role().value if self.s.payout else "the next tier"
         return self._ack(f"escalated; decision now needs {target}")
 
     @escalate.validator
     def _validate_escalate(self, payload: Any) -> None:
-        parse(Escalate, payload, "escalate")
+        req = parse(Escalate, payload, "escalate")
+        self._authenticate("escalate", req.credential, req.by)
         self._require_open("escalate")
 
     @workflow.update(name="assign")
@@ -253,12 +295,13 @@ class ClaimUpdates(Decisions):
         self.s.set_handler(req.handler_id)
         self._upsert_search_attributes()
         await self._note("assigned", by=req.by, detail=f"handler {req.handler_id}",
-                         changes={"handler": req.handler_id})
+                         changes={"handler": req.handler_id}, sender=sender_of(req.credential))
         return self._ack(f"assigned to {req.handler_id}")
 
     @assign.validator
     def _validate_assign(self, payload: Any) -> None:
         req = parse(Assign, payload, "assign")
+        self._authenticate("assign", req.credential, req.by)
         self._require_open("assign")
         s = self.s
         me = authority.person_key(req.handler_id)
@@ -280,6 +323,7 @@ class ClaimUpdates(Decisions):
     @reopen.validator
     def _validate_reopen(self, payload: Any) -> None:
         req = parse(Reopen, payload, "reopen")
+        self._authenticate("reopen", req.credential, req.by, req.role)
         s = self.s
         _, rules = s.require_ready()
         if s.outcome != Outcome.CLOSED_INCOMPLETE or s.reopen_request is not None or s.closed_at is None:

@@ -1,0 +1,40 @@
+"""Who may send which update, given the verified sender of its credential (SPEC section 11).
+
+Staff updates need a staff token whose subject is the person the payload names and whose roles include the
+role the payload claims; the claimant-side updates need a channel's token. Ids compare case-insensitively.
+"""
+
+from __future__ import annotations
+
+from models.contract import Sender
+from workflows.rules.authority import person_key
+
+STAFF_ROLES = frozenset({"adjuster", "investigator", "supervisor", "manager", "finance", "service"})
+CHANNEL_ROLE = "channel"
+CLAIMANT_SIDE = frozenset({"submit_documents", "withdraw", "appeal", "update_bank_account"})
+NEEDED_ROLES: dict[str, frozenset[str]] = {
+    "record_investigation": frozenset({"investigator", "supervisor", "manager"}),
+    "escalate": frozenset({"supervisor", "manager"}),
+    "assign": frozenset({"supervisor", "manager"}),
+}
+
+
+def refusal(update: str, sender: Sender, actor: str | None = None, role: str | None = None) -> str | None:
+    """Why this sender may not send this update as `actor` in `role`, or None if they may."""
+    roles = {r.strip().casefold() for r in sender.roles}
+    if update in CLAIMANT_SIDE:
+        if CHANNEL_ROLE not in roles:
+            return f"{update} is sent by a channel (a token with the role 'channel'), not by {sender.subject}"
+        if actor is not None and person_key(actor) != person_key(sender.subject):
+            return f"the payload names {actor} but the credential is the channel {sender.subject}'s"
+        return None
+    if CHANNEL_ROLE in roles or not roles & STAFF_ROLES:
+        return f"{update} needs a staff member's token; {sender.subject}'s roles are {sorted(roles)}"
+    if actor is not None and person_key(actor) != person_key(sender.subject):
+        return f"the payload names {actor} but the credential is {sender.subject}'s"
+    if role is not None and (role not in STAFF_ROLES or role not in roles):
+        return f"{sender.subject} does not hold the role {role} (the credential's roles: {sorted(roles)})"
+    needed = NEEDED_ROLES.get(update)
+    if needed and not roles & needed:
+        return f"{update} needs one of the roles {sorted(needed)}; {sender.subject} holds {sorted(roles)}"
+    return None
