@@ -16,6 +16,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from config.settings import Settings
+from identity import development
 from models.contract import WORKFLOW_TYPE, ClaimInput, ErrorType, workflow_id_for
 
 
@@ -88,6 +90,27 @@ async def _registered(client: Client, workflow_id: str) -> bool:
     except WorkflowFailureError as err:
         return isinstance(err.cause, ApplicationError) and err.cause.type == ErrorType.DUPLICATE_CLAIM
     return True
+
+
+def development_token(settings: Settings, subject: str, roles: list[str],
+                      ttl_seconds: float = development.DEFAULT_TTL_SECONDS) -> str:
+    """A token from the development issuer; refused when a real identity provider is configured."""
+    if not settings.uses_development_issuer:
+        raise CommandError(f"a real identity provider is configured ({settings.oidc_issuer}); "
+                           "get a token from it, the development issuer is off")
+    return development.mint(settings.var_dir, subject=subject, roles=roles, audience=settings.oidc_audience,
+                            ttl_seconds=ttl_seconds)
+
+
+def with_credential(settings: Settings, update: str, payload: dict[str, Any], credential: str | None) -> dict[str, Any]:
+    """The payload with the sender's token: the one given, or with the development issuer one minted for the
+    person and role (or the channel) the payload names."""
+    if credential is None:
+        if not settings.uses_development_issuer:
+            raise CommandError(f"{update}: a real identity provider is configured; pass --credential TOKEN")
+        subject, roles = development.sender_for(update, payload)
+        credential = development_token(settings, subject, roles)
+    return {**payload, "credential": credential}
 
 
 async def send_update(client: Client, claim_id: str, update: str, payload: dict[str, Any]) -> Any:

@@ -16,10 +16,12 @@ from cli.claims import (
     CommandError,
     as_json,
     claim_status,
+    development_token,
     parse_claim,
     read_claim_file,
     send_update,
     start_claim,
+    with_credential,
     worklist,
 )
 from config.logging import configure_logging
@@ -52,6 +54,10 @@ UPDATES: dict[str, tuple[str, list[tuple[str, str, dict[str, Any]]]]] = {
                                             ("--amount", "amount", {"required": True}),
                                             ("--comment", "comment", {"default": ""})]),
 }
+
+
+CREDENTIAL_HELP = ("the sender's bearer token; without it a development token is made for the person and role "
+                   "given (refused when a real identity provider is configured)")
 
 
 def load_policies_file(settings: Settings, path: Path) -> int:
@@ -144,9 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("claim_id")
         for flag, _, kwargs in flags:
             cmd.add_argument(flag, **kwargs)
+        cmd.add_argument("--credential", help=CREDENTIAL_HELP)
     submit = sub.add_parser("submit-documents", help="attach documents: --doc KIND=REF (repeatable)")
     submit.add_argument("claim_id")
     submit.add_argument("--doc", action="append", required=True, metavar="KIND=REF")
+    submit.add_argument("--credential", help=CREDENTIAL_HELP)
+    token = sub.add_parser("token", help="print a token from the development issuer (not with a real issuer)")
+    token.add_argument("--sub", required=True, help="the staff id, or the channel's id (e.g. portal)")
+    token.add_argument("--role", action="append", required=True, help="a role (repeatable), e.g. supervisor")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds the token is valid (default 3600)")
     policies = sub.add_parser("policies", help="policy administration")
     policies_sub = policies.add_subparsers(dest="policies_command", required=True)
     load = policies_sub.add_parser("load", help="load a JSON list of policies into the database")
@@ -202,6 +214,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
                                encoding="utf-8")
         print(f"wrote the daily report for {args.date} ({settings.report_timezone}) to {args.output}")
         return
+    if args.command == "token":
+        if args.ttl <= 0:
+            raise CommandError("--ttl must be a positive number of seconds")
+        print(development_token(settings, args.sub, args.role, args.ttl))
+        return
     if args.command == "demo":
         from demo.scenarios import run_demo
 
@@ -241,7 +258,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
             if not sep:
                 raise CommandError(f"--doc {item!r}: expected KIND=REF")
             documents.append({"kind": kind, "ref": ref})
-        missing = await send_update(client, args.claim_id, "submit_documents", {"documents": documents})
+        payload = with_credential(settings, "submit_documents", {"documents": documents}, args.credential)
+        missing = await send_update(client, args.claim_id, "submit_documents", payload)
         print("still missing: " + (", ".join(missing) if missing else "nothing"))
     elif args.command == "worklist":
         rows = await worklist(client, args)
@@ -255,7 +273,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     else:
         update, flags = UPDATES[args.command]
         payload = {field: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, field, _ in flags}
-        payload = {k: v for k, v in payload.items() if v is not None}
+        payload = with_credential(settings, update, {k: v for k, v in payload.items() if v is not None},
+                                  args.credential)
         print(as_json(await send_update(client, args.claim_id, update, payload)))
 
 

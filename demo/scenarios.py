@@ -24,7 +24,7 @@ from temporalio.exceptions import ApplicationError
 from activities.database import load_policies
 from activities.engine import make_engine
 from activities.schema import upgrade
-from cli.claims import CommandError, claim_status, send_update, start_claim
+from cli.claims import CommandError, claim_status, send_update, start_claim, with_credential
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import connect
 from models.contract import PolicyTerms, workflow_id_for
@@ -32,7 +32,21 @@ from reporting.reports import build_daily_report, render_daily_report
 from worker import build_worker
 
 SAMPLES = PROJECT_ROOT / "samples"
-Script = Callable[[Client, str, list[str]], Awaitable[None]]
+
+
+@dataclass
+class Desk:
+    """The back office as the demo plays it: sends each update with a token for the person (or channel) it
+    names, minted by the development issuer (or the ones a real issuer would give: not in the demo)."""
+
+    client: Client
+    settings: Settings
+
+    async def send(self, claim_id: str, update: str, payload: dict[str, Any]) -> Any:
+        return await send_update(self.client, claim_id, update, with_credential(self.settings, update, payload, None))
+
+
+Script = Callable[[Desk, str, list[str]], Awaitable[None]]
 
 
 @dataclass
@@ -76,9 +90,9 @@ def at_stage(stage: str) -> Callable[[dict[str, Any]], bool]:
     return lambda status: status["stage"] == stage
 
 
-async def refused(client: Client, claim_id: str, update: str, payload: dict[str, Any], notes: list[str]) -> None:
+async def refused(desk: Desk, claim_id: str, update: str, payload: dict[str, Any], notes: list[str]) -> None:
     try:
-        await send_update(client, claim_id, update, payload)
+        await desk.send(claim_id, update, payload)
     except CommandError as err:
         notes.append(f"{update} {payload.get('approver_id', '')} {err}")
         return
@@ -88,90 +102,90 @@ async def refused(client: Client, claim_id: str, update: str, payload: dict[str,
 # ----------------------------------------------------------------------------- scripts
 
 
-async def supply_documents(client: Client, claim_id: str, notes: list[str]) -> None:
-    status = await wait_for(client, claim_id, at_stage("awaiting_documents"))
+async def supply_documents(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    status = await wait_for(desk.client, claim_id, at_stage("awaiting_documents"))
     notes.append("one request for: " + ", ".join(status["missing_documents"]))
-    await send_update(client, claim_id, "submit_documents",
+    await desk.send(claim_id, "submit_documents",
                       {"documents": documents(claim_id, *status["missing_documents"])})
 
 
-async def investigate_then_manager(client: Client, claim_id: str, notes: list[str]) -> None:
-    await wait_for(client, claim_id, at_stage("investigating"))
-    await send_update(client, claim_id, "record_investigation", {
+async def investigate_then_manager(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    await wait_for(desk.client, claim_id, at_stage("investigating"))
+    await desk.send(claim_id, "record_investigation", {
         "investigator_id": "inv-wang", "findings": "damage consistent with the report; one invoice reduced",
         "confirmed_amount": "140000.00", "fraud_suspected": False})
-    await wait_for(client, claim_id, at_stage("awaiting_approval"))
-    await refused(client, claim_id, "approve", {"approver_id": "adj-zhao", "role": "adjuster"}, notes)
-    await refused(client, claim_id, "approve", {"approver_id": "inv-wang", "role": "manager"}, notes)
-    await send_update(client, claim_id, "approve", {"approver_id": "mgr-chen", "role": "manager",
+    await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
+    await refused(desk, claim_id, "approve", {"approver_id": "adj-zhao", "role": "adjuster"}, notes)
+    await refused(desk, claim_id, "approve", {"approver_id": "inv-wang", "role": "manager"}, notes)
+    await desk.send(claim_id, "approve", {"approver_id": "mgr-chen", "role": "manager",
                                                     "comment": "investigation report reviewed"})
 
 
-async def supervisor_rejects(client: Client, claim_id: str, notes: list[str]) -> None:
-    await wait_for(client, claim_id, at_stage("awaiting_approval"))
-    await refused(client, claim_id, "approve", {"approver_id": "adj-zhao", "role": "adjuster"}, notes)
-    await send_update(client, claim_id, "reject", {
+async def supervisor_rejects(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
+    await refused(desk, claim_id, "approve", {"approver_id": "adj-zhao", "role": "adjuster"}, notes)
+    await desk.send(claim_id, "reject", {
         "approver_id": "sup-liu", "role": "supervisor", "reason": "repair invoice predates the incident",
         "clause": "General Terms 6.2 (false or inflated claims)"})
 
 
-async def withdraw(client: Client, claim_id: str, notes: list[str]) -> None:
-    await wait_for(client, claim_id, at_stage("awaiting_documents"))
-    await send_update(client, claim_id, "withdraw", {"by": "call-centre", "reason": "claimant settled privately"})
+async def withdraw(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    await wait_for(desk.client, claim_id, at_stage("awaiting_documents"))
+    await desk.send(claim_id, "withdraw", {"by": "call-centre", "reason": "claimant settled privately"})
 
 
-async def new_bank_details(client: Client, claim_id: str, notes: list[str]) -> None:
-    await wait_for(client, claim_id, lambda s: any(t["event"] == "payment_failed" for t in s["timeline"]))
+async def new_bank_details(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    await wait_for(desk.client, claim_id, lambda s: any(t["event"] == "payment_failed" for t in s["timeline"]))
     notes.append("account rejected; claimant asked once for new details")
-    await send_update(client, claim_id, "update_bank_account", {"holder": "Li Lei", "number": "6222000099998888"})
+    await desk.send(claim_id, "update_bank_account", {"holder": "Li Lei", "number": "6222000099998888"})
 
 
-async def nobody_decides(client: Client, claim_id: str, notes: list[str]) -> None:
-    await wait_for(client, claim_id, at_stage("awaiting_approval"))
-    status = await wait_for(client, claim_id, lambda s: bool(s["sla_breaches"]))
+async def nobody_decides(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
+    status = await wait_for(desk.client, claim_id, lambda s: bool(s["sla_breaches"]))
     breach = status["sla_breaches"][0]
     notes.append(f"{breach['clock']} deadline missed; escalated to {breach['escalated_to']} on its own")
-    await send_update(client, claim_id, "approve", {"approver_id": "sup-liu", "role": "supervisor"})
+    await desk.send(claim_id, "approve", {"approver_id": "sup-liu", "role": "supervisor"})
 
 
-async def statutory_advance(client: Client, claim_id: str, notes: list[str]) -> None:
-    await wait_for(client, claim_id, at_stage("investigating"))
-    status = await wait_for(client, claim_id, lambda s: bool(s["payments"]), seconds=120)
+async def statutory_advance(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    await wait_for(desk.client, claim_id, at_stage("investigating"))
+    status = await wait_for(desk.client, claim_id, lambda s: bool(s["payments"]), seconds=120)
     advance = status["payments"][0]
     notes.append(f"no decision for 60 days: statutory advance of {advance['amount']} paid by the workflow itself")
-    await send_update(client, claim_id, "record_investigation", {
+    await desk.send(claim_id, "record_investigation", {
         "investigator_id": "inv-wang", "findings": "injury confirmed by hospital records",
         "confirmed_amount": "30000.00"})
-    status = await wait_for(client, claim_id, at_stage("awaiting_approval"))
+    status = await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
     tier = status["required_role"]
     notes.append(f"investigation overdue twice: now needs a {tier}")
-    await send_update(client, claim_id, "approve", {"approver_id": "lead-chen", "role": tier})
+    await desk.send(claim_id, "approve", {"approver_id": "lead-chen", "role": tier})
 
 
-async def green_channel(client: Client, claim_id: str, notes: list[str]) -> None:
-    status = await wait_for(client, claim_id, at_stage("investigating"))
+async def green_channel(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    status = await wait_for(desk.client, claim_id, at_stage("investigating"))
     notes.append(f"dedicated handler {status['handler']}; clocks halved")
-    await send_update(client, claim_id, "approve_advance", {"approver_id": "sup-liu", "role": "supervisor",
+    await desk.send(claim_id, "approve_advance", {"approver_id": "sup-liu", "role": "supervisor",
                                                             "amount": "10000.00"})
-    await wait_for(client, claim_id, lambda s: bool(s["payments"]))
+    await wait_for(desk.client, claim_id, lambda s: bool(s["payments"]))
     notes.append("advance of 10000.00 approved by a supervisor and paid")
-    await send_update(client, claim_id, "record_investigation", {
+    await desk.send(claim_id, "record_investigation", {
         "investigator_id": "inv-wang", "findings": "total loss", "confirmed_amount": "50000.00"})
-    await wait_for(client, claim_id, at_stage("awaiting_approval"))
-    await send_update(client, claim_id, "approve", {"approver_id": "sup-zhou", "role": "supervisor"})
+    await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
+    await desk.send(claim_id, "approve", {"approver_id": "sup-zhou", "role": "supervisor"})
 
 
-async def appeal_upheld(client: Client, claim_id: str, notes: list[str]) -> None:
-    await wait_for(client, claim_id, at_stage("investigating"))
-    await send_update(client, claim_id, "record_investigation", {
+async def appeal_upheld(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    await wait_for(desk.client, claim_id, at_stage("investigating"))
+    await desk.send(claim_id, "record_investigation", {
         "investigator_id": "inv-wang", "findings": "one invoice not accepted", "confirmed_amount": "9000.00"})
-    await wait_for(client, claim_id, at_stage("awaiting_approval"))
-    await send_update(client, claim_id, "approve", {"approver_id": "adj-zhao", "role": "adjuster"})
-    await wait_for(client, claim_id, lambda s: s["outcome"] == "paid")
+    await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
+    await desk.send(claim_id, "approve", {"approver_id": "adj-zhao", "role": "adjuster"})
+    await wait_for(desk.client, claim_id, lambda s: s["outcome"] == "paid")
     notes.append("approved in part (9000 of 12000 accepted); claimant appeals")
-    await send_update(client, claim_id, "appeal", {"reason": "the second invoice is for the same repair"})
-    await wait_for(client, claim_id, at_stage("awaiting_approval"))
-    await send_update(client, claim_id, "approve", {"approver_id": "sup-zhou", "role": "supervisor",
+    await desk.send(claim_id, "appeal", {"reason": "the second invoice is for the same repair"})
+    await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
+    await desk.send(claim_id, "approve", {"approver_id": "sup-zhou", "role": "supervisor",
                                                     "amount": "11500.00", "comment": "second invoice accepted"})
 
 
@@ -244,17 +258,17 @@ class Row:
         return self.outcome == self.expected
 
 
-async def play(client: Client, scenario: Scenario, task_queue: str) -> Row:
+async def play(client: Client, scenario: Scenario, settings: Settings) -> Row:
     claim_id = scenario.claim["claim_id"]
     row = Row(claim_id, scenario.name, "-", "", "-", None, scenario.expected, scenario.notes)
     try:
-        await start_claim(client, scenario.claim, task_queue)
+        await start_claim(client, scenario.claim, settings.task_queue)
     except CommandError as err:
         row.outcome = "error:InvalidClaim"
         scenario.notes.append(f"refused before starting: {err}")
         return row
     if scenario.script is not None:
-        await scenario.script(client, claim_id, scenario.notes)
+        await scenario.script(Desk(client, settings), claim_id, scenario.notes)
     handle = client.get_workflow_handle(workflow_id_for(claim_id))
     while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
         status = await claim_status(client, claim_id)
@@ -304,7 +318,7 @@ async def run_demo(settings: Settings) -> None:
     print(f"SLA profile: {settings.sla_profile}; Temporal: {settings.temporal_address or 'embedded dev server'}; "
           f"database: {engine.url.render_as_string()}")
     async with build_worker(client, settings, engine):
-        rows = await asyncio.gather(*(play(client, s, settings.task_queue) for s in scenarios(prefix)))
+        rows = await asyncio.gather(*(play(client, s, settings) for s in scenarios(prefix)))
     print_table(list(rows))
     today = datetime.now(ZoneInfo(settings.report_timezone)).date()
     settings.reports_dir.mkdir(parents=True, exist_ok=True)

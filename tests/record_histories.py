@@ -44,7 +44,7 @@ async def record() -> None:
     try:
         async with build_worker(env.client, settings, engine):
             scenarios = demo.scenarios("H")
-            rows = await asyncio.gather(*(demo.play(env.client, s, settings.task_queue) for s in scenarios))
+            rows = await asyncio.gather(*(demo.play(env.client, s, settings) for s in scenarios))
             await asyncio.sleep(5)  # surveys and timers after closing
             for scenario, row in zip(scenarios, rows, strict=True):
                 if any(note.startswith("refused before starting") for note in scenario.notes):
