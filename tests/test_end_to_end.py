@@ -47,11 +47,13 @@ async def test_fast_path_end_to_end_is_paid_within_seconds_and_listed_by_stage(l
 
 
 class Cli:
-    """The `temporal` CLI, nothing of this project's code, against the dev server."""
+    """The `temporal` CLI, nothing of this project's code, against the dev server. Each update carries a token
+    from the development issuer, as `python starter.py token` prints it."""
 
-    def __init__(self, env: WorkflowEnvironment, queue: str) -> None:
+    def __init__(self, env: WorkflowEnvironment, claims: Claims) -> None:
         self.address = env.client.service_client.config.target_host
-        self.queue = queue
+        self.queue = claims.queue
+        self.claims = claims
 
     async def run(self, *args: str) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
@@ -66,6 +68,7 @@ class Cli:
         assert code == 0, out
 
     async def update(self, claim_id: str, name: str, payload: dict[str, Any], ok: bool = True) -> str:
+        payload = {**payload, "credential": self.claims.token_for(name, payload)}
         code, out = await self.run("workflow", "update", "execute", "--workflow-id", f"claim-{claim_id}",
                                    "--name", name, "--input", json.dumps(payload))
         assert (code == 0) == ok, out
@@ -92,7 +95,7 @@ class Cli:
 
 
 async def test_the_temporal_cli_alone_runs_claims_through_every_update(live, dev_env):
-    cli = Cli(dev_env, live.queue)
+    cli = Cli(dev_env, live)
     spec = json.loads((PROJECT_ROOT / "samples" / "claim.json").read_text())
 
     # A: the SPEC's own JSON; documents, assignment, escalation and approval through the CLI
@@ -178,7 +181,7 @@ async def test_audit_replay_accepts_a_cli_export_and_catches_a_tampered_command(
     await live.at_stage(cid, "awaiting_documents")
     await live.update(cid, "withdraw", {"by": "portal", "reason": "duplicate"})
     await handle.result()
-    cli = Cli(dev_env, live.queue)
+    cli = Cli(dev_env, live)
     code, exported = await cli.run("workflow", "show", "--workflow-id", f"claim-{cid}", "--output", "json")
     assert code == 0, exported
     original = tmp_path / "history.json"

@@ -1,0 +1,303 @@
+"""Verified identity on every update (SPEC section 11): the workflow itself refuses a credential that is
+missing, expired, forged, from another issuer or for another service (NotAuthenticated), or that names
+another person, role or kind of sender than the payload (NotAuthorized). Refused updates leave no trace."""
+
+from __future__ import annotations
+
+import json
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from cli.main import main as starter
+from config.settings import Settings
+from identity import development
+from identity.keys import LocalKeys, RemoteKeys
+from identity.tokens import NotAuthenticated, sender_of, verify
+from models.contract import Sender
+from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from workflows.rules import access
+
+
+def forged(settings: Settings, **claims: Any) -> str:
+    """A token shaped like the development issuer's, signed by another key under the same key id."""
+    _, kid = development.signing_key(settings.var_dir)
+    now = int(time.time())
+    body = {"iss": development.ISSUER, "aud": settings.oidc_audience, "sub": "mgr-1", "roles": ["manager"],
+            "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex, **claims}
+    return jwt.encode(body, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": kid})
+
+
+def signed(settings: Settings, **claims: Any) -> str:
+    """A token signed by the development issuer's own key, with some claims changed."""
+    private, kid = development.signing_key(settings.var_dir)
+    now = int(time.time())
+    body = {"iss": development.ISSUER, "aud": settings.oidc_audience, "sub": "mgr-1", "roles": ["manager"],
+            "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex, **claims}
+    return jwt.encode(body, private, algorithm="ES256", headers={"kid": kid})  # type: ignore[arg-type]
+
+
+async def accepted_updates(handle: Any) -> int:
+    history = await handle.fetch_history()
+    return sum(1 for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes"))
+
+
+async def refusal(handle: Any, name: str, payload: dict[str, Any]) -> ApplicationError:
+    try:
+        await handle.execute_update(name, payload)
+    except WorkflowUpdateFailedError as err:
+        assert isinstance(err.cause, ApplicationError), err.cause
+        return err.cause
+    raise AssertionError(f"{name} with {payload} was accepted, expected a refusal")
+
+
+async def test_bad_credentials_are_refused_with_typed_errors_and_leave_no_trace_in_history(claims):
+    claim = auto_claim(policy_number="P-AUTO-002", claimed_amount="800000.00", line_items=[],
+                       documents=docs(*ALL_AUTO_DOCS))
+    cid = claim["claim_id"]
+    handle = await claims.start(claim)
+    await claims.at_stage(cid, "awaiting_approval")
+    approve = {"approver_id": "mgr-1", "role": "manager", "comment": "ok"}
+    hour_ago = time.time() - 3600
+    cases: list[tuple[str, str, dict[str, Any], str]] = [
+        ("no credential", "approve", approve, "NotAuthenticated"),
+        ("an empty credential", "approve", {**approve, "credential": ""}, "NotAuthenticated"),
+        ("not a token", "approve", {**approve, "credential": "hello"}, "NotAuthenticated"),
+        ("an expired token", "approve",
+         {**approve, "credential": claims.token("mgr-1", "manager", ttl_seconds=60, issued_at=hour_ago)},
+         "NotAuthenticated"),
+        ("a forged signature", "approve", {**approve, "credential": forged(claims.settings)}, "NotAuthenticated"),
+        ("another issuer", "approve", {**approve, "credential": signed(claims.settings, iss="https://idp.example")},
+         "NotAuthenticated"),
+        ("another audience", "approve", {**approve, "credential": signed(claims.settings, aud="payments")},
+         "NotAuthenticated"),
+        ("another person's token", "approve", {**approve, "credential": claims.token("mgr-2", "manager")},
+         "NotAuthorized"),
+        ("a role the token lacks", "approve", {**approve, "credential": claims.token("mgr-1", "supervisor")},
+         "NotAuthorized"),
+        ("a channel token on a staff update", "approve", {**approve, "credential": claims.token("portal", "channel")},
+         "NotAuthorized"),
+        ("a staff token on a claimant-side update", "submit_documents",
+         {"documents": docs("id_card", claim_id=cid), "credential": claims.token("mgr-1", "manager")},
+         "NotAuthorized"),
+        ("a withdrawal by someone other than the channel", "withdraw",
+         {"by": "call-centre", "reason": "settled", "credential": claims.token("portal", "channel")},
+         "NotAuthorized"),
+        ("an adjuster escalating", "escalate",
+         {"by": "adj-1", "reason": "large", "credential": claims.token("adj-1", "adjuster")}, "NotAuthorized"),
+    ]
+    for what, name, payload, expected in cases:
+        err = await refusal(handle, name, payload)
+        assert err.type == expected, f"{what}: refused as {err.type} ({err.message}), expected {expected}"
+        assert "eyJ" not in str(err.message), f"{what}: the refusal repeats the token"
+    assert await accepted_updates(handle) == 0, "a refused update entered the workflow history"
+    status = await claims.status(cid)
+    assert status["stage"] == "awaiting_approval" and status["approvals"] == []
+
+
+async def test_a_valid_token_is_accepted_and_its_sender_recorded_without_the_token(claims):
+    claim = auto_claim(policy_number="P-AUTO-002", claimed_amount="800000.00", line_items=[],
+                       documents=docs(*ALL_AUTO_DOCS))
+    cid = claim["claim_id"]
+    handle = await claims.start(claim)
+    await claims.at_stage(cid, "awaiting_approval")
+    token = claims.token("MGR-1", "manager", "adjuster")
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    await handle.execute_update("approve", {"approver_id": "mgr-1", "role": "manager", "credential": token})
+    status = await claims.status(cid)
+    expected = {"issuer": development.ISSUER, "subject": "MGR-1", "roles": ["manager", "adjuster"], "token_id": jti}
+    entry = next(e for e in status["timeline"] if e["event"] == "approved")
+    assert entry["by"] == "mgr-1" and entry["sender"] == expected, entry
+    assert status["approvals"][0]["sender"] == expected
+    assert token not in json.dumps(status), "the status shows the token itself"
+    assert await accepted_updates(handle) == 1
+
+
+async def test_a_channel_token_sends_the_claimant_side_updates(claims):
+    claim = auto_claim(documents=docs("claim_form", claim_id="x"))
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.at_stage(cid, "awaiting_documents")
+    await claims.handle(cid).execute_update("withdraw", {
+        "by": "Call-Centre", "reason": "settled privately", "credential": claims.token("call-centre", "channel")})
+    status = await claims.wait(cid, lambda s: s["outcome"] == "withdrawn", "withdrawn")
+    entry = next(e for e in status["timeline"] if e["event"] == "withdrawal_requested")
+    assert entry["sender"]["subject"] == "call-centre" and entry["sender"]["roles"] == ["channel"]
+
+
+# --------------------------------------------------------------------------- the verifier on its own
+
+
+def test_the_verifier_checks_expiry_against_the_moment_it_is_given(settings):
+    development.signing_key(settings.var_dir)
+    keys = LocalKeys(development.jwks_path(settings.var_dir))
+    now = datetime.now(UTC)
+    token = development.mint(settings.var_dir, subject="sup-7", roles=["supervisor"], audience="claims",
+                             ttl_seconds=600, issued_at=now.timestamp())
+    sender = verify(token, keys, issuer=development.ISSUER, audience="claims", now=now)
+    assert (sender.subject, sender.roles) == ("sup-7", ["supervisor"])
+    with pytest.raises(NotAuthenticated, match="expired"):
+        verify(token, keys, issuer=development.ISSUER, audience="claims", now=now + timedelta(hours=1))
+    with pytest.raises(NotAuthenticated, match="not valid yet"):
+        verify(token, keys, issuer=development.ISSUER, audience="claims", now=now - timedelta(hours=1))
+
+
+def test_unsigned_and_shared_secret_tokens_are_refused(settings):
+    development.signing_key(settings.var_dir)
+    keys = LocalKeys(development.jwks_path(settings.var_dir))
+    body = {"iss": development.ISSUER, "aud": "claims", "sub": "sup-7", "roles": ["manager"], "iat": time.time(),
+            "exp": time.time() + 60, "jti": "1"}
+    for token in (jwt.encode(body, None, algorithm="none"), jwt.encode(body, "s" * 32, algorithm="HS256",
+                                                                        headers={"kid": "x"})):
+        with pytest.raises(NotAuthenticated):
+            verify(token, keys, issuer=development.ISSUER, audience="claims", now=datetime.now(UTC))
+
+
+def test_the_development_signing_key_is_readable_by_its_owner_only(settings):
+    development.signing_key(settings.var_dir)
+    key_file = development.key_dir(settings.var_dir) / "dev-signing-key.pem"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "d" not in json.loads(development.jwks_path(settings.var_dir).read_text())["keys"][0], \
+        "the public key set holds a private part"
+
+
+def test_sender_of_reads_what_the_token_names(settings):
+    token = development.mint(settings.var_dir, subject="portal", roles=["channel"], audience="claims")
+    sender = sender_of(token)
+    assert sender is not None and (sender.issuer, sender.subject, sender.roles) == (development.ISSUER, "portal",
+                                                                                    ["channel"])
+    assert sender_of(None) is None and sender_of("garbage") is None
+
+
+class JwksServer:
+    """A tiny issuer's JWKS endpoint on 127.0.0.1: serves whatever key set it is given, counts fetches."""
+
+    def __init__(self) -> None:
+        self.keys: list[dict[str, Any]] = []
+        self.fetches = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+                outer.fetches += 1
+                body = json.dumps({"keys": outer.keys}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/certs"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def jwks_server() -> Iterator[JwksServer]:
+    served = JwksServer()
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+
+
+def issuer_key(kid: str) -> tuple[Any, dict[str, Any]]:
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private.public_key()))
+    return private, {**public, "kid": kid, "use": "sig", "alg": "ES256"}
+
+
+def issuer_token(private: Any, kid: str, sub: str = "sup-7") -> str:
+    now = int(time.time())
+    return jwt.encode({"iss": "https://idp.example/realms/claims", "aud": "claims", "sub": sub, "roles": ["supervisor"],
+                       "iat": now, "exp": now + 300, "jti": uuid.uuid4().hex}, private, algorithm="ES256",
+                      headers={"kid": kid})
+
+
+def test_a_real_issuers_new_key_is_fetched_when_a_token_names_an_unknown_key_id(jwks_server):
+    first, first_jwk = issuer_key("2026-a")
+    second, second_jwk = issuer_key("2026-b")
+    jwks_server.keys = [first_jwk]
+    keys = RemoteKeys(jwks_server.url, cooldown=0)
+    keys.prefetch()
+    check = dict(issuer="https://idp.example/realms/claims", audience="claims")
+    assert verify(issuer_token(first, "2026-a"), keys, now=datetime.now(UTC), **check).subject == "sup-7"
+    fetched = jwks_server.fetches
+    assert verify(issuer_token(first, "2026-a"), keys, now=datetime.now(UTC), **check)
+    assert jwks_server.fetches == fetched, "a known key id fetched the key set again"
+    jwks_server.keys = [first_jwk, second_jwk]  # the issuer rotates its signing key
+    assert verify(issuer_token(second, "2026-b", "mgr-1"), keys, now=datetime.now(UTC), **check).subject == "mgr-1"
+    assert jwks_server.fetches == fetched + 1
+    with pytest.raises(NotAuthenticated, match="does not trust"):
+        verify(issuer_token(ec.generate_private_key(ec.SECP256R1()), "2026-z"), keys, now=datetime.now(UTC), **check)
+
+
+def test_keys_already_fetched_keep_working_while_the_issuer_is_unreachable(jwks_server):
+    private, jwk = issuer_key("k1")
+    jwks_server.keys = [jwk]
+    keys = RemoteKeys(jwks_server.url, cooldown=0, lifespan=0.01)
+    keys.prefetch()
+    assert keys.key("k1") is not None
+    jwks_server.server.shutdown()
+    jwks_server.server.server_close()
+    time.sleep(0.05)
+    assert keys.key("k1") is not None, "a brief outage of the issuer's endpoint refuses every update"
+
+
+# --------------------------------------------------------------------------- who may send what
+
+
+def staff(subject: str, *roles: str) -> Sender:
+    return Sender(issuer="i", subject=subject, roles=list(roles), token_id="t")
+
+
+@pytest.mark.parametrize(("update", "sender", "actor", "role", "allowed"), [
+    ("approve", staff("SUP-7", "supervisor"), "sup-7", "supervisor", True),
+    ("approve", staff("sup-7", "supervisor"), "sup-7", "manager", False),
+    ("approve", staff("sup-7", "system"), "sup-7", "system", False),
+    ("record_investigation", staff("inv-1", "investigator"), "inv-1", None, True),
+    ("record_investigation", staff("adj-1", "adjuster"), "adj-1", None, False),
+    ("escalate", staff("sup-1", "supervisor"), "sup-1", None, True),
+    ("assign", staff("adj-1", "adjuster"), "adj-1", None, False),
+    ("reopen", staff("mgr-1", "manager"), "mgr-1", "manager", True),
+    ("appeal", staff("portal", "channel"), None, None, True),
+    ("withdraw", staff("Portal", "channel"), "portal", None, True),
+    ("update_bank_account", staff("sup-1", "supervisor"), None, None, False),
+    ("approve_advance", staff("portal", "channel", "supervisor"), "portal", "supervisor", False),
+])
+def test_who_may_send_which_update(update, sender, actor, role, allowed):
+    problem = access.refusal(update, sender, actor, role)
+    assert (problem is None) == allowed, problem or f"{sender} may not send {update}"
+
+
+def test_the_starter_prints_development_tokens_and_refuses_with_a_real_issuer(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CLAIMS_VAR_DIR", str(tmp_path / "var"))
+    from config.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        assert starter(["token", "--sub", "sup-7", "--role", "supervisor", "--role", "adjuster", "--ttl", "60"]) == 0
+        token = capsys.readouterr().out.strip()
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert (claims["sub"], claims["roles"], claims["exp"] - claims["iat"]) == ("sup-7", ["supervisor", "adjuster"],
+                                                                                   60)
+        monkeypatch.setenv("CLAIMS_OIDC_ISSUER", "https://idp.example/realms/claims")
+        get_settings.cache_clear()
+        assert starter(["token", "--sub", "sup-7", "--role", "supervisor"]) == 2
+        out = capsys.readouterr()
+        assert out.out == "" and len(out.err.strip().splitlines()) == 1 and "real identity provider" in out.err
+    finally:
+        get_settings.cache_clear()
