@@ -13,6 +13,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from identity.tokens import sender_of
+
 NOTED_EVENTS = {"documents_requested", "documents_complete", "documents_overdue", "investigation_opened",
                 "sla_warning", "sla_breached", "statutory_advance_due", "decided", "payment_failed",
                 "reopened", "appeal_received"}
@@ -107,7 +109,12 @@ def build_trail(history: dict[str, Any]) -> list[TrailEntry]:
         elif kind == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED":
             request = attrs["acceptedRequest"]["input"]
             payload = _decode(request.get("args")) or {}
-            details = [f"{k}: {v}" for k, v in payload.items() if k not in ("approver_id", "by", "investigator_id")]
+            details = [f"{k}: {v}" for k, v in payload.items()
+                       if k not in ("approver_id", "by", "investigator_id", "credential")]
+            sender = sender_of(payload.get("credential"))
+            if sender is not None:  # verified by the workflow when it accepted the update; the token is not shown
+                details.append(f"sender: {sender.subject} ({', '.join(sender.roles)}) from {sender.issuer}, "
+                               f"token {sender.token_id}")
             entries.append(TrailEntry(at, "action", request["name"], _actor(payload)
                                       if isinstance(payload, dict) else "?", details))
         elif kind == "TIMER_STARTED":

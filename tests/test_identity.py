@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from audit.trail import build_trail, render_text
 from cli.main import main as starter
 from config.settings import Settings
 from identity import development
@@ -78,6 +79,10 @@ async def test_bad_credentials_are_refused_with_typed_errors_and_leave_no_trace_
          {**approve, "credential": claims.token("mgr-1", "manager", ttl_seconds=60, issued_at=hour_ago)},
          "NotAuthenticated"),
         ("a forged signature", "approve", {**approve, "credential": forged(claims.settings)}, "NotAuthenticated"),
+        ("a key nobody published", "approve", {**approve, "credential": jwt.encode(
+            {"iss": development.ISSUER, "aud": "claims", "sub": "mgr-1", "roles": ["manager"], "iat": int(time.time()),
+             "exp": int(time.time()) + 600, "jti": "j"}, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256",
+            headers={"kid": "not-published"})}, "NotAuthenticated"),
         ("another issuer", "approve", {**approve, "credential": signed(claims.settings, iss="https://idp.example")},
          "NotAuthenticated"),
         ("another audience", "approve", {**approve, "credential": signed(claims.settings, aud="payments")},
@@ -122,6 +127,25 @@ async def test_a_valid_token_is_accepted_and_its_sender_recorded_without_the_tok
     assert status["approvals"][0]["sender"] == expected
     assert token not in json.dumps(status), "the status shows the token itself"
     assert await accepted_updates(handle) == 1
+    trail = render_text(build_trail((await handle.fetch_history()).to_json_dict()))
+    assert f"sender: MGR-1 (manager, adjuster) from {development.ISSUER}, token {jti}" in trail, trail
+    assert token not in trail, "the decision trail shows the token itself"
+
+
+async def test_the_status_shows_the_investigations_sender_but_not_its_token(claims):
+    claim = auto_claim(policy_number="P-AUTO-002", claimed_amount="150000.00", incident={"injuries": True},
+                       line_items=[{"description": "repair", "amount": "150000.00"}], documents=docs(*ALL_AUTO_DOCS))
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.at_stage(cid, "investigating")
+    refused = await claims.refused(cid, "record_investigation", {
+        "investigator_id": "adj-1", "findings": "as reported", "credential": claims.token("adj-1", "adjuster")})
+    assert refused.type == "NotAuthorized" and "investigator" in refused.message
+    await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
+    status = await claims.wait(cid, lambda s: s["investigation"] is not None, "investigation recorded")
+    assert status["investigation"]["credential"] is None, "the status shows the investigator's token"
+    entry = next(e for e in status["timeline"] if e["event"] == "investigation_recorded")
+    assert (entry["by"], entry["sender"]["subject"], entry["sender"]["roles"]) == ("inv-1", "inv-1", ["investigator"])
 
 
 async def test_a_channel_token_sends_the_claimant_side_updates(claims):

@@ -270,6 +270,11 @@ class ClaimState:
 
     # ------------------------------------------------------------------ what it shows
 
+    @staticmethod
+    def _shown(update: RecordInvestigation | None) -> RecordInvestigation | None:
+        """An update as the status shows it: without its sender's token (the timeline names the sender)."""
+        return update.model_copy(update={"credential": None}) if update is not None else None
+
     def status(self) -> ClaimStatus:
         return ClaimStatus(
             claim_id=self.claim_id, stage=self.stage, outcome=self.outcome,
@@ -279,7 +284,7 @@ class ClaimState:
             approvals=list(self.approvals), payments=list(self.payments), handler=self.handler,
             timeline=list(self.timeline),
             required_role=self.required_role() if self.stage == Stage.AWAITING_APPROVAL else None,
-            decision=self.decision, investigation=self.investigation, registered_at=self.registered_at,
+            decision=self.decision, investigation=self._shown(self.investigation), registered_at=self.registered_at,
             closed_at=self.closed_at, sla_warnings=list(self.warnings), escalated_to=self.escalated_to,
         )
 
