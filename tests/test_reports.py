@@ -125,7 +125,8 @@ async def test_report_of_the_demo_claims_matches_the_database(live):
     from demo import scenarios as demo
 
     scenarios = [s for s in demo.scenarios(f"R{uuid.uuid4().hex[:6]}") if "statutory" not in s.name]
-    rows = await asyncio.gather(*(demo.play(live.client, s, live.queue) for s in scenarios))
+    on_queue = live.settings.model_copy(update={"task_queue": live.queue})
+    rows = await asyncio.gather(*(demo.play(live.client, s, on_queue) for s in scenarios))
     assert all(r.ok for r in rows), [(r.scenario, r.outcome) for r in rows if not r.ok]
     for _ in range(100):
         with Session(live.engine) as session:
