@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import structlog
@@ -42,6 +43,7 @@ def main() -> int:
     except BaseException as err:  # noqa: BLE001 - a violation (or several) is the soak's finding
         failures = len(getattr(err, "exceptions", [err]))
         print(f"VIOLATION: {type(err).__name__}: {err}")
+        traceback.print_exception(err)
     finally:
         rig.close()
     wall = time.monotonic() - started

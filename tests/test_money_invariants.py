@@ -29,7 +29,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from sqlalchemy import func
 from sqlmodel import Session, col, select
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -71,6 +71,10 @@ SAMPLE_FOR = {"auto": "P-AUTO-002", "health": "P-HEALTH-001", "property": "P-PRO
 MOVING_STAGES = {"registered", "coverage_check"}
 """Stages a claim passes through before its first clock starts (triage starts the determination clock)."""
 
+
+ROUTINE_TASK_FAILURES = {WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND}
+"""The server refuses to let a workflow complete while an update it has not seen yet is waiting; the worker runs
+the task again with the update. That is Temporal's own protocol, not a failure of the claim's code."""
 
 ENDINGS = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: WorkflowExecutionStatus.COMPLETED,
@@ -243,7 +247,8 @@ class ClaimsMachine(RuleBasedStateMachine):
         handle = self.rig.claims.handle(record.claim_id)
         failures, execution, failure_type = [], WorkflowExecutionStatus.RUNNING, None
         async for event in handle.fetch_history_events():
-            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED and \
+                    event.workflow_task_failed_event_attributes.cause not in ROUTINE_TASK_FAILURES:
                 failures.append(event.workflow_task_failed_event_attributes.failure.message)
             elif event.event_type in ENDINGS:
                 execution = ENDINGS[event.event_type]
