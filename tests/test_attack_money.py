@@ -1,0 +1,170 @@
+"""Attacks on the money invariants (SPEC section 10): each test is a sequence of updates a back-office system
+or a person with the `temporal` CLI can send today, and asserts what the SPEC says must hold. They fail while
+the hole they describe is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from decimal import Decimal
+
+from temporalio.client import WorkflowUpdateFailedError
+
+from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from tests.test_money_regressions import paid_on, small_policy, standard_claim
+
+D = Decimal
+
+
+def total_paid(status) -> Decimal:
+    return sum((D(p["amount"]) for p in status["payments"]), D("0"))
+
+
+def green_claim(**changes):
+    """A major (green-channel) claim with every document: a dedicated handler, an investigation, advances."""
+    claim = auto_claim(**{"line_items": [], **changes}, incident={"major": True})
+    claim["documents"] = docs(*ALL_AUTO_DOCS, claim_id=claim["claim_id"])
+    return claim
+
+
+async def test_an_advance_is_never_more_than_the_payout_already_computed(claims):
+    """Shrunk: green claim for 100,000 with line items of 20,000 -> investigation -> payout 19,500 ->
+    a supervisor approves an advance of 90,000 -> paid 90,000 on a payout of 19,500."""
+    claim = green_claim(claimed_amount="100000.00",
+                        line_items=[{"description": "repair", "amount": "20000.00", "category": "repair"}])
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.at_stage(cid, "investigating")
+    await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as invoiced"})
+    status = await claims.at_stage(cid, "awaiting_approval")
+    assert status["payout"]["total"] == "19500.00"
+    try:
+        await claims.update(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor",
+                                                     "amount": "90000.00"})
+    except WorkflowUpdateFailedError:
+        return  # refused: the advance is held to the payout
+    status = await claims.wait(cid, lambda s: len(s["payments"]) == 1, "the advance paid")
+    assert total_paid(status) <= D(status["payout"]["total"]), \
+        f"paid {total_paid(status)} on a payout of {status['payout']['total']}"
+
+
+async def test_one_manager_cannot_move_more_than_the_dual_manager_threshold_as_an_advance(claims):
+    """Shrunk: green claim for 900,000 on P-AUTO-002 -> mgr-1 alone approves an advance of 600,000 -> paid.
+    Above 500,000 two different managers must approve (SPEC section 6)."""
+    claim = green_claim(policy_number="P-AUTO-002", claimed_amount="900000.00")
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.wait(cid, lambda s: s["handler"] is not None, "a dedicated handler")
+    refused = await claims.refused(cid, "approve_advance", {"approver_id": "mgr-1", "role": "manager",
+                                                           "amount": "600000.00"})
+    assert refused.type == "NotAuthorized"
+
+
+async def test_one_manager_cannot_split_an_advance_to_pass_the_dual_manager_threshold(claims):
+    """Shrunk: mgr-1 approves an advance of 400,000, then another of 400,000: 800,000 by one manager."""
+    claim = green_claim(policy_number="P-AUTO-002", claimed_amount="900000.00")
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.wait(cid, lambda s: s["handler"] is not None, "a dedicated handler")
+    await claims.update(cid, "approve_advance", {"approver_id": "mgr-1", "role": "manager", "amount": "400000.00"})
+    await claims.wait(cid, lambda s: len(s["payments"]) == 1, "the first advance paid")
+    refused = await claims.refused(cid, "approve_advance", {"approver_id": "mgr-1", "role": "manager",
+                                                           "amount": "400000.00"})
+    assert refused.type == "NotAuthorized"
+
+
+async def test_on_appeal_both_managers_agree_the_amount_that_is_paid(claims):
+    """Shrunk: claim for 1,100,000 on P-AUTO-002, confirmed 700,000 -> payout 629,100 approved by two managers
+    and paid (partial) -> appeal -> mgr-1 approves (the 629,100) -> mgr-2 approves with amount 989,100 ->
+    989,100 is paid although only mgr-2 agreed to it."""
+    claim = auto_claim(policy_number="P-AUTO-002", claimed_amount="1100000.00", line_items=[],
+                       incident={"injuries": True})
+    claim["documents"] = docs(*ALL_AUTO_DOCS, claim_id=claim["claim_id"])
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.at_stage(cid, "investigating")
+    await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "partly",
+                                                      "confirmed_amount": "700000.00"})
+    await claims.at_stage(cid, "awaiting_approval")
+    await claims.update(cid, "approve", {"approver_id": "mgr-a", "role": "manager"})
+    await claims.update(cid, "approve", {"approver_id": "mgr-b", "role": "manager"})
+    status = await claims.wait(cid, lambda s: s["outcome"] == "paid", "paid")
+    assert total_paid(status) == D("629100.00") and status["decision"]["kind"] == "partial"
+    await claims.update(cid, "appeal", {"reason": "the repair cost more"})
+    await claims.at_stage(cid, "awaiting_approval")
+    await claims.update(cid, "approve", {"approver_id": "mgr-1", "role": "manager"})
+    try:
+        await claims.update(cid, "approve", {"approver_id": "mgr-2", "role": "manager", "amount": "989100.00"})
+    except WorkflowUpdateFailedError:
+        return  # refused: mgr-1 agreed to another amount
+    await asyncio.sleep(3)
+    status = await claims.status(cid)
+    assert total_paid(status) == D("629100.00"), (
+        f"{total_paid(status)} paid on the word of one manager: mgr-1 approved 629100.00, "
+        f"only mgr-2 agreed 989100.00")
+
+
+async def test_once_an_advance_is_paid_the_claim_can_no_longer_be_withdrawn(claims):
+    """Shrunk: green claim -> sup-1 approves an advance of 10,000 -> paid -> claimant withdraws -> accepted;
+    the claim closes `withdrawn` with 10,000 paid. SPEC 10: once payment has begun, withdrawal is refused."""
+    claim = green_claim(claimed_amount="30000.00")
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.wait(cid, lambda s: s["handler"] is not None, "a dedicated handler")
+    await claims.update(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor", "amount": "10000.00"})
+    await claims.wait(cid, lambda s: len(s["payments"]) == 1, "the advance paid")
+    refused = await claims.refused(cid, "withdraw", {"by": "portal", "reason": "changed my mind"})
+    assert refused.type == "NotAllowedInStage"
+
+
+async def test_who_approved_an_advance_may_not_approve_the_final_decision(claims):
+    """Shrunk: green claim -> sup-1 approves an advance -> investigation -> sup-1 approves the decision alone.
+    Lifecycle step 7: the approver may not be anyone who already approved this claim."""
+    claim = green_claim(claimed_amount="30000.00")
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.wait(cid, lambda s: s["handler"] is not None, "a dedicated handler")
+    await claims.update(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor", "amount": "10000.00"})
+    await claims.wait(cid, lambda s: len(s["payments"]) == 1, "the advance paid")
+    await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
+    await claims.at_stage(cid, "awaiting_approval")
+    refused = await claims.refused(cid, "approve", {"approver_id": "SUP-1", "role": "supervisor"})
+    assert refused.type == "NotAuthorized"
+
+
+async def test_who_approved_an_advance_may_not_investigate_the_claim(claims):
+    """Shrunk: green claim -> sup-1 approves an advance -> sup-1 records the investigation (and its figure).
+    The reverse order is refused (an investigator may not approve an advance); this order is not."""
+    claim = green_claim(claimed_amount="30000.00")
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.at_stage(cid, "investigating")
+    await claims.update(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor", "amount": "10000.00"})
+    refused = await claims.refused(cid, "record_investigation", {"investigator_id": "sup-1", "findings": "fine",
+                                                                 "confirmed_amount": "29000.00"})
+    assert refused.type == "NotAuthorized"
+
+
+async def test_extending_a_policy_does_not_start_a_new_sum_insured(claims):
+    """Shrunk: policy with 12,000 sum insured -> claim A paid 7,500 -> the policy's end date is moved out
+    (an endorsement; same start, same cover) -> claim B on an incident inside both versions of the period
+    paid 7,500 -> 15,000 paid against 12,000 in one policy period."""
+    start = date.today() - timedelta(days=200)
+    small_policy(claims.engine, "P-EXTENDED", "12000", effective_from=start,
+                 effective_to=date.today() + timedelta(days=30))
+    first = standard_claim(policy_number="P-EXTENDED")
+    handle = await claims.start(first)
+    await claims.at_stage(first["claim_id"], "awaiting_approval")
+    await claims.update(first["claim_id"], "approve", {"approver_id": "adj-1", "role": "adjuster"})
+    await claims.wait(first["claim_id"], lambda s: s["outcome"] == "paid", "paid")
+    small_policy(claims.engine, "P-EXTENDED", "12000", effective_from=start,
+                 effective_to=date.today() + timedelta(days=120))
+    second = standard_claim(policy_number="P-EXTENDED")
+    await claims.start(second)
+    await claims.at_stage(second["claim_id"], "awaiting_approval")
+    await claims.update(second["claim_id"], "approve", {"approver_id": "adj-1", "role": "adjuster"})
+    await claims.wait(second["claim_id"], lambda s: s["outcome"] is not None, "an outcome")
+    paid = paid_on(claims.engine, {first["claim_id"], second["claim_id"]})
+    assert paid <= D("12000.00"), f"{paid} paid in one policy period with a sum insured of 12,000"
+    del handle
