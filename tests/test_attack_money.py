@@ -9,7 +9,7 @@ import asyncio
 from datetime import date, timedelta
 from decimal import Decimal
 
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 from tests.test_money_regressions import paid_on, small_policy, standard_claim
@@ -168,3 +168,32 @@ async def test_extending_a_policy_does_not_start_a_new_sum_insured(claims):
     paid = paid_on(claims.engine, {first["claim_id"], second["claim_id"]})
     assert paid <= D("12000.00"), f"{paid} paid in one policy period with a sum insured of 12,000"
     del handle
+
+
+async def test_a_denied_claim_is_not_left_waiting_for_bank_details_nobody_can_send(claims):
+    """Shrunk: green claim paying to a closed account -> sup-1 approves an advance -> the bank rejects it and
+    the claimant is asked for new details -> sup-2 rejects the claim -> denied and closed: every clock is
+    cleared, `update_bank_account` and `withdraw` are refused on a closed claim, and the advance keeps
+    waiting for an answer nobody can give, so the workflow never completes."""
+    claim = green_claim(claimed_amount="30000.00", bank_account={"holder": "Li Lei", "number": "6222000000000000"})
+    cid = claim["claim_id"]
+    handle = await claims.start(claim)
+    await claims.at_stage(cid, "investigating")
+    await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
+    await claims.at_stage(cid, "awaiting_approval")
+    await claims.update(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor", "amount": "10000.00"})
+    await claims.wait(cid, lambda s: "bank_details" in s["deadlines"], "the request for new bank details")
+    await claims.update(cid, "reject", {"approver_id": "sup-2", "role": "supervisor", "reason": "not covered",
+                                        "clause": "art. 1"})
+    status = await claims.wait(cid, lambda s: s["outcome"] is not None, "an outcome")
+    assert status["outcome"] == "denied"
+    refused = await claims.refused(cid, "update_bank_account", {"holder": "Li Lei", "number": "6222000011112222"})
+    assert "closed" in refused.message
+    status = await claims.status(cid)
+    try:
+        result = await asyncio.wait_for(handle.result(), timeout=60)
+    except (TimeoutError, WorkflowFailureError) as err:
+        raise AssertionError(f"the workflow never completes ({getattr(err, 'cause', err)}): stage "
+                             f"{status['stage']}, deadlines {status['deadlines']}; the advance still waits for "
+                             f"bank details nobody may send") from None
+    assert result["outcome"] == "denied"
