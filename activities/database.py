@@ -54,10 +54,11 @@ def policy_terms(policy: Policy) -> PolicyTerms:
 
 
 def policy_period(policy: Policy, incident_day: date) -> str | None:
-    """The policy period an incident falls in, as stored with the claim; None outside the period of cover."""
+    """The policy period an incident falls in, as stored with the claim (named by the day it starts, so an
+    extended end date keeps one sum insured); None outside the period of cover."""
     if not policy.effective_from <= incident_day <= policy.effective_to:
         return None
-    return f"{policy.effective_from.isoformat()}/{policy.effective_to.isoformat()}"
+    return policy.effective_from.isoformat()
 
 
 def status_on(policy: Policy, day: date) -> str:

@@ -44,7 +44,7 @@ class Claim(SQLModel, table=True):
     chain_id: str = Field(max_length=64)
     policy_number: str = Field(index=True, max_length=64)
     policy_period: str | None = Field(default=None, max_length=25)
-    """The policy period the incident falls in ("from/to"): payments on claims of one policy period count
+    """The policy period the incident falls in (the day it starts): payments on claims of one policy period count
     together against its sum insured."""
     claim_type: str = Field(max_length=20)
     stage: str = Field(max_length=30, index=True)

@@ -6,13 +6,14 @@ updates are sent, so the server hands them to the claim together when it comes b
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
-
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 from temporalio.worker import Worker
 
 from activities.gateway import LedgerGateway
+from config.temporal import workflow_runner
+from identity import keys
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 from tests.harness import Claims, queue_name
 from worker import build_activities
@@ -21,7 +22,8 @@ from workflows.claim import ClaimWorkflow
 
 def build_worker(client, settings, engine, *, task_queue, gateway) -> Worker:
     """The product's worker, without a workflow cache: a restarted worker picks the claim up at once."""
-    return Worker(client, task_queue=task_queue, workflows=[ClaimWorkflow],
+    keys.install(task_queue, keys.verifier_for(settings))
+    return Worker(client, task_queue=task_queue, workflows=[ClaimWorkflow], workflow_runner=workflow_runner(),
                   activities=build_activities(settings, engine, gateway),
                   activity_executor=ThreadPoolExecutor(max_workers=8), max_cached_workflows=0)
 

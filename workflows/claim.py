@@ -178,7 +178,7 @@ class ClaimWorkflow(ClaimUpdates):
     def _system_may_approve(self) -> bool:
         s = self.s
         return (s.risk is not None and s.risk.level == "low" and not s.investigation_reason
-                and s.escalations == 0 and s.path != Path.GREEN and s.review is None)
+                and s.escalations == 0 and s.escalated_to is None and s.path != Path.GREEN and s.review is None)
 
     async def _collect_documents(self) -> bool:
         """The one consolidated request for everything missing, reminders of the same list, and closing as

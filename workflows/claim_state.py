@@ -146,6 +146,8 @@ class ClaimState:
         self.escalations = 0
         self.payments: list[PaymentRecord] = []
         self.handler: str | None = None
+        self.advance_approvers: list[str] = []
+        """Everyone who approved an advance on the claim: they took part in a money decision."""
         self.past_handlers: list[str] = []
         """Everyone who has handled the claim, the current handler included."""
         self.timeline: list[TimelineEntry] = []
@@ -232,6 +234,8 @@ class ClaimState:
         people: dict[str, str] = {}
         for person in [*self.rejected_by, *(a.approver_id for a in self.approvals[:self.approvals_from])]:
             people[money.person_key(person)] = "person who decided it before"
+        for person in self.advance_approvers:
+            people[money.person_key(person)] = money.ADVANCE_APPROVER
         if self.investigation:
             people[money.person_key(self.investigation.investigator_id)] = "investigator"
         for person in self.past_handlers:
@@ -250,13 +254,37 @@ class ClaimState:
         assert policy is not None, "money decisions come after the coverage check"
         available = self.sum_insured_available if self.sum_insured_available is not None else policy.sum_insured
         terms = money.Terms(claimed_amount=claim.claimed_amount, deductible=policy.deductible,
-                            payout_ratio=policy.payout_ratio, sum_insured_available=available)
+                            payout_ratio=policy.payout_ratio, sum_insured_available=available,
+                            assessed=self.assessed_payout())
         pending = sum((a for a, _, _ in self.advance_requests), Decimal("0.00"))
         return money.ClaimMoney(
             terms=terms, paid=self.paid_amount, pending_advances=pending,
             required_role=self.required_role(), conflicted=self.conflicted(),
             approved_by=[a.approver_id for a in self.current_approvals],
             fraud_suspected=bool(self.investigation and self.investigation.fraud_suspected))
+
+    def assessed_payout(self) -> Decimal | None:
+        """The payout as far as it can be told now: the computed payout's total when there is one, else the
+        investigator's figure or the line items less the deductible, times the ratio; None when nothing is
+        assessed yet (the amount claimed is then the only bound)."""
+        claim, _ = self.require_ready()
+        if self.payout is not None:
+            return self.payout.total
+        assert self.policy is not None
+        if self.investigation is not None and self.investigation.confirmed_amount is not None:
+            assessed = self.investigation.confirmed_amount
+        elif claim.line_items:
+            assessed = sum((item.amount for item in claim.line_items), Decimal("0.00"))
+        else:
+            return None
+        after = max(min(assessed, claim.claimed_amount) - self.policy.deductible, Decimal("0.00"))
+        return (after * self.policy.payout_ratio).quantize(Decimal("0.01"))
+
+    def money_has_moved(self) -> bool:
+        """Payment has begun: something was paid, an advance waits to be paid, a transfer is under way, or
+        a decision to pay was taken (unless the claim only waits for new bank details)."""
+        return (bool(self.payments) or bool(self.advance_requests) or self.transfer_in_flight
+                or (self.paying_decided() and not self.awaiting_bank_details))
 
     def authority(self) -> money.Authority:
         claim, rules = self.require_ready()

@@ -131,7 +131,7 @@ class ClaimUpdates(Decisions):
         if s.withdrawal is not None or s.outcome is not None:
             raise refuse(f"withdraw: not possible at stage {s.stage.value}"
                          + (f" ({s.outcome.value})" if s.outcome else ""))
-        if s.transfer_in_flight or (s.paying_decided() and not s.awaiting_bank_details):
+        if s.money_has_moved():
             raise refuse("withdraw: payment has begun; the claim can no longer be withdrawn")
 
     @workflow.update(name="appeal")
@@ -225,6 +225,9 @@ class ClaimUpdates(Decisions):
         if req.amount is not None and s.agreed_amount is not None and req.amount != s.agreed_amount:
             raise refuse(f"approve: {s.agreed_amount} has already been agreed on this review",
                          ErrorType.INVALID_UPDATE)
+        if req.amount is not None and s.agreed_amount is None and s.current_approvals:
+            raise refuse("approve: an amount is agreed by the review's first approval; the approvals already "
+                         "given were for the payout as it stands", ErrorType.INVALID_UPDATE)
         kind = Kind.AGREED_ON_APPEAL if req.amount is not None or s.agreed_amount is not None else Kind.APPROVAL
         amount = req.amount if req.amount is not None else s.decision_amount
         self._check_decider("approve", req.approver_id, req.role, kind, amount)
@@ -256,6 +259,7 @@ class ClaimUpdates(Decisions):
     @workflow.update(name="approve_advance")
     async def approve_advance(self, payload: Any) -> UpdateAck:
         req = parse(ApproveAdvance, payload, "approve_advance")
+        self.s.advance_approvers.append(req.approver_id)
         self._request_advance(req.amount, req.approver_id, req.role)
         await self._note("advance_approved", by=req.approver_id, detail=f"{req.amount} {req.comment}".strip(),
                          sender=sender_of(req.credential))
@@ -268,7 +272,8 @@ class ClaimUpdates(Decisions):
         s = self.s
         s.require_ready()
         if (s.path != Path.GREEN and not s.advance_held) or s.decision is not None or s.withdrawal is not None \
-                or s.stage in (Stage.PAYING, Stage.CLOSED) or s.policy is None:
+                or s.rejection is not None or s.approved() or s.stage in (Stage.PAYING, Stage.CLOSED) \
+                or s.policy is None:
             raise refuse("approve_advance: advances are for green-channel claims (or a held statutory advance) "
                          "not yet decided")
         problem = self._refusal(Kind.ADVANCE, req.approver_id, req.role, req.amount)
@@ -307,6 +312,7 @@ class ClaimUpdates(Decisions):
         me = authority.person_key(req.handler_id)
         deciders = {authority.person_key(a.approver_id) for a in s.approvals} | {
             authority.person_key(p) for p in s.rejected_by}
+        deciders |= {authority.person_key(p) for p in s.advance_approvers}
         if me in deciders:
             raise refuse(f"assign: {req.handler_id} has decided this claim (four-eyes rule)",
                          ErrorType.NOT_AUTHORIZED)

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
     )
     from models.messages import ComputePayout, PaymentReceipt, PaymentRequest
-    from workflows.base import PAYMENT_RETRY, ActivityFailure, business_error
+    from workflows.base import PAYMENT_RETRY, ActivityFailure, ClaimClosed, business_error
     from workflows.claim_state import refuse
     from workflows.clocks import SlaClocks
     from workflows.rules import authority
@@ -88,11 +88,15 @@ class Decisions(SlaClocks):
         s = self.s
         s.payout = await self._activity("compute_payout", self._payout_request(), Payout)
         s.sum_insured_available = s.payout.sum_insured_available
-        if s.payout.total < s.paid_amount:  # advances already paid more than the assessed payout
-            step = BasisStep(step=f"advances already paid {s.paid_amount}: nothing further is paid",
+        if s.payout.total < s.paid_amount:  # advances already paid more than the payout assessed now
+            over = s.paid_amount - s.payout.total
+            step = BasisStep(step=f"advances already paid {s.paid_amount} exceed the payout assessed now by "
+                                  f"{over}: nothing further is paid; the excess is to be recovered",
                              amount=s.paid_amount, clause=s.require_ready()[1].clauses.get("advance_payment", ""))
             s.payout = s.payout.model_copy(update={"total": s.paid_amount, "amount": ZERO,
                                                    "basis": [*s.payout.basis, step]})
+            await self._note("advance_overpaid", detail=f"advances exceed the assessed payout by {over}")
+            self._notify_staff("advance_overpaid", Role.SUPERVISOR, {"amount": over})
         await self._note("payout_computed", detail=f"payout {s.payout.total}",
                          changes={"payout_amount": str(s.payout.total)})
         return s.payout
@@ -125,8 +129,8 @@ class Decisions(SlaClocks):
         async with self.money_lock:
             await self._pay(s.payout.total - s.paid_amount, "final")
         self._stop_clock("payment")
-        if not s.payments:  # the sum insured was used up by other claims before anything could be paid
-            await self._deny(["sum insured exhausted"], [rules.clauses["sum_insured_exhausted"]], s.payout.basis)
+        if not s.payments:  # nothing to pay: below the deductible, or the sum insured was used up by other claims
+            await self._deny_zero(s.payout)
             return
         await self._close(Outcome.PAID)
 
@@ -145,6 +149,8 @@ class Decisions(SlaClocks):
             problem = "no bank account on file"
             if s.bank_account is not None:
                 self._check_withdrawn()
+                if kind == "advance" and self._advance_void():  # decided against while it waited its turn
+                    raise ClaimClosed
                 s.transfer_in_flight = True
                 try:
                     receipt = await self._activity("pay", PaymentRequest(
@@ -175,7 +181,8 @@ class Decisions(SlaClocks):
 
     async def _await_bank_details(self, amount: Decimal, problem: str) -> None:
         """Tell the claimant (every rejection), remind them half-way, and let the clock hand the claim to a
-        person when nobody answers. A withdrawal ends the wait."""
+        person when nobody answers. A withdrawal ends the wait, and so does the claim closing (an advance
+        that waited for new details is then not paid)."""
         s = self.s
         _, rules = s.require_ready()
         await self._note("payment_failed", detail=problem)
@@ -184,7 +191,7 @@ class Decisions(SlaClocks):
         self._notify("payment_failed", {"amount": amount, "reason": problem, "due_at": clock.due_at})
 
         def answered() -> bool:
-            return s.account_updated or s.withdrawal is not None
+            return s.account_updated or s.withdrawal is not None or s.outcome is not None
 
         if not await self._wait_until(answered, clock.started_at + clock.span / 2):
             self._notify("bank_details_reminder", {"amount": amount, "due_at": clock.due_at})
@@ -192,6 +199,8 @@ class Decisions(SlaClocks):
         s.awaiting_bank_details = False
         self._stop_clock("bank_details")
         self._check_withdrawn()
+        if s.outcome is not None:
+            raise ClaimClosed
 
     async def _payment_reduced(self, requested: Decimal, paid: Decimal, kind: str) -> None:
         """Other claims used the policy's sum insured first: pay what is left, say so, never overrun."""
@@ -204,7 +213,8 @@ class Decisions(SlaClocks):
             step = BasisStep(step="capped at the sum insured still available at payment", amount=total,
                              clause=clause)
             s.payout = s.payout.model_copy(update={"total": total, "amount": paid, "in_full": False,
-                                                   "basis": [*s.payout.basis, step]})
+                                                   "basis": [*s.payout.basis, step],
+                                                   "zero_reason": "sum insured exhausted" if total <= 0 else None})
             s.decision = s.decision.model_copy(update={"kind": "partial", "amount": total,
                                                        "basis": s.payout.basis})
         self._notify("payout_reduced", {"requested": requested, "amount": paid, "clause": clause,
@@ -253,7 +263,7 @@ class Decisions(SlaClocks):
             amount, approver_id, role = s.advance_requests[0]
             s.advance_in_flight = True
             try:
-                if s.withdrawal is not None or s.outcome is not None:
+                if self._advance_void():
                     return
                 kind = Kind.STATUTORY_ADVANCE if role == Role.SYSTEM else Kind.ADVANCE
                 problem = self._refusal(kind, approver_id, role, amount, queued=True)
@@ -265,6 +275,12 @@ class Decisions(SlaClocks):
             finally:
                 s.advance_requests.pop(0)
                 s.advance_in_flight = False
+
+    def _advance_void(self) -> bool:
+        """An advance queued before the claim was withdrawn, rejected or closed is not paid."""
+        s = self.s
+        return s.withdrawal is not None or s.outcome is not None or s.rejection is not None or (
+            s.decision is not None and s.decision.kind == "denied")
 
     async def _statutory_advance(self) -> None:
         """Insurance Law art. 25: no determination within 60 days of complete materials, so the amount

@@ -17,7 +17,12 @@ from models.contract import Role
 from workflows.rules.authority import RANK, person_key, role_for_amount
 from workflows.rules.payout import ZERO, cents
 
-__all__ = ["Authority", "ClaimMoney", "Kind", "MoneyDecision", "Terms", "person_key", "refusal"]
+__all__ = ["ADVANCE_APPROVER", "Authority", "ClaimMoney", "Kind", "MoneyDecision", "Terms", "person_key", "refusal"]
+
+
+ADVANCE_APPROVER = "approver of an advance"
+"""The part of someone who approved an advance: it bars them from every other money decision on the claim,
+not from approving a further advance (the advances' total is held to their authority)."""
 
 
 class Kind(StrEnum):
@@ -37,6 +42,9 @@ class Terms:
     payout_ratio: Decimal
     sum_insured_available: Decimal
     """The sum insured less what the policy has paid or reserved this period for other claims."""
+    assessed: Decimal | None = None
+    """The payout as assessed so far (the computed payout, else the line items or the investigator's figure
+    less the deductible, times the ratio); advances never go beyond it."""
 
     @property
     def ceiling(self) -> Decimal:
@@ -100,17 +108,27 @@ def refusal(decision: MoneyDecision, claim: ClaimMoney, authority: Authority) ->
         return "statutory advance: the investigator suspects fraud, so a person decides any advance"
     if role != Role.SYSTEM:
         key = person_key(who)
-        if key in claim.conflicted:
+        part = claim.conflicted.get(key)
+        if part is not None and not (decision.kind == Kind.ADVANCE and part == ADVANCE_APPROVER):
             return f"{who} is the {claim.conflicted[key]} of this claim (four-eyes rule)"
         if key in {person_key(p) for p in claim.approved_by}:
             return f"{who} has already approved this claim (four-eyes rule)"
 
     moves = amount
-    if decision.kind in (Kind.ADVANCE, Kind.STATUTORY_ADVANCE):
+    ceiling = claim.terms.ceiling
+    advance = decision.kind in (Kind.ADVANCE, Kind.STATUTORY_ADVANCE)
+    if advance:
         if amount <= ZERO:
             return f"{decision.kind}: the amount must be positive"
         moves = claim.paid + claim.pending_advances + amount
-    ceiling = claim.terms.ceiling
+        if claim.terms.assessed is not None and claim.terms.assessed < ceiling:
+            ceiling = claim.terms.assessed
+            if moves > ceiling:
+                return (f"{decision.kind}: advances would come to {moves}, above the payout assessed so far "
+                        f"({ceiling})")
+        if decision.kind == Kind.ADVANCE and moves > authority.dual_manager_threshold:
+            return (f"advance: advances would come to {moves}, above {authority.dual_manager_threshold}, where two "
+                    "managers must decide: decide the claim instead")
     if moves > ceiling:
         what = "advances would come to" if decision.kind in (Kind.ADVANCE, Kind.STATUTORY_ADVANCE) else "pays"
         return (f"{decision.kind}: {what} {moves}, above what this claim may be paid ({ceiling}: the amount "
