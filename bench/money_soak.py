@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 import traceback
@@ -18,6 +19,7 @@ from pathlib import Path
 import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("CLAIMS_PROPERTY_PROGRESS", "25")  # read when the state machine's module is imported
 
 from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 

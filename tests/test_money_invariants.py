@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -61,6 +62,9 @@ STEPS = int(os.environ.get("CLAIMS_PROPERTY_STEPS", "10"))
 SHRINK = os.environ.get("CLAIMS_PROPERTY_SHRINK", "1") != "0"
 SETTLE_SECONDS = float(os.environ.get("CLAIMS_PROPERTY_SETTLE_SECONDS", "8"))
 UPDATE_SECONDS = 20.0
+PROGRESS = int(os.environ.get("CLAIMS_PROPERTY_PROGRESS", "0"))
+"""Print a progress line every this many sequences (the soak sets it); 0 prints none."""
+STARTED = time.monotonic()
 
 PEOPLE = ["adj-1", "ADJ-1", "sup-1", "sup-2", "mgr-1", "mgr-2", "MGR-1", "inv-1", "HANDLER"]
 """Who acts. "HANDLER" stands for whoever handles the claim at that moment."""
@@ -192,6 +196,9 @@ class ClaimsMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         ClaimsMachine.sequences += 1
+        if PROGRESS and ClaimsMachine.sequences % PROGRESS == 0:
+            print(f"progress: {ClaimsMachine.sequences} sequences, {ClaimsMachine.steps} steps, "  # noqa: T201
+                  f"{time.monotonic() - STARTED:.0f} s", file=sys.stderr, flush=True)
         self.claims: list[ClaimRecord] = []
         self.policies: dict[str, dict[str, Decimal]] = {}
         self.seen: dict[str, Snapshot] = {}
