@@ -118,7 +118,7 @@ def test_two_managers_are_needed_above_the_dual_threshold_only(amount, required)
 @st.composite
 def claims_money(draw: st.DrawFn) -> money_guard.ClaimMoney:
     terms = money_guard.Terms(claimed_amount=draw(positive), deductible=draw(money), payout_ratio=draw(ratios),
-                              sum_insured_available=draw(money))
+                              sum_insured_available=draw(money), assessed=draw(st.none() | money))
     return money_guard.ClaimMoney(
         terms=terms, paid=draw(money), pending_advances=draw(money),
         required_role=draw(roles),
@@ -141,6 +141,10 @@ def test_the_money_guard_lets_no_decision_move_money_beyond_terms_authority_or_f
     advance = kind in (money_guard.Kind.ADVANCE, money_guard.Kind.STATUTORY_ADVANCE)
     moves = claim.paid + claim.pending_advances + amount if advance else amount
     assert moves <= claim.terms.ceiling, f"{kind} moves {moves}, above the ceiling {claim.terms.ceiling}"
+    if advance and claim.terms.assessed is not None:
+        assert moves <= claim.terms.assessed, f"advances of {moves} above the payout assessed {claim.terms.assessed}"
+    if kind == money_guard.Kind.ADVANCE:
+        assert moves <= DUAL, f"one person's advances of {moves} passed the two-manager threshold"
     assert claim.terms.ceiling <= claim.terms.sum_insured_available
     assert claim.terms.ceiling <= max(claim.terms.claimed_amount - claim.terms.deductible, D("0"))
     system_kind = kind in (money_guard.Kind.SYSTEM_APPROVAL, money_guard.Kind.STATUTORY_ADVANCE)

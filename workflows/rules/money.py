@@ -126,11 +126,8 @@ def refusal(decision: MoneyDecision, claim: ClaimMoney, authority: Authority) ->
             if moves > ceiling:
                 return (f"{decision.kind}: advances would come to {moves}, above the payout assessed so far "
                         f"({ceiling})")
-        if decision.kind == Kind.ADVANCE and moves > authority.dual_manager_threshold:
-            return (f"advance: advances would come to {moves}, above {authority.dual_manager_threshold}, where two "
-                    "managers must decide: decide the claim instead")
     if moves > ceiling:
-        what = "advances would come to" if decision.kind in (Kind.ADVANCE, Kind.STATUTORY_ADVANCE) else "pays"
+        what = "advances would come to" if advance else "pays"
         return (f"{decision.kind}: {what} {moves}, above what this claim may be paid ({ceiling}: the amount "
                 f"claimed less the deductible, times the payout ratio, within the sum insured still available)")
     if decision.kind == Kind.AGREED_ON_APPEAL and moves < claim.paid:
@@ -143,6 +140,9 @@ def refusal(decision: MoneyDecision, claim: ClaimMoney, authority: Authority) ->
     if limit is not None and moves > limit:
         needed = role_for_amount(moves, authority.limits)
         return f"{role.value} may decide up to {limit}; this {decision.kind} ({moves}) needs a {needed.value}"
+    if decision.kind == Kind.ADVANCE and moves > authority.dual_manager_threshold:
+        return (f"advance: advances would come to {moves}, above {authority.dual_manager_threshold}, where two "
+                "managers must decide: decide the claim instead")
     if decision.kind in (Kind.APPROVAL, Kind.AGREED_ON_APPEAL) and RANK[role] < RANK[claim.required_role]:
         return f"this claim ({amount}) needs a {claim.required_role.value}; {role.value} may not decide it"
     return None
