@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from models.contract import EARLIEST_YEAR, ClaimInput
+from models.contract import ClaimInput
+from models.fields import EARLIEST_YEAR
 
 CLOCK_SKEW = timedelta(minutes=10)
 """How far in the future an incident may be dated: a sender's clock may run a little ahead."""
