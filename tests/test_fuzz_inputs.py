@@ -22,6 +22,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from models import contract as c
 from models.tables import Claim, ClaimDocument, ClaimEventRow, Notification, Payment
@@ -267,9 +268,7 @@ async def accepted_or_refused(claims: Any, value: Any) -> None:
             await asyncio.sleep(0.05)
         await assert_never_retried(handle)
     finally:
-        running = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
-        if (await describe(handle)).workflow_execution_info.status == running:
-            await handle.terminate("fuzz example done")
+        await end(handle)
 
 
 async def update_accepted_or_refused(claims: Any, name: str, value: Any) -> None:
@@ -288,7 +287,17 @@ async def update_accepted_or_refused(claims: Any, name: str, value: Any) -> None
         await asyncio.sleep(0.2)
         await assert_never_retried(handle)
     finally:
+        await end(handle)
+
+
+async def end(handle: Any) -> None:
+    """Terminate the example's claim, unless it has already ended (an accepted withdrawal closes it)."""
+    running = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    try:
         await handle.terminate("fuzz example done")
+    except RPCError:
+        if (await describe(handle)).workflow_execution_info.status == running:
+            raise
 
 
 def run_examples(loop: asyncio.AbstractEventLoop, test: Any) -> None:
