@@ -157,10 +157,9 @@ def fast_clock(tmp_path: Path, settings: Settings) -> Settings:
 
 @pytest.fixture
 async def live(dev_env: WorkflowEnvironment, fast_clock: Settings, engine: Engine) -> AsyncIterator[Claims]:
-    queue = queue_name()
-    gateway = LedgerGateway(engine)
-    async with build_worker(dev_env.client, fast_clock, engine, task_queue=queue, gateway=gateway):
-        yield Claims(dev_env.client, queue, engine, gateway, fast_clock)
+    """The claims rig on the dev server in real time, with the demo profile's short days."""
+    async with claims_rig(dev_env, fast_clock, engine) as rig:
+        yield rig
 
 
 @pytest.fixture
