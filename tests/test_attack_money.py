@@ -28,6 +28,17 @@ def green_claim(**changes):
     return claim
 
 
+async def advance_paid_by_sup_1(claims) -> str:
+    """A green-channel claim of 30,000 on which sup-1 approved an advance of 10,000, now paid; its id."""
+    claim = green_claim(claimed_amount="30000.00")
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.wait(cid, lambda s: s["handler"] is not None, "a dedicated handler")
+    await claims.update(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor", "amount": "10000.00"})
+    await claims.wait(cid, lambda s: len(s["payments"]) == 1, "the advance paid")
+    return cid
+
+
 async def test_an_advance_is_never_more_than_the_payout_already_computed(claims):
     """Shrunk: green claim for 100,000 with line items of 20,000 -> investigation -> payout 19,500 ->
     a supervisor approves an advance of 90,000 -> paid 90,000 on a payout of 19,500."""
@@ -108,12 +119,7 @@ async def test_on_appeal_both_managers_agree_the_amount_that_is_paid(claims):
 async def test_once_an_advance_is_paid_the_claim_can_no_longer_be_withdrawn(claims):
     """Shrunk: green claim -> sup-1 approves an advance of 10,000 -> paid -> claimant withdraws -> accepted;
     the claim closes `withdrawn` with 10,000 paid. SPEC 10: once payment has begun, withdrawal is refused."""
-    claim = green_claim(claimed_amount="30000.00")
-    cid = claim["claim_id"]
-    await claims.start(claim)
-    await claims.wait(cid, lambda s: s["handler"] is not None, "a dedicated handler")
-    await claims.update(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor", "amount": "10000.00"})
-    await claims.wait(cid, lambda s: len(s["payments"]) == 1, "the advance paid")
+    cid = await advance_paid_by_sup_1(claims)
     refused = await claims.refused(cid, "withdraw", {"by": "portal", "reason": "changed my mind"})
     assert refused.type == "NotAllowedInStage"
 
@@ -121,12 +127,7 @@ async def test_once_an_advance_is_paid_the_claim_can_no_longer_be_withdrawn(clai
 async def test_who_approved_an_advance_may_not_approve_the_final_decision(claims):
     """Shrunk: green claim -> sup-1 approves an advance -> investigation -> sup-1 approves the decision alone.
     Lifecycle step 7: the approver may not be anyone who already approved this claim."""
-    claim = green_claim(claimed_amount="30000.00")
-    cid = claim["claim_id"]
-    await claims.start(claim)
-    await claims.wait(cid, lambda s: s["handler"] is not None, "a dedicated handler")
-    await claims.update(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor", "amount": "10000.00"})
-    await claims.wait(cid, lambda s: len(s["payments"]) == 1, "the advance paid")
+    cid = await advance_paid_by_sup_1(claims)
     await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
     await claims.at_stage(cid, "awaiting_approval")
     refused = await claims.refused(cid, "approve", {"approver_id": "SUP-1", "role": "supervisor"})
