@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.codes import CodeActivities
 from activities.configuration import ConfigurationActivities
 from activities.database import ClaimsDatabase
 from activities.engine import make_engine
@@ -25,6 +26,7 @@ from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect, workflow_runner
 from identity import keys
+from identity.codes import code_secret
 from workflows.claim import ClaimWorkflow
 
 log = structlog.get_logger(__name__)
@@ -36,6 +38,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
     payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine))
     notifications = NotificationActivities(engine, Renderer(), build_sender(settings))
     configuration = ConfigurationActivities(settings)
+    codes = CodeActivities(engine, code_secret(settings.code_secret, settings.var_dir), notifications)
     return [
         configuration.load_rules,
         database.register_claim, database.check_coverage, database.assess_risk, database.record_documents,
@@ -43,6 +46,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
         database.compute_payout, database.record_event,
         payments.pay,
         notifications.notify,
+        codes.issue_code, codes.check_code,
     ]
 
 

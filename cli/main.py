@@ -45,8 +45,17 @@ UPDATES: dict[str, tuple[str, list[tuple[str, str, dict[str, Any]]]]] = {
         ("--fraud-suspected", "fraud_suspected", {"action": "store_true"})]),
     "withdraw": ("withdraw", [("--by", "by", {"required": True}), ("--reason", "reason", {"required": True})]),
     "appeal": ("appeal", [("--reason", "reason", {"required": True})]),
+    "request-code": ("request_code", [("--purpose", "purpose", {
+        "required": True, "choices": ["bank_account", "progress"],
+        "help": "what the code is for; it goes to the claimant's phone or e-mail on file"})]),
     "update-bank-account": ("update_bank_account", [("--holder", "holder", {"required": True}),
-                                                    ("--number", "number", {"required": True})]),
+                                                    ("--number", "number", {"required": True}),
+                                                    ("--code", "code", {
+                                                        "required": True,
+                                                        "help": "the code request-code sent to the claimant"})]),
+    "release-bank-account": ("release_bank_account", [("--by", "by", {"required": True}),
+                                                      ("--role", "role", {"required": True}),
+                                                      ("--reason", "reason", {"required": True})]),
     "reopen": ("reopen", [("--by", "by", {"required": True}), ("--reason", "reason", {"required": True}),
                           ("--role", "role", {"required": True})]),
     "approve-advance": ("approve_advance", [("--approver", "approver_id", {"required": True}),

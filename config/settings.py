@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = Field(default=None, alias="CLAIMS_OIDC_ISSUER")
     oidc_jwks_url: str | None = Field(default=None, alias="CLAIMS_OIDC_JWKS_URL")
     oidc_audience: str = Field(default="claims", alias="CLAIMS_OIDC_AUDIENCE")
+    # One-time codes sent to claimants are derived from this secret: set the same value on every worker and
+    # API process. Unset: a random one made under var/identity/ on first use (one machine only).
+    code_secret: str | None = Field(default=None, alias="CLAIMS_CODE_SECRET", repr=False)
+
+    # HTTP API (`python -m api`, started by `make run`).
+    api_host: str = Field(default="127.0.0.1", alias="CLAIMS_API_HOST")
+    api_port: int = Field(default=8000, alias="CLAIMS_API_PORT")
 
     # Logging: "auto" renders readable lines on a terminal and JSON elsewhere.
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="CLAIMS_LOG_FORMAT")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,15 @@ class Desk:
 
     async def send(self, claim_id: str, update: str, payload: dict[str, Any]) -> Any:
         return await send_update(self.client, claim_id, update, with_credential(self.settings, update, payload, None))
+
+    def code_received(self, claim_id: str, purpose: str) -> str:
+        """The code in the latest letter of this purpose in the outbox: what the claimant reads on the phone."""
+        letters = sorted((self.settings.outbox_dir / claim_id).glob(f"code_{purpose}-*"),
+                         key=lambda p: int(p.name.split("-")[1].split(".")[0]))
+        found = re.search(r"<strong>([0-9]{6})</strong>", letters[-1].read_text(encoding="utf-8")) if letters else None
+        if found is None:
+            raise RuntimeError(f"no {purpose} code reached the outbox of claim {claim_id}")
+        return found.group(1)
 
 
 Script = Callable[[Desk, str, list[str]], Awaitable[None]]
@@ -137,7 +147,10 @@ async def withdraw(desk: Desk, claim_id: str, notes: list[str]) -> None:
 async def new_bank_details(desk: Desk, claim_id: str, notes: list[str]) -> None:
     await wait_for(desk.client, claim_id, lambda s: any(t["event"] == "payment_failed" for t in s["timeline"]))
     notes.append("account rejected; claimant asked once for new details")
-    await desk.send(claim_id, "update_bank_account", {"holder": "Li Lei", "number": "6222000099998888"})
+    await desk.send(claim_id, "request_code", {"purpose": "bank_account"})
+    code = desk.code_received(claim_id, "bank_account")
+    notes.append("new account proved with the one-time code sent to the phone on file")
+    await desk.send(claim_id, "update_bank_account", {"holder": "Li Lei", "number": "6222000099998888", "code": code})
 
 
 async def nobody_decides(desk: Desk, claim_id: str, notes: list[str]) -> None:

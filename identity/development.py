@@ -39,7 +39,7 @@ def _key_path(var_dir: Path) -> Path:
     return key_dir(var_dir) / "dev-signing-key.pem"
 
 
-def _write_once(path: Path, content: bytes, mode: int) -> None:
+def write_once(path: Path, content: bytes, mode: int) -> None:
     """Write a whole file under its final name, unless another process got there first (a worker and the
     command line may both make the key on first use)."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
@@ -69,7 +69,7 @@ def signing_key(var_dir: Path) -> tuple[PrivateKeyTypes, str]:
     if not path.exists():
         pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        _write_once(path, pem, 0o600)
+        write_once(path, pem, 0o600)
     private = serialization.load_pem_private_key(path.read_bytes(), password=None)
     public_jwk: dict[str, Any] = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private.public_key()))  # type: ignore[arg-type]
     kid = _thumbprint(public_jwk)
@@ -78,7 +78,7 @@ def signing_key(var_dir: Path) -> tuple[PrivateKeyTypes, str]:
     target = jwks_path(var_dir)
     if not target.exists() or json.loads(target.read_bytes()) != json.loads(jwks):
         target.unlink(missing_ok=True)
-        _write_once(target, jwks, 0o644)
+        write_once(target, jwks, 0o644)
     _KEYS[path] = (private, kid)
     return private, kid
 
@@ -102,7 +102,7 @@ def mint(var_dir: Path, *, subject: str, roles: Sequence[str], audience: str,
 
 # ---------------------------------------------------------------------------------------------------- senders
 
-CHANNEL_UPDATES = frozenset({"submit_documents", "withdraw", "appeal", "update_bank_account"})
+CHANNEL_UPDATES = frozenset({"submit_documents", "withdraw", "appeal", "update_bank_account", "request_code"})
 DEFAULT_CHANNEL = "portal"
 _ACTOR_FIELDS = ("approver_id", "investigator_id", "by")
 

@@ -36,6 +36,7 @@ from models.fields import (
     ItemDescription,
     Money,
     Name,
+    OneTimeCode,
     Phone,
     PositiveMoney,
     Timestamp,
@@ -208,9 +209,34 @@ class Appeal(Message):
     credential: Credential | None = None
 
 
+class CodePurpose(StrEnum):
+    BANK_ACCOUNT = "bank_account"
+    """Changing the account the claim is paid to: a code is used once."""
+    PROGRESS = "progress"
+    """Seeing the claim's progress (the HTTP API's claimant view): a code may be used again until it expires."""
+
+
+class RequestCode(Message):
+    """Send a one-time code to the claimant's phone or e-mail on file (sent by a channel)."""
+
+    purpose: CodePurpose
+    credential: Credential | None = None
+
+
 class UpdateBankAccount(Message):
     holder: Name
     number: AccountNumber
+    code: OneTimeCode | None = None
+    """The code `request_code {purpose: bank_account}` sent to the claimant: required."""
+    credential: Credential | None = None
+
+
+class ReleaseBankAccount(Message):
+    """A supervisor lets the claimant change the bank account again after wrong codes locked it."""
+
+    by: Identifier
+    role: Role
+    reason: FreeText
     credential: Credential | None = None
 
 

@@ -131,6 +131,8 @@ Email = Annotated[str, StringConstraints(
             r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+$")]
 """At most 200 characters: the notification outbox's `recipient` column."""
 AccountNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{4,34}$")]
+OneTimeCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
+"""The six digits of a code sent to the claimant's phone or e-mail on file."""
 Credential = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_CREDENTIAL)]
 """The sender's bearer token (a JWS in compact form): who sent the update, checked by the workflow."""
 DocumentKind = Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import Field
@@ -16,6 +17,7 @@ from models.contract import (
     BankAccount,
     ClaimInput,
     ClaimType,
+    CodePurpose,
     DocumentRef,
     LineItem,
     Message,
@@ -182,4 +184,39 @@ class ClaimEvent(Message):
 class RecordDocuments(Message):
     claim_id: str
     documents: list[DocumentRef]
+    at: datetime
+
+
+class IssueCode(Message):
+    """Send the claim's code number `sequence` for `purpose` to the claimant's contact on file."""
+
+    claim_id: str
+    purpose: CodePurpose
+    sequence: int
+    recipient: Recipient
+    at: datetime
+
+
+class CodeIssued(Message):
+    expires_at: datetime
+    channel: str
+
+
+class CodeCheck(StrEnum):
+    """What checking a one-time code found."""
+
+    OK = "ok"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    USED = "used"
+    LOCKED = "locked"
+    """Too many wrong tries: the code is void; a new one must be requested."""
+    NONE = "none"
+    """No code has been sent for this claim and purpose."""
+
+
+class CheckCode(Message):
+    claim_id: str
+    purpose: CodePurpose
+    code: str
     at: datetime

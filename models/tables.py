@@ -166,3 +166,33 @@ class ClaimEventRow(SQLModel, table=True):
     recorded_at: datetime = _when()
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+
+
+class VerificationCode(SQLModel, table=True):
+    """A one-time code sent to the claimant's phone or e-mail on file: to change the bank account, or to see the
+    claim's progress. The code itself is never stored (it is derived from the code secret); the row keeps when
+    it expires, the wrong tries and when it was used."""
+
+    __tablename__ = "verification_codes"
+    __table_args__ = (UniqueConstraint("claim_id", "purpose", "sequence", name="uq_verification_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: str = Field(max_length=64)
+    purpose: str = Field(max_length=20)
+    sequence: int
+    issued_at: datetime = _when()
+    expires_at: datetime = _when()
+    wrong_tries: int = 0
+    used_at: datetime | None = _when(nullable=True)
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """A first notice of loss reported through the HTTP API with an `Idempotency-Key`: the same key with the
+    same body names the same claim; with another body it is refused."""
+
+    __tablename__ = "idempotent_requests"
+
+    key: str = Field(primary_key=True, max_length=200)
+    body_sha256: str = Field(max_length=64)
+    claim_id: str = Field(max_length=64)
+    created_at: datetime = _when()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.empty_pb2 import Empty
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -69,6 +72,14 @@ class Claims:
         self.skips_time = True
         return float(now.time.ToSeconds())
 
+    async def skip(self, seconds: float) -> None:
+        """Let server time pass: skipped on the time-skipping server, waited out on a real one."""
+        if await self.server_time() and self.skips_time:
+            await self.client.test_service.unlock_time_skipping_with_sleep(
+                SleepRequest(duration=Duration(seconds=int(seconds))))
+        else:
+            await asyncio.sleep(seconds)
+
     def token(self, subject: str, *roles: str, ttl_seconds: float = TOKEN_TTL_SECONDS,
               issued_at: float | None = None) -> str:
         return development.mint(self.settings.var_dir, subject=subject, roles=roles,
@@ -102,6 +113,20 @@ class Claims:
             if kind:
                 query = query.where(Notification.kind == kind)
             return list(session.exec(query.order_by(Notification.id)).all())
+
+    def code_sent(self, claim_id: str, purpose: str = "bank_account") -> str:
+        """The one-time code in the latest letter of this purpose: what the claimant reads on their phone."""
+        letters = self.notices(claim_id, f"code_{purpose}")
+        assert letters, f"no {purpose} code was sent on claim {claim_id}"
+        found = re.search(r"<strong>([0-9]{6})</strong>", letters[-1].body)
+        assert found, f"no code in the letter {letters[-1].subject!r}"
+        return found.group(1)
+
+    async def change_bank_account(self, claim_id: str, account: dict[str, str]) -> Any:
+        """What a claimant does: ask for a code, read it, send it with the new account."""
+        await self.update(claim_id, "request_code", {"purpose": "bank_account"})
+        code = self.code_sent(claim_id)
+        return await self.update(claim_id, "update_bank_account", {**account, "code": code})
 
     def payments(self, claim_id: str) -> list[Payment]:
         with Session(self.engine) as session:

@@ -139,7 +139,9 @@ async def test_the_temporal_cli_alone_runs_claims_through_every_update(live, dev
     await cli.update("CLI-C", "withdraw", {"by": "portal", "reason": "duplicate report"})
     assert (await cli.result("CLI-C"))["outcome"] == "withdrawn"
     await cli.wait("CLI-D", lambda s: any(t["event"] == "payment_failed" for t in s["timeline"]), "payment_failed")
-    await cli.update("CLI-D", "update_bank_account", {"holder": "Li Lei", "number": "6222000011113333"})
+    await cli.update("CLI-D", "request_code", {"purpose": "bank_account"})
+    await cli.update("CLI-D", "update_bank_account", {"holder": "Li Lei", "number": "6222000011113333",
+                                                     "code": cli.claims.code_sent("CLI-D")})
     assert (await cli.result("CLI-D"))["paid_amount"] == "2700.00"
     await cli.wait("CLI-E", lambda s: s["outcome"] == "closed_incomplete", "closed_incomplete")
     await cli.update("CLI-E", "reopen", {"by": "sup-1", "reason": "documents arrived by post", "role": "supervisor"})

@@ -38,7 +38,10 @@ UPDATES: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
     "assign": (c.Assign, {"handler_id": "adj-2", "by": "sup-1"}),
     "withdraw": (c.Withdraw, {"by": "portal", "reason": "settled"}),
     "appeal": (c.Appeal, {"reason": "unfair"}),
-    "update_bank_account": (c.UpdateBankAccount, {"holder": "Li Lei", "number": "6222000011113333"}),
+    "update_bank_account": (c.UpdateBankAccount, {"holder": "Li Lei", "number": "6222000011113333",
+                                                  "code": "123456"}),
+    "request_code": (c.RequestCode, {"purpose": "bank_account"}),
+    "release_bank_account": (c.ReleaseBankAccount, {"by": "sup-1", "role": "supervisor", "reason": "verified"}),
     "reopen": (c.Reopen, {"by": "sup-1", "reason": "documents found"}),
     "approve_advance": (c.ApproveAdvance, {"approver_id": "sup-1", "role": "supervisor", "amount": "1000.00"}),
 }

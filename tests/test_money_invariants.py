@@ -171,6 +171,8 @@ class ClaimRecord:
     advances: list[tuple[str, str, Decimal, list[str]]] = field(default_factory=list)
     """Accepted `approve_advance` updates: (approver, role, amount, the people conflicted at that moment)."""
     withdrawn: bool = False
+    accounts: set[str] = field(default_factory=lambda: {"6222000011112222"})
+    """The accounts the claimant gave: at the first report, or later with the code sent to the phone on file."""
     clockless: int = 0
     """Consecutive checks at which the open claim showed no running deadline."""
 
@@ -346,7 +348,7 @@ class ClaimsMachine(RuleBasedStateMachine):
             bank_account={"holder": "Li Lei", "number": number})
         if invalid:
             claim["claimed_amount"] = "-5.00"
-        self.claims.append(ClaimRecord(cid, self.kind, policy, claimed, valid=not invalid))
+        self.claims.append(ClaimRecord(cid, self.kind, policy, claimed, valid=not invalid, accounts={number}))
         self.act(self.rig.claims.start(claim))
 
     @precondition(lambda self: len(self.claims) <= 3)
@@ -483,12 +485,34 @@ class ClaimsMachine(RuleBasedStateMachine):
         self.act(self.send(cid, "appeal", payload) if valid else self.send_invalid(cid, "appeal", payload))
 
     @precondition(lambda self: self.claims)
-    @rule(index=st.integers(0, 4), number=st.sampled_from(["6222000099998888", CLOSED_ACCOUNT, "12345678", "abc"]))
-    def update_bank_account(self, index: int, number: str) -> None:
-        cid = self.pick(index).claim_id
-        payload = {"holder": "Li Lei", "number": number}
-        self.act(self.send(cid, "update_bank_account", payload) if number != "abc"
-                 else self.send_invalid(cid, "update_bank_account", payload))
+    @rule(index=st.integers(0, 4), number=st.sampled_from(["6222000099998888", CLOSED_ACCOUNT, "12345678", "abc"]),
+          proof=st.sampled_from(["code", "wrong code", "no code"]))
+    def update_bank_account(self, index: int, number: str, proof: str) -> None:
+        """A new account: with the code sent to the claimant's phone, with a wrong one (an impostor), or none."""
+        record = self.pick(index)
+        cid = record.claim_id
+        payload: dict[str, Any] = {"holder": "Li Lei", "number": number}
+        if number == "abc" or proof == "no code":
+            self.act(self.send_invalid(cid, "update_bank_account", payload))
+            return
+        claims = self.rig.claims
+
+        async def change() -> None:
+            sent, _ = await self.send(cid, "request_code", {"purpose": "bank_account"})
+            letters = claims.notices(cid, "code_bank_account")
+            if not letters:
+                return
+            code = claims.code_sent(cid)
+            if proof == "wrong code":
+                payload["code"] = str((int(code) + 1) % 1_000_000).zfill(6)
+                await self.send_invalid(cid, "update_bank_account", payload)
+                return
+            payload["code"] = code
+            accepted, _ = await self.send(cid, "update_bank_account", payload)
+            if accepted:
+                record.accounts.add(number)
+
+        self.act(change())
 
     @precondition(lambda self: self.claims)
     @rule(index=st.integers(0, 4), who=st.sampled_from(PEOPLE), role=st.sampled_from(ROLES))
@@ -646,6 +670,14 @@ class ClaimsMachine(RuleBasedStateMachine):
             for entry in status["timeline"]:
                 if entry["event"] == "advance_payment":
                     assert entry["by"] in approved_by, f"{where}: advance paid on nobody's approval: {entry}"
+
+    @invariant()
+    def money_goes_only_to_an_account_the_claimant_gave(self) -> None:
+        for record in self.claims:
+            for transfer in self.rig.claims.transfers(record.claim_id):
+                assert transfer.account_number in record.accounts, (
+                    f"claim {record.claim_id}: paid to {transfer.account_number}, which the claimant never proved "
+                    f"(their accounts: {sorted(record.accounts)})")
 
     @invariant()
     def nothing_is_paid_after_a_withdrawal(self) -> None:

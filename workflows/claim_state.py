@@ -156,6 +156,13 @@ class ClaimState:
         self.decision: Decision | None = None
         self.bank_account: BankAccount | None = None
         self.account_updated = False
+        self.codes_sent: dict[str, int] = {}
+        """One-time codes sent to the claimant, by purpose: the number of the latest."""
+        self.code_sent_at: dict[str, datetime] = {}
+        self.code_expires_at: dict[str, datetime] = {}
+        self.account_code_failures = 0
+        """Wrong codes given to change the bank account since the last release of a lock."""
+        self.account_change_locked = False
         self.withdrawal: Withdraw | None = None
         self.appeal: Appeal | None = None
         self.appeals = 0

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from identity import keys
+    from identity.codes import MAX_WRONG_TRIES
     from identity.tokens import NotAuthenticated, sender_of
     from models.contract import (
         Appeal,
@@ -27,14 +28,18 @@ with workflow.unsafe.imports_passed_through():
         Assign,
         BankAccount,
         ClaimStatus,
+        CodePurpose,
         ErrorType,
         Escalate,
         Outcome,
         Path,
         RecordInvestigation,
         Reject,
+        ReleaseBankAccount,
         Reopen,
+        RequestCode,
         Role,
+        Sender,
         Stage,
         SubmitDocuments,
         UpdateAck,
@@ -42,13 +47,22 @@ with workflow.unsafe.imports_passed_through():
         Withdraw,
     )
     from models.contract import Approve as ApproveInput
-    from models.messages import RecordDocuments
+    from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, Recipient, RecordDocuments
     from workflows.claim_state import parse, refuse
     from workflows.decisions import Decisions
     from workflows.rules import access, authority, triage
     from workflows.rules.calendar import due
     from workflows.rules.money import Kind
     from workflows.rules.risk import with_reused_documents
+
+
+BANK_ACCOUNT_CODE = "bank-account-code"
+"""Patch: update_bank_account checks the claimant's one-time code (histories before it changed the account
+without one)."""
+RESEND_SECONDS = 60
+"""The least time between two codes of one purpose on a claim."""
+MAX_CODES = 10
+"""The most codes of one purpose a claim sends: a bound on messages to the claimant and on the history."""
 
 
 class ClaimUpdates(Decisions):
@@ -160,22 +174,125 @@ class ClaimUpdates(Decisions):
             return due(s.decision.decided_at, rules.sla.appeal_window_days, rules.sla)
         return None
 
+    @workflow.update(name="request_code")
+    async def request_code(self, payload: Any) -> UpdateAck:
+        """Send a one-time code to the claimant's phone or e-mail on file (never to one given in the request)."""
+        s = self.s
+        req = parse(RequestCode, payload, "request_code")
+        claim, _ = s.require_ready()
+        purpose = req.purpose.value
+        sequence = s.codes_sent.get(purpose, 0) + 1
+        s.codes_sent[purpose] = sequence
+        s.code_sent_at[purpose] = workflow.now()
+        c = claim.claimant
+        issued = await self._activity("issue_code", IssueCode(
+            claim_id=s.claim_id, purpose=req.purpose, sequence=sequence, at=workflow.now(),
+            recipient=Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email)), CodeIssued)
+        s.code_expires_at[purpose] = issued.expires_at
+        await self._note("code_sent", detail=f"{purpose} code {sequence} by {issued.channel}",
+                         sender=sender_of(req.credential))
+        return self._ack(f"a code was sent by {issued.channel} to the contact on file; "
+                         f"it is valid until {issued.expires_at.isoformat()}")
+
+    @request_code.validator
+    def _validate_request_code(self, payload: Any) -> None:
+        req = parse(RequestCode, payload, "request_code")
+        self._authenticate("request_code", req.credential)
+        s = self.s
+        s.require_ready()
+        purpose = req.purpose.value
+        if req.purpose == CodePurpose.BANK_ACCOUNT:
+            self._require_open("request_code")
+            if s.account_change_locked:
+                raise refuse("request_code: bank-account changes are locked after wrong codes; a supervisor "
+                             "must release them", ErrorType.NOT_AUTHORIZED)
+        if s.codes_sent.get(purpose, 0) >= MAX_CODES:
+            raise refuse(f"request_code: {MAX_CODES} {purpose} codes have been sent on this claim; no more")
+        last = s.code_sent_at.get(purpose)
+        if last is not None and (workflow.now() - last).total_seconds() < RESEND_SECONDS:
+            raise refuse(f"request_code: a {purpose} code was sent less than {RESEND_SECONDS} seconds ago")
+
     @workflow.update(name="update_bank_account")
     async def update_bank_account(self, payload: Any) -> UpdateAck:
+        s = self.s
         req = parse(UpdateBankAccount, payload, "update_bank_account")
-        self.s.bank_account = BankAccount(holder=req.holder, number=req.number)
-        self.s.account_updated = True
-        await self._note("bank_account_updated", detail=f"account {self.s.bank_account.masked}",
-                         sender=sender_of(req.credential))
+        sender = sender_of(req.credential)
+        if workflow.patched(BANK_ACCOUNT_CODE) and req.code is not None:
+            checked = await self._activity("check_code", CheckCode(
+                claim_id=s.claim_id, purpose=CodePurpose.BANK_ACCOUNT, code=req.code, at=workflow.now()), CodeCheck)
+            if checked != CodeCheck.OK:
+                await self._wrong_account_code(checked, sender)
+            old = s.bank_account
+            s.bank_account = BankAccount(holder=req.holder, number=req.number)
+            s.account_updated = True
+            s.account_code_failures = 0
+            self._notify("bank_account_changed", {"old_account": old.masked if old else None,
+                                                  "new_account": s.bank_account.masked, "changed_at": workflow.now()})
+        else:  # recorded before bank-account codes: the change needed no code
+            s.bank_account = BankAccount(holder=req.holder, number=req.number)
+            s.account_updated = True
+        await self._note("bank_account_updated", detail=f"account {s.bank_account.masked}", sender=sender)
         return self._ack("bank account updated")
+
+    async def _wrong_account_code(self, checked: CodeCheck, sender: Sender | None) -> NoReturn:
+        """Count a code that did not prove the claimant; the third locks account changes and tells a supervisor."""
+        s = self.s
+        s.account_code_failures += 1
+        tries_left = MAX_WRONG_TRIES - s.account_code_failures
+        await self._note("bank_account_code_refused", detail=f"code {checked.value}; {max(tries_left, 0)} tries left",
+                         sender=sender)
+        if tries_left <= 0 and not s.account_change_locked:
+            s.account_change_locked = True
+            await self._note("bank_account_locked", detail=f"{s.account_code_failures} wrong codes", sender=sender)
+            account = s.bank_account.masked if s.bank_account else "none on file"
+            self._notify_staff("bank_account_locked", Role.SUPERVISOR, {
+                "tries": s.account_code_failures, "account": account,
+                "sender": sender.subject if sender else "unknown"})
+        reason = {CodeCheck.EXPIRED: "the code has expired; request a new one",
+                  CodeCheck.USED: "the code has been used; request a new one",
+                  CodeCheck.NONE: "no code has been sent; request one",
+                  CodeCheck.LOCKED: "the code is void after wrong tries; request a new one"}.get(
+            checked, "the code is wrong")
+        locked = "; bank-account changes are now locked" if s.account_change_locked else \
+            f"; {tries_left} tries left"
+        raise refuse(f"update_bank_account: code: {reason}{locked}", ErrorType.NOT_AUTHENTICATED)
 
     @update_bank_account.validator
     def _validate_update_bank_account(self, payload: Any) -> None:
         req = parse(UpdateBankAccount, payload, "update_bank_account")
         self._authenticate("update_bank_account", req.credential)
         self._require_open("update_bank_account")
-        if self.s.transfer_in_flight:
+        s = self.s
+        if s.account_change_locked:
+            raise refuse("update_bank_account: changes are locked after wrong codes; a supervisor must release "
+                         "them", ErrorType.NOT_AUTHORIZED)
+        if req.code is None:
+            raise refuse("update_bank_account: code: the one-time code sent to the claimant's phone or e-mail on "
+                         "file is required (request_code with purpose bank_account)", ErrorType.NOT_AUTHENTICATED)
+        expires = s.code_expires_at.get(CodePurpose.BANK_ACCOUNT.value)
+        if expires is None or workflow.now() >= expires:
+            raise refuse("update_bank_account: code: no valid code has been sent; request a new one",
+                         ErrorType.NOT_AUTHENTICATED)
+        if s.transfer_in_flight:
             raise refuse("update_bank_account: a payment is being made to the account on file; try again shortly")
+
+    @workflow.update(name="release_bank_account")
+    async def release_bank_account(self, payload: Any) -> UpdateAck:
+        req = parse(ReleaseBankAccount, payload, "release_bank_account")
+        self.s.account_change_locked = False
+        self.s.account_code_failures = 0
+        await self._note("bank_account_released", by=req.by, detail=req.reason, sender=sender_of(req.credential))
+        return self._ack("bank-account changes are possible again, with a new code")
+
+    @release_bank_account.validator
+    def _validate_release_bank_account(self, payload: Any) -> None:
+        req = parse(ReleaseBankAccount, payload, "release_bank_account")
+        self._authenticate("release_bank_account", req.credential, req.by, req.role)
+        self._require_open("release_bank_account")
+        if not self.s.account_change_locked:
+            raise refuse("release_bank_account: bank-account changes are not locked")
+        if authority.RANK[req.role] < authority.RANK[Role.SUPERVISOR]:
+            raise refuse("release_bank_account: a supervisor or manager releases the lock", ErrorType.NOT_AUTHORIZED)
 
     # ================================================================== staff
 

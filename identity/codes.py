@@ -1,0 +1,46 @@
+"""One-time codes that prove a claimant holds the phone or e-mail on file (SPEC section 11).
+
+A code is derived from the code secret, the claim, the purpose and the code's number, so every retry of the
+activity that sends it sends the same code and nothing secret is stored: the database keeps only when the code
+expires, its wrong tries and when it was used. Anyone holding the secret can derive every code, so it is kept
+like a signing key: `CLAIMS_CODE_SECRET` in production (the same value on every worker and API process), or a
+random one made under `var/identity/` on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+from identity.development import key_dir, write_once
+from models.contract import CodePurpose
+
+__all__ = ["CodePurpose", "derive", "matches", "code_secret"]
+
+DIGITS = 6
+VALID_MINUTES = 10
+MAX_WRONG_TRIES = 3
+"""Wrong tries a code (and a claim's bank-account change) allows before it is locked."""
+
+
+def derive(secret: bytes, claim_id: str, purpose: str, sequence: int) -> str:
+    """The code numbered `sequence` for this claim and purpose."""
+    mac = hmac.new(secret, f"{claim_id}\x1f{purpose}\x1f{sequence}".encode(), hashlib.sha256).digest()
+    return str(int.from_bytes(mac[:8], "big") % 10**DIGITS).zfill(DIGITS)
+
+
+def matches(secret: bytes, claim_id: str, purpose: str, sequence: int, given: str) -> bool:
+    return hmac.compare_digest(derive(secret, claim_id, purpose, sequence), given.strip())
+
+
+def code_secret(configured: str | None, var_dir: Path) -> bytes:
+    """The configured secret, or the local one (made on first use, readable by its owner only)."""
+    if configured:
+        return configured.encode()
+    path = key_dir(var_dir) / "code-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_once(path, secrets.token_hex(32).encode(), 0o600)
+    return path.read_bytes().strip()
