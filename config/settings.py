@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="CLAIMS_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="CLAIMS_LOG_LEVEL")
 
+    # Claim documents: a folder under var/ by default; "s3" is any S3-compatible store, with credentials from
+    # the standard AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, or an instance role).
+    document_store: Literal["folder", "s3"] = Field(default="folder", alias="CLAIMS_DOCUMENT_STORE")
+    document_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0, alias="CLAIMS_DOCUMENT_MAX_BYTES")
+    s3_bucket: str | None = Field(default=None, alias="CLAIMS_S3_BUCKET")
+    s3_endpoint_url: str | None = Field(default=None, alias="CLAIMS_S3_ENDPOINT_URL")
+    s3_region: str = Field(default="us-east-1", alias="CLAIMS_S3_REGION")
+    s3_prefix: str = Field(default="documents/", alias="CLAIMS_S3_PREFIX")
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'claims.db'}"
@@ -92,6 +101,10 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.var_dir / "reports"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.var_dir / "documents"
 
 
 @lru_cache

@@ -1,0 +1,1 @@
+"""Claim documents (claimants' scans and photos): what an upload may be, and where its bytes are kept."""
