@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test run worker scheduler stop lint typecheck clean db-upgrade
+.PHONY: install demo test run api worker scheduler stop lint typecheck clean db-upgrade
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,18 @@ test: $(STAMP)
 db-upgrade: $(STAMP)
 	$(BIN)/python starter.py db upgrade
 
-## run: the migrations, then a worker and the scheduler, against TEMPORAL_ADDRESS or the embedded server
+## run: the migrations, then a worker, the scheduler and the HTTP API (CLAIMS_API_PORT, default 8000), against
+## TEMPORAL_ADDRESS or the embedded server (started first, so the three processes share it)
 run: $(STAMP)
 	$(BIN)/python starter.py db upgrade
-	$(BIN)/python -m reporting.scheduler & scheduler=$$!; trap 'kill $$scheduler' EXIT INT TERM; $(BIN)/python worker.py
+	$(BIN)/python starter.py server start
+	$(BIN)/python -m reporting.scheduler & scheduler=$$!; \
+	$(BIN)/python -m api & api=$$!; \
+	trap 'kill $$scheduler $$api 2>/dev/null' EXIT INT TERM; $(BIN)/python worker.py
+
+## api: only the HTTP API
+api: $(STAMP)
+	$(BIN)/python -m api
 
 ## scheduler: only the scheduler (hourly SLA digest, daily KPI report)
 scheduler: $(STAMP)

@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the migrations to DATABASE_URL (before starting workers)")
     sub.add_parser("demo", help="run sample claims down every path and show the outcome")
+    server = sub.add_parser("server", help="the embedded Temporal server (when TEMPORAL_ADDRESS is unset)")
+    server_sub = server.add_subparsers(dest="server_command", required=True)
+    server_sub.add_parser("start", help="start it unless it runs already, and print its address")
     report = sub.add_parser("report", help="reports")
     report_sub = report.add_subparsers(dest="report_command", required=True)
     daily = report_sub.add_parser("daily", help="the daily KPI report for one day, as an HTML page")
@@ -227,6 +230,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         if args.ttl <= 0:
             raise CommandError("--ttl must be a positive number of seconds")
         print(development_token(settings, args.sub, args.role, args.ttl))
+        return
+    if args.command == "server":
+        from config.temporal import ensure_embedded_server
+
+        print(settings.temporal_address or await ensure_embedded_server(settings))
         return
     if args.command == "demo":
         from demo.scenarios import run_demo

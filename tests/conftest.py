@@ -27,6 +27,7 @@ from config.temporal import installed_binary
 from models import search_attributes
 from models.contract import PolicyTerms
 from tests.harness import Claims, queue_name
+from tests.object_store import object_store_server  # noqa: F401  (the session's S3-compatible server)
 from worker import build_worker
 
 POSTGRES_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -26,7 +26,7 @@ from documents.store import (
     check_upload,
     store_for,
 )
-from tests.object_store import ObjectStoreServer, object_store_server  # noqa: F401  (the object_store fixture)
+from tests.object_store import ObjectStoreServer
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"

@@ -1,0 +1,32 @@
+"""`python -m api`: the HTTP API on CLAIMS_API_HOST:CLAIMS_API_PORT (default 127.0.0.1:8000)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from activities.engine import make_engine
+from api.app import Services, create_app
+from config.logging import configure_logging
+from config.settings import Settings, get_settings
+from config.temporal import connect
+from documents.store import store_for
+from identity.codes import code_secret
+from identity.keys import verifier_for
+
+
+async def build_services(settings: Settings) -> Services:
+    return Services(client=await connect(settings), engine=make_engine(settings.resolved_database_url),
+                    store=store_for(settings), verifier=verifier_for(settings),
+                    code_secret=code_secret(settings.code_secret, settings.var_dir), task_queue=settings.task_queue,
+                    max_upload_bytes=settings.document_max_bytes)
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings)
+    app = create_app(lambda: build_services(settings))
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, proxy_headers=True)
+
+
+if __name__ == "__main__":
+    main()

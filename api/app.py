@@ -1,0 +1,302 @@
+"""The HTTP API (SPEC section 11): report a claim, upload its documents, act on it, follow it.
+
+Every route talks to the claim's workflow through the Temporal client; the API keeps no claim state of its
+own beyond the idempotency keys of reports. Changes are the workflow's updates, sent with the caller's bearer
+token as `credential`, so the workflow decides who may do what.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, or_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.codes import check
+from activities.engine import insert_once, utc
+from api import auth
+from api.auth import Caller
+from api.problems import (
+    PROBLEM_RESPONSES,
+    ProblemError,
+    forbidden,
+    http_handler,
+    not_found,
+    problem_handler,
+    refused,
+    validation_handler,
+)
+from api.views import ClaimAccepted, ClaimProgress, MissingDocuments, StoredUpload, WorkItem, Worklist
+from cli.claims import CommandError, start_claim
+from documents.store import DocumentRejected, DocumentStore, check_upload
+from identity.keys import Verifier
+from models import contract as c
+from models.fields import DocumentKind
+from models.messages import CodeCheck
+from models.tables import Claim, IdempotentRequest
+
+log = structlog.get_logger(__name__)
+
+CLAIM_ID = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", max_length=64,
+                                    description="The claim id given at the first report")]
+IDEMPOTENCY_KEY = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=150,
+                                               pattern=r"^[\x21-\x7e]+$")]
+CLAIMANT_CODE = Annotated[str, Header(alias="X-Claimant-Code", pattern=r"^[0-9]{6}$",
+                                      description="The progress code sent to the claimant's phone or e-mail")]
+
+UPDATES: dict[str, tuple[type[BaseModel], str]] = {
+    "submit_documents": (c.SubmitDocuments, "Send documents (references; to upload files use /documents)"),
+    "record_investigation": (c.RecordInvestigation, "Record the investigation's findings"),
+    "approve": (c.Approve, "Approve the payout (within the approver's authority)"),
+    "reject": (c.Reject, "Reject the claim, citing the clause"),
+    "escalate": (c.Escalate, "Raise the approval tier"),
+    "assign": (c.Assign, "Assign a handler"),
+    "withdraw": (c.Withdraw, "Withdraw the claim (the claimant's wish, through a channel)"),
+    "appeal": (c.Appeal, "Appeal a denial or partial approval"),
+    "request_code": (c.RequestCode, "Send a one-time code to the claimant's phone or e-mail on file"),
+    "update_bank_account": (c.UpdateBankAccount, "Change the account the claim is paid to (with the claimant's code)"),
+    "release_bank_account": (c.ReleaseBankAccount, "Let bank-account changes happen again after wrong codes"),
+    "reopen": (c.Reopen, "Reopen a claim closed as incomplete"),
+    "approve_advance": (c.ApproveAdvance, "Approve an advance payment"),
+}
+
+
+class Services:
+    """What the routes use: set on the app at start-up (or by a test)."""
+
+    def __init__(self, client: Client, engine: Engine, store: DocumentStore, verifier: Verifier, code_secret: bytes,
+                 task_queue: str, max_upload_bytes: int) -> None:
+        self.client = client
+        self.engine = engine
+        self.store = store
+        self.verifier = verifier
+        self.code_secret = code_secret
+        self.task_queue = task_queue
+        self.max_upload_bytes = max_upload_bytes
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+SERVICES = Annotated[Services, Depends(services)]
+STAFF = Annotated[Caller, Depends(auth.staff)]
+CHANNEL = Annotated[Caller, Depends(auth.channel)]
+ANYONE = Annotated[Caller, Depends(auth.authenticate)]
+REPORTER = Annotated[Caller, Depends(auth.channel_or_staff)]
+
+
+# --------------------------------------------------------------------------- talking to a claim
+
+
+async def _status(svc: Services, claim_id: str) -> c.ClaimStatus:
+    handle = svc.client.get_workflow_handle(c.workflow_id_for(claim_id))
+    try:
+        raw = await handle.query("status")
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise not_found(f"claim {claim_id} does not exist") from None
+        raise
+    try:
+        return c.ClaimStatus.model_validate(raw)
+    except ValidationError:  # the claim failed before it was registered (an unknown policy, say)
+        raise not_found(f"claim {claim_id} was not registered") from None
+
+
+async def _update(svc: Services, claim_id: str, name: str, payload: dict[str, Any], caller: Caller) -> Any:
+    handle = svc.client.get_workflow_handle(c.workflow_id_for(claim_id))
+    try:
+        return await handle.execute_update(name, {**payload, "credential": caller.token})
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise refused(cause.type, cause.message) from None
+        raise refused(None, f"{name}: {cause}") from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            if "completed" in err.message.lower():
+                raise refused(c.ErrorType.NOT_ALLOWED, f"{name}: claim {claim_id} has ended") from None
+            raise not_found(f"claim {claim_id} does not exist") from None
+        raise
+
+
+# --------------------------------------------------------------------------- routes
+
+router = APIRouter(responses=PROBLEM_RESPONSES)
+
+
+@router.post("/claims", status_code=201, response_model=ClaimAccepted, tags=["claims"],
+             summary="Report a claim (first notice of loss)",
+             responses={200: {"model": ClaimAccepted, "description": "The same report again: the same claim"}})
+async def report_claim(claim: c.ClaimInput, response: Response, svc: SERVICES, caller: REPORTER,
+                       idempotency_key: IDEMPOTENCY_KEY = None) -> ClaimAccepted:
+    """Starts the claim's workflow. With an `Idempotency-Key`, repeating the request (same key, same body)
+    returns the same claim; the same key with another body is refused (409). Without one, a second report
+    with the same claim id is refused (409)."""
+    body = claim.model_dump(mode="json")
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    created = True
+    if idempotency_key is not None:
+        scoped = f"{caller.sender.subject}\x1f{idempotency_key}"
+        with Session(svc.engine) as session:
+            row = insert_once(session, IdempotentRequest(key=scoped, body_sha256=digest, claim_id=claim.claim_id,
+                                                         created_at=datetime.now(UTC)),
+                              select(IdempotentRequest).where(IdempotentRequest.key == scoped))
+        if row.body_sha256 != digest or row.claim_id != claim.claim_id:
+            raise ProblemError(409, "idempotency-key-reused", "Idempotency-Key reused",
+                               "Idempotency-Key: this key was used for another report; use a new key per claim")
+    try:
+        await start_claim(svc.client, body, svc.task_queue)
+    except CommandError as err:
+        if idempotency_key is None:
+            raise ProblemError(409, "duplicate-claim", "Duplicate claim", str(err)) from None
+        created = False  # the earlier request with this key started it
+    log.info("claim reported", claim_id=claim.claim_id, by=caller.sender.subject, created=created)
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = f"/claims/{claim.claim_id}"
+    return ClaimAccepted(claim_id=claim.claim_id, workflow_id=c.workflow_id_for(claim.claim_id), created=created,
+                         status_url=f"/claims/{claim.claim_id}", progress_url=f"/claims/{claim.claim_id}/progress")
+
+
+@router.get("/claims/{claim_id}", response_model=c.ClaimStatus, tags=["claims"], summary="Where a claim stands (staff)")
+async def claim_status(claim_id: CLAIM_ID, svc: SERVICES, caller: STAFF) -> c.ClaimStatus:
+    return await _status(svc, claim_id)
+
+
+@router.post("/claims/{claim_id}/progress/code", response_model=c.UpdateAck, tags=["claimant"],
+             summary="Send the claimant a code to see the claim's progress")
+async def progress_code(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL) -> Any:
+    """The code goes to the phone or e-mail on file, never to an address given here."""
+    return await _update(svc, claim_id, "request_code", {"purpose": c.CodePurpose.PROGRESS.value}, caller)
+
+
+@router.get("/claims/{claim_id}/progress", response_model=ClaimProgress, tags=["claimant"],
+            summary="What the claimant may see of the claim")
+async def claim_progress(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL, code: CLAIMANT_CODE) -> ClaimProgress:
+    """Behind the code sent to the claimant (`POST /claims/{id}/progress/code`), good for ten minutes; three
+    wrong codes void it. Shows the stage, what is missing, the next deadline, the decision and the payments:
+    no staff notes, risk reasons or other people's names."""
+    checked = check(svc.engine, svc.code_secret, claim_id, c.CodePurpose.PROGRESS, code, datetime.now(UTC))
+    if checked != CodeCheck.OK:
+        why = {CodeCheck.NONE: "no code has been sent for this claim", CodeCheck.EXPIRED: "the code has expired",
+               CodeCheck.LOCKED: "the code is void after wrong tries; request a new one"}.get(checked, "wrong code")
+        raise forbidden(f"X-Claimant-Code: {why}")
+    return ClaimProgress.of(await _status(svc, claim_id))
+
+
+@router.post("/claims/{claim_id}/documents", status_code=201, response_model=StoredUpload, tags=["claimant"],
+             summary="Upload a document", responses={413: {**PROBLEM_RESPONSES[422], "description": "Too large"}})
+async def upload_document(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL,
+                          kind: Annotated[DocumentKind, Form(description="claim_form, id_card, damage_photos, ...")],
+                          file: Annotated[UploadFile, File(description="PDF, JPEG, PNG, HEIC, TIFF or WebP")]
+                          ) -> StoredUpload:
+    """Stores the file by its SHA-256 (the same file twice is stored once), then sends it to the claim as
+    `submit_documents` with the reference `doc://sha256/<hex>`: a file another claim already used counts
+    against the reused-document rule."""
+    content = await file.read(svc.max_upload_bytes + 1)
+    if len(content) > svc.max_upload_bytes:
+        raise ProblemError(413, "document-too-large", "Document too large",
+                           f"file: larger than the limit of {svc.max_upload_bytes} bytes")
+    try:
+        media_type = check_upload(content, file.content_type, max_bytes=svc.max_upload_bytes)
+        stored = svc.store.put(content, media_type)
+    except DocumentRejected as err:
+        raise ProblemError(422, "document-rejected", "Document rejected", f"{err.field}: {err}") from None
+    missing = await _update(svc, claim_id, "submit_documents",
+                            {"documents": [{"kind": kind, "ref": stored.ref}]}, caller)
+    log.info("document uploaded", claim_id=claim_id, kind=kind, sha256=stored.sha256, size=stored.size)
+    return StoredUpload(kind=kind, ref=stored.ref, sha256=stored.sha256, size=stored.size,
+                        media_type=stored.media_type, missing_documents=list(missing))
+
+
+def _action(name: str, model: type[BaseModel], summary: str) -> Callable[..., Awaitable[Any]]:
+    async def act(claim_id: CLAIM_ID, svc: SERVICES, caller: ANYONE,
+                  payload: Annotated[model, Body()]) -> Any:  # type: ignore[valid-type]
+        body: BaseModel = payload
+        sent = body.model_dump(mode="json", exclude_unset=True, exclude={"credential"})
+        result = await _update(svc, claim_id, name, sent, caller)
+        return MissingDocuments(missing_documents=list(result)) if name == "submit_documents" else result
+
+    act.__annotations__["payload"] = Annotated[model, Body()]  # the class itself: this module's annotations are text
+    act.__name__ = f"action_{name}"
+    act.__doc__ = (f"{summary}. The caller's bearer token is sent as the update's `credential` (a `credential` "
+                   f"in the body is ignored); the workflow checks it and the rules of `{name}`.")
+    return act
+
+
+for _name, (_model, _summary) in UPDATES.items():
+    router.add_api_route(
+        f"/claims/{{claim_id}}/actions/{_name}", _action(_name, _model, _summary), methods=["POST"],
+        response_model=MissingDocuments if _name == "submit_documents" else c.UpdateAck, tags=["actions"],
+        summary=_summary)
+
+
+@router.get("/worklist", response_model=Worklist, tags=["staff"], summary="The caller's queue")
+async def worklist(svc: SERVICES, caller: STAFF,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Worklist:
+    """Open claims assigned to the caller, and, for supervisors and managers, every claim waiting for a
+    decision; oldest first."""
+    me = caller.sender.subject.casefold()
+    deciders = bool(caller.roles & {"supervisor", "manager"})
+    with Session(svc.engine) as session:
+        mine = func.lower(col(Claim.handler)) == me
+        where = or_(mine, col(Claim.stage) == c.Stage.AWAITING_APPROVAL.value) if deciders else mine
+        rows = session.exec(select(Claim).where(where, col(Claim.stage) != c.Stage.CLOSED.value)
+                            .order_by(col(Claim.registered_at)).limit(limit)).all()
+    items = [WorkItem(claim_id=r.claim_id, claim_type=r.claim_type, stage=r.stage, path=r.path,
+                      risk_level=r.risk_level, handler=r.handler, claimed_amount=r.claimed_amount,
+                      registered_at=utc(r.registered_at),
+                      why="assigned" if (r.handler or "").casefold() == me else "awaiting_approval")
+             for r in rows]
+    return Worklist(subject=caller.sender.subject, items=items)
+
+
+@router.get("/health", tags=["operations"], summary="Liveness: the API answers and reaches Temporal")
+async def health(svc: SERVICES) -> dict[str, str]:
+    await svc.client.service_client.check_health()
+    return {"status": "ok"}
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
+               ready: Services | None = None) -> FastAPI:
+    """The app. `ready` services (a test's) are used as they are; otherwise `make_services` builds them at
+    start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if ready is None:
+            assert make_services is not None
+            app.state.services = await make_services()
+        yield
+
+    app = FastAPI(title="Claims orchestrator API", version="1.0",
+                  description="Report claims, upload their documents, act on them and follow them. Every call "
+                              "carries an OpenID Connect bearer token; errors are RFC 9457 problem details.",
+                  lifespan=lifespan)
+    if ready is not None:
+        app.state.services = ready
+    app.add_exception_handler(ProblemError, problem_handler)
+    app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(StarletteHTTPException, http_handler)
+
+    app.include_router(router)
+    return app

@@ -1,0 +1,77 @@
+"""The caller's bearer token, checked at the door with the same keys the workers use.
+
+The API checks a token only to answer early and to choose what a caller may read; for every change it forwards
+the token itself as the update's `credential`, and the workflow checks it again. So the API holds no power of
+its own: a request it wrongly let through is still refused by the workflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import Request
+
+from api.problems import forbidden, unauthenticated
+from identity.keys import Verifier
+from identity.tokens import NotAuthenticated
+from models.contract import Sender
+from workflows.rules.access import CHANNEL_ROLE, STAFF_ROLES
+
+
+@dataclass(frozen=True)
+class Caller:
+    token: str
+    sender: Sender
+
+    @property
+    def roles(self) -> set[str]:
+        return {r.strip().casefold() for r in self.sender.roles}
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.roles & STAFF_ROLES) and CHANNEL_ROLE not in self.roles
+
+    @property
+    def is_channel(self) -> bool:
+        return CHANNEL_ROLE in self.roles
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthenticated("Authorization: a bearer token is required (Authorization: Bearer <token>)")
+    return token.strip()
+
+
+def authenticate(request: Request) -> Caller:
+    verifier: Verifier = request.app.state.services.verifier
+    token = bearer_token(request)
+    try:
+        sender = verifier.verify(token, datetime.now(UTC))
+    except NotAuthenticated as err:
+        raise unauthenticated(str(err)) from None
+    return Caller(token=token, sender=sender)
+
+
+def staff(request: Request) -> Caller:
+    caller = authenticate(request)
+    if not caller.is_staff:
+        raise forbidden(f"this needs a staff member's token; {caller.sender.subject} holds {sorted(caller.roles)}")
+    return caller
+
+
+def channel(request: Request) -> Caller:
+    caller = authenticate(request)
+    if not caller.is_channel:
+        raise forbidden(f"this is done through a channel (a token with the role 'channel'); "
+                        f"{caller.sender.subject} holds {sorted(caller.roles)}")
+    return caller
+
+
+def channel_or_staff(request: Request) -> Caller:
+    caller = authenticate(request)
+    if not (caller.is_channel or caller.is_staff):
+        raise forbidden(f"{caller.sender.subject} holds no channel or staff role ({sorted(caller.roles)})")
+    return caller

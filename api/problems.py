@@ -1,0 +1,119 @@
+"""Errors as RFC 9457 problem details: `type`, `title`, `status`, `detail`, and for bad input the fields at fault.
+
+Every refusal the workflow gives (its `ApplicationError.type`) has one HTTP status here, so a caller can act on
+the status and show the `detail`, which names the field or rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from models.contract import ErrorType
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://claims.example/problems/"
+
+STATUS_OF_REFUSAL: dict[str, int] = {
+    ErrorType.NOT_AUTHENTICATED: 401,
+    ErrorType.NOT_AUTHORIZED: 403,
+    ErrorType.NOT_ALLOWED: 409,
+    ErrorType.DUPLICATE_CLAIM: 409,
+    ErrorType.INVALID_UPDATE: 422,
+    ErrorType.INVALID_CLAIM: 422,
+    ErrorType.INVALID_DATA: 422,
+    ErrorType.INVALID_BANK_ACCOUNT: 422,
+    ErrorType.UNKNOWN_POLICY: 422,
+}
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldProblem] = Field(default_factory=list)
+    """For bad input: each field at fault and what is wrong with it."""
+
+
+class ProblemError(Exception):
+    def __init__(self, status: int, kind: str, title: str, detail: str | None = None,
+                 errors: list[FieldProblem] | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail or title)
+        self.problem = Problem(type=TYPE_BASE + kind, title=title, status=status, detail=detail, errors=errors or [])
+        self.headers = headers or {}
+
+
+def unauthenticated(detail: str) -> ProblemError:
+    return ProblemError(401, "not-authenticated", "Not authenticated", detail,
+                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def forbidden(detail: str) -> ProblemError:
+    return ProblemError(403, "not-authorized", "Not authorized", detail)
+
+
+def not_found(detail: str) -> ProblemError:
+    return ProblemError(404, "not-found", "Not found", detail)
+
+
+def refused(kind: str | None, message: str) -> ProblemError:
+    """A refusal by the workflow, by its typed error."""
+    status = STATUS_OF_REFUSAL.get(kind or "", 422)
+    name = kind or "Refused"
+    return ProblemError(status, _kebab(name), name, message)
+
+
+def _kebab(name: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+def _respond(request: Request, error: ProblemError) -> JSONResponse:
+    problem = error.problem.model_copy(update={"instance": request.url.path})
+    return JSONResponse(problem.model_dump(mode="json", exclude_none=True), status_code=problem.status,
+                        media_type=MEDIA_TYPE, headers=error.headers)
+
+
+async def problem_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return _respond(request, exc)
+
+
+async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [FieldProblem(field=".".join(str(p) for p in e["loc"] if p != "body") or "body", message=e["msg"])
+              for e in exc.errors()]
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+    return _respond(request, ProblemError(422, "invalid-request", "Invalid request", detail, errors))
+
+
+async def http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}
+    error = ProblemError(exc.status_code, _kebab(titles.get(exc.status_code, "Error").replace(" ", "")),
+                         titles.get(exc.status_code, "Error"), str(exc.detail) if exc.detail else None,
+                         headers=dict(exc.headers or {}))
+    return _respond(request, error)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+             "description": description}
+    for status, description in [(401, "The bearer token is missing or does not verify"),
+                                (403, "The caller may not do this"), (404, "No such claim"),
+                                (409, "Not possible in the claim's current state"),
+                                (422, "Invalid input: the fields at fault are named")]
+}

@@ -1,0 +1,111 @@
+"""What the API answers with, beyond the contract's own classes: the claimant's progress view, the worklist,
+and the replies to a report and an upload."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from models.contract import BasisStep, ClaimStatus, ClaimType, Outcome, Path, Stage
+
+
+class ClaimAccepted(BaseModel):
+    claim_id: str
+    workflow_id: str
+    created: bool
+    """False when the same report (same Idempotency-Key and body) was made before: this is that claim."""
+    status_url: str
+    progress_url: str
+
+
+class StoredUpload(BaseModel):
+    kind: str
+    ref: str
+    """The content-addressed reference sent to the claim: `doc://sha256/<hex>`."""
+    sha256: str
+    size: int
+    media_type: str
+    missing_documents: list[str]
+    """The kinds the claim still needs after this one."""
+
+
+class MissingDocuments(BaseModel):
+    missing_documents: list[str]
+
+
+class NextDeadline(BaseModel):
+    clock: str
+    due_at: datetime
+
+
+class DecisionView(BaseModel):
+    kind: Literal["approved", "partial", "denied"]
+    amount: Decimal
+    basis: list[BasisStep] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)
+    clauses: list[str] = Field(default_factory=list)
+    decided_at: datetime | None = None
+
+
+class PaymentView(BaseModel):
+    kind: Literal["final", "advance"]
+    amount: Decimal
+    account: str
+    paid_at: datetime
+
+
+class ClaimProgress(BaseModel):
+    """What a claimant may see of their claim: no staff notes, no risk reasons, no other person's name."""
+
+    claim_id: str
+    stage: Stage
+    outcome: Outcome | None
+    claim_type: ClaimType | None
+    missing_documents: list[str]
+    documents_requested_at: datetime | None
+    next_deadline: NextDeadline | None
+    decision: DecisionView | None
+    payments: list[PaymentView]
+    paid_amount: Decimal
+    registered_at: datetime | None
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, status: ClaimStatus) -> ClaimProgress:
+        upcoming = min(status.deadlines.items(), key=lambda item: item[1], default=None)
+        decision = status.decision
+        return cls(
+            claim_id=status.claim_id, stage=status.stage, outcome=status.outcome, claim_type=status.claim_type,
+            missing_documents=status.missing_documents, documents_requested_at=status.documents_requested_at,
+            next_deadline=NextDeadline(clock=upcoming[0], due_at=upcoming[1]) if upcoming else None,
+            decision=DecisionView(kind=decision.kind, amount=decision.amount, basis=decision.basis,
+                                  reasons=decision.reasons, clauses=decision.clauses,
+                                  decided_at=decision.decided_at) if decision else None,
+            payments=[PaymentView(kind=p.kind, amount=p.amount, account=p.account, paid_at=p.paid_at)
+                      for p in status.payments],
+            paid_amount=sum((p.amount for p in status.payments), Decimal("0")),
+            registered_at=status.registered_at, closed_at=status.closed_at)
+
+
+class WorkItem(BaseModel):
+    claim_id: str
+    claim_type: str
+    stage: str
+    path: str | None
+    risk_level: str | None
+    handler: str | None
+    claimed_amount: Decimal
+    registered_at: datetime
+    why: Literal["assigned", "awaiting_approval"]
+    """Why the claim is in the caller's queue: assigned to them, or waiting for a decider of their tier."""
+
+
+class Worklist(BaseModel):
+    subject: str
+    items: list[WorkItem]
+
+
+__all__ = ["ClaimAccepted", "ClaimProgress", "MissingDocuments", "Path", "StoredUpload", "WorkItem", "Worklist"]

@@ -1,0 +1,144 @@
+"""The whole product as `make run` starts it, for the HTTP API tests: an embedded Temporal server, a worker
+process and API processes, each a real process on real ports, against one SQLite database under a temporary
+folder. Tests talk to it over HTTP only, and read what a claimant receives from the outbox folder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from config.settings import PROJECT_ROOT, Settings
+from config.temporal import ensure_embedded_server, stop_embedded_server
+from identity import development
+from tests.conftest import sample_policies
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    var_dir: Path
+    env: dict[str, str]
+    url: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(CLAIMS_VAR_DIR=self.var_dir)
+
+    def token(self, subject: str, *roles: str) -> str:
+        return development.mint(self.var_dir, subject=subject, roles=roles, audience="claims")
+
+    def auth(self, subject: str, *roles: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(subject, *roles)}"}
+
+    def client(self, url: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=url or self.url, timeout=30)
+
+    def code_received(self, claim_id: str, purpose: str) -> str:
+        """The code in the latest letter of this purpose: what the claimant reads on the phone."""
+        letters = sorted((self.var_dir / "outbox" / claim_id).glob(f"code_{purpose}-*"),
+                         key=lambda p: int(p.name.split("-")[1].split(".")[0]))
+        assert letters, f"no {purpose} code reached the outbox of claim {claim_id}"
+        found = re.search(r"<strong>([0-9]{6})</strong>", letters[-1].read_text(encoding="utf-8"))
+        assert found, letters[-1]
+        return found.group(1)
+
+    def start_api(self, **extra_env: str) -> str:
+        """Another API process on a port of its own (with other settings, say): its URL."""
+        port = free_port()
+        env = {**self.env, **extra_env, "CLAIMS_API_PORT": str(port)}
+        self.processes.append(_spawn([sys.executable, "-m", "api"], env, self.var_dir / f"api-{port}.log"))
+        url = f"http://127.0.0.1:{port}"
+        _wait_for(url, self.processes[-1], self.var_dir / f"api-{port}.log")
+        return url
+
+    def wait(self, claim_id: str, ready: Any, what: str, seconds: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + seconds
+        with self.client() as http:
+            while True:
+                response = http.get(f"/claims/{claim_id}", headers=self.auth("sup-1", "supervisor"))
+                status = response.json() if response.status_code == 200 else None
+                if status is not None and ready(status):
+                    return status  # type: ignore[no-any-return]
+                assert time.monotonic() < deadline, f"claim {claim_id} never reached {what}: {status or response.text}"
+                time.sleep(0.2)
+
+
+def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the API process exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the API did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
+
+
+def start_stack(var_dir: Path) -> Stack:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    rules = var_dir / "rules.json"
+    rules.write_text(json.dumps({"sla": {"documents_days": 30, "reminder_days_before": [1]}}))
+    env = {**os.environ, "CLAIMS_VAR_DIR": str(var_dir), "DATABASE_URL": f"sqlite:///{var_dir / 'claims.db'}",
+           "CLAIMS_SLA_PROFILE": "demo", "CLAIMS_RULES_FILE": str(rules), "CLAIMS_TASK_QUEUE": "claims-api",
+           "CLAIMS_EMBEDDED_PORT": str(free_port()), "CLAIMS_EMBEDDED_UI_PORT": str(free_port()),
+           "CLAIMS_LOG_FORMAT": "json", "CLAIMS_LOG_LEVEL": "WARNING"}
+    for name in ("CLAIMS_OIDC_ISSUER", "CLAIMS_OIDC_JWKS_URL", "TEMPORAL_ADDRESS", "CLAIMS_DOCUMENT_STORE"):
+        env.pop(name, None)
+    settings = Settings(CLAIMS_VAR_DIR=var_dir, CLAIMS_EMBEDDED_PORT=int(env["CLAIMS_EMBEDDED_PORT"]),
+                        CLAIMS_EMBEDDED_UI_PORT=int(env["CLAIMS_EMBEDDED_UI_PORT"]))
+    env["TEMPORAL_ADDRESS"] = asyncio.run(ensure_embedded_server(settings))
+    subprocess.run([sys.executable, "starter.py", "db", "upgrade"], cwd=PROJECT_ROOT, env=env, check=True,
+                   capture_output=True)
+    policies = var_dir / "policies.json"
+    policies.write_text(json.dumps([p.model_dump(mode="json") for p in sample_policies()]))
+    subprocess.run([sys.executable, "starter.py", "policies", "load", str(policies)], cwd=PROJECT_ROOT, env=env,
+                   check=True, capture_output=True)
+    stack = Stack(var_dir=var_dir, env=env, url="")
+    stack.processes.append(_spawn([sys.executable, "worker.py"], env, var_dir / "worker.log"))
+    stack.url = stack.start_api()
+    return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    for process in stack.processes:
+        process.terminate()
+    for process in stack.processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    stop_embedded_server(stack.settings)
+
+
+def running_stack(var_dir: Path) -> Iterator[Stack]:
+    stack = start_stack(var_dir)
+    try:
+        yield stack
+    finally:
+        stop_stack(stack)
