@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from temporalio.client import Client  # noqa: E402
 
 from config.converter import data_converter  # noqa: E402
 from identity.keys import verifier_for  # noqa: E402
@@ -48,7 +48,10 @@ async def timed(n: int, step: Callable[[int], Awaitable[Any]]) -> list[float]:
     samples = []
     for i in range(n):
         started = time.perf_counter()
-        await step(i)
+        try:
+            await step(i)
+        except WorkflowUpdateFailedError as err:
+            raise RuntimeError(f"step {i} refused: {err.cause}") from None
         samples.append(time.perf_counter() - started)
     return samples
 
@@ -119,7 +122,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=100)
     args = parser.parse_args()
-    stack = start_stack(Path(tempfile.mkdtemp(prefix="api-cost-")) / "var")
+    stack = start_stack(Path(tempfile.mkdtemp(prefix="api-cost-")) / "var", sla_profile="statutory")
     try:
         results = asyncio.run(measure(stack, args.claims))
     finally:

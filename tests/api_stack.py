@@ -100,12 +100,13 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: fl
     raise RuntimeError(f"the API did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
 
 
-def start_stack(var_dir: Path) -> Stack:
+def start_stack(var_dir: Path, sla_profile: str = "demo") -> Stack:
+    """The stack; under the `demo` SLA profile (the tests') a day lasts a second."""
     var_dir.mkdir(parents=True, exist_ok=True)
     rules = var_dir / "rules.json"
     rules.write_text(json.dumps({"sla": {"documents_days": 30, "reminder_days_before": [1]}}))
     env = {**os.environ, "CLAIMS_VAR_DIR": str(var_dir), "DATABASE_URL": f"sqlite:///{var_dir / 'claims.db'}",
-           "CLAIMS_SLA_PROFILE": "demo", "CLAIMS_RULES_FILE": str(rules), "CLAIMS_TASK_QUEUE": "claims-api",
+           "CLAIMS_SLA_PROFILE": sla_profile, "CLAIMS_RULES_FILE": str(rules), "CLAIMS_TASK_QUEUE": "claims-api",
            "CLAIMS_EMBEDDED_PORT": str(free_port()), "CLAIMS_EMBEDDED_UI_PORT": str(free_port()),
            "CLAIMS_LOG_FORMAT": "json", "CLAIMS_LOG_LEVEL": "WARNING"}
     for name in ("CLAIMS_OIDC_ISSUER", "CLAIMS_OIDC_JWKS_URL", "TEMPORAL_ADDRESS", "CLAIMS_DOCUMENT_STORE"):
