@@ -24,7 +24,7 @@ async def build_services(settings: Settings) -> Services:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings)
-    app = create_app(lambda: build_services(settings))
+    app = create_app(lambda: build_services(settings), max_upload_bytes=settings.document_max_bytes)
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, proxy_headers=True)
 
 

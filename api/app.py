@@ -21,16 +21,19 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.codes import check
-from activities.engine import insert_once, utc
+from activities.engine import utc
 from api import auth
 from api.auth import Caller
+from api.limits import BodyLimit
 from api.problems import (
     PROBLEM_RESPONSES,
     ProblemError,
@@ -39,6 +42,7 @@ from api.problems import (
     not_found,
     problem_handler,
     refused,
+    unexpected_handler,
     validation_handler,
 )
 from api.views import ClaimAccepted, ClaimProgress, MissingDocuments, StoredUpload, WorkItem, Worklist
@@ -58,6 +62,8 @@ IDEMPOTENCY_KEY = Annotated[str | None, Header(alias="Idempotency-Key", min_leng
                                                pattern=r"^[\x21-\x7e]+$")]
 CLAIMANT_CODE = Annotated[str, Header(alias="X-Claimant-Code", pattern=r"^[0-9]{6}$",
                                       description="The progress code sent to the claimant's phone or e-mail")]
+
+CONTENT_REF = "doc://sha256/"
 
 UPDATES: dict[str, tuple[type[BaseModel], str]] = {
     "submit_documents": (c.SubmitDocuments, "Send documents (references; to upload files use /documents)"),
@@ -151,20 +157,19 @@ async def report_claim(claim: c.ClaimInput, response: Response, svc: SERVICES, c
     with the same claim id is refused (409)."""
     body = claim.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    created = True
+    repeat = False
     if idempotency_key is not None:
         scoped = f"{caller.sender.subject}\x1f{idempotency_key}"
-        with Session(svc.engine) as session:
-            row = insert_once(session, IdempotentRequest(key=scoped, body_sha256=digest, claim_id=claim.claim_id,
-                                                         created_at=datetime.now(UTC)),
-                              select(IdempotentRequest).where(IdempotentRequest.key == scoped))
-        if row.body_sha256 != digest or row.claim_id != claim.claim_id:
+        known_digest, known_claim, repeat = await run_in_threadpool(
+            _remember_key, svc.engine, scoped, digest, claim.claim_id)
+        if known_digest != digest or known_claim != claim.claim_id:
             raise ProblemError(409, "idempotency-key-reused", "Idempotency-Key reused",
                                "Idempotency-Key: this key was used for another report; use a new key per claim")
     try:
         await start_claim(svc.client, body, svc.task_queue)
+        created = True
     except CommandError as err:
-        if idempotency_key is None:
+        if not repeat:  # someone else's claim with this id: this report started nothing
             raise ProblemError(409, "duplicate-claim", "Duplicate claim", str(err)) from None
         created = False  # the earlier request with this key started it
     log.info("claim reported", claim_id=claim.claim_id, by=caller.sender.subject, created=created)
@@ -172,6 +177,23 @@ async def report_claim(claim: c.ClaimInput, response: Response, svc: SERVICES, c
     response.headers["Location"] = f"/claims/{claim.claim_id}"
     return ClaimAccepted(claim_id=claim.claim_id, workflow_id=c.workflow_id_for(claim.claim_id), created=created,
                          status_url=f"/claims/{claim.claim_id}", progress_url=f"/claims/{claim.claim_id}/progress")
+
+
+def _remember_key(engine: Engine, key: str, digest: str, claim_id: str) -> tuple[str, str, bool]:
+    """The body digest and claim the key names, and whether an earlier request made it (a repeat)."""
+    with Session(engine) as session:
+        known = session.get(IdempotentRequest, key)
+        if known is not None:
+            return known.body_sha256, known.claim_id, True
+        session.add(IdempotentRequest(key=key, body_sha256=digest, claim_id=claim_id, created_at=datetime.now(UTC)))
+        try:
+            session.commit()
+        except IntegrityError:  # the same key at the same moment: the other request made it
+            session.rollback()
+            known = session.get(IdempotentRequest, key)
+            assert known is not None
+            return known.body_sha256, known.claim_id, True
+        return digest, claim_id, False
 
 
 @router.get("/claims/{claim_id}", response_model=c.ClaimStatus, tags=["claims"], summary="Where a claim stands (staff)")
@@ -192,7 +214,8 @@ async def claim_progress(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL, cod
     """Behind the code sent to the claimant (`POST /claims/{id}/progress/code`), good for ten minutes; three
     wrong codes void it. Shows the stage, what is missing, the next deadline, the decision and the payments:
     no staff notes, risk reasons or other people's names."""
-    checked = check(svc.engine, svc.code_secret, claim_id, c.CodePurpose.PROGRESS, code, datetime.now(UTC))
+    checked = await run_in_threadpool(check, svc.engine, svc.code_secret, claim_id, c.CodePurpose.PROGRESS, code,
+                                      datetime.now(UTC))
     if checked != CodeCheck.OK:
         why = {CodeCheck.NONE: "no code has been sent for this claim", CodeCheck.EXPIRED: "the code has expired",
                CodeCheck.LOCKED: "the code is void after wrong tries; request a new one"}.get(checked, "wrong code")
@@ -209,13 +232,14 @@ async def upload_document(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL,
     """Stores the file by its SHA-256 (the same file twice is stored once), then sends it to the claim as
     `submit_documents` with the reference `doc://sha256/<hex>`: a file another claim already used counts
     against the reused-document rule."""
+    await _status(svc, claim_id)  # nothing is stored for a claim that does not exist
     content = await file.read(svc.max_upload_bytes + 1)
     if len(content) > svc.max_upload_bytes:
         raise ProblemError(413, "document-too-large", "Document too large",
                            f"file: larger than the limit of {svc.max_upload_bytes} bytes")
     try:
         media_type = check_upload(content, file.content_type, max_bytes=svc.max_upload_bytes)
-        stored = svc.store.put(content, media_type)
+        stored = await run_in_threadpool(svc.store.put, content, media_type)
     except DocumentRejected as err:
         raise ProblemError(422, "document-rejected", "Document rejected", f"{err.field}: {err}") from None
     missing = await _update(svc, claim_id, "submit_documents",
@@ -225,11 +249,22 @@ async def upload_document(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL,
                         media_type=stored.media_type, missing_documents=list(missing))
 
 
+async def _require_stored(svc: Services, documents: list[dict[str, Any]]) -> None:
+    """A content-addressed reference must name a document this service stores (uploaded to it before)."""
+    for i, document in enumerate(documents):
+        ref = document["ref"]
+        if ref.startswith(CONTENT_REF) and not await run_in_threadpool(svc.store.exists, ref[len(CONTENT_REF):]):
+            raise ProblemError(422, "unknown-document", "Unknown document",
+                               f"documents.{i}.ref: no document {ref} was uploaded; upload it with /documents")
+
+
 def _action(name: str, model: type[BaseModel], summary: str) -> Callable[..., Awaitable[Any]]:
     async def act(claim_id: CLAIM_ID, svc: SERVICES, caller: ANYONE,
                   payload: Annotated[model, Body()]) -> Any:  # type: ignore[valid-type]
         body: BaseModel = payload
         sent = body.model_dump(mode="json", exclude_unset=True, exclude={"credential"})
+        if name == "submit_documents":
+            await _require_stored(svc, sent["documents"])
         result = await _update(svc, claim_id, name, sent, caller)
         return MissingDocuments(missing_documents=list(result)) if name == "submit_documents" else result
 
@@ -251,7 +286,7 @@ for _name, (_model, _summary) in UPDATES.items():
 async def worklist(svc: SERVICES, caller: STAFF,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Worklist:
     """Open claims assigned to the caller, and, for supervisors and managers, every claim waiting for a
-    decision; oldest first."""
+    decision (whatever tier it needs: the claim's status says which); oldest first."""
     me = caller.sender.subject.casefold()
     deciders = bool(caller.roles & {"supervisor", "manager"})
     with Session(svc.engine) as session:
@@ -277,7 +312,7 @@ async def health(svc: SERVICES) -> dict[str, str]:
 
 
 def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
-               ready: Services | None = None) -> FastAPI:
+               ready: Services | None = None, max_upload_bytes: int = 20 * 1024 * 1024) -> FastAPI:
     """The app. `ready` services (a test's) are used as they are; otherwise `make_services` builds them at
     start-up."""
 
@@ -297,6 +332,8 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.add_exception_handler(ProblemError, problem_handler)
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(StarletteHTTPException, http_handler)
+    app.add_exception_handler(Exception, unexpected_handler)
+    app.add_middleware(BodyLimit, upload_limit=max_upload_bytes)
 
     app.include_router(router)
     return app

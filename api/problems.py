@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,12 +17,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.contract import ErrorType
 
+log = structlog.get_logger(__name__)
+
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://claims.example/problems/"
 
 STATUS_OF_REFUSAL: dict[str, int] = {
     ErrorType.NOT_AUTHENTICATED: 401,
     ErrorType.NOT_AUTHORIZED: 403,
+    ErrorType.CODE_REFUSED: 403,
     ErrorType.NOT_ALLOWED: 409,
     ErrorType.DUPLICATE_CLAIM: 409,
     ErrorType.INVALID_UPDATE: 422,
@@ -100,13 +104,23 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return _respond(request, ProblemError(422, "invalid-request", "Invalid request", detail, errors))
 
 
+HTTP_PROBLEMS = {404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed"),
+                 413: ("content-too-large", "Content too large")}
+
+
 async def http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}
-    error = ProblemError(exc.status_code, _kebab(titles.get(exc.status_code, "Error").replace(" ", "")),
-                         titles.get(exc.status_code, "Error"), str(exc.detail) if exc.detail else None,
+    kind, title = HTTP_PROBLEMS.get(exc.status_code, ("error", "Error"))
+    error = ProblemError(exc.status_code, kind, title, str(exc.detail) if exc.detail else None,
                          headers=dict(exc.headers or {}))
     return _respond(request, error)
+
+
+async def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Anything else: logged in full, answered as a problem without the details (they may hold data)."""
+    log.error("request failed", path=request.url.path, error=type(exc).__name__, exc_info=exc)
+    return _respond(request, ProblemError(500, "internal-error", "Internal error",
+                                          "the request could not be completed; it is safe to retry"))
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -429,6 +429,8 @@ class ErrorType(StrEnum):
     NOT_AUTHENTICATED = "NotAuthenticated"
     """An update whose credential is missing, expired, wrongly signed, or from or for someone else."""
     NOT_AUTHORIZED = "NotAuthorized"
+    CODE_REFUSED = "ClaimantCodeRefused"
+    """A bank-account change without the claimant's one-time code, or with a wrong, expired or used one."""
     INVALID_BANK_ACCOUNT = "InvalidBankAccount"
     TEMPLATE_ERROR = "TemplateError"
     INVALID_DATA = "InvalidData"

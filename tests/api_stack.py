@@ -24,6 +24,9 @@ from config.temporal import ensure_embedded_server, stop_embedded_server
 from identity import development
 from tests.conftest import sample_policies
 
+UPLOAD_LIMIT = 256 * 1024
+"""The stack's upload limit: small, so a test can go past it cheaply."""
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -108,7 +111,7 @@ def start_stack(var_dir: Path, sla_profile: str = "demo") -> Stack:
     env = {**os.environ, "CLAIMS_VAR_DIR": str(var_dir), "DATABASE_URL": f"sqlite:///{var_dir / 'claims.db'}",
            "CLAIMS_SLA_PROFILE": sla_profile, "CLAIMS_RULES_FILE": str(rules), "CLAIMS_TASK_QUEUE": "claims-api",
            "CLAIMS_EMBEDDED_PORT": str(free_port()), "CLAIMS_EMBEDDED_UI_PORT": str(free_port()),
-           "CLAIMS_LOG_FORMAT": "json", "CLAIMS_LOG_LEVEL": "WARNING"}
+           "CLAIMS_LOG_FORMAT": "json", "CLAIMS_LOG_LEVEL": "WARNING", "CLAIMS_DOCUMENT_MAX_BYTES": str(UPLOAD_LIMIT)}
     for name in ("CLAIMS_OIDC_ISSUER", "CLAIMS_OIDC_JWKS_URL", "TEMPORAL_ADDRESS", "CLAIMS_DOCUMENT_STORE"):
         env.pop(name, None)
     settings = Settings(CLAIMS_VAR_DIR=var_dir, CLAIMS_EMBEDDED_PORT=int(env["CLAIMS_EMBEDDED_PORT"]),

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from documents.store import S3Store
-from tests.api_stack import Stack, running_stack
+from tests.api_stack import UPLOAD_LIMIT, Stack, running_stack
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 from tests.object_store import ObjectStoreServer
 
@@ -95,6 +95,9 @@ def test_a_repeated_report_with_the_same_idempotency_key_is_the_same_claim(stack
         assert "Idempotency-Key" in other["detail"]
         duplicate = problem(http.post("/claims", json=claim, headers=portal), 409)
         assert claim["claim_id"] in duplicate["detail"]
+        another_channel = problem(http.post("/claims", json={**claim, "claimed_amount": "4100.00"},
+                                            headers={**stack.auth("app", "channel"), "Idempotency-Key": "app-1"}), 409)
+        assert another_channel["type"].endswith("duplicate-claim"), "a new key reported someone else's claim as its own"
     stack.wait(claim["claim_id"], lambda s: s["registered_at"] is not None, "registered once")
 
 
@@ -129,6 +132,13 @@ def test_errors_are_problem_details_naming_the_field_or_the_rule(stack: Stack) -
         problem(http.get(f"/claims/{cid}", headers=stack.auth("portal", "channel")), 403)
         problem(http.post(f"/claims/{cid}/actions/no_such_update", headers=stack.auth("sup-1", "supervisor"),
                           json={}), 404)
+        no_code = problem(http.post(f"/claims/{cid}/actions/update_bank_account",
+                                    headers=stack.auth("portal", "channel"),
+                                    json={"holder": "Mallory", "number": "6222000099990000"}), 403)
+        assert no_code["title"] == "ClaimantCodeRefused" and "code" in no_code["detail"]
+        huge = problem(http.post("/claims", content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+                                 headers={**stack.auth("portal", "channel"), "Content-Type": "application/json"}), 413)
+        assert "larger" in huge["detail"]
 
 
 def test_uploads_are_checked_and_stored_by_content(stack: Stack) -> None:
@@ -159,6 +169,16 @@ def test_uploads_are_checked_and_stored_by_content(stack: Stack) -> None:
                                          data={"kind": "horoscope"},
                                          files={"file": ("x.pdf", pdf("horoscope"), "application/pdf")}), 422)
         assert "horoscope" in unknown_kind["detail"]
+        too_large = problem(http.post(
+            f"/claims/{first['claim_id']}/documents", headers=portal, data={"kind": "id_card"},
+            files={"file": ("big.pdf", pdf("big") + b" " * UPLOAD_LIMIT, "application/pdf")}), 413)
+        assert str(UPLOAD_LIMIT) in too_large["detail"]
+        never_uploaded = problem(http.post(
+            f"/claims/{first['claim_id']}/actions/submit_documents", headers=portal,
+            json={"documents": [{"kind": "id_card", "ref": "doc://sha256/" + "0" * 64}]}), 422)
+        assert "documents.0.ref" in never_uploaded["detail"]
+        problem(http.post("/claims/NO-SUCH-CLAIM/documents", headers=portal, data={"kind": "id_card"},
+                          files={"file": ("id.pdf", pdf("nowhere"), "application/pdf")}), 404)
         staff_upload = problem(http.post(f"/claims/{first['claim_id']}/documents",
                                          headers=stack.auth("sup-1", "supervisor"), data={"kind": "id_card"},
                                          files={"file": ("id.pdf", pdf("id"), "application/pdf")}), 403)

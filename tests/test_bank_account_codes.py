@@ -43,7 +43,7 @@ async def test_the_code_goes_to_the_contact_on_file_and_changes_the_account_once
     code = claims.code_sent(cid)
 
     refused = await claims.refused(cid, "update_bank_account", {**NEW_ACCOUNT, "code": wrong(code)})
-    assert refused.type == "NotAuthenticated" and "2 tries left" in refused.message, refused.message
+    assert refused.type == "ClaimantCodeRefused" and "2 tries left" in refused.message, refused.message
     await claims.update(cid, "update_bank_account", {**NEW_ACCOUNT, "code": code})
     again = await claims.refused(cid, "update_bank_account", {"holder": "Mallory", "number": "6222000099990000",
                                                              "code": code})
@@ -81,12 +81,20 @@ async def test_three_wrong_codes_lock_changes_and_alert_a_supervisor_who_release
     assert events.count("bank_account_locked") == 1 and "bank_account_updated" in events[-2:], events
 
 
-async def test_codes_cannot_be_requested_in_a_burst(claims):
+async def test_codes_are_a_minute_apart_and_a_few_a_day(claims):
     cid = await waiting_for_documents(claims)
     await claims.update(cid, "request_code", {"purpose": "progress"})
     burst = await claims.refused(cid, "request_code", {"purpose": "progress"})
     assert "seconds ago" in burst.message
-    assert len(claims.notices(cid, "code_progress")) == 1
+    for _ in range(4):
+        await claims.skip(61)
+        await claims.update(cid, "request_code", {"purpose": "progress"})
+    await claims.skip(61)
+    assert "24 hours" in (await claims.refused(cid, "request_code", {"purpose": "progress"})).message
+    await claims.update(cid, "request_code", {"purpose": "bank_account"})  # each purpose has its own count
+    await claims.skip(24 * 3600)
+    await claims.update(cid, "request_code", {"purpose": "progress"})
+    assert len(claims.notices(cid, "code_progress")) == 6
 
 
 # --------------------------------------------------------------------------- the code book on its own

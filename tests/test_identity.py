@@ -104,10 +104,10 @@ async def test_bad_credentials_are_refused_with_typed_errors_and_leave_no_trace_
           "credential": claims.token("sup-1", "supervisor")}, "NotAuthorized"),
         ("a bank account change without the claimant's code", "update_bank_account",
          {"holder": "Mallory", "number": "6222000011119999", "credential": claims.token("portal", "channel")},
-         "NotAuthenticated"),
+         "ClaimantCodeRefused"),
         ("a bank account change with a code nobody sent", "update_bank_account",
          {"holder": "Mallory", "number": "6222000011119999", "code": "123456",
-          "credential": claims.token("portal", "channel")}, "NotAuthenticated"),
+          "credential": claims.token("portal", "channel")}, "ClaimantCodeRefused"),
         ("an adjuster escalating", "escalate",
          {"by": "adj-1", "reason": "large", "credential": claims.token("adj-1", "adjuster")}, "NotAuthorized"),
     ]

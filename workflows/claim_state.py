@@ -158,11 +158,14 @@ class ClaimState:
         self.account_updated = False
         self.codes_sent: dict[str, int] = {}
         """One-time codes sent to the claimant, by purpose: the number of the latest."""
-        self.code_sent_at: dict[str, datetime] = {}
+        self.code_sent_at: dict[str, list[datetime]] = {}
+        """When the codes of each purpose were sent, the last day's (a rolling limit on how many a day)."""
         self.code_expires_at: dict[str, datetime] = {}
         self.account_code_failures = 0
         """Wrong codes given to change the bank account since the last release of a lock."""
         self.account_change_locked = False
+        self.account_change_checking = False
+        """A new account's code is being checked: a payment waits for the outcome before it starts."""
         self.withdrawal: Withdraw | None = None
         self.appeal: Appeal | None = None
         self.appeals = 0

@@ -11,7 +11,7 @@ token's issuer, subject, roles and id (`sender_of`), never the token.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -56,13 +56,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rules.risk import with_reused_documents
 
 
-BANK_ACCOUNT_CODE = "bank-account-code"
-"""Patch: update_bank_account checks the claimant's one-time code (histories before it changed the account
-without one)."""
 RESEND_SECONDS = 60
 """The least time between two codes of one purpose on a claim."""
-MAX_CODES = 10
-"""The most codes of one purpose a claim sends: a bound on messages to the claimant and on the history."""
+CODES_PER_DAY = 5
+"""The most codes of one purpose a claim sends in 24 hours: a bound on messages to the claimant and on the
+history that nobody can use to stop the claimant for good (a supervisor's release starts afresh)."""
 
 
 class ClaimUpdates(Decisions):
@@ -183,7 +181,7 @@ class ClaimUpdates(Decisions):
         purpose = req.purpose.value
         sequence = s.codes_sent.get(purpose, 0) + 1
         s.codes_sent[purpose] = sequence
-        s.code_sent_at[purpose] = workflow.now()
+        s.code_sent_at[purpose] = [*self._codes_of_the_last_day(purpose), workflow.now()]
         c = claim.claimant
         issued = await self._activity("issue_code", IssueCode(
             claim_id=s.claim_id, purpose=req.purpose, sequence=sequence, at=workflow.now(),
@@ -206,20 +204,33 @@ class ClaimUpdates(Decisions):
             if s.account_change_locked:
                 raise refuse("request_code: bank-account changes are locked after wrong codes; a supervisor "
                              "must release them", ErrorType.NOT_AUTHORIZED)
-        if s.codes_sent.get(purpose, 0) >= MAX_CODES:
-            raise refuse(f"request_code: {MAX_CODES} {purpose} codes have been sent on this claim; no more")
-        last = s.code_sent_at.get(purpose)
-        if last is not None and (workflow.now() - last).total_seconds() < RESEND_SECONDS:
+        recent = self._codes_of_the_last_day(purpose)
+        if len(recent) >= CODES_PER_DAY:
+            raise refuse(f"request_code: {CODES_PER_DAY} {purpose} codes were sent in the last 24 hours; "
+                         f"the next may be sent from {(recent[0] + timedelta(days=1)).isoformat()}")
+        if recent and (workflow.now() - recent[-1]).total_seconds() < RESEND_SECONDS:
             raise refuse(f"request_code: a {purpose} code was sent less than {RESEND_SECONDS} seconds ago")
+
+    def _codes_of_the_last_day(self, purpose: str) -> list[datetime]:
+        since = workflow.now() - timedelta(days=1)
+        return [at for at in self.s.code_sent_at.get(purpose, []) if at > since]
 
     @workflow.update(name="update_bank_account")
     async def update_bank_account(self, payload: Any) -> UpdateAck:
+        """Replay-safe without a patch: the validator lets no change in without a code, so a history holds an
+        update without one only if it was recorded before codes existed, and then replays down the old branch;
+        one with a code replays the code check that was recorded (its activity result is in the history)."""
         s = self.s
         req = parse(UpdateBankAccount, payload, "update_bank_account")
         sender = sender_of(req.credential)
-        if workflow.patched(BANK_ACCOUNT_CODE) and req.code is not None:
-            checked = await self._activity("check_code", CheckCode(
-                claim_id=s.claim_id, purpose=CodePurpose.BANK_ACCOUNT, code=req.code, at=workflow.now()), CodeCheck)
+        if req.code is not None:
+            s.account_change_checking = True
+            try:
+                checked = await self._activity("check_code", CheckCode(
+                    claim_id=s.claim_id, purpose=CodePurpose.BANK_ACCOUNT, code=req.code, at=workflow.now()),
+                    CodeCheck)
+            finally:
+                s.account_change_checking = False
             if checked != CodeCheck.OK:
                 await self._wrong_account_code(checked, sender)
             old = s.bank_account
@@ -228,9 +239,12 @@ class ClaimUpdates(Decisions):
             s.account_code_failures = 0
             self._notify("bank_account_changed", {"old_account": old.masked if old else None,
                                                   "new_account": s.bank_account.masked, "changed_at": workflow.now()})
-        else:  # recorded before bank-account codes: the change needed no code
+        elif workflow.unsafe.is_replaying():  # recorded before bank-account codes: the change needed none
             s.bank_account = BankAccount(holder=req.holder, number=req.number)
             s.account_updated = True
+        else:  # the validator refuses this; never change an account without the claimant's code
+            raise refuse("update_bank_account: code: the claimant's one-time code is required",
+                         ErrorType.CODE_REFUSED)
         await self._note("bank_account_updated", detail=f"account {s.bank_account.masked}", sender=sender)
         return self._ack("bank account updated")
 
@@ -255,7 +269,7 @@ class ClaimUpdates(Decisions):
             checked, "the code is wrong")
         locked = "; bank-account changes are now locked" if s.account_change_locked else \
             f"; {tries_left} tries left"
-        raise refuse(f"update_bank_account: code: {reason}{locked}", ErrorType.NOT_AUTHENTICATED)
+        raise refuse(f"update_bank_account: code: {reason}{locked}", ErrorType.CODE_REFUSED)
 
     @update_bank_account.validator
     def _validate_update_bank_account(self, payload: Any) -> None:
@@ -268,11 +282,11 @@ class ClaimUpdates(Decisions):
                          "them", ErrorType.NOT_AUTHORIZED)
         if req.code is None:
             raise refuse("update_bank_account: code: the one-time code sent to the claimant's phone or e-mail on "
-                         "file is required (request_code with purpose bank_account)", ErrorType.NOT_AUTHENTICATED)
+                         "file is required (request_code with purpose bank_account)", ErrorType.CODE_REFUSED)
         expires = s.code_expires_at.get(CodePurpose.BANK_ACCOUNT.value)
         if expires is None or workflow.now() >= expires:
             raise refuse("update_bank_account: code: no valid code has been sent; request a new one",
-                         ErrorType.NOT_AUTHENTICATED)
+                         ErrorType.CODE_REFUSED)
         if s.transfer_in_flight:
             raise refuse("update_bank_account: a payment is being made to the account on file; try again shortly")
 
@@ -281,6 +295,7 @@ class ClaimUpdates(Decisions):
         req = parse(ReleaseBankAccount, payload, "release_bank_account")
         self.s.account_change_locked = False
         self.s.account_code_failures = 0
+        self.s.code_sent_at.pop(CodePurpose.BANK_ACCOUNT.value, None)
         await self._note("bank_account_released", by=req.by, detail=req.reason, sender=sender_of(req.credential))
         return self._ack("bank-account changes are possible again, with a new code")
 

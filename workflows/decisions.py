@@ -151,11 +151,15 @@ class Decisions(SlaClocks):
                 self._check_withdrawn()
                 if kind == "advance" and self._advance_void():  # decided against while it waited its turn
                     raise ClaimClosed
+                if s.account_change_checking:  # a new account's code is being checked: pay to the outcome
+                    await workflow.wait_condition(lambda: not s.account_change_checking)
+                    continue
                 s.transfer_in_flight = True
+                account = s.bank_account
                 try:
                     receipt = await self._activity("pay", PaymentRequest(
                         claim_id=claim.claim_id, sequence=sequence, kind=kind, amount=amount,
-                        account=s.bank_account), PaymentReceipt, retry=PAYMENT_RETRY,
+                        account=account), PaymentReceipt, retry=PAYMENT_RETRY,
                         timeout=timedelta(minutes=2), passthrough=True)
                     break
                 except ActivityFailure as err:
@@ -170,12 +174,11 @@ class Decisions(SlaClocks):
             await self._payment_reduced(amount, receipt.amount, kind)
         if receipt.amount <= 0:
             return
-        assert s.bank_account is not None
         s.payments.append(PaymentRecord(sequence=sequence, kind=kind, amount=receipt.amount,
                                         idempotency_key=receipt.idempotency_key, reference=receipt.reference,
-                                        account=s.bank_account.masked, paid_at=receipt.paid_at))
-        await self._note("paid", detail=f"{receipt.amount} to {s.bank_account.masked} ({receipt.reference})")
-        self._notify("payment_sent", {"amount": receipt.amount, "account": s.bank_account.masked,
+                                        account=account.masked, paid_at=receipt.paid_at))
+        await self._note("paid", detail=f"{receipt.amount} to {account.masked} ({receipt.reference})")
+        self._notify("payment_sent", {"amount": receipt.amount, "account": account.masked,
                                       "reference": receipt.reference, "paid_at": receipt.paid_at, "kind": kind},
                      sequence=sequence)
 
