@@ -6,6 +6,7 @@ import uvicorn
 
 from activities.engine import make_engine
 from api.app import Services, create_app
+from config.encryption import EncryptionCodec, keyring_for
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect
@@ -18,13 +19,14 @@ async def build_services(settings: Settings) -> Services:
     return Services(client=await connect(settings), engine=make_engine(settings.resolved_database_url),
                     store=store_for(settings), verifier=verifier_for(settings),
                     code_secret=code_secret(settings.code_secret, settings.var_dir), task_queue=settings.task_queue,
-                    max_upload_bytes=settings.document_max_bytes)
+                    max_upload_bytes=settings.document_max_bytes, codec=EncryptionCodec(keyring_for(settings)))
 
 
 def main() -> None:
     settings = get_settings()
     configure_logging(settings)
-    app = create_app(lambda: build_services(settings), max_upload_bytes=settings.document_max_bytes)
+    app = create_app(lambda: build_services(settings), max_upload_bytes=settings.document_max_bytes,
+                     cors_origins=settings.codec_cors_origins)
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, proxy_headers=True)
 
 

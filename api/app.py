@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,6 +18,7 @@ import structlog
 from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
@@ -33,6 +34,7 @@ from activities.codes import check
 from activities.engine import utc
 from api import auth
 from api.auth import Caller
+from api.codec import router as codec_router
 from api.limits import BodyLimit
 from api.problems import (
     PROBLEM_RESPONSES,
@@ -47,6 +49,7 @@ from api.problems import (
 )
 from api.views import ClaimAccepted, ClaimProgress, MissingDocuments, StoredUpload, WorkItem, Worklist
 from cli.claims import CommandError, start_claim
+from config.encryption import EncryptionCodec
 from documents.store import DocumentRejected, DocumentStore, check_upload
 from identity.keys import Verifier
 from models import contract as c
@@ -86,7 +89,7 @@ class Services:
     """What the routes use: set on the app at start-up (or by a test)."""
 
     def __init__(self, client: Client, engine: Engine, store: DocumentStore, verifier: Verifier, code_secret: bytes,
-                 task_queue: str, max_upload_bytes: int) -> None:
+                 task_queue: str, max_upload_bytes: int, codec: EncryptionCodec) -> None:
         self.client = client
         self.engine = engine
         self.store = store
@@ -94,6 +97,7 @@ class Services:
         self.code_secret = code_secret
         self.task_queue = task_queue
         self.max_upload_bytes = max_upload_bytes
+        self.codec = codec
 
 
 def services(request: Request) -> Services:
@@ -312,7 +316,8 @@ async def health(svc: SERVICES) -> dict[str, str]:
 
 
 def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
-               ready: Services | None = None, max_upload_bytes: int = 20 * 1024 * 1024) -> FastAPI:
+               ready: Services | None = None, max_upload_bytes: int = 20 * 1024 * 1024,
+               cors_origins: Sequence[str] = ()) -> FastAPI:
     """The app. `ready` services (a test's) are used as they are; otherwise `make_services` builds them at
     start-up."""
 
@@ -335,5 +340,8 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.add_exception_handler(Exception, unexpected_handler)
     app.add_middleware(BodyLimit, upload_limit=max_upload_bytes)
 
+    app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["POST", "GET", "OPTIONS"],
+                       allow_headers=["Authorization", "Content-Type", "X-Namespace"], allow_credentials=True)
     app.include_router(router)
+    app.include_router(codec_router)
     return app

@@ -12,14 +12,16 @@ from typing import Any
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from config.converter import data_converter
+from config.encryption import EncryptionCodec, converter_for, decrypted_history, keyring_for
+from config.settings import Settings
 from config.temporal import workflow_runner
 from models.contract import workflow_id_for
 from workflows.claim import ClaimWorkflow
 
 
-def _start_input(events: list[dict[str, Any]]) -> dict[str, Any]:
-    started = events[0].get("workflowExecutionStartedEventAttributes") or {}
+def _start_input(events: list[dict[str, Any]], codec: EncryptionCodec | None) -> dict[str, Any]:
+    first = decrypted_history(events[0], codec) if codec is not None else events[0]
+    started = first.get("workflowExecutionStartedEventAttributes") or {}
     payloads = (started.get("input") or {}).get("payloads") or []
     if not payloads:
         return {}
@@ -27,20 +29,24 @@ def _start_input(events: list[dict[str, Any]]) -> dict[str, Any]:
     return decoded if isinstance(decoded, dict) else {}
 
 
-def history_from_json(text: str, workflow_id: str | None = None) -> WorkflowHistory:
+def history_from_json(text: str, workflow_id: str | None = None,
+                      settings: Settings | None = None) -> WorkflowHistory:
     """A history as `temporal workflow show --output json` or `fetch_history().to_json()` writes it. The
-    workflow id, which the history itself does not hold, is the claim's (`claim-<claim_id>`)."""
+    workflow id, which the history itself does not hold, is the claim's (`claim-<claim_id>`), read from the
+    start input (decrypted with the configured keys)."""
     data = json.loads(text)
     if workflow_id is None:
-        claim_id = _start_input(data.get("events", [])).get("claim_id")
+        codec = EncryptionCodec(keyring_for(settings or Settings()))
+        claim_id = _start_input(data.get("events", []), codec).get("claim_id")
         if not claim_id:
             raise ValueError("the history's start input has no claim_id: give --workflow-id")
         workflow_id = workflow_id_for(str(claim_id))
     return WorkflowHistory.from_json(workflow_id, data)
 
 
-def history_from_file(path: Path, workflow_id: str | None = None) -> WorkflowHistory:
-    return history_from_json(path.read_text(encoding="utf-8"), workflow_id)
+def history_from_file(path: Path, workflow_id: str | None = None,
+                      settings: Settings | None = None) -> WorkflowHistory:
+    return history_from_json(path.read_text(encoding="utf-8"), workflow_id, settings)
 
 
 @dataclass(frozen=True)
@@ -50,14 +56,16 @@ class ReplayOutcome:
     problem: str = ""
 
 
-def production_replayer() -> Replayer:
-    """The replayer with the production data converter and the production workflow."""
-    return Replayer(workflows=[ClaimWorkflow], data_converter=data_converter, workflow_runner=workflow_runner())
+def production_replayer(settings: Settings | None = None) -> Replayer:
+    """The replayer with the production data converter (its keys decrypt the history) and the production
+    workflow."""
+    return Replayer(workflows=[ClaimWorkflow], data_converter=converter_for(settings),
+                    workflow_runner=workflow_runner())
 
 
 async def replay(histories: Iterable[WorkflowHistory] | AsyncIterator[WorkflowHistory],
-                 replayer: Replayer | None = None) -> list[ReplayOutcome]:
-    replayer = replayer or production_replayer()
+                 replayer: Replayer | None = None, settings: Settings | None = None) -> list[ReplayOutcome]:
+    replayer = replayer or production_replayer(settings)
     outcomes: list[ReplayOutcome] = []
 
     async def check(history: WorkflowHistory) -> None:

@@ -32,7 +32,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-from config.converter import data_converter  # noqa: E402
+from config.encryption import converter_for  # noqa: E402
 from identity.keys import verifier_for  # noqa: E402
 from models.contract import WORKFLOW_TYPE, workflow_id_for  # noqa: E402
 from tests.api_stack import Stack, start_stack, stop_stack  # noqa: E402
@@ -57,7 +57,7 @@ async def timed(n: int, step: Callable[[int], Awaitable[Any]]) -> list[float]:
 
 
 async def measure(stack: Stack, n: int) -> dict[str, list[float]]:
-    client = await Client.connect(stack.env["TEMPORAL_ADDRESS"], data_converter=data_converter)
+    client = await Client.connect(stack.env["TEMPORAL_ADDRESS"], data_converter=converter_for(stack.settings))
     queue = stack.env["CLAIMS_TASK_QUEUE"]
     portal = stack.token("portal", "channel")
     tag = uuid.uuid4().hex[:6]

@@ -96,12 +96,14 @@ def db_upgrade(settings: Settings) -> None:
 async def audit_trail(args: argparse.Namespace, settings: Settings) -> None:
     from audit.replay import history_from_file
     from audit.trail import build_trail, render_html, render_json, render_text
+    from config.encryption import EncryptionCodec, decrypted_history, keyring_for
 
     if args.file:
-        history = history_from_file(args.file)
+        history = history_from_file(args.file, settings=settings)
     else:
         history = await (await connect(settings)).get_workflow_handle(args.workflow_id).fetch_history()
-    entries = build_trail(history.to_json_dict())
+    codec = EncryptionCodec(keyring_for(settings))
+    entries = build_trail(decrypted_history(history.to_json_dict(), codec))
     text = {"text": render_text, "json": render_json}.get(args.format, lambda e: render_html(e, history.workflow_id))
     rendered = text(entries)
     if args.output:
@@ -128,13 +130,14 @@ async def audit_replay(args: argparse.Namespace, settings: Settings) -> None:
     from audit.replay import histories_for_query, history_from_file, replay
 
     if args.file:
-        outcomes = await replay([history_from_file(args.file)])
+        outcomes = await replay([history_from_file(args.file, settings=settings)], settings=settings)
     else:
         client = await connect(settings)
         if args.workflow_id:
-            outcomes = await replay([await client.get_workflow_handle(args.workflow_id).fetch_history()])
+            outcomes = await replay([await client.get_workflow_handle(args.workflow_id).fetch_history()],
+                                    settings=settings)
         else:
-            outcomes = await replay(histories_for_query(client, args.query))
+            outcomes = await replay(histories_for_query(client, args.query), settings=settings)
     for outcome in outcomes:
         problem = f": {outcome.problem}" if outcome.problem else ""
         print(f"{'OK  ' if outcome.ok else 'FAIL'} {outcome.workflow_id}{problem}")

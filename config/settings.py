@@ -69,9 +69,18 @@ class Settings(BaseSettings):
     # API process. Unset: a random one made under var/identity/ on first use (one machine only).
     code_secret: str | None = Field(default=None, alias="CLAIMS_CODE_SECRET", repr=False)
 
+    # Payload encryption (config/encryption.py): `id=base64,...` keys (the first writes unless the write key is
+    # named), or a JSON key file. Neither: a development key made under var/keys/ on first use.
+    encryption_keys: str | None = Field(default=None, alias="CLAIMS_ENCRYPTION_KEYS", repr=False)
+    encryption_write_key: str | None = Field(default=None, alias="CLAIMS_ENCRYPTION_WRITE_KEY")
+    encryption_key_file: Path | None = Field(default=None, alias="CLAIMS_ENCRYPTION_KEY_FILE")
+
     # HTTP API (`python -m api`, started by `make run`).
     api_host: str = Field(default="127.0.0.1", alias="CLAIMS_API_HOST")
     api_port: int = Field(default=8000, alias="CLAIMS_API_PORT")
+    # Browser origins that may call the codec server (/codec): the Temporal web UI's address.
+    codec_cors_origins: list[str] = Field(default=["http://127.0.0.1:8233", "http://localhost:8233"],
+                                          alias="CLAIMS_CODEC_CORS_ORIGINS")
 
     # Logging: "auto" renders readable lines on a terminal and JSON elsewhere.
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="CLAIMS_LOG_FORMAT")

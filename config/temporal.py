@@ -15,7 +15,7 @@ from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.service import TLSConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from config.converter import data_converter
+from config.encryption import converter_for
 from config.settings import Settings
 from models.search_attributes import ALL as SEARCH_ATTRIBUTES
 
@@ -68,6 +68,7 @@ async def ensure_embedded_server(settings: Settings) -> str:
             [str(installed_binary("temporal")), "server", "start-dev",
              "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(settings.embedded_ui_port),
              "--db-filename", str(settings.var_dir / "temporal.db"), "--log-level", "warn",
+             "--ui-codec-endpoint", f"http://{settings.api_host}:{settings.api_port}/codec",
              *search_attribute_flags()],
             stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         (settings.var_dir / "temporal-server.pid").write_text(str(process.pid))
@@ -106,4 +107,4 @@ async def connect(settings: Settings) -> Client:
         )
     return await Client.connect(
         address, namespace=settings.temporal_namespace, tls=tls, api_key=settings.temporal_api_key,
-        data_converter=data_converter)
+        data_converter=converter_for(settings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid
@@ -21,7 +22,7 @@ from activities.database import load_policies
 from activities.engine import make_engine
 from activities.gateway import LedgerGateway
 from activities.schema import upgrade
-from config.converter import data_converter
+from config.encryption import Keyring, converter_for
 from config.settings import Settings
 from config.temporal import installed_binary
 from models import search_attributes
@@ -29,6 +30,11 @@ from models.contract import PolicyTerms
 from tests.harness import Claims, queue_name
 from tests.object_store import object_store_server  # noqa: F401  (the session's S3-compatible server)
 from worker import build_worker
+
+TEST_KEYRING = Keyring("test-1", {"test-1": bytes(range(32))})
+"""The tests' payload key: every history a test writes is encrypted, as in production."""
+TEST_KEYS = "test-1=" + base64.b64encode(bytes(range(32))).decode()
+data_converter = converter_for(keyring=TEST_KEYRING)
 
 POSTGRES_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -59,7 +65,8 @@ def _sqlite_engine(tmp_path: Path) -> Engine:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(CLAIMS_VAR_DIR=tmp_path / "var", DATABASE_URL=f"sqlite:///{tmp_path / 'claims.db'}")
+    return Settings(CLAIMS_VAR_DIR=tmp_path / "var", DATABASE_URL=f"sqlite:///{tmp_path / 'claims.db'}",
+                    CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
 
 
 @pytest.fixture

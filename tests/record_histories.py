@@ -19,12 +19,12 @@ from temporalio.testing import WorkflowEnvironment
 from activities.database import load_policies
 from activities.engine import make_engine
 from activities.schema import upgrade
-from config.converter import data_converter
 from config.settings import Settings
 from config.temporal import installed_binary
 from demo import scenarios as demo
 from models import search_attributes
 from models.contract import PolicyTerms, workflow_id_for
+from tests.conftest import data_converter
 from worker import build_worker
 
 HISTORIES = Path(__file__).parent / "histories"

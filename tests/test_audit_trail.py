@@ -7,12 +7,15 @@ from pathlib import Path
 
 from audit.trail import build_trail, render_html, render_json, render_text
 from cli.main import main
+from config.encryption import EncryptionCodec, decrypted_history
+from tests.conftest import TEST_KEYRING
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
 def trail_of(name: str):
-    return build_trail(json.loads((HISTORIES / f"{name}.json").read_text()))
+    return build_trail(decrypted_history(json.loads((HISTORIES / f"{name}.json").read_text()),
+                                         EncryptionCodec(TEST_KEYRING)))
 
 
 def test_trail_shows_stages_risk_payout_basis_approver_payment_and_letters():

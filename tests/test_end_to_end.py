@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.gateway import LedgerGateway
+from api.app import Services, create_app
+from config.encryption import EncryptionCodec
 from config.settings import PROJECT_ROOT
 from config.temporal import installed_binary
+from documents.store import FolderStore
+from identity import keys
 from models import search_attributes
 from models.tables import ReportRun
+from tests.api_stack import free_port
 from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
+from tests.conftest import TEST_KEYRING, TEST_KEYS
 from tests.harness import Claims, queue_name
 from worker import build_worker
 
@@ -46,18 +56,38 @@ async def test_fast_path_end_to_end_is_paid_within_seconds_and_listed_by_stage(l
     assert attrs.get(search_attributes.SLA_BREACHED) is False
 
 
+@pytest.fixture
+async def codec_server(live: Claims, tmp_path: Path) -> AsyncIterator[str]:
+    """The API (with its codec server) on a free port, beside the live worker: its URL."""
+    services = Services(client=live.client, engine=live.engine, store=FolderStore(tmp_path / "documents"),
+                        verifier=keys.verifier_for(live.settings), code_secret=b"c" * 32, task_queue=live.queue,
+                        max_upload_bytes=1024 * 1024, codec=EncryptionCodec(TEST_KEYRING))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(ready=services), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
 class Cli:
     """The `temporal` CLI, nothing of this project's code, against the dev server. Each update carries a token
-    from the development issuer, as `python starter.py token` prints it."""
+    from the development issuer, as `python starter.py token` prints it; payloads go through the codec server
+    (`--codec-endpoint`, with a staff token), as an operator's CLI would."""
 
-    def __init__(self, env: WorkflowEnvironment, claims: Claims) -> None:
+    def __init__(self, env: WorkflowEnvironment, claims: Claims, codec_url: str | None = None) -> None:
         self.address = env.client.service_client.config.target_host
         self.queue = claims.queue
         self.claims = claims
+        self.codec = ["--codec-endpoint", f"{codec_url}/codec", "--codec-auth",
+                      f"Bearer {claims.token('ops-1', 'service')}"] if codec_url else []
 
     async def run(self, *args: str) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
-            str(installed_binary("temporal")), *args, "--address", self.address,
+            str(installed_binary("temporal")), *args, "--address", self.address, *self.codec,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await proc.communicate()
         return proc.returncode or 0, out.decode()
@@ -94,8 +124,8 @@ class Cli:
         return json.loads(out)["result"]  # type: ignore[no-any-return]
 
 
-async def test_the_temporal_cli_alone_runs_claims_through_every_update(live, dev_env):
-    cli = Cli(dev_env, live)
+async def test_the_temporal_cli_alone_runs_claims_through_every_update(live, dev_env, codec_server):
+    cli = Cli(dev_env, live, codec_server)
     spec = json.loads((PROJECT_ROOT / "samples" / "claim.json").read_text())
 
     # A: the SPEC's own JSON; documents, assignment, escalation and approval through the CLI
@@ -183,16 +213,20 @@ async def test_audit_replay_accepts_a_cli_export_and_catches_a_tampered_command(
     await live.at_stage(cid, "awaiting_documents")
     await live.update(cid, "withdraw", {"by": "portal", "reason": "duplicate"})
     await handle.result()
-    cli = Cli(dev_env, live)
+    cli = Cli(dev_env, live)  # no codec server: the history as stored, encrypted
     code, exported = await cli.run("workflow", "show", "--workflow-id", f"claim-{cid}", "--output", "json")
     assert code == 0, exported
+    assert "Li Lei" not in exported and "binary/encrypted" in base64.b64decode(
+        json.loads(exported)["events"][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
+        ["metadata"]["encoding"]).decode()
     original = tmp_path / "history.json"
     original.write_text(exported)
 
     async def audit(path: Path) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(PROJECT_ROOT / "starter.py"), "audit", "replay", "--file", str(path),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "CLAIMS_ENCRYPTION_KEYS": TEST_KEYS})
         out, err = await proc.communicate()
         return proc.returncode or 0, out.decode() + err.decode()
 

@@ -22,12 +22,14 @@ from temporalio.exceptions import ApplicationError
 
 from audit.trail import build_trail, render_text
 from cli.main import main as starter
+from config.encryption import EncryptionCodec, decrypted_history
 from config.settings import Settings
 from identity import development
 from identity.keys import LocalKeys, RemoteKeys
 from identity.tokens import NotAuthenticated, sender_of, verify
 from models.contract import Sender
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from tests.conftest import TEST_KEYRING
 from workflows.rules import access
 
 
@@ -136,7 +138,8 @@ async def test_a_valid_token_is_accepted_and_its_sender_recorded_without_the_tok
     assert status["approvals"][0]["sender"] == expected
     assert token not in json.dumps(status), "the status shows the token itself"
     assert await accepted_updates(handle) == 1
-    trail = render_text(build_trail((await handle.fetch_history()).to_json_dict()))
+    history = decrypted_history((await handle.fetch_history()).to_json_dict(), EncryptionCodec(TEST_KEYRING))
+    trail = render_text(build_trail(history))
     assert f"sender: MGR-1 (manager, adjuster) from {development.ISSUER}, token {jti}" in trail, trail
     assert token not in trail, "the decision trail shows the token itself"
 

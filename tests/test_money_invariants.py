@@ -42,14 +42,13 @@ from activities.database import load_policies
 from activities.engine import make_engine
 from activities.gateway import LedgerGateway
 from activities.schema import upgrade
-from config.converter import data_converter
 from config.rules import AUTHORITY_LIMITS, FAST_PATH_DOCUMENTS, FAST_PATH_LIMITS, REQUIRED_DOCUMENTS
 from config.settings import Settings
 from config.temporal import installed_binary
 from models import search_attributes
 from models.tables import Claim, Payment
 from tests.claims import auto_claim
-from tests.conftest import sample_policies
+from tests.conftest import data_converter, sample_policies
 from tests.harness import Claims, queue_name
 from worker import build_worker
 

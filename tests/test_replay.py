@@ -13,11 +13,12 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from audit.replay import history_from_file
-from config.converter import data_converter
+from config.settings import Settings
 from config.temporal import workflow_runner
 from models.contract import WORKFLOW_TYPE
 from tests.changed_workflows import ChangedWithoutPatch, ChangedWithPatch
 from tests.claims import auto_claim
+from tests.conftest import TEST_KEYS, data_converter
 from tests.harness import queue_name
 from worker import build_worker
 from workflows.claim import ClaimWorkflow
@@ -26,7 +27,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def saved(path: Path) -> WorkflowHistory:
-    return history_from_file(path)
+    return history_from_file(path, settings=Settings(CLAIMS_ENCRYPTION_KEYS=TEST_KEYS))
 
 
 def replayer(workflow_class: type = ClaimWorkflow) -> Replayer:

@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from config.settings import PROJECT_ROOT, Settings
 from models.contract import WORKFLOW_TYPE, workflow_id_for
 from tests.claims import auto_claim
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, TEST_KEYS
 from tests.harness import queue_name
 
 pytestmark = pytest.mark.devserver
@@ -41,7 +41,7 @@ def database_url(engine: Engine) -> str:
 def process_env(any_engine: Engine, fast_clock: Settings, tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": database_url(any_engine), "CLAIMS_VAR_DIR": str(tmp_path / "var"),
             "CLAIMS_SLA_PROFILE": "demo", "CLAIMS_RULES_FILE": str(fast_clock.rules_file),
-            "CLAIMS_LOG_FORMAT": "json"}
+            "CLAIMS_LOG_FORMAT": "json", "CLAIMS_ENCRYPTION_KEYS": TEST_KEYS}
 
 
 @pytest.fixture

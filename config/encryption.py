@@ -1,0 +1,167 @@
+"""Every payload Temporal stores for a claim is encrypted (SPEC section 12): AES-256-GCM, a fresh nonce per
+payload, the key's id in the payload's metadata.
+
+A keyring holds every key that may still be needed to read a history and names the one new payloads are
+written with, so keys rotate without losing old histories: add the new key, make it the writing key, keep the
+old ones readable for as long as histories written under them are kept. Keys come from
+`CLAIMS_ENCRYPTION_KEYS` (`id=base64,id=base64,...`; the first writes unless `CLAIMS_ENCRYPTION_WRITE_KEY` names
+another) or a key file (`CLAIMS_ENCRYPTION_KEY_FILE`, JSON `{"write": id, "keys": {id: base64}}`); with neither,
+a development key is made under `var/keys/` on first use.
+
+Failures are encrypted too: the failure converter moves messages and stack traces into an encoded attribute,
+so an activity error that quotes a payload cannot leak it through the history.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+
+from config.converter import data_converter as plain_converter
+from config.settings import Settings
+
+ENCODING = b"binary/encrypted"
+KEY_ID = "encryption-key-id"
+NONCE_BYTES = 12
+
+
+class UnknownKey(LookupError):
+    """A payload written under a key this keyring does not hold."""
+
+
+@dataclass(frozen=True)
+class Keyring:
+    write_id: str
+    keys: dict[str, bytes]
+
+    def __post_init__(self) -> None:
+        if self.write_id not in self.keys:
+            raise ValueError(f"the writing key {self.write_id!r} is not among the keys {sorted(self.keys)}")
+        for kid, key in self.keys.items():
+            if len(key) != 32:
+                raise ValueError(f"encryption key {kid!r} is {len(key)} bytes; AES-256 needs 32")
+
+    @classmethod
+    def parse(cls, text: str, write_id: str | None = None) -> Keyring:
+        """`id=base64,id=base64`: every key readable, the first (or `write_id`) writing."""
+        keys: dict[str, bytes] = {}
+        for item in (part.strip() for part in text.split(",") if part.strip()):
+            kid, sep, encoded = item.partition("=")
+            if not sep or not kid.strip():
+                raise ValueError("CLAIMS_ENCRYPTION_KEYS: each key is id=base64")
+            keys[kid.strip()] = _decode_key(kid.strip(), encoded)
+        if not keys:
+            raise ValueError("CLAIMS_ENCRYPTION_KEYS: no keys")
+        return cls(write_id or next(iter(keys)), keys)
+
+    @classmethod
+    def from_file(cls, path: Path) -> Keyring:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(data["write"], {kid: _decode_key(kid, value) for kid, value in data["keys"].items()})
+
+
+def _decode_key(kid: str, encoded: str) -> bytes:
+    try:
+        return base64.b64decode(encoded.strip() + "=" * (-len(encoded.strip()) % 4), altchars=b"-_", validate=False)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"encryption key {kid!r} is not base64") from None
+
+
+def new_key() -> str:
+    """A fresh key, base64: for `CLAIMS_ENCRYPTION_KEYS` or a key file."""
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def development_key_file(var_dir: Path) -> Path:
+    """The embedded default's key file, made on first use (readable by its owner only)."""
+    from identity.development import write_once
+
+    path = var_dir / "keys" / "payload-keys.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kid = "dev-1"
+        write_once(path, json.dumps({"write": kid, "keys": {kid: new_key()}}, indent=2).encode(), 0o600)
+    return path
+
+
+def keyring_for(settings: Settings) -> Keyring:
+    if settings.encryption_keys:
+        return Keyring.parse(settings.encryption_keys, settings.encryption_write_key)
+    ring = Keyring.from_file(settings.encryption_key_file or development_key_file(settings.var_dir))
+    return dataclasses.replace(ring, write_id=settings.encryption_write_key) if settings.encryption_write_key else ring
+
+
+class EncryptionCodec(PayloadCodec):
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self._ciphers = {kid: AESGCM(key) for kid, key in keyring.keys.items()}
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.encrypt(p) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.decrypt(p) for p in payloads]
+
+    def encrypt(self, payload: Payload) -> Payload:
+        kid = self.keyring.write_id
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._ciphers[kid].encrypt(nonce, payload.SerializeToString(), kid.encode())
+        return Payload(metadata={"encoding": ENCODING, KEY_ID: kid.encode()}, data=nonce + sealed)
+
+    def decrypt(self, payload: Payload) -> Payload:
+        """An encrypted payload's plain form; one that is not encrypted (written before encryption) as it is."""
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload
+        kid = payload.metadata.get(KEY_ID, b"").decode()
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
+            raise UnknownKey(f"payload encrypted with key {kid!r}, which this keyring does not hold "
+                            f"(it holds {sorted(self._ciphers)})")
+        try:
+            plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], kid.encode())
+        except InvalidTag:
+            raise ValueError(f"payload under key {kid!r} does not decrypt: altered, or another key of that id") \
+                from None
+        return Payload.FromString(plain)
+
+
+def converter_for(settings: Settings | None = None, keyring: Keyring | None = None) -> DataConverter:
+    """The data converter of every process: the plain one, with payloads and failures encrypted."""
+    ring = keyring or keyring_for(settings or Settings())
+    return dataclasses.replace(plain_converter, payload_codec=EncryptionCodec(ring),
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+
+
+def decrypted_history(history: dict[str, Any], codec: EncryptionCodec) -> dict[str, Any]:
+    """A history in its JSON form (as `temporal workflow show -o json` writes it) with every encrypted payload
+    replaced by its plain form: what the audit trail reads."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            metadata = node.get("metadata")
+            if isinstance(metadata, dict) and metadata.get("encoding") == _ENCODING_B64 and "data" in node:
+                plain = codec.decrypt(json_format.ParseDict(node, Payload()))
+                return json_format.MessageToDict(plain)
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return walk(history)  # type: ignore[no-any-return]
+
+
+_ENCODING_B64 = base64.b64encode(ENCODING).decode()

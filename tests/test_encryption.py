@@ -1,0 +1,126 @@
+"""Payload encryption (SPEC section 12): what Temporal stores for a claim is encrypted; keys rotate without
+losing old histories; the codec server decrypts for staff only."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.worker import Replayer
+
+from api.app import Services, create_app
+from audit.replay import history_from_file
+from config.encryption import EncryptionCodec, Keyring, UnknownKey, converter_for, keyring_for
+from config.settings import Settings
+from config.temporal import workflow_runner
+from documents.store import FolderStore
+from identity import keys
+from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from tests.conftest import TEST_KEYRING, TEST_KEYS
+from workflows.claim import ClaimWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+PERSONAL = ["Li Lei", "13800000000", "li@example.com", "6222000011112222", "6222000011113333"]
+KEY_B = bytes(range(100, 132))
+
+
+def plain(text: str) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(text).encode())
+
+
+async def test_a_payload_is_sealed_under_the_writing_key_and_opens_only_as_written():
+    codec = EncryptionCodec(TEST_KEYRING)
+    [sealed] = await codec.encode([plain("Li Lei, 13800000000")])
+    assert sealed.metadata["encoding"] == b"binary/encrypted" and sealed.metadata["encryption-key-id"] == b"test-1"
+    assert b"Li Lei" not in sealed.data and b"13800000000" not in sealed.data
+    [opened] = await codec.decode([sealed])
+    assert json.loads(opened.data) == "Li Lei, 13800000000"
+    [again] = await codec.encode([plain("Li Lei, 13800000000")])
+    assert again.data != sealed.data, "two encryptions of one payload look alike (a nonce was reused)"
+
+    altered = Payload(metadata=sealed.metadata, data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1]))
+    with pytest.raises(ValueError, match="does not decrypt"):
+        await codec.decode([altered])
+    with pytest.raises(UnknownKey, match="test-1"):
+        await EncryptionCodec(Keyring("other", {"other": KEY_B})).decode([sealed])
+    [unencrypted] = await codec.decode([plain("written before encryption")])
+    assert json.loads(unencrypted.data) == "written before encryption"
+
+
+def test_bad_key_settings_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match="32"):
+        Keyring.parse("k=" + base64.b64encode(b"short").decode())
+    with pytest.raises(ValueError, match="writing key"):
+        Keyring.parse(TEST_KEYS, write_id="missing")
+    with pytest.raises(ValueError, match="id=base64"):
+        Keyring.parse("no-separator")
+
+
+def test_the_embedded_default_makes_a_development_key_once(tmp_path):
+    settings = Settings(CLAIMS_VAR_DIR=tmp_path)
+    first, second = keyring_for(settings), keyring_for(settings)
+    assert first == second and first.write_id == "dev-1"
+    assert (tmp_path / "keys" / "payload-keys.json").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_histories_written_under_key_a_replay_after_key_b_becomes_the_writing_key(path: Path):
+    rotated = Keyring("test-2", {"test-2": KEY_B, **TEST_KEYRING.keys})
+    replayer = Replayer(workflows=[ClaimWorkflow], data_converter=converter_for(keyring=rotated),
+                        workflow_runner=workflow_runner())
+    await replayer.replay_workflow(history_from_file(path, settings=Settings(CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)))
+    [sealed] = await EncryptionCodec(rotated).encode([plain("new")])
+    assert sealed.metadata["encryption-key-id"] == b"test-2"
+
+
+def test_the_saved_histories_hold_no_personal_data_in_the_clear():
+    encrypted = [p for p in HISTORIES if "before-codes" not in p.stem]  # one is kept from before encryption
+    for path in encrypted:
+        text = path.read_text()
+        for value in PERSONAL:
+            assert value not in text, f"{path.name} holds {value!r} in the clear"
+
+
+async def test_a_claims_history_holds_no_personal_data_in_the_clear(claims):
+    claim = auto_claim(documents=docs("claim_form", claim_id="x"))
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.at_stage(cid, "awaiting_documents")
+    await claims.change_bank_account(cid, {"holder": "Li Lei", "number": "6222000011113333"})
+    await claims.update(cid, "submit_documents", {"documents": docs(*ALL_AUTO_DOCS[1:], claim_id=cid)})
+    await claims.wait(cid, lambda s: s["outcome"] == "paid", "paid")
+    history = json.dumps((await claims.handle(cid).fetch_history()).to_json_dict())
+    for value in PERSONAL:
+        assert value not in history, f"the history holds {value!r} in the clear"
+        assert base64.b64encode(value.encode()).decode()[:12] not in history
+
+
+async def test_the_codec_server_decrypts_for_staff_and_answers_the_web_ui(claims, tmp_path):
+    services = Services(client=claims.client, engine=claims.engine, store=FolderStore(tmp_path),
+                        verifier=keys.verifier_for(claims.settings), code_secret=b"c" * 32,
+                        task_queue=claims.queue, max_upload_bytes=1024, codec=EncryptionCodec(TEST_KEYRING))
+    app = create_app(ready=services, cors_origins=["http://127.0.0.1:8233"])
+    [sealed] = await EncryptionCodec(TEST_KEYRING).encode([plain("Li Lei")])
+    body = {"payloads": [{"metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
+                          "data": base64.b64encode(sealed.data).decode()}]}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://codec") as http:
+        assert (await http.post("/codec/decode", json=body)).status_code == 401
+        channel = await http.post("/codec/decode", json=body,
+                                  headers={"Authorization": f"Bearer {claims.token('portal', 'channel')}"})
+        assert channel.status_code == 403, "a channel may not read decrypted histories"
+        staff = await http.post("/codec/decode", json=body,
+                                headers={"Authorization": f"Bearer {claims.token('sup-1', 'supervisor')}"})
+        assert staff.status_code == 200, staff.text
+        assert json.loads(base64.b64decode(staff.json()["payloads"][0]["data"])) == "Li Lei"
+        preflight = await http.options("/codec/decode", headers={
+            "Origin": "http://127.0.0.1:8233", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type,x-namespace"})
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
+        elsewhere = await http.options("/codec/decode", headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in elsewhere.headers
