@@ -22,6 +22,7 @@ from activities.engine import make_engine
 from activities.gateway import PaymentGateway, build_gateway
 from activities.notifications import NotificationActivities, Renderer, build_sender
 from activities.payments import PaymentActivities
+from config.encryption import keyring_for
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect, workflow_runner
@@ -36,7 +37,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
     """Every activity the claim workflow calls, bound to its resources."""
     database = ClaimsDatabase(engine)
     payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine))
-    notifications = NotificationActivities(engine, Renderer(), build_sender(settings))
+    notifications = NotificationActivities(engine, Renderer(), build_sender(settings), keyring_for(settings))
     configuration = ConfigurationActivities(settings)
     codes = CodeActivities(engine, code_secret(settings.code_secret, settings.var_dir), notifications)
     return [

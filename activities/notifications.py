@@ -16,6 +16,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.engine import insert_once, now_utc, refuses_bad_data
+from config.encryption import Keyring, seal_text
+from config.masking import mask_text
 from config.settings import Settings
 from models.contract import ErrorType
 from models.messages import NotificationReceipt, NotificationRequest, Recipient
@@ -110,10 +112,14 @@ def build_sender(settings: Settings) -> Sender:
 
 
 class NotificationActivities:
-    def __init__(self, engine: Engine, renderer: Renderer, sender: Sender) -> None:
+    """Letters through the outbox. The outbox keeps each letter's body sealed with the payload keys (it is the
+    record of what was sent, readable with the keys) and the recipient's address masked."""
+
+    def __init__(self, engine: Engine, renderer: Renderer, sender: Sender, keyring: Keyring) -> None:
         self.engine = engine
         self.renderer = renderer
         self.sender = sender
+        self.keyring = keyring
 
     @activity.defn
     @refuses_bad_data
@@ -127,7 +133,8 @@ class NotificationActivities:
                                    type=ErrorType.TEMPLATE_ERROR, non_retryable=True) from err
         address = req.recipient.email if req.recipient.channel == "email" else req.recipient.phone
         with Session(self.engine) as session:
-            row = self._outbox_row(session, req, subject, body, address or req.recipient.name)
+            row = self._outbox_row(session, req, subject, seal_text(self.keyring, body),
+                                   mask_text(address) if address else "claimant")
             if row.status == "sent":
                 logger.info("notification already sent")
                 assert row.id is not None

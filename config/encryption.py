@@ -165,3 +165,29 @@ def decrypted_history(history: dict[str, Any], codec: EncryptionCodec) -> dict[s
 
 
 _ENCODING_B64 = base64.b64encode(ENCODING).decode()
+
+
+TEXT_PREFIX = "sealed:v1:"
+
+
+def seal_text(keyring: Keyring, text: str) -> str:
+    """Text for a database column, encrypted under the writing key: `sealed:v1:<key id>:<base64>`."""
+    kid = keyring.write_id
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(keyring.keys[kid]).encrypt(nonce, text.encode(), f"text:{kid}".encode())
+    return f"{TEXT_PREFIX}{kid}:{base64.b64encode(nonce + sealed).decode()}"
+
+
+def open_text(keyring: Keyring, stored: str) -> str:
+    """The text `seal_text` sealed; text stored in the clear (before sealing) as it is."""
+    if not stored.startswith(TEXT_PREFIX):
+        return stored
+    kid, _, encoded = stored[len(TEXT_PREFIX):].partition(":")
+    key = keyring.keys.get(kid)
+    if key is None:
+        raise UnknownKey(f"text sealed with key {kid!r}, which this keyring does not hold")
+    raw = base64.b64decode(encoded)
+    try:
+        return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"text:{kid}".encode()).decode()
+    except InvalidTag:
+        raise ValueError(f"text sealed under key {kid!r} does not decrypt: altered") from None

@@ -1,5 +1,6 @@
 """`configure_logging()` once per process: JSON in production, readable lines on a terminal, and the
-standard library's records (Temporal's own among them) through the same formatter."""
+standard library's records (Temporal's own among them) through the same formatter, which masks personal data
+(config/masking.py) in every line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 
 import structlog
 
+from config.masking import mask_personal_data
 from config.settings import Settings
 
 
@@ -19,6 +21,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # Exceptions become text first, so their messages are masked with the rest of the line.
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False))
     structlog.configure(
@@ -31,7 +34,7 @@ def configure_logging(settings: Settings) -> None:
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info, renderer]))
+                    structlog.processors.format_exc_info, mask_personal_data, renderer]))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

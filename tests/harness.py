@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.gateway import LedgerGateway
+from config.encryption import keyring_for, open_text
 from config.settings import Settings
 from identity import development
 from models.contract import WORKFLOW_TYPE, workflow_id_for
@@ -108,11 +109,14 @@ class Claims:
         return await self.wait(claim_id, lambda s: s["stage"] == stage, stage)
 
     def notices(self, claim_id: str, kind: str | None = None) -> list[Notification]:
+        """The claim's letters in the outbox, their bodies opened with the keys (they are stored sealed)."""
+        keyring = keyring_for(self.settings)
         with Session(self.engine) as session:
             query = select(Notification).where(Notification.claim_id == claim_id)
             if kind:
                 query = query.where(Notification.kind == kind)
-            return list(session.exec(query.order_by(Notification.id)).all())
+            rows = list(session.exec(query.order_by(Notification.id)).all())
+        return [row.model_copy(update={"body": open_text(keyring, row.body)}) for row in rows]
 
     def code_sent(self, claim_id: str, purpose: str = "bank_account") -> str:
         """The one-time code in the latest letter of this purpose: what the claimant reads on their phone."""

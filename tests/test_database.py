@@ -28,6 +28,7 @@ from models.messages import (
 )
 from models.tables import Claim, ClaimEventRow, GatewayTransfer, Notification, Payment
 from tests.claims import auto_claim, docs
+from tests.conftest import TEST_KEYRING
 
 D = Decimal
 ACCOUNT = BankAccount(holder="Li Lei", number="6222000011112222")
@@ -89,7 +90,7 @@ def test_rejected_account_is_a_typed_business_error_and_a_retry_with_new_details
 
 def test_notification_is_sent_at_most_once_per_claim_kind_and_sequence(any_engine, tmp_path: Path):
     sender = FileSender(tmp_path / "outbox")
-    notifications = NotificationActivities(any_engine, Renderer(), sender)
+    notifications = NotificationActivities(any_engine, Renderer(), sender, TEST_KEYRING)
     req = NotificationRequest(claim_id="C-9", kind="withdrawn", recipient=Recipient(name="Li <b>Lei</b>",
                                                                                      channel="sms"),
                               context={"reason": "settled"})
@@ -103,7 +104,7 @@ def test_notification_is_sent_at_most_once_per_claim_kind_and_sequence(any_engin
 
 
 def test_a_letter_missing_a_field_is_an_error_not_a_blank(any_engine, tmp_path: Path):
-    notifications = NotificationActivities(any_engine, Renderer(), FileSender(tmp_path))
+    notifications = NotificationActivities(any_engine, Renderer(), FileSender(tmp_path), TEST_KEYRING)
     req = NotificationRequest(claim_id="C-9", kind="withdrawn", recipient=Recipient(name="Li", channel="sms"))
     with pytest.raises(ApplicationError) as err:
         notifications.notify(req)

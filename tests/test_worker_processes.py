@@ -112,3 +112,8 @@ async def test_two_worker_processes_keep_every_claims_chain_whole(dev_env, two_w
                             env=process_env, capture_output=True, text=True, timeout=60)
     assert verify.returncode == 0, f"verify-log found breaks:\n{verify.stdout}{verify.stderr}"
     assert f"intact: {recorded} rows in {CLAIMS} claims" in verify.stdout, verify.stdout
+    for log in (tmp_path / "worker-1.log", tmp_path / "worker-2.log"):
+        text = log.read_text()
+        assert "notification sent" in text, "the log shows no letters: the scan below proves nothing"
+        for personal in ("Li Lei", "13800000000", "li@example.com", "6222000011112222"):
+            assert personal not in text, f"{log.name} holds {personal!r} in the clear"
