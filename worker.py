@@ -22,7 +22,7 @@ from activities.engine import make_engine
 from activities.gateway import PaymentGateway, build_gateway
 from activities.notifications import NotificationActivities, Renderer, build_sender
 from activities.payments import PaymentActivities
-from config.encryption import keyring_for
+from config.encryption import audit_seal_key, keyring_for
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect, workflow_runner
@@ -35,7 +35,7 @@ log = structlog.get_logger(__name__)
 
 def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway | None = None) -> Sequence[Any]:
     """Every activity the claim workflow calls, bound to its resources."""
-    database = ClaimsDatabase(engine)
+    database = ClaimsDatabase(engine, audit_seal_key(settings))
     payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine))
     notifications = NotificationActivities(engine, Renderer(), build_sender(settings), keyring_for(settings))
     configuration = ConfigurationActivities(settings)

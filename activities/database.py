@@ -85,8 +85,9 @@ def held_on_policy(session: Session, policy_number: str, period: str | None, *, 
 class ClaimsDatabase:
     """Activities on the claims database; the worker hands it the engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, seal_key: bytes) -> None:
         self.engine = engine
+        self.seal_key = seal_key
 
     @activity.defn
     @refuses_bad_data
@@ -239,7 +240,8 @@ class ClaimsDatabase:
         for attempt in (1, 2):
             with Session(self.engine) as session:
                 event_log.lock_claim(session, ev.claim_id)
-                if not event_log.append(session, ev.claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc()):
+                if not event_log.append(session, ev.claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc(),
+                                        self.seal_key):
                     log.info("claim event already recorded", claim_id=ev.claim_id, key=key)
                     return
                 row = session.get(Claim, ev.claim_id)

@@ -6,14 +6,23 @@ that claim (PostgreSQL: a transaction-scoped advisory lock; SQLite: the transact
 IMMEDIATE, the database's write lock), so any number of worker processes can write without forking a chain.
 Every event carries a key, unique per claim: appending a key that is already there is a no-op, which makes a
 retry after a commit harmless. On PostgreSQL, triggers (see the migrations) refuse UPDATE, DELETE and TRUNCATE.
+
+A plain hash chain proves nothing against whoever can write to the table: they can recompute it. So each row
+is also sealed (HMAC-SHA256 of its hash) under a key the database does not hold, and checkpoints of every
+chain's head, signed with the same key, are written outside the database (`write_checkpoint`): a changed or
+replaced row fails its seal, and a removed tail or a emptied table falls short of the last checkpoint.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
+import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import groupby
+from pathlib import Path
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -32,6 +41,10 @@ def row_hash(prev_hash: str, claim_id: str, seq: int, key: str, at: datetime, ev
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
+def seal(key: bytes, hash_: str) -> str:
+    return hmac.new(key, hash_.encode(), hashlib.sha256).hexdigest()
+
+
 def lock_claim(session: Session, claim_id: str) -> None:
     """Hold the claim's append lock until the session's transaction ends. Call it first in the transaction:
     on SQLite the lock is the database's write lock, taken by starting the transaction with BEGIN IMMEDIATE."""
@@ -47,7 +60,7 @@ def has_key(session: Session, claim_id: str, key: str) -> bool:
 
 
 def append(session: Session, claim_id: str, key: str, at: datetime, event: str, actor: str, detail: str,
-           recorded_at: datetime) -> bool:
+           recorded_at: datetime, seal_key: bytes) -> bool:
     """Add the claim's next row to the session's transaction (the caller holds `lock_claim` and commits).
     False, adding nothing, when the claim already has an event with this key."""
     if has_key(session, claim_id, key):
@@ -55,9 +68,10 @@ def append(session: Session, claim_id: str, key: str, at: datetime, event: str, 
     last = session.exec(select(ClaimEventRow).where(ClaimEventRow.claim_id == claim_id)
                         .order_by(col(ClaimEventRow.seq).desc()).limit(1)).first()
     seq, prev = (last.seq + 1, last.hash) if last is not None else (1, GENESIS)
+    hash_ = row_hash(prev, claim_id, seq, key, at, event, actor, detail)
     session.add(ClaimEventRow(claim_id=claim_id, seq=seq, key=key, at=utc(at), event=event, actor=actor,
-                              detail=detail, recorded_at=recorded_at, prev_hash=prev,
-                              hash=row_hash(prev, claim_id, seq, key, at, event, actor, detail)))
+                              detail=detail, recorded_at=recorded_at, prev_hash=prev, hash=hash_,
+                              seal=seal(seal_key, hash_)))
     return True
 
 
@@ -75,10 +89,13 @@ class Verification:
     problems: list[Problem] = field(default_factory=list)
 
 
-def verify(engine: Engine) -> Verification:
-    """Walk every claim's chain in seq order: the rows and claims checked and every break found."""
+def verify(engine: Engine, seal_key: bytes, checkpoints: Path | None = None) -> Verification:
+    """Walk every claim's chain in seq order, checking each row's hash and seal, then hold the chains against
+    the latest checkpoint: the rows and claims checked and every break found."""
     problems: list[Problem] = []
     rows = claims = 0
+    heads: dict[str, int] = {}
+    hashes: dict[tuple[str, int], str] = {}
     with Session(engine) as session:
         ordered = session.exec(select(ClaimEventRow).order_by(col(ClaimEventRow.claim_id), col(ClaimEventRow.seq)))
         for claim_id, chain in groupby(ordered, key=lambda r: r.claim_id):
@@ -95,5 +112,60 @@ def verify(engine: Engine) -> Verification:
                 if row_hash(row.prev_hash, claim_id, row.seq, row.key, row.at, row.event, row.actor,
                             row.detail) != row.hash:
                     problems.append(Problem(claim_id, row.seq, "its contents were changed after it was written"))
+                elif row.seal is None or not hmac.compare_digest(row.seal, seal(seal_key, row.hash)):
+                    problems.append(Problem(claim_id, row.seq, "its seal does not match: the row was rewritten "
+                                                               "(hashes recomputed) or sealed with another key"))
                 expected_seq, expected_prev = row.seq + 1, row.hash
+                heads[claim_id] = row.seq
+                hashes[(claim_id, row.seq)] = row.hash
+    if checkpoints is not None:
+        problems += _against_checkpoint(heads, hashes, seal_key, checkpoints)
     return Verification(rows, claims, problems)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _signed(body: dict[str, object], key: bytes) -> str:
+    return hmac.new(key, json.dumps(body, sort_keys=True, separators=(",", ":")).encode(), hashlib.sha256).hexdigest()
+
+
+def write_checkpoint(engine: Engine, seal_key: bytes, directory: Path, now: datetime | None = None) -> Path:
+    """Write every chain's head (last seq and hash), signed, to a new file in `directory`: outside the database,
+    so whoever rewrites the database cannot take rows away unseen."""
+    with Session(engine) as session:
+        last = (select(ClaimEventRow.claim_id, func.max(ClaimEventRow.seq).label("seq"))
+                .group_by(col(ClaimEventRow.claim_id)).subquery())
+        found = session.exec(select(ClaimEventRow.claim_id, ClaimEventRow.seq, ClaimEventRow.hash).join(
+            last, (col(ClaimEventRow.claim_id) == last.c.claim_id) & (col(ClaimEventRow.seq) == last.c.seq))).all()
+    at = (now or datetime.now(UTC)).astimezone(UTC)
+    body: dict[str, object] = {"at": at.isoformat(), "heads": {c: [seq, h] for c, seq, h in sorted(found)}}
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"checkpoint-{at.strftime('%Y%m%dT%H%M%S%fZ')}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**body, "signature": _signed(body, seal_key)}, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _against_checkpoint(heads: dict[str, int], hashes: dict[tuple[str, int], str], seal_key: bytes,
+                        directory: Path) -> list[Problem]:
+    files = sorted(directory.glob("checkpoint-*.json"))
+    if not files:
+        return []
+    data = json.loads(files[-1].read_text(encoding="utf-8"))
+    signature = data.pop("signature", "")
+    if not hmac.compare_digest(signature, _signed(data, seal_key)):
+        return [Problem("-", 0, f"checkpoint {files[-1].name}: its signature does not match (altered)")]
+    problems = []
+    name = files[-1].name
+    for claim_id, (seq, hash_) in data["heads"].items():
+        head = heads.get(claim_id)
+        if head is None:
+            problems.append(Problem(claim_id, seq, f"the claim's rows are gone: checkpoint {name} had {seq}"))
+        elif head < seq:
+            problems.append(Problem(claim_id, head + 1, f"rows {head + 1}-{seq} were removed: checkpoint {name} "
+                                                        f"had {seq}"))
+        elif hashes.get((claim_id, seq)) != hash_:
+            problems.append(Problem(claim_id, seq, f"differs from checkpoint {name}: the chain was rewritten"))
+    return problems

@@ -116,8 +116,9 @@ async def audit_trail(args: argparse.Namespace, settings: Settings) -> None:
 def verify_log(settings: Settings) -> None:
     from activities.engine import make_engine
     from activities.event_log import verify
+    from config.encryption import audit_seal_key
 
-    result = verify(make_engine(settings.resolved_database_url))
+    result = verify(make_engine(settings.resolved_database_url), audit_seal_key(settings), settings.checkpoints_dir)
     for problem in result.problems:
         print(f"claim {problem.claim_id} seq {problem.seq}: {problem.what}")
     checked = f"{result.rows} rows in {result.claims} claims"
@@ -199,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--workflow-id", help="a claim's workflow id, e.g. claim-C-1001")
     source.add_argument("--file", type=Path, help="a history JSON (temporal workflow show --output json)")
     source.add_argument("--query", help="a visibility query, e.g. \"ClaimStage = 'closed'\"")
-    audit_sub.add_parser("verify-log", help="check the hash chain of the claim event log")
+    audit_sub.add_parser("verify-log", help="check the claim event log: hash chains, seals, the latest checkpoint")
+    audit_sub.add_parser("checkpoint", help="write a signed checkpoint of every chain's head outside the database")
     trail = audit_sub.add_parser("trail", help="a claim's decision trail, reconstructed from its history")
     trail_source = trail.add_mutually_exclusive_group(required=True)
     trail_source.add_argument("--workflow-id")
@@ -243,6 +245,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         from demo.scenarios import run_demo
 
         await run_demo(settings)
+        return
+    if args.command == "audit" and args.audit_command == "checkpoint":
+        from activities.engine import make_engine
+        from activities.event_log import write_checkpoint
+        from config.encryption import audit_seal_key
+
+        path = write_checkpoint(make_engine(settings.resolved_database_url), audit_seal_key(settings),
+                                settings.checkpoints_dir)
+        print(f"wrote checkpoint {path}")
         return
     if args.command == "audit" and args.audit_command == "verify-log":
         verify_log(settings)

@@ -191,3 +191,20 @@ def open_text(keyring: Keyring, stored: str) -> str:
         return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"text:{kid}".encode()).decode()
     except InvalidTag:
         raise ValueError(f"text sealed under key {kid!r} does not decrypt: altered") from None
+
+
+def audit_seal_key(settings: Settings) -> bytes:
+    """The key that seals the claim event log's rows and checkpoints: configured, or made under var/keys/."""
+    from identity.development import write_once
+
+    if settings.audit_seal_key:
+        key = _decode_key("CLAIMS_AUDIT_SEAL_KEY", settings.audit_seal_key)
+    else:
+        path = settings.var_dir / "keys" / "audit-seal-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_once(path, new_key().encode(), 0o600)
+        key = _decode_key("audit-seal-key", path.read_text())
+    if len(key) != 32:
+        raise ValueError(f"the audit seal key is {len(key)} bytes; it must be 32")
+    return key

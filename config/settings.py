@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     encryption_write_key: str | None = Field(default=None, alias="CLAIMS_ENCRYPTION_WRITE_KEY")
     encryption_key_file: Path | None = Field(default=None, alias="CLAIMS_ENCRYPTION_KEY_FILE")
 
+    # The claim event log's seal key (base64, 32 bytes), which the database never holds; unset: a random one made
+    # under var/keys/ on first use. Checkpoints of every chain's head go to the audit folder.
+    audit_seal_key: str | None = Field(default=None, alias="CLAIMS_AUDIT_SEAL_KEY", repr=False)
+    audit_dir: Path | None = Field(default=None, alias="CLAIMS_AUDIT_DIR")
+
     # HTTP API (`python -m api`, started by `make run`).
     api_host: str = Field(default="127.0.0.1", alias="CLAIMS_API_HOST")
     api_port: int = Field(default=8000, alias="CLAIMS_API_PORT")
@@ -102,6 +107,10 @@ class Settings(BaseSettings):
     @property
     def uses_development_issuer(self) -> bool:
         return not self.oidc_issuer
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return (self.audit_dir or self.var_dir / "audit") / "checkpoints"
 
     @property
     def outbox_dir(self) -> Path:

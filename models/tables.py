@@ -166,6 +166,9 @@ class ClaimEventRow(SQLModel, table=True):
     recorded_at: datetime = _when()
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+    seal: str | None = Field(default=None, max_length=64)
+    """HMAC-SHA256 of `hash` under the seal key, which the database does not hold: whoever can write to the
+    table can recompute plain hashes, not seals."""
 
 
 class VerificationCode(SQLModel, table=True):

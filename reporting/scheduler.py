@@ -77,6 +77,15 @@ class Jobs:
         html = render_sla_digest(rows, now, horizon)
         return self._publish(f"sla-digest-{period}.html", f"SLA digest: {len(rows)} claims need attention", html)
 
+    def audit_checkpoint(self) -> Path:
+        """Every hour: the heads of the claim event log's chains, signed, outside the database."""
+        from activities.event_log import write_checkpoint
+        from config.encryption import audit_seal_key
+
+        path = write_checkpoint(self.engine, audit_seal_key(self.settings), self.settings.checkpoints_dir)
+        log.info("audit checkpoint written", path=str(path))
+        return path
+
     def _publish(self, name: str, subject: str, html: str) -> Path:
         self.settings.reports_dir.mkdir(parents=True, exist_ok=True)
         path = self.settings.reports_dir / name
@@ -96,6 +105,8 @@ def build_scheduler(jobs: Jobs, timezone: str) -> AsyncIOScheduler:
                       **common)
     scheduler.add_job(jobs.daily_report, CronTrigger(hour=0, minute=15, timezone=ZoneInfo(timezone)),
                       id="daily_report", **common)
+    scheduler.add_job(jobs.audit_checkpoint, CronTrigger(minute=30, timezone=ZoneInfo(timezone)),
+                      id="audit_checkpoint", **common)
     return scheduler
 
 

@@ -35,6 +35,8 @@ TEST_KEYRING = Keyring("test-1", {"test-1": bytes(range(32))})
 """The tests' payload key: every history a test writes is encrypted, as in production."""
 TEST_KEYS = "test-1=" + base64.b64encode(bytes(range(32))).decode()
 data_converter = converter_for(keyring=TEST_KEYRING)
+TEST_SEAL_KEY = bytes(range(50, 82))
+"""The tests' audit seal key, as `CLAIMS_AUDIT_SEAL_KEY` in the settings below."""
 
 POSTGRES_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -66,7 +68,8 @@ def _sqlite_engine(tmp_path: Path) -> Engine:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(CLAIMS_VAR_DIR=tmp_path / "var", DATABASE_URL=f"sqlite:///{tmp_path / 'claims.db'}",
-                    CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
+                    CLAIMS_ENCRYPTION_KEYS=TEST_KEYS,
+                    CLAIMS_AUDIT_SEAL_KEY=base64.b64encode(TEST_SEAL_KEY).decode())
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from cli.claims import CommandError, start_claim
 from models.messages import ClaimEvent
 from models.tables import Claim
 from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
+from tests.conftest import TEST_SEAL_KEY
 from tests.harness import Claims, queue_name
 from worker import build_worker
 
@@ -188,7 +189,7 @@ async def test_a_withdrawal_by_someone_longer_than_the_event_log_allows_is_refus
 async def test_the_database_guard_names_the_column_and_never_the_value(any_engine):
     """The activities' last line of defence: a value the database refuses is a typed, non-retryable failure.
     SQLite stores what PostgreSQL refuses, so there the event is simply recorded."""
-    database = ClaimsDatabase(any_engine)
+    database = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
     secret = "Zhang San " * 10
     for ev in (ClaimEvent(claim_id="C-1", event="note", at=datetime.now(UTC), by=secret),
                ClaimEvent(claim_id="C-1", event="note", at=datetime.now(UTC), detail="Zhang\x00San")):

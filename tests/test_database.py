@@ -28,7 +28,7 @@ from models.messages import (
 )
 from models.tables import Claim, ClaimEventRow, GatewayTransfer, Notification, Payment
 from tests.claims import auto_claim, docs
-from tests.conftest import TEST_KEYRING
+from tests.conftest import TEST_KEYRING, TEST_SEAL_KEY
 
 D = Decimal
 ACCOUNT = BankAccount(holder="Li Lei", number="6222000011112222")
@@ -47,7 +47,7 @@ def pay(engine, claim_id: str, sequence: int = 1, amount: str = "100.00", accoun
 
 
 def test_a_claim_id_is_registered_once(any_engine):
-    db = ClaimsDatabase(any_engine)
+    db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
     claim = register(db)
     db.register_claim(RegisterClaim(claim=claim, chain_id=f"run-{claim.claim_id}", registered_at=datetime.now(UTC)))
     with pytest.raises(ApplicationError) as err:
@@ -56,7 +56,7 @@ def test_a_claim_id_is_registered_once(any_engine):
 
 
 def test_payment_is_made_once_per_key_whatever_the_retries(any_engine):
-    claim = register(ClaimsDatabase(any_engine))
+    claim = register(ClaimsDatabase(any_engine, TEST_SEAL_KEY))
     first = pay(any_engine, claim.claim_id)
     again = pay(any_engine, claim.claim_id)
     assert first.idempotency_key == again.idempotency_key == idempotency_key(claim.claim_id, 1)
@@ -80,7 +80,7 @@ def test_ledger_refuses_two_rows_with_one_key(any_engine):
 
 
 def test_rejected_account_is_a_typed_business_error_and_a_retry_with_new_details_pays(any_engine):
-    claim = register(ClaimsDatabase(any_engine))
+    claim = register(ClaimsDatabase(any_engine, TEST_SEAL_KEY))
     with pytest.raises(ApplicationError) as err:
         pay(any_engine, claim.claim_id, account=BankAccount(holder="Li Lei", number="1234"))
     assert err.value.type == "InvalidBankAccount" and err.value.non_retryable
@@ -112,7 +112,7 @@ def test_a_letter_missing_a_field_is_an_error_not_a_blank(any_engine, tmp_path: 
 
 
 def test_risk_sees_reused_documents_and_frequent_claims(any_engine):
-    db = ClaimsDatabase(any_engine)
+    db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
     shared = docs("repair_invoice", claim_id="shared")
     register(db, documents=shared)
     register(db)
@@ -124,7 +124,7 @@ def test_risk_sees_reused_documents_and_frequent_claims(any_engine):
 
 
 def test_payout_is_capped_by_what_the_policy_already_paid(any_engine):
-    db = ClaimsDatabase(any_engine)
+    db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
     earlier = register(db)
     pay(any_engine, earlier.claim_id, amount="199000.00")  # sum insured 200,000
     claim = register(db, claimed_amount="5000.00", line_items=[])
@@ -134,7 +134,7 @@ def test_payout_is_capped_by_what_the_policy_already_paid(any_engine):
 
 
 def test_events_append_and_move_the_read_model(any_engine):
-    db = ClaimsDatabase(any_engine)
+    db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
     claim = register(db)
     at = datetime.now(UTC) + timedelta(minutes=5)
     db.record_event(ClaimEvent(claim_id=claim.claim_id, event="stage:closed", at=at,
@@ -148,7 +148,7 @@ def test_events_append_and_move_the_read_model(any_engine):
 
 
 def test_unknown_read_model_field_is_refused(any_engine):
-    db = ClaimsDatabase(any_engine)
+    db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
     claim = register(db)
     with pytest.raises(ApplicationError):
         db.record_event(ClaimEvent(claim_id=claim.claim_id, event="x", at=datetime.now(UTC),

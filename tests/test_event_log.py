@@ -11,14 +11,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from activities.database import ClaimsDatabase
-from activities.event_log import GENESIS, row_hash, verify
+from activities.event_log import GENESIS, row_hash, verify, write_checkpoint
 from models.messages import ClaimEvent
 from models.tables import Claim, ClaimEventRow
+from tests.conftest import TEST_SEAL_KEY
 from tests.test_database import register
 
 
 def _log_some_events(engine, count: int = 5) -> str:
-    db = ClaimsDatabase(engine)
+    db = ClaimsDatabase(engine, TEST_SEAL_KEY)
     claim = register(db)
     for n in range(count):
         db.record_event(ClaimEvent(claim_id=claim.claim_id, key=str(n + 1), event=f"step-{n}",
@@ -48,12 +49,12 @@ def test_each_claim_has_its_own_chain_from_seq_1(any_engine):
         rows = _rows(any_engine, claim_id)
         assert [r.seq for r in rows] == list(range(1, count + 1)), f"claim {claim_id} is numbered from 1"
         assert rows[0].prev_hash == GENESIS and all(b.prev_hash == a.hash for a, b in pairwise(rows))
-    result = verify(any_engine)
+    result = verify(any_engine, TEST_SEAL_KEY)
     assert (result.rows, result.claims, result.problems) == (5, 2, [])
 
 
 def test_a_retried_append_with_the_same_key_adds_no_row_and_leaves_the_read_model(any_engine):
-    db = ClaimsDatabase(any_engine)
+    db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
     claim_id = _log_some_events(any_engine, 2)
     event = ClaimEvent(claim_id=claim_id, key="3", event="stage:closed", at=datetime.now(UTC),
                        changes={"stage": "closed"})
@@ -66,7 +67,7 @@ def test_a_retried_append_with_the_same_key_adds_no_row_and_leaves_the_read_mode
 
 
 def test_events_without_a_key_get_a_unique_one(any_engine):
-    db = ClaimsDatabase(any_engine)
+    db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
     claim = register(db)
     for _ in range(2):
         db.record_event(ClaimEvent(claim_id=claim.claim_id, event="note", at=datetime.now(UTC)))
@@ -77,7 +78,7 @@ def test_events_without_a_key_get_a_unique_one(any_engine):
 def test_verify_log_catches_a_modified_row(any_engine):
     claim_id = _log_some_events(any_engine)
     _tamper(any_engine, "UPDATE claim_events SET detail = 'paid 1,000,000' WHERE event = 'step-2'")
-    problems = verify(any_engine).problems
+    problems = verify(any_engine, TEST_SEAL_KEY).problems
     assert [(p.claim_id, p.seq, p.what) for p in problems] == [
         (claim_id, 3, "its contents were changed after it was written")]
 
@@ -85,7 +86,7 @@ def test_verify_log_catches_a_modified_row(any_engine):
 def test_verify_log_catches_a_deleted_middle_row(any_engine):
     claim_id = _log_some_events(any_engine)
     _tamper(any_engine, "DELETE FROM claim_events WHERE event = 'step-1'")
-    problems = verify(any_engine).problems
+    problems = verify(any_engine, TEST_SEAL_KEY).problems
     assert [(p.claim_id, p.seq) for p in problems] == [(claim_id, 3)], problems
     assert "removed or inserted" in problems[0].what
 
@@ -100,7 +101,7 @@ def test_verify_log_catches_an_inserted_row(any_engine):
     _tamper(any_engine, "INSERT INTO claim_events (claim_id, seq, key, at, event, actor, detail, recorded_at, "
                         "prev_hash, hash) VALUES (:c, 3, 'forged', :at, 'paid', 'system', 'forged', :at, :prev, :h)",
             c=claim_id, at=at, prev=rows[1].hash, h=forged)
-    problems = verify(any_engine).problems
+    problems = verify(any_engine, TEST_SEAL_KEY).problems
     assert problems and {p.claim_id for p in problems} == {claim_id}
     assert any(p.seq == 103 for p in problems), f"the row after the forged one is flagged: {problems}"
 
@@ -110,14 +111,14 @@ def test_a_forged_chain_of_its_own_is_caught(any_engine):
     _tamper(any_engine, "INSERT INTO claim_events (claim_id, seq, key, at, event, actor, detail, recorded_at, "
                         "prev_hash, hash) VALUES ('C-X', 1, 'k', :at, 'paid', 'system', 'forged', :at, :prev, :h)",
             at=datetime.now(UTC), prev=GENESIS, h="f" * 64)
-    problems = verify(any_engine).problems
+    problems = verify(any_engine, TEST_SEAL_KEY).problems
     assert [(p.claim_id, p.seq) for p in problems] == [("C-X", 1)]
 
 
 def test_chains_of_two_claims_are_independent(any_engine):
     first, second = _log_some_events(any_engine, 3), _log_some_events(any_engine, 3)
     _tamper(any_engine, "DELETE FROM claim_events WHERE claim_id = :c AND seq = 2", c=first)
-    problems = verify(any_engine).problems
+    problems = verify(any_engine, TEST_SEAL_KEY).problems
     assert {p.claim_id for p in problems} == {first}, "a break in one claim's chain says nothing of another's"
     assert [r.seq for r in _rows(any_engine, second)] == [1, 2, 3]
 
@@ -130,3 +131,63 @@ def test_postgresql_itself_refuses_to_change_the_log(any_engine):
                       "TRUNCATE claim_events"):
         with pytest.raises(DBAPIError, match="append-only"), any_engine.begin() as conn:
             conn.execute(text(statement))
+
+
+# --------------------------------------------------------------------------- against whoever holds the database
+
+
+def _rewrite_from(engine, claim_id: str, seq: int, detail: str) -> None:
+    """What a forger with the database and this code can do: switch the trigger off (`_tamper`), change a row,
+    then recompute every plain hash from it to the end of the chain, so the chain itself is whole again."""
+    rows = _rows(engine, claim_id)
+    prev = rows[seq - 2].hash if seq > 1 else GENESIS
+    for row in rows[seq - 1:]:
+        new_detail = detail if row.seq == seq else row.detail
+        new_hash = row_hash(prev, claim_id, row.seq, row.key, row.at, row.event, row.actor, new_detail)
+        _tamper(engine, "UPDATE claim_events SET detail = :d, prev_hash = :p, hash = :h WHERE id = :i",
+                d=new_detail, p=prev, h=new_hash, i=row.id)
+        prev = new_hash
+
+
+def test_a_rewritten_row_with_recomputed_hashes_fails_its_seal(any_engine):
+    claim_id = _log_some_events(any_engine)
+    _rewrite_from(any_engine, claim_id, 2, "paid 1,000,000")
+    problems = verify(any_engine, TEST_SEAL_KEY).problems
+    assert [(p.claim_id, p.seq) for p in problems] == [(claim_id, s) for s in range(2, 6)], problems
+    assert all("seal" in p.what for p in problems)
+
+
+def test_a_replaced_row_fails_its_seal_and_the_checkpoint(any_engine, tmp_path):
+    claim_id = _log_some_events(any_engine)
+    write_checkpoint(any_engine, TEST_SEAL_KEY, tmp_path)
+    last = _rows(any_engine, claim_id)[-1]
+    forged = row_hash(last.prev_hash, claim_id, last.seq, last.key, last.at, "paid", "system", "forged")
+    _tamper(any_engine, "DELETE FROM claim_events WHERE id = :i", i=last.id)
+    _tamper(any_engine, "INSERT INTO claim_events (claim_id, seq, key, at, event, actor, detail, recorded_at, "
+                        "prev_hash, hash, seal) VALUES (:c, :s, :k, :at, 'paid', 'system', 'forged', :at, :p, :h, :h)",
+            c=claim_id, s=last.seq, k=last.key, at=last.at, p=last.prev_hash, h=forged)
+    problems = verify(any_engine, TEST_SEAL_KEY, tmp_path).problems
+    assert {p.what.split(":")[0] for p in problems} >= {
+        "its seal does not match", f"differs from checkpoint {next(tmp_path.glob('*.json')).name}"}, problems
+
+
+def test_a_removed_tail_and_an_emptied_table_fall_short_of_the_checkpoint(any_engine, tmp_path):
+    claim_id = _log_some_events(any_engine)
+    write_checkpoint(any_engine, TEST_SEAL_KEY, tmp_path)
+    assert verify(any_engine, TEST_SEAL_KEY, tmp_path).problems == []
+    _tamper(any_engine, "DELETE FROM claim_events WHERE claim_id = :c AND seq > 3", c=claim_id)
+    [tail] = verify(any_engine, TEST_SEAL_KEY).problems or [None]
+    assert tail is None, "without the checkpoint a removed tail looks like a shorter chain: that is its job"
+    [problem] = verify(any_engine, TEST_SEAL_KEY, tmp_path).problems
+    assert (problem.claim_id, problem.seq) == (claim_id, 4) and "removed" in problem.what
+    _tamper(any_engine, "DELETE FROM claim_events")
+    [gone] = verify(any_engine, TEST_SEAL_KEY, tmp_path).problems
+    assert gone.claim_id == claim_id and "gone" in gone.what
+
+
+def test_an_altered_checkpoint_is_refused(any_engine, tmp_path):
+    _log_some_events(any_engine)
+    path = write_checkpoint(any_engine, TEST_SEAL_KEY, tmp_path)
+    path.write_text(path.read_text().replace('"heads": {', '"heads": {"C-NEVER": [9, "x"], '))
+    [problem] = verify(any_engine, TEST_SEAL_KEY, tmp_path).problems
+    assert "signature" in problem.what
