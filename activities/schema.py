@@ -43,3 +43,25 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
                 conn.execute(text(_PG_LOCK))
             command.upgrade(alembic_config(conn), revision)
             return current_revision(conn)
+
+
+def grant_app_role(engine: Engine, role: str) -> list[str]:
+    """PostgreSQL: let the workers' role use the tables the migrations made (run as their owner), but only
+    INSERT and SELECT on the claim event log. Not being the tables' owner, the role can neither switch the log's
+    triggers off nor alter or truncate it. The statements run, in order."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("roles are PostgreSQL's: on SQLite whoever can open the file can write it")
+    if not role.replace("_", "").isalnum():
+        raise ValueError(f"role {role!r}: letters, digits and underscores only")
+    with engine.begin() as conn:
+        schema = conn.execute(text("select current_schema()")).scalar_one()
+        statements = [
+            f'GRANT USAGE ON SCHEMA "{schema}" TO {role}',
+            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}',
+            f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}',
+            f'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{schema}".claim_events FROM {role}',
+            f'REVOKE UPDATE, DELETE, TRUNCATE ON "{schema}".alembic_version FROM {role}',
+        ]
+        for statement in statements:
+            conn.execute(text(statement))
+    return statements

@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the migrations to DATABASE_URL (before starting workers)")
+    grant = db_sub.add_parser("grant", help="PostgreSQL: grant the workers' role what it needs, and on the event "
+                                            "log only INSERT and SELECT (run as the tables' owner)")
+    grant.add_argument("role")
     sub.add_parser("demo", help="run sample claims down every path and show the outcome")
     server = sub.add_parser("server", help="the embedded Temporal server (when TEMPORAL_ADDRESS is unset)")
     server_sub = server.add_subparsers(dest="server_command", required=True)
@@ -215,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
+    if args.command == "db" and args.db_command == "grant":
+        from activities.engine import make_engine
+        from activities.schema import grant_app_role
+
+        try:
+            for statement in grant_app_role(make_engine(settings.resolved_database_url), args.role):
+                print(statement)
+        except ValueError as err:
+            raise CommandError(str(err)) from None
+        return
     if args.command == "db":
         db_upgrade(settings)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from itertools import pairwise
 
@@ -11,7 +12,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from activities.database import ClaimsDatabase
+from activities.engine import make_engine
 from activities.event_log import GENESIS, row_hash, verify, write_checkpoint
+from activities.schema import grant_app_role
 from models.messages import ClaimEvent
 from models.tables import Claim, ClaimEventRow
 from tests.conftest import TEST_SEAL_KEY
@@ -191,3 +194,30 @@ def test_an_altered_checkpoint_is_refused(any_engine, tmp_path):
     path.write_text(path.read_text().replace('"heads": {', '"heads": {"C-NEVER": [9, "x"], '))
     [problem] = verify(any_engine, TEST_SEAL_KEY, tmp_path).problems
     assert "signature" in problem.what
+
+
+def test_the_workers_role_may_only_append_to_the_log(any_engine):
+    """On PostgreSQL the workers connect as a role that does not own the tables: it may insert and read the
+    log, and the database refuses it everything else, switching the trigger off included."""
+    if any_engine.dialect.name != "postgresql":
+        pytest.skip("roles are PostgreSQL's")
+    role = f"claims_app_{uuid.uuid4().hex[:8]}"
+    with any_engine.begin() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        schema = conn.execute(text("select current_schema()")).scalar_one()
+    grant_app_role(any_engine, role)
+    app = make_engine(any_engine.url.set(username=role).render_as_string(hide_password=False),
+                      connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        claim_id = _log_some_events(app, 3)
+        assert verify(app, TEST_SEAL_KEY).problems == [] and len(_rows(app, claim_id)) == 3
+        for statement in ("UPDATE claim_events SET detail = 'x'", "DELETE FROM claim_events",
+                          "TRUNCATE claim_events", "ALTER TABLE claim_events DISABLE TRIGGER ALL",
+                          "DROP TABLE claim_events"):
+            with pytest.raises(DBAPIError, match="permission denied|must be owner"), app.begin() as conn:
+                conn.execute(text(statement))
+    finally:
+        app.dispose()
+        with any_engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
