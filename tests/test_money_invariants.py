@@ -273,6 +273,20 @@ class ClaimsMachine(RuleBasedStateMachine):
                 Payment.claim_id == record.claim_id, Payment.status == "paid")).all()]
         return Snapshot(status, ledger, execution, failures, failure_type)
 
+    def teardown(self) -> None:
+        """End the sequence's claims that are still open. Left running, their clocks would tick through every
+        later sequence's timer skips (an abandoned claim escalates daily for years of skipped time), and a long
+        soak would slow down with every sequence it ran."""
+
+        async def end_all() -> None:
+            for record in self.claims:
+                try:
+                    await self.rig.claims.handle(record.claim_id).terminate(reason="the test sequence is over")
+                except RPCError:
+                    pass  # completed already
+
+        self.run(end_all())
+
     async def settle(self) -> None:
         """Poll until no claim's status changes between two looks (time stands still meanwhile: the
         time-skipping server only moves it during `env.sleep`), or SETTLE_SECONDS pass."""
