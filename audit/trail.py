@@ -36,6 +36,18 @@ def _decode(payloads: dict[str, Any] | None) -> Any:
     return json.loads(base64.b64decode(items[0]["data"]))
 
 
+def _failure_message(failure: dict[str, Any]) -> str:
+    """A failure's message: stored encrypted, the real one is in its encoded attributes (the history must have
+    been decrypted first, as `audit trail` does)."""
+    encoded = failure.get("encodedAttributes") or {}
+    if "data" in encoded:
+        try:
+            return str(json.loads(base64.b64decode(encoded["data"])).get("message", failure.get("message")))
+        except (ValueError, AttributeError):
+            pass
+    return str(failure.get("message"))
+
+
 def _activity(kind: str, arg: Any, result: Any) -> tuple[str, list[str], str] | None:
     """(summary, details, by) for an activity worth showing, or None."""
     if kind == "load_rules" and result:
@@ -105,7 +117,7 @@ def build_trail(history: dict[str, Any]) -> list[TrailEntry]:
                 entries.append(TrailEntry(at, "activity", shown[0], shown[2], shown[1]))
         elif kind == "ACTIVITY_TASK_FAILED":
             name, _ = scheduled.get(attrs["scheduledEventId"], ("?", None))
-            entries.append(TrailEntry(at, "rejected", f"{name} refused: {attrs['failure'].get('message')}"))
+            entries.append(TrailEntry(at, "rejected", f"{name} refused: {_failure_message(attrs['failure'])}"))
         elif kind == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED":
             request = attrs["acceptedRequest"]["input"]
             payload = _decode(request.get("args")) or {}
@@ -126,7 +138,7 @@ def build_trail(history: dict[str, Any]) -> list[TrailEntry]:
             entries.append(TrailEntry(at, "completed", f"outcome {result.get('outcome')}, paid "
                                       f"{result.get('paid_amount')}"))
         elif kind == "WORKFLOW_EXECUTION_FAILED":
-            entries.append(TrailEntry(at, "failed", f"claim refused: {attrs['failure'].get('message')}"))
+            entries.append(TrailEntry(at, "failed", f"claim refused: {_failure_message(attrs['failure'])}"))
     return entries
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from audit.trail import build_trail, render_html, render_json, render_text
 from cli.main import main
 from config.encryption import EncryptionCodec, decrypted_history
-from tests.conftest import TEST_KEYRING
+from tests.conftest import TEST_KEYRING, TEST_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -50,10 +50,15 @@ def test_trail_renders_as_json_and_as_an_escaped_html_page():
     assert page.startswith("<!doctype html>") and "Decision trail: claim-H-14" in page
 
 
-def test_audit_trail_command_writes_the_chosen_format(tmp_path, capsys):
+def test_audit_trail_command_writes_the_chosen_format(tmp_path, capsys, monkeypatch):
+    from config.settings import get_settings
+
+    monkeypatch.setenv("CLAIMS_ENCRYPTION_KEYS", TEST_KEYS)  # the keys the saved histories were written under
+    get_settings.cache_clear()
     out = tmp_path / "trail.html"
     assert main(["audit", "trail", "--file", str(HISTORIES / "withdrawal.json"), "--format", "html",
                  "-o", str(out)]) == 0
     assert "withdraw" in out.read_text()
     assert main(["audit", "trail", "--file", str(HISTORIES / "fast-path.json")]) == 0
     assert "stage: closed" in capsys.readouterr().out
+    get_settings.cache_clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from config.masking import mask_text
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 from workflows.rules.calendar import add_business_days
 
@@ -52,7 +53,7 @@ async def test_investigation_clock_warns_at_80_percent_then_escalates_tier_by_ti
     assert [(b["clock"], b["escalated_to"]) for b in status["sla_breaches"]] == [("investigation", "supervisor")]
     assert status["escalated_to"] == "supervisor"
     breach = claims.notices(cid, "sla_breach")
-    assert len(breach) == 1 and breach[0].recipient == "claims-supervisors@insurer.example"
+    assert len(breach) == 1 and breach[0].recipient == mask_text("claims-supervisors@insurer.example")
 
     await time_env.sleep(10 * DAY)
     status = await claims.status(cid)

@@ -11,6 +11,7 @@ from temporalio.api.enums.v1 import EventType
 from activities.gateway import LedgerGateway
 from tests.changed_workflows import BrokenLetterTask
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from tests.conftest import data_converter
 from tests.harness import Claims, queue_name
 from worker import build_worker
 
@@ -65,9 +66,9 @@ async def test_a_failing_side_task_surfaces_as_a_failed_workflow_task(time_env, 
         await claims.start(claim)
         failures: list[str] = []
         for _ in range(100):
-            failures = [e.workflow_task_failed_event_attributes.failure.message
+            failures = [str(await data_converter.decode_failure(e.workflow_task_failed_event_attributes.failure))
                         async for e in claims.handle(cid).fetch_history_events()
-                        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+                        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]  # stored encrypted
             if failures:
                 break
             await asyncio.sleep(0.1)
