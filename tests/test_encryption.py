@@ -9,8 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
 from temporalio.api.common.v1 import Payload
 from temporalio.worker import Replayer
 
@@ -23,10 +21,10 @@ from documents.store import FolderStore
 from identity import keys
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 from tests.conftest import TEST_KEYRING, TEST_KEYS
+from tests.test_personal_data import NEEDED_IN_CLEAR, PERSONAL, personal_data_in_tables
 from workflows.claim import ClaimWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
-PERSONAL = ["Li Lei", "13800000000", "li@example.com", "6222000011112222", "6222000011113333"]
 KEY_B = bytes(range(100, 132))
 
 
@@ -102,26 +100,6 @@ async def test_a_claims_history_holds_no_personal_data_in_the_clear(claims):
     found = personal_data_in_tables(claims.engine)
     assert found <= NEEDED_IN_CLEAR, f"personal data in the clear outside the documented columns: {found}"
     assert ("gateway_transfers", "account_number") in found, "the scan saw no payment: it proves nothing"
-
-
-NEEDED_IN_CLEAR = {("gateway_transfers", "account_number"), ("payments", "account_holder"),
-                   ("policies", "holder_name")}
-"""The columns that hold personal data in the clear because their work needs it: the account a transfer goes
-to and the name the bank checks it against (the payment path), and the policy holder's name (policy
-administration's record)."""
-
-
-def personal_data_in_tables(engine: Engine) -> set[tuple[str, str]]:
-    """(table, column) of every stored value that contains a claimant's name, phone, e-mail or account number."""
-    found = set()
-    with engine.connect() as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            for row in conn.execute(table.select()).mappings():
-                for column, value in row.items():
-                    text = json.dumps(value, default=str) if not isinstance(value, str) else value
-                    if any(p in text for p in PERSONAL):
-                        found.add((table.name, column))
-    return found
 
 
 async def test_the_codec_server_decrypts_for_staff_and_answers_the_web_ui(claims, tmp_path):
