@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests drive the Debian Chromium (never a downloaded one); CJK fonts so Chinese pages render.
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install demo test run api worker scheduler stop lint typecheck clean db-upgrade
 
@@ -14,6 +18,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(CHROMIUM) $(CJK_FONT):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null
+
 ## demo: embedded Temporal + a worker, sample claims down every path, a table of outcomes
 demo: $(STAMP)
 	@mkdir -p var
@@ -21,7 +29,7 @@ demo: $(STAMP)
 	CLAIMS_SLA_PROFILE=$${CLAIMS_SLA_PROFILE:-demo} $(BIN)/python starter.py demo 2>>var/demo.log
 
 ## test: the whole suite (time-skipping server, dev server, SQLite and PostgreSQL)
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/python -m pytest
 
 ## db-upgrade: apply the database migrations to DATABASE_URL (workers and the scheduler never create tables)

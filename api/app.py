@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
@@ -47,6 +47,7 @@ from api.problems import (
     unexpected_handler,
     validation_handler,
 )
+from api.session import router as session_router
 from api.views import ClaimAccepted, ClaimProgress, MissingDocuments, StoredUpload, WorkItem, Worklist
 from cli.claims import CommandError, start_claim
 from config.encryption import EncryptionCodec
@@ -89,7 +90,8 @@ class Services:
     """What the routes use: set on the app at start-up (or by a test)."""
 
     def __init__(self, client: Client, engine: Engine, store: DocumentStore, verifier: Verifier, code_secret: bytes,
-                 task_queue: str, max_upload_bytes: int, codec: EncryptionCodec) -> None:
+                 task_queue: str, max_upload_bytes: int, codec: EncryptionCodec,
+                 session_same_site: Literal["strict", "lax", "none"] = "strict") -> None:
         self.client = client
         self.engine = engine
         self.store = store
@@ -98,6 +100,7 @@ class Services:
         self.task_queue = task_queue
         self.max_upload_bytes = max_upload_bytes
         self.codec = codec
+        self.session_same_site = session_same_site
 
 
 def services(request: Request) -> Services:
@@ -344,4 +347,5 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
                        allow_headers=["Authorization", "Content-Type", "X-Namespace"], allow_credentials=True)
     app.include_router(router)
     app.include_router(codec_router)
+    app.include_router(session_router)
     return app

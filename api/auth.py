@@ -45,9 +45,18 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+SESSION_COOKIE = "claims_session"
+"""The staff session cookie set by `POST /sign-in`: the staff member's own token, readable by no script
+(HttpOnly), sent only to this API and only from its own site (SameSite=Strict). Only the codec server reads it,
+so a browser tab can decrypt what the Temporal web UI shows; every change still needs the bearer header."""
+
+
 def authenticate(request: Request) -> Caller:
+    return verify(request, bearer_token(request))
+
+
+def verify(request: Request, token: str) -> Caller:
     verifier: Verifier = request.app.state.services.verifier
-    token = bearer_token(request)
     try:
         sender = verifier.verify(token, datetime.now(UTC))
     except NotAuthenticated as err:
@@ -59,6 +68,18 @@ def staff(request: Request) -> Caller:
     caller = authenticate(request)
     if not caller.is_staff:
         raise forbidden(f"this needs a staff member's token; {caller.sender.subject} holds {sorted(caller.roles)}")
+    return caller
+
+
+def staff_or_session(request: Request) -> Caller:
+    """A staff member by bearer token (the CLI's `--codec-auth`) or by the session cookie (the web UI with
+    cross-origin credentials included)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if "authorization" in request.headers or not cookie:
+        return staff(request)
+    caller = verify(request, cookie)
+    if not caller.is_staff:
+        raise forbidden(f"this needs a staff member's session; {caller.sender.subject} holds {sorted(caller.roles)}")
     return caller
 
 

@@ -20,7 +20,7 @@ from api.problems import PROBLEM_RESPONSES, ProblemError
 from config.encryption import EncryptionCodec, UnknownKey
 
 router = APIRouter(prefix="/codec", tags=["codec"], responses=PROBLEM_RESPONSES)
-STAFF = Annotated[Caller, Depends(auth.staff)]
+STAFF = Annotated[Caller, Depends(auth.staff_or_session)]
 PAYLOADS = Annotated[dict[str, Any], Body(examples=[{"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="},
                                                                    "data": "eyJhIjogMX0="}]}])]
 

@@ -83,9 +83,12 @@ class Settings(BaseSettings):
     # HTTP API (`python -m api`, started by `make run`).
     api_host: str = Field(default="127.0.0.1", alias="CLAIMS_API_HOST")
     api_port: int = Field(default=8000, alias="CLAIMS_API_PORT")
-    # Browser origins that may call the codec server (/codec): the Temporal web UI's address.
-    codec_cors_origins: list[str] = Field(default=["http://127.0.0.1:8233", "http://localhost:8233"],
-                                          alias="CLAIMS_CODEC_CORS_ORIGINS")
+    # Browser origins that may call the codec server (/codec): the Temporal web UI's address (a JSON list;
+    # by default the embedded UI's two addresses).
+    codec_cors_origins_setting: list[str] | None = Field(default=None, alias="CLAIMS_CODEC_CORS_ORIGINS")
+    # The staff session cookie (`/sign-in`) is sent only from the API's own site ("strict"); "none" lets a UI on
+    # another site (Temporal Cloud's) send it, over HTTPS only.
+    session_same_site: Literal["strict", "lax", "none"] = Field(default="strict", alias="CLAIMS_SESSION_SAMESITE")
 
     # Logging: "auto" renders readable lines on a terminal and JSON elsewhere.
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="CLAIMS_LOG_FORMAT")
@@ -99,6 +102,12 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(default=None, alias="CLAIMS_S3_ENDPOINT_URL")
     s3_region: str = Field(default="us-east-1", alias="CLAIMS_S3_REGION")
     s3_prefix: str = Field(default="documents/", alias="CLAIMS_S3_PREFIX")
+
+    @property
+    def codec_cors_origins(self) -> list[str]:
+        if self.codec_cors_origins_setting is not None:
+            return self.codec_cors_origins_setting
+        return [f"http://{host}:{self.embedded_ui_port}" for host in ("127.0.0.1", "localhost")]
 
     @property
     def resolved_database_url(self) -> str:

@@ -63,9 +63,14 @@ class Stack:
         assert found, letters[-1]
         return found.group(1)
 
-    def start_api(self, **extra_env: str) -> str:
+    @property
+    def ui_url(self) -> str:
+        """The embedded Temporal web UI, whose codec endpoint is this stack's first API."""
+        return f"http://127.0.0.1:{self.env['CLAIMS_EMBEDDED_UI_PORT']}"
+
+    def start_api(self, port: int | None = None, **extra_env: str) -> str:
         """Another API process on a port of its own (with other settings, say): its URL."""
-        port = free_port()
+        port = port or free_port()
         env = {**self.env, **extra_env, "CLAIMS_API_PORT": str(port)}
         self.processes.append(_spawn([sys.executable, "-m", "api"], env, self.var_dir / f"api-{port}.log"))
         url = f"http://127.0.0.1:{port}"
@@ -111,11 +116,13 @@ def start_stack(var_dir: Path, sla_profile: str = "demo") -> Stack:
     env = {**os.environ, "CLAIMS_VAR_DIR": str(var_dir), "DATABASE_URL": f"sqlite:///{var_dir / 'claims.db'}",
            "CLAIMS_SLA_PROFILE": sla_profile, "CLAIMS_RULES_FILE": str(rules), "CLAIMS_TASK_QUEUE": "claims-api",
            "CLAIMS_EMBEDDED_PORT": str(free_port()), "CLAIMS_EMBEDDED_UI_PORT": str(free_port()),
-           "CLAIMS_LOG_FORMAT": "json", "CLAIMS_LOG_LEVEL": "WARNING", "CLAIMS_DOCUMENT_MAX_BYTES": str(UPLOAD_LIMIT)}
+           "CLAIMS_LOG_FORMAT": "json", "CLAIMS_LOG_LEVEL": "WARNING", "CLAIMS_DOCUMENT_MAX_BYTES": str(UPLOAD_LIMIT),
+           "CLAIMS_API_PORT": str(free_port())}
     for name in ("CLAIMS_OIDC_ISSUER", "CLAIMS_OIDC_JWKS_URL", "TEMPORAL_ADDRESS", "CLAIMS_DOCUMENT_STORE"):
         env.pop(name, None)
     settings = Settings(CLAIMS_VAR_DIR=var_dir, CLAIMS_EMBEDDED_PORT=int(env["CLAIMS_EMBEDDED_PORT"]),
-                        CLAIMS_EMBEDDED_UI_PORT=int(env["CLAIMS_EMBEDDED_UI_PORT"]))
+                        CLAIMS_EMBEDDED_UI_PORT=int(env["CLAIMS_EMBEDDED_UI_PORT"]),
+                        CLAIMS_API_PORT=int(env["CLAIMS_API_PORT"]))
     env["TEMPORAL_ADDRESS"] = asyncio.run(ensure_embedded_server(settings))
     subprocess.run([sys.executable, "starter.py", "db", "upgrade"], cwd=PROJECT_ROOT, env=env, check=True,
                    capture_output=True)
@@ -125,7 +132,7 @@ def start_stack(var_dir: Path, sla_profile: str = "demo") -> Stack:
                    check=True, capture_output=True)
     stack = Stack(var_dir=var_dir, env=env, url="")
     stack.processes.append(_spawn([sys.executable, "worker.py"], env, var_dir / "worker.log"))
-    stack.url = stack.start_api()
+    stack.url = stack.start_api(int(env["CLAIMS_API_PORT"]))
     return stack
 
 

@@ -127,3 +127,27 @@ async def test_the_codec_server_decrypts_for_staff_and_answers_the_web_ui(claims
         elsewhere = await http.options("/codec/decode", headers={
             "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
         assert "access-control-allow-origin" not in elsewhere.headers
+
+
+async def test_a_staff_session_cookie_opens_the_codec_and_nothing_else(claims, tmp_path):
+    services = Services(client=claims.client, engine=claims.engine, store=FolderStore(tmp_path),
+                        verifier=keys.verifier_for(claims.settings), code_secret=b"c" * 32,
+                        task_queue=claims.queue, max_upload_bytes=1024, codec=EncryptionCodec(TEST_KEYRING))
+    app = create_app(ready=services)
+    [sealed] = await EncryptionCodec(TEST_KEYRING).encode([plain("Li Lei")])
+    body = {"payloads": [{"metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
+                          "data": base64.b64encode(sealed.data).decode()}]}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://codec") as http:
+        refused = await http.post("/sign-in", data={"token": claims.token("portal", "channel")})
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers
+        signed = await http.post("/sign-in", data={"token": claims.token("sup-1", "supervisor")})
+        assert signed.status_code == 200, signed.text
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "expires=" in cookie
+        decoded = await http.post("/codec/decode", json=body)
+        assert decoded.status_code == 200 and json.loads(base64.b64decode(decoded.json()["payloads"][0]["data"])) \
+            == "Li Lei"
+        assert (await http.get("/claims/C-1")).status_code == 401, "the cookie opens the codec only"
+        assert (await http.get("/worklist")).status_code == 401
+        await http.post("/sign-out")
+        assert (await http.post("/codec/decode", json=body)).status_code == 401

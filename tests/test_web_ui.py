@@ -1,0 +1,98 @@
+"""The Temporal web UI, in headless Chromium, shows a claim's input decrypted to a signed-in staff member, through
+the codec server, and encrypted to anyone else (SPEC section 12).
+
+The stack is `make run`'s: the embedded Temporal server started with the codec endpoint configured, a worker
+process and an API process. The browser signs in on the API's `/sign-in` page, then turns on the UI's own
+"include cross-origin credentials" codec setting (per browser, as the UI's Codec Server dialog stores it)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Response, sync_playwright
+
+from config.settings import PROJECT_ROOT
+from tests.api_stack import Stack, running_stack
+
+pytestmark = pytest.mark.devserver
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from running_stack(tmp_path_factory.mktemp("ui") / "var")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the Debian package"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield browser
+        browser.close()
+
+
+def report_claim(stack: Stack) -> str:
+    claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
+    claim["claim_id"] = f"UI-{uuid.uuid4().hex[:8]}"
+    with stack.client() as http:
+        answer = http.post("/claims", json=claim, headers={**stack.auth("portal", "channel"),
+                                                           "Idempotency-Key": claim["claim_id"]})
+        assert answer.status_code in (201, 202), answer.text
+    stack.wait(claim["claim_id"], lambda s: s["stage"] is not None, "registered")
+    return str(claim["claim_id"])
+
+
+def open_with_codec(page: Page, stack: Stack, claim_id: str) -> list[Response]:
+    """Turn on the UI's per-browser codec setting with credentials, open the claim's workflow: the codec
+    server's answers to the page."""
+    answers: list[Response] = []
+    page.on("response", lambda r: answers.append(r) if r.url.startswith(f"{stack.url}/codec/") else None)
+    page.goto(stack.ui_url)
+    page.evaluate("""endpoint => {
+        localStorage.setItem('overrideRemoteCodecConfiguration', 'true');
+        localStorage.setItem('endpoint', JSON.stringify(endpoint));
+        localStorage.setItem('includeCredentials', 'true');
+    }""", f"{stack.url}/codec")
+    with page.expect_response(lambda r: r.url.startswith(f"{stack.url}/codec/decode"), timeout=30_000):
+        page.goto(f"{stack.ui_url}/namespaces/default/workflows/claim-{claim_id}")
+    return answers
+
+
+def test_the_web_ui_shows_a_claim_decrypted_only_to_a_signed_in_staff_member(stack: Stack, browser: Browser):
+    claim_id = report_claim(stack)
+
+    staff = browser.new_context()
+    page = staff.new_page()
+    page.goto(f"{stack.url}/sign-in")
+    page.fill("#token", stack.token("sup-1", "supervisor"))
+    page.click("button[type=submit]")
+    assert "sup-1" in page.inner_text("#signed-in")
+    answers = open_with_codec(page, stack, claim_id)
+    page.wait_for_function("() => document.body.innerText.includes('Li Lei')", timeout=30_000)
+    shown = page.inner_text("body")
+    assert f'"claim_id": "{claim_id}"' in shown and '"phone": "13800000000"' in shown, "the input, decrypted"
+    assert answers and all(r.status == 200 for r in answers), [(r.url, r.status) for r in answers]
+    staff.close()
+
+    stranger = browser.new_context()
+    page = stranger.new_page()
+    answers = open_with_codec(page, stack, claim_id)
+    page.wait_for_timeout(2_000)  # time enough for the page to show whatever it could decode
+    assert answers and all(r.status == 401 for r in answers), [(r.url, r.status) for r in answers]
+    assert "Li Lei" not in page.inner_text("body") and "13800000000" not in page.inner_text("body")
+    stranger.close()
+
+    channel = browser.new_context()
+    page = channel.new_page()
+    page.goto(f"{stack.url}/sign-in")
+    page.fill("#token", stack.token("portal", "channel"))
+    page.click("button[type=submit]")
+    assert "staff" in page.inner_text("[role=alert]")
+    assert not [c for c in channel.cookies() if c["name"] == "claims_session"], "a channel gets no session"
+    channel.close()
