@@ -49,7 +49,7 @@ run: $(STAMP)
 api: $(STAMP)
 	$(BIN)/python -m api
 
-## scheduler: only the scheduler (hourly SLA digest, daily KPI report)
+## scheduler: only the scheduler (SLA digest, daily report, event-log checkpoints, history exports)
 scheduler: $(STAMP)
 	$(BIN)/python -m reporting.scheduler
 

@@ -18,17 +18,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
-from pathlib import Path
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from activities.engine import begin_immediate, utc
+from documents.archive import Archive
 from models.tables import ClaimEventRow
 
 GENESIS = "0" * 64
@@ -89,7 +88,7 @@ class Verification:
     problems: list[Problem] = field(default_factory=list)
 
 
-def verify(engine: Engine, seal_key: bytes, checkpoints: Path | None = None) -> Verification:
+def verify(engine: Engine, seal_key: bytes, checkpoints: Archive | None = None) -> Verification:
     """Walk every claim's chain in seq order, checking each row's hash and seal, then hold the chains against
     the latest checkpoint: the rows and claims checked and every break found."""
     problems: list[Problem] = []
@@ -130,9 +129,12 @@ def _signed(body: dict[str, object], key: bytes) -> str:
     return hmac.new(key, json.dumps(body, sort_keys=True, separators=(",", ":")).encode(), hashlib.sha256).hexdigest()
 
 
-def write_checkpoint(engine: Engine, seal_key: bytes, directory: Path, now: datetime | None = None) -> Path:
-    """Write every chain's head (last seq and hash), signed, to a new file in `directory`: outside the database,
-    so whoever rewrites the database cannot take rows away unseen."""
+CHECKPOINTS = "checkpoints/"
+
+
+def write_checkpoint(engine: Engine, seal_key: bytes, archive: Archive, now: datetime | None = None) -> str:
+    """Write every chain's head (last seq and hash), signed, to the audit archive under a new name: outside the
+    database, so whoever rewrites the database cannot take rows away unseen. The name written."""
     with Session(engine) as session:
         last = (select(ClaimEventRow.claim_id, func.max(ClaimEventRow.seq).label("seq"))
                 .group_by(col(ClaimEventRow.claim_id)).subquery())
@@ -140,25 +142,23 @@ def write_checkpoint(engine: Engine, seal_key: bytes, directory: Path, now: date
             last, (col(ClaimEventRow.claim_id) == last.c.claim_id) & (col(ClaimEventRow.seq) == last.c.seq))).all()
     at = (now or datetime.now(UTC)).astimezone(UTC)
     body: dict[str, object] = {"at": at.isoformat(), "heads": {c: [seq, h] for c, seq, h in sorted(found)}}
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"checkpoint-{at.strftime('%Y%m%dT%H%M%S%fZ')}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**body, "signature": _signed(body, seal_key)}, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    name = f"{CHECKPOINTS}checkpoint-{at.strftime('%Y%m%dT%H%M%S%fZ')}.json"
+    archive.put(name, json.dumps({**body, "signature": _signed(body, seal_key)}, indent=1).encode(),
+                "application/json")
+    return name
 
 
 def _against_checkpoint(heads: dict[str, int], hashes: dict[tuple[str, int], str], seal_key: bytes,
-                        directory: Path) -> list[Problem]:
-    files = sorted(directory.glob("checkpoint-*.json"))
-    if not files:
+                        archive: Archive) -> list[Problem]:
+    names = [n for n in archive.names(CHECKPOINTS) if n.rsplit("/", 1)[-1].startswith("checkpoint-")]
+    if not names:
         return []
-    data = json.loads(files[-1].read_text(encoding="utf-8"))
+    name = names[-1].rsplit("/", 1)[-1]
+    data = json.loads(archive.get(names[-1]))
     signature = data.pop("signature", "")
     if not hmac.compare_digest(signature, _signed(data, seal_key)):
-        return [Problem("-", 0, f"checkpoint {files[-1].name}: its signature does not match (altered)")]
+        return [Problem("-", 0, f"checkpoint {name}: its signature does not match (altered)")]
     problems = []
-    name = files[-1].name
     for claim_id, (seq, hash_) in data["heads"].items():
         head = heads.get(claim_id)
         if head is None:

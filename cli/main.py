@@ -117,14 +117,36 @@ def verify_log(settings: Settings) -> None:
     from activities.engine import make_engine
     from activities.event_log import verify
     from config.encryption import audit_seal_key
+    from documents.archive import archive_for
 
-    result = verify(make_engine(settings.resolved_database_url), audit_seal_key(settings), settings.checkpoints_dir)
+    result = verify(make_engine(settings.resolved_database_url), audit_seal_key(settings), archive_for(settings))
     for problem in result.problems:
         print(f"claim {problem.claim_id} seq {problem.seq}: {problem.what}")
     checked = f"{result.rows} rows in {result.claims} claims"
     if result.problems:
         raise CommandError(f"the claim event log is broken in {len(result.problems)} places ({checked} checked)")
     print(f"claim event log intact: {checked}, every claim's hash chain unbroken")
+
+
+async def audit_retention(args: argparse.Namespace, settings: Settings) -> None:
+    from activities.engine import make_engine
+    from audit.retention import ExportDamaged, export_closed, fetch_export
+    from documents.archive import archive_for
+
+    engine, archive = make_engine(settings.resolved_database_url), archive_for(settings)
+    if args.audit_command == "export-closed":
+        exported = await export_closed(await connect(settings), engine, archive,
+                                       at_least_years=settings.retention_years)
+        for item in exported:
+            print(f"{item.workflow_id} ({item.events} events) -> {item.name}, keep until {item.keep_until}")
+        print(f"exported {len(exported)} closed claim histories to {archive.describe()}")
+        return
+    try:
+        content = fetch_export(engine, archive, args.workflow_id, args.run_id)
+    except (KeyError, ExportDamaged) as err:
+        raise CommandError(str(err).strip("'\"")) from None
+    args.output.write_bytes(content)
+    print(f"wrote the exported history of {args.workflow_id} to {args.output} (SHA-256 checked)")
 
 
 async def audit_replay(args: argparse.Namespace, settings: Settings) -> None:
@@ -211,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     trail_source.add_argument("--file", type=Path, help="a history JSON (temporal workflow show --output json)")
     trail.add_argument("--format", choices=["text", "json", "html"], default="text")
     trail.add_argument("-o", "--output", type=Path, help="write to a file instead of the terminal")
+    audit_sub.add_parser("export-closed", help="export every closed claim's history to the audit archive "
+                                               "(the scheduler does it daily)")
+    fetch = audit_sub.add_parser("fetch-export", help="get a claim's exported history back from the audit "
+                                                      "archive, checked (then replay it with --file)")
+    fetch.add_argument("--workflow-id", required=True)
+    fetch.add_argument("--run-id", help="a run other than the last")
+    fetch.add_argument("-o", "--output", type=Path, required=True)
     export = audit_sub.add_parser("export", help="write a claim's history as JSON (replayable with --file)")
     export.add_argument("--workflow-id", required=True)
     export.add_argument("-o", "--output", type=Path, required=True)
@@ -263,10 +292,14 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         from activities.engine import make_engine
         from activities.event_log import write_checkpoint
         from config.encryption import audit_seal_key
+        from documents.archive import archive_for
 
-        path = write_checkpoint(make_engine(settings.resolved_database_url), audit_seal_key(settings),
-                                settings.checkpoints_dir)
-        print(f"wrote checkpoint {path}")
+        archive = archive_for(settings)
+        name = write_checkpoint(make_engine(settings.resolved_database_url), audit_seal_key(settings), archive)
+        print(f"wrote checkpoint {name} in {archive.describe()}")
+        return
+    if args.command == "audit" and args.audit_command in ("export-closed", "fetch-export"):
+        await audit_retention(args, settings)
         return
     if args.command == "audit" and args.audit_command == "verify-log":
         verify_log(settings)

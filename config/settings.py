@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(default=None, alias="CLAIMS_S3_ENDPOINT_URL")
     s3_region: str = Field(default="us-east-1", alias="CLAIMS_S3_REGION")
     s3_prefix: str = Field(default="documents/", alias="CLAIMS_S3_PREFIX")
+    # The audit archive (event-log checkpoints, closed claims' histories) in the same bucket, under this prefix.
+    s3_archive_prefix: str = Field(default="audit/", alias="CLAIMS_S3_ARCHIVE_PREFIX")
+    # Years to keep a closed claim's exported history; unset, the Insurance Law art. 87 minimum (5 years after
+    # the contract ends for terms of a year or less, 10 for longer ones). A value below the law's is not used.
+    retention_years: int | None = Field(default=None, ge=1, le=100, alias="CLAIMS_RETENTION_YEARS")
 
     @property
     def codec_cors_origins(self) -> list[str]:
@@ -118,8 +123,9 @@ class Settings(BaseSettings):
         return not self.oidc_issuer
 
     @property
-    def checkpoints_dir(self) -> Path:
-        return (self.audit_dir or self.var_dir / "audit") / "checkpoints"
+    def audit_root(self) -> Path:
+        """The audit archive's folder (checkpoints, exported histories) when documents stay in a folder."""
+        return self.audit_dir or self.var_dir / "audit"
 
     @property
     def outbox_dir(self) -> Path:

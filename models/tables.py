@@ -199,3 +199,21 @@ class IdempotentRequest(SQLModel, table=True):
     body_sha256: str = Field(max_length=64)
     claim_id: str = Field(max_length=64)
     created_at: datetime = _when()
+
+
+class HistoryExport(SQLModel, table=True):
+    """A closed claim workflow's history, exported (its payloads still encrypted) to the audit archive before the
+    namespace's retention deletes it from Temporal; one row per run."""
+
+    __tablename__ = "history_exports"
+
+    run_id: str = Field(primary_key=True, max_length=64)
+    workflow_id: str = Field(index=True, max_length=80)
+    name: str = Field(max_length=300)
+    """Where it is in the audit archive."""
+    sha256: str = Field(max_length=64)
+    events: int
+    closed_at: datetime = _when()
+    exported_at: datetime = _when()
+    keep_until: date
+    """Insurance Law art. 87: 5 years after the contract ends for terms of a year or less, 10 for longer ones."""

@@ -1,4 +1,5 @@
-"""The scheduler process: an hourly SLA digest for supervisors and a daily KPI report.
+"""The scheduler process: an hourly SLA digest for supervisors, a daily KPI report, an hourly checkpoint of the
+claim event log and a daily export of closed claims' histories to the audit archive.
 
     python -m reporting.scheduler   # started by `make run` beside the worker
 
@@ -77,14 +78,26 @@ class Jobs:
         html = render_sla_digest(rows, now, horizon)
         return self._publish(f"sla-digest-{period}.html", f"SLA digest: {len(rows)} claims need attention", html)
 
-    def audit_checkpoint(self) -> Path:
+    def audit_checkpoint(self) -> str:
         """Every hour: the heads of the claim event log's chains, signed, outside the database."""
         from activities.event_log import write_checkpoint
         from config.encryption import audit_seal_key
+        from documents.archive import archive_for
 
-        path = write_checkpoint(self.engine, audit_seal_key(self.settings), self.settings.checkpoints_dir)
-        log.info("audit checkpoint written", path=str(path))
-        return path
+        archive = archive_for(self.settings)
+        name = write_checkpoint(self.engine, audit_seal_key(self.settings), archive)
+        log.info("audit checkpoint written", name=name, archive=archive.describe())
+        return name
+
+    async def export_histories(self) -> int:
+        """Every day: closed claims' histories to the audit archive, long before the namespace's retention."""
+        from audit.retention import export_closed
+        from documents.archive import archive_for
+
+        exported = await export_closed(await self.client(), self.engine, archive_for(self.settings),
+                                       at_least_years=self.settings.retention_years)
+        log.info("closed claims' histories exported", count=len(exported))
+        return len(exported)
 
     def _publish(self, name: str, subject: str, html: str) -> Path:
         self.settings.reports_dir.mkdir(parents=True, exist_ok=True)
@@ -107,6 +120,8 @@ def build_scheduler(jobs: Jobs, timezone: str) -> AsyncIOScheduler:
                       id="daily_report", **common)
     scheduler.add_job(jobs.audit_checkpoint, CronTrigger(minute=30, timezone=ZoneInfo(timezone)),
                       id="audit_checkpoint", **common)
+    scheduler.add_job(jobs.export_histories, CronTrigger(hour=1, minute=45, timezone=ZoneInfo(timezone)),
+                      id="export_histories", **common)
     return scheduler
 
 

@@ -15,6 +15,7 @@ from activities.database import ClaimsDatabase
 from activities.engine import make_engine
 from activities.event_log import GENESIS, row_hash, verify, write_checkpoint
 from activities.schema import grant_app_role
+from documents.archive import FolderArchive
 from models.messages import ClaimEvent
 from models.tables import Claim, ClaimEventRow
 from tests.conftest import TEST_SEAL_KEY
@@ -162,37 +163,38 @@ def test_a_rewritten_row_with_recomputed_hashes_fails_its_seal(any_engine):
 
 def test_a_replaced_row_fails_its_seal_and_the_checkpoint(any_engine, tmp_path):
     claim_id = _log_some_events(any_engine)
-    write_checkpoint(any_engine, TEST_SEAL_KEY, tmp_path)
+    write_checkpoint(any_engine, TEST_SEAL_KEY, FolderArchive(tmp_path))
     last = _rows(any_engine, claim_id)[-1]
     forged = row_hash(last.prev_hash, claim_id, last.seq, last.key, last.at, "paid", "system", "forged")
     _tamper(any_engine, "DELETE FROM claim_events WHERE id = :i", i=last.id)
     _tamper(any_engine, "INSERT INTO claim_events (claim_id, seq, key, at, event, actor, detail, recorded_at, "
                         "prev_hash, hash, seal) VALUES (:c, :s, :k, :at, 'paid', 'system', 'forged', :at, :p, :h, :h)",
             c=claim_id, s=last.seq, k=last.key, at=last.at, p=last.prev_hash, h=forged)
-    problems = verify(any_engine, TEST_SEAL_KEY, tmp_path).problems
+    problems = verify(any_engine, TEST_SEAL_KEY, FolderArchive(tmp_path)).problems
+    checkpoint = next(tmp_path.glob("checkpoints/*.json")).name
     assert {p.what.split(":")[0] for p in problems} >= {
-        "its seal does not match", f"differs from checkpoint {next(tmp_path.glob('*.json')).name}"}, problems
+        "its seal does not match", f"differs from checkpoint {checkpoint}"}, problems
 
 
 def test_a_removed_tail_and_an_emptied_table_fall_short_of_the_checkpoint(any_engine, tmp_path):
     claim_id = _log_some_events(any_engine)
-    write_checkpoint(any_engine, TEST_SEAL_KEY, tmp_path)
-    assert verify(any_engine, TEST_SEAL_KEY, tmp_path).problems == []
+    write_checkpoint(any_engine, TEST_SEAL_KEY, FolderArchive(tmp_path))
+    assert verify(any_engine, TEST_SEAL_KEY, FolderArchive(tmp_path)).problems == []
     _tamper(any_engine, "DELETE FROM claim_events WHERE claim_id = :c AND seq > 3", c=claim_id)
     [tail] = verify(any_engine, TEST_SEAL_KEY).problems or [None]
     assert tail is None, "without the checkpoint a removed tail looks like a shorter chain: that is its job"
-    [problem] = verify(any_engine, TEST_SEAL_KEY, tmp_path).problems
+    [problem] = verify(any_engine, TEST_SEAL_KEY, FolderArchive(tmp_path)).problems
     assert (problem.claim_id, problem.seq) == (claim_id, 4) and "removed" in problem.what
     _tamper(any_engine, "DELETE FROM claim_events")
-    [gone] = verify(any_engine, TEST_SEAL_KEY, tmp_path).problems
+    [gone] = verify(any_engine, TEST_SEAL_KEY, FolderArchive(tmp_path)).problems
     assert gone.claim_id == claim_id and "gone" in gone.what
 
 
 def test_an_altered_checkpoint_is_refused(any_engine, tmp_path):
     _log_some_events(any_engine)
-    path = write_checkpoint(any_engine, TEST_SEAL_KEY, tmp_path)
+    path = tmp_path / write_checkpoint(any_engine, TEST_SEAL_KEY, FolderArchive(tmp_path))
     path.write_text(path.read_text().replace('"heads": {', '"heads": {"C-NEVER": [9, "x"], '))
-    [problem] = verify(any_engine, TEST_SEAL_KEY, tmp_path).problems
+    [problem] = verify(any_engine, TEST_SEAL_KEY, FolderArchive(tmp_path)).problems
     assert "signature" in problem.what
 
 
@@ -213,7 +215,8 @@ def test_the_workers_role_may_only_append_to_the_log(any_engine):
         assert verify(app, TEST_SEAL_KEY).problems == [] and len(_rows(app, claim_id)) == 3
         for statement in ("UPDATE claim_events SET detail = 'x'", "DELETE FROM claim_events",
                           "TRUNCATE claim_events", "ALTER TABLE claim_events DISABLE TRIGGER ALL",
-                          "DROP TABLE claim_events"):
+                          "DROP TABLE claim_events", "UPDATE history_exports SET name = 'x'",
+                          "DELETE FROM history_exports", "TRUNCATE history_exports"):
             with pytest.raises(DBAPIError, match="permission denied|must be owner"), app.begin() as conn:
                 conn.execute(text(statement))
     finally:
