@@ -43,7 +43,8 @@ run: $(STAMP)
 	$(BIN)/python starter.py server start
 	$(BIN)/python -m reporting.scheduler & scheduler=$$!; \
 	$(BIN)/python -m api & api=$$!; \
-	trap 'kill $$scheduler $$api 2>/dev/null' EXIT INT TERM; $(BIN)/python worker.py
+	trap 'kill $$scheduler $$api 2>/dev/null' EXIT INT TERM; \
+	CLAIMS_METRICS_ADDRESS=$${CLAIMS_METRICS_ADDRESS-127.0.0.1:9464} $(BIN)/python worker.py
 
 ## api: only the HTTP API
 api: $(STAMP)

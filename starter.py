@@ -10,9 +10,16 @@
     python starter.py demo
 """
 
+import os
 import sys
 
 from cli.main import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The Temporal client's runtime threads can outlive the event loop and crash the interpreter's teardown
+    # (SIGABRT or SIGSEGV after the command's answer was printed: temporalio/sdk-python issue 300). Everything
+    # this command does is done and flushed here, so the process ends without that teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

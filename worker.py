@@ -6,6 +6,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -62,21 +66,46 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *, task_que
         workflows=list(workflows),
         workflow_runner=workflow_runner(),
         activities=build_activities(settings, engine, gateway),
-        activity_executor=ThreadPoolExecutor(max_workers=32),
-        max_concurrent_activities=32,
+        activity_executor=ThreadPoolExecutor(max_workers=settings.worker_max_activities),
+        max_concurrent_activities=settings.worker_max_activities,
+        max_concurrent_local_activities=settings.worker_max_activities,
+        max_cached_workflows=settings.worker_cache_size,
     )
+
+
+def more_processes(settings: Settings, count: int) -> list[subprocess.Popen[bytes]]:
+    """Further worker processes beside this one (`CLAIMS_WORKER_PROCESSES`): one Python process runs workflow
+    code on one core, so a machine's cores are used by processes, each with its own cache and pollers. Each
+    serves its metrics on the next port."""
+    children = []
+    for i in range(1, count + 1):
+        env = {**os.environ, "CLAIMS_WORKER_PROCESSES": "1"}
+        if settings.metrics_address:
+            host, _, port = settings.metrics_address.rpartition(":")
+            env["CLAIMS_METRICS_ADDRESS"] = f"{host}:{int(port) + i}"
+        children.append(subprocess.Popen([sys.executable, __file__], env=env))  # noqa: S603
+    return children
 
 
 async def main() -> None:
     settings = get_settings()
     configure_logging(settings)
     engine = make_engine(settings.resolved_database_url)
-    client = await connect(settings)
+    client = await connect(settings, metrics=True)  # starts the embedded server first, if it is the one
+    children = more_processes(settings, settings.worker_processes - 1)
     worker = build_worker(client, settings, engine)
     log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace,
-             temporal=settings.temporal_address or "embedded", database=engine.url.render_as_string())
-    await worker.run()
+             temporal=settings.temporal_address or "embedded", database=engine.url.render_as_string(),
+             processes=settings.worker_processes, cache=settings.worker_cache_size)
+    try:
+        await worker.run()
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=30)
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the other processes are ended with this one
     asyncio.run(main())

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     temporal_tls_ca: Path | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH")
     temporal_api_key: str | None = Field(default=None, alias="TEMPORAL_API_KEY")
     task_queue: str = Field(default="claims", alias="CLAIMS_TASK_QUEUE")
+    # The worker's sizing (see docs/operators.md, "Sizing the workers"): open claims kept in memory (a claim beyond
+    # the cache is replayed when it next wakes), activities run at once, and worker processes `worker.py` starts.
+    worker_cache_size: int = Field(default=1000, ge=0, alias="CLAIMS_WORKER_CACHE_SIZE")
+    worker_max_activities: int = Field(default=32, ge=1, alias="CLAIMS_WORKER_MAX_ACTIVITIES")
+    worker_processes: int = Field(default=1, ge=1, le=64, alias="CLAIMS_WORKER_PROCESSES")
+    # host:port where each worker serves Prometheus metrics at /metrics (Temporal's and the claims'); unset, none.
+    # Further worker processes take the next ports.
+    metrics_address: str | None = Field(default=None, alias="CLAIMS_METRICS_ADDRESS")
 
     # Embedded dev server (used only when TEMPORAL_ADDRESS is unset).
     embedded_port: int = Field(default=7233, alias="CLAIMS_EMBEDDED_PORT")

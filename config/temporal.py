@@ -12,6 +12,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -95,8 +96,15 @@ def stop_embedded_server(settings: Settings) -> bool:
     return True
 
 
-async def connect(settings: Settings) -> Client:
-    """A client for the configured cluster, or for the embedded server (started if need be)."""
+def metrics_runtime(address: str) -> Runtime:
+    """A runtime whose Temporal metrics, and the claims' business metrics (workflows/metrics.py), are served in
+    the Prometheus format at http://<address>/metrics. One per process."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+async def connect(settings: Settings, *, metrics: bool = False) -> Client:
+    """A client for the configured cluster, or for the embedded server (started if need be); with `metrics`
+    (the worker) it serves Prometheus metrics at `CLAIMS_METRICS_ADDRESS`, when set."""
     address = settings.temporal_address or await ensure_embedded_server(settings)
     tls: bool | TLSConfig = settings.temporal_tls
     if settings.temporal_tls_cert or settings.temporal_tls_ca:
@@ -107,4 +115,5 @@ async def connect(settings: Settings) -> Client:
         )
     return await Client.connect(
         address, namespace=settings.temporal_namespace, tls=tls, api_key=settings.temporal_api_key,
-        data_converter=converter_for(settings))
+        data_converter=converter_for(settings),
+        runtime=metrics_runtime(settings.metrics_address) if metrics and settings.metrics_address else None)

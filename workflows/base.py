@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from models.contract import ErrorType, Sender, Stage, TimelineEntry, UpdateAck
     from models.messages import ClaimEvent, NotificationRequest, Recipient
+    from workflows import metrics
     from workflows.claim_state import ClaimState, refuse
 
 T = TypeVar("T")
@@ -128,6 +129,7 @@ class ClaimBase:
 
     async def _enter(self, stage: Stage, changes: dict[str, Any] | None = None) -> None:
         self.s.stage = stage
+        metrics.stage_entered(stage.value)
         self._upsert_search_attributes()
         await self._note(f"stage:{stage.value}", changes={"stage": stage.value, **(changes or {})})
 
@@ -165,6 +167,7 @@ class ClaimBase:
                                  passthrough=True)
         except ActivityFailure as err:
             self.s.letters_failed.append(f"{request.kind}-{request.sequence}")
+            metrics.letter_failed(request.kind)
             await self._note("notification_failed", detail=f"{request.kind}: {err.cause or err}")
             return
         self.s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{request.kind}",

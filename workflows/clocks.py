@@ -16,6 +16,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from models.contract import Path, Role, SlaBreach, SlaWarning
     from models.messages import Recipient
+    from workflows import metrics
     from workflows.base import ClaimBase
     from workflows.claim_state import Clock
     from workflows.rules import authority
@@ -87,6 +88,7 @@ class SlaClocks(ClaimBase):
         clock.warned = True
         owner = s.escalated_to or clock.owner
         s.warnings.append(SlaWarning(clock=clock.name, due_at=clock.due_at, warned_at=workflow.now(), owner=owner))
+        metrics.sla_warning(clock.name)
         await self._note("sla_warning", detail=f"{clock.name} due {clock.due_at.isoformat()}; owner {owner.value}")
         self._notify_staff("sla_warning", owner, {"clock": clock.name, "due_at": clock.due_at,
                                                    "handler": s.handler or "unassigned"})
@@ -101,6 +103,7 @@ class SlaClocks(ClaimBase):
             tier = authority.raise_tier(current)
             s.escalated_to = tier
         s.breaches.append(SlaBreach(clock=clock.name, due_at=due_at, breached_at=workflow.now(), escalated_to=tier))
+        metrics.sla_breach(clock.name, tier.value if tier else "")
         clock.extend()
         self._upsert_search_attributes()
         await self._note("sla_breached", detail=f"{clock.name} was due {due_at.isoformat()}"

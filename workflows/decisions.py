@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
     )
     from models.messages import ComputePayout, PaymentReceipt, PaymentRequest
+    from workflows import metrics
     from workflows.base import PAYMENT_RETRY, ActivityFailure, ClaimClosed, business_error
     from workflows.claim_state import refuse
     from workflows.clocks import SlaClocks
@@ -177,6 +178,7 @@ class Decisions(SlaClocks):
         s.payments.append(PaymentRecord(sequence=sequence, kind=kind, amount=receipt.amount,
                                         idempotency_key=receipt.idempotency_key, reference=receipt.reference,
                                         account=account.masked, paid_at=receipt.paid_at))
+        metrics.paid(kind, receipt.amount)
         await self._note("paid", detail=f"{receipt.amount} to {account.masked} ({receipt.reference})")
         self._notify("payment_sent", {"amount": receipt.amount, "account": account.masked,
                                       "reference": receipt.reference, "paid_at": receipt.paid_at, "kind": kind},
@@ -248,6 +250,8 @@ class Decisions(SlaClocks):
         s = self.s
         s.outcome, s.closed_at, s.review = outcome, workflow.now(), None
         s.clocks.clear()
+        metrics.closed(outcome.value, s.path.value if s.path else "none",
+                       s.closed_at - (s.registered_at or s.closed_at))
         await self._enter(Stage.CLOSED, changes={"outcome": outcome.value, "closed_at": s.closed_at.isoformat()})
 
     # ------------------------------------------------------------------ advances
