@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -36,6 +36,8 @@ from workflows.rules.payout import compute_payout
 from workflows.rules.risk import RiskFacts, score_risk
 
 log = structlog.get_logger(__name__)
+
+CLAIMS = Claim.__table__  # type: ignore[attr-defined]
 
 READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "handler", "payout_amount",
                      "closed_at"}
@@ -237,43 +239,43 @@ class ClaimsDatabase:
         """Append to the claim's event log and move the read model, in one transaction. An event whose key the
         claim already has was recorded by an earlier attempt: nothing more is done."""
         key = ev.key or uuid.uuid4().hex
+        values = self._read_model_values(ev.changes)
         for attempt in (1, 2):
-            with Session(self.engine) as session:
-                event_log.lock_claim(session, ev.claim_id)
-                if not event_log.append(session, ev.claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc(),
-                                        self.seal_key):
-                    log.info("claim event already recorded", claim_id=ev.claim_id, key=key)
-                    return
-                row = session.get(Claim, ev.claim_id)
-                if row is not None:
-                    self._apply_changes(row, ev.changes, utc(ev.at))
-                    session.add(row)
-                try:
-                    session.commit()
-                    break
-                except IntegrityError:
-                    # Under the claim's lock only a writer that skipped the lock could get here; re-check.
-                    session.rollback()
-                    if event_log.has_key(session, ev.claim_id, key):
+            try:
+                with event_log.locked_for_claim(self.engine, ev.claim_id) as conn:
+                    if not event_log.append(conn, ev.claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc(),
+                                            self.seal_key):
+                        log.info("claim event already recorded", claim_id=ev.claim_id, key=key)
                         return
-                    if attempt == 2:
-                        raise
+                    if "stage" in values:
+                        entered = conn.execute(select(CLAIMS.c.stage_entered_at)
+                                               .where(CLAIMS.c.claim_id == ev.claim_id)).scalar_one_or_none()
+                        values["stage_entered_at"] = {**(entered or {}), values["stage"]: utc(ev.at).isoformat()}
+                    conn.execute(update(CLAIMS).where(CLAIMS.c.claim_id == ev.claim_id)
+                                 .values(**values, updated_at=now_utc()))
+                break
+            except IntegrityError:
+                # Under the claim's lock only a writer that skipped the lock could get here; re-check.
+                with self.engine.connect() as conn:
+                    if event_log.has_key(conn, ev.claim_id, key):
+                        return
+                if attempt == 2:
+                    raise
         log.info("claim event", claim_id=ev.claim_id, claim_event=ev.event, by=ev.by, key=key)
 
     @staticmethod
-    def _apply_changes(row: Claim, changes: dict[str, Any], at: datetime) -> None:
+    def _read_model_values(changes: dict[str, Any]) -> dict[str, Any]:
+        """The claims row's new values from an event's changes, typed for their columns."""
         unknown = set(changes) - READ_MODEL_FIELDS
         if unknown:
             raise ApplicationError(f"unknown read-model fields {sorted(unknown)}", non_retryable=True)
-        for key, value in changes.items():
-            if key == "payout_amount" and value is not None:
-                value = Decimal(str(value))
-            if key == "closed_at" and value is not None:
-                value = utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-            setattr(row, key, value)
-        if "stage" in changes:
-            row.stage_entered_at = {**row.stage_entered_at, changes["stage"]: at.isoformat()}
-        row.updated_at = now_utc()
+        values = dict(changes)
+        if values.get("payout_amount") is not None:
+            values["payout_amount"] = Decimal(str(values["payout_amount"]))
+        if values.get("closed_at") is not None:
+            closed = values["closed_at"]
+            values["closed_at"] = utc(datetime.fromisoformat(closed) if isinstance(closed, str) else closed)
+        return values
 
     @staticmethod
     def _add_documents(session: Session, claim_id: str, documents: Iterable[Any], at: datetime) -> None:

@@ -18,15 +18,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
 
-from sqlalchemy import func
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, insert
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
-from activities.engine import begin_immediate, utc
+from activities.engine import SQLITE_BEGIN, utc
 from documents.archive import Archive
 from models.tables import ClaimEventRow
 
@@ -44,33 +46,41 @@ def seal(key: bytes, hash_: str) -> str:
     return hmac.new(key, hash_.encode(), hashlib.sha256).hexdigest()
 
 
-def lock_claim(session: Session, claim_id: str) -> None:
-    """Hold the claim's append lock until the session's transaction ends. Call it first in the transaction:
-    on SQLite the lock is the database's write lock, taken by starting the transaction with BEGIN IMMEDIATE."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(select(func.pg_advisory_xact_lock(func.hashtextextended(claim_id, 0))))
-    else:
-        begin_immediate(session)
+EVENTS = ClaimEventRow.__table__  # type: ignore[attr-defined]
+"""The table, for the append path's plain SQL: it runs nine times in a fast-path claim, and the ORM's unit of
+work was a fifth of a worker's CPU there."""
 
 
-def has_key(session: Session, claim_id: str, key: str) -> bool:
-    return session.exec(select(ClaimEventRow.id).where(ClaimEventRow.claim_id == claim_id,
-                                                       ClaimEventRow.key == key)).first() is not None
+@contextmanager
+def locked_for_claim(engine: Engine, claim_id: str) -> Iterator[Connection]:
+    """A transaction holding the claim's append lock until it ends (committed on leaving, rolled back on an
+    error). PostgreSQL: an advisory lock on the claim; SQLite: the database's write lock (BEGIN IMMEDIATE)."""
+    with engine.connect() as conn:
+        conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(claim_id, 0))))
+            yield conn
 
 
-def append(session: Session, claim_id: str, key: str, at: datetime, event: str, actor: str, detail: str,
+def has_key(conn: Connection, claim_id: str, key: str) -> bool:
+    return conn.execute(select(EVENTS.c.id).where(EVENTS.c.claim_id == claim_id, EVENTS.c.key == key)
+                        .limit(1)).first() is not None
+
+
+def append(conn: Connection, claim_id: str, key: str, at: datetime, event: str, actor: str, detail: str,
            recorded_at: datetime, seal_key: bytes) -> bool:
-    """Add the claim's next row to the session's transaction (the caller holds `lock_claim` and commits).
+    """Add the claim's next row in the connection's transaction (the caller holds `locked_for_claim`).
     False, adding nothing, when the claim already has an event with this key."""
-    if has_key(session, claim_id, key):
+    if has_key(conn, claim_id, key):
         return False
-    last = session.exec(select(ClaimEventRow).where(ClaimEventRow.claim_id == claim_id)
-                        .order_by(col(ClaimEventRow.seq).desc()).limit(1)).first()
+    last = conn.execute(select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.claim_id == claim_id)
+                        .order_by(EVENTS.c.seq.desc()).limit(1)).first()
     seq, prev = (last.seq + 1, last.hash) if last is not None else (1, GENESIS)
     hash_ = row_hash(prev, claim_id, seq, key, at, event, actor, detail)
-    session.add(ClaimEventRow(claim_id=claim_id, seq=seq, key=key, at=utc(at), event=event, actor=actor,
-                              detail=detail, recorded_at=recorded_at, prev_hash=prev, hash=hash_,
-                              seal=seal(seal_key, hash_)))
+    conn.execute(insert(EVENTS).values(claim_id=claim_id, seq=seq, key=key, at=utc(at), event=event, actor=actor,
+                                       detail=detail, recorded_at=recorded_at, prev_hash=prev, hash=hash_,
+                                       seal=seal(seal_key, hash_)))
     return True
 
 
