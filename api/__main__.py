@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import uvicorn
 
 from activities.engine import make_engine
@@ -11,6 +13,7 @@ from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from documents.store import store_for
+from identity import development
 from identity.codes import code_secret
 from identity.keys import verifier_for
 
@@ -20,7 +23,15 @@ async def build_services(settings: Settings) -> Services:
                     store=store_for(settings), verifier=verifier_for(settings),
                     code_secret=code_secret(settings.code_secret, settings.var_dir), task_queue=settings.task_queue,
                     max_upload_bytes=settings.document_max_bytes, codec=EncryptionCodec(keyring_for(settings)),
-                    session_same_site=settings.session_same_site)
+                    session_same_site=settings.session_same_site, demo_tokens=demo_tokens(settings))
+
+
+def demo_tokens(settings: Settings) -> Callable[[str, tuple[str, ...]], str] | None:
+    """With the development issuer, the sign-in page offers demo staff; with a real one, nobody is minted."""
+    if not settings.uses_development_issuer:
+        return None
+    return lambda subject, roles: development.mint(settings.var_dir, subject=subject, roles=roles,
+                                                   audience=settings.oidc_audience, ttl_seconds=8 * 3600)
 
 
 def main() -> None:

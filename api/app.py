@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
@@ -49,6 +51,8 @@ from api.problems import (
 )
 from api.session import router as session_router
 from api.views import ClaimAccepted, ClaimProgress, MissingDocuments, StoredUpload, WorkItem, Worklist
+from api.workbench import SignInNeeded
+from api.workbench import router as workbench_router
 from cli.claims import CommandError, start_claim
 from config.encryption import EncryptionCodec
 from documents.store import DocumentRejected, DocumentStore, check_upload
@@ -91,7 +95,8 @@ class Services:
 
     def __init__(self, client: Client, engine: Engine, store: DocumentStore, verifier: Verifier, code_secret: bytes,
                  task_queue: str, max_upload_bytes: int, codec: EncryptionCodec,
-                 session_same_site: Literal["strict", "lax", "none"] = "strict") -> None:
+                 session_same_site: Literal["strict", "lax", "none"] = "strict",
+                 demo_tokens: Callable[[str, tuple[str, ...]], str] | None = None) -> None:
         self.client = client
         self.engine = engine
         self.store = store
@@ -101,6 +106,8 @@ class Services:
         self.max_upload_bytes = max_upload_bytes
         self.codec = codec
         self.session_same_site = session_same_site
+        self.demo_tokens = demo_tokens
+        """Mints a token for a demo staff member: only with the development issuer (the sign-in page's list)."""
 
 
 def services(request: Request) -> Services:
@@ -318,6 +325,10 @@ async def health(svc: SERVICES) -> dict[str, str]:
 # --------------------------------------------------------------------------- the app
 
 
+async def _to_sign_in(request: Request, _err: Exception) -> Response:
+    return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
+
+
 def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
                ready: Services | None = None, max_upload_bytes: int = 20 * 1024 * 1024,
                cors_origins: Sequence[str] = ()) -> FastAPI:
@@ -348,4 +359,6 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.include_router(router)
     app.include_router(codec_router)
     app.include_router(session_router)
+    app.include_router(workbench_router)
+    app.add_exception_handler(SignInNeeded, _to_sign_in)
     return app

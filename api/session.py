@@ -9,11 +9,11 @@ expires with the token. Only the codec server reads the cookie; `POST /sign-out`
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 
 from api import auth
@@ -29,21 +29,49 @@ PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 <h1>已登录 · Signed in</h1>
 <p id="signed-in">{{ subject }}（{{ roles }}）已登录，有效至 {{ until }}。Temporal 界面现在可以解密显示理赔数据。</p>
 <p lang="en">Signed in as {{ subject }} until {{ until }}: the Temporal web UI now shows claims decrypted.</p>
-<form method="post" action="sign-out"><button type="submit">退出 · Sign out</button></form>
+{% if next %}<p><a href="{{ next }}" id="continue">继续 · Continue</a></p>{% endif %}
+<form method="post" action="/sign-out"><button type="submit">退出 · Sign out</button></form>
 {% else %}
 <h1>工作人员登录 · Staff sign-in</h1>
 {% if problem %}<p role="alert">{{ problem }}</p>{% endif %}
-<form method="post" action="sign-in">
+{% if demo_staff %}
+<h2>演示员工 · Demo staff <small>(development issuer only)</small></h2>
+<form method="post" action="/sign-in/demo">
+<input type="hidden" name="next" value="{{ next }}">
+{% for subject, name, roles in demo_staff %}
+<button type="submit" name="subject" value="{{ subject }}" id="demo-{{ subject }}">
+{{ name }} · {{ subject }}（{{ roles|join(", ") }}）</button><br>
+{% endfor %}
+</form>
+<h2>或使用访问令牌 · Or an access token</h2>
+{% endif %}
+<form method="post" action="/sign-in">
+<input type="hidden" name="next" value="{{ next }}">
 <label for="token">访问令牌 · Access token</label><br>
 <textarea id="token" name="token" rows="6" cols="60" required autocomplete="off"></textarea><br>
-<button type="submit">登录 · Sign in</button>
+<button type="submit" id="sign-in">登录 · Sign in</button>
 </form>
 {% endif %}
 </body></html>""")
 
 
-def _page(status: int = 200, **values: str) -> HTMLResponse:
-    return HTMLResponse(PAGE.render(**values), status_code=status, headers={"Cache-Control": "no-store"})
+DEMO_STAFF = [
+    ("sup-1", "张主管", ("supervisor",)), ("mgr-1", "王经理", ("manager",)), ("adj-1", "李理算", ("adjuster",)),
+    ("inv-1", "赵查勘", ("investigator",)), ("desk-1", "陈客服", ("service",)), ("fin-1", "刘财务", ("finance",)),
+]
+"""Who the development issuer offers on the sign-in page (never with a real identity provider)."""
+
+
+def _safe_next(next_: str | None) -> str:
+    """Only a page of the workbench: never another site."""
+    return next_ if next_ and next_.startswith("/app") and "//" not in next_ else ""
+
+
+def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
+    demo = DEMO_STAFF if request.app.state.services.demo_tokens is not None else None
+    next_ = _safe_next(values.pop("next", None) or request.query_params.get("next"))
+    return HTMLResponse(PAGE.render(demo_staff=demo, next=next_, **values), status_code=status,
+                        headers={"Cache-Control": "no-store"})
 
 
 @router.get("/sign-in", response_class=HTMLResponse, summary="The staff sign-in page")
@@ -52,25 +80,41 @@ async def sign_in_page(request: Request) -> HTMLResponse:
     if cookie:
         try:
             caller = auth.verify(request, cookie)
-            return _page(subject=caller.sender.subject, roles=", ".join(sorted(caller.roles)),
+            return _page(request, subject=caller.sender.subject, roles=", ".join(sorted(caller.roles)),
                          until=_expiry(cookie).isoformat(timespec="minutes"))
         except ProblemError:
             pass  # expired or revoked: sign in again
-    return _page()
+    return _page(request)
+
+
+@router.post("/sign-in/demo", response_class=HTMLResponse, summary="Sign in as a demo staff member (development)")
+async def sign_in_demo(request: Request, subject: Annotated[str, Form(max_length=64)],
+                       next: Annotated[str, Form(max_length=500)] = "") -> Response:  # noqa: A002
+    mint = request.app.state.services.demo_tokens
+    staff = {s: roles for s, _, roles in DEMO_STAFF}
+    if mint is None or subject not in staff:
+        return _page(request, 403, problem="demo staff exist only with the development issuer")
+    return _signed_in(request, mint(subject, staff[subject]), next)
 
 
 @router.post("/sign-in", response_class=HTMLResponse, summary="Sign a staff member in for the web UI")
-async def sign_in(request: Request, token: Annotated[str, Form(max_length=16_384)]) -> HTMLResponse:
-    token = token.strip()
+async def sign_in(request: Request, token: Annotated[str, Form(max_length=16_384)],
+                  next: Annotated[str, Form(max_length=500)] = "") -> Response:  # noqa: A002
+    return _signed_in(request, token.strip(), next)
+
+
+def _signed_in(request: Request, token: str, next_: str) -> Response:
     try:
         caller = auth.verify(request, token)
         if not caller.is_staff:
             raise forbidden(f"only staff sign in here; {caller.sender.subject} holds {sorted(caller.roles)}")
     except ProblemError as err:
-        return _page(err.problem.status, problem=err.problem.detail or err.problem.title)
+        return _page(request, err.problem.status, problem=err.problem.detail or err.problem.title)
     until = _expiry(token)
-    page = _page(subject=caller.sender.subject, roles=", ".join(sorted(caller.roles)),
-                 until=until.isoformat(timespec="minutes"))
+    target = _safe_next(next_)
+    page: Response = RedirectResponse(target, status_code=303) if target else _page(
+        request, subject=caller.sender.subject, roles=", ".join(sorted(caller.roles)),
+        until=until.isoformat(timespec="minutes"))
     same_site = request.app.state.services.session_same_site
     page.set_cookie(auth.SESSION_COOKIE, token, expires=until, httponly=True, samesite=same_site,
                     secure=same_site == "none" or request.url.scheme == "https", path="/")
@@ -79,7 +123,7 @@ async def sign_in(request: Request, token: Annotated[str, Form(max_length=16_384
 
 @router.post("/sign-out", response_class=HTMLResponse, summary="End the staff member's web session")
 async def sign_out(request: Request) -> HTMLResponse:
-    page = _page()
+    page = _page(request)
     page.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True,
                        samesite=request.app.state.services.session_same_site)
     return page

@@ -108,11 +108,11 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: fl
     raise RuntimeError(f"the API did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
 
 
-def start_stack(var_dir: Path, sla_profile: str = "demo") -> Stack:
-    """The stack; under the `demo` SLA profile (the tests') a day lasts a second."""
+def start_stack(var_dir: Path, sla_profile: str = "demo", **sla: Any) -> Stack:
+    """The stack; under the `demo` SLA profile (the tests') a day lasts a second. `sla` overrides the SLA table."""
     var_dir.mkdir(parents=True, exist_ok=True)
     rules = var_dir / "rules.json"
-    rules.write_text(json.dumps({"sla": {"documents_days": 30, "reminder_days_before": [1]}}))
+    rules.write_text(json.dumps({"sla": {"documents_days": 30, "reminder_days_before": [1], **sla}}))
     env = {**os.environ, "CLAIMS_VAR_DIR": str(var_dir), "DATABASE_URL": f"sqlite:///{var_dir / 'claims.db'}",
            "CLAIMS_SLA_PROFILE": sla_profile, "CLAIMS_RULES_FILE": str(rules), "CLAIMS_TASK_QUEUE": "claims-api",
            "CLAIMS_EMBEDDED_PORT": str(free_port()), "CLAIMS_EMBEDDED_UI_PORT": str(free_port()),
@@ -147,8 +147,8 @@ def stop_stack(stack: Stack) -> None:
     stop_embedded_server(stack.settings)
 
 
-def running_stack(var_dir: Path) -> Iterator[Stack]:
-    stack = start_stack(var_dir)
+def running_stack(var_dir: Path, **sla: Any) -> Iterator[Stack]:
+    stack = start_stack(var_dir, **sla)
     try:
         yield stack
     finally:

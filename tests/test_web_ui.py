@@ -25,7 +25,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    yield from running_stack(tmp_path_factory.mktemp("ui") / "var")
+    # ten demo days (seconds) to approve: time to act between the first breach and the next
+    yield from running_stack(tmp_path_factory.mktemp("ui") / "var", approval_business_days=10)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_the_web_ui_shows_a_claim_decrypted_only_to_a_signed_in_staff_member(sta
     page = staff.new_page()
     page.goto(f"{stack.url}/sign-in")
     page.fill("#token", stack.token("sup-1", "supervisor"))
-    page.click("button[type=submit]")
+    page.click("#sign-in")
     assert "sup-1" in page.inner_text("#signed-in")
     answers = open_with_codec(page, stack, claim_id)
     page.wait_for_function("() => document.body.innerText.includes('Li Lei')", timeout=30_000)
@@ -92,7 +93,69 @@ def test_the_web_ui_shows_a_claim_decrypted_only_to_a_signed_in_staff_member(sta
     page = channel.new_page()
     page.goto(f"{stack.url}/sign-in")
     page.fill("#token", stack.token("portal", "channel"))
-    page.click("button[type=submit]")
+    page.click("#sign-in")
     assert "staff" in page.inner_text("[role=alert]")
     assert not [c for c in channel.cookies() if c["name"] == "claims_session"], "a channel gets no session"
     channel.close()
+
+
+# --------------------------------------------------------------------------- the staff workbench
+
+
+def report(stack: Stack, **changes: object) -> str:
+    claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
+    claim.update({"claim_id": f"WB-{uuid.uuid4().hex[:8]}", **changes})
+    claim["documents"] = [{"kind": k, "ref": f"doc://wb/{k}.pdf"} for k in (
+        "claim_form", "id_card", "driver_license", "vehicle_license", "accident_report", "repair_invoice",
+        "damage_photos")]
+    with stack.client() as http:
+        answer = http.post("/claims", json=claim, headers={**stack.auth("portal", "channel"),
+                                                           "Idempotency-Key": claim["claim_id"]})
+        assert answer.status_code in (201, 202), answer.text
+    return str(claim["claim_id"])
+
+
+def test_a_supervisor_finds_an_overdue_claim_approves_within_authority_and_is_refused_beyond(
+        stack: Stack, browser: Browser, tmp_path_factory: pytest.TempPathFactory):
+    shots = tmp_path_factory.mktemp("screenshots")
+    within = report(stack, claimed_amount="8000.00", line_items=[])
+    beyond = report(stack, policy_number="P-AUTO-002", claimed_amount="150000.00", line_items=[])
+    stack.wait(within, lambda s: bool(s["sla_breaches"]), "an approval breach", seconds=90)  # 10 demo days
+    stack.wait(beyond, lambda s: s["stage"] in ("awaiting_approval", "investigating"), "a decision to wait for")
+
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{stack.url}/app")
+    assert "/sign-in" in page.url, "the workbench asks who you are first"
+    page.click("#demo-sup-1")
+    page.wait_for_url(f"{stack.url}/app")
+    assert "sup-1" in page.inner_text("#who")
+    row = page.locator(f"tr[data-claim='{within}']")
+    assert "overdue" in (row.get_attribute("class") or ""), "the breached claim is marked overdue"
+    page.screenshot(path=str(shots / "queue.png"), full_page=True)
+
+    row.locator("a").click()
+    page.wait_for_url(f"**/app/claims/{within}")
+    assert "待审批" in page.inner_text("#stage")
+    page.screenshot(path=str(shots / "claim.png"), full_page=True)
+    page.fill("input[name=comment]", "核对无误")
+    page.click("#approve")
+    page.wait_for_url(f"**/app/claims/{within}?done=approve")
+    status = stack.wait(within, lambda s: s["outcome"] == "paid", "paid")
+    assert [a["approver_id"] for a in status["approvals"]] == ["sup-1"]
+
+    if stack.wait(beyond, lambda s: True, "status")["stage"] == "investigating":  # a large claim is looked into
+        with stack.client() as http:
+            found = http.post(f"/claims/{beyond}/actions/record_investigation",
+                              headers=stack.auth("inv-1", "investigator"),
+                              json={"investigator_id": "inv-1", "findings": "as reported",
+                                    "confirmed_amount": "150000.00", "fraud_suspected": False})
+            assert found.status_code == 200, found.text
+    stack.wait(beyond, lambda s: s["stage"] == "awaiting_approval", "awaiting approval")
+    page.goto(f"{stack.url}/app/claims/{beyond}")
+    assert "manager" in page.inner_text("#rule"), "the authority rule is shown before trying"
+    page.click("#approve")
+    assert "manager" in page.inner_text("#problem").lower() or "经理" in page.inner_text("#problem")
+    page.screenshot(path=str(shots / "refused.png"), full_page=True)
+    assert stack.wait(beyond, lambda s: True, "status")["approvals"] == [], "the workflow refused it"
+    context.close()

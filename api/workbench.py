@@ -1,0 +1,146 @@
+"""The staff workbench (`/app`): the claims queue and the claim page, server-rendered by the API process.
+
+Staff sign in on `/sign-in` (their identity provider's token; with the development issuer, a list of demo staff
+to choose from). The session cookie carries their token; every action is sent to the claim's workflow with it as
+the update's `credential`, exactly as the JSON API does, so the workflow decides who may do what and the page
+only shows its answer. Forms carry a token derived from the session (against cross-site requests, on top of the
+cookie's SameSite=Strict).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from api import auth
+from api.auth import Caller
+from api.problems import ProblemError
+from cli.claims import worklist_query
+from models import contract as c
+from reporting.reports import claims_matching
+from workflows.rules.authority import RANK
+
+router = APIRouter(prefix="/app", tags=["workbench"], include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+STAGE_NAMES = {
+    "registered": "已登记", "coverage_check": "保单责任核查", "awaiting_documents": "待补材料",
+    "investigating": "调查中", "adjusting": "理算中", "awaiting_approval": "待审批", "paying": "支付中",
+    "closed": "已结案",
+}
+OUTCOME_NAMES = {"paid": "已赔付", "denied": "拒赔", "withdrawn": "已撤案", "closed_incomplete": "材料不全结案"}
+ROLE_NAMES = {"system": "系统", "adjuster": "理算员", "supervisor": "主管", "manager": "经理"}
+DECIDING_ROLES = (c.Role.MANAGER, c.Role.SUPERVISOR, c.Role.ADJUSTER)
+
+
+class SignInNeeded(Exception):
+    """The page needs a signed-in staff member: answered with a redirect to the sign-in page."""
+
+
+def staff_session(request: Request) -> Caller:
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    if not token:
+        raise SignInNeeded
+    try:
+        caller = auth.verify(request, token)
+    except ProblemError:
+        raise SignInNeeded from None
+    if not caller.is_staff:
+        raise SignInNeeded
+    return caller
+
+
+def csrf_token(request: Request, caller: Caller) -> str:
+    secret: bytes = request.app.state.services.code_secret
+    return hmac.new(secret, b"csrf:" + caller.token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def deciding_role(caller: Caller) -> c.Role | None:
+    """The highest deciding role the person holds: the role their approvals carry."""
+    return next((r for r in DECIDING_ROLES if r.value in caller.roles), None)
+
+
+def money(amount: Any) -> str:
+    return "—" if amount is None else f"¥{amount:,.2f}"
+
+
+def when(moment: datetime | None) -> str:
+    return "—" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters.update(money=money, when=when)
+templates.env.globals.update(STAGE_NAMES=STAGE_NAMES, OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES)
+
+
+def page(request: Request, name: str, caller: Caller | None, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"caller": caller, **context}, status_code=status,
+                                      headers={"Cache-Control": "no-store"})
+
+
+@router.get("", response_class=HTMLResponse)
+async def queue(request: Request, stage: str | None = None, overdue: bool = False) -> Response:
+    """Open claims, nearest deadline first; overdue and warned ones marked; counts per stage."""
+    caller = staff_session(request)
+    now = datetime.now(UTC)
+    services = request.app.state.services
+    rows = await claims_matching(services.client, worklist_query(None, None, False, None, now))
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["stage"] or "registered"] = counts.get(row["stage"] or "registered", 0) + 1
+        row["claim_id"] = row["workflow_id"].removeprefix("claim-")
+        row["overdue"] = bool(row["breached"]) or (row["sla_due_at"] is not None and row["sla_due_at"] < now)
+    shown = [r for r in rows if (stage is None or r["stage"] == stage) and (not overdue or r["overdue"])]
+    return page(request, "queue.html", caller, rows=shown, counts=counts, stage=stage, overdue=overdue)
+
+
+@router.get("/claims/{claim_id}", response_class=HTMLResponse)
+async def claim_page(request: Request, claim_id: str, done: str | None = None) -> Response:
+    caller = staff_session(request)
+    return await _claim(request, caller, claim_id, done=done)
+
+
+async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 200, **context: Any) -> HTMLResponse:
+    from api.app import _status
+
+    claim = await _status(request.app.state.services, claim_id)
+    mine = deciding_role(caller)
+    rule = None
+    if claim.stage == c.Stage.AWAITING_APPROVAL and claim.required_role is not None:
+        if mine is None or RANK[mine] < RANK[claim.required_role]:
+            rule = (f"此案需{ROLE_NAMES[claim.required_role.value]}审批，您的角色无此权限 · needs a "
+                    f"{claim.required_role.value}'s approval; yours is {mine.value if mine else 'none'}")
+    return page(request, "claim.html", caller, status=status, claim=claim, rule=rule, role=mine,
+                csrf=csrf_token(request, caller), **context)
+
+
+@router.post("/claims/{claim_id}/{action}", response_class=HTMLResponse)
+async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str, Form()],
+              comment: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+              clause: Annotated[str, Form()] = "") -> Response:
+    from api.app import _update
+
+    caller = staff_session(request)
+    if not hmac.compare_digest(csrf, csrf_token(request, caller)):
+        return await _claim(request, caller, claim_id, status=403, problem="表单已过期，请重试 · the form expired")
+    role = deciding_role(caller)
+    payloads: dict[str, dict[str, Any]] = {
+        "approve": {"approver_id": caller.sender.subject, "role": role.value if role else "adjuster",
+                    "comment": comment},
+        "reject": {"approver_id": caller.sender.subject, "role": role.value if role else "adjuster",
+                   "reason": reason, "clause": clause},
+    }
+    if action not in payloads:
+        return await _claim(request, caller, claim_id, status=404, problem=f"unknown action {action}")
+    try:
+        await _update(request.app.state.services, claim_id, action, payloads[action], caller)
+    except ProblemError as err:
+        return await _claim(request, caller, claim_id, status=err.problem.status,
+                            problem=err.problem.detail or err.problem.title)
+    return RedirectResponse(f"/app/claims/{claim_id}?done={action}", status_code=303)
