@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test run api worker scheduler stop lint typecheck clean db-upgrade
+.PHONY: install demo test bench run api worker scheduler stop lint typecheck clean db-upgrade
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: $(STAMP)
 ## test: the whole suite (time-skipping server, dev server, SQLite and PostgreSQL)
 test: $(STAMP) $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/python -m pytest
+
+## bench: the claims against the bare Temporal engine, short version (bench/engine_floor.py --full: long)
+bench: $(STAMP)
+	$(BIN)/python bench/engine_floor.py
 
 ## db-upgrade: apply the database migrations to DATABASE_URL (workers and the scheduler never create tables)
 db-upgrade: $(STAMP)
