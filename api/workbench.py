@@ -38,6 +38,13 @@ STAGE_NAMES = {
 OUTCOME_NAMES = {"paid": "已赔付", "denied": "拒赔", "withdrawn": "已撤案", "closed_incomplete": "材料不全结案"}
 ROLE_NAMES = {"system": "系统", "adjuster": "理算员", "supervisor": "主管", "manager": "经理"}
 DECIDING_ROLES = (c.Role.MANAGER, c.Role.SUPERVISOR, c.Role.ADJUSTER)
+QUEUES = {  # each role's queue: the stages whose work is theirs
+    "service": ("registered", "awaiting_documents"), "investigator": ("investigating",),
+    "adjuster": ("adjusting", "awaiting_approval"), "supervisor": ("awaiting_approval",),
+    "manager": ("awaiting_approval",), "finance": ("paying",),
+}
+QUEUE_NAMES = {"service": "客服", "investigator": "查勘", "adjuster": "理算", "supervisor": "主管审批",
+               "manager": "经理审批", "finance": "财务支付"}
 
 
 class SignInNeeded(Exception):
@@ -85,9 +92,13 @@ def page(request: Request, name: str, caller: Caller | None, status: int = 200, 
 
 
 @router.get("", response_class=HTMLResponse)
-async def queue(request: Request, stage: str | None = None, overdue: bool = False) -> Response:
-    """Open claims, nearest deadline first; overdue and warned ones marked; counts per stage."""
+async def queue(request: Request, stage: str | None = None, overdue: bool = False,
+                queue: str | None = None) -> Response:
+    """A role's queue (the signed-in person's first, by default), or every open claim (`queue=all`), nearest
+    deadline first; overdue ones marked; counts per stage."""
     caller = staff_session(request)
+    mine = [q for q in QUEUES if q in caller.roles]
+    chosen = queue if queue in QUEUES or queue == "all" else (mine[0] if mine and stage is None else "all")
     now = datetime.now(UTC)
     services = request.app.state.services
     rows = await claims_matching(services.client, worklist_query(None, None, False, None, now))
@@ -96,8 +107,11 @@ async def queue(request: Request, stage: str | None = None, overdue: bool = Fals
         counts[row["stage"] or "registered"] = counts.get(row["stage"] or "registered", 0) + 1
         row["claim_id"] = row["workflow_id"].removeprefix("claim-")
         row["overdue"] = bool(row["breached"]) or (row["sla_due_at"] is not None and row["sla_due_at"] < now)
-    shown = [r for r in rows if (stage is None or r["stage"] == stage) and (not overdue or r["overdue"])]
-    return page(request, "queue.html", caller, rows=shown, counts=counts, stage=stage, overdue=overdue)
+    stages = QUEUES.get(chosen or "all")
+    shown = [r for r in rows if (stage is None or r["stage"] == stage) and (not overdue or r["overdue"])
+             and (stages is None or r["stage"] in stages)]
+    return page(request, "queue.html", caller, rows=shown, counts=counts, stage=stage, overdue=overdue,
+                queue=chosen, queues=QUEUE_NAMES, mine=mine)
 
 
 @router.get("/claims/{claim_id}", response_class=HTMLResponse)

@@ -181,9 +181,15 @@ async def test_the_temporal_cli_alone_runs_claims_through_every_update(live, dev
     assert len(live.notices("CLI-E", "missing_materials")) == 1
 
 
-async def test_a_worker_killed_while_a_claim_waits_loses_no_deadline(dev_env, fast_clock, engine):
-    """The approval clock (two 'days' of a second each) runs out while no worker is up; the restarted
-    worker finds the timers fired and acts on them: warning, breach, escalation, each once."""
+async def test_a_worker_killed_while_a_claim_waits_loses_no_deadline(dev_env, fast_clock, engine, tmp_path):
+    """The approval clock (eight 'days' of a second each) runs out while no worker is up; the restarted
+    worker finds the timers fired and acts on them: warning, breach, escalation, each once. The clock is long
+    enough that the next tier's breach (eight more seconds) cannot come before the test approves, however busy
+    the machine."""
+    rules = tmp_path / "approval-rules.json"
+    sla = json.loads(fast_clock.rules_file.read_text())["sla"]
+    rules.write_text(json.dumps({"sla": {**sla, "approval_business_days": 8}}))
+    fast_clock = fast_clock.model_copy(update={"rules_file": rules})
     queue = queue_name()
     claim = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS))
     cid = claim["claim_id"]
@@ -193,7 +199,7 @@ async def test_a_worker_killed_while_a_claim_waits_loses_no_deadline(dev_env, fa
         handle = await claims.start(claim)
         status = await claims.at_stage(cid, "awaiting_approval")
         assert status["sla_breaches"] == []
-    await asyncio.sleep(3)  # no worker: the warning and the breach fall due now
+    await asyncio.sleep(9)  # no worker: the warning and the breach fall due now
     async with build_worker(dev_env.client, fast_clock, engine, task_queue=queue):
         status = await claims.wait(cid, lambda s: bool(s["sla_breaches"]), "a recorded breach")
         assert status["sla_breaches"][0]["clock"] == "approval"
