@@ -21,21 +21,20 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from activities.codes import check
 from activities.engine import utc
 from api import auth
 from api.auth import Caller
+from api.claims import claim_status_of, send_update
 from api.codec import router as codec_router
 from api.limits import BodyLimit
 from api.problems import (
@@ -43,9 +42,7 @@ from api.problems import (
     ProblemError,
     forbidden,
     http_handler,
-    not_found,
     problem_handler,
-    refused,
     unexpected_handler,
     validation_handler,
 )
@@ -122,40 +119,6 @@ ANYONE = Annotated[Caller, Depends(auth.authenticate)]
 REPORTER = Annotated[Caller, Depends(auth.channel_or_staff)]
 
 
-# --------------------------------------------------------------------------- talking to a claim
-
-
-async def _status(svc: Services, claim_id: str) -> c.ClaimStatus:
-    handle = svc.client.get_workflow_handle(c.workflow_id_for(claim_id))
-    try:
-        raw = await handle.query("status")
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise not_found(f"claim {claim_id} does not exist") from None
-        raise
-    try:
-        return c.ClaimStatus.model_validate(raw)
-    except ValidationError:  # the claim failed before it was registered (an unknown policy, say)
-        raise not_found(f"claim {claim_id} was not registered") from None
-
-
-async def _update(svc: Services, claim_id: str, name: str, payload: dict[str, Any], caller: Caller) -> Any:
-    handle = svc.client.get_workflow_handle(c.workflow_id_for(claim_id))
-    try:
-        return await handle.execute_update(name, {**payload, "credential": caller.token})
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError):
-            raise refused(cause.type, cause.message) from None
-        raise refused(None, f"{name}: {cause}") from None
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            if "completed" in err.message.lower():
-                raise refused(c.ErrorType.NOT_ALLOWED, f"{name}: claim {claim_id} has ended") from None
-            raise not_found(f"claim {claim_id} does not exist") from None
-        raise
-
-
 # --------------------------------------------------------------------------- routes
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
@@ -212,14 +175,14 @@ def _remember_key(engine: Engine, key: str, digest: str, claim_id: str) -> tuple
 
 @router.get("/claims/{claim_id}", response_model=c.ClaimStatus, tags=["claims"], summary="Where a claim stands (staff)")
 async def claim_status(claim_id: CLAIM_ID, svc: SERVICES, caller: STAFF) -> c.ClaimStatus:
-    return await _status(svc, claim_id)
+    return await claim_status_of(svc.client, claim_id)
 
 
 @router.post("/claims/{claim_id}/progress/code", response_model=c.UpdateAck, tags=["claimant"],
              summary="Send the claimant a code to see the claim's progress")
 async def progress_code(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL) -> Any:
     """The code goes to the phone or e-mail on file, never to an address given here."""
-    return await _update(svc, claim_id, "request_code", {"purpose": c.CodePurpose.PROGRESS.value}, caller)
+    return await send_update(svc.client, claim_id, "request_code", {"purpose": c.CodePurpose.PROGRESS.value}, caller)
 
 
 @router.get("/claims/{claim_id}/progress", response_model=ClaimProgress, tags=["claimant"],
@@ -234,7 +197,7 @@ async def claim_progress(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL, cod
         why = {CodeCheck.NONE: "no code has been sent for this claim", CodeCheck.EXPIRED: "the code has expired",
                CodeCheck.LOCKED: "the code is void after wrong tries; request a new one"}.get(checked, "wrong code")
         raise forbidden(f"X-Claimant-Code: {why}")
-    return ClaimProgress.of(await _status(svc, claim_id))
+    return ClaimProgress.of(await claim_status_of(svc.client, claim_id))
 
 
 @router.post("/claims/{claim_id}/documents", status_code=201, response_model=StoredUpload, tags=["claimant"],
@@ -246,7 +209,7 @@ async def upload_document(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL,
     """Stores the file by its SHA-256 (the same file twice is stored once), then sends it to the claim as
     `submit_documents` with the reference `doc://sha256/<hex>`: a file another claim already used counts
     against the reused-document rule."""
-    await _status(svc, claim_id)  # nothing is stored for a claim that does not exist
+    await claim_status_of(svc.client, claim_id)  # nothing is stored for a claim that does not exist
     content = await file.read(svc.max_upload_bytes + 1)
     if len(content) > svc.max_upload_bytes:
         raise ProblemError(413, "document-too-large", "Document too large",
@@ -256,7 +219,7 @@ async def upload_document(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL,
         stored = await run_in_threadpool(svc.store.put, content, media_type)
     except DocumentRejected as err:
         raise ProblemError(422, "document-rejected", "Document rejected", f"{err.field}: {err}") from None
-    missing = await _update(svc, claim_id, "submit_documents",
+    missing = await send_update(svc.client, claim_id, "submit_documents",
                             {"documents": [{"kind": kind, "ref": stored.ref}]}, caller)
     log.info("document uploaded", claim_id=claim_id, kind=kind, sha256=stored.sha256, size=stored.size)
     return StoredUpload(kind=kind, ref=stored.ref, sha256=stored.sha256, size=stored.size,
@@ -279,7 +242,7 @@ def _action(name: str, model: type[BaseModel], summary: str) -> Callable[..., Aw
         sent = body.model_dump(mode="json", exclude_unset=True, exclude={"credential"})
         if name == "submit_documents":
             await _require_stored(svc, sent["documents"])
-        result = await _update(svc, claim_id, name, sent, caller)
+        result = await send_update(svc.client, claim_id, name, sent, caller)
         return MissingDocuments(missing_documents=list(result)) if name == "submit_documents" else result
 
     act.__annotations__["payload"] = Annotated[model, Body()]  # the class itself: this module's annotations are text

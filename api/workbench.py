@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 
 from api import auth
 from api.auth import Caller
+from api.claims import claim_status_of, send_update
 from api.problems import ProblemError
 from cli.claims import worklist_query
 from models import contract as c
@@ -121,9 +122,7 @@ async def claim_page(request: Request, claim_id: str, done: str | None = None) -
 
 
 async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 200, **context: Any) -> HTMLResponse:
-    from api.app import _status
-
-    claim = await _status(request.app.state.services, claim_id)
+    claim = await claim_status_of(request.app.state.services.client, claim_id)
     mine = deciding_role(caller)
     rule = None
     if claim.stage == c.Stage.AWAITING_APPROVAL and claim.required_role is not None:
@@ -138,8 +137,6 @@ async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 
 async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str, Form()],
               comment: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
               clause: Annotated[str, Form()] = "") -> Response:
-    from api.app import _update
-
     caller = staff_session(request)
     if not hmac.compare_digest(csrf, csrf_token(request, caller)):
         return await _claim(request, caller, claim_id, status=403, problem="表单已过期，请重试 · the form expired")
@@ -153,7 +150,7 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
     if action not in payloads:
         return await _claim(request, caller, claim_id, status=404, problem=f"unknown action {action}")
     try:
-        await _update(request.app.state.services, claim_id, action, payloads[action], caller)
+        await send_update(request.app.state.services.client, claim_id, action, payloads[action], caller)
     except ProblemError as err:
         return await _claim(request, caller, claim_id, status=err.problem.status,
                             problem=err.problem.detail or err.problem.title)

@@ -28,7 +28,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,8 @@ from activities.engine import make_engine  # noqa: E402
 from activities.schema import upgrade  # noqa: E402
 from audit.replay import history_from_file  # noqa: E402
 from bench.bare_worker import STEPS, BareWorkflow  # noqa: E402
-from config.encryption import Keyring, converter_for  # noqa: E402
+from bench.processes import KEYRING, Rig  # noqa: E402
+from config.encryption import converter_for  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from config.temporal import installed_binary, workflow_runner  # noqa: E402
 from models import search_attributes  # noqa: E402
@@ -54,72 +54,6 @@ from tests.claims import auto_claim, docs  # noqa: E402
 from tests.conftest import POSTGRES_URL, TEST_KEYRING, sample_policies  # noqa: E402
 from tests.conftest import TEST_KEYS as KEYS_FOR_HISTORIES  # noqa: E402  (the saved histories' key)
 from workflows.claim import ClaimWorkflow  # noqa: E402
-
-KEYS = "bench=" + "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-KEYRING = Keyring("bench", {"bench": bytes(range(32))})
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-@dataclass
-class Workers:
-    """Worker processes of one kind on one task queue."""
-
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def cpu(self) -> float:
-        return sum(cpu_seconds(p.pid) for p in self.processes)
-
-    def rss(self) -> float:
-        return sum(rss_mib(p.pid) for p in self.processes)
-
-    def stop(self) -> None:
-        for p in self.processes:
-            p.terminate()
-        for p in self.processes:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
-@dataclass
-class Rig:
-    address: str
-    var: Path
-    database_url: str
-    client: Client  # with the claims' encrypting converter
-    bare_client: Client
-
-    def env(self, queue: str, **extra: str) -> dict[str, str]:
-        return {**os.environ, "TEMPORAL_ADDRESS": self.address, "DATABASE_URL": self.database_url,
-                "CLAIMS_VAR_DIR": str(self.var), "CLAIMS_TASK_QUEUE": queue, "CLAIMS_ENCRYPTION_KEYS": KEYS,
-                "CLAIMS_LOG_FORMAT": "json", "CLAIMS_SLA_PROFILE": "statutory", **extra}
-
-    def claims_workers(self, queue: str, count: int = 1, **extra: str) -> Workers:
-        log = (self.var / f"worker-{queue}.log").open("ab")
-        env = self.env(queue, **extra)
-        return Workers([subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
-                        for _ in range(count)])
-
-    def bare_workers(self, queue: str, count: int = 1, cache: int = 1000) -> Workers:
-        return Workers([subprocess.Popen([sys.executable, "bench/bare_worker.py", self.address, queue, str(cache)],
-                                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-                        for _ in range(count)])
-
 
 # --------------------------------------------------------------------------- the two kinds of run
 

@@ -10,8 +10,6 @@ written once: putting a name again with other bytes is refused.
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from config.settings import Settings
+from documents.files import write_whole
 
 
 class ArchiveConflict(Exception):
@@ -60,16 +59,7 @@ class FolderArchive:
             if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
                 raise ArchiveConflict(f"{self.describe()}: {name} already holds other content")
             return digest
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "xb") as out:
-                out.write(content)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_whole(path, content)
         return digest
 
     def get(self, name: str) -> bytes:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from config.settings import Settings
+from documents.files import write_whole
 from documents.uploads import ALLOWED_MEDIA_TYPES, DocumentRejected, check_upload
 
 __all__ = ["ALLOWED_MEDIA_TYPES", "DocumentCorrupted", "DocumentRejected", "DocumentStore", "FolderStore",
@@ -103,22 +102,7 @@ class FolderStore:
         path = self._path(stored.sha256)
         if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == stored.sha256:
             return stored
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "xb") as out:
-                out.write(content)
-                out.flush()
-                os.fsync(out.fileno())
-            _checked(stored.sha256, tmp.read_bytes(), self.describe())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        write_whole(path, content, lambda written: _checked(stored.sha256, written, self.describe()))
         log.info("document stored", sha256=stored.sha256, size=stored.size, store=self.describe())
         return stored
 

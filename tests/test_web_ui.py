@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Response, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
 
 from config.settings import PROJECT_ROOT
 from tests.api_stack import Stack, running_stack
@@ -49,6 +49,16 @@ def report_claim(stack: Stack) -> str:
     return str(claim["claim_id"])
 
 
+def signed_in_with_token(browser: Browser, stack: Stack, token: str) -> tuple[BrowserContext, Page]:
+    """A fresh browser that has sent this token on the sign-in page: the context and the page it landed on."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{stack.url}/sign-in")
+    page.fill("#token", token)
+    page.click("#sign-in")
+    return context, page
+
+
 def open_with_codec(page: Page, stack: Stack, claim_id: str) -> list[Response]:
     """Turn on the UI's per-browser codec setting with credentials, open the claim's workflow: the codec
     server's answers to the page."""
@@ -68,11 +78,7 @@ def open_with_codec(page: Page, stack: Stack, claim_id: str) -> list[Response]:
 def test_the_web_ui_shows_a_claim_decrypted_only_to_a_signed_in_staff_member(stack: Stack, browser: Browser):
     claim_id = report_claim(stack)
 
-    staff = browser.new_context()
-    page = staff.new_page()
-    page.goto(f"{stack.url}/sign-in")
-    page.fill("#token", stack.token("sup-1", "supervisor"))
-    page.click("#sign-in")
+    staff, page = signed_in_with_token(browser, stack, stack.token("sup-1", "supervisor"))
     assert "sup-1" in page.inner_text("#signed-in")
     answers = open_with_codec(page, stack, claim_id)
     page.wait_for_function("() => document.body.innerText.includes('Li Lei')", timeout=30_000)
@@ -89,11 +95,7 @@ def test_the_web_ui_shows_a_claim_decrypted_only_to_a_signed_in_staff_member(sta
     assert "Li Lei" not in page.inner_text("body") and "13800000000" not in page.inner_text("body")
     stranger.close()
 
-    channel = browser.new_context()
-    page = channel.new_page()
-    page.goto(f"{stack.url}/sign-in")
-    page.fill("#token", stack.token("portal", "channel"))
-    page.click("#sign-in")
+    channel, page = signed_in_with_token(browser, stack, stack.token("portal", "channel"))
     assert "staff" in page.inner_text("[role=alert]")
     assert not [c for c in channel.cookies() if c["name"] == "claims_session"], "a channel gets no session"
     channel.close()
