@@ -45,6 +45,7 @@ db-upgrade: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python starter.py db upgrade
 	$(BIN)/python starter.py server start
+	export CLAIMS_TRACES_FILE=$${CLAIMS_TRACES_FILE-var/traces.jsonl}; \
 	$(BIN)/python -m reporting.scheduler & scheduler=$$!; \
 	$(BIN)/python -m api & api=$$!; \
 	trap 'kill $$scheduler $$api 2>/dev/null' EXIT INT TERM; \

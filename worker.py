@@ -30,6 +30,7 @@ from config.encryption import audit_seal_key, keyring_for
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect, workflow_runner
+from config.tracing import shutdown_tracing
 from identity import keys
 from identity.codes import code_secret
 from workflows.claim import ClaimWorkflow
@@ -91,7 +92,8 @@ async def main() -> None:
     settings = get_settings()
     configure_logging(settings)
     engine = make_engine(settings.resolved_database_url)
-    client = await connect(settings, metrics=True)  # starts the embedded server first, if it is the one
+    # Starts the embedded server first, if it is the one.
+    client = await connect(settings, metrics=True, service="claims-worker")
     children = more_processes(settings, settings.worker_processes - 1)
     worker = build_worker(client, settings, engine)
     log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace,
@@ -104,6 +106,7 @@ async def main() -> None:
             child.terminate()
         for child in children:
             child.wait(timeout=30)
+        shutdown_tracing()
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ class CodeActivities:
         self.secret = secret
         self.letters = letters
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def issue_code(self, req: IssueCode) -> CodeIssued:
         """Record the code and send it. A retry sends the same code (it is derived, not drawn), and the outbox
@@ -81,7 +81,7 @@ class CodeActivities:
         log.info("one-time code sent", claim_id=req.claim_id, purpose=req.purpose.value, sequence=req.sequence)
         return CodeIssued(expires_at=expires_at, channel=req.recipient.channel)
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def check_code(self, req: CheckCode) -> CodeCheck:
         result = check(self.engine, self.secret, req.claim_id, req.purpose, req.code, req.at)

@@ -13,6 +13,6 @@ class ConfigurationActivities:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     def load_rules(self) -> Rules:
         return load_rules(self.settings)

@@ -91,7 +91,7 @@ class ClaimsDatabase:
         self.engine = engine
         self.seal_key = seal_key
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def register_claim(self, req: RegisterClaim) -> None:
         """Record a new claim and its documents. A claim id is registered once, by one workflow chain."""
@@ -126,7 +126,7 @@ class ClaimsDatabase:
                                        type=ErrorType.DUPLICATE_CLAIM, non_retryable=True) from None
         logger.info("claim registered", policy_number=claim.policy_number, claim_type=claim.claim_type.value)
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def check_coverage(self, claim: ClaimInput) -> CoverageResult:
         """Policy exists, is in force on the incident date, covers this type and cause, waiting period passed."""
@@ -154,7 +154,7 @@ class ClaimsDatabase:
             return CoverageResult(covered=True, policy=terms)
         return CoverageResult(covered=False, reason=refusal[0], clause=refusal[1], policy=terms)
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def assess_risk(self, req: AssessRisk) -> RiskAssessment:
         claim = req.claim
@@ -185,7 +185,7 @@ class ClaimsDatabase:
         log.info("risk assessed", claim_id=claim.claim_id, score=assessment.score, level=assessment.level)
         return assessment
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def assign_handler(self, req: AssignHandler) -> str:
         """A dedicated green-channel handler: of the type's handlers, the one with the fewest open claims."""
@@ -199,7 +199,7 @@ class ClaimsDatabase:
         log.info("handler assigned", claim_id=req.claim_id, handler=handler)
         return handler
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def record_documents(self, req: RecordDocuments) -> list[str]:
         """Record documents sent after the first report; the references among them that another claim
@@ -215,7 +215,7 @@ class ClaimsDatabase:
                  reused=len(reused))
         return sorted(reused)
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def compute_payout(self, req: ComputePayout) -> Payout:
         """The payout and its basis, against what other claims have paid or hold on the policy in the
@@ -233,7 +233,7 @@ class ClaimsDatabase:
         log.info("payout computed", claim_id=req.claim_id, amount=str(payout.amount), total=str(payout.total))
         return payout
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def record_event(self, ev: ClaimEvent) -> None:
         """Append to the claim's event log and move the read model, in one transaction. An event whose key the

@@ -121,7 +121,7 @@ class NotificationActivities:
         self.sender = sender
         self.keyring = keyring
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def notify(self, req: NotificationRequest) -> NotificationReceipt:
         logger = log.bind(claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)

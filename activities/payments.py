@@ -40,7 +40,7 @@ class PaymentActivities:
         self.engine = engine
         self.gateway = gateway
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def pay(self, req: PaymentRequest) -> PaymentReceipt:
         key = idempotency_key(req.claim_id, req.sequence)

@@ -19,8 +19,9 @@ from identity.keys import verifier_for
 
 
 async def build_services(settings: Settings) -> Services:
-    return Services(client=await connect(settings), engine=make_engine(settings.resolved_database_url),
-                    store=store_for(settings), verifier=verifier_for(settings),
+    return Services(client=await connect(settings, service="claims-api"),
+                    engine=make_engine(settings.resolved_database_url), store=store_for(settings),
+                    verifier=verifier_for(settings),
                     code_secret=code_secret(settings.code_secret, settings.var_dir), task_queue=settings.task_queue,
                     max_upload_bytes=settings.document_max_bytes, codec=EncryptionCodec(keyring_for(settings)),
                     session_same_site=settings.session_same_site, demo_tokens=demo_tokens(settings))

@@ -47,11 +47,13 @@ from api.problems import (
     validation_handler,
 )
 from api.session import router as session_router
+from api.tracing import Traced
 from api.views import ClaimAccepted, ClaimProgress, MissingDocuments, StoredUpload, WorkItem, Worklist
 from api.workbench import SignInNeeded
 from api.workbench import router as workbench_router
 from cli.claims import CommandError, start_claim
 from config.encryption import EncryptionCodec
+from config.tracing import shutdown_tracing
 from documents.store import DocumentRejected, DocumentStore, check_upload
 from identity.keys import Verifier
 from models import contract as c
@@ -304,6 +306,7 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
             assert make_services is not None
             app.state.services = await make_services()
         yield
+        shutdown_tracing()
 
     app = FastAPI(title="Claims orchestrator API", version="1.0",
                   description="Report claims, upload their documents, act on them and follow them. Every call "
@@ -316,6 +319,7 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.add_exception_handler(StarletteHTTPException, http_handler)
     app.add_exception_handler(Exception, unexpected_handler)
     app.add_middleware(BodyLimit, upload_limit=max_upload_bytes)
+    app.add_middleware(Traced)
 
     app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["POST", "GET", "OPTIONS"],
                        allow_headers=["Authorization", "Content-Type", "X-Namespace"], allow_credentials=True)

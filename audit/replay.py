@@ -82,6 +82,19 @@ async def replay(histories: Iterable[WorkflowHistory] | AsyncIterator[WorkflowHi
     return outcomes
 
 
+async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run of a claim's workflow, first to last: a long claim continues as new, and each run's first
+    event names the run it continued."""
+    runs: list[WorkflowHistory] = []
+    run_id: str | None = None
+    while True:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs.insert(0, history)
+        run_id = history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+        if not run_id:
+            return runs
+
+
 async def histories_for_query(client: Client, query: str) -> AsyncIterator[WorkflowHistory]:
     async for history in client.list_workflows(query).map_histories():
         yield history

@@ -89,7 +89,11 @@ def build_trail(history: dict[str, Any]) -> list[TrailEntry]:
     for event in history.get("events", []):
         kind, at = event["eventType"].removeprefix("EVENT_TYPE_"), event.get("eventTime", "")
         attrs: dict[str, Any] = next((v for k, v in event.items() if k.endswith("Attributes")), {})
-        if kind == "WORKFLOW_EXECUTION_STARTED":
+        if kind == "WORKFLOW_EXECUTION_STARTED" and attrs.get("continuedExecutionRunId"):
+            entries.append(TrailEntry(at, "continued", "the claim's history continues in a new run, with its "
+                                      "whole state carried over", "system",
+                                      [f"previous run: {attrs['continuedExecutionRunId']}"]))
+        elif kind == "WORKFLOW_EXECUTION_STARTED":
             claim = _decode(attrs.get("input")) or {}
             docs = ", ".join(d.get("kind", "?") for d in claim.get("documents", [])) or "none"
             entries.append(TrailEntry(at, "reported", f"claim {claim.get('claim_id')} reported: "

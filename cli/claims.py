@@ -17,7 +17,6 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from config.settings import Settings
-from identity import development
 from models.contract import WORKFLOW_TYPE, ClaimInput, ErrorType, workflow_id_for
 
 
@@ -93,13 +92,15 @@ async def _registered(client: Client, workflow_id: str) -> bool:
 
 
 def development_token(settings: Settings, subject: str, roles: list[str],
-                      ttl_seconds: float = development.DEFAULT_TTL_SECONDS) -> str:
+                      ttl_seconds: float | None = None) -> str:
     """A token from the development issuer; refused when a real identity provider is configured."""
+    from identity import development  # the token library only for the commands that mint
+
     if not settings.uses_development_issuer:
         raise CommandError(f"a real identity provider is configured ({settings.oidc_issuer}); "
                            "get a token from it, the development issuer is off")
     return development.mint(settings.var_dir, subject=subject, roles=roles, audience=settings.oidc_audience,
-                            ttl_seconds=ttl_seconds)
+                            ttl_seconds=ttl_seconds or development.DEFAULT_TTL_SECONDS)
 
 
 def with_credential(settings: Settings, update: str, payload: dict[str, Any], credential: str | None) -> dict[str, Any]:
@@ -108,6 +109,8 @@ def with_credential(settings: Settings, update: str, payload: dict[str, Any], cr
     if credential is None:
         if not settings.uses_development_issuer:
             raise CommandError(f"{update}: a real identity provider is configured; pass --credential TOKEN")
+        from identity import development
+
         subject, roles = development.sender_for(update, payload)
         credential = development_token(settings, subject, roles)
     return {**payload, "credential": credential}

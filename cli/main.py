@@ -94,16 +94,17 @@ def db_upgrade(settings: Settings) -> None:
 
 
 async def audit_trail(args: argparse.Namespace, settings: Settings) -> None:
-    from audit.replay import history_from_file
+    from audit.replay import history_from_file, runs_of
     from audit.trail import build_trail, render_html, render_json, render_text
     from config.encryption import EncryptionCodec, decrypted_history, keyring_for
 
     if args.file:
-        history = history_from_file(args.file, settings=settings)
+        runs = [history_from_file(args.file, settings=settings)]
     else:
-        history = await (await connect(settings)).get_workflow_handle(args.workflow_id).fetch_history()
+        runs = await runs_of(await connect(settings), args.workflow_id)
+    history = runs[-1]
     codec = EncryptionCodec(keyring_for(settings))
-    entries = build_trail(decrypted_history(history.to_json_dict(), codec))
+    entries = [entry for run in runs for entry in build_trail(decrypted_history(run.to_json_dict(), codec))]
     text = {"text": render_text, "json": render_json}.get(args.format, lambda e: render_html(e, history.workflow_id))
     rendered = text(entries)
     if args.output:
@@ -150,15 +151,14 @@ async def audit_retention(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def audit_replay(args: argparse.Namespace, settings: Settings) -> None:
-    from audit.replay import histories_for_query, history_from_file, replay
+    from audit.replay import histories_for_query, history_from_file, replay, runs_of
 
     if args.file:
         outcomes = await replay([history_from_file(args.file, settings=settings)], settings=settings)
     else:
         client = await connect(settings)
         if args.workflow_id:
-            outcomes = await replay([await client.get_workflow_handle(args.workflow_id).fetch_history()],
-                                    settings=settings)
+            outcomes = await replay(await runs_of(client, args.workflow_id), settings=settings)
         else:
             outcomes = await replay(histories_for_query(client, args.query), settings=settings)
     for outcome in outcomes:

@@ -63,6 +63,10 @@ GREEN_CHANNEL_HANDLERS = {
     "property": ["gc-property-1", "gc-property-2"],
 }
 
+# A claim's run continues as new at its next quiet wait past this many history events (the engine's own
+# hard limit is 51,200 and it suggests continuing at 4 MiB or 10,240 events by default).
+CONTINUE_AFTER_EVENTS = 10_000
+
 SLA_PROFILES: dict[str, dict[str, Any]] = {
     "statutory": {},
     # A day is a second; business days count as days, so a lifecycle can be watched live.
@@ -97,6 +101,7 @@ def load_rules(settings: Settings) -> Rules:
         "clauses": CLAUSES,
         "staff_mailboxes": STAFF_MAILBOXES,
         "green_channel_handlers": GREEN_CHANNEL_HANDLERS,
+        "continue_after_events": CONTINUE_AFTER_EVENTS,
     }
     return Rules.model_validate(
         {**base, **overrides, "risk": RiskRules.model_validate(risk), "sla": SlaTable.model_validate(sla)}

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # host:port where each worker serves Prometheus metrics at /metrics (Temporal's and the claims'); unset, none.
     # Further worker processes take the next ports.
     metrics_address: str | None = Field(default=None, alias="CLAIMS_METRICS_ADDRESS")
+    # OpenTelemetry traces (config/tracing.py): to a collector over OTLP/HTTP (e.g.
+    # http://otel-collector:4318/v1/traces), or as JSON lines to a file; neither set, no traces.
+    otlp_endpoint: str | None = Field(default=None, alias="CLAIMS_OTLP_ENDPOINT")
+    traces_file: Path | None = Field(default=None, alias="CLAIMS_TRACES_FILE")
 
     # Embedded dev server (used only when TEMPORAL_ADDRESS is unset).
     embedded_port: int = Field(default=7233, alias="CLAIMS_EMBEDDED_PORT")

@@ -9,29 +9,38 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from config.encryption import converter_for
 from config.settings import Settings
+from config.tracing import configure_tracing
+from config.tracing import interceptors as tracing_interceptors
 from models.search_attributes import ALL as SEARCH_ATTRIBUTES
 
-PASSED_THROUGH = ("jwt", "cryptography", "cffi", "_cffi_backend", "workflows")
+if TYPE_CHECKING:
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+PASSED_THROUGH = ("jwt", "cryptography", "cffi", "_cffi_backend", "workflows", "opentelemetry")
 """Modules workflow code uses through the sandbox as they are loaded in the process: the token library and its
-cryptography, whose compiled bindings cannot be loaded a second time inside the sandbox, and the workflow
-package itself. Its modules hold no state of their own (a claim's state lives on its workflow instance) and
-already import each other passed through; passing `workflows.claim` through too saves re-running the module,
-and rebuilding the workflow class, for every claim a worker starts or replays (about 9% of a worker's CPU on
-the fast path). The sandbox's import restrictions do not reach inside passed-through modules: their code keeps
-to `workflow.now()` and the like by rule, and the saved-history replays in CI catch what would not replay."""
+cryptography, whose compiled bindings cannot be loaded a second time inside the sandbox; OpenTelemetry, whose
+context is the process's (the tracing interceptor uses it inside workflows); and the workflow package itself.
+Its modules hold no state of their own (a claim's state lives on its workflow instance) and already import
+each other passed through; passing `workflows.claim` through too saves re-running the module, and rebuilding
+the workflow class, for every claim a worker starts or replays (about 9% of a worker's CPU on the fast path).
+The sandbox's import restrictions do not reach inside passed-through modules: their code keeps to
+`workflow.now()` and the like by rule, and the saved-history replays in CI catch what would not replay."""
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
-    """The workflow sandbox every worker and replayer uses."""
+    """The workflow sandbox every worker and replayer uses (imported here: a command that runs no workflow
+    code starts without the worker's modules)."""
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH))
 
 
@@ -107,9 +116,11 @@ def metrics_runtime(address: str) -> Runtime:
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
 
 
-async def connect(settings: Settings, *, metrics: bool = False) -> Client:
+async def connect(settings: Settings, *, metrics: bool = False, service: str = "claims-cli") -> Client:
     """A client for the configured cluster, or for the embedded server (started if need be); with `metrics`
-    (the worker) it serves Prometheus metrics at `CLAIMS_METRICS_ADDRESS`, when set."""
+    (the worker) it serves Prometheus metrics at `CLAIMS_METRICS_ADDRESS`, when set. With tracing configured
+    the process's spans are named after `service` and the client (and workers built on it) traces."""
+    configure_tracing(settings, service)
     address = settings.temporal_address or await ensure_embedded_server(settings)
     tls: bool | TLSConfig = settings.temporal_tls
     if settings.temporal_tls_cert or settings.temporal_tls_ca:
@@ -120,5 +131,5 @@ async def connect(settings: Settings, *, metrics: bool = False) -> Client:
         )
     return await Client.connect(
         address, namespace=settings.temporal_namespace, tls=tls, api_key=settings.temporal_api_key,
-        data_converter=converter_for(settings),
+        data_converter=converter_for(settings), interceptors=tracing_interceptors(settings),
         runtime=metrics_runtime(settings.metrics_address) if metrics and settings.metrics_address else None)

@@ -91,6 +91,11 @@ class Rules(Message):
     clauses: dict[str, str]
     staff_mailboxes: dict[str, str] = Field(default_factory=dict)
     green_channel_handlers: dict[str, list[str]] = Field(default_factory=dict)
+    continue_after_events: int | None = Field(default=None, ge=40)
+    """A claim's run continues as new at its next quiet wait once its history holds this many events (or
+    sooner, when the server suggests it), so a long claim never nears the engine's history limits. None (the
+    claims started before this rule existed) never continues: their histories replay as they were made. At
+    least 40, above what a run holds when it resumes, so a run never continues again before it has waited."""
 
 
 class RegisterClaim(Message):

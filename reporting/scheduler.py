@@ -44,7 +44,7 @@ class Jobs:
 
     async def client(self) -> Client:
         if self._client is None:
-            self._client = await connect(self.settings)
+            self._client = await connect(self.settings, service="claims-scheduler")
         return self._client
 
     def claim_period(self, job: str, period: str) -> bool:

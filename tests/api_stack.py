@@ -108,8 +108,9 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: fl
     raise RuntimeError(f"the API did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
 
 
-def start_stack(var_dir: Path, sla_profile: str = "demo", **sla: Any) -> Stack:
-    """The stack; under the `demo` SLA profile (the tests') a day lasts a second. `sla` overrides the SLA table."""
+def start_stack(var_dir: Path, sla_profile: str = "demo", *, traces: bool = False, **sla: Any) -> Stack:
+    """The stack; under the `demo` SLA profile (the tests') a day lasts a second. `sla` overrides the SLA table.
+    With `traces`, every process writes its spans to `traces.jsonl` in the var directory."""
     var_dir.mkdir(parents=True, exist_ok=True)
     rules = var_dir / "rules.json"
     rules.write_text(json.dumps({"sla": {"documents_days": 30, "reminder_days_before": [1], **sla}}))
@@ -118,6 +119,8 @@ def start_stack(var_dir: Path, sla_profile: str = "demo", **sla: Any) -> Stack:
            "CLAIMS_EMBEDDED_PORT": str(free_port()), "CLAIMS_EMBEDDED_UI_PORT": str(free_port()),
            "CLAIMS_LOG_FORMAT": "json", "CLAIMS_LOG_LEVEL": "WARNING", "CLAIMS_DOCUMENT_MAX_BYTES": str(UPLOAD_LIMIT),
            "CLAIMS_API_PORT": str(free_port())}
+    if traces:
+        env.update(CLAIMS_TRACES_FILE=str(var_dir / "traces.jsonl"), OTEL_BSP_SCHEDULE_DELAY="200")
     for name in ("CLAIMS_OIDC_ISSUER", "CLAIMS_OIDC_JWKS_URL", "TEMPORAL_ADDRESS", "CLAIMS_DOCUMENT_STORE"):
         env.pop(name, None)
     settings = Settings(CLAIMS_VAR_DIR=var_dir, CLAIMS_EMBEDDED_PORT=int(env["CLAIMS_EMBEDDED_PORT"]),
@@ -147,8 +150,8 @@ def stop_stack(stack: Stack) -> None:
     stop_embedded_server(stack.settings)
 
 
-def running_stack(var_dir: Path, **sla: Any) -> Iterator[Stack]:
-    stack = start_stack(var_dir, **sla)
+def running_stack(var_dir: Path, *, traces: bool = False, **sla: Any) -> Iterator[Stack]:
+    stack = start_stack(var_dir, traces=traces, **sla)
     try:
         yield stack
     finally:

@@ -19,8 +19,8 @@ class ChangedWithoutPatch(ClaimWorkflow):
     """A new step before the coverage check, added carelessly."""
 
     @workflow.run
-    async def run(self, claim: Any = None) -> ClaimResult:
-        return await super().run(claim)
+    async def run(self, claim: Any = None, carried: Any = None) -> ClaimResult:
+        return await super().run(claim, carried)
 
     async def _assess(self, coverage: CoverageResult) -> None:
         await workflow.sleep(1)
@@ -32,8 +32,8 @@ class ChangedWithPatch(ClaimWorkflow):
     """The same new step, behind workflow.patched as docs/operators.md prescribes."""
 
     @workflow.run
-    async def run(self, claim: Any = None) -> ClaimResult:
-        return await super().run(claim)
+    async def run(self, claim: Any = None, carried: Any = None) -> ClaimResult:
+        return await super().run(claim, carried)
 
     async def _assess(self, coverage: CoverageResult) -> None:
         if workflow.patched("pause-before-coverage"):
@@ -46,8 +46,8 @@ class BrokenLetterTask(ClaimWorkflow):
     """A side task (the letter sender) with a bug: its failure must surface, not leave the claim hanging."""
 
     @workflow.run
-    async def run(self, claim: Any = None) -> ClaimResult:
-        return await super().run(claim)
+    async def run(self, claim: Any = None, carried: Any = None) -> ClaimResult:
+        return await super().run(claim, carried)
 
     async def _send(self, request: Any) -> None:
         raise RuntimeError(f"bug in the task sending the {request.kind} letter")

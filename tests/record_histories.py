@@ -1,6 +1,7 @@
 """Record the saved histories under tests/histories/: every demo scenario on a dev server of its own.
 
     .venv/bin/python -m tests.record_histories
+    .venv/bin/python -m tests.record_histories continued    # the claim whose run continues as new
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -11,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import load_policies
@@ -24,7 +28,7 @@ from config.temporal import installed_binary
 from demo import scenarios as demo
 from models import search_attributes
 from models.contract import PolicyTerms, workflow_id_for
-from tests.conftest import data_converter
+from tests.conftest import TEST_KEYS, data_converter
 from worker import build_worker
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -58,5 +62,41 @@ async def record() -> None:
         await env.shutdown()
 
 
+async def record_continued() -> None:
+    """A claim that continues as new while investigated with its statutory advance outstanding, through
+    payment: each run of the chain saved as `continued-run-N.json`."""
+    from audit.replay import runs_of
+    from tests.conftest import claims_rig, sample_policies
+    from tests.test_deadlines import investigated_claim
+
+    var = Path(tempfile.mkdtemp())
+    rules = var / "rules.json"
+    rules.write_text(json.dumps({"continue_after_events": 70}))
+    settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_RULES_FILE=rules, CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    load_policies(engine, sample_policies())
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter, test_server_existing_path=str(installed_binary("temporal-test-server")))
+    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace="default", search_attributes={k.name: k.indexed_value_type for k in search_attributes.ALL}))
+    try:
+        async with claims_rig(env, settings, engine) as claims:
+            claim = investigated_claim()
+            handle = await claims.start(claim)
+            await claims.at_stage(claim["claim_id"], "investigating")
+            await env.sleep(timedelta(days=61))
+            await claims.update(claim["claim_id"], "record_investigation", {
+                "investigator_id": "inv-1", "findings": "as reported", "confirmed_amount": "30000.00"})
+            await claims.at_stage(claim["claim_id"], "awaiting_approval")
+            await claims.update(claim["claim_id"], "approve", {"approver_id": "mgr-1", "role": "manager"})
+            await handle.result()
+            for number, history in enumerate(await runs_of(env.client, workflow_id_for(claim["claim_id"])), 1):
+                (HISTORIES / f"continued-run-{number}.json").write_text(history.to_json(), encoding="utf-8")
+                print(f"continued-run-{number}: {len(history.events)} events")  # noqa: T201
+    finally:
+        await env.shutdown()
+
+
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record_continued() if sys.argv[1:] == ["continued"] else record())

@@ -3,8 +3,10 @@ embedded Temporal server, spoken to over HTTP with bearer tokens from the develo
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +33,7 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    yield from running_stack(tmp_path_factory.mktemp("api") / "var")
+    yield from running_stack(tmp_path_factory.mktemp("api") / "var", traces=True)
 
 
 def pdf(label: str) -> bytes:
@@ -308,3 +310,36 @@ def fuzz(operation: Any, headers: dict[str, str], claim_id: str) -> int:
 
     call()
     return sent
+
+
+def spans_of_trace(stack: Stack, workflow_id: str) -> list[dict[str, Any]]:
+    """The spans of the trace that started this workflow, from every process's lines in the traces file."""
+    path = stack.var_dir / "traces.jsonl"
+    spans = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    started = [s for s in spans if s["name"] == "StartWorkflow:ClaimWorkflow"
+               and s["attributes"].get("temporalWorkflowID") == workflow_id]
+    if not started:
+        return []
+    trace_id = started[0]["context"]["trace_id"]
+    return [s for s in spans if s["context"]["trace_id"] == trace_id]
+
+
+def test_one_trace_follows_a_claim_from_the_api_call_to_its_payment(stack: Stack) -> None:
+    claim = auto_claim()
+    with stack.client() as http:
+        assert http.post("/claims", json=claim, headers=stack.auth("portal", "channel")).status_code == 201
+    stack.wait(claim["claim_id"], lambda s: s["outcome"] == "paid", "paid")
+    expected = {("claims-api", "POST /claims"), ("claims-api", "StartWorkflow:ClaimWorkflow"),
+                ("claims-worker", "RunWorkflow:ClaimWorkflow"), ("claims-worker", "RunActivity:check_coverage"),
+                ("claims-worker", "RunActivity:pay")}
+    deadline = time.monotonic() + 30
+    while True:  # spans are exported in batches, a fraction of a second apart
+        spans = spans_of_trace(stack, f"claim-{claim['claim_id']}")
+        seen = {(s["resource"]["attributes"]["service.name"], s["name"]) for s in spans}
+        if expected <= seen or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert expected <= seen, f"missing from the trace: {expected - seen}; seen {sorted(seen)}"
+    root = next(s for s in spans if s["name"] == "POST /claims")
+    assert root["parent_id"] is None and root["attributes"]["http.response.status_code"] == 201
+    assert not any(claim["claimant"]["phone"] in json.dumps(s) for s in spans), "no personal data in a span"

@@ -62,3 +62,12 @@ def test_audit_trail_command_writes_the_chosen_format(tmp_path, capsys, monkeypa
     assert main(["audit", "trail", "--file", str(HISTORIES / "fast-path.json")]) == 0
     assert "stage: closed" in capsys.readouterr().out
     get_settings.cache_clear()
+
+
+def test_the_trail_of_a_continued_claim_reads_as_one_story_across_its_runs():
+    runs = sorted(HISTORIES.glob("continued-run-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    entries = [e for run in runs for e in trail_of(run.stem)]
+    kinds = [e.kind for e in entries]
+    assert kinds.count("reported") == 1 and kinds.count("continued") == len(runs) - 1
+    text = render_text(entries)
+    assert "stage: investigating" in text and "paid 14750.00" in text and "outcome paid" in text, text

@@ -63,12 +63,15 @@ class ClaimBase:
     surfaces as a failed workflow task an operator sees instead of a silent hang."""
     side_tasks: int
     """Side tasks still running; the workflow completes only when they are done."""
+    in_flight: int
+    """Activities running now (letters among them): the run continues as new only when none is."""
 
     def _init_base(self, claim_id: str) -> None:
         self.s = ClaimState(claim_id)
         self.fast = False
         self.crash = None
         self.side_tasks = 0
+        self.in_flight = 0
 
     # ------------------------------------------------------------------ supervised side tasks
 
@@ -107,6 +110,7 @@ class ClaimBase:
                         passthrough: bool = False) -> T:
         """Run an activity: a local one on the intake and fast path, a normal one otherwise. A business
         rejection surfaces as the workflow's own typed error unless `passthrough` (the caller handles it)."""
+        self.in_flight += 1
         try:
             if self.fast:
                 return await workflow.execute_local_activity(  # type: ignore[no-any-return]
@@ -118,6 +122,8 @@ class ClaimBase:
             if cause is None or passthrough:
                 raise
             raise refuse(cause.message, ErrorType(cause.type or ErrorType.INVALID_CLAIM)) from err
+        finally:
+            self.in_flight -= 1
 
     async def _local(self, name: str, arg: Any, result_type: type[T]) -> T:
         args = [] if arg is None else [arg]
@@ -183,6 +189,52 @@ class ClaimBase:
         except TimeoutError:
             return condition()
         return True
+
+    # ------------------------------------------------------------------ continuing as new
+
+    async def _wait_quietly(self, condition: Callable[[], bool], wait: str, moment: datetime | None = None) -> bool:
+        """Wait for the condition (until the moment, when one is given); True if it held in time.
+
+        These are the lifecycle's long waits, for claimants and staff. When the history has grown long the
+        run continues as new here, carrying the whole state, and the next run resumes at the same wait
+        (claim.py `_resume`): clocks keep their due times, a moment that already passed is not waited for
+        again, and nothing is decided twice."""
+        for also in (self._history_long, self._quiet):  # a long history, then a moment when nothing is under way
+            if moment is None:
+                await workflow.wait_condition(lambda also=also: condition() or also())  # type: ignore[misc]
+            else:
+                await self._wait_until(lambda also=also: condition() or also(), moment)  # type: ignore[misc]
+            if condition():
+                return True
+            if moment is not None and workflow.now() >= moment:
+                return False
+        await self._continue_as_new(wait)
+        raise AssertionError("unreachable: continuing as new ends the run")
+
+    def _history_long(self) -> bool:
+        limit = self.s.rules.continue_after_events if self.s.rules else None
+        if limit is None:
+            return False
+        info = workflow.info()
+        return info.get_current_history_length() >= limit or info.is_continue_as_new_suggested()
+
+    def _quiet(self) -> bool:
+        """Nothing under way that the next run could not pick up: no activity (letters included), no
+        update being handled, no money moving and no account change being checked."""
+        s = self.s
+        return (self.in_flight == 0 and workflow.all_handlers_finished() and not s.advance_requests
+                and not s.advance_in_flight and not s.transfer_in_flight and not s.awaiting_bank_details
+                and not s.account_change_checking)
+
+    async def _continue_as_new(self, wait: str) -> None:
+        s = self.s
+        s.continued, s.continued_at = s.continued + 1, workflow.now()
+        await self._note("continued_as_new", detail=f"run {s.continued} continues at the wait for {wait}; "
+                                                    f"history of {workflow.info().get_current_history_length()} "
+                                                    "events")
+        await workflow.wait_condition(self._quiet)
+        s.resume_at = wait
+        workflow.continue_as_new(args=[s.claim, s.snapshot()])
 
     def _check_withdrawn(self) -> None:
         if self.s.withdrawal is not None and self.s.outcome is None:

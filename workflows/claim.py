@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim, Rules
     from workflows.base import ClaimClosed
-    from workflows.claim_state import parse, refuse
+    from workflows.claim_state import ClaimState, parse, refuse
     from workflows.claim_updates import ClaimUpdates
     from workflows.rules import intake, triage
     from workflows.rules.calendar import due
@@ -42,14 +42,18 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn(name=WORKFLOW_TYPE)
 class ClaimWorkflow(ClaimUpdates):
     @workflow.init
-    def __init__(self, claim: Any = None) -> None:
+    def __init__(self, claim: Any = None, carried: Any = None) -> None:
         self._init_base(workflow.info().workflow_id.removeprefix("claim-"))
         self.money_lock = asyncio.Lock()
 
     # ================================================================== lifecycle
 
     @workflow.run
-    async def run(self, claim: Any = None) -> ClaimResult:
+    async def run(self, claim: Any = None, carried: Any = None) -> ClaimResult:
+        """`carried` is the state of the run before, when the claim continued as new; only the workflow
+        itself passes it."""
+        if carried is not None:
+            return await self._resume(carried)
         s = self.s
         if claim is None:  # `temporal workflow start` without --input
             raise refuse("invalid claim: payload: no start input was given", ErrorType.INVALID_CLAIM)
@@ -86,11 +90,35 @@ class ClaimWorkflow(ClaimUpdates):
             "determination_days": rules.sla.determination_days, "payment_days": rules.sla.payment_days})
 
         await self._supervise(self._lifecycle(coverage))
+        return await self._finished()
+
+    async def _finished(self) -> ClaimResult:
         await workflow.wait_condition(lambda: (workflow.all_handlers_finished() and self.side_tasks == 0)
                                       or self.crash is not None)
         if self.crash is not None:
             raise self.crash
-        return s.result()
+        return self.s.result()
+
+    async def _resume(self, carried: Any) -> ClaimResult:
+        """The claim continued as new at one of its long waits: the same state, the same clocks with the
+        same due times, and the lifecycle picks up at the wait it left."""
+        self.s = s = ClaimState.restored(carried)
+        wait, s.resume_at = s.resume_at, None
+        self._upsert_search_attributes()
+        for name, clock in s.clocks.items():
+            if clock.watched:
+                self._spawn(self._watch(name), name=f"clock:{name}")
+        if "advance_payment" in s.clocks and not s.statutory_advance_done:
+            self._spawn(self._statutory_advance(), name="statutory advance")
+        await self._supervise(self._lifecycle_from(wait))
+        return await self._finished()
+
+    async def _lifecycle_from(self, wait: str | None) -> None:
+        if wait == "approval" and self.s.review == "appeal":
+            await self._guarded(self._decide_appeal)
+        elif wait in ("documents", "investigation", "approval"):
+            await self._guarded(lambda: self._standard_path(resume=wait))
+        await self._after_close()
 
     async def _lifecycle(self, coverage: CoverageResult) -> None:
         await self._guarded(lambda: self._assess(coverage))
@@ -142,33 +170,43 @@ class ClaimWorkflow(ClaimUpdates):
             return
         await self._approve_and_pay("fast path: within the system's authority")
 
-    async def _standard_path(self) -> None:
+    async def _standard_path(self, resume: str | None = None) -> None:
+        """Documents, investigation when the rules call for one, payout, approval and payment. `resume` is
+        the wait a continued run picks up at; the steps before it are done."""
         s = self.s
         claim, rules = s.require_ready()
-        if not await self._collect_documents():
-            return
-        s.investigation_reason = triage.investigation_reason(claim, s.risk, rules) if s.risk else None
-        if s.investigation_reason:
+        if resume in (None, "documents"):
+            if not await self._collect_documents(resumed=resume is not None):
+                return
+            s.investigation_reason = triage.investigation_reason(claim, s.risk, rules) if s.risk else None
+        if resume == "investigation":
+            await self._await_clock(lambda: s.investigation is not None, "investigation")
+        elif s.investigation_reason and resume != "approval":
             self.fast = False
             await self._investigate(s.investigation_reason)
-        await self._enter(Stage.ADJUSTING)
-        payout = await self._compute_payout()
-        if payout.total <= 0:
-            await self._deny_zero(payout)
-            return
-        await self._approve_and_pay("low risk, within the system's authority")
+        if resume != "approval":
+            await self._enter(Stage.ADJUSTING)
+            payout = await self._compute_payout()
+            if payout.total <= 0:
+                await self._deny_zero(payout)
+                return
+        await self._approve_and_pay("low risk, within the system's authority", resumed=resume == "approval")
 
-    async def _approve_and_pay(self, why_system: str) -> None:
-        """The system approves what the guard lets it; anything else waits for a person."""
+    async def _approve_and_pay(self, why_system: str, resumed: bool = False) -> None:
+        """The system approves what the guard lets it; anything else waits for a person (`resumed`: the
+        run continued as new while it waited)."""
         s = self.s
         assert s.payout is not None
-        if self._system_may_approve() and self._refusal(Kind.SYSTEM_APPROVAL, "system", Role.SYSTEM,
-                                                        s.payout.total) is None:
+        if not resumed and self._system_may_approve() and self._refusal(
+                Kind.SYSTEM_APPROVAL, "system", Role.SYSTEM, s.payout.total) is None:
             s.approvals.append(ApprovalRecord(approver_id="system", role=Role.SYSTEM, at=workflow.now(),
                                               comment=why_system))
         else:
             self.fast = False
-            await self._await_approval()
+            if resumed:
+                await self._await_clock(lambda: s.approved() or s.rejection is not None, "approval")
+            else:
+                await self._await_approval()
             if s.rejection is not None:
                 await self._deny([s.rejection.reason], [s.rejection.clause], s.payout.basis,
                                  by=s.rejection.approver_id)
@@ -180,31 +218,27 @@ class ClaimWorkflow(ClaimUpdates):
         return (s.risk is not None and s.risk.level == "low" and not s.investigation_reason
                 and s.escalations == 0 and s.escalated_to is None and s.path != Path.GREEN and s.review is None)
 
-    async def _collect_documents(self) -> bool:
+    async def _collect_documents(self, resumed: bool = False) -> bool:
         """The one consolidated request for everything missing, reminders of the same list, and closing as
-        incomplete when the deadline passes. True when the materials are complete."""
+        incomplete when the deadline passes. True when the materials are complete. `resumed`: the run
+        continued as new while it waited; the reminders not yet sent are still to come."""
         s = self.s
         _, rules = s.require_ready()
-        s.missing = triage.still_missing(s.required_documents, (d.kind for d in s.submitted))
-        if not s.missing:
-            self._materials_complete()
-            return True
-        self.fast = False
-        start = workflow.now()
-        first_request = s.requested_at is None
-        s.requested_at = s.requested_at or start
-        deadline = self._start_clock("documents", rules.sla.documents_days, staff=False, watched=False).due_at
-        self._pause_clock("determination")  # the law's clock does not run while the claimant gathers materials
-        await self._enter(Stage.AWAITING_DOCUMENTS)
-        if first_request:
-            await self._note("documents_requested", detail="one request for: " + ", ".join(s.missing))
-            self._notify("missing_materials", {"missing": list(s.missing), "due_at": deadline})
-        else:  # reopened: the same list again, with a new deadline
-            self._notify("reminder", self._reminder_context(deadline))
+        if resumed:
+            assert s.continued_at is not None
+            start, deadline = s.continued_at, s.clocks["documents"].due_at
+        else:
+            s.missing = triage.still_missing(s.required_documents, (d.kind for d in s.submitted))
+            if not s.missing:
+                self._materials_complete()
+                return True
+            self.fast = False
+            start = workflow.now()
+            deadline = await self._request_documents(start)
         reminders = sorted(deadline - timedelta(seconds=d * rules.sla.day_seconds)
                            for d in rules.sla.reminder_days_before)
         for moment in [r for r in reminders if r > start] + [deadline]:
-            if await self._wait_until(lambda: not s.missing or s.withdrawal is not None, moment):
+            if await self._wait_quietly(lambda: not s.missing or s.withdrawal is not None, "documents", moment):
                 break
             if moment != deadline:
                 self._notify("reminder", self._reminder_context(deadline))
@@ -218,6 +252,22 @@ class ClaimWorkflow(ClaimUpdates):
         await self._note("documents_complete")
         self._materials_complete()
         return True
+
+    async def _request_documents(self, start: datetime) -> datetime:
+        """Start the documents clock and send the one request (or, reopened, the same list again)."""
+        s = self.s
+        _, rules = s.require_ready()
+        first_request = s.requested_at is None
+        s.requested_at = s.requested_at or start
+        deadline = self._start_clock("documents", rules.sla.documents_days, staff=False, watched=False).due_at
+        self._pause_clock("determination")  # the law's clock does not run while the claimant gathers materials
+        await self._enter(Stage.AWAITING_DOCUMENTS)
+        if first_request:
+            await self._note("documents_requested", detail="one request for: " + ", ".join(s.missing))
+            self._notify("missing_materials", {"missing": list(s.missing), "due_at": deadline})
+        else:  # reopened: the same list again, with a new deadline
+            self._notify("reminder", self._reminder_context(deadline))
+        return deadline
 
     def _materials_complete(self) -> None:
         s = self.s
@@ -270,11 +320,10 @@ class ClaimWorkflow(ClaimUpdates):
         reopening (after closing incomplete) takes the claim back into review."""
         s = self.s
         _, rules = s.require_ready()
-        survey_sent = False
         while True:
             assert s.closed_at is not None
             moments: dict[str, datetime] = {}
-            if not survey_sent and s.outcome in (Outcome.PAID, Outcome.DENIED):
+            if not s.survey_sent and s.outcome in (Outcome.PAID, Outcome.DENIED):
                 moments["survey"] = due(s.closed_at, rules.sla.survey_days, rules.sla)
             window = self._appeal_window_end()
             if window is not None and window > workflow.now():
@@ -286,21 +335,22 @@ class ClaimWorkflow(ClaimUpdates):
             if not moments:
                 return
             clock, moment = min(moments.items(), key=lambda kv: kv[1])
-            await self._wait_until(lambda: s.appeal is not None or s.reopen_request is not None, moment)
+            await self._wait_quietly(lambda: s.appeal is not None or s.reopen_request is not None,
+                                     "after_close", moment)
             if s.appeal is not None:
                 await self._guarded(self._review_appeal)
             elif s.reopen_request is not None:
                 await self._guarded(self._reopen)
             elif clock == "survey":
-                survey_sent = True
+                s.survey_sent = True
                 self._notify("survey", {})
 
     async def _review_appeal(self) -> None:
         """A supervisor who took no part reviews the decision: upholds it (reject) or replaces it (approve)."""
         s = self.s
-        claim, rules = s.require_ready()
-        appeal, previous = s.appeal, s.decision
-        assert appeal is not None and previous is not None
+        _, rules = s.require_ready()
+        appeal = s.appeal
+        assert appeal is not None and s.decision is not None
         s.appeal, s.appeals = None, s.appeals + 1
         s.review, s.outcome, s.closed_at, s.rejection, s.agreed_amount = "appeal", None, None, None, None
         s.approvals_from = len(s.approvals)
@@ -313,6 +363,14 @@ class ClaimWorkflow(ClaimUpdates):
             await self._enter(Stage.ADJUSTING)
             await self._compute_payout()
         await self._await_approval()
+        await self._decide_appeal()
+
+    async def _decide_appeal(self) -> None:
+        """The reviewer's answer: the decision stands (a rejection of the appeal) or a new one is paid."""
+        s = self.s
+        claim, _ = s.require_ready()
+        previous = s.decision
+        assert previous is not None
         if s.rejection is not None:
             reasons = [*previous.reasons, f"appeal reviewed and not upheld: {s.rejection.reason}"]
             if previous.kind == "denied":

@@ -5,7 +5,7 @@ Kept apart from the lifecycle (claim.py) so the orchestration reads as a story a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ValidationError
+    from pydantic import BaseModel, TypeAdapter, ValidationError
 
     from models import search_attributes as sa
     from models.contract import (
@@ -105,80 +105,96 @@ def refuse(message: str, error_type: ErrorType = ErrorType.NOT_ALLOWED) -> Appli
     return ApplicationError(message, type=error_type, non_retryable=True)
 
 
+@dataclass
 class ClaimState:
-    """Everything the workflow knows about one claim."""
+    """Everything the workflow knows about one claim: all of it is carried across continue-as-new
+    (`snapshot`, `restored`), so nothing the workflow decides lives anywhere else."""
 
-    def __init__(self, claim_id: str) -> None:
-        self.claim_id = claim_id
-        self.claim: ClaimInput | None = None
-        self.rules: Rules | None = None
-        self.policy: PolicyTerms | None = None
-        self.stage = Stage.REGISTERED
-        self.outcome: Outcome | None = None
-        self.path: Path | None = None
-        self.risk: RiskAssessment | None = None
-        self.required_documents: list[str] = []
-        self.submitted: list[DocumentRef] = []
-        self.missing: list[str] = []
-        self.requested_at: datetime | None = None
-        self.clocks: dict[str, Clock] = {}
-        self.breaches: list[SlaBreach] = []
-        self.warnings: list[SlaWarning] = []
-        self.escalated_to: Role | None = None
-        self.advance_requests: list[tuple[Decimal, str, Role]] = []
-        """Advances waiting to be paid, with who approved them and as what ("statutory", system, for the
-        law's own)."""
-        self.advance_in_flight = False
-        self.statutory_advance_done = False
-        self.advance_held = False
-        """The statutory advance fell due while fraud is suspected: a person decides instead."""
-        self.awaiting_bank_details = False
-        self.transfer_in_flight = False
-        """A pay activity is running: from here until it returns, a withdrawal is refused."""
-        self.sum_insured_available: Decimal | None = None
-        """The policy's sum insured still available for this claim, as of the last payout computation."""
-        self.payout: Payout | None = None
-        self.approvals: list[ApprovalRecord] = []
-        self.approvals_from = 0
-        """Approvals before this index belong to an earlier decision (an appeal starts a new round)."""
-        self.rejection: Reject | None = None
-        self.rejected_by: list[str] = []
-        self.escalations = 0
-        self.payments: list[PaymentRecord] = []
-        self.handler: str | None = None
-        self.advance_approvers: list[str] = []
-        """Everyone who approved an advance on the claim: they took part in a money decision."""
-        self.past_handlers: list[str] = []
-        """Everyone who has handled the claim, the current handler included."""
-        self.timeline: list[TimelineEntry] = []
-        self.investigation_reason: str | None = None
-        self.investigation: RecordInvestigation | None = None
-        self.decision: Decision | None = None
-        self.bank_account: BankAccount | None = None
-        self.account_updated = False
-        self.codes_sent: dict[str, int] = {}
-        """One-time codes sent to the claimant, by purpose: the number of the latest."""
-        self.code_sent_at: dict[str, list[datetime]] = {}
-        """When the codes of each purpose were sent, the last day's (a rolling limit on how many a day)."""
-        self.code_expires_at: dict[str, datetime] = {}
-        self.account_code_failures = 0
-        """Wrong codes given to change the bank account since the last release of a lock."""
-        self.account_change_locked = False
-        self.account_change_checking = False
-        """A new account's code is being checked: a payment waits for the outcome before it starts."""
-        self.withdrawal: Withdraw | None = None
-        self.appeal: Appeal | None = None
-        self.appeals = 0
-        self.reopen_request: Reopen | None = None
-        self.review: str | None = None
-        self.agreed_amount: Decimal | None = None
-        self.registered_at: datetime | None = None
-        self.closed_at: datetime | None = None
-        self.payout_sequence = 0
-        self.notice_sequence: dict[str, int] = {}
-        self.event_count = 0
-        """Events written to the claim's event log: each event's key, so a retried write adds nothing."""
-        self.letters_failed: list[str] = []
+    claim_id: str
+    claim: ClaimInput | None = None
+    rules: Rules | None = None
+    policy: PolicyTerms | None = None
+    stage: Stage = Stage.REGISTERED
+    outcome: Outcome | None = None
+    path: Path | None = None
+    risk: RiskAssessment | None = None
+    required_documents: list[str] = field(default_factory=list)
+    submitted: list[DocumentRef] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    requested_at: datetime | None = None
+    clocks: dict[str, Clock] = field(default_factory=dict)
+    breaches: list[SlaBreach] = field(default_factory=list)
+    warnings: list[SlaWarning] = field(default_factory=list)
+    escalated_to: Role | None = None
+    advance_requests: list[tuple[Decimal, str, Role]] = field(default_factory=list)
+    """Advances waiting to be paid, with who approved them and as what ("statutory", system, for the
+    law's own)."""
+    advance_in_flight: bool = False
+    statutory_advance_done: bool = False
+    advance_held: bool = False
+    """The statutory advance fell due while fraud is suspected: a person decides instead."""
+    awaiting_bank_details: bool = False
+    transfer_in_flight: bool = False
+    """A pay activity is running: from here until it returns, a withdrawal is refused."""
+    sum_insured_available: Decimal | None = None
+    """The policy's sum insured still available for this claim, as of the last payout computation."""
+    payout: Payout | None = None
+    approvals: list[ApprovalRecord] = field(default_factory=list)
+    approvals_from: int = 0
+    """Approvals before this index belong to an earlier decision (an appeal starts a new round)."""
+    rejection: Reject | None = None
+    rejected_by: list[str] = field(default_factory=list)
+    escalations: int = 0
+    payments: list[PaymentRecord] = field(default_factory=list)
+    handler: str | None = None
+    advance_approvers: list[str] = field(default_factory=list)
+    """Everyone who approved an advance on the claim: they took part in a money decision."""
+    past_handlers: list[str] = field(default_factory=list)
+    """Everyone who has handled the claim, the current handler included."""
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    investigation_reason: str | None = None
+    investigation: RecordInvestigation | None = None
+    decision: Decision | None = None
+    bank_account: BankAccount | None = None
+    account_updated: bool = False
+    codes_sent: dict[str, int] = field(default_factory=dict)
+    """One-time codes sent to the claimant, by purpose: the number of the latest."""
+    code_sent_at: dict[str, list[datetime]] = field(default_factory=dict)
+    """When the codes of each purpose were sent, the last day's (a rolling limit on how many a day)."""
+    code_expires_at: dict[str, datetime] = field(default_factory=dict)
+    account_code_failures: int = 0
+    """Wrong codes given to change the bank account since the last release of a lock."""
+    account_change_locked: bool = False
+    account_change_checking: bool = False
+    """A new account's code is being checked: a payment waits for the outcome before it starts."""
+    withdrawal: Withdraw | None = None
+    appeal: Appeal | None = None
+    appeals: int = 0
+    reopen_request: Reopen | None = None
+    review: str | None = None
+    agreed_amount: Decimal | None = None
+    registered_at: datetime | None = None
+    closed_at: datetime | None = None
+    payout_sequence: int = 0
+    notice_sequence: dict[str, int] = field(default_factory=dict)
+    event_count: int = 0
+    """Events written to the claim's event log: each event's key, so a retried write adds nothing."""
+    letters_failed: list[str] = field(default_factory=list)
+    survey_sent: bool = False
+    continued: int = 0
+    """How many times the claim's run has continued as new."""
+    resume_at: str | None = None
+    """The wait the previous run continued as new at, where this run resumes."""
+    continued_at: datetime | None = None
+    """When the previous run continued as new: moments after it are still to come in this run."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON, carried into the next run when the claim continues as new."""
+        return _STATE.dump_python(self, mode="json")  # type: ignore[no-any-return]
+
+    @staticmethod
+    def restored(carried: Any) -> ClaimState:
+        return _STATE.validate_python(carried)
 
     # ------------------------------------------------------------------ derived facts
 
@@ -347,3 +363,6 @@ class ClaimState:
         updates.append(sa.SLA_DUE_AT.value_set(nearest) if nearest else sa.SLA_DUE_AT.value_unset())
         updates.append(sa.SLA_BREACHED.value_set(bool(self.breaches)))
         return updates
+
+
+_STATE = TypeAdapter(ClaimState)

@@ -58,7 +58,7 @@ class SlaClocks(ClaimBase):
     async def _await_clock(self, condition: Callable[[], bool], name: str) -> None:
         """Wait for the condition that stops a clock (the clock's watcher acts on it meanwhile)."""
         s = self.s
-        await workflow.wait_condition(lambda: condition() or s.withdrawal is not None)
+        await self._wait_quietly(lambda: condition() or s.withdrawal is not None, name)
         self._stop_clock(name)
         self._check_withdrawn()
 
