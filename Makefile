@@ -61,7 +61,7 @@ scheduler: $(STAMP)
 
 ## stop: stop the embedded Temporal server that demo/run started
 stop: $(STAMP)
-	$(BIN)/python -c "from config.settings import get_settings; from config.temporal import stop_embedded_server; print('stopped' if stop_embedded_server(get_settings()) else 'not running')"
+	$(BIN)/python -c "from config.settings import get_settings; from config.temporal import stop_embedded_server; from demo.services import stop_background; s = get_settings(); print('stopped', *stop_background(s), 'and the embedded server' if stop_embedded_server(s) else '')"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

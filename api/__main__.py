@@ -16,6 +16,7 @@ from documents.store import store_for
 from identity import development
 from identity.codes import code_secret
 from identity.keys import verifier_for
+from identity.portal import portal_token
 
 
 async def build_services(settings: Settings) -> Services:
@@ -24,7 +25,8 @@ async def build_services(settings: Settings) -> Services:
                     verifier=verifier_for(settings),
                     code_secret=code_secret(settings.code_secret, settings.var_dir), task_queue=settings.task_queue,
                     max_upload_bytes=settings.document_max_bytes, codec=EncryptionCodec(keyring_for(settings)),
-                    session_same_site=settings.session_same_site, demo_tokens=demo_tokens(settings))
+                    session_same_site=settings.session_same_site, demo_tokens=demo_tokens(settings),
+                    portal_token=portal_token(settings))
 
 
 def demo_tokens(settings: Settings) -> Callable[[str, tuple[str, ...]], str] | None:

@@ -34,7 +34,8 @@ from activities.codes import check
 from activities.engine import utc
 from api import auth
 from api.auth import Caller
-from api.claims import claim_status_of, send_update
+from api.claimant import router as claimant_router
+from api.claims import claim_status_of, send_update, store_and_submit
 from api.codec import router as codec_router
 from api.limits import BodyLimit
 from api.problems import (
@@ -54,7 +55,7 @@ from api.workbench import router as workbench_router
 from cli.claims import CommandError, start_claim
 from config.encryption import EncryptionCodec
 from config.tracing import shutdown_tracing
-from documents.store import DocumentRejected, DocumentStore, check_upload
+from documents.store import DocumentStore
 from identity.keys import Verifier
 from models import contract as c
 from models.fields import DocumentKind
@@ -95,7 +96,8 @@ class Services:
     def __init__(self, client: Client, engine: Engine, store: DocumentStore, verifier: Verifier, code_secret: bytes,
                  task_queue: str, max_upload_bytes: int, codec: EncryptionCodec,
                  session_same_site: Literal["strict", "lax", "none"] = "strict",
-                 demo_tokens: Callable[[str, tuple[str, ...]], str] | None = None) -> None:
+                 demo_tokens: Callable[[str, tuple[str, ...]], str] | None = None,
+                 portal_token: Callable[[], str] | None = None) -> None:
         self.client = client
         self.engine = engine
         self.store = store
@@ -107,6 +109,8 @@ class Services:
         self.session_same_site = session_same_site
         self.demo_tokens = demo_tokens
         """Mints a token for a demo staff member: only with the development issuer (the sign-in page's list)."""
+        self.portal_token = portal_token
+        """The self-service channel's token, which the claimant pages act with (identity/portal.py)."""
 
 
 def services(request: Request) -> Services:
@@ -213,19 +217,8 @@ async def upload_document(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL,
     against the reused-document rule."""
     await claim_status_of(svc.client, claim_id)  # nothing is stored for a claim that does not exist
     content = await file.read(svc.max_upload_bytes + 1)
-    if len(content) > svc.max_upload_bytes:
-        raise ProblemError(413, "document-too-large", "Document too large",
-                           f"file: larger than the limit of {svc.max_upload_bytes} bytes")
-    try:
-        media_type = check_upload(content, file.content_type, max_bytes=svc.max_upload_bytes)
-        stored = await run_in_threadpool(svc.store.put, content, media_type)
-    except DocumentRejected as err:
-        raise ProblemError(422, "document-rejected", "Document rejected", f"{err.field}: {err}") from None
-    missing = await send_update(svc.client, claim_id, "submit_documents",
-                            {"documents": [{"kind": kind, "ref": stored.ref}]}, caller)
-    log.info("document uploaded", claim_id=claim_id, kind=kind, sha256=stored.sha256, size=stored.size)
-    return StoredUpload(kind=kind, ref=stored.ref, sha256=stored.sha256, size=stored.size,
-                        media_type=stored.media_type, missing_documents=list(missing))
+    return await store_and_submit(svc.client, svc.store, claim_id, kind, content, file.content_type,
+                                  svc.max_upload_bytes, caller)
 
 
 async def _require_stored(svc: Services, documents: list[dict[str, Any]]) -> None:
@@ -327,5 +320,6 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.include_router(codec_router)
     app.include_router(session_router)
     app.include_router(workbench_router)
+    app.include_router(claimant_router)
     app.add_exception_handler(SignInNeeded, _to_sign_in)
     return app

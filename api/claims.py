@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Caller
-from api.problems import not_found, refused
+from api.problems import ProblemError, not_found, refused
+from api.views import StoredUpload
+from documents.store import DocumentRejected, DocumentStore, check_upload
 from models import contract as c
+
+log = structlog.get_logger(__name__)
 
 
 async def claim_status_of(client: Client, claim_id: str) -> c.ClaimStatus:
@@ -46,3 +52,22 @@ async def send_update(client: Client, claim_id: str, name: str, payload: dict[st
                 raise refused(c.ErrorType.NOT_ALLOWED, f"{name}: claim {claim_id} has ended") from None
             raise not_found(f"claim {claim_id} does not exist") from None
         raise
+
+
+async def store_and_submit(client: Client, store: DocumentStore, claim_id: str, kind: str, content: bytes,
+                           declared_type: str | None, max_bytes: int, caller: Caller) -> StoredUpload:
+    """Store an uploaded file by its SHA-256 (the same file twice is stored once), then send it to the claim as
+    `submit_documents` with the reference `doc://sha256/<hex>`, in the caller's name."""
+    if len(content) > max_bytes:
+        raise ProblemError(413, "document-too-large", "Document too large",
+                           f"file: larger than the limit of {max_bytes} bytes")
+    try:
+        media_type = check_upload(content, declared_type, max_bytes=max_bytes)
+        stored = await run_in_threadpool(store.put, content, media_type)
+    except DocumentRejected as err:
+        raise ProblemError(422, "document-rejected", "Document rejected", f"{err.field}: {err}") from None
+    missing = await send_update(client, claim_id, "submit_documents",
+                                {"documents": [{"kind": kind, "ref": stored.ref}]}, caller)
+    log.info("document uploaded", claim_id=claim_id, kind=kind, sha256=stored.sha256, size=stored.size)
+    return StoredUpload(kind=kind, ref=stored.ref, sha256=stored.sha256, size=stored.size,
+                        media_type=stored.media_type, missing_documents=list(missing))

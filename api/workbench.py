@@ -14,6 +14,7 @@ import hmac
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,6 +29,7 @@ from models import contract as c
 from reporting.reports import claims_matching
 from workflows.rules.authority import RANK
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 router = APIRouter(prefix="/app", tags=["workbench"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -83,7 +85,12 @@ def when(moment: datetime | None) -> str:
     return "—" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-templates.env.filters.update(money=money, when=when)
+def local(moment: datetime | None) -> str:
+    """A moment as the claimant reads it: Beijing time."""
+    return "—" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+templates.env.filters.update(money=money, when=when, local=local)
 templates.env.globals.update(STAGE_NAMES=STAGE_NAMES, OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES)
 
 

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     # One-time codes sent to claimants are derived from this secret: set the same value on every worker and
     # API process. Unset: a random one made under var/identity/ on first use (one machine only).
     code_secret: str | None = Field(default=None, alias="CLAIMS_CODE_SECRET", repr=False)
+    # The claimant pages (/c/...) act as the self-service channel. With a real issuer the API gets that
+    # channel's token by the OAuth 2.0 client-credentials grant from this token endpoint; with the development
+    # issuer it mints one.
+    portal_client_id: str | None = Field(default=None, alias="CLAIMS_PORTAL_CLIENT_ID")
+    portal_client_secret: str | None = Field(default=None, alias="CLAIMS_PORTAL_CLIENT_SECRET", repr=False)
+    portal_token_url: str | None = Field(default=None, alias="CLAIMS_PORTAL_TOKEN_URL")
 
     # Payload encryption (config/encryption.py): `id=base64,...` keys (the first writes unless the write key is
     # named), or a JSON key file. Neither: a development key made under var/keys/ on first use.

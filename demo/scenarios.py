@@ -28,6 +28,7 @@ from activities.schema import upgrade
 from cli.claims import CommandError, claim_status, send_update, start_claim, with_credential
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import connect
+from demo.services import start_background
 from models.contract import PolicyTerms, workflow_id_for
 from reporting.reports import build_daily_report, render_daily_report
 from worker import build_worker
@@ -341,10 +342,16 @@ async def run_demo(settings: Settings) -> None:
     print(f"\nToday's daily report: {report}")
     outbox = Path(settings.outbox_dir)
     print(f"\nLetters: {outbox}/<claim id>/   (e.g. {outbox / rows[0].claim_id})")
-    if not settings.temporal_address:
-        print(f"Temporal UI: http://127.0.0.1:{settings.embedded_ui_port}  "
-              "(the embedded server keeps running; `make run` keeps the claims' timers moving, `make stop` ends it)")
     failed = [r for r in rows if not r.ok]
     if failed:
         raise CommandError(f"{len(failed)} sample claims did not reach their expected outcome")
     print(f"\nAll {len(rows)} sample claims reached their expected outcome.")
+    url = start_background(settings)
+    print(f"\nClaimants' progress pages (a code goes to the phone on file; read it in {outbox}/<claim id>/):")
+    for row in rows[:3]:
+        print(f"  {url}/c/{row.claim_id}")
+    print(f"Staff pages of the same claims: {url}/app/claims/<claim id>, e.g. {url}/app/claims/{rows[0].claim_id}")
+    if not settings.temporal_address:
+        print(f"Temporal UI: http://127.0.0.1:{settings.embedded_ui_port}")
+    print(f"\nThe workbench keeps running with a worker and the embedded server; `make stop` ends them.\n"
+          f"Open the staff workbench: {url}/app  (sign in as a demo supervisor, sup-1)")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
@@ -19,6 +20,7 @@ from sqlmodel import SQLModel
 from activities.engine import make_engine
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import installed_binary, stop_embedded_server
+from demo.services import stop_background
 from tests.api_stack import free_port
 
 pytestmark = pytest.mark.devserver
@@ -60,15 +62,20 @@ def test_every_path_leaves_no_personal_data_in_histories_logs_or_tables(tmp_path
     var = tmp_path / "var"
     env = {**os.environ, "CLAIMS_VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{tmp_path / 'claims.db'}",
            "CLAIMS_SLA_PROFILE": "demo", "CLAIMS_EMBEDDED_PORT": str(free_port()),
-           "CLAIMS_EMBEDDED_UI_PORT": str(free_port()), "CLAIMS_LOG_FORMAT": "json", "CLAIMS_LOG_LEVEL": "DEBUG"}
+           "CLAIMS_EMBEDDED_UI_PORT": str(free_port()), "CLAIMS_LOG_FORMAT": "json", "CLAIMS_LOG_LEVEL": "DEBUG",
+           "CLAIMS_API_PORT": str(free_port())}
     for name in ("TEMPORAL_ADDRESS", "CLAIMS_ENCRYPTION_KEYS", "CLAIMS_ENCRYPTION_KEY_FILE", "CLAIMS_RULES_FILE"):
         env.pop(name, None)
-    settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_EMBEDDED_PORT=int(env["CLAIMS_EMBEDDED_PORT"]))
+    settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_EMBEDDED_PORT=int(env["CLAIMS_EMBEDDED_PORT"]),
+                        CLAIMS_API_PORT=int(env["CLAIMS_API_PORT"]))
     try:
         demo = subprocess.run([sys.executable, "starter.py", "demo"], cwd=PROJECT_ROOT, env=env,
                               capture_output=True, text=True, timeout=600)
         assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
         assert "All 15 sample claims reached their expected outcome" in demo.stdout, demo.stdout
+        workbench = f"http://127.0.0.1:{env['CLAIMS_API_PORT']}/app"
+        assert demo.stdout.rstrip().splitlines()[-1].endswith(f"{workbench}  (sign in as a demo supervisor, sup-1)")
+        assert httpx.get(workbench, timeout=10, follow_redirects=True).status_code == 200, "the workbench runs on"
 
         address = ["--address", f"127.0.0.1:{env['CLAIMS_EMBEDDED_PORT']}"]
         listed = subprocess.run([str(installed_binary("temporal")), "workflow", "list", *address, "-o", "json"],
@@ -84,9 +91,10 @@ def test_every_path_leaves_no_personal_data_in_histories_logs_or_tables(tmp_path
             assert '"WorkflowExecutionStarted"' in shown or "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED" in shown
             assert in_the_clear(shown) == [], f"{workflow_id}'s history shows {in_the_clear(shown)}"
     finally:
+        assert set(stop_background(settings)) == {"api", "worker"}
         stop_embedded_server(settings)
 
-    log = demo.stderr
+    log = demo.stderr + "".join(p.read_text(encoding="utf-8") for p in (var / "api.log", var / "worker.log"))
     assert log.count("\n") > 20, "the worker logged next to nothing: the scan would prove nothing"
     assert in_the_clear(log) == [], f"the worker's log holds {in_the_clear(log)}"
 

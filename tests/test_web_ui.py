@@ -21,6 +21,8 @@ from tests.api_stack import Stack, running_stack
 pytestmark = pytest.mark.devserver
 
 CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = PROJECT_ROOT / "var" / "test-artifacts" / "screenshots"
+"""Each page as the browser showed it, kept after the run (the staff guide's pictures come from here)."""
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +119,14 @@ def report(stack: Stack, **changes: object) -> str:
     return str(claim["claim_id"])
 
 
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
 def test_a_supervisor_finds_an_overdue_claim_approves_within_authority_and_is_refused_beyond(
-        stack: Stack, browser: Browser, tmp_path_factory: pytest.TempPathFactory):
-    shots = tmp_path_factory.mktemp("screenshots")
+        stack: Stack, browser: Browser, shots: Path):
     within = report(stack, claimed_amount="8000.00", line_items=[])
     beyond = report(stack, policy_number="P-AUTO-002", claimed_amount="150000.00", line_items=[])
     stack.wait(within, lambda s: bool(s["sla_breaches"]), "an approval breach", seconds=90)  # 10 demo days
@@ -129,6 +136,7 @@ def test_a_supervisor_finds_an_overdue_claim_approves_within_authority_and_is_re
     page = context.new_page()
     page.goto(f"{stack.url}/app")
     assert "/sign-in" in page.url, "the workbench asks who you are first"
+    page.screenshot(path=str(shots / "sign-in.png"), full_page=True)
     page.click("#demo-sup-1")
     page.wait_for_url(f"{stack.url}/app")
     assert "sup-1" in page.inner_text("#who")
@@ -160,4 +168,60 @@ def test_a_supervisor_finds_an_overdue_claim_approves_within_authority_and_is_re
     assert "manager" in page.inner_text("#problem").lower() or "经理" in page.inner_text("#problem")
     page.screenshot(path=str(shots / "refused.png"), full_page=True)
     assert stack.wait(beyond, lambda s: True, "status")["approvals"] == [], "the workflow refused it"
+    context.close()
+
+
+# --------------------------------------------------------------------------- the claimant's progress page
+
+
+def pdf(label: str) -> bytes:
+    return f"%PDF-1.4\n% {label}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".encode()
+
+
+def test_a_claimant_passes_the_code_check_uploads_the_missing_materials_and_sees_the_stage_move(
+        stack: Stack, browser: Browser, shots: Path):
+    claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
+    cid = claim["claim_id"] = f"CP-{uuid.uuid4().hex[:8]}"
+    with stack.client() as http:
+        assert http.post("/claims", json=claim, headers=stack.auth("portal", "channel")).status_code == 201
+    missing = stack.wait(cid, lambda s: s["stage"] == "awaiting_documents", "awaiting documents")["missing_documents"]
+    assert len(missing) >= 2
+
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(f"{stack.url}/c/{cid}")
+    assert page.locator("#missing").count() == 0, "nothing of the claim shows before the code check"
+    page.click("#send-code")
+    page.wait_for_selector("#code-sent")
+    page.fill("#code", "000000" if stack.code_received(cid, "progress") != "000000" else "111111")
+    page.click("#verify")
+    assert "验证码不正确" in page.inner_text("#problem"), "a wrong code is refused"
+    page.fill("#code", stack.code_received(cid, "progress"))
+    page.screenshot(path=str(shots / "claimant-code.png"), full_page=True)
+    page.click("#verify")
+    page.wait_for_url(f"**/c/{cid}")
+    assert page.get_attribute("#stage", "data-stage") == "awaiting_documents"
+    assert page.locator("#missing li").count() == len(missing)
+    assert page.get_attribute("#steps li.current", "data-stage") == "awaiting_documents"
+    page.screenshot(path=str(shots / "claimant-missing.png"), full_page=True)
+
+    for kind in missing:
+        page.set_input_files(f"#file-{kind}", files=[{"name": f"{kind}.pdf", "mimeType": "application/pdf",
+                                                       "buffer": pdf(f"{cid} {kind}")}])
+        page.click(f"#upload-{kind}")
+        page.wait_for_selector("#uploaded")
+    status = stack.wait(cid, lambda s: s["stage"] not in ("awaiting_documents", "registered"), "materials complete")
+    assert status["missing_documents"] == []
+    assert {e["sender"]["subject"] for e in status["timeline"] if e["event"] == "documents_submitted"
+            and e.get("sender")} == {"self-service-web"}, "uploads reach the claim as the self-service channel"
+    page.goto(f"{stack.url}/c/{cid}")
+    assert page.get_attribute("#stage", "data-stage") != "awaiting_documents", "the stage moved on"
+    assert page.locator("#steps li.done[data-stage='awaiting_documents']").count() == 1
+    page.screenshot(path=str(shots / "claimant-progress.png"), full_page=True)
+
+    other = browser.new_context()
+    stranger = other.new_page()
+    stranger.goto(f"{stack.url}/c/{cid}")
+    assert stranger.locator("#stage").count() == 0, "another browser must pass the code check itself"
+    other.close()
     context.close()

@@ -1,0 +1,156 @@
+"""The claimant's progress page (`/c/{claim_id}`), mobile-first, served by the API process.
+
+The claimant proves who they are with a one-time code sent to the phone or e-mail on file (never to an address
+typed here); a right code opens a session for this claim alone, kept in an HttpOnly, SameSite=Strict cookie
+signed with the code secret, for thirty minutes. The page then shows where the claim stands (a stepper of the
+stages), the one list of missing materials with an upload button for each, the next deadline, the decision with
+its basis and the payments. What it sends (code requests, uploads) goes to the claim as the self-service
+channel (identity/portal.py), so the workflow's rules apply as for any other channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from activities.codes import check
+from api.auth import Caller, verify
+from api.claims import claim_status_of, send_update, store_and_submit
+from api.problems import ProblemError
+from api.views import ClaimProgress
+from api.workbench import STAGE_NAMES, templates
+from models import contract as c
+from models.fields import DocumentKind
+from models.messages import CodeCheck
+
+router = APIRouter(prefix="/c", tags=["claimant pages"], include_in_schema=False)
+
+COOKIE = "claims_claimant"
+SESSION_SECONDS = 30 * 60
+STEPS = ("registered", "awaiting_documents", "investigating", "adjusting", "awaiting_approval", "paying", "closed")
+DOCUMENT_NAMES = {
+    "claim_form": "理赔申请书", "id_card": "身份证", "driver_license": "驾驶证", "vehicle_license": "行驶证",
+    "accident_report": "事故认定书", "repair_invoice": "维修发票", "damage_photos": "损失照片",
+    "medical_invoice": "医疗发票", "diagnosis_report": "诊断证明", "expense_list": "费用清单",
+    "loss_list": "损失清单", "ownership_proof": "财产权属证明", "police_report": "报警回执", "fire_report": "火灾证明",
+    "medical_record": "病历", "invoice": "发票", "other": "其他材料", "bank_statement": "银行流水",
+    "witness_statement": "证人证言",
+}
+CLOCK_NAMES = {"documents": "补交材料截止", "determination": "核定结论", "investigation": "调查完成",
+               "approval": "审批完成", "payment": "赔款支付", "advance_payment": "先予支付",
+               "bank_details": "提供银行账户", "appeal_resolution": "申诉处理"}
+CHECK_PROBLEMS = {CodeCheck.NONE: "尚未发送验证码，请先获取", CodeCheck.EXPIRED: "验证码已过期，请重新获取",
+                  CodeCheck.LOCKED: "验证码多次输入错误已失效，请重新获取"}
+
+
+def _signature(secret: bytes, claim_id: str, until: int) -> str:
+    return hmac.new(secret, f"claimant:{claim_id}:{until}".encode(), hashlib.sha256).hexdigest()
+
+
+def _session_for(request: Request, claim_id: str) -> bool:
+    """The claimant passed the code check for this claim within the last thirty minutes."""
+    value = request.cookies.get(COOKIE, "")
+    cid, _, rest = value.partition("|")
+    until, _, signature = rest.partition("|")
+    if cid != claim_id or not until.isdigit() or int(until) < time.time():
+        return False
+    return hmac.compare_digest(signature, _signature(request.app.state.services.code_secret, cid, int(until)))
+
+
+def _csrf(request: Request, claim_id: str) -> str:
+    return _signature(request.app.state.services.code_secret, "csrf:" + claim_id, 0)[:32]
+
+
+def _portal(request: Request) -> Caller:
+    mint = request.app.state.services.portal_token
+    if mint is None:
+        raise ProblemError(503, "self-service-not-configured", "Self-service is not set up",
+                           "the self-service channel has no token: set CLAIMS_PORTAL_TOKEN_URL, "
+                           "CLAIMS_PORTAL_CLIENT_ID and CLAIMS_PORTAL_CLIENT_SECRET")
+    return verify(request, mint())
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"DOCUMENT_NAMES": DOCUMENT_NAMES, "CLOCK_NAMES": CLOCK_NAMES,
+                                                      **context},
+                                      status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _steps(progress: ClaimProgress, timeline_stages: set[str]) -> list[dict[str, str]]:
+    """The stages the claimant sees, each done, current or to come; documents and investigation only when the
+    claim went through them (or is there now)."""
+    current = progress.stage.value
+    shown = [s for s in STEPS if s not in ("awaiting_documents", "investigating") or s in timeline_stages
+             or s == current]
+    at = shown.index(current) if current in shown else 0
+    return [{"stage": s, "name": STAGE_NAMES[s],
+             "state": "done" if i < at or (current == "closed") else "current" if i == at else "todo"}
+            for i, s in enumerate(shown)]
+
+
+@router.get("/{claim_id}", response_class=HTMLResponse)
+async def progress_page(request: Request, claim_id: str, sent: str | None = None, uploaded: str | None = None,
+                        problem: str | None = None) -> Response:
+    svc = request.app.state.services
+    if not _session_for(request, claim_id):
+        return _page(request, "claimant_code.html", claim_id=claim_id, sent=sent is not None, problem=problem)
+    status = await claim_status_of(svc.client, claim_id)
+    progress = ClaimProgress.of(status)
+    stages = {t.event.removeprefix("stage:") for t in status.timeline if t.event.startswith("stage:")}
+    return _page(request, "claimant.html", claim_id=claim_id, progress=progress, steps=_steps(progress, stages),
+                 csrf=_csrf(request, claim_id), uploaded=uploaded, problem=problem)
+
+
+@router.post("/{claim_id}/code", response_class=HTMLResponse)
+async def send_code(request: Request, claim_id: str) -> Response:
+    svc = request.app.state.services
+    try:
+        await send_update(svc.client, claim_id, "request_code", {"purpose": c.CodePurpose.PROGRESS.value},
+                          _portal(request))
+    except ProblemError as err:
+        return _page(request, "claimant_code.html", status=err.problem.status, claim_id=claim_id, sent=False,
+                     problem=err.problem.detail)
+    return RedirectResponse(f"/c/{claim_id}?sent=1", status_code=303)
+
+
+@router.post("/{claim_id}/verify", response_class=HTMLResponse)
+async def verify_code(request: Request, claim_id: str, code: Annotated[str, Form(max_length=12)]) -> Response:
+    svc = request.app.state.services
+    checked = CodeCheck.WRONG
+    if code.strip().isdigit() and len(code.strip()) == 6:
+        checked = await run_in_threadpool(check, svc.engine, svc.code_secret, claim_id, c.CodePurpose.PROGRESS,
+                                          code.strip(), datetime.now(UTC))
+    if checked != CodeCheck.OK:
+        return _page(request, "claimant_code.html", status=403, claim_id=claim_id, sent=True,
+                     problem=CHECK_PROBLEMS.get(checked, "验证码不正确，请核对后重新输入"))
+    until = int(time.time()) + SESSION_SECONDS
+    response = RedirectResponse(f"/c/{claim_id}", status_code=303)
+    response.set_cookie(COOKIE, f"{claim_id}|{until}|{_signature(svc.code_secret, claim_id, until)}",
+                        max_age=SESSION_SECONDS, httponly=True, samesite="strict", path="/c",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/{claim_id}/documents", response_class=HTMLResponse)
+async def upload(request: Request, claim_id: str, kind: Annotated[DocumentKind, Form()],
+                 file: Annotated[UploadFile, File()], csrf: Annotated[str, Form(max_length=64)]) -> Response:
+    svc = request.app.state.services
+    if not _session_for(request, claim_id):
+        return RedirectResponse(f"/c/{claim_id}", status_code=303)
+    if not hmac.compare_digest(csrf, _csrf(request, claim_id)):
+        raise ProblemError(403, "forbidden", "Forbidden", "csrf: the form is not this page's")
+    content = await file.read(svc.max_upload_bytes + 1)
+    try:
+        await store_and_submit(svc.client, svc.store, claim_id, kind, content, file.content_type,
+                               svc.max_upload_bytes, _portal(request))
+    except ProblemError as err:
+        return RedirectResponse(f"/c/{claim_id}?problem={quote((err.problem.detail or '')[:200])}", status_code=303)
+    return RedirectResponse(f"/c/{claim_id}?uploaded={kind}", status_code=303)
