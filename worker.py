@@ -42,7 +42,8 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
     """Every activity the claim workflow calls, bound to its resources."""
     database = ClaimsDatabase(engine, audit_seal_key(settings))
     payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine))
-    notifications = NotificationActivities(engine, Renderer(), build_sender(settings), keyring_for(settings))
+    renderer = Renderer(public_url=settings.progress_base_url)
+    notifications = NotificationActivities(engine, renderer, build_sender(settings), keyring_for(settings))
     configuration = ConfigurationActivities(settings)
     codes = CodeActivities(engine, code_secret(settings.code_secret, settings.var_dir), notifications)
     return [

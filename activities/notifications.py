@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,6 +17,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.engine import insert_once, now_utc, refuses_bad_data
+from activities.i18n import DEFAULT_LANGUAGE, LANGUAGES, EmptyValue, catalog, filters, gettext_for, template_gettext
+from activities.sms import sms_text
 from config.encryption import Keyring, seal_text
 from config.masking import mask_text
 from config.settings import Settings
@@ -48,15 +51,34 @@ def template_env(directory: Path = TEMPLATES) -> Environment:
 
 
 class Renderer:
-    """Letters: a subject line and an HTML body per kind."""
+    """Letters: a subject line and an HTML body per kind, in Chinese or English (activities/i18n.py), and the
+    short text an SMS carries. `public_url` is where claimants open their progress page."""
 
-    def __init__(self, directory: Path = TEMPLATES) -> None:
-        self.env = template_env(directory)
+    def __init__(self, directory: Path = TEMPLATES, public_url: str = "http://127.0.0.1:8000") -> None:
+        self.public_url = public_url.rstrip("/")
+        self.envs: dict[str, Environment] = {}
+        self.gettext: dict[str, Callable[..., str]] = {}
+        for language in LANGUAGES:
+            translations = catalog(language)
+            env = template_env(directory)
+            env.filters.update(filters(language, translations))
+            env.globals.update(_=template_gettext(translations), language=language)
+            self.envs[language] = env
+            self.gettext[language] = gettext_for(translations)
 
-    def render(self, kind: str, context: dict[str, Any]) -> tuple[str, str]:
-        template = self.env.get_template(f"{kind}.html.j2")
+    def context(self, kind: str, claim_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        return {"claim_id": claim_id, "progress_url": f"{self.public_url}/c/{claim_id}",
+                "workbench_url": f"{self.public_url}/app/claims/{claim_id}", **values}
+
+    def render(self, kind: str, context: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
+        template = self.envs[language].get_template(f"{kind}.html.j2")
+        context = self.context(kind, context["claim_id"], context)
         subject = "".join(template.blocks["subject"](template.new_context(context))).strip()
         return subject, template.render(context)
+
+    def sms(self, kind: str, context: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
+        context = self.context(kind, context["claim_id"], context)
+        return sms_text(kind, context, self.gettext[language], self.envs[language].filters, context["progress_url"])
 
 
 class Sender(Protocol):
@@ -74,7 +96,8 @@ class FileSender:
              sequence: int) -> str:
         folder = self.directory / claim_id
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{kind}-{sequence}.{recipient.channel}.html"
+        kind_of_file = "txt" if recipient.channel == "sms" else "html"  # an SMS is its short text
+        path = folder / f"{kind}-{sequence}.{recipient.channel}.{kind_of_file}"
         path.write_text(body, encoding="utf-8")
         return str(path)
 
@@ -125,23 +148,26 @@ class NotificationActivities:
     @refuses_bad_data
     def notify(self, req: NotificationRequest) -> NotificationReceipt:
         logger = log.bind(claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
+        language = req.recipient.language
         try:
-            subject, body = self.renderer.render(req.kind, {"claim_id": req.claim_id, "recipient": req.recipient,
-                                                            **req.context})
-        except TemplateError as err:
+            context = {"claim_id": req.claim_id, "recipient": req.recipient, **req.context}
+            subject, body = self.renderer.render(req.kind, context, language)
+            text = self.renderer.sms(req.kind, context, language) if req.recipient.channel == "sms" else None
+        except (TemplateError, EmptyValue, KeyError) as err:
             raise ApplicationError(f"letter {req.kind!r} cannot be rendered: {err}",
                                    type=ErrorType.TEMPLATE_ERROR, non_retryable=True) from err
         address = req.recipient.email if req.recipient.channel == "email" else req.recipient.phone
         with Session(self.engine) as session:
             row = self._outbox_row(session, req, subject, seal_text(self.keyring, body),
-                                   mask_text(address) if address else "claimant")
+                                   mask_text(address) if address else "claimant", language,
+                                   seal_text(self.keyring, text) if text is not None else None)
             if row.status == "sent":
                 logger.info("notification already sent")
                 assert row.id is not None
                 return NotificationReceipt(outbox_id=row.id, kind=req.kind, sequence=req.sequence,
                                            already_sent=True)
-            where = self.sender.send(req.recipient, subject, body, claim_id=req.claim_id, kind=req.kind,
-                                     sequence=req.sequence)
+            where = self.sender.send(req.recipient, subject, text if text is not None else body,
+                                     claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
             row.status, row.sent_at = "sent", now_utc()
             session.add(row)
             session.commit()
@@ -151,7 +177,7 @@ class NotificationActivities:
 
     @staticmethod
     def _outbox_row(session: Session, req: NotificationRequest, subject: str, body: str,
-                    recipient: str) -> Notification:
+                    recipient: str, language: str, text: str | None) -> Notification:
         query = select(Notification).where(Notification.claim_id == req.claim_id,
                                            Notification.kind == req.kind, Notification.sequence == req.sequence)
         row = session.exec(query).first()
@@ -159,4 +185,5 @@ class NotificationActivities:
             return row
         return insert_once(session, Notification(
             claim_id=req.claim_id, kind=req.kind, sequence=req.sequence, channel=req.recipient.channel,
-            recipient=recipient, subject=subject, body=body, status="pending", created_at=now_utc()), query)
+            recipient=recipient, subject=subject, body=body, language=language, text=text, status="pending",
+            created_at=now_utc()), query)

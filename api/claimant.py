@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from activities.codes import check
+from activities.i18n import DOCUMENT_KINDS, catalog
 from api.auth import Caller, verify
 from api.claims import claim_status_of, send_update, store_and_submit
 from api.problems import ProblemError
@@ -36,14 +37,8 @@ router = APIRouter(prefix="/c", tags=["claimant pages"], include_in_schema=False
 COOKIE = "claims_claimant"
 SESSION_SECONDS = 30 * 60
 STEPS = ("registered", "awaiting_documents", "investigating", "adjusting", "awaiting_approval", "paying", "closed")
-DOCUMENT_NAMES = {
-    "claim_form": "理赔申请书", "id_card": "身份证", "driver_license": "驾驶证", "vehicle_license": "行驶证",
-    "accident_report": "事故认定书", "repair_invoice": "维修发票", "damage_photos": "损失照片",
-    "medical_invoice": "医疗发票", "diagnosis_report": "诊断证明", "expense_list": "费用清单",
-    "loss_list": "损失清单", "ownership_proof": "财产权属证明", "police_report": "报警回执", "fire_report": "火灾证明",
-    "medical_record": "病历", "invoice": "发票", "other": "其他材料", "bank_statement": "银行流水",
-    "witness_statement": "证人证言",
-}
+DOCUMENT_NAMES = {kind: catalog("zh-CN").gettext(name) for kind, name in DOCUMENT_KINDS.items()}
+"""Document names as the letters print them (the letters' catalog)."""
 CLOCK_NAMES = {"documents": "补交材料截止", "determination": "核定结论", "investigation": "调查完成",
                "approval": "审批完成", "payment": "赔款支付", "advance_payment": "先予支付",
                "bank_details": "提供银行账户", "appeal_resolution": "申诉处理"}

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # HTTP API (`python -m api`, started by `make run`).
     api_host: str = Field(default="127.0.0.1", alias="CLAIMS_API_HOST")
     api_port: int = Field(default=8000, alias="CLAIMS_API_PORT")
+    # Where claimants reach the API's pages from outside (SMS links to /c/<claim id>); unset: this API's own
+    # address, right for the embedded demo only.
+    public_url: str | None = Field(default=None, alias="CLAIMS_PUBLIC_URL")
     # Browser origins that may call the codec server (/codec): the Temporal web UI's address (a JSON list;
     # by default the embedded UI's two addresses).
     codec_cors_origins_setting: list[str] | None = Field(default=None, alias="CLAIMS_CODEC_CORS_ORIGINS")
@@ -135,6 +138,11 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'claims.db'}"
+
+    @property
+    def progress_base_url(self) -> str:
+        """The claimants' progress pages are at `<this>/c/<claim id>`."""
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def uses_development_issuer(self) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from activities.database import load_policies
 from activities.engine import make_engine
 from activities.schema import upgrade
+from activities.sms import code_in
 from cli.claims import CommandError, claim_status, send_update, start_claim, with_credential
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import connect
@@ -51,10 +51,10 @@ class Desk:
         """The code in the latest letter of this purpose in the outbox: what the claimant reads on the phone."""
         letters = sorted((self.settings.outbox_dir / claim_id).glob(f"code_{purpose}-*"),
                          key=lambda p: int(p.name.split("-")[1].split(".")[0]))
-        found = re.search(r"<strong>([0-9]{6})</strong>", letters[-1].read_text(encoding="utf-8")) if letters else None
+        found = code_in(letters[-1].read_text(encoding="utf-8")) if letters else None
         if found is None:
             raise RuntimeError(f"no {purpose} code reached the outbox of claim {claim_id}")
-        return found.group(1)
+        return found
 
 
 Script = Callable[[Desk, str, list[str]], Awaitable[None]]

@@ -100,6 +100,8 @@ class Claimant(Message):
     phone: Phone | None = None
     email: Email | None = None
     channel: Literal["sms", "email", "app"] = "sms"
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    """The language of the claimant's letters, SMS and pages: Chinese unless they ask for English."""
 
     @model_validator(mode="after")
     def _reachable(self) -> Claimant:

@@ -152,6 +152,7 @@ class Recipient(Message):
     channel: Literal["sms", "email", "app"]
     phone: str | None = None
     email: str | None = None
+    language: Literal["zh-CN", "en"] = "zh-CN"
 
 
 class NotificationRequest(Message):

@@ -126,6 +126,10 @@ class Notification(SQLModel, table=True):
     recipient: str = Field(max_length=200)
     subject: str = Field(max_length=300)
     body: str
+    """The full letter (HTML), sealed: the record of what the claimant was told, whatever the channel."""
+    language: str = Field(default="zh-CN", max_length=10)
+    text: str | None = None
+    """The short text an SMS carried (sealed), for the SMS channel; the letter itself is `body`."""
     status: str = Field(max_length=20)
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)

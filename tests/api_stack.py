@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from activities.sms import code_in
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import ensure_embedded_server, stop_embedded_server
 from identity import development
@@ -59,9 +59,9 @@ class Stack:
         letters = sorted((self.var_dir / "outbox" / claim_id).glob(f"code_{purpose}-*"),
                          key=lambda p: int(p.name.split("-")[1].split(".")[0]))
         assert letters, f"no {purpose} code reached the outbox of claim {claim_id}"
-        found = re.search(r"<strong>([0-9]{6})</strong>", letters[-1].read_text(encoding="utf-8"))
+        found = code_in(letters[-1].read_text(encoding="utf-8"))
         assert found, letters[-1]
-        return found.group(1)
+        return found
 
     @property
     def ui_url(self) -> str:

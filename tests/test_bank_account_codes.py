@@ -69,7 +69,7 @@ async def test_three_wrong_codes_lock_changes_and_alert_a_supervisor_who_release
     assert locked.type == "NotAuthorized" and "locked" in locked.message
     assert (await claims.refused(cid, "request_code", {"purpose": "bank_account"})).type == "NotAuthorized"
     [alert] = claims.notices(cid, "bank_account_locked")
-    assert alert.channel == "email" and "supervisor" in alert.subject + alert.body
+    assert alert.channel == "email" and "主管" in alert.subject + alert.body, "staff letters are in Chinese"
 
     adjuster = await claims.refused(cid, "release_bank_account", {"by": "adj-1", "role": "adjuster",
                                                                   "reason": "called the claimant"})

@@ -14,6 +14,7 @@ from activities.database import ClaimsDatabase
 from activities.gateway import LedgerGateway
 from activities.notifications import FileSender, NotificationActivities, Renderer
 from activities.payments import PaymentActivities, idempotency_key
+from config.encryption import open_text
 from config.rules import CLAUSES
 from models.contract import BankAccount, ClaimInput
 from models.messages import (
@@ -99,8 +100,11 @@ def test_notification_is_sent_at_most_once_per_claim_kind_and_sequence(any_engin
     with Session(any_engine) as session:
         rows = session.exec(select(Notification)).all()
     assert len(rows) == 1 and rows[0].status == "sent"
-    body = (tmp_path / "outbox" / "C-9" / "withdrawn-1.sms.html").read_text()
-    assert "Li &lt;b&gt;Lei&lt;/b&gt;" in body, "letters are autoescaped"
+    with Session(any_engine) as session:
+        body = open_text(TEST_KEYRING, session.exec(select(Notification)).one().body)
+    assert "Li&lt;b&gt;Lei&lt;/b&gt;" in body or "Li &lt;b&gt;Lei&lt;/b&gt;" in body, "letters are autoescaped"
+    sms = (tmp_path / "outbox" / "C-9" / "withdrawn-1.sms.txt").read_text(encoding="utf-8")
+    assert "C-9" in sms and "<b>" not in sms, "an SMS is its short text, never the letter's markup"
 
 
 def test_a_letter_missing_a_field_is_an_error_not_a_blank(any_engine, tmp_path: Path):

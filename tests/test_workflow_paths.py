@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from activities.notifications import Renderer
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 
 D = Decimal
+
+
+def document_name(kind: str) -> str:
+    """A document's name as the claimant's (Chinese) letters print it."""
+    return str(Renderer().envs["zh-CN"].filters["document"](kind))
 
 
 def kinds(notices) -> list[str]:
@@ -32,7 +38,7 @@ async def test_acknowledgement_lists_the_whole_checklist_at_once(claims):
     await claims.at_stage(claim["claim_id"], "awaiting_documents")
     ack = claims.notices(claim["claim_id"], "acknowledgement")[0]
     for kind in ALL_AUTO_DOCS:
-        assert kind.replace("_", " ") in ack.body, f"{kind} missing from the acknowledgement checklist"
+        assert document_name(kind) in ack.body, f"{kind} missing from the acknowledgement checklist"
 
 
 async def test_below_deductible_is_denied_with_that_reason(claims):
@@ -50,7 +56,7 @@ async def test_excluded_cause_is_denied_citing_the_clause(claims):
     assert "excluded" in result["decision"]["reasons"][0]
     assert result["decision"]["clauses"] == ["General Terms 4 (exclusions)"]
     letter = claims.notices(claim["claim_id"], "decision_denied")[0].body
-    assert "General Terms 4 (exclusions)" in letter and "appeal" in letter
+    assert "General Terms 4 (exclusions)" in letter and "申诉" in letter, "the clause and how to appeal"
 
 
 async def test_lapsed_policy_is_denied(claims):
@@ -100,7 +106,7 @@ async def test_materials_never_sent_close_the_claim_incomplete_after_reminders(c
     request = claims.notices(cid, "missing_materials")[0].body
     for reminder in claims.notices(cid, "reminder"):
         for kind in ALL_AUTO_DOCS[1:]:
-            assert kind.replace("_", " ") in request and kind.replace("_", " ") in reminder.body
+            assert document_name(kind) in request and document_name(kind) in reminder.body
 
 
 async def test_supervisor_reopens_an_incomplete_claim_and_it_is_paid(claims, time_env):

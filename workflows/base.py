@@ -162,7 +162,8 @@ class ClaimBase:
         claim, _ = s.require_ready()
         seq = sequence if sequence is not None else s.next_notice(kind)
         c = claim.claimant
-        recipient = recipient or Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email)
+        recipient = recipient or Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email,
+                                           language=c.language)
         request = NotificationRequest(claim_id=s.claim_id, kind=kind, sequence=seq, recipient=recipient,
                                       context=context)
         self._spawn(self._send(request), name=f"letter:{kind}:{seq}")

@@ -1,0 +1,159 @@
+"""Every letter and SMS in Chinese and English (SPEC section 13): no message id without a Chinese translation, no
+English left in a Chinese letter, no template variable rendered empty, amounts with their currency, Beijing
+time, and every SMS within two 70-character segments."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from activities.catalogs import message_ids
+from activities.i18n import LOCALES, EmptyValue, catalog
+from activities.notifications import TEMPLATES, FileSender, NotificationActivities, Renderer
+from activities.sms import LIMIT
+from models.messages import NotificationRequest, Recipient
+from tests.conftest import TEST_KEYRING
+
+PUBLIC = "https://claims.insurer.example"
+"""A public address as long as an insurer's would be: the SMS link counts against its length."""
+AT = datetime(2026, 11, 22, 2, 30, tzinfo=UTC)  # 10:30 in Beijing
+BASIS = [{"step": "定损金额", "amount": Decimal("8000.00"), "clause": "通用条款 5.1"},
+         {"step": "扣除免赔额", "amount": Decimal("7500.00"), "clause": "保单明细表：免赔额"}]
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "acknowledgement": {"claim_type": "auto", "registered_at": AT, "checklist": ["claim_form", "id_card"],
+                        "received": ["claim_form"], "determination_days": 30, "payment_days": 10},
+    "missing_materials": {"missing": ["id_card", "repair_invoice", "damage_photos"], "due_at": AT},
+    "reminder": {"missing": ["id_card"], "due_at": AT, "requested_at": AT, "days_left": 3},
+    "closed_incomplete": {"missing": ["id_card"], "requested_at": AT},
+    "investigation_opened": {"reason": "金额超过调查门槛", "due_at": AT},
+    "decision_approved": {"amount": Decimal("7500.00"), "claimed": Decimal("8000.00"), "basis": BASIS,
+                          "appeal_days": 60},
+    "decision_partial": {"amount": Decimal("7500.00"), "claimed": Decimal("8000.00"), "basis": BASIS,
+                         "appeal_days": 60},
+    "decision_denied": {"reasons": ["出险时保单已失效"], "clauses": ["通用条款 2.2"], "basis": BASIS,
+                        "appeal_days": 60},
+    "payment_sent": {"amount": Decimal("7500.00"), "account": "****2222", "reference": "TRF-5f1c2a9b0e77",
+                     "paid_at": AT, "kind": "advance"},
+    "payment_failed": {"amount": Decimal("7500.00"), "reason": "账户已销户", "due_at": AT},
+    "bank_details_reminder": {"amount": Decimal("7500.00"), "due_at": AT},
+    "payout_reduced": {"requested": Decimal("7500.00"), "amount": Decimal("2500.00"), "clause": "通用条款 5.3",
+                       "nothing_left": False},
+    "withdrawn": {"reason": "已与对方私了"},
+    "appeal_received": {"reason": "维修费用计算有误"},
+    "survey": {},
+    "code_progress": {"code": "482913", "minutes": 10, "expires_at": AT},
+    "code_bank_account": {"code": "482913", "minutes": 10, "expires_at": AT},
+    "bank_account_changed": {"old_account": "****2222", "new_account": "****8888", "changed_at": AT},
+    "bank_account_locked": {"tries": 3, "sender": "门户渠道", "account": "****2222", "role": "supervisor"},
+    "sla_warning": {"clock": "approval", "due_at": AT, "handler": "理算员王五", "role": "adjuster"},
+    "sla_breach": {"clock": "approval", "due_at": AT, "handler": "理算员王五", "role": "supervisor"},
+    "handler_assigned": {"handler": "gc-auto-1", "description": "高速公路车辆起火", "role": "adjuster"},
+    "advance_held": {"amount": Decimal("14750.00"), "role": "supervisor"},
+    "advance_overpaid": {"amount": Decimal("500.00"), "role": "supervisor"},
+}
+STAFF = {"bank_account_locked", "sla_warning", "sla_breach", "handler_assigned", "advance_held", "advance_overpaid"}
+REPORTS = {"daily_report", "sla_digest", "audit_trail"}
+KINDS = sorted(p.name.removesuffix(".html.j2") for p in TEMPLATES.glob("*.html.j2")
+               if not p.name.startswith("_") and p.name.removesuffix(".html.j2") not in REPORTS)
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer(public_url=PUBLIC)
+
+
+def context(kind: str, language: str) -> dict[str, Any]:
+    recipient = (Recipient(name="理赔主管组", channel="email", email="sup@insurer.example", language=language)
+                 if kind in STAFF else Recipient(name="李雷", channel="sms", phone="13800000000", language=language))
+    return {"claim_id": "C-20261122-0001", "recipient": recipient, **SAMPLES[kind]}
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees, without markup, links and code: where untranslated English would show."""
+    html = re.sub(r"<(code|a)\b[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def test_every_letter_kind_has_a_sample():
+    assert sorted(SAMPLES) == KINDS, "a new letter kind needs its sample here"
+
+
+def test_every_message_id_has_a_chinese_translation():
+    ids = message_ids()
+    assert len(ids) > 100, "the extraction found next to nothing: it proves nothing"
+    translations = catalog("zh-CN")
+    missing = [m for m in ids if translations.gettext(m) == m]
+    assert missing == [], f"no Chinese for: {missing}"
+    po = (LOCALES / "zh_CN" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    for message in ids:
+        for name in re.findall(r"%\((\w+)\)s", message):
+            translated = translations.gettext(message)
+            assert f"%({name})s" in translated, f"the translation of {message!r} lost %({name})s"
+    assert "#, fuzzy" not in po, "a fuzzy entry would not be used"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_letter_renders_in_chinese_and_english_with_nothing_left_out(renderer: Renderer, kind: str):
+    zh_subject, zh_body = renderer.render(kind, context(kind, "zh-CN"), "zh-CN")
+    en_subject, en_body = renderer.render(kind, context(kind, "en"), "en")
+    assert '<html lang="zh-CN">' in zh_body and '<html lang="en">' in en_body
+    leftover = re.findall(r"[A-Za-z]{3,}(?:[ ,'][A-Za-z]{2,}){2,}", visible_text(zh_subject + " " + zh_body))
+    assert leftover == [], f"{kind}: English in the Chinese letter: {leftover}"
+    assert re.search(r"[\u4e00-\u9fff]", zh_subject), f"{kind}: the subject is not in Chinese"
+    assert not re.search(r"[\u4e00-\u9fff]{4,}", en_subject), f"{kind}: the English subject is Chinese"
+    for body in (zh_body, en_body):
+        assert "None" not in visible_text(body) and "{{" not in body and "%(" not in body, f"{kind}: a hole"
+    if "amount" in SAMPLES[kind]:
+        assert "¥" in zh_subject + zh_body and "CNY " in en_subject + en_body, f"{kind}: amounts carry CNY"
+    if any(isinstance(v, datetime) for v in SAMPLES[kind].values()):
+        assert "2026-11-22 10:30" in zh_body, f"{kind}: moments are Beijing time"
+        assert "(Beijing time)" in en_body
+    if kind not in STAFF:
+        assert f"{PUBLIC}/c/C-20261122-0001" in zh_body, f"{kind}: the letter links the progress page"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_sms_is_plain_text_within_two_segments_with_the_claim_and_its_link(renderer: Renderer, kind: str):
+    if kind in STAFF:
+        return
+    for language in ("zh-CN", "en"):
+        text = renderer.sms(kind, context(kind, language), language)
+        assert len(text) <= LIMIT, f"{kind} ({language}): {len(text)} characters: {text}"
+        assert "C-20261122-0001" in text and "<" not in text and "None" not in text, text
+        if not kind.startswith("code_") and kind not in ("withdrawn", "bank_account_changed"):
+            assert text.endswith(f"{PUBLIC}/c/C-20261122-0001"), text
+    assert renderer.sms(kind, context(kind, "zh-CN"), "zh-CN").startswith("【理赔】")
+
+
+def test_a_value_left_empty_is_refused_not_sent_blank(renderer: Renderer):
+    for kind, blank in (("payment_sent", {"amount": None}), ("withdrawn", {"reason": " "}),
+                        ("missing_materials", {"due_at": None})):
+        with pytest.raises(EmptyValue):
+            renderer.render(kind, {**context(kind, "zh-CN"), **blank}, "zh-CN")
+
+
+def test_the_outbox_keeps_the_letter_in_its_language_and_the_sms_as_sent(any_engine, tmp_path: Path):
+    activities = NotificationActivities(any_engine, Renderer(public_url=PUBLIC), FileSender(tmp_path), TEST_KEYRING)
+    for language, claim in (("zh-CN", "C-L1"), ("en", "C-L2")):
+        request = NotificationRequest(claim_id=claim, kind="payment_sent", sequence=1, context={
+            **SAMPLES["payment_sent"], "paid_at": AT.isoformat(), "amount": "7500.00"},
+            recipient=Recipient(name="李雷", channel="sms", phone="13800000000", language=language))
+        activities.notify(request)
+        sent = (tmp_path / claim / "payment_sent-1.sms.txt").read_text(encoding="utf-8")
+        assert len(sent) <= LIMIT and ("¥7,500.00" if language == "zh-CN" else "CNY 7,500.00") in sent
+    from sqlmodel import Session, select
+
+    from config.encryption import open_text
+    from models.tables import Notification
+
+    with Session(any_engine) as session:
+        rows = {r.claim_id: r for r in session.exec(select(Notification)).all()}
+    assert rows["C-L1"].language == "zh-CN" and "已支付" in open_text(TEST_KEYRING, rows["C-L1"].body)
+    assert rows["C-L2"].language == "en" and "We have paid" in open_text(TEST_KEYRING, rows["C-L2"].body)
+    assert open_text(TEST_KEYRING, rows["C-L1"].text or "").startswith("【理赔】")
