@@ -26,7 +26,7 @@ async def build_services(settings: Settings) -> Services:
                     code_secret=code_secret(settings.code_secret, settings.var_dir), task_queue=settings.task_queue,
                     max_upload_bytes=settings.document_max_bytes, codec=EncryptionCodec(keyring_for(settings)),
                     session_same_site=settings.session_same_site, demo_tokens=demo_tokens(settings),
-                    portal_token=portal_token(settings))
+                    portal_token=portal_token(settings), report_timezone=settings.report_timezone)
 
 
 def demo_tokens(settings: Settings) -> Callable[[str, tuple[str, ...]], str] | None:

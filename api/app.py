@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
@@ -97,7 +99,7 @@ class Services:
                  task_queue: str, max_upload_bytes: int, codec: EncryptionCodec,
                  session_same_site: Literal["strict", "lax", "none"] = "strict",
                  demo_tokens: Callable[[str, tuple[str, ...]], str] | None = None,
-                 portal_token: Callable[[], str] | None = None) -> None:
+                 portal_token: Callable[[], str] | None = None, report_timezone: str = "Asia/Shanghai") -> None:
         self.client = client
         self.engine = engine
         self.store = store
@@ -110,6 +112,7 @@ class Services:
         self.demo_tokens = demo_tokens
         """Mints a token for a demo staff member: only with the development issuer (the sign-in page's list)."""
         self.portal_token = portal_token
+        self.report_timezone = report_timezone
         """The self-service channel's token, which the claimant pages act with (identity/portal.py)."""
 
 
@@ -321,5 +324,6 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.include_router(session_router)
     app.include_router(workbench_router)
     app.include_router(claimant_router)
+    app.mount("/app/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(SignInNeeded, _to_sign_in)
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from api import auth
 from api.auth import Caller
@@ -26,7 +28,8 @@ from api.claims import claim_status_of, send_update
 from api.problems import ProblemError
 from cli.claims import worklist_query
 from models import contract as c
-from reporting.reports import claims_matching
+from reporting.charts import DRAW_CHARTS, chart_options, charts_json
+from reporting.reports import build_daily_report, claims_matching
 from workflows.rules.authority import RANK
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -120,6 +123,18 @@ async def queue(request: Request, stage: str | None = None, overdue: bool = Fals
              and (stages is None or r["stage"] in stages)]
     return page(request, "queue.html", caller, rows=shown, counts=counts, stage=stage, overdue=overdue,
                 queue=chosen, queues=QUEUE_NAMES, mine=mine)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard(request: Request, day: date | None = None) -> Response:
+    """The daily report's figures as charts (today's, in the report timezone), drawn by the browser from the
+    figures the page carries."""
+    caller = staff_session(request)
+    services = request.app.state.services
+    day = day or datetime.now(ZoneInfo(services.report_timezone)).date()
+    report = await run_in_threadpool(build_daily_report, services.engine, day, services.report_timezone)
+    return page(request, "dashboard.html", caller, report=report, charts=charts_json(chart_options(report)),
+                draw=Markup(DRAW_CHARTS))
 
 
 @router.get("/claims/{claim_id}", response_class=HTMLResponse)

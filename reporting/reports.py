@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from activities.engine import utc
 from activities.notifications import template_env
 from models.tables import Claim, ClaimEventRow, Payment
+from reporting.charts import DRAW_CHARTS, ECHARTS, chart_options, charts_json
 
 # Stages of the lifecycle with the names the claims department reports them under.
 STAGE_LABELS = {
@@ -22,9 +25,18 @@ STAGE_LABELS = {
     "investigating": "调查 investigation", "adjusting": "理算 adjustment", "awaiting_approval": "审核 approval",
     "paying": "赔付 payment",
 }
+TREND_DAYS = 30
 # Which claims a clock applied to: those that entered this stage (determination: every claim triaged).
 CLOCK_STAGES = {"investigation": "investigating", "approval": "awaiting_approval", "payment": "paying",
                 "determination": "adjusting", "documents": "awaiting_documents"}
+
+
+@dataclass
+class TrendDay:
+    day: date
+    received: int
+    closed: int
+    paid: Decimal
 
 
 @dataclass
@@ -40,6 +52,10 @@ class DailyReport:
     sla: dict[str, dict[str, Any]] = field(default_factory=dict)
     reopened: int = 0
     appealed: int = 0
+    paths: dict[str, int] = field(default_factory=dict)
+    """Claims closed that day by the path they took (fast, standard, green)."""
+    trend: list[TrendDay] = field(default_factory=list)
+    """The thirty days up to the report's day, oldest first."""
 
     @property
     def total_paid(self) -> Decimal:
@@ -91,6 +107,8 @@ def build_daily_report(engine: Engine, day: date, timezone: str) -> DailyReport:
     decided = [c for c in closed_today if c.path is not None]
     if decided:
         report.fast_path_share = sum(c.path == "fast" for c in decided) / len(decided)
+    report.paths = dict(Counter(c.path for c in decided if c.path))
+    report.trend = trend(claims.values(), payments, day, timezone)
     breached: dict[str, set[str]] = defaultdict(set)
     for e in events:
         if e.event == "sla_breached" and e.claim_id in {c.claim_id for c in closed_today}:
@@ -110,6 +128,26 @@ def build_daily_report(engine: Engine, day: date, timezone: str) -> DailyReport:
     return report
 
 
+def trend(claims: Iterable[Claim], payments: Iterable[Payment], day: date, timezone: str,
+          days: int = TREND_DAYS) -> list[TrendDay]:
+    """Claims received and closed, and amounts paid, on each of the `days` days up to `day` (local days)."""
+    zone = ZoneInfo(timezone)
+    first = day - timedelta(days=days - 1)
+    received: Counter[date] = Counter()
+    closed: Counter[date] = Counter()
+    paid: dict[date, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for c in claims:
+        if c.registered_at is not None:
+            received[utc(c.registered_at).astimezone(zone).date()] += 1
+        if c.closed_at is not None:
+            closed[utc(c.closed_at).astimezone(zone).date()] += 1
+    for p in payments:
+        if p.paid_at is not None:
+            paid[utc(p.paid_at).astimezone(zone).date()] += Decimal(p.amount)
+    return [TrendDay(d, received[d], closed[d], paid[d])
+            for d in (first + timedelta(days=i) for i in range(days))]
+
+
 def humane(hours: float) -> str:
     """A duration at the scale a reader takes in: days, hours and minutes, or seconds."""
     seconds = hours * 3600
@@ -123,10 +161,14 @@ def humane(hours: float) -> str:
 
 
 def render_daily_report(report: DailyReport) -> str:
+    """The report as one self-contained HTML page: its tables, and the same figures as charts (ECharts, inlined
+    so the page needs nothing else)."""
     env = template_env()
     env.filters["humane"] = humane
-    return env.get_template("daily_report.html.j2").render(r=report, labels=STAGE_LABELS,
-                                                           types=["auto", "health", "property"])
+    return env.get_template("daily_report.html.j2").render(
+        r=report, labels=STAGE_LABELS, types=["auto", "health", "property"],
+        charts=charts_json(chart_options(report)), echarts=Markup(ECHARTS.read_text(encoding="utf-8")),
+        draw=Markup(DRAW_CHARTS))
 
 
 def render_sla_digest(rows: list[dict[str, Any]], now: datetime, horizon_hours: int) -> str:

@@ -91,8 +91,9 @@ def test_every_path_leaves_no_personal_data_in_histories_logs_or_tables(tmp_path
             assert '"WorkflowExecutionStarted"' in shown or "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED" in shown
             assert in_the_clear(shown) == [], f"{workflow_id}'s history shows {in_the_clear(shown)}"
     finally:
-        assert set(stop_background(settings)) == {"api", "worker"}
+        stopped = stop_background(settings)
         stop_embedded_server(settings)
+    assert set(stopped) == {"api", "worker"}, "the demo left the workbench running"
 
     log = demo.stderr + "".join(p.read_text(encoding="utf-8") for p in (var / "api.log", var / "worker.log"))
     assert log.count("\n") > 20, "the worker logged next to nothing: the scan would prove nothing"

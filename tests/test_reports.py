@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -147,3 +149,23 @@ async def test_report_of_the_demo_claims_matches_the_database(live):
     assert report.received == received and report.closed == closed and report.outcomes == outcomes
     assert report.paid == {k: Decimal(str(v)).quantize(Decimal("0.01")) for k, v in paid.items()}
     assert report.appealed == 1 and report.sla["approval"]["breached"] == 1
+
+    # The charts of the rendered page carry the same figures.
+    with live.engine.connect() as conn:
+        paths = dict(conn.execute(text(
+            "SELECT path, count(*) FROM claims WHERE closed_at IS NOT NULL AND path IS NOT NULL GROUP BY path")).all())
+    page = render_daily_report(report)
+    found = re.search(r'<script type="application/json" id="chart-options">(.*?)</script>', page, re.S)
+    assert found and "echarts" in page, "the report carries its charts and draws them itself"
+    charts = json.loads(found.group(1))
+    closed_series, paid_series = charts["by_type"]["series"]
+    types = ["auto", "health", "property"]
+    assert closed_series["data"] == [closed.get(t, 0) for t in types]
+    assert paid_series["data"] == [float(paid.get(t, 0) or 0) for t in types]
+    pie = {d["name"].split(" ")[1]: d["value"] for d in charts["fast_path"]["series"][0]["data"]}
+    assert pie == paths, "the fast-path chart counts the paths of the claims closed"
+    received_line, closed_line, _paid = charts["trend"]["series"]
+    assert received_line["data"][-1] == sum(received.values()) and closed_line["data"][-1] == sum(closed.values())
+    assert len(received_line["data"]) == 30 and sum(received_line["data"][:-1]) == 0, "a fresh database: today only"
+    sla = dict(zip(charts["sla"]["xAxis"]["data"], charts["sla"]["series"][0]["data"], strict=True))
+    assert sla["审批 approval"] == round(report.sla["approval"]["compliance"] * 100, 1) < 100

@@ -8,14 +8,18 @@ process and an API process. The browser signs in on the API's `/sign-in` page, t
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
 
 from config.settings import PROJECT_ROOT
+from reporting.reports import day_bounds
 from tests.api_stack import Stack, running_stack
 
 pytestmark = pytest.mark.devserver
@@ -109,7 +113,7 @@ def test_the_web_ui_shows_a_claim_decrypted_only_to_a_signed_in_staff_member(sta
 def report(stack: Stack, **changes: object) -> str:
     claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
     claim.update({"claim_id": f"WB-{uuid.uuid4().hex[:8]}", **changes})
-    claim["documents"] = [{"kind": k, "ref": f"doc://wb/{k}.pdf"} for k in (
+    claim["documents"] = [{"kind": k, "ref": f"doc://wb/{claim['claim_id']}/{k}.pdf"} for k in (
         "claim_form", "id_card", "driver_license", "vehicle_license", "accident_report", "repair_invoice",
         "damage_photos")]
     with stack.client() as http:
@@ -225,3 +229,45 @@ def test_a_claimant_passes_the_code_check_uploads_the_missing_materials_and_sees
     assert stranger.locator("#stage").count() == 0, "another browser must pass the code check itself"
     other.close()
     context.close()
+
+
+# --------------------------------------------------------------------------- the dashboard
+
+
+def test_the_dashboard_draws_the_days_figures_from_the_database(stack: Stack, browser: Browser, shots: Path):
+    claim_id = report(stack, claimed_amount="2000.00",
+                      line_items=[{"description": "bumper", "amount": "2000.00", "category": "repair"}])
+    stack.wait(claim_id, lambda s: s["outcome"] == "paid", "paid on the fast path")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1100})
+    page = context.new_page()
+    page.goto(f"{stack.url}/app/dashboard")
+    page.click("#demo-sup-1")
+    page.wait_for_url(f"{stack.url}/app/dashboard")
+    page.wait_for_function("() => document.querySelectorAll('#charts canvas').length >= 5")
+    drawn = page.evaluate("""() => Object.fromEntries(['by_type', 'fast_path', 'trend'].map(name =>
+        [name, echarts.getInstanceByDom(document.getElementById('chart-' + name)).getOption().series
+            .map(s => s.data)]))""")
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    context.close()
+
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    start, end = (t.replace(tzinfo=None).isoformat(sep=" ") for t in day_bounds(today, "Asia/Shanghai"))
+    database = sqlite3.connect(stack.var_dir / "claims.db")
+    try:
+        closed = dict(database.execute("SELECT claim_type, count(*) FROM claims WHERE closed_at >= ? AND "
+                                       "closed_at < ? GROUP BY claim_type", (start, end)).fetchall())
+        paid = dict(database.execute("SELECT c.claim_type, sum(p.amount) FROM payments p JOIN claims c ON "
+                                     "c.claim_id = p.claim_id WHERE p.status = 'paid' AND p.paid_at >= ? AND "
+                                     "p.paid_at < ? GROUP BY c.claim_type", (start, end)).fetchall())
+        paths = dict(database.execute("SELECT path, count(*) FROM claims WHERE closed_at >= ? AND closed_at < ? "
+                                      "AND path IS NOT NULL GROUP BY path", (start, end)).fetchall())
+        received = database.execute("SELECT count(*) FROM claims WHERE registered_at >= ? AND registered_at < ?",
+                                    (start, end)).fetchone()[0]
+    finally:
+        database.close()
+    types = ["auto", "health", "property"]
+    assert closed.get("auto", 0) >= 2, "the module's claims closed today: the check compares real figures"
+    assert drawn["by_type"][0] == [closed.get(t, 0) for t in types], (drawn, closed)
+    assert drawn["by_type"][1] == [float(paid.get(t, 0) or 0) for t in types], (drawn, paid)
+    assert {d["name"].split(" ")[1]: d["value"] for d in drawn["fast_path"][0]} == paths
+    assert drawn["trend"][0][-1] == received
