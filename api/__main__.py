@@ -16,17 +16,20 @@ from documents.store import store_for
 from identity import development
 from identity.codes import code_secret
 from identity.keys import verifier_for
+from identity.oidc import login_for
 from identity.portal import portal_token
 
 
 async def build_services(settings: Settings) -> Services:
+    secret = code_secret(settings.code_secret, settings.var_dir)
     return Services(client=await connect(settings, service="claims-api"),
                     engine=make_engine(settings.resolved_database_url), store=store_for(settings),
                     verifier=verifier_for(settings),
-                    code_secret=code_secret(settings.code_secret, settings.var_dir), task_queue=settings.task_queue,
+                    code_secret=secret, task_queue=settings.task_queue,
                     max_upload_bytes=settings.document_max_bytes, codec=EncryptionCodec(keyring_for(settings)),
                     session_same_site=settings.session_same_site, demo_tokens=demo_tokens(settings),
-                    portal_token=portal_token(settings), report_timezone=settings.report_timezone)
+                    portal_token=portal_token(settings), report_timezone=settings.report_timezone,
+                    login=login_for(settings, secret))
 
 
 def demo_tokens(settings: Settings) -> Callable[[str, tuple[str, ...]], str] | None:

@@ -39,6 +39,7 @@ from api.auth import Caller
 from api.claimant import router as claimant_router
 from api.claims import claim_status_of, send_update, store_and_submit
 from api.codec import router as codec_router
+from api.dev_idp import router as dev_idp_router
 from api.limits import BodyLimit
 from api.problems import (
     PROBLEM_RESPONSES,
@@ -59,6 +60,7 @@ from config.encryption import EncryptionCodec
 from config.tracing import shutdown_tracing
 from documents.store import DocumentStore
 from identity.keys import Verifier
+from identity.oidc import Login
 from models import contract as c
 from models.fields import DocumentKind
 from models.messages import CodeCheck
@@ -99,7 +101,8 @@ class Services:
                  task_queue: str, max_upload_bytes: int, codec: EncryptionCodec,
                  session_same_site: Literal["strict", "lax", "none"] = "strict",
                  demo_tokens: Callable[[str, tuple[str, ...]], str] | None = None,
-                 portal_token: Callable[[], str] | None = None, report_timezone: str = "Asia/Shanghai") -> None:
+                 portal_token: Callable[[], str] | None = None, report_timezone: str = "Asia/Shanghai",
+                 login: Login | None = None) -> None:
         self.client = client
         self.engine = engine
         self.store = store
@@ -113,6 +116,8 @@ class Services:
         """Mints a token for a demo staff member: only with the development issuer (the sign-in page's list)."""
         self.portal_token = portal_token
         self.report_timezone = report_timezone
+        self.login = login
+        """The staff sign-in by the identity provider's authorization-code flow (identity/oidc.py)."""
         """The self-service channel's token, which the claimant pages act with (identity/portal.py)."""
 
 
@@ -324,6 +329,7 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.include_router(session_router)
     app.include_router(workbench_router)
     app.include_router(claimant_router)
+    app.include_router(dev_idp_router)
     app.mount("/app/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(SignInNeeded, _to_sign_in)
     return app

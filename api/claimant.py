@@ -22,12 +22,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from activities.codes import check
-from activities.i18n import DOCUMENT_KINDS, catalog
 from api.auth import Caller, verify
 from api.claims import claim_status_of, send_update, store_and_submit
 from api.problems import ProblemError
 from api.views import ClaimProgress
-from api.workbench import STAGE_NAMES, templates
+from api.workbench import DOCUMENT_NAMES, STAGE_NAMES, templates
 from models import contract as c
 from models.fields import DocumentKind
 from models.messages import CodeCheck
@@ -37,8 +36,6 @@ router = APIRouter(prefix="/c", tags=["claimant pages"], include_in_schema=False
 COOKIE = "claims_claimant"
 SESSION_SECONDS = 30 * 60
 STEPS = ("registered", "awaiting_documents", "investigating", "adjusting", "awaiting_approval", "paying", "closed")
-DOCUMENT_NAMES = {kind: catalog("zh-CN").gettext(name) for kind, name in DOCUMENT_KINDS.items()}
-"""Document names as the letters print them (the letters' catalog)."""
 CLOCK_NAMES = {"documents": "补交材料截止", "determination": "核定结论", "investigation": "调查完成",
                "approval": "审批完成", "payment": "赔款支付", "advance_payment": "先予支付",
                "bank_details": "提供银行账户", "appeal_resolution": "申诉处理"}

@@ -1,13 +1,17 @@
 """Staff sign-in for the browser: so the Temporal web UI, calling the codec server with cross-origin credentials
 included, shows a claim decrypted to a signed-in staff member and to nobody else.
 
-`POST /sign-in` takes a staff token (from the insurer's identity provider, or `python starter.py token` from the
-development issuer), checks it as every call does, and keeps it in an HttpOnly, SameSite=Strict cookie that
-expires with the token. Only the codec server reads the cookie; `POST /sign-out` clears it.
+Staff sign in by the identity provider's OpenID Connect authorization-code flow with PKCE (`/sign-in/oidc`, back
+at `/sign-in/callback`; identity/oidc.py; with the development issuer its provider is api/dev_idp.py), or paste a
+token (`POST /sign-in`). Either way the token is checked as every call checks it and kept in an HttpOnly,
+SameSite=Strict cookie that expires with it; the workbench and the codec server read it; `POST /sign-out` clears
+it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,6 +24,8 @@ from api import auth
 from api.problems import PROBLEM_RESPONSES, ProblemError, forbidden
 
 router = APIRouter(tags=["session"], responses=PROBLEM_RESPONSES)
+FLOW_COOKIE = "claims_sign_in"
+FLOW_SECONDS = 600
 
 PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>工作人员登录 · Staff sign-in</title>
@@ -29,11 +35,17 @@ PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 <h1>已登录 · Signed in</h1>
 <p id="signed-in">{{ subject }}（{{ roles }}）已登录，有效至 {{ until }}。Temporal 界面现在可以解密显示理赔数据。</p>
 <p lang="en">Signed in as {{ subject }} until {{ until }}: the Temporal web UI now shows claims decrypted.</p>
-{% if next %}<p><a href="{{ next }}" id="continue">继续 · Continue</a></p>{% endif %}
+{% if next %}<p><a href="{{ next }}" id="continue">继续 · Continue</a></p>
+<meta http-equiv="refresh" content="0;url={{ next }}">{% endif %}
 <form method="post" action="/sign-out"><button type="submit">退出 · Sign out</button></form>
 {% else %}
 <h1>工作人员登录 · Staff sign-in</h1>
-{% if problem %}<p role="alert">{{ problem }}</p>{% endif %}
+{% if problem %}<p role="alert" id="problem">{{ problem }}</p>{% endif %}
+{% if provider %}
+<p><a href="/sign-in/oidc?next={{ next|urlencode }}" id="sign-in-oidc" style="display:inline-block;
+ padding:.6rem 1.2rem;background:#12355b;color:#fff;text-decoration:none;border-radius:.3rem">
+通过统一身份认证登录 · Sign in with the identity provider</a></p>
+{% endif %}
 {% if demo_staff %}
 <h2>演示员工 · Demo staff <small>(development issuer only)</small></h2>
 <form method="post" action="/sign-in/demo">
@@ -68,10 +80,11 @@ def _safe_next(next_: str | None) -> str:
 
 
 def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
-    demo = DEMO_STAFF if request.app.state.services.demo_tokens is not None else None
+    services = request.app.state.services
+    demo = DEMO_STAFF if services.demo_tokens is not None else None
     next_ = _safe_next(values.pop("next", None) or request.query_params.get("next"))
-    return HTMLResponse(PAGE.render(demo_staff=demo, next=next_, **values), status_code=status,
-                        headers={"Cache-Control": "no-store"})
+    return HTMLResponse(PAGE.render(demo_staff=demo, next=next_, provider=services.login is not None, **values),
+                        status_code=status, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/sign-in", response_class=HTMLResponse, summary="The staff sign-in page")
@@ -97,13 +110,51 @@ async def sign_in_demo(request: Request, subject: Annotated[str, Form(max_length
     return _signed_in(request, mint(subject, staff[subject]), next)
 
 
+@router.get("/sign-in/oidc", summary="Sign in by the identity provider (OpenID Connect authorization code)")
+async def sign_in_oidc(request: Request, next: str = "") -> Response:  # noqa: A002
+    """Sends the browser to the provider's sign-in, with a state and a PKCE challenge kept in a short-lived
+    signed cookie until it comes back to `/sign-in/callback`."""
+    login = request.app.state.services.login
+    if login is None:
+        return _page(request, 404, problem="no identity provider client is configured (CLAIMS_OIDC_CLIENT_ID)")
+    url, state, verifier = await login.start()
+    response = RedirectResponse(url, status_code=303)
+    kept = f"{state}|{verifier}|{_safe_next(next)}"
+    response.set_cookie(FLOW_COOKIE, f"{kept}|{_seal(request, kept)}", max_age=FLOW_SECONDS, httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https", path="/sign-in")
+    return response
+
+
+@router.get("/sign-in/callback", response_class=HTMLResponse, summary="Where the identity provider sends staff back")
+async def sign_in_callback(request: Request, state: str = "", code: str = "", error: str = "") -> Response:
+    """Exchanges the code for the staff member's token (with the PKCE verifier) and opens the session. The page
+    then moves on by itself: a same-site step, so the SameSite=Strict session cookie goes with it."""
+    kept, _, seal = request.cookies.get(FLOW_COOKIE, "").rpartition("|")
+    expected, verifier, next_ = (kept.split("|") + ["", "", ""])[:3]
+    if error or not code or not state or not hmac.compare_digest(seal, _seal(request, kept)) or state != expected:
+        return _page(request, 400, problem=f"sign-in did not complete ({error or 'state or code missing or wrong'}); "
+                                            "start again")
+    try:
+        token = await request.app.state.services.login.finish(code, verifier)
+    except Exception as err:  # noqa: BLE001 (the provider's refusal, shown to the person signing in)
+        return _page(request, 400, problem=f"the identity provider refused the code: {err}")
+    response = _signed_in(request, token, "", follow=next_ or "/app")
+    response.delete_cookie(FLOW_COOKIE, path="/sign-in")
+    return response
+
+
+def _seal(request: Request, value: str) -> str:
+    secret: bytes = request.app.state.services.code_secret
+    return hmac.new(secret, b"oidc-flow:" + value.encode(), hashlib.sha256).hexdigest()
+
+
 @router.post("/sign-in", response_class=HTMLResponse, summary="Sign a staff member in for the web UI")
 async def sign_in(request: Request, token: Annotated[str, Form(max_length=16_384)],
                   next: Annotated[str, Form(max_length=500)] = "") -> Response:  # noqa: A002
     return _signed_in(request, token.strip(), next)
 
 
-def _signed_in(request: Request, token: str, next_: str) -> Response:
+def _signed_in(request: Request, token: str, next_: str, follow: str = "") -> Response:
     try:
         caller = auth.verify(request, token)
         if not caller.is_staff:
@@ -114,7 +165,7 @@ def _signed_in(request: Request, token: str, next_: str) -> Response:
     target = _safe_next(next_)
     page: Response = RedirectResponse(target, status_code=303) if target else _page(
         request, subject=caller.sender.subject, roles=", ".join(sorted(caller.roles)),
-        until=until.isoformat(timespec="minutes"))
+        until=until.isoformat(timespec="minutes"), next=follow)
     same_site = request.app.state.services.session_same_site
     page.set_cookie(auth.SESSION_COOKIE, token, expires=until, httponly=True, samesite=same_site,
                     secure=same_site == "none" or request.url.scheme == "https", path="/")

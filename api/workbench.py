@@ -20,14 +20,19 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from activities.i18n import DOCUMENT_KINDS, catalog
 from api import auth
 from api.auth import Caller
 from api.claims import claim_status_of, send_update
-from api.problems import ProblemError
+from api.problems import ProblemError, not_found
 from cli.claims import worklist_query
+from documents.uploads import sniff
 from models import contract as c
+from models.tables import ClaimDocument
 from reporting.charts import DRAW_CHARTS, chart_options, charts_json
 from reporting.reports import build_daily_report, claims_matching
 from workflows.rules.authority import RANK
@@ -49,6 +54,8 @@ QUEUES = {  # each role's queue: the stages whose work is theirs
     "adjuster": ("adjusting", "awaiting_approval"), "supervisor": ("awaiting_approval",),
     "manager": ("awaiting_approval",), "finance": ("paying",),
 }
+DOCUMENT_NAMES = {kind: catalog("zh-CN").gettext(name) for kind, name in DOCUMENT_KINDS.items()}
+"""Document names as the letters print them (the letters' catalog)."""
 QUEUE_NAMES = {"service": "客服", "investigator": "查勘", "adjuster": "理算", "supervisor": "主管审批",
                "manager": "经理审批", "finance": "财务支付"}
 
@@ -94,7 +101,8 @@ def local(moment: datetime | None) -> str:
 
 
 templates.env.filters.update(money=money, when=when, local=local)
-templates.env.globals.update(STAGE_NAMES=STAGE_NAMES, OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES)
+templates.env.globals.update(DOCUMENT_NAMES=DOCUMENT_NAMES, STAGE_NAMES=STAGE_NAMES, OUTCOME_NAMES=OUTCOME_NAMES,
+                             ROLE_NAMES=ROLE_NAMES)
 
 
 def page(request: Request, name: str, caller: Caller | None, status: int = 200, **context: Any) -> HTMLResponse:
@@ -151,8 +159,34 @@ async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 
         if mine is None or RANK[mine] < RANK[claim.required_role]:
             rule = (f"此案需{ROLE_NAMES[claim.required_role.value]}审批，您的角色无此权限 · needs a "
                     f"{claim.required_role.value}'s approval; yours is {mine.value if mine else 'none'}")
+    documents = await run_in_threadpool(_documents_of, request.app.state.services.engine, claim_id)
     return page(request, "claim.html", caller, status=status, claim=claim, rule=rule, role=mine,
-                csrf=csrf_token(request, caller), **context)
+                csrf=csrf_token(request, caller), documents=documents, **context)
+
+
+def _documents_of(engine: Engine, claim_id: str) -> list[ClaimDocument]:
+    with Session(engine) as session:
+        return list(session.exec(select(ClaimDocument).where(ClaimDocument.claim_id == claim_id)
+                                 .order_by(col(ClaimDocument.submitted_at))).all())
+
+
+@router.get("/documents/{sha256}")
+async def document_file(request: Request, sha256: str) -> Response:
+    """A stored document, for staff: only one some claim was given (a content address alone opens nothing
+    else), shown inline with its own media type and never sniffed into another."""
+    staff_session(request)
+    services = request.app.state.services
+    if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
+        raise not_found("no such document")
+    ref = f"doc://sha256/{sha256}"
+    with Session(services.engine) as session:
+        if session.exec(select(ClaimDocument).where(ClaimDocument.ref == ref)).first() is None:
+            raise not_found("no claim was given this document")
+    content = await run_in_threadpool(services.store.get, sha256)
+    media_type = sniff(content) or "application/octet-stream"
+    return Response(content, media_type=media_type, headers={
+        "Content-Disposition": f'inline; filename="{sha256[:12]}"', "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store", "Content-Security-Policy": "default-src 'none'; img-src 'self'"})
 
 
 @router.post("/claims/{claim_id}/{action}", response_class=HTMLResponse)

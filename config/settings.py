@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = Field(default=None, alias="CLAIMS_OIDC_ISSUER")
     oidc_jwks_url: str | None = Field(default=None, alias="CLAIMS_OIDC_JWKS_URL")
     oidc_audience: str = Field(default="claims", alias="CLAIMS_OIDC_AUDIENCE")
+    # The workbench's sign-in: a confidential client of the issuer (authorization code with PKCE). Unset with a
+    # real issuer: staff paste a token instead. The callback is <CLAIMS_PUBLIC_URL>/sign-in/callback by default.
+    oidc_client_id: str | None = Field(default=None, alias="CLAIMS_OIDC_CLIENT_ID")
+    oidc_client_secret: str | None = Field(default=None, alias="CLAIMS_OIDC_CLIENT_SECRET", repr=False)
+    oidc_redirect_url: str | None = Field(default=None, alias="CLAIMS_OIDC_REDIRECT_URL")
     # One-time codes sent to claimants are derived from this secret: set the same value on every worker and
     # API process. Unset: a random one made under var/identity/ on first use (one machine only).
     code_secret: str | None = Field(default=None, alias="CLAIMS_CODE_SECRET", repr=False)

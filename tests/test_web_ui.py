@@ -15,10 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
 
 from config.settings import PROJECT_ROOT
+from identity.codes import code_secret
+from identity.oidc import DEV_CLIENT_ID, dev_client_secret
 from reporting.reports import day_bounds
 from tests.api_stack import Stack, running_stack
 
@@ -227,8 +230,22 @@ def test_a_claimant_passes_the_code_check_uploads_the_missing_materials_and_sees
     stranger = other.new_page()
     stranger.goto(f"{stack.url}/c/{cid}")
     assert stranger.locator("#stage").count() == 0, "another browser must pass the code check itself"
+    assert other.request.get(f"{stack.url}/app/documents/{'0' * 64}", max_redirects=0).status in (303, 307), \
+        "stored files are for signed-in staff"
     other.close()
     context.close()
+
+    staff = browser.new_context(locale="zh-CN")
+    page = staff.new_page()
+    page.goto(f"{stack.url}/app/claims/{cid}")
+    page.click("#demo-sup-1")
+    page.wait_for_url(f"**/app/claims/{cid}")
+    links = page.locator("#documents a")
+    assert links.count() == len(missing), "each uploaded file is listed on the claim page"
+    first = staff.request.get(f"{stack.url}{links.first.get_attribute('href')}")
+    assert first.status == 200 and first.headers["content-type"] == "application/pdf"
+    assert first.body() in {pdf(f"{cid} {kind}") for kind in missing}, "the stored file itself"
+    staff.close()
 
 
 # --------------------------------------------------------------------------- the dashboard
@@ -271,3 +288,48 @@ def test_the_dashboard_draws_the_days_figures_from_the_database(stack: Stack, br
     assert drawn["by_type"][1] == [float(paid.get(t, 0) or 0) for t in types], (drawn, paid)
     assert {d["name"].split(" ")[1]: d["value"] for d in drawn["fast_path"][0]} == paths
     assert drawn["trend"][0][-1] == received
+
+
+# --------------------------------------------------------------------------- sign-in by the identity provider
+
+
+def test_staff_sign_in_by_the_identity_providers_authorization_code_flow(stack: Stack, browser: Browser):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{stack.url}/app")
+    page.click("#sign-in-oidc")
+    page.wait_for_selector("#idp-mgr-1")
+    assert "/dev-idp/authorize" in page.url and "code_challenge_method=S256" in page.url, "PKCE, S256"
+    page.click("#idp-mgr-1")
+    page.wait_for_url(f"{stack.url}/app")
+    assert "mgr-1" in page.inner_text("#who"), "back at the workbench, signed in as the person chosen"
+    session = next(c for c in context.cookies() if c["name"] == "claims_session")
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert not [c for c in context.cookies() if c["name"] == "claims_sign_in"], "the flow's cookie is gone"
+    context.close()
+
+    stranger = browser.new_context()
+    page = stranger.new_page()
+    page.goto(f"{stack.url}/sign-in/callback?code=forged&state=forged")
+    assert "start again" in page.inner_text("#problem"), "a callback that this browser did not start is refused"
+    stranger.close()
+
+
+def test_the_development_provider_gives_each_code_once_and_only_for_its_verifier(stack: Stack):
+    with stack.client() as http:
+        started = http.get("/sign-in/oidc", follow_redirects=False)
+        authorize = httpx.URL(started.headers["location"])
+        params = dict(authorize.params)
+        answer = http.post("/dev-idp/authorize", data={"subject": "sup-1", "redirect_uri": params["redirect_uri"],
+                                                      "state": params["state"],
+                                                      "code_challenge": params["code_challenge"]},
+                           follow_redirects=False)
+        code = dict(httpx.URL(answer.headers["location"]).params)["code"]
+        secret = dev_client_secret(code_secret(None, stack.var_dir))
+        exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": params["redirect_uri"],
+                    "code_verifier": "x" * 43}
+        wrong_verifier = http.post("/dev-idp/token", data=exchange, auth=(DEV_CLIENT_ID, secret))
+        assert wrong_verifier.status_code == 400 and wrong_verifier.json()["error"] == "invalid_grant"
+        again = http.post("/dev-idp/token", data=exchange, auth=(DEV_CLIENT_ID, secret))
+        assert again.json()["error"] == "invalid_grant", "a code is spent by its first exchange, right or wrong"
+        assert http.post("/dev-idp/token", data=exchange, auth=(DEV_CLIENT_ID, "nope")).status_code == 401
