@@ -10,23 +10,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po, write_po
 
 from activities.i18n import LANGUAGES, LOCALES
 
 SOURCES = Path(__file__).parent
+PAGES = SOURCES.parent / "api" / "templates"
 METHODS = [("templates/**.j2", "jinja2"), ("*.py", "python")]
+PAGE_METHODS = [("claimant.html", "jinja2"), ("claimant_*.html", "jinja2")]
+"""The claimant's pages share the letters' catalog (the staff workbench is bilingual on the page itself)."""
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 
 def message_ids() -> dict[str, list[tuple[str, int]]]:
     """Every message id in the letters' templates and the activities' code, with where it is used."""
     found: dict[str, list[tuple[str, int]]] = {}
-    for filename, line, message, _comments, _context in extract_from_dir(
-            SOURCES, METHODS, keywords=KEYWORDS, options_map={"templates/**.j2": {"trimmed": "false"}}):
+    for directory, methods, prefix in ((SOURCES, METHODS, ""), (PAGES, PAGE_METHODS, "../api/templates/")):
+        for filename, line, message, _comments, _context in extract_from_dir(directory, methods, keywords=KEYWORDS):
+            if isinstance(message, str) and message:
+                found.setdefault(message, []).append((prefix + filename, line))
+    for line, message, _comments, _context in extract_from_file("python", PAGES.parent / "claimant.py",
+                                                                 keywords=KEYWORDS):
         if isinstance(message, str) and message:
-            found.setdefault(message, []).append((filename, line))
+            found.setdefault(message, []).append(("../api/claimant.py", line))
     return found
 
 

@@ -48,6 +48,12 @@ DOCUMENT_KINDS = {
     "witness_statement": N_("witness statement"),
 }
 CLAIM_TYPES = {"auto": N_("motor"), "health": N_("health"), "property": N_("property")}
+STAGES = {"registered": N_("Registered"), "coverage_check": N_("Cover check"),
+          "awaiting_documents": N_("Waiting for materials"), "investigating": N_("Under investigation"),
+          "adjusting": N_("Assessing"), "awaiting_approval": N_("Waiting for approval"), "paying": N_("Paying"),
+          "closed": N_("Closed")}
+OUTCOMES = {"paid": N_("Paid"), "denied": N_("Denied"), "withdrawn": N_("Withdrawn"),
+            "closed_incomplete": N_("Closed, materials incomplete")}
 ROLES = {"adjuster": N_("adjuster"), "supervisor": N_("supervisor"), "manager": N_("manager"),
          "investigator": N_("investigator"), "system": N_("system")}
 CLOCKS = {"documents": N_("documents"), "determination": N_("determination"), "investigation": N_("investigation"),
@@ -131,4 +137,5 @@ def filters(language: str, translations: NullTranslations) -> Mapping[str, Calla
         return lambda key: translations.gettext(names.get(key, key))
 
     return {"money": money(language), "when": when(language), "document": named(DOCUMENT_KINDS),
-            "claim_type": named(CLAIM_TYPES), "role_name": named(ROLES), "clock_name": named(CLOCKS)}
+            "claim_type": named(CLAIM_TYPES), "role_name": named(ROLES), "clock_name": named(CLOCKS),
+            "stage_name": named(STAGES), "outcome_name": named(OUTCOMES)}

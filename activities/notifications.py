@@ -66,18 +66,19 @@ class Renderer:
             self.envs[language] = env
             self.gettext[language] = gettext_for(translations)
 
-    def context(self, kind: str, claim_id: str, values: dict[str, Any]) -> dict[str, Any]:
-        return {"claim_id": claim_id, "progress_url": f"{self.public_url}/c/{claim_id}",
+    def context(self, claim_id: str, values: dict[str, Any], language: str) -> dict[str, Any]:
+        progress = f"{self.public_url}/c/{claim_id}" + ("?lang=en" if language == "en" else "")
+        return {"claim_id": claim_id, "progress_url": progress,
                 "workbench_url": f"{self.public_url}/app/claims/{claim_id}", **values}
 
     def render(self, kind: str, context: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
         template = self.envs[language].get_template(f"{kind}.html.j2")
-        context = self.context(kind, context["claim_id"], context)
+        context = self.context(context["claim_id"], context, language)
         subject = "".join(template.blocks["subject"](template.new_context(context))).strip()
         return subject, template.render(context)
 
     def sms(self, kind: str, context: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
-        context = self.context(kind, context["claim_id"], context)
+        context = self.context(context["claim_id"], context, language)
         return sms_text(kind, context, self.gettext[language], self.envs[language].filters, context["progress_url"])
 
 

@@ -14,19 +14,21 @@ import hashlib
 import hmac
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from activities.codes import check
+from activities.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, catalog, filters, template_gettext
 from api.auth import Caller, verify
 from api.claims import claim_status_of, send_update, store_and_submit
 from api.problems import ProblemError
 from api.views import ClaimProgress
-from api.workbench import DOCUMENT_NAMES, STAGE_NAMES, templates
 from models import contract as c
 from models.fields import DocumentKind
 from models.messages import CodeCheck
@@ -36,11 +38,11 @@ router = APIRouter(prefix="/c", tags=["claimant pages"], include_in_schema=False
 COOKIE = "claims_claimant"
 SESSION_SECONDS = 30 * 60
 STEPS = ("registered", "awaiting_documents", "investigating", "adjusting", "awaiting_approval", "paying", "closed")
-CLOCK_NAMES = {"documents": "补交材料截止", "determination": "核定结论", "investigation": "调查完成",
-               "approval": "审批完成", "payment": "赔款支付", "advance_payment": "先予支付",
-               "bank_details": "提供银行账户", "appeal_resolution": "申诉处理"}
-CHECK_PROBLEMS = {CodeCheck.NONE: "尚未发送验证码，请先获取", CodeCheck.EXPIRED: "验证码已过期，请重新获取",
-                  CodeCheck.LOCKED: "验证码多次输入错误已失效，请重新获取"}
+LANGUAGE_COOKIE = "claims_language"
+CHECK_PROBLEMS = {CodeCheck.NONE: N_("No code has been sent yet: ask for one first."),
+                  CodeCheck.EXPIRED: N_("The code has expired: ask for a new one."),
+                  CodeCheck.LOCKED: N_("Too many wrong codes: this one no longer works; ask for a new one.")}
+WRONG_CODE = N_("That code is not right: check it and try again.")
 
 
 def _signature(secret: bytes, claim_id: str, until: int) -> str:
@@ -70,10 +72,32 @@ def _portal(request: Request) -> Caller:
     return verify(request, mint())
 
 
+def _language(request: Request) -> str:
+    """The page's language: asked for in the link (`?lang=en`, as English claimants' messages link it), else
+    as chosen before in this browser, else Chinese."""
+    asked = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+    return asked if asked in LANGUAGES else DEFAULT_LANGUAGE
+
+
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"DOCUMENT_NAMES": DOCUMENT_NAMES, "CLOCK_NAMES": CLOCK_NAMES,
-                                                      **context},
-                                      status_code=status, headers={"Cache-Control": "no-store"})
+    language = _language(request)
+    response = PAGES[language].TemplateResponse(request, name, {"language": language, **context},
+                                                status_code=status, headers={"Cache-Control": "no-store"})
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", path="/c")
+    return response
+
+
+def _pages(language: str) -> Jinja2Templates:
+    pages = Jinja2Templates(directory=Path(__file__).parent / "templates")
+    translations = catalog(language)
+    pages.env.filters.update(filters(language, translations))
+    pages.env.globals["_"] = template_gettext(translations)
+    return pages
+
+
+PAGES = {language: _pages(language) for language in LANGUAGES}
+"""The claimant's pages in each language, with the letters' catalog and filters (activities/i18n.py)."""
 
 
 def _steps(progress: ClaimProgress, timeline_stages: set[str]) -> list[dict[str, str]]:
@@ -83,7 +107,7 @@ def _steps(progress: ClaimProgress, timeline_stages: set[str]) -> list[dict[str,
     shown = [s for s in STEPS if s not in ("awaiting_documents", "investigating") or s in timeline_stages
              or s == current]
     at = shown.index(current) if current in shown else 0
-    return [{"stage": s, "name": STAGE_NAMES[s],
+    return [{"stage": s,
              "state": "done" if i < at or (current == "closed") else "current" if i == at else "todo"}
             for i, s in enumerate(shown)]
 
@@ -122,7 +146,7 @@ async def verify_code(request: Request, claim_id: str, code: Annotated[str, Form
                                           code.strip(), datetime.now(UTC))
     if checked != CodeCheck.OK:
         return _page(request, "claimant_code.html", status=403, claim_id=claim_id, sent=True,
-                     problem=CHECK_PROBLEMS.get(checked, "验证码不正确，请核对后重新输入"))
+                     problem=catalog(_language(request)).gettext(CHECK_PROBLEMS.get(checked, WRONG_CODE)))
     until = int(time.time()) + SESSION_SECONDS
     response = RedirectResponse(f"/c/{claim_id}", status_code=303)
     response.set_cookie(COOKIE, f"{claim_id}|{until}|{_signature(svc.code_secret, claim_id, until)}",

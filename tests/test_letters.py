@@ -115,7 +115,8 @@ def test_each_letter_renders_in_chinese_and_english_with_nothing_left_out(render
         assert "2026-11-22 10:30" in zh_body, f"{kind}: moments are Beijing time"
         assert "(Beijing time)" in en_body
     if kind not in STAFF:
-        assert f"{PUBLIC}/c/C-20261122-0001" in zh_body, f"{kind}: the letter links the progress page"
+        assert f'href="{PUBLIC}/c/C-20261122-0001"' in zh_body, f"{kind}: the letter links the progress page"
+        assert f'href="{PUBLIC}/c/C-20261122-0001?lang=en"' in en_body, f"{kind}: in English for English claimants"
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -127,7 +128,8 @@ def test_each_sms_is_plain_text_within_two_segments_with_the_claim_and_its_link(
         assert len(text) <= LIMIT, f"{kind} ({language}): {len(text)} characters: {text}"
         assert "C-20261122-0001" in text and "<" not in text and "None" not in text, text
         if not kind.startswith("code_") and kind not in ("withdrawn", "bank_account_changed"):
-            assert text.endswith(f"{PUBLIC}/c/C-20261122-0001"), text
+            link = f"{PUBLIC}/c/C-20261122-0001" + ("?lang=en" if language == "en" else "")
+            assert text.endswith(link), f"the progress page, in the claimant's language: {text}"
     assert renderer.sms(kind, context(kind, "zh-CN"), "zh-CN").startswith("【理赔】")
 
 

@@ -202,7 +202,7 @@ def test_a_claimant_passes_the_code_check_uploads_the_missing_materials_and_sees
     page.wait_for_selector("#code-sent")
     page.fill("#code", "000000" if stack.code_received(cid, "progress") != "000000" else "111111")
     page.click("#verify")
-    assert "验证码不正确" in page.inner_text("#problem"), "a wrong code is refused"
+    assert "验证码不正确" in page.inner_text("#problem"), "a wrong code is refused, in Chinese"
     page.fill("#code", stack.code_received(cid, "progress"))
     page.screenshot(path=str(shots / "claimant-code.png"), full_page=True)
     page.click("#verify")
@@ -228,8 +228,10 @@ def test_a_claimant_passes_the_code_check_uploads_the_missing_materials_and_sees
 
     other = browser.new_context()
     stranger = other.new_page()
-    stranger.goto(f"{stack.url}/c/{cid}")
+    stranger.goto(f"{stack.url}/c/{cid}?lang=en")
     assert stranger.locator("#stage").count() == 0, "another browser must pass the code check itself"
+    assert stranger.inner_text("#send-code") == "Send me a code", "English claimants' links open in English"
+    assert stranger.get_attribute("html", "lang") == "en"
     assert other.request.get(f"{stack.url}/app/documents/{'0' * 64}", max_redirects=0).status in (303, 307), \
         "stored files are for signed-in staff"
     other.close()
