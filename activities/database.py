@@ -40,7 +40,7 @@ log = structlog.get_logger(__name__)
 CLAIMS = Claim.__table__  # type: ignore[attr-defined]
 
 READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "handler", "payout_amount",
-                     "closed_at"}
+                     "closed_at", "survey_score"}
 
 
 def _policy(session: Session, policy_number: str) -> Policy:

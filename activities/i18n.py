@@ -59,7 +59,8 @@ ROLES = {"adjuster": N_("adjuster"), "supervisor": N_("supervisor"), "manager": 
 CLOCKS = {"documents": N_("documents"), "determination": N_("determination"), "investigation": N_("investigation"),
           "approval": N_("approval"), "payment": N_("payment"), "advance_payment": N_("advance payment"),
           "bank_details": N_("bank details"), "denial_notice": N_("denial notice"),
-          "appeal_ack": N_("appeal acknowledgement"), "appeal_resolution": N_("appeal resolution")}
+          "appeal_ack": N_("appeal acknowledgement"), "appeal_resolution": N_("appeal resolution"),
+          "callback": N_("call-back")}
 
 
 class EmptyValue(ValueError):

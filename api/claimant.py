@@ -114,7 +114,7 @@ def _steps(progress: ClaimProgress, timeline_stages: set[str]) -> list[dict[str,
 
 @router.get("/{claim_id}", response_class=HTMLResponse)
 async def progress_page(request: Request, claim_id: str, sent: str | None = None, uploaded: str | None = None,
-                        problem: str | None = None) -> Response:
+                        problem: str | None = None, answered: str | None = None) -> Response:
     svc = request.app.state.services
     if not _session_for(request, claim_id):
         return _page(request, "claimant_code.html", claim_id=claim_id, sent=sent is not None, problem=problem)
@@ -122,7 +122,7 @@ async def progress_page(request: Request, claim_id: str, sent: str | None = None
     progress = ClaimProgress.of(status)
     stages = {t.event.removeprefix("stage:") for t in status.timeline if t.event.startswith("stage:")}
     return _page(request, "claimant.html", claim_id=claim_id, progress=progress, steps=_steps(progress, stages),
-                 csrf=_csrf(request, claim_id), uploaded=uploaded, problem=problem)
+                 csrf=_csrf(request, claim_id), uploaded=uploaded, problem=problem, answered=answered is not None)
 
 
 @router.post("/{claim_id}/code", response_class=HTMLResponse)
@@ -153,6 +153,24 @@ async def verify_code(request: Request, claim_id: str, code: Annotated[str, Form
                         max_age=SESSION_SECONDS, httponly=True, samesite="strict", path="/c",
                         secure=request.url.scheme == "https")
     return response
+
+
+@router.post("/{claim_id}/survey", response_class=HTMLResponse)
+async def survey(request: Request, claim_id: str, score: Annotated[int, Form(ge=1, le=5)],
+                 csrf: Annotated[str, Form(max_length=64)],
+                 comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """The claimant's answer to the survey, sent to the claim as the self-service channel."""
+    svc = request.app.state.services
+    if not _session_for(request, claim_id):
+        return RedirectResponse(f"/c/{claim_id}", status_code=303)
+    if not hmac.compare_digest(csrf, _csrf(request, claim_id)):
+        raise ProblemError(403, "forbidden", "Forbidden", "csrf: the form is not this page's")
+    answer = {"score": score, **({"comment": comment.strip()} if comment.strip() else {})}
+    try:
+        await send_update(svc.client, claim_id, "survey_response", answer, _portal(request))
+    except ProblemError as err:
+        return RedirectResponse(f"/c/{claim_id}?problem={quote((err.problem.detail or '')[:200])}", status_code=303)
+    return RedirectResponse(f"/c/{claim_id}?answered=1", status_code=303)
 
 
 @router.post("/{claim_id}/documents", response_class=HTMLResponse)

@@ -72,6 +72,9 @@ class ClaimProgress(BaseModel):
     paid_amount: Decimal
     registered_at: datetime | None
     closed_at: datetime | None
+    survey_until: datetime | None = None
+    """The survey may be answered until then (it was sent, and is not answered yet)."""
+    survey_score: int | None = None
 
     @classmethod
     def of(cls, status: ClaimStatus) -> ClaimProgress:
@@ -87,7 +90,8 @@ class ClaimProgress(BaseModel):
             payments=[PaymentView(kind=p.kind, amount=p.amount, account=p.account, paid_at=p.paid_at)
                       for p in status.payments],
             paid_amount=sum((p.amount for p in status.payments), Decimal("0")),
-            registered_at=status.registered_at, closed_at=status.closed_at)
+            registered_at=status.registered_at, closed_at=status.closed_at, survey_until=status.survey_until,
+            survey_score=status.survey_score)
 
 
 class WorkItem(BaseModel):

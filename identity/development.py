@@ -102,7 +102,8 @@ def mint(var_dir: Path, *, subject: str, roles: Sequence[str], audience: str,
 
 # ---------------------------------------------------------------------------------------------------- senders
 
-CHANNEL_UPDATES = frozenset({"submit_documents", "withdraw", "appeal", "update_bank_account", "request_code"})
+CHANNEL_UPDATES = frozenset({"submit_documents", "withdraw", "appeal", "update_bank_account", "request_code",
+                             "survey_response"})
 DEFAULT_CHANNEL = "portal"
 _ACTOR_FIELDS = ("approver_id", "investigator_id", "by")
 
@@ -119,7 +120,7 @@ def sender_for(update: str, payload: Any) -> tuple[str, list[str]]:
         roles = [role]
     elif update == "record_investigation":
         roles = ["investigator"]
-    elif update in ("escalate", "assign"):
+    elif update in ("escalate", "assign", "record_callback"):
         roles = ["supervisor"]
     else:
         roles = ["adjuster"]

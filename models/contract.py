@@ -242,6 +242,24 @@ class ReleaseBankAccount(Message):
     credential: Credential | None = None
 
 
+class SurveyResponse(Message):
+    """The claimant's answer to the survey sent after closing: a score from 1 (poor) to 5 (very good)."""
+
+    score: int = Field(ge=1, le=5)
+    comment: FreeText | None = None
+    credential: Credential | None = None
+
+
+class RecordCallback(Message):
+    """A supervisor who took no part in the claim called the claimant back after a low score."""
+
+    by: Identifier
+    reached: bool
+    """Whether the claimant was reached."""
+    outcome: FreeText
+    credential: Credential | None = None
+
+
 class Reopen(Message):
     by: Identifier
     reason: FreeText
@@ -389,6 +407,10 @@ class ClaimStatus(Message):
     closed_at: datetime | None = None
     sla_warnings: list[SlaWarning] = Field(default_factory=list)
     escalated_to: Role | None = None
+    survey_score: int | None = None
+    """The claimant's survey score, once given."""
+    survey_until: datetime | None = None
+    """Until when the survey may be answered: set once it was sent and while no answer has come."""
 
 
 class ClaimResult(Message):

@@ -54,6 +54,10 @@ class SlaTable(Message):
     """Share of a clock's time after which its owner is warned."""
     green_factor: Decimal = Decimal("0.5")
     """Green-channel claims run every staff clock at this share of its length."""
+    survey_window_days: int = 30
+    """How long after the survey is sent the claimant may answer it."""
+    callback_days: float = 1
+    """A score of 1 or 2: the call-back clock's length (24 hours; a supervisor's, warned and escalated)."""
     advance_share_in_dispute: Decimal = Decimal("0.5")
     """Share of the computed payout the statutory advance pays while an investigation is still open."""
 

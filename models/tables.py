@@ -60,6 +60,8 @@ class Claim(SQLModel, table=True):
     registered_at: datetime = _when(index=True)
     closed_at: datetime | None = _when(nullable=True)
     stage_entered_at: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    survey_score: int | None = None
+    """The claimant's survey score (1-5), once given."""
     updated_at: datetime = _when()
 
 

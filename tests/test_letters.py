@@ -56,8 +56,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "handler_assigned": {"handler": "gc-auto-1", "description": "高速公路车辆起火", "role": "adjuster"},
     "advance_held": {"amount": Decimal("14750.00"), "role": "supervisor"},
     "advance_overpaid": {"amount": Decimal("500.00"), "role": "supervisor"},
+    "callback_needed": {"score": 2, "due_at": AT, "handler": "理算员王五", "role": "supervisor"},
 }
-STAFF = {"bank_account_locked", "sla_warning", "sla_breach", "handler_assigned", "advance_held", "advance_overpaid"}
+STAFF = {"callback_needed", "bank_account_locked", "sla_warning", "sla_breach", "handler_assigned", "advance_held",
+         "advance_overpaid"}
 REPORTS = {"daily_report", "sla_digest", "audit_trail"}
 KINDS = sorted(p.name.removesuffix(".html.j2") for p in TEMPLATES.glob("*.html.j2")
                if not p.name.startswith("_") and p.name.removesuffix(".html.j2") not in REPORTS)

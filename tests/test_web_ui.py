@@ -335,3 +335,32 @@ def test_the_development_provider_gives_each_code_once_and_only_for_its_verifier
         again = http.post("/dev-idp/token", data=exchange, auth=(DEV_CLIENT_ID, secret))
         assert again.json()["error"] == "invalid_grant", "a code is spent by its first exchange, right or wrong"
         assert http.post("/dev-idp/token", data=exchange, auth=(DEV_CLIENT_ID, "nope")).status_code == 401
+
+
+# --------------------------------------------------------------------------- the survey after closing
+
+
+def test_a_claimant_answers_the_survey_and_a_low_score_opens_a_call_back(stack: Stack, browser: Browser,
+                                                                         shots: Path):
+    cid = report(stack, claimed_amount="1500.00",
+                 line_items=[{"description": "mirror", "amount": "1500.00", "category": "repair"}])
+    stack.wait(cid, lambda s: s["survey_until"] is not None, "the survey sent (a demo day after closing)")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(f"{stack.url}/c/{cid}")
+    page.click("#send-code")
+    page.wait_for_selector("#code-sent")
+    page.fill("#code", stack.code_received(cid, "progress"))
+    page.click("#verify")
+    page.wait_for_selector("#survey")
+    page.check("#score-2")
+    page.fill("#comment", "等待时间太长")
+    page.screenshot(path=str(shots / "claimant-survey.png"), full_page=True)
+    page.click("#send-survey")
+    page.wait_for_selector("#answered")
+    assert "回访" in page.inner_text("#answered") and page.locator("#survey").count() == 0
+    context.close()
+    status = stack.wait(cid, lambda s: "callback" in s["deadlines"], "a call-back clock")
+    assert status["survey_score"] == 2
+    answered = next(t for t in status["timeline"] if t["event"] == "survey_response")
+    assert answered["sender"]["subject"] == "self-service-web"

@@ -33,14 +33,14 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim, Rules
     from workflows.base import ClaimClosed
     from workflows.claim_state import ClaimState, parse, refuse
-    from workflows.claim_updates import ClaimUpdates
+    from workflows.feedback import Feedback
     from workflows.rules import intake, triage
     from workflows.rules.calendar import due
     from workflows.rules.money import Kind
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
-class ClaimWorkflow(ClaimUpdates):
+class ClaimWorkflow(Feedback):
     @workflow.init
     def __init__(self, claim: Any = None, carried: Any = None) -> None:
         self._init_base(workflow.info().workflow_id.removeprefix("claim-"))
@@ -325,6 +325,9 @@ class ClaimWorkflow(ClaimUpdates):
             moments: dict[str, datetime] = {}
             if not s.survey_sent and s.outcome in (Outcome.PAID, Outcome.DENIED):
                 moments["survey"] = due(s.closed_at, rules.sla.survey_days, rules.sla)
+            answer_until = s.survey_until()
+            if answer_until is not None and answer_until > workflow.now() and workflow.patched("survey-window"):
+                moments["survey_window"] = answer_until  # the claim stays open for the claimant's answer
             window = self._appeal_window_end()
             if window is not None and window > workflow.now():
                 moments["appeal_window"] = window
@@ -342,7 +345,7 @@ class ClaimWorkflow(ClaimUpdates):
             elif s.reopen_request is not None:
                 await self._guarded(self._reopen)
             elif clock == "survey":
-                s.survey_sent = True
+                s.survey_sent, s.survey_sent_at = True, workflow.now()
                 self._notify("survey", {})
 
     async def _review_appeal(self) -> None:

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentRecord,
         Payout,
         PolicyTerms,
+        RecordCallback,
         RecordInvestigation,
         Reject,
         Reopen,
@@ -40,11 +41,13 @@ with workflow.unsafe.imports_passed_through():
         SlaBreach,
         SlaWarning,
         Stage,
+        SurveyResponse,
         TimelineEntry,
         Withdraw,
     )
     from models.messages import Rules
     from workflows.rules import authority, money
+    from workflows.rules.calendar import due
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -181,6 +184,11 @@ class ClaimState:
     """Events written to the claim's event log: each event's key, so a retried write adds nothing."""
     letters_failed: list[str] = field(default_factory=list)
     survey_sent: bool = False
+    survey_sent_at: datetime | None = None
+    survey: SurveyResponse | None = None
+    """The claimant's answer to the survey (without its credential)."""
+    callback: RecordCallback | None = None
+    """The call-back after a low score (without its credential)."""
     continued: int = 0
     """How many times the claim's run has continued as new."""
     resume_at: str | None = None
@@ -340,7 +348,14 @@ class ClaimState:
             required_role=self.required_role() if self.stage == Stage.AWAITING_APPROVAL else None,
             decision=self.decision, investigation=self._shown(self.investigation), registered_at=self.registered_at,
             closed_at=self.closed_at, sla_warnings=list(self.warnings), escalated_to=self.escalated_to,
+            survey_score=self.survey.score if self.survey else None, survey_until=self.survey_until(),
         )
+
+    def survey_until(self) -> datetime | None:
+        """Until when the survey may be answered: from its sending, for the survey window; None once answered."""
+        if self.survey is not None or self.survey_sent_at is None or self.rules is None:
+            return None
+        return due(self.survey_sent_at, self.rules.sla.survey_window_days, self.rules.sla)
 
     def result(self) -> ClaimResult:
         assert self.outcome is not None

@@ -11,12 +11,14 @@ from workflows.rules.authority import person_key
 
 STAFF_ROLES = frozenset({"adjuster", "investigator", "supervisor", "manager", "finance", "service"})
 CHANNEL_ROLE = "channel"
-CLAIMANT_SIDE = frozenset({"submit_documents", "withdraw", "appeal", "update_bank_account", "request_code"})
+CLAIMANT_SIDE = frozenset({"submit_documents", "withdraw", "appeal", "update_bank_account", "request_code",
+                           "survey_response"})
 NEEDED_ROLES: dict[str, frozenset[str]] = {
     "record_investigation": frozenset({"investigator", "supervisor", "manager"}),
     "escalate": frozenset({"supervisor", "manager"}),
     "assign": frozenset({"supervisor", "manager"}),
     "release_bank_account": frozenset({"supervisor", "manager"}),
+    "record_callback": frozenset({"supervisor", "manager"}),
 }
 
 
