@@ -34,6 +34,7 @@ from config.tracing import shutdown_tracing
 from identity import keys
 from identity.codes import code_secret
 from workflows.claim import ClaimWorkflow
+from workflows.complaint import ComplaintWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +51,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
         configuration.load_rules,
         database.register_claim, database.check_coverage, database.assess_risk, database.record_documents,
         database.assign_handler,
-        database.compute_payout, database.record_event,
+        database.compute_payout, database.record_event, database.claim_participants,
         payments.pay,
         notifications.notify,
         codes.issue_code, codes.check_code,
@@ -58,7 +59,8 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
 
 
 def build_worker(client: Client, settings: Settings, engine: Engine, *, task_queue: str | None = None,
-                 gateway: PaymentGateway | None = None, workflows: Sequence[type] = (ClaimWorkflow,)) -> Worker:
+                 gateway: PaymentGateway | None = None,
+                 workflows: Sequence[type] = (ClaimWorkflow, ComplaintWorkflow)) -> Worker:
     queue = task_queue or settings.task_queue
     # Update validators on this queue verify credentials with these keys (see identity/keys.py).
     keys.install(queue, keys.verifier_for(settings))

@@ -30,7 +30,7 @@ from models.messages import (
     RecordDocuments,
     RegisterClaim,
 )
-from models.tables import Claim, ClaimDocument, Payment, Policy
+from models.tables import Claim, ClaimDocument, ClaimEventRow, Payment, Policy
 from workflows.rules import intake
 from workflows.rules.payout import compute_payout
 from workflows.rules.risk import RiskFacts, score_risk
@@ -232,6 +232,17 @@ class ClaimsDatabase:
             paid_on_policy=paid_on_policy, advances_paid=req.advances_paid, clauses=req.clauses)
         log.info("payout computed", claim_id=req.claim_id, amount=str(payout.amount), total=str(payout.total))
         return payout
+
+    @activity.defn(no_thread_cancel_exception=True)
+    def claim_participants(self, claim_id: str) -> list[str]:
+        """Everyone who acted on a claim (its event log's actors, its handler): none of them handles a complaint
+        about it."""
+        with Session(self.engine) as session:
+            actors = set(session.exec(select(ClaimEventRow.actor).where(ClaimEventRow.claim_id == claim_id)).all())
+            claim = session.get(Claim, claim_id)
+        if claim is not None and claim.handler:
+            actors.add(claim.handler)
+        return sorted(a for a in actors if a and a != "system")
 
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data

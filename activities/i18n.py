@@ -47,6 +47,9 @@ DOCUMENT_KINDS = {
     "other": N_("other document"), "bank_statement": N_("bank statement"),
     "witness_statement": N_("witness statement"),
 }
+COMPLAINT_CATEGORIES = {"decision": N_("about a decision"), "delay": N_("about the time taken"),
+                        "staff": N_("about our staff"), "letter": N_("about a letter"),
+                        "payment": N_("about a payment"), "other": N_("other matters")}
 CLAIM_TYPES = {"auto": N_("motor"), "health": N_("health"), "property": N_("property")}
 STAGES = {"registered": N_("Registered"), "coverage_check": N_("Cover check"),
           "awaiting_documents": N_("Waiting for materials"), "investigating": N_("Under investigation"),
@@ -139,4 +142,5 @@ def filters(language: str, translations: NullTranslations) -> Mapping[str, Calla
 
     return {"money": money(language), "when": when(language), "document": named(DOCUMENT_KINDS),
             "claim_type": named(CLAIM_TYPES), "role_name": named(ROLES), "clock_name": named(CLOCKS),
-            "stage_name": named(STAGES), "outcome_name": named(OUTCOMES)}
+            "stage_name": named(STAGES), "outcome_name": named(OUTCOMES),
+            "complaint_category": named(COMPLAINT_CATEGORIES)}

@@ -110,7 +110,7 @@ async def sign_in_demo(request: Request, subject: Annotated[str, Form(max_length
     return _signed_in(request, mint(subject, staff[subject]), next)
 
 
-@router.get("/sign-in/oidc", summary="Sign in by the identity provider (OpenID Connect authorization code)")
+@router.get("/sign-in/oidc", include_in_schema=False)
 async def sign_in_oidc(request: Request, next: str = "") -> Response:  # noqa: A002
     """Sends the browser to the provider's sign-in, with a state and a PKCE challenge kept in a short-lived
     signed cookie until it comes back to `/sign-in/callback`."""
@@ -125,7 +125,7 @@ async def sign_in_oidc(request: Request, next: str = "") -> Response:  # noqa: A
     return response
 
 
-@router.get("/sign-in/callback", response_class=HTMLResponse, summary="Where the identity provider sends staff back")
+@router.get("/sign-in/callback", response_class=HTMLResponse, include_in_schema=False)
 async def sign_in_callback(request: Request, state: str = "", code: str = "", error: str = "") -> Response:
     """Exchanges the code for the staff member's token (with the PKCE verifier) and opens the session. The page
     then moves on by itself: a same-site step, so the SameSite=Strict session cookie goes with it."""

@@ -120,7 +120,7 @@ def sender_for(update: str, payload: Any) -> tuple[str, list[str]]:
         roles = [role]
     elif update == "record_investigation":
         roles = ["investigator"]
-    elif update in ("escalate", "assign", "record_callback"):
+    elif update in ("escalate", "assign", "record_callback", "assign_complaint"):
         roles = ["supervisor"]
     else:
         roles = ["adjuster"]

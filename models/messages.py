@@ -30,6 +30,10 @@ class AssignHandler(Message):
     claim_type: ClaimType
 
 
+ROOT_CAUSES = ("process", "communication", "staff_conduct", "delay", "decision_error", "system_error",
+               "policy_terms", "third_party", "unfounded")
+
+
 class SlaTable(Message):
     """Durations in days; `day_seconds` makes the demo profile run a day in a second."""
 
@@ -54,6 +58,13 @@ class SlaTable(Message):
     """Share of a clock's time after which its owner is warned."""
     green_factor: Decimal = Decimal("0.5")
     """Green-channel claims run every staff clock at this share of its length."""
+    complaint_ack_days: float = 1
+    """A complaint is acknowledged within 24 hours (service standard)."""
+    complaint_resolution_days: float = 3
+    """... and resolved within 72 hours (service standard)."""
+    complaint_ceiling_days: float = 15
+    """The regulator's ceiling for resolving a complaint; `complaint_complex_ceiling_days` for a complex one."""
+    complaint_complex_ceiling_days: float = 30
     survey_window_days: int = 30
     """How long after the survey is sent the claimant may answer it."""
     callback_days: float = 1
@@ -95,6 +106,8 @@ class Rules(Message):
     clauses: dict[str, str]
     staff_mailboxes: dict[str, str] = Field(default_factory=dict)
     green_channel_handlers: dict[str, list[str]] = Field(default_factory=dict)
+    complaint_root_causes: list[str] = Field(default_factory=lambda: list(ROOT_CAUSES))
+    """The categories a resolved complaint's root cause is filed under (reports count them)."""
     continue_after_events: int | None = Field(default=None, ge=40)
     """A claim's run continues as new at its next quiet wait once its history holds this many events (or
     sooner, when the server suggests it), so a long claim never nears the engine's history limits. None (the

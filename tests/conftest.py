@@ -162,7 +162,8 @@ def fast_clock(tmp_path: Path, settings: Settings) -> Settings:
     """The demo profile (a day is a second) with short windows, so whole lifecycles finish in seconds."""
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"sla": {"documents_days": 3, "reminder_days_before": [1],
-                                         "appeal_window_days": 4, "reopen_window_days": 30, "survey_days": 1}}))
+                                         "appeal_window_days": 4, "reopen_window_days": 30, "survey_days": 1,
+                                         "survey_window_days": 2}}))
     return settings.model_copy(update={"sla_profile": "demo", "rules_file": rules})
 
 

@@ -56,6 +56,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "handler_assigned": {"handler": "gc-auto-1", "description": "高速公路车辆起火", "role": "adjuster"},
     "advance_held": {"amount": Decimal("14750.00"), "role": "supervisor"},
     "advance_overpaid": {"amount": Decimal("500.00"), "role": "supervisor"},
+    "complaint_acknowledged": {"complaint_id": "K-20261122-0001", "category": "delay"},
+    "complaint_resolved": {"complaint_id": "K-20261122-0001", "resolution": "已向您致歉，并已加快处理。"},
     "callback_needed": {"score": 2, "due_at": AT, "handler": "理算员王五", "role": "supervisor"},
 }
 STAFF = {"callback_needed", "bank_account_locked", "sla_warning", "sla_breach", "handler_assigned", "advance_held",
@@ -116,7 +118,7 @@ def test_each_letter_renders_in_chinese_and_english_with_nothing_left_out(render
     if any(isinstance(v, datetime) for v in SAMPLES[kind].values()):
         assert "2026-11-22 10:30" in zh_body, f"{kind}: moments are Beijing time"
         assert "(Beijing time)" in en_body
-    if kind not in STAFF:
+    if kind not in STAFF and not kind.startswith("complaint_"):
         assert f'href="{PUBLIC}/c/C-20261122-0001"' in zh_body, f"{kind}: the letter links the progress page"
         assert f'href="{PUBLIC}/c/C-20261122-0001?lang=en"' in en_body, f"{kind}: in English for English claimants"
 
@@ -128,8 +130,9 @@ def test_each_sms_is_plain_text_within_two_segments_with_the_claim_and_its_link(
     for language in ("zh-CN", "en"):
         text = renderer.sms(kind, context(kind, language), language)
         assert len(text) <= LIMIT, f"{kind} ({language}): {len(text)} characters: {text}"
-        assert "C-20261122-0001" in text and "<" not in text and "None" not in text, text
-        if not kind.startswith("code_") and kind not in ("withdrawn", "bank_account_changed"):
+        number = "K-20261122-0001" if kind.startswith("complaint_") else "C-20261122-0001"
+        assert number in text and "<" not in text and "None" not in text, text
+        if not kind.startswith(("code_", "complaint_")) and kind not in ("withdrawn", "bank_account_changed"):
             link = f"{PUBLIC}/c/C-20261122-0001" + ("?lang=en" if language == "en" else "")
             assert text.endswith(link), f"the progress page, in the claimant's language: {text}"
     assert renderer.sms(kind, context(kind, "zh-CN"), "zh-CN").startswith("【理赔】")

@@ -19,6 +19,7 @@ NEEDED_ROLES: dict[str, frozenset[str]] = {
     "assign": frozenset({"supervisor", "manager"}),
     "release_bank_account": frozenset({"supervisor", "manager"}),
     "record_callback": frozenset({"supervisor", "manager"}),
+    "assign_complaint": frozenset({"supervisor", "manager"}),
 }
 
 

@@ -1,0 +1,313 @@
+"""ComplaintWorkflow: one complaint from receipt to resolution, on the clocks of the service standard and the
+regulator (SPEC section 14).
+
+Three clocks run from the moment the complaint was received: acknowledge within 24 hours and resolve within 72
+(the service standard), and in any case resolve within the regulator's 15 days (30 once marked complex, with a
+reason). Each warns the supervisors at the SLA table's share of its time and, on breach, records the breach and
+raises the complaint one tier (supervisor, then manager), with the clock's full length again for that tier.
+The handler is a supervisor's choice of someone who took no part in the matter (for a complaint about a claim:
+nobody who acted on the claim). Closing needs a resolution, a root cause from the configured list, and the
+complainant's acknowledgement or a note why not; the complainant gets a letter at acknowledgement and at
+resolution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from identity import keys
+    from identity.tokens import NotAuthenticated, sender_of
+    from models.complaints import (
+        COMPLAINT_WORKFLOW_TYPE,
+        AcknowledgeComplaint,
+        AssignComplaint,
+        ComplaintInput,
+        ComplaintStatus,
+        MarkComplex,
+        ResolveComplaint,
+        complaint_workflow_id,
+    )
+    from models.contract import ErrorType, Role, Sender, SlaBreach, SlaWarning, TimelineEntry
+    from models.messages import NotificationRequest, Recipient, Rules
+    from workflows.claim_state import parse, refuse
+    from workflows.rules import access, authority
+    from workflows.rules.calendar import due
+
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                    maximum_interval=timedelta(minutes=1),
+                    non_retryable_error_types=[e.value for e in ErrorType])
+LETTER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=3.0,
+                           maximum_interval=timedelta(minutes=5), maximum_attempts=6,
+                           non_retryable_error_types=[e.value for e in ErrorType])
+TIERS = {Role.SUPERVISOR: Role.MANAGER, Role.MANAGER: Role.MANAGER}
+
+
+@dataclass
+class ComplaintClock:
+    name: str
+    due_at: datetime
+    span: timedelta
+    warned: bool = False
+    version: int = 0
+
+
+@dataclass
+class ComplaintState:
+    complaint: ComplaintInput
+    rules: Rules
+    received_at: datetime
+    participants: list[str]
+    state: str = "received"
+    handler: str | None = None
+    complex: bool = False
+    tier: Role = Role.SUPERVISOR
+    clocks: dict[str, ComplaintClock] = field(default_factory=dict)
+    warnings: list[SlaWarning] = field(default_factory=list)
+    breaches: list[SlaBreach] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    resolution: ResolveComplaint | None = None
+    letters: int = 0
+
+
+@workflow.defn(name=COMPLAINT_WORKFLOW_TYPE)
+class ComplaintWorkflow:
+    @workflow.init
+    def __init__(self, complaint: Any = None) -> None:
+        self.s: ComplaintState | None = None
+        self.letters_in_flight = 0
+
+    @workflow.run
+    async def run(self, complaint: Any = None) -> ComplaintStatus:
+        req = parse(ComplaintInput, complaint, "invalid complaint", ErrorType.INVALID_CLAIM)
+        if workflow.info().workflow_id != complaint_workflow_id(req.complaint_id):
+            raise refuse(f"invalid complaint: workflow id must be {complaint_workflow_id(req.complaint_id)!r}",
+                         ErrorType.INVALID_CLAIM)
+        filed_by = self._verify("file a complaint", req.credential, channel_or_staff=True)
+        rules = await workflow.execute_local_activity(
+            "load_rules", result_type=Rules, start_to_close_timeout=timedelta(seconds=10), retry_policy=RETRY)
+        participants: list[str] = []
+        if req.claim_id:
+            participants = await workflow.execute_activity(
+                "claim_participants", req.claim_id, result_type=list[str],
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY)
+        received = min(req.received_at or workflow.now(), workflow.now())
+        self.s = s = ComplaintState(req.model_copy(update={"credential": None}), rules, received, participants)
+        self._note("received", detail=f"{req.category.value}" + (f" about claim {req.claim_id}" if req.claim_id
+                                                                    else ""), sender=filed_by)
+        sla = rules.sla
+        for name, days in (("complaint_ack", sla.complaint_ack_days),
+                           ("complaint_resolution", sla.complaint_resolution_days),
+                           ("complaint_ceiling", sla.complaint_ceiling_days)):
+            self._start_clock(name, days)
+        await workflow.wait_condition(lambda: s.state == "resolved" and workflow.all_handlers_finished()
+                                      and self.letters_in_flight == 0)
+        return self.status()
+
+    # ------------------------------------------------------------------ clocks
+
+    def _start_clock(self, name: str, days: float) -> None:
+        s = self._state()
+        due_at = due(s.received_at, days, s.rules.sla)
+        s.clocks[name] = ComplaintClock(name, due_at, due_at - s.received_at)
+        asyncio.create_task(self._watch(name))
+
+    async def _watch(self, name: str) -> None:
+        s = self._state()
+        while (clock := s.clocks.get(name)) is not None:
+            moved = self._moved(name, clock, clock.version)
+            warn_at = clock.due_at - clock.span * (1 - float(s.rules.sla.warn_at))
+            moment = clock.due_at if clock.warned else warn_at
+            remaining = (moment - workflow.now()).total_seconds()
+            if remaining > 0:
+                try:
+                    await workflow.wait_condition(moved, timeout=timedelta(seconds=remaining))
+                    continue
+                except TimeoutError:
+                    pass
+            if s.clocks.get(name) is not clock:
+                return
+            if not clock.warned:
+                clock.warned = True
+                s.warnings.append(SlaWarning(clock=name, due_at=clock.due_at, warned_at=workflow.now(), owner=s.tier))
+                self._note("sla_warning", detail=f"{name} due {clock.due_at.isoformat()}")
+                continue
+            s.tier = TIERS[s.tier]
+            s.breaches.append(SlaBreach(clock=name, due_at=clock.due_at, breached_at=workflow.now(),
+                                        escalated_to=s.tier))
+            self._note("sla_breached", detail=f"{name} was due {clock.due_at.isoformat()}; escalated to {s.tier}")
+            clock.due_at += clock.span
+            clock.version += 1
+
+    def _moved(self, name: str, clock: ComplaintClock, version: int) -> Callable[[], bool]:
+        """True once the clock is stopped or its due time moved (marked complex)."""
+        s = self._state()
+        return lambda: s.clocks.get(name) is not clock or clock.version != version
+
+    def _stop(self, *names: str) -> None:
+        for name in names:
+            self._state().clocks.pop(name, None)
+
+    # ------------------------------------------------------------------ updates
+
+    @workflow.update(name="assign_complaint")
+    async def assign_complaint(self, payload: Any) -> ComplaintStatus:
+        req = parse(AssignComplaint, payload, "assign_complaint")
+        s = self._state()
+        s.handler = req.handler_id
+        self._note("assigned", by=req.by, detail=f"handler {req.handler_id}", sender=sender_of(req.credential))
+        return self.status()
+
+    @assign_complaint.validator
+    def _validate_assign(self, payload: Any) -> None:
+        req = parse(AssignComplaint, payload, "assign_complaint")
+        self._verify("assign_complaint", req.credential, actor=req.by)
+        s = self._open("assign_complaint")
+        part = {authority.person_key(p) for p in s.participants}
+        if authority.person_key(req.handler_id) in part:
+            raise refuse(f"assign_complaint: {req.handler_id} acted on claim {s.complaint.claim_id}; the handler "
+                         "takes no part in the matter complained of (four-eyes rule)", ErrorType.NOT_AUTHORIZED)
+
+    @workflow.update(name="acknowledge_complaint")
+    async def acknowledge_complaint(self, payload: Any) -> ComplaintStatus:
+        req = parse(AcknowledgeComplaint, payload, "acknowledge_complaint")
+        s = self._state()
+        s.state = "acknowledged"
+        self._stop("complaint_ack")
+        self._note("acknowledged", by=req.by, sender=sender_of(req.credential))
+        self._letter("complaint_acknowledged", {"category": s.complaint.category.value})
+        return self.status()
+
+    @acknowledge_complaint.validator
+    def _validate_acknowledge(self, payload: Any) -> None:
+        req = parse(AcknowledgeComplaint, payload, "acknowledge_complaint")
+        self._verify("acknowledge_complaint", req.credential, actor=req.by)
+        s = self._handled_by(req.by, "acknowledge_complaint")
+        if s.state != "received":
+            raise refuse("acknowledge_complaint: the complaint was acknowledged already")
+
+    @workflow.update(name="mark_complex")
+    async def mark_complex(self, payload: Any) -> ComplaintStatus:
+        req = parse(MarkComplex, payload, "mark_complex")
+        s = self._state()
+        s.complex = True
+        ceiling = s.clocks.get("complaint_ceiling")
+        if ceiling is not None:
+            longer = due(s.received_at, s.rules.sla.complaint_complex_ceiling_days, s.rules.sla) - s.received_at
+            ceiling.due_at += longer - ceiling.span
+            ceiling.span, ceiling.version = longer, ceiling.version + 1
+        self._note("marked_complex", by=req.by, detail=req.reason, sender=sender_of(req.credential))
+        return self.status()
+
+    @mark_complex.validator
+    def _validate_complex(self, payload: Any) -> None:
+        req = parse(MarkComplex, payload, "mark_complex")
+        self._verify("mark_complex", req.credential, actor=req.by)
+        if self._handled_by(req.by, "mark_complex").complex:
+            raise refuse("mark_complex: the complaint is marked complex already")
+
+    @workflow.update(name="resolve_complaint")
+    async def resolve_complaint(self, payload: Any) -> ComplaintStatus:
+        req = parse(ResolveComplaint, payload, "resolve_complaint")
+        s = self._state()
+        s.resolution = req.model_copy(update={"credential": None})
+        self._stop(*list(s.clocks))
+        self._note("resolved", by=req.by, detail=f"root cause {req.root_cause}", sender=sender_of(req.credential))
+        self._letter("complaint_resolved", {"resolution": req.resolution})
+        s.state = "resolved"
+        return self.status()
+
+    @resolve_complaint.validator
+    def _validate_resolve(self, payload: Any) -> None:
+        req = parse(ResolveComplaint, payload, "resolve_complaint")
+        self._verify("resolve_complaint", req.credential, actor=req.by)
+        s = self._handled_by(req.by, "resolve_complaint")
+        if s.state == "received":
+            raise refuse("resolve_complaint: acknowledge the complaint first")
+        if req.root_cause not in s.rules.complaint_root_causes:
+            raise refuse(f"resolve_complaint: root_cause: one of {s.rules.complaint_root_causes}",
+                         ErrorType.INVALID_UPDATE)
+        if not req.claimant_acknowledged and not (req.note and req.note.strip()):
+            raise refuse("resolve_complaint: note: say why the complainant did not acknowledge the resolution",
+                         ErrorType.INVALID_UPDATE)
+
+    @workflow.query(name="status")
+    def status(self) -> ComplaintStatus:
+        s = self._state()
+        return ComplaintStatus(
+            complaint_id=s.complaint.complaint_id, claim_id=s.complaint.claim_id, category=s.complaint.category,
+            state=s.state, handler=s.handler, complex=s.complex, received_at=s.received_at,
+            deadlines={n: c.due_at for n, c in s.clocks.items()}, sla_warnings=list(s.warnings),
+            sla_breaches=list(s.breaches), escalated_to=s.tier.value if s.breaches else None,
+            root_cause=s.resolution.root_cause if s.resolution else None,
+            resolution=s.resolution.resolution if s.resolution else None, timeline=list(s.timeline))
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _state(self) -> ComplaintState:
+        if self.s is None:
+            raise refuse("the complaint is still being received; try again in a moment")
+        return self.s
+
+    def _open(self, action: str) -> ComplaintState:
+        s = self._state()
+        if s.state == "resolved":
+            raise refuse(f"{action}: the complaint is resolved")
+        return s
+
+    def _handled_by(self, person: str, action: str) -> ComplaintState:
+        s = self._open(action)
+        if s.handler is None or authority.person_key(s.handler) != authority.person_key(person):
+            raise refuse(f"{action}: only the complaint's handler ({s.handler or 'none assigned yet'}) does this",
+                         ErrorType.NOT_AUTHORIZED)
+        return s
+
+    def _verify(self, action: str, credential: str | None, actor: str | None = None,
+                channel_or_staff: bool = False) -> Sender:
+        """The credential's verified sender, allowed to do this (the claims' rules of who sends what)."""
+        verifier = keys.installed(workflow.info().task_queue)
+        if verifier is None:
+            raise refuse(f"{action}: this worker holds no keys to verify credentials with", ErrorType.NOT_AUTHENTICATED)
+        try:
+            sender = verifier.verify(credential, workflow.now())
+        except NotAuthenticated as err:
+            raise refuse(f"{action}: {err}", ErrorType.NOT_AUTHENTICATED) from None
+        if channel_or_staff:
+            return sender
+        problem = access.refusal(action, sender, actor)
+        if problem:
+            raise refuse(f"{action}: {problem}", ErrorType.NOT_AUTHORIZED)
+        return sender
+
+    def _note(self, event: str, *, by: str = "system", detail: str = "", sender: Sender | None = None) -> None:
+        self._state().timeline.append(TimelineEntry(at=workflow.now(), event=event, by=by, detail=detail,
+                                                    sender=sender))
+
+    def _letter(self, kind: str, context: dict[str, Any]) -> None:
+        s = self._state()
+        c = s.complaint.complainant
+        s.letters += 1
+        request = NotificationRequest(
+            claim_id=complaint_workflow_id(s.complaint.complaint_id), kind=kind, sequence=s.letters,
+            recipient=Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email, language=c.language),
+            context={"complaint_id": s.complaint.complaint_id, **context})
+
+        async def send() -> None:
+            self.letters_in_flight += 1
+            try:
+                await workflow.execute_activity("notify", request, start_to_close_timeout=timedelta(seconds=30),
+                                                retry_policy=LETTER_RETRY)
+                self._note(f"notified:{kind}")
+            except Exception as err:  # noqa: BLE001 (a letter never holds the complaint up; its failure is noted)
+                self._note("notification_failed", detail=f"{kind}: {err}")
+            finally:
+                self.letters_in_flight -= 1
+
+        asyncio.create_task(send())
