@@ -39,6 +39,7 @@ from api.auth import Caller
 from api.claimant import router as claimant_router
 from api.claims import claim_status_of, send_update, store_and_submit
 from api.codec import router as codec_router
+from api.complaints import router as complaints_router
 from api.dev_idp import router as dev_idp_router
 from api.limits import BodyLimit
 from api.problems import (
@@ -330,6 +331,7 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.include_router(workbench_router)
     app.include_router(claimant_router)
     app.include_router(dev_idp_router)
+    app.include_router(complaints_router)
     app.mount("/app/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(SignInNeeded, _to_sign_in)
     return app

@@ -18,17 +18,24 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.exceptions import ApplicationError
 
 from activities.database import load_policies
 from activities.engine import make_engine
 from activities.schema import upgrade
 from activities.sms import code_in
-from cli.claims import CommandError, claim_status, send_update, start_claim, with_credential
+from cli.claims import CommandError, claim_status, development_token, send_update, start_claim, with_credential
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import connect
 from demo.services import start_background
+from models.complaints import COMPLAINT_WORKFLOW_TYPE, complaint_workflow_id
 from models.contract import PolicyTerms, workflow_id_for
 from reporting.reports import build_daily_report, render_daily_report
 from worker import build_worker
@@ -46,6 +53,23 @@ class Desk:
 
     async def send(self, claim_id: str, update: str, payload: dict[str, Any]) -> Any:
         return await send_update(self.client, claim_id, update, with_credential(self.settings, update, payload, None))
+
+    async def file_complaint(self, complaint: dict[str, Any]) -> WorkflowHandle[Any, Any]:
+        """A complaint as the call centre files it (a channel's token); once it runs."""
+        token = development_token(self.settings, "call-centre", ["channel"])
+        handle = await self.client.start_workflow(
+            COMPLAINT_WORKFLOW_TYPE, {**complaint, "credential": token},
+            id=complaint_workflow_id(complaint["complaint_id"]), task_queue=self.settings.task_queue)
+        for _ in range(200):
+            try:
+                await handle.query("status")
+                return handle
+            except WorkflowQueryFailedError:
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"complaint {complaint['complaint_id']} never started")
+
+    async def on_complaint(self, handle: WorkflowHandle[Any, Any], update: str, payload: dict[str, Any]) -> Any:
+        return await handle.execute_update(update, with_credential(self.settings, update, payload, None))
 
     def code_received(self, claim_id: str, purpose: str) -> str:
         """The code in the latest letter of this purpose in the outbox: what the claimant reads on the phone."""
@@ -203,6 +227,30 @@ async def appeal_upheld(desk: Desk, claim_id: str, notes: list[str]) -> None:
                                                     "amount": "11500.00", "comment": "second invoice accepted"})
 
 
+async def low_score_and_complaint(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    """After closing: a low survey score and its call-back, then a complaint about the claim, resolved in time
+    by a supervisor who took no part in it."""
+    await wait_for(desk.client, claim_id, lambda s: s["survey_until"] is not None)
+    await desk.send(claim_id, "survey_response", {"score": 2, "comment": "nobody told me what was happening"})
+    await wait_for(desk.client, claim_id, lambda s: "callback" in s["deadlines"])
+    await desk.send(claim_id, "record_callback", {"by": "sup-zhou", "reached": True,
+                                                  "outcome": "explained the fast path; apologised for the silence"})
+    notes.append("survey score 2: call-back opened (24 h) and made by sup-zhou")
+    handle = await desk.file_complaint({
+        "complaint_id": f"{claim_id}-K", "claim_id": claim_id, "category": "letter",
+        "description": "the payment letter came before any word that the claim was accepted",
+        "complainant": {"name": "Li Lei", "phone": "13800000000", "channel": "sms"}})
+    await desk.on_complaint(handle, "assign_complaint", {"handler_id": "sup-wu", "by": "sup-liu"})
+    await desk.on_complaint(handle, "acknowledge_complaint", {"by": "sup-wu"})
+    await desk.on_complaint(handle, "resolve_complaint", {
+        "by": "sup-wu", "resolution": "letters now go in the order decisions are taken", "root_cause": "communication",
+        "claimant_acknowledged": True})
+    result = await handle.result()
+    took = (datetime.now(UTC) - datetime.fromisoformat(result["received_at"])).total_seconds()
+    notes.append(f"complaint {claim_id}-K resolved by sup-wu in {took:.1f}s, within the 72-hour standard "
+                 f"(root cause {result['root_cause']}; breaches: {len(result['sla_breaches'])})")
+
+
 def scenarios(prefix: str) -> list[Scenario]:
     def cid(n: int) -> str:
         return f"{prefix}-{n:02d}"
@@ -251,6 +299,9 @@ def scenarios(prefix: str) -> list[Scenario]:
         Scenario("partial approval, appeal upheld", "paid", base_claim(
             cid(15), claimed_amount="12000.00", incident={"injuries": True}, line_items=[],
             documents=documents(cid(15), *auto_all)), appeal_upheld),
+        Scenario("low survey score, call-back, complaint", "paid", base_claim(
+            cid(16), claimed_amount="1800.00", line_items=[{"description": "wing mirror", "amount": "1800.00"}],
+            documents=documents(cid(16), "claim_form", "damage_photos", "repair_invoice")), low_score_and_complaint),
         Scenario("unknown policy", "error:UnknownPolicy", base_claim(cid(10), policy_number="P-NOPE-404")),
         Scenario("malformed claim", "error:InvalidClaim", base_claim(cid(11), claimed_amount="-50")),
     ]

@@ -343,3 +343,35 @@ def test_one_trace_follows_a_claim_from_the_api_call_to_its_payment(stack: Stack
     root = next(s for s in spans if s["name"] == "POST /claims")
     assert root["parent_id"] is None and root["attributes"]["http.response.status_code"] == 201
     assert not any(claim["claimant"]["phone"] in json.dumps(s) for s in spans), "no personal data in a span"
+
+
+def test_a_complaint_is_filed_handled_and_resolved_over_http(stack: Stack) -> None:
+    complaint_id = f"K-{uuid.uuid4().hex[:8]}"
+    complaint = {"complaint_id": complaint_id, "category": "staff", "description": "客服态度不好",
+                 "complainant": {"name": "韩梅梅", "phone": "13900000000", "channel": "sms"}}
+    handler, other = stack.auth("sup-5", "supervisor"), stack.auth("sup-6", "supervisor")
+    with stack.client() as http:
+        filed = http.post("/complaints", json=complaint, headers=stack.auth("call-centre", "channel"))
+        assert filed.status_code == 201, filed.text
+        assert filed.headers["location"] == f"/complaints/{complaint_id}"
+        deadline = time.monotonic() + 30
+        while http.get(f"/complaints/{complaint_id}", headers=handler).status_code != 200:
+            assert time.monotonic() < deadline, "the complaint never became readable"
+            time.sleep(0.2)
+        assert problem(http.post("/complaints", json=complaint, headers=stack.auth("call-centre", "channel")),
+                       409)["title"] == "Duplicate complaint"
+        base = f"/complaints/{complaint_id}/actions"
+        assigned = http.post(f"{base}/assign_complaint", json={"handler_id": "sup-5", "by": "sup-1"},
+                             headers=stack.auth("sup-1", "supervisor"))
+        assert assigned.status_code == 200 and assigned.json()["handler"] == "sup-5", assigned.text
+        assert problem(http.post(f"{base}/acknowledge_complaint", json={"by": "sup-6"}, headers=other),
+                       403)["detail"].endswith("only the complaint's handler (sup-5) does this")
+        acknowledged = http.post(f"{base}/acknowledge_complaint", json={"by": "sup-5"}, headers=handler)
+        assert acknowledged.json()["state"] == "acknowledged"
+        resolved = http.post(f"{base}/resolve_complaint", headers=handler, json={
+            "by": "sup-5", "resolution": "已向客户致歉并对客服进行培训", "root_cause": "staff_conduct",
+            "claimant_acknowledged": True})
+        assert resolved.status_code == 200 and resolved.json()["state"] == "resolved", resolved.text
+        status = http.get(f"/complaints/{complaint_id}", headers=handler).json()
+        assert status["root_cause"] == "staff_conduct" and status["deadlines"] == {}
+        assert [t["event"] for t in status["timeline"]][:3] == ["received", "assigned", "acknowledged"]

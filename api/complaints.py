@@ -1,0 +1,101 @@
+"""Complaints over HTTP (SPEC section 14): file one, act on it, follow it. The caller's bearer token goes to the
+complaint's workflow as the `credential` of its start and of every update, so the workflow decides who may do
+what, as for claims."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import Path as PathParam
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api import auth
+from api.auth import Caller
+from api.problems import PROBLEM_RESPONSES, ProblemError, forbidden, not_found, refused
+from models import complaints as k
+
+router = APIRouter(prefix="/complaints", tags=["complaints"], responses=PROBLEM_RESPONSES)
+COMPLAINT_ID = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", max_length=64)]
+ANYONE = Annotated[Caller, Depends(auth.authenticate)]
+REPORTER = Annotated[Caller, Depends(auth.channel_or_staff)]
+UPDATES: dict[str, tuple[type[BaseModel], str]] = {
+    "assign_complaint": (k.AssignComplaint, "Assign a handler who took no part in the matter"),
+    "acknowledge_complaint": (k.AcknowledgeComplaint, "Acknowledge the complaint (the handler)"),
+    "mark_complex": (k.MarkComplex, "Mark the complaint complex: 30 days to resolve (the handler)"),
+    "resolve_complaint": (k.ResolveComplaint, "Resolve the complaint with its root cause (the handler)"),
+}
+
+
+class ComplaintAccepted(BaseModel):
+    complaint_id: str
+    workflow_id: str
+    status_url: str
+
+
+def _client(request: Request) -> Client:
+    client: Client = request.app.state.services.client
+    return client
+
+
+@router.post("", status_code=201, response_model=ComplaintAccepted, summary="File a complaint")
+async def file_complaint(complaint: k.ComplaintInput, request: Request, response: Response,
+                         caller: REPORTER) -> ComplaintAccepted:
+    """Starts the complaint's workflow (once per complaint id); its clocks run from `received_at` (now when
+    not given)."""
+    body = {**complaint.model_dump(mode="json", exclude={"credential"}), "credential": caller.token}
+    workflow_id = k.complaint_workflow_id(complaint.complaint_id)
+    try:
+        await _client(request).start_workflow(
+            k.COMPLAINT_WORKFLOW_TYPE, body, id=workflow_id, task_queue=request.app.state.services.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        raise ProblemError(409, "duplicate-complaint", "Duplicate complaint",
+                           f"complaint_id: complaint {complaint.complaint_id} exists already") from None
+    response.headers["Location"] = f"/complaints/{complaint.complaint_id}"
+    return ComplaintAccepted(complaint_id=complaint.complaint_id, workflow_id=workflow_id,
+                             status_url=f"/complaints/{complaint.complaint_id}")
+
+
+@router.get("/{complaint_id}", response_model=k.ComplaintStatus, summary="Where a complaint stands")
+async def complaint_status(complaint_id: COMPLAINT_ID, request: Request, caller: ANYONE) -> Any:
+    if not caller.is_staff and not caller.is_channel:
+        raise forbidden("a staff member's or a channel's token is needed")
+    handle = _client(request).get_workflow_handle(k.complaint_workflow_id(complaint_id))
+    try:
+        return k.ComplaintStatus.model_validate(await handle.query("status"))
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise not_found(f"complaint {complaint_id} does not exist") from None
+        raise
+
+
+def _action(name: str, model: type[BaseModel], summary: str) -> Any:
+    async def act(complaint_id: COMPLAINT_ID, request: Request, caller: ANYONE,
+                  payload: Annotated[model, Body()]) -> Any:  # type: ignore[valid-type]
+        body: BaseModel = payload
+        sent = {**body.model_dump(mode="json", exclude_unset=True, exclude={"credential"}), "credential": caller.token}
+        handle = _client(request).get_workflow_handle(k.complaint_workflow_id(complaint_id))
+        try:
+            return await handle.execute_update(name, sent)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            raise refused(cause.type if isinstance(cause, ApplicationError) else None, str(cause)) from None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise not_found(f"complaint {complaint_id} does not exist or is resolved") from None
+            raise
+
+    act.__annotations__["payload"] = Annotated[model, Body()]
+    act.__name__ = f"complaint_{name}"
+    act.__doc__ = f"{summary}. The caller's bearer token is the update's `credential`."
+    return act
+
+
+for _name, (_model, _summary) in UPDATES.items():
+    router.add_api_route(f"/{{complaint_id}}/actions/{_name}", _action(_name, _model, _summary), methods=["POST"],
+                         response_model=k.ComplaintStatus, summary=_summary)
