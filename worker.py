@@ -51,7 +51,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
         configuration.load_rules,
         database.register_claim, database.check_coverage, database.assess_risk, database.record_documents,
         database.assign_handler,
-        database.compute_payout, database.record_event, database.claim_participants,
+        database.compute_payout, database.record_event, database.claim_participants, database.record_complaint,
         payments.pay,
         notifications.notify,
         codes.issue_code, codes.check_code,

@@ -25,12 +25,13 @@ from models.messages import (
     AssessRisk,
     AssignHandler,
     ClaimEvent,
+    ComplaintRecord,
     ComputePayout,
     CoverageResult,
     RecordDocuments,
     RegisterClaim,
 )
-from models.tables import Claim, ClaimDocument, ClaimEventRow, Payment, Policy
+from models.tables import Claim, ClaimDocument, ClaimEventRow, ComplaintRow, Payment, Policy
 from workflows.rules import intake
 from workflows.rules.payout import compute_payout
 from workflows.rules.risk import RiskFacts, score_risk
@@ -232,6 +233,18 @@ class ClaimsDatabase:
             paid_on_policy=paid_on_policy, advances_paid=req.advances_paid, clauses=req.clauses)
         log.info("payout computed", claim_id=req.claim_id, amount=str(payout.amount), total=str(payout.total))
         return payout
+
+    @activity.defn(no_thread_cancel_exception=True)
+    @refuses_bad_data
+    def record_complaint(self, record: ComplaintRecord) -> None:
+        """The complaint's row, replaced whole: a retried or repeated write leaves the same row."""
+        with Session(self.engine) as session:
+            row = session.get(ComplaintRow, record.complaint_id) or ComplaintRow(
+                complaint_id=record.complaint_id, category=record.category, received_at=record.received_at)
+            for key, value in record.model_dump().items():
+                setattr(row, key, value)
+            session.add(row)
+            session.commit()
 
     @activity.defn(no_thread_cancel_exception=True)
     def claim_participants(self, claim_id: str) -> list[str]:

@@ -115,6 +115,21 @@ class Rules(Message):
     least 40, above what a run holds when it resumes, so a run never continues again before it has waited."""
 
 
+class ComplaintRecord(Message):
+    """A complaint's row for the reports, as its workflow knows it now."""
+
+    complaint_id: str
+    claim_id: str | None
+    category: str
+    handler: str | None
+    complex: bool
+    received_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    root_cause: str | None = None
+    breached: list[str] = Field(default_factory=list)
+
+
 class RegisterClaim(Message):
     claim: ClaimInput
     chain_id: str

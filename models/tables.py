@@ -65,6 +65,24 @@ class Claim(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
+class ComplaintRow(SQLModel, table=True):
+    """A complaint as the reports see it: moved at each milestone by its workflow (`record_complaint`)."""
+
+    __tablename__ = "complaints"
+
+    complaint_id: str = Field(primary_key=True, max_length=64)
+    claim_id: str | None = Field(default=None, max_length=64)
+    category: str = Field(max_length=20)
+    handler: str | None = Field(default=None, max_length=64)
+    complex: bool = False
+    received_at: datetime = _when(index=True)
+    acknowledged_at: datetime | None = _when(nullable=True)
+    resolved_at: datetime | None = _when(nullable=True)
+    root_cause: str | None = Field(default=None, max_length=64)
+    breached: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """The clocks that passed their due time (complaint_ack, complaint_resolution, complaint_ceiling)."""
+
+
 class ClaimDocument(SQLModel, table=True):
     __tablename__ = "claim_documents"
     __table_args__ = (UniqueConstraint("claim_id", "kind", "ref", name="uq_claim_document"),)

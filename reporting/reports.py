@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from activities.engine import utc
 from activities.notifications import template_env
-from models.tables import Claim, ClaimEventRow, Payment
+from models.tables import Claim, ClaimEventRow, ComplaintRow, Payment
 from reporting.charts import DRAW_CHARTS, ECHARTS, chart_options, charts_json
 
 # Stages of the lifecycle with the names the claims department reports them under.
@@ -56,6 +56,21 @@ class DailyReport:
     """Claims closed that day by the path they took (fast, standard, green)."""
     trend: list[TrendDay] = field(default_factory=list)
     """The thirty days up to the report's day, oldest first."""
+    scores: dict[int, int] = field(default_factory=dict)
+    """Survey answers given that day, by score (1-5)."""
+    callbacks: dict[str, int] = field(default_factory=dict)
+    """Call-backs for the day's low scores: `opened`, `done`, `on_time` (done before their clock passed)."""
+    complaints_received: dict[str, int] = field(default_factory=dict)
+    """Complaints received that day, by category."""
+    complaints_resolved: dict[str, int] = field(default_factory=dict)
+    """Complaints resolved that day, by root cause."""
+    complaint_on_time: dict[str, dict[str, int]] = field(default_factory=dict)
+    """For the complaints resolved that day, per clock: how many, and how many kept it."""
+
+    @property
+    def satisfaction(self) -> float | None:
+        answers = sum(self.scores.values())
+        return sum(s * n for s, n in self.scores.items()) / answers if answers else None
 
     @property
     def total_paid(self) -> Decimal:
@@ -109,6 +124,8 @@ def build_daily_report(engine: Engine, day: date, timezone: str) -> DailyReport:
         report.fast_path_share = sum(c.path == "fast" for c in decided) / len(decided)
     report.paths = dict(Counter(c.path for c in decided if c.path))
     report.trend = trend(claims.values(), payments, day, timezone)
+    feedback(report, engine, start, end)
+    complaints(report, engine, start, end)
     breached: dict[str, set[str]] = defaultdict(set)
     for e in events:
         if e.event == "sla_breached" and e.claim_id in {c.claim_id for c in closed_today}:
@@ -126,6 +143,32 @@ def build_daily_report(engine: Engine, day: date, timezone: str) -> DailyReport:
     report.paid = dict(paid)
     report.stage_hours = {s: sum(v) / len(v) for s, v in hours.items() if s in STAGE_LABELS}
     return report
+
+
+def feedback(report: DailyReport, engine: Engine, start: datetime, end: datetime) -> None:
+    """The day's survey answers by score, and the call-backs their low scores opened."""
+    with Session(engine) as session:
+        events = session.exec(select(ClaimEventRow).where(col(ClaimEventRow.event).in_(
+            ["survey_response", "callback_opened", "callback_done", "sla_breached"]))).all()
+    answered = [e for e in events if e.event == "survey_response" and _within(e.at, start, end)]
+    report.scores = dict(sorted(Counter(int(e.detail.removeprefix("score ")) for e in answered).items()))
+    opened = {e.claim_id for e in events if e.event == "callback_opened" and _within(e.at, start, end)}
+    done = {e.claim_id for e in events if e.event == "callback_done"} & opened
+    late = {e.claim_id for e in events if e.event == "sla_breached" and e.detail.startswith("callback ")}
+    report.callbacks = {"opened": len(opened), "done": len(done), "on_time": len(done - late)}
+
+
+def complaints(report: DailyReport, engine: Engine, start: datetime, end: datetime) -> None:
+    """The day's complaints by category, those resolved by root cause, and how many kept each clock."""
+    with Session(engine) as session:
+        rows = session.exec(select(ComplaintRow)).all()
+    report.complaints_received = dict(Counter(r.category for r in rows if _within(r.received_at, start, end)))
+    resolved = [r for r in rows if _within(r.resolved_at, start, end)]
+    report.complaints_resolved = dict(Counter(r.root_cause or "-" for r in resolved))
+    if resolved:
+        report.complaint_on_time = {
+            clock: {"complaints": len(resolved), "kept": sum(clock not in r.breached for r in resolved)}
+            for clock in ("complaint_ack", "complaint_resolution", "complaint_ceiling")}
 
 
 def trend(claims: Iterable[Claim], payments: Iterable[Payment], day: date, timezone: str,

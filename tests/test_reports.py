@@ -167,5 +167,18 @@ async def test_report_of_the_demo_claims_matches_the_database(live):
     received_line, closed_line, _paid = charts["trend"]["series"]
     assert received_line["data"][-1] == sum(received.values()) and closed_line["data"][-1] == sum(closed.values())
     assert len(received_line["data"]) == 30 and sum(received_line["data"][:-1]) == 0, "a fresh database: today only"
+    # Satisfaction and complaints (the demo's low score, its call-back, and its complaint resolved in time).
+    with live.engine.connect() as conn:
+        scores = dict(conn.execute(text(
+            "SELECT survey_score, count(*) FROM claims WHERE survey_score IS NOT NULL GROUP BY survey_score")).all())
+        categories = dict(conn.execute(text("SELECT category, count(*) FROM complaints GROUP BY category")).all())
+        causes = dict(conn.execute(text("SELECT root_cause, count(*) FROM complaints WHERE resolved_at IS NOT NULL "
+                                        "GROUP BY root_cause")).all())
+    assert report.scores == scores == {2: 1} and report.satisfaction == 2
+    assert report.callbacks == {"opened": 1, "done": 1, "on_time": 1}
+    assert report.complaints_received == categories == {"letter": 1}
+    assert report.complaints_resolved == causes == {"communication": 1}
+    assert report.complaint_on_time["complaint_resolution"] == {"complaints": 1, "kept": 1}
+    assert 'id="satisfaction"' in page and 'id="complaints-on-time"' in page
     sla = dict(zip(charts["sla"]["xAxis"]["data"], charts["sla"]["series"][0]["data"], strict=True))
     assert sla["审批 approval"] == round(report.sla["approval"]["compliance"] * 100, 1) < 100

@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         complaint_workflow_id,
     )
     from models.contract import ErrorType, Role, Sender, SlaBreach, SlaWarning, TimelineEntry
-    from models.messages import NotificationRequest, Recipient, Rules
+    from models.messages import ComplaintRecord, NotificationRequest, Recipient, Rules
     from workflows.claim_state import parse, refuse
     from workflows.rules import access, authority
     from workflows.rules.calendar import due
@@ -74,6 +74,8 @@ class ComplaintState:
     breaches: list[SlaBreach] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     resolution: ResolveComplaint | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
     letters: int = 0
 
 
@@ -102,6 +104,7 @@ class ComplaintWorkflow:
         self.s = s = ComplaintState(req.model_copy(update={"credential": None}), rules, received, participants)
         self._note("received", detail=f"{req.category.value}" + (f" about claim {req.claim_id}" if req.claim_id
                                                                     else ""), sender=filed_by)
+        await self._record()
         sla = rules.sla
         for name, days in (("complaint_ack", sla.complaint_ack_days),
                            ("complaint_resolution", sla.complaint_resolution_days),
@@ -145,6 +148,7 @@ class ComplaintWorkflow:
             self._note("sla_breached", detail=f"{name} was due {clock.due_at.isoformat()}; escalated to {s.tier}")
             clock.due_at += clock.span
             clock.version += 1
+            await self._record()
 
     def _moved(self, name: str, clock: ComplaintClock, version: int) -> Callable[[], bool]:
         """True once the clock is stopped or its due time moved (marked complex)."""
@@ -163,6 +167,7 @@ class ComplaintWorkflow:
         s = self._state()
         s.handler = req.handler_id
         self._note("assigned", by=req.by, detail=f"handler {req.handler_id}", sender=sender_of(req.credential))
+        await self._record()
         return self.status()
 
     @assign_complaint.validator
@@ -179,8 +184,9 @@ class ComplaintWorkflow:
     async def acknowledge_complaint(self, payload: Any) -> ComplaintStatus:
         req = parse(AcknowledgeComplaint, payload, "acknowledge_complaint")
         s = self._state()
-        s.state = "acknowledged"
+        s.state, s.acknowledged_at = "acknowledged", workflow.now()
         self._stop("complaint_ack")
+        await self._record()
         self._note("acknowledged", by=req.by, sender=sender_of(req.credential))
         self._letter("complaint_acknowledged", {"category": s.complaint.category.value})
         return self.status()
@@ -204,6 +210,7 @@ class ComplaintWorkflow:
             ceiling.due_at += longer - ceiling.span
             ceiling.span, ceiling.version = longer, ceiling.version + 1
         self._note("marked_complex", by=req.by, detail=req.reason, sender=sender_of(req.credential))
+        await self._record()
         return self.status()
 
     @mark_complex.validator
@@ -217,8 +224,9 @@ class ComplaintWorkflow:
     async def resolve_complaint(self, payload: Any) -> ComplaintStatus:
         req = parse(ResolveComplaint, payload, "resolve_complaint")
         s = self._state()
-        s.resolution = req.model_copy(update={"credential": None})
+        s.resolution, s.resolved_at = req.model_copy(update={"credential": None}), workflow.now()
         self._stop(*list(s.clocks))
+        await self._record()
         self._note("resolved", by=req.by, detail=f"root cause {req.root_cause}", sender=sender_of(req.credential))
         self._letter("complaint_resolved", {"resolution": req.resolution})
         s.state = "resolved"
@@ -285,6 +293,17 @@ class ComplaintWorkflow:
         if problem:
             raise refuse(f"{action}: {problem}", ErrorType.NOT_AUTHORIZED)
         return sender
+
+    async def _record(self) -> None:
+        """The complaint's row for the reports (activities/database.py `record_complaint`)."""
+        s = self._state()
+        record = ComplaintRecord(
+            complaint_id=s.complaint.complaint_id, claim_id=s.complaint.claim_id, category=s.complaint.category.value,
+            handler=s.handler, complex=s.complex, received_at=s.received_at, acknowledged_at=s.acknowledged_at,
+            resolved_at=s.resolved_at, root_cause=s.resolution.root_cause if s.resolution else None,
+            breached=sorted({b.clock for b in s.breaches}))
+        await workflow.execute_activity("record_complaint", record, start_to_close_timeout=timedelta(seconds=30),
+                                        retry_policy=RETRY)
 
     def _note(self, event: str, *, by: str = "system", detail: str = "", sender: Sender | None = None) -> None:
         self._state().timeline.append(TimelineEntry(at=workflow.now(), event=event, by=by, detail=detail,
