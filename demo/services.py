@@ -52,13 +52,35 @@ def start_background(settings: Settings) -> str:
                        "(CLAIMS_API_PORT chooses another port)")
 
 
-def stop_background(settings: Settings) -> list[str]:
-    """End what `start_background` started; the names of those that were running."""
-    stopped = []
+def stop_background(settings: Settings, seconds: float = 15) -> list[str]:
+    """End what `start_background` started, and wait until they have: call it before the embedded server stops,
+    since a worker shuts down through the server (one left without it would linger). The names of those that
+    were running; any still there after `seconds` is killed."""
+    stopped: dict[str, int] = {}
     for name in PROCESSES:
         pid_file = settings.var_dir / f"{name}.pid"
         if _running(settings, name):
-            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-            stopped.append(name)
-        pid_file.unlink(missing_ok=True)
-    return stopped
+            stopped[name] = int(pid_file.read_text())
+            os.killpg(stopped[name], signal.SIGTERM)
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid) for pid in stopped.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for name, pid in stopped.items():
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        (settings.var_dir / f"{name}.pid").unlink(missing_ok=True)
+    return list(stopped)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)  # our own child (the demo's process): reap it
+        if finished:
+            return False
+    except ChildProcessError:
+        pass  # started by another process (`make demo` before `make stop`)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
