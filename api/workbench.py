@@ -33,7 +33,7 @@ from cli.claims import worklist_query
 from documents.uploads import sniff
 from models import contract as c
 from models.tables import ClaimDocument
-from reporting.charts import DRAW_CHARTS, chart_options, charts_json
+from reporting.charts import CHARTS, DRAW_CHARTS, chart_options, charts_json
 from reporting.reports import build_daily_report, claims_matching
 from workflows.rules.authority import RANK
 
@@ -142,7 +142,7 @@ async def dashboard(request: Request, day: date | None = None) -> Response:
     day = day or datetime.now(ZoneInfo(services.report_timezone)).date()
     report = await run_in_threadpool(build_daily_report, services.engine, day, services.report_timezone)
     return page(request, "dashboard.html", caller, report=report, charts=charts_json(chart_options(report)),
-                draw=Markup(DRAW_CHARTS))
+                chart_names=CHARTS, draw=Markup(DRAW_CHARTS))
 
 
 @router.get("/claims/{claim_id}", response_class=HTMLResponse)

@@ -25,7 +25,13 @@ TITLES = {"by_type": "按险种：结案数与赔付金额 · Claims closed and 
           "stage_hours": "各阶段平均用时（小时）· Average hours per stage",
           "sla": "时效达成率（%）· SLA compliance per clock",
           "fast_path": "快速通道占比 · Fast-path share",
-          "trend": "近 30 天趋势 · 30-day trend"}
+          "trend": "近 30 天趋势 · 30-day trend",
+          "satisfaction": "满意度评分分布 · Survey scores",
+          "complaints": "投诉（按类别）· Complaints by category"}
+CATEGORIES = {"decision": "理赔决定 decision", "delay": "时效 delay", "staff": "人员 staff", "letter": "信函 letter",
+              "payment": "支付 payment", "other": "其他 other"}
+CHARTS = ("by_type", "trend", "stage_hours", "sla", "fast_path", "satisfaction", "complaints")
+"""The charts a page draws, in order."""
 
 DRAW_CHARTS = """
 (function () {
@@ -71,6 +77,13 @@ def chart_options(report: DailyReport) -> dict[str, dict[str, Any]]:
                         {"name": "结案 closed", "type": "line", "data": [d.closed for d in report.trend]},
                         {"name": "赔付 paid", "type": "bar", "yAxisIndex": 1,
                          "data": [float(d.paid) for d in report.trend]}]}
+    satisfaction = _bar(TITLES["satisfaction"], [f"{score} 分" for score in range(1, 6)],
+                        [report.scores.get(score, 0) for score in range(1, 6)], "件 answers")
+    complaints = {"title": {"text": TITLES["complaints"], "textStyle": {"fontSize": 14}}, "tooltip": {},
+                  "legend": {"bottom": 0},
+                  "series": [{"type": "pie", "radius": ["35%", "60%"],
+                              "data": [{"name": CATEGORIES.get(c, c), "value": n}
+                                       for c, n in sorted(report.complaints_received.items())]}]}
     charts = {
         "by_type": by_type,
         "stage_hours": _bar(TITLES["stage_hours"], [STAGE_LABELS[s] for s in stages],
@@ -79,6 +92,8 @@ def chart_options(report: DailyReport) -> dict[str, dict[str, Any]]:
                     [round(report.sla[c]["compliance"] * 100, 1) for c in clocks], "%"),
         "fast_path": fast_path,
         "trend": trend,
+        "satisfaction": satisfaction,
+        "complaints": complaints,
     }
     for options in charts.values():
         options["animation"] = False  # drawn at once: printed reports and screenshots show the final figures

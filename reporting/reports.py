@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from activities.engine import utc
 from activities.notifications import template_env
 from models.tables import Claim, ClaimEventRow, ComplaintRow, Payment
-from reporting.charts import DRAW_CHARTS, ECHARTS, chart_options, charts_json
+from reporting.charts import CHARTS, DRAW_CHARTS, ECHARTS, chart_options, charts_json
 
 # Stages of the lifecycle with the names the claims department reports them under.
 STAGE_LABELS = {
@@ -210,7 +210,8 @@ def render_daily_report(report: DailyReport) -> str:
     env.filters["humane"] = humane
     return env.get_template("daily_report.html.j2").render(
         r=report, labels=STAGE_LABELS, types=["auto", "health", "property"],
-        charts=charts_json(chart_options(report)), echarts=Markup(ECHARTS.read_text(encoding="utf-8")),
+        charts=charts_json(chart_options(report)), chart_names=CHARTS,
+        echarts=Markup(ECHARTS.read_text(encoding="utf-8")),
         draw=Markup(DRAW_CHARTS))
 
 

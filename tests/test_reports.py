@@ -180,5 +180,7 @@ async def test_report_of_the_demo_claims_matches_the_database(live):
     assert report.complaints_resolved == causes == {"communication": 1}
     assert report.complaint_on_time["complaint_resolution"] == {"complaints": 1, "kept": 1}
     assert 'id="satisfaction"' in page and 'id="complaints-on-time"' in page
+    assert charts["satisfaction"]["series"][0]["data"] == [scores.get(s, 0) for s in range(1, 6)]
+    assert {d["name"].split(" ")[1]: d["value"] for d in charts["complaints"]["series"][0]["data"]} == categories
     sla = dict(zip(charts["sla"]["xAxis"]["data"], charts["sla"]["series"][0]["data"], strict=True))
     assert sla["审批 approval"] == round(report.sla["approval"]["compliance"] * 100, 1) < 100

@@ -262,7 +262,7 @@ def test_the_dashboard_draws_the_days_figures_from_the_database(stack: Stack, br
     page.goto(f"{stack.url}/app/dashboard")
     page.click("#demo-sup-1")
     page.wait_for_url(f"{stack.url}/app/dashboard")
-    page.wait_for_function("() => document.querySelectorAll('#charts canvas').length >= 5")
+    page.wait_for_function("() => document.querySelectorAll('#charts canvas').length >= 7")
     drawn = page.evaluate("""() => Object.fromEntries(['by_type', 'fast_path', 'trend'].map(name =>
         [name, echarts.getInstanceByDom(document.getElementById('chart-' + name)).getOption().series
             .map(s => s.data)]))""")
