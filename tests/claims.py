@@ -36,3 +36,8 @@ def auto_claim(claim_id: str | None = None, **overrides: Any) -> dict[str, Any]:
         else:
             claim[key] = value
     return claim
+
+
+def pdf(label: str) -> bytes:
+    """A small PDF whose content (so whose SHA-256) is the label's."""
+    return f"%PDF-1.4\n% {label}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".encode()

@@ -25,6 +25,7 @@ from config.settings import Settings
 from identity import development
 from models.contract import WORKFLOW_TYPE, workflow_id_for
 from models.tables import GatewayTransfer, Notification, Payment
+from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 
 TOKEN_TTL_SECONDS = 24 * 3600
 """Tokens are checked against the workflow's clock; a day covers the time a test skips while one is in flight."""
@@ -104,6 +105,16 @@ class Claims:
                 return status
             assert time.monotonic() < deadline, f"claim {claim_id} never reached {what}: stage {status['stage']}"
             await asyncio.sleep(0.1)
+
+    async def paid_on_approval(self, approver: str, role: str) -> str:
+        """A claim that waits for a person's approval, approved by this one and paid: its id."""
+        claim = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS))
+        cid: str = claim["claim_id"]
+        await self.start(claim)
+        await self.at_stage(cid, "awaiting_approval")
+        await self.update(cid, "approve", {"approver_id": approver, "role": role})
+        await self.wait(cid, lambda s: s["outcome"] == "paid", "paid")
+        return cid
 
     async def at_stage(self, claim_id: str, stage: str) -> dict[str, Any]:
         return await self.wait(claim_id, lambda s: s["stage"] == stage, stage)

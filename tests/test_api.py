@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 
 from documents.store import S3Store
 from tests.api_stack import UPLOAD_LIMIT, Stack, running_stack
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from tests.claims import ALL_AUTO_DOCS, auto_claim, docs, pdf
 from tests.object_store import ObjectStoreServer
 
 PROBLEM = "application/problem+json"
@@ -34,11 +34,6 @@ PROBLEM = "application/problem+json"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from running_stack(tmp_path_factory.mktemp("api") / "var", traces=True)
-
-
-def pdf(label: str) -> bytes:
-    """A small PDF whose content (so whose SHA-256) is the label's."""
-    return f"%PDF-1.4\n% {label}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".encode()
 
 
 def problem(response: Any, status: int) -> dict[str, Any]:

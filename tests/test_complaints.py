@@ -14,7 +14,6 @@ from temporalio.exceptions import ApplicationError
 
 from identity import development
 from models.complaints import COMPLAINT_WORKFLOW_TYPE, complaint_workflow_id
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 from tests.harness import Claims
 from tests.test_deadlines import DAY, when
 
@@ -110,12 +109,7 @@ async def test_a_complex_complaint_has_30_days_before_the_ceiling(claims, time_e
 
 
 async def test_the_handler_took_no_part_in_the_claim_and_closing_needs_a_root_cause(claims, time_env):
-    claim = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS))
-    cid = claim["claim_id"]
-    await claims.start(claim)
-    await claims.at_stage(cid, "awaiting_approval")
-    await claims.update(cid, "approve", {"approver_id": "sup-1", "role": "supervisor"})
-    await claims.wait(cid, lambda s: s["outcome"] == "paid", "paid")
+    cid = await claims.paid_on_approval("sup-1", "supervisor")
 
     _, handle = await file(claims, claim_id=cid, category="decision")
     own = await refused(claims, handle, "assign_complaint", {"handler_id": "sup-1", "by": "mgr-1"})

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from models.tables import Claim
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from tests.claims import auto_claim
 from tests.test_deadlines import DAY, about, when
 
 
@@ -55,12 +55,7 @@ async def test_a_low_score_opens_a_call_back_that_escalates_when_nobody_calls(cl
 
 
 async def test_the_call_back_is_made_by_a_supervisor_who_took_no_part(claims, time_env):
-    claim = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS))
-    cid = claim["claim_id"]
-    await claims.start(claim)
-    await claims.at_stage(cid, "awaiting_approval")
-    await claims.update(cid, "approve", {"approver_id": "sup-1", "role": "supervisor"})
-    await claims.wait(cid, lambda s: s["outcome"] == "paid", "paid")
+    cid = await claims.paid_on_approval("sup-1", "supervisor")
     await time_env.sleep(DAY + timedelta(hours=1))
     await claims.update(cid, "survey_response", {"score": 1})
     own = await claims.refused(cid, "record_callback", {"by": "sup-1", "role": "supervisor", "reached": True,

@@ -24,6 +24,7 @@ from identity.codes import code_secret
 from identity.oidc import DEV_CLIENT_ID, dev_client_secret
 from reporting.reports import day_bounds
 from tests.api_stack import Stack, running_stack
+from tests.claims import pdf
 
 pytestmark = pytest.mark.devserver
 
@@ -179,10 +180,6 @@ def test_a_supervisor_finds_an_overdue_claim_approves_within_authority_and_is_re
 
 
 # --------------------------------------------------------------------------- the claimant's progress page
-
-
-def pdf(label: str) -> bytes:
-    return f"%PDF-1.4\n% {label}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".encode()
 
 
 def test_a_claimant_passes_the_code_check_uploads_the_missing_materials_and_sees_the_stage_move(

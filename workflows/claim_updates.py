@@ -18,9 +18,8 @@ from typing import Any, NoReturn
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from identity import keys
     from identity.codes import MAX_WRONG_TRIES
-    from identity.tokens import NotAuthenticated, sender_of
+    from identity.tokens import sender_of
     from models.contract import (
         Appeal,
         ApprovalRecord,
@@ -49,8 +48,9 @@ with workflow.unsafe.imports_passed_through():
     from models.contract import Approve as ApproveInput
     from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, Recipient, RecordDocuments
     from workflows.claim_state import parse, refuse
+    from workflows.credentials import authenticate
     from workflows.decisions import Decisions
-    from workflows.rules import access, authority, triage
+    from workflows.rules import authority, triage
     from workflows.rules.calendar import due
     from workflows.rules.money import Kind
     from workflows.rules.risk import with_reused_documents
@@ -77,23 +77,8 @@ class ClaimUpdates(Decisions):
 
     def _authenticate(self, update: str, credential: str | None, actor: str | None = None,
                       role: Role | None = None) -> None:
-        """Refuse an update whose credential does not prove its sender, or whose sender may not send it.
-
-        Replay-safe although the keys live in the worker and rotate: Temporal runs a validator only when the
-        update is first delivered, never on replay, so a replayed history is never checked against other keys.
-        The check itself is pure given the keys and `workflow.now()`.
-        """
-        verifier = keys.installed(workflow.info().task_queue)
-        if verifier is None:
-            raise refuse(f"{update}: this worker holds no keys to verify credentials with",
-                         ErrorType.NOT_AUTHENTICATED)
-        try:
-            sender = verifier.verify(credential, workflow.now())
-        except NotAuthenticated as err:
-            raise refuse(f"{update}: {err}", ErrorType.NOT_AUTHENTICATED) from None
-        problem = access.refusal(update, sender, actor, role.value if role is not None else None)
-        if problem:
-            raise refuse(f"{update}: {problem}", ErrorType.NOT_AUTHORIZED)
+        """Refuse an update whose credential does not prove its sender, or whose sender may not send it."""
+        authenticate(update, credential, actor, role)
 
     # ================================================================== claimant's side
 

@@ -20,11 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from identity import keys
-    from identity.tokens import NotAuthenticated, sender_of
+    from identity.tokens import sender_of
     from models.complaints import (
         COMPLAINT_WORKFLOW_TYPE,
         AcknowledgeComplaint,
@@ -37,16 +35,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contract import ErrorType, Role, Sender, SlaBreach, SlaWarning, TimelineEntry
     from models.messages import ComplaintRecord, NotificationRequest, Recipient, Rules
+    from workflows.base import LETTER_RETRY, STEADY_RETRY
     from workflows.claim_state import parse, refuse
-    from workflows.rules import access, authority
+    from workflows.credentials import authenticate
+    from workflows.rules import authority
     from workflows.rules.calendar import due
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                    maximum_interval=timedelta(minutes=1),
-                    non_retryable_error_types=[e.value for e in ErrorType])
-LETTER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=3.0,
-                           maximum_interval=timedelta(minutes=5), maximum_attempts=6,
-                           non_retryable_error_types=[e.value for e in ErrorType])
 TIERS = {Role.SUPERVISOR: Role.MANAGER, Role.MANAGER: Role.MANAGER}
 
 
@@ -92,14 +86,14 @@ class ComplaintWorkflow:
         if workflow.info().workflow_id != complaint_workflow_id(req.complaint_id):
             raise refuse(f"invalid complaint: workflow id must be {complaint_workflow_id(req.complaint_id)!r}",
                          ErrorType.INVALID_CLAIM)
-        filed_by = self._verify("file a complaint", req.credential, channel_or_staff=True)
+        filed_by = authenticate("file a complaint", req.credential, any_sender=True)
         rules = await workflow.execute_local_activity(
-            "load_rules", result_type=Rules, start_to_close_timeout=timedelta(seconds=10), retry_policy=RETRY)
+            "load_rules", result_type=Rules, start_to_close_timeout=timedelta(seconds=10), retry_policy=STEADY_RETRY)
         participants: list[str] = []
         if req.claim_id:
             participants = await workflow.execute_activity(
                 "claim_participants", req.claim_id, result_type=list[str],
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY)
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=STEADY_RETRY)
         received = min(req.received_at or workflow.now(), workflow.now())
         self.s = s = ComplaintState(req.model_copy(update={"credential": None}), rules, received, participants)
         self._note("received", detail=f"{req.category.value}" + (f" about claim {req.claim_id}" if req.claim_id
@@ -173,7 +167,7 @@ class ComplaintWorkflow:
     @assign_complaint.validator
     def _validate_assign(self, payload: Any) -> None:
         req = parse(AssignComplaint, payload, "assign_complaint")
-        self._verify("assign_complaint", req.credential, actor=req.by)
+        authenticate("assign_complaint", req.credential, req.by)
         s = self._open("assign_complaint")
         part = {authority.person_key(p) for p in s.participants}
         if authority.person_key(req.handler_id) in part:
@@ -194,7 +188,7 @@ class ComplaintWorkflow:
     @acknowledge_complaint.validator
     def _validate_acknowledge(self, payload: Any) -> None:
         req = parse(AcknowledgeComplaint, payload, "acknowledge_complaint")
-        self._verify("acknowledge_complaint", req.credential, actor=req.by)
+        authenticate("acknowledge_complaint", req.credential, req.by)
         s = self._handled_by(req.by, "acknowledge_complaint")
         if s.state != "received":
             raise refuse("acknowledge_complaint: the complaint was acknowledged already")
@@ -216,7 +210,7 @@ class ComplaintWorkflow:
     @mark_complex.validator
     def _validate_complex(self, payload: Any) -> None:
         req = parse(MarkComplex, payload, "mark_complex")
-        self._verify("mark_complex", req.credential, actor=req.by)
+        authenticate("mark_complex", req.credential, req.by)
         if self._handled_by(req.by, "mark_complex").complex:
             raise refuse("mark_complex: the complaint is marked complex already")
 
@@ -235,7 +229,7 @@ class ComplaintWorkflow:
     @resolve_complaint.validator
     def _validate_resolve(self, payload: Any) -> None:
         req = parse(ResolveComplaint, payload, "resolve_complaint")
-        self._verify("resolve_complaint", req.credential, actor=req.by)
+        authenticate("resolve_complaint", req.credential, req.by)
         s = self._handled_by(req.by, "resolve_complaint")
         if s.state == "received":
             raise refuse("resolve_complaint: acknowledge the complaint first")
@@ -277,23 +271,6 @@ class ComplaintWorkflow:
                          ErrorType.NOT_AUTHORIZED)
         return s
 
-    def _verify(self, action: str, credential: str | None, actor: str | None = None,
-                channel_or_staff: bool = False) -> Sender:
-        """The credential's verified sender, allowed to do this (the claims' rules of who sends what)."""
-        verifier = keys.installed(workflow.info().task_queue)
-        if verifier is None:
-            raise refuse(f"{action}: this worker holds no keys to verify credentials with", ErrorType.NOT_AUTHENTICATED)
-        try:
-            sender = verifier.verify(credential, workflow.now())
-        except NotAuthenticated as err:
-            raise refuse(f"{action}: {err}", ErrorType.NOT_AUTHENTICATED) from None
-        if channel_or_staff:
-            return sender
-        problem = access.refusal(action, sender, actor)
-        if problem:
-            raise refuse(f"{action}: {problem}", ErrorType.NOT_AUTHORIZED)
-        return sender
-
     async def _record(self) -> None:
         """The complaint's row for the reports (activities/database.py `record_complaint`)."""
         s = self._state()
@@ -303,7 +280,7 @@ class ComplaintWorkflow:
             resolved_at=s.resolved_at, root_cause=s.resolution.root_cause if s.resolution else None,
             breached=sorted({b.clock for b in s.breaches}))
         await workflow.execute_activity("record_complaint", record, start_to_close_timeout=timedelta(seconds=30),
-                                        retry_policy=RETRY)
+                                        retry_policy=STEADY_RETRY)
 
     def _note(self, event: str, *, by: str = "system", detail: str = "", sender: Sender | None = None) -> None:
         self._state().timeline.append(TimelineEntry(at=workflow.now(), event=event, by=by, detail=detail,
