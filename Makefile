@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench run api worker scheduler stop lint typecheck clean db-upgrade
+.PHONY: install demo test bench run api worker scheduler events stop lint typecheck clean db-upgrade
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ bench: $(STAMP)
 db-upgrade: $(STAMP)
 	$(BIN)/python starter.py db upgrade
 
-## run: the migrations, then a worker, the scheduler and the HTTP API (CLAIMS_API_PORT, default 8000), against
+## run: the migrations, then a worker, the scheduler, the event relay and the HTTP API (CLAIMS_API_PORT, default 8000), against
 ## TEMPORAL_ADDRESS or the embedded server (started first, so the three processes share it)
 run: $(STAMP)
 	$(BIN)/python starter.py db upgrade
@@ -48,8 +48,13 @@ run: $(STAMP)
 	export CLAIMS_TRACES_FILE=$${CLAIMS_TRACES_FILE-var/traces.jsonl}; \
 	$(BIN)/python -m reporting.scheduler & scheduler=$$!; \
 	$(BIN)/python -m api & api=$$!; \
-	trap 'kill $$scheduler $$api 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python -m events & events=$$!; \
+	trap 'kill $$scheduler $$api $$events 2>/dev/null' EXIT INT TERM; \
 	CLAIMS_METRICS_ADDRESS=$${CLAIMS_METRICS_ADDRESS-127.0.0.1:9464} $(BIN)/python worker.py
+
+## events: only the event relay (outbox to CLAIMS_EVENT_WEBHOOKS and CLAIMS_EVENT_BROKER_URL)
+events: $(STAMP)
+	$(BIN)/python -m events
 
 ## api: only the HTTP API
 api: $(STAMP)

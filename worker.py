@@ -41,7 +41,7 @@ log = structlog.get_logger(__name__)
 
 def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway | None = None) -> Sequence[Any]:
     """Every activity the claim workflow calls, bound to its resources."""
-    database = ClaimsDatabase(engine, audit_seal_key(settings))
+    database = ClaimsDatabase(engine, audit_seal_key(settings), settings.event_source)
     payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine))
     renderer = Renderer(public_url=settings.progress_base_url)
     notifications = NotificationActivities(engine, renderer, build_sender(settings), keyring_for(settings))

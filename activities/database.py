@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import func, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, insert, update
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
@@ -20,6 +20,8 @@ from activities import event_log
 from activities.engine import now_utc, refuses_bad_data, utc
 from config.rules import load_rules
 from config.settings import get_settings
+from events import cloud, outbox
+from models.complaints import complaint_workflow_id
 from models.contract import ClaimInput, ErrorType, Payout, PolicyTerms, RiskAssessment
 from models.messages import (
     AssessRisk,
@@ -39,6 +41,7 @@ from workflows.rules.risk import RiskFacts, score_risk
 log = structlog.get_logger(__name__)
 
 CLAIMS = Claim.__table__  # type: ignore[attr-defined]
+COMPLAINTS = ComplaintRow.__table__  # type: ignore[attr-defined]
 
 READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "handler", "payout_amount",
                      "closed_at", "survey_score"}
@@ -88,9 +91,10 @@ def held_on_policy(session: Session, policy_number: str, period: str | None, *, 
 class ClaimsDatabase:
     """Activities on the claims database; the worker hands it the engine."""
 
-    def __init__(self, engine: Engine, seal_key: bytes) -> None:
+    def __init__(self, engine: Engine, seal_key: bytes, event_source: str = cloud.DEFAULT_SOURCE) -> None:
         self.engine = engine
         self.seal_key = seal_key
+        self.event_source = event_source
 
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
@@ -237,14 +241,26 @@ class ClaimsDatabase:
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def record_complaint(self, record: ComplaintRecord) -> None:
-        """The complaint's row, replaced whole: a retried or repeated write leaves the same row."""
-        with Session(self.engine) as session:
-            row = session.get(ComplaintRow, record.complaint_id) or ComplaintRow(
-                complaint_id=record.complaint_id, category=record.category, received_at=record.received_at)
-            for key, value in record.model_dump().items():
-                setattr(row, key, value)
-            session.add(row)
-            session.commit()
+        """Move the complaint's row forward and publish each milestone it gains, in one transaction. A time once
+        set stays and clocks only add up, so a retried, repeated or late write changes nothing and adds no event."""
+        subject = complaint_workflow_id(record.complaint_id)
+        with event_log.locked_for_claim(self.engine, subject) as conn:
+            found = conn.execute(select(COMPLAINTS).where(COMPLAINTS.c.complaint_id == record.complaint_id)).first()
+            before = dict(found._mapping) if found is not None else None
+            after = _moved_forward(before, record.model_dump())
+            seq = before["event_seq"] if before else 0
+            now = now_utc()
+            for event, detail in cloud.complaint_milestones(before, after):
+                seq += 1
+                id_, type_, body = cloud.complaint_event(source=self.event_source, subject=subject, seq=seq,
+                                                         event=event, detail=detail, at=now, row=after)
+                outbox.add(conn, subject=subject, seq=seq, event_id=id_, type_=type_, body=body, at=now)
+            after["event_seq"] = seq
+            if before is None:
+                conn.execute(insert(COMPLAINTS).values(**after))
+            else:
+                conn.execute(update(COMPLAINTS).where(COMPLAINTS.c.complaint_id == record.complaint_id)
+                             .values(**after))
 
     @activity.defn(no_thread_cancel_exception=True)
     def claim_participants(self, claim_id: str) -> list[str]:
@@ -260,23 +276,28 @@ class ClaimsDatabase:
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def record_event(self, ev: ClaimEvent) -> None:
-        """Append to the claim's event log and move the read model, in one transaction. An event whose key the
-        claim already has was recorded by an earlier attempt: nothing more is done."""
+        """Append to the claim's event log, move the read model and, for a published event, put it in the
+        outbox for other systems: one transaction. An event whose key the claim already has was recorded by an
+        earlier attempt: nothing more is done."""
         key = ev.key or uuid.uuid4().hex
         values = self._read_model_values(ev.changes)
         for attempt in (1, 2):
             try:
                 with event_log.locked_for_claim(self.engine, ev.claim_id) as conn:
-                    if not event_log.append(conn, ev.claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc(),
-                                            self.seal_key):
+                    seq = event_log.append(conn, ev.claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc(),
+                                           self.seal_key)
+                    if seq is None:
                         log.info("claim event already recorded", claim_id=ev.claim_id, key=key)
                         return
                     if "stage" in values:
                         entered = conn.execute(select(CLAIMS.c.stage_entered_at)
                                                .where(CLAIMS.c.claim_id == ev.claim_id)).scalar_one_or_none()
                         values["stage_entered_at"] = {**(entered or {}), values["stage"]: utc(ev.at).isoformat()}
-                    conn.execute(update(CLAIMS).where(CLAIMS.c.claim_id == ev.claim_id)
-                                 .values(**values, updated_at=now_utc()))
+                    now = conn.execute(update(CLAIMS).where(CLAIMS.c.claim_id == ev.claim_id)
+                                       .values(**values, updated_at=now_utc())
+                                       .returning(CLAIMS.c.stage, CLAIMS.c.outcome)).first()
+                    if cloud.published(ev.event):
+                        self._to_outbox(conn, ev, seq, now)
                 break
             except IntegrityError:
                 # Under the claim's lock only a writer that skipped the lock could get here; re-check.
@@ -286,6 +307,13 @@ class ClaimsDatabase:
                 if attempt == 2:
                     raise
         log.info("claim event", claim_id=ev.claim_id, claim_event=ev.event, by=ev.by, key=key)
+
+    def _to_outbox(self, conn: Connection, ev: ClaimEvent, seq: int, now: Row[Any] | None) -> None:
+        id_, type_, body = cloud.claim_event(
+            source=self.event_source, claim_id=ev.claim_id, seq=seq, event=ev.event, at=ev.at, actor=ev.by,
+            detail=ev.detail, changes=ev.changes, stage=now.stage if now else None,
+            outcome=now.outcome if now else None)
+        outbox.add(conn, subject=ev.claim_id, seq=seq, event_id=id_, type_=type_, body=body, at=now_utc())
 
     @staticmethod
     def _read_model_values(changes: dict[str, Any]) -> dict[str, Any]:
@@ -309,6 +337,25 @@ class ClaimsDatabase:
             if (doc.kind, doc.ref) not in seen:
                 seen.add((doc.kind, doc.ref))
                 session.add(ClaimDocument(claim_id=claim_id, kind=doc.kind, ref=doc.ref, submitted_at=at))
+
+
+def _moved_forward(before: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, Any]:
+    """A complaint's row after a write: what the workflow knows now, never losing what an earlier write set."""
+    if before is None:
+        return {**record, "event_seq": 0}
+    breached = list(record["breached"])
+    for clock in before["breached"]:
+        if before["breached"].count(clock) > breached.count(clock):
+            breached.append(clock)
+    return {**record,
+            "handler": record["handler"] or before["handler"],
+            "complex": record["complex"] or before["complex"],
+            "acknowledged_at": before["acknowledged_at"] or record["acknowledged_at"],
+            "resolved_at": before["resolved_at"] or record["resolved_at"],
+            "root_cause": record["root_cause"] or before["root_cause"],
+            "breached": sorted(breached),
+            "warned": sorted(set(before["warned"]) | set(record["warned"])),
+            "event_seq": before["event_seq"]}
 
 
 def load_policies(engine: Engine, policies: Iterable[PolicyTerms]) -> int:

@@ -69,11 +69,11 @@ def has_key(conn: Connection, claim_id: str, key: str) -> bool:
 
 
 def append(conn: Connection, claim_id: str, key: str, at: datetime, event: str, actor: str, detail: str,
-           recorded_at: datetime, seal_key: bytes) -> bool:
-    """Add the claim's next row in the connection's transaction (the caller holds `locked_for_claim`).
-    False, adding nothing, when the claim already has an event with this key."""
+           recorded_at: datetime, seal_key: bytes) -> int | None:
+    """Add the claim's next row in the connection's transaction (the caller holds `locked_for_claim`): its seq.
+    None, adding nothing, when the claim already has an event with this key."""
     if has_key(conn, claim_id, key):
-        return False
+        return None
     last = conn.execute(select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.claim_id == claim_id)
                         .order_by(EVENTS.c.seq.desc()).limit(1)).first()
     seq, prev = (last.seq + 1, last.hash) if last is not None else (1, GENESIS)
@@ -81,7 +81,7 @@ def append(conn: Connection, claim_id: str, key: str, at: datetime, event: str, 
     conn.execute(insert(EVENTS).values(claim_id=claim_id, seq=seq, key=key, at=utc(at), event=event, actor=actor,
                                        detail=detail, recorded_at=recorded_at, prev_hash=prev, hash=hash_,
                                        seal=seal(seal_key, hash_)))
-    return True
+    return seq
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Auditors' tools: replay claim histories against the code (`python starter.py audit replay ...`)."""
+"""Auditors' tools: replay claim and complaint histories against the code (`python starter.py audit replay ...`)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from temporalio.worker import Replayer
 from config.encryption import EncryptionCodec, converter_for, decrypted_history, keyring_for
 from config.settings import Settings
 from config.temporal import workflow_runner
+from models.complaints import complaint_workflow_id
 from models.contract import workflow_id_for
 from workflows.claim import ClaimWorkflow
+from workflows.complaint import ComplaintWorkflow
 
 
 def _start_input(events: list[dict[str, Any]], codec: EncryptionCodec | None) -> dict[str, Any]:
@@ -32,15 +34,18 @@ def _start_input(events: list[dict[str, Any]], codec: EncryptionCodec | None) ->
 def history_from_json(text: str, workflow_id: str | None = None,
                       settings: Settings | None = None) -> WorkflowHistory:
     """A history as `temporal workflow show --output json` or `fetch_history().to_json()` writes it. The
-    workflow id, which the history itself does not hold, is the claim's (`claim-<claim_id>`), read from the
-    start input (decrypted with the configured keys)."""
+    workflow id, which the history itself does not hold, is the complaint's (`complaint-<complaint_id>`) or the
+    claim's (`claim-<claim_id>`), read from the start input (decrypted with the configured keys)."""
     data = json.loads(text)
     if workflow_id is None:
         codec = EncryptionCodec(keyring_for(settings or Settings()))
-        claim_id = _start_input(data.get("events", []), codec).get("claim_id")
-        if not claim_id:
-            raise ValueError("the history's start input has no claim_id: give --workflow-id")
-        workflow_id = workflow_id_for(str(claim_id))
+        start = _start_input(data.get("events", []), codec)
+        if start.get("complaint_id"):
+            workflow_id = complaint_workflow_id(str(start["complaint_id"]))
+        elif start.get("claim_id"):
+            workflow_id = workflow_id_for(str(start["claim_id"]))
+        else:
+            raise ValueError("the history's start input has no claim_id or complaint_id: give --workflow-id")
     return WorkflowHistory.from_json(workflow_id, data)
 
 
@@ -59,7 +64,7 @@ class ReplayOutcome:
 def production_replayer(settings: Settings | None = None) -> Replayer:
     """The replayer with the production data converter (its keys decrypt the history) and the production
     workflow."""
-    return Replayer(workflows=[ClaimWorkflow], data_converter=converter_for(settings),
+    return Replayer(workflows=[ClaimWorkflow, ComplaintWorkflow], data_converter=converter_for(settings),
                     workflow_runner=workflow_runner())
 
 

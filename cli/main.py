@@ -209,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     grant = db_sub.add_parser("grant", help="PostgreSQL: grant the workers' role what it needs, and on the event "
                                             "log only INSERT and SELECT (run as the tables' owner)")
     grant.add_argument("role")
+    events = sub.add_parser("events", help="claim events for other systems (the relay is `python -m events`)")
+    events_sub = events.add_subparsers(dest="events_command", required=True)
+    events_sub.add_parser("status", help="each configured subscriber's backlog and dead letters")
+    events_sub.add_parser("dead-letters", help="the events a subscriber refused past the retry limit")
+    redrive = events_sub.add_parser("redrive", help="send dead letters again; each claim resumes at its dead event")
+    redrive.add_argument("--subscriber", help="only this subscriber's (a webhook's name, or broker)")
+    redrive.add_argument("--subject", help="only this claim's (its id) or complaint's (complaint-<id>)")
     sub.add_parser("demo", help="run sample claims down every path and show the outcome")
     server = sub.add_parser("server", help="the embedded Temporal server (when TEMPORAL_ADDRESS is unset)")
     server_sub = server.add_subparsers(dest="server_command", required=True)
@@ -272,6 +279,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         args.output.write_text(render_daily_report(build_daily_report(engine, args.date, settings.report_timezone)),
                                encoding="utf-8")
         print(f"wrote the daily report for {args.date} ({settings.report_timezone}) to {args.output}")
+        return
+    if args.command == "events":
+        claim_events(args, settings)
         return
     if args.command == "token":
         if args.ttl <= 0:
@@ -353,6 +363,34 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         payload = with_credential(settings, update, {k: v for k, v in payload.items() if v is not None},
                                   args.credential)
         print(as_json(await send_update(client, args.claim_id, update, payload)))
+
+
+def claim_events(args: argparse.Namespace, settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from activities.engine import make_engine
+    from events import outbox
+    from events.sinks import sinks_for
+
+    engine = make_engine(settings.resolved_database_url)
+    if args.events_command == "redrive":
+        count = outbox.redrive(engine, datetime.now(UTC), subscriber=args.subscriber, subject=args.subject)
+        print(f"redrove {count} dead letters: the relay sends them again, in order")
+        return
+    letters = outbox.dead_letters(engine)
+    if args.events_command == "status":
+        names = [sink.name for sink in sinks_for(settings)]
+        if not names:
+            print("no subscribers configured (CLAIMS_EVENT_WEBHOOKS, CLAIMS_EVENT_BROKER_URL)")
+        for name in names:
+            dead = sum(letter.subscriber == name for letter in letters)
+            print(f"{name:<20} {outbox.backlog(engine, name):>8} to send  {dead:>4} dead letters")
+        return
+    print(f"{'subscriber':<20} {'subject':<24} {'seq':>5} {'type':<28} {'attempts':>8}  dead at / last error")
+    for letter in letters:
+        print(f"{letter.subscriber:<20} {letter.subject:<24} {letter.seq:>5} {letter.type:<28} {letter.attempts:>8}  "
+              f"{letter.dead_at:%Y-%m-%d %H:%M} {letter.last_error}")
+    print(f"{len(letters)} dead letters")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,10 +6,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field, HttpUrl, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Webhook(BaseModel):
+    """A subscriber to claim events over HTTP: each event is POSTed to `url`, signed with `secret`."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    url: HttpUrl
+    secret: SecretStr = Field(min_length=16)
 
 
 class Settings(BaseSettings):
@@ -115,6 +123,22 @@ class Settings(BaseSettings):
     # The staff session cookie (`/sign-in`) is sent only from the API's own site ("strict"); "none" lets a UI on
     # another site (Temporal Cloud's) send it, over HTTPS only.
     session_same_site: Literal["strict", "lax", "none"] = Field(default="strict", alias="CLAIMS_SESSION_SAMESITE")
+
+    # Claim events (events/): CloudEvents to these webhooks, a JSON list of {"name", "url", "secret"}, and to a
+    # broker when its URL is set (amqp://... RabbitMQ, a topic exchange; nats://... NATS JetStream, a stream),
+    # both from the outbox by the relay (`python -m events`). A failing subscriber is retried after 1 s, doubling
+    # up to the ceiling, for so many attempts; then the event goes to the dead letters (`starter.py events`).
+    event_webhooks: list[Webhook] = Field(default_factory=list, alias="CLAIMS_EVENT_WEBHOOKS")
+    event_broker_url: str | None = Field(default=None, alias="CLAIMS_EVENT_BROKER_URL", repr=False)
+    event_broker_topic: str = Field(default="claims.events", pattern=r"^[A-Za-z0-9_.-]+$",
+                                    alias="CLAIMS_EVENT_BROKER_TOPIC")
+    event_source: str = Field(default="urn:claims-orchestrator", min_length=1, alias="CLAIMS_EVENT_SOURCE")
+    event_max_attempts: int = Field(default=15, ge=1, alias="CLAIMS_EVENT_MAX_ATTEMPTS")
+    event_retry_seconds: float = Field(default=1.0, gt=0, alias="CLAIMS_EVENT_RETRY_SECONDS")
+    event_retry_max_seconds: float = Field(default=3600.0, gt=0, alias="CLAIMS_EVENT_RETRY_MAX_SECONDS")
+    event_poll_seconds: float = Field(default=1.0, gt=0, alias="CLAIMS_EVENT_POLL_SECONDS")
+    # Outbox events every subscriber has taken are deleted after so many days (the claim event log keeps all).
+    event_retention_days: int = Field(default=7, ge=1, alias="CLAIMS_EVENT_RETENTION_DAYS")
 
     # Logging: "auto" renders readable lines on a terminal and JSON elsewhere.
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="CLAIMS_LOG_FORMAT")

@@ -128,6 +128,9 @@ class ComplaintRecord(Message):
     resolved_at: datetime | None = None
     root_cause: str | None = None
     breached: list[str] = Field(default_factory=list)
+    """A clock's name for each time it passed its due time (a clock re-armed after a breach can breach again)."""
+    warned: list[str] = Field(default_factory=list)
+    """The clocks that reached their warning."""
 
 
 class RegisterClaim(Message):

@@ -81,6 +81,10 @@ class ComplaintRow(SQLModel, table=True):
     root_cause: str | None = Field(default=None, max_length=64)
     breached: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     """The clocks that passed their due time (complaint_ack, complaint_resolution, complaint_ceiling)."""
+    warned: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """The clocks that reached their warning (80 %)."""
+    event_seq: int = 0
+    """The number of the complaint's last published event (events/)."""
 
 
 class ClaimDocument(SQLModel, table=True):
@@ -241,3 +245,54 @@ class HistoryExport(SQLModel, table=True):
     exported_at: datetime = _when()
     keep_until: date
     """Insurance Law art. 87: 5 years after the contract ends for terms of a year or less, 10 for longer ones."""
+
+
+class EventOutboxRow(SQLModel, table=True):
+    """The transactional outbox: a published event, written in the same transaction as what it reports (a claim's
+    event log row, a complaint's row), as the CloudEvent (structured JSON) the relay sends. `subject` is what the
+    event is about (a claim id, or `complaint-<id>`), and `seq` its number there: events of one subject go out
+    in `seq` order."""
+
+    __tablename__ = "event_outbox"
+    __table_args__ = (UniqueConstraint("subject", "seq", name="uq_event_outbox_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=80)
+    seq: int
+    event_id: str = Field(max_length=100)
+    type: str = Field(max_length=100)
+    body: str
+    created_at: datetime = _when(index=True)
+
+
+class EventCursor(SQLModel, table=True):
+    """How far one subscriber has received one subject's events, and the retry of the next one. A subject whose
+    next event went to the dead letters is `parked` for that subscriber until an operator redrives it, so its
+    later events never overtake it."""
+
+    __tablename__ = "event_cursors"
+
+    subscriber: str = Field(primary_key=True, max_length=64)
+    subject: str = Field(primary_key=True, max_length=80)
+    delivered_seq: int = 0
+    attempts: int = 0
+    retry_at: datetime | None = _when(nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    parked: bool = False
+
+
+class EventDeadLetter(SQLModel, table=True):
+    """An event a subscriber still refused after the retry limit, kept for the operator (`events redrive`)."""
+
+    __tablename__ = "event_dead_letters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber: str = Field(max_length=64)
+    subject: str = Field(max_length=80, index=True)
+    seq: int
+    event_id: str = Field(max_length=100)
+    type: str = Field(max_length=100)
+    attempts: int
+    last_error: str = Field(max_length=500)
+    dead_at: datetime = _when()
+    redriven_at: datetime | None = _when(nullable=True)

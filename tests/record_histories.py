@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.record_histories
     .venv/bin/python -m tests.record_histories continued    # the claim whose run continues as new
+    .venv/bin/python -m tests.record_histories complaint NAME   # a complaint acknowledged and resolved late
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -98,5 +99,40 @@ async def record_continued() -> None:
         await env.shutdown()
 
 
+async def record_complaint(name: str) -> None:
+    """A complaint about nothing in particular, acknowledged after its 24 hours, marked complex and resolved
+    after its 72 hours: warnings, breaches and escalations on the way. Saved as `<name>.json`."""
+    from tests.conftest import claims_rig, sample_policies
+    from tests.test_complaints import file, send
+
+    var = Path(tempfile.mkdtemp())
+    settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    load_policies(engine, sample_policies())
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter, test_server_existing_path=str(installed_binary("temporal-test-server")))
+    try:
+        async with claims_rig(env, settings, engine) as claims:
+            _, handle = await file(claims)
+            await send(claims, handle, "assign_complaint", {"handler_id": "sup-3", "by": "sup-1"})
+            await env.sleep(timedelta(days=1, hours=1))
+            await send(claims, handle, "acknowledge_complaint", {"by": "sup-3"})
+            await env.sleep(timedelta(days=2))
+            await send(claims, handle, "mark_complex", {"by": "sup-3", "reason": "third-party assessment"})
+            await env.sleep(timedelta(days=1))
+            await send(claims, handle, "resolve_complaint", {"by": "sup-3", "resolution": "apologised",
+                                                             "root_cause": "delay", "claimant_acknowledged": True})
+            await handle.result()
+            history = await handle.fetch_history()
+            (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+            print(f"{name}: {len(history.events)} events")  # noqa: T201
+    finally:
+        await env.shutdown()
+
+
 if __name__ == "__main__":
-    asyncio.run(record_continued() if sys.argv[1:] == ["continued"] else record())
+    if sys.argv[1:2] == ["complaint"]:
+        asyncio.run(record_complaint(sys.argv[2]))
+    else:
+        asyncio.run(record_continued() if sys.argv[1:] == ["continued"] else record())

@@ -9,9 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from temporalio.client import WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from events.cloud import read
+from events.outbox import OUTBOX
 from identity import development
 from models.complaints import COMPLAINT_WORKFLOW_TYPE, complaint_workflow_id
 from tests.harness import Claims
@@ -63,6 +66,16 @@ async def letters(claims: Claims, complaint_id: str, kind: str) -> int:
     return 0
 
 
+def published(claims: Claims, complaint_id: str) -> list[tuple[str, str]]:
+    """The complaint's events in the outbox, in order: (milestone, detail)."""
+    subject = complaint_workflow_id(complaint_id)
+    with claims.engine.connect() as conn:
+        rows = conn.execute(select(OUTBOX.c.seq, OUTBOX.c.body).where(OUTBOX.c.subject == subject)
+                            .order_by(OUTBOX.c.seq)).all()
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    return [(read(r.body).get_data()["event"], read(r.body).get_data()["detail"]) for r in rows]
+
+
 def breached(status: dict[str, Any]) -> list[str]:
     return [b["clock"] for b in status["sla_breaches"]]
 
@@ -93,6 +106,13 @@ async def test_a_complaint_acknowledged_late_resolved_late_and_past_the_15_day_c
     result = await handle.result()
     assert result["state"] == "resolved" and result["root_cause"] == "delay" and result["deadlines"] == {}
     assert await letters(claims, complaint_id, "complaint_resolved") == 1
+
+    milestones = published(claims, complaint_id)
+    assert milestones[:2] == [("received", "delay"), ("assigned", "sup-3")] and milestones[-1] == ("resolved", "delay")
+    assert milestones.index(("sla_breached", "complaint_ack")) < milestones.index(("acknowledged", ""))
+    assert milestones.index(("sla_warning", "complaint_ack")) < milestones.index(("sla_breached", "complaint_ack"))
+    assert sorted(m[1] for m in milestones if m[0] == "sla_breached") == sorted(breached(result)), \
+        "each breach (a re-armed clock's too) published once"
 
 
 async def test_a_complex_complaint_has_30_days_before_the_ceiling(claims, time_env):

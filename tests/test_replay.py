@@ -22,6 +22,7 @@ from tests.conftest import TEST_KEYS, data_converter
 from tests.harness import queue_name
 from worker import build_worker
 from workflows.claim import ClaimWorkflow
+from workflows.complaint import ComplaintWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -31,14 +32,15 @@ def saved(path: Path) -> WorkflowHistory:
 
 
 def replayer(workflow_class: type = ClaimWorkflow) -> Replayer:
-    return Replayer(workflows=[workflow_class], data_converter=data_converter, workflow_runner=workflow_runner())
+    return Replayer(workflows=[workflow_class, ComplaintWorkflow], data_converter=data_converter,
+                    workflow_runner=workflow_runner())
 
 
 def test_every_path_has_a_saved_history():
     names = {p.stem for p in HISTORIES}
     assert {"fast-path", "missing-materials-then-supplied", "investigation-manager-approval", "withdrawal",
             "statutory-advance-payment", "green-channel", "partial-approval-appeal-upheld",
-            "continued-run-1", "continued-run-2"} <= names
+            "continued-run-1", "continued-run-2", "complaint-late", "complaint-late-before-events"} <= names
     first = saved(Path(__file__).parent / "histories" / "continued-run-1.json")
     assert first.events[-1].HasField("workflow_execution_continued_as_new_event_attributes"), \
         "the saved chain starts with a run that continued as new"
