@@ -24,6 +24,7 @@ from activities.configuration import ConfigurationActivities
 from activities.database import ClaimsDatabase
 from activities.engine import make_engine
 from activities.gateway import PaymentGateway, build_gateway
+from activities.handover import AppealHandover
 from activities.notifications import NotificationActivities, Renderer, build_sender
 from activities.payments import PaymentActivities
 from config.encryption import audit_seal_key, keyring_for
@@ -39,8 +40,10 @@ from workflows.complaint import ComplaintWorkflow
 log = structlog.get_logger(__name__)
 
 
-def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway | None = None) -> Sequence[Any]:
-    """Every activity the claim workflow calls, bound to its resources."""
+def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway | None = None,
+                     client: Client | None = None) -> Sequence[Any]:
+    """Every activity the claim and complaint workflows call, bound to their resources (the complaint's
+    handover to a claim's appeal needs the client)."""
     database = ClaimsDatabase(engine, audit_seal_key(settings), settings.event_source)
     payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine))
     renderer = Renderer(public_url=settings.progress_base_url)
@@ -55,6 +58,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
         payments.pay,
         notifications.notify,
         codes.issue_code, codes.check_code,
+        *([AppealHandover(client, settings).hand_over_appeal] if client is not None else []),
     ]
 
 
@@ -69,7 +73,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *, task_que
         task_queue=queue,
         workflows=list(workflows),
         workflow_runner=workflow_runner(),
-        activities=build_activities(settings, engine, gateway),
+        activities=build_activities(settings, engine, gateway, client),
         activity_executor=ThreadPoolExecutor(max_workers=settings.worker_max_activities),
         max_concurrent_activities=settings.worker_max_activities,
         max_concurrent_local_activities=settings.worker_max_activities,

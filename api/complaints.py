@@ -28,6 +28,7 @@ UPDATES: dict[str, tuple[type[BaseModel], str]] = {
     "acknowledge_complaint": (k.AcknowledgeComplaint, "Acknowledge the complaint (the handler)"),
     "mark_complex": (k.MarkComplex, "Mark the complaint complex: 30 days to resolve (the handler)"),
     "resolve_complaint": (k.ResolveComplaint, "Resolve the complaint with its root cause (the handler)"),
+    "refer_to_appeal": (k.ReferToAppeal, "Hand the complaint over to the claim's appeal (the handler)"),
 }
 
 

@@ -117,7 +117,12 @@ def with_credential(settings: Settings, update: str, payload: dict[str, Any], cr
 
 
 async def send_update(client: Client, claim_id: str, update: str, payload: dict[str, Any]) -> Any:
-    handle = client.get_workflow_handle(workflow_id_for(claim_id))
+    return await send_to(client, workflow_id_for(claim_id), update, payload)
+
+
+async def send_to(client: Client, workflow_id: str, update: str, payload: dict[str, Any]) -> Any:
+    """An update to a claim's or a complaint's workflow; a refusal as the command's error."""
+    handle = client.get_workflow_handle(workflow_id)
     try:
         return await handle.execute_update(update, payload)
     except WorkflowUpdateFailedError as err:
@@ -125,6 +130,8 @@ async def send_update(client: Client, claim_id: str, update: str, payload: dict[
         if isinstance(cause, ApplicationError):
             raise CommandError(f"refused ({cause.type}): {cause.message}") from None
         raise CommandError(f"refused: {cause}") from None
+    except RPCError as err:  # no such workflow, or it has ended (a resolved complaint)
+        raise CommandError(f"{workflow_id}: {err.message}") from None
 
 
 async def claim_status(client: Client, claim_id: str) -> dict[str, Any]:

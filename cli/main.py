@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cli import complaints
 from cli.claims import (
     CommandError,
     as_json,
@@ -216,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     redrive = events_sub.add_parser("redrive", help="send dead letters again; each claim resumes at its dead event")
     redrive.add_argument("--subscriber", help="only this subscriber's (a webhook's name, or broker)")
     redrive.add_argument("--subject", help="only this claim's (its id) or complaint's (complaint-<id>)")
+    complaints.add_parser(sub, CREDENTIAL_HELP)
     sub.add_parser("demo", help="run sample claims down every path and show the outcome")
     server = sub.add_parser("server", help="the embedded Temporal server (when TEMPORAL_ADDRESS is unset)")
     server_sub = server.add_subparsers(dest="server_command", required=True)
@@ -330,8 +332,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "start":  # the input is checked before connecting: nothing starts when it is bad
         claim = read_claim_file(args.file)
         parse_claim(claim)
+    if args.command == "complaint" and args.complaint_command == "file":
+        complaints.read_complaint(args.file)
     client = await connect(settings)
-    if claim is not None:
+    if args.command == "complaint":
+        await complaints.run(args, settings, client)
+    elif claim is not None:
         workflow_id = await start_claim(client, claim, settings.task_queue)
         print(f"started {workflow_id}")
         if args.wait:

@@ -69,6 +69,19 @@ class ResolveComplaint(Message):
     credential: Credential | None = None
 
 
+class ReferToAppeal(Message):
+    """The handler finds the complaint is an appeal against the claim's decision: the claim's `appeal` update is
+    sent for the complainant, and the complaint closes with the root cause `referred_to_appeal`."""
+
+    by: Identifier
+    reason: FreeText
+    credential: Credential | None = None
+
+
+REFERRED_TO_APPEAL = "referred_to_appeal"
+"""The root cause of a complaint handed over to the claim's appeal (not one a handler chooses)."""
+
+
 class ComplaintStatus(Message):
     complaint_id: str
     claim_id: str | None

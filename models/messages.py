@@ -133,6 +133,14 @@ class ComplaintRecord(Message):
     """The clocks that reached their warning."""
 
 
+class HandOverAppeal(Message):
+    """A complaint that is an appeal: the claim's `appeal` update, sent for the complainant."""
+
+    claim_id: str
+    complaint_id: str
+    reason: str
+
+
 class RegisterClaim(Message):
     claim: ClaimInput
     chain_id: str

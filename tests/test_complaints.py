@@ -4,6 +4,10 @@ regulator's 15-day ceiling; a complex complaint's 30-day ceiling; the handler to
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -13,10 +17,13 @@ from sqlalchemy import select
 from temporalio.client import WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from config.settings import PROJECT_ROOT
 from events.cloud import read
 from events.outbox import OUTBOX
 from identity import development
 from models.complaints import COMPLAINT_WORKFLOW_TYPE, complaint_workflow_id
+from tests.claims import auto_claim
+from tests.conftest import TEST_KEYS
 from tests.harness import Claims
 from tests.test_deadlines import DAY, when
 
@@ -154,3 +161,85 @@ async def test_the_handler_took_no_part_in_the_claim_and_closing_needs_a_root_ca
                                                      "root_cause": "unfounded", "claimant_acknowledged": False,
                                                      "note": "三次致电未接通"})
     assert (await handle.result())["state"] == "resolved"
+
+
+async def test_a_complaint_that_is_an_appeal_hands_over_to_the_claims_appeal_once(claims):
+    denied = auto_claim(claimed_amount="380.00", line_items=[{"description": "mirror", "amount": "380.00"}])
+    await claims.start(denied)
+    cid = denied["claim_id"]
+    await claims.wait(cid, lambda s: s["outcome"] == "denied", "denied")
+    complaint_id, handle = await file(claims, claim_id=cid, category="decision")
+    await send(claims, handle, "assign_complaint", {"handler_id": "sup-3", "by": "sup-1"})
+    assert (await refused(claims, handle, "refer_to_appeal", {"by": "sup-9", "reason": "x"})).type == "NotAuthorized"
+
+    status = await send(claims, handle, "refer_to_appeal", {"by": "sup-3", "reason": "后视镜价格低于免赔额有误"})
+    assert (status["state"], status["root_cause"], status["deadlines"]) == ("resolved", "referred_to_appeal", {})
+    claim = await claims.at_stage(cid, "awaiting_approval")
+    appeal = next(t for t in claim["timeline"] if t["event"] == "appeal_received")
+    assert complaint_id in appeal["detail"] and appeal["sender"]["roles"] == ["channel"], \
+        "sent for the complainant as a channel, naming the complaint"
+    assert await letters(claims, complaint_id, "complaint_resolved") == 1
+    assert published(claims, complaint_id)[-1] == ("resolved", "referred_to_appeal")
+
+
+async def test_a_complaint_the_claim_cannot_take_as_an_appeal_stays_open_with_the_claims_reason(claims):
+    paid = await claims.paid_on_approval("sup-1", "supervisor")  # paid in full: nothing to appeal
+    _, handle = await file(claims, claim_id=paid, category="decision")
+    await send(claims, handle, "assign_complaint", {"handler_id": "sup-3", "by": "mgr-1"})
+    refusal = await refused(claims, handle, "refer_to_appeal", {"by": "sup-3", "reason": "不服"})
+    assert f"claim {paid} refused the appeal" in refusal.message and "denial or a partial approval" in refusal.message
+    status = await handle.query("status")
+    assert status["state"] == "received" and "complaint_ack" in status["deadlines"], "still open, its clocks run"
+    await send(claims, handle, "acknowledge_complaint", {"by": "sup-3"})
+
+    _, about_nothing = await file(claims)
+    await send(claims, about_nothing, "assign_complaint", {"handler_id": "sup-3", "by": "sup-1"})
+    none = await refused(claims, about_nothing, "refer_to_appeal", {"by": "sup-3", "reason": "不服"})
+    assert none.type == "InvalidUpdate" and "no claim" in none.message
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def starter(live: Claims, dev_env, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python starter.py ...` as the call centre or a handler runs it, against the live worker's server."""
+    env = {**os.environ, "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+           "CLAIMS_TASK_QUEUE": live.queue, "CLAIMS_VAR_DIR": str(live.settings.var_dir),
+           "DATABASE_URL": live.settings.resolved_database_url, "CLAIMS_ENCRYPTION_KEYS": TEST_KEYS,
+           "CLAIMS_LOG_LEVEL": "WARNING"}
+    return subprocess.run([sys.executable, "starter.py", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+async def test_the_command_line_files_a_complaint_and_its_handler_resolves_it(live, dev_env, tmp_path):
+    complaint_id = f"K-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "complaint.json"
+    path.write_text(json.dumps({"complaint_id": complaint_id, "category": "staff", "description": "电话里态度很差",
+                                "complainant": COMPLAINANT}, ensure_ascii=False), encoding="utf-8")
+    steps = [("complaint", "file", str(path)),
+             ("complaint", "assign", complaint_id, "--handler", "sup-5", "--by", "sup-1"),
+             ("complaint", "acknowledge", complaint_id, "--by", "sup-5"),
+             ("complaint", "resolve", complaint_id, "--by", "sup-5", "--resolution", "已致歉并培训",
+              "--root-cause", "staff_conduct", "--acknowledged")]
+    for step in steps:
+        done = await asyncio.to_thread(starter, live, dev_env, *step)
+        assert done.returncode == 0, (step, done.stderr)
+    wrong = await asyncio.to_thread(starter, live, dev_env, "complaint", "acknowledge", complaint_id, "--by", "sup-9")
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: ") and "completed" in wrong.stderr, \
+        "a resolved complaint has ended: said in one line"
+    status = json.loads((await asyncio.to_thread(starter, live, dev_env, "complaint", "status", complaint_id)).stdout)
+    assert (status["state"], status["root_cause"], status["handler"]) == ("resolved", "staff_conduct", "sup-5")
+
+
+def test_the_command_line_refuses_a_malformed_complaint_before_connecting(tmp_path, capsys, monkeypatch):
+    from cli import main as cli_main
+
+    async def no_connection(settings):
+        raise AssertionError("connected to Temporal for a malformed complaint")
+
+    monkeypatch.setattr(cli_main, "connect", no_connection)
+    path = tmp_path / "complaint.json"
+    path.write_text(json.dumps({"complaint_id": "K-1", "category": "weather", "description": "x",
+                                "complainant": COMPLAINANT}))
+    assert cli_main.main(["complaint", "file", str(path)]) == 2
+    assert "category" in capsys.readouterr().err

@@ -20,23 +20,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from identity.tokens import sender_of
     from models.complaints import (
         COMPLAINT_WORKFLOW_TYPE,
+        REFERRED_TO_APPEAL,
         AcknowledgeComplaint,
         AssignComplaint,
         ComplaintInput,
         ComplaintStatus,
         MarkComplex,
+        ReferToAppeal,
         ResolveComplaint,
         complaint_workflow_id,
     )
     from models.contract import ErrorType, Role, Sender, SlaBreach, SlaWarning, TimelineEntry
-    from models.messages import ComplaintRecord, NotificationRequest, Recipient, Rules
-    from workflows.base import LETTER_RETRY, STEADY_RETRY
+    from models.messages import ComplaintRecord, HandOverAppeal, NotificationRequest, Recipient, Rules
+    from workflows.base import LETTER_RETRY, STEADY_RETRY, business_error
     from workflows.claim_state import parse, refuse
     from workflows.credentials import authenticate
     from workflows.rules import authority
@@ -72,6 +74,8 @@ class ComplaintState:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     letters: int = 0
+    handing_over: bool = False
+    """While the claim's appeal is being sent: nothing else may change the complaint."""
 
 
 @workflow.defn(name=COMPLAINT_WORKFLOW_TYPE)
@@ -256,6 +260,46 @@ class ComplaintWorkflow:
             raise refuse("resolve_complaint: note: say why the complainant did not acknowledge the resolution",
                          ErrorType.INVALID_UPDATE)
 
+    @workflow.update(name="refer_to_appeal")
+    async def refer_to_appeal(self, payload: Any) -> ComplaintStatus:
+        req = parse(ReferToAppeal, payload, "refer_to_appeal")
+        s = self._state()
+        claim_id = s.complaint.claim_id or ""
+        s.handing_over = True
+        try:
+            await workflow.execute_activity(
+                "hand_over_appeal", HandOverAppeal(claim_id=claim_id, complaint_id=s.complaint.complaint_id,
+                                                   reason=req.reason),
+                start_to_close_timeout=timedelta(seconds=60), retry_policy=STEADY_RETRY)
+        except ActivityError as err:
+            cause = business_error(err)
+            if cause is None:
+                raise
+            kind = ErrorType(cause.type or ErrorType.INVALID_UPDATE)
+            raise refuse(f"refer_to_appeal: {cause.message}", kind) from err
+        finally:
+            s.handing_over = False
+        resolution = (f"已转为对理赔案件 {claim_id} 的申诉，由未参与原决定的主管复核。"
+                      f"Handled as an appeal against claim {claim_id}'s decision, reviewed by a supervisor who "
+                      "took no part in it.")
+        s.resolution = ResolveComplaint(by=req.by, resolution=resolution, root_cause=REFERRED_TO_APPEAL,
+                                        claimant_acknowledged=False, note=req.reason)
+        s.resolved_at = workflow.now()
+        self._stop(*list(s.clocks))
+        await self._record()
+        self._note("referred_to_appeal", by=req.by, detail=f"claim {claim_id}", sender=sender_of(req.credential))
+        self._letter("complaint_resolved", {"resolution": resolution})
+        s.state = "resolved"
+        return self.status()
+
+    @refer_to_appeal.validator
+    def _validate_refer(self, payload: Any) -> None:
+        req = parse(ReferToAppeal, payload, "refer_to_appeal")
+        authenticate("refer_to_appeal", req.credential, req.by)
+        s = self._handled_by(req.by, "refer_to_appeal")
+        if not s.complaint.claim_id:
+            raise refuse("refer_to_appeal: the complaint is about no claim", ErrorType.INVALID_UPDATE)
+
     @workflow.query(name="status")
     def status(self) -> ComplaintStatus:
         s = self._state()
@@ -278,6 +322,8 @@ class ComplaintWorkflow:
         s = self._state()
         if s.state == "resolved":
             raise refuse(f"{action}: the complaint is resolved")
+        if s.handing_over:
+            raise refuse(f"{action}: the complaint is being handed over to the claim's appeal")
         return s
 
     def _handled_by(self, person: str, action: str) -> ComplaintState:
