@@ -23,6 +23,7 @@ from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 from tests.conftest import TEST_KEYRING, TEST_KEYS
 from tests.test_personal_data import NEEDED_IN_CLEAR, PERSONAL, personal_data_in_tables
 from workflows.claim import ClaimWorkflow
+from workflows.complaint import ComplaintWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 KEY_B = bytes(range(100, 132))
@@ -70,7 +71,7 @@ def test_the_embedded_default_makes_a_development_key_once(tmp_path):
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_histories_written_under_key_a_replay_after_key_b_becomes_the_writing_key(path: Path):
     rotated = Keyring("test-2", {"test-2": KEY_B, **TEST_KEYRING.keys})
-    replayer = Replayer(workflows=[ClaimWorkflow], data_converter=converter_for(keyring=rotated),
+    replayer = Replayer(workflows=[ClaimWorkflow, ComplaintWorkflow], data_converter=converter_for(keyring=rotated),
                         workflow_runner=workflow_runner())
     await replayer.replay_workflow(history_from_file(path, settings=Settings(CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)))
     [sealed] = await EncryptionCodec(rotated).encode([plain("new")])
