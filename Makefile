@@ -3,12 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The browser tests drive the Debian Chromium (never a downloaded one); CJK fonts so Chinese pages render.
+# The browser tests drive the Debian Chromium (never a downloaded one); CJK fonts so Chinese pages render and the
+# demo and the tests can draw Chinese sample documents for the OCR to read.
 CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench run api worker scheduler events stop lint typecheck clean db-upgrade
+.PHONY: install demo test bench run api worker scheduler events ocr stop lint typecheck clean db-upgrade
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,7 @@ $(CHROMIUM) $(CJK_FONT):
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null
 
 ## demo: embedded Temporal + a worker, sample claims down every path, a table of outcomes
-demo: $(STAMP)
+demo: $(STAMP) $(CJK_FONT)
 	@mkdir -p var
 	$(BIN)/python starter.py db upgrade 2>>var/demo.log
 	CLAIMS_SLA_PROFILE=$${CLAIMS_SLA_PROFILE:-demo} $(BIN)/python starter.py demo 2>>var/demo.log
@@ -55,6 +56,11 @@ run: $(STAMP)
 ## events: only the event relay (outbox to CLAIMS_EVENT_WEBHOOKS and CLAIMS_EVENT_BROKER_URL)
 events: $(STAMP)
 	$(BIN)/python -m events
+
+## ocr: only an OCR worker (reads uploaded documents on CLAIMS_OCR_TASK_QUEUE; worker.py serves it too unless
+## CLAIMS_OCR_IN_WORKER=false)
+ocr: $(STAMP)
+	$(BIN)/python -m ocr
 
 ## api: only the HTTP API
 api: $(STAMP)

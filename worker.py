@@ -27,6 +27,7 @@ from activities.gateway import PaymentGateway, build_gateway
 from activities.handover import AppealHandover
 from activities.notifications import NotificationActivities, Renderer, build_sender
 from activities.payments import PaymentActivities
+from activities.readings import ReadingActivities
 from config.encryption import audit_seal_key, keyring_for
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
@@ -34,6 +35,7 @@ from config.temporal import connect, workflow_runner
 from config.tracing import shutdown_tracing
 from identity import keys
 from identity.codes import code_secret
+from ocr.worker import build_ocr_worker
 from workflows.claim import ClaimWorkflow
 from workflows.complaint import ComplaintWorkflow
 
@@ -50,6 +52,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
     notifications = NotificationActivities(engine, renderer, build_sender(settings), keyring_for(settings))
     configuration = ConfigurationActivities(settings)
     codes = CodeActivities(engine, code_secret(settings.code_secret, settings.var_dir), notifications)
+    readings = ReadingActivities(engine, keyring_for(settings))
     return [
         configuration.load_rules,
         database.register_claim, database.check_coverage, database.assess_risk, database.record_documents,
@@ -58,6 +61,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
         payments.pay,
         notifications.notify,
         codes.issue_code, codes.check_code,
+        readings.record_reading,
         *([AppealHandover(client, settings).hand_over_appeal] if client is not None else []),
     ]
 
@@ -87,7 +91,7 @@ def more_processes(settings: Settings, count: int) -> list[subprocess.Popen[byte
     serves its metrics on the next port."""
     children = []
     for i in range(1, count + 1):
-        env = {**os.environ, "CLAIMS_WORKER_PROCESSES": "1"}
+        env = {**os.environ, "CLAIMS_WORKER_PROCESSES": "1", "CLAIMS_OCR_IN_WORKER": "false"}
         if settings.metrics_address:
             host, _, port = settings.metrics_address.rpartition(":")
             env["CLAIMS_METRICS_ADDRESS"] = f"{host}:{int(port) + i}"
@@ -106,8 +110,10 @@ async def main() -> None:
     log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace,
              temporal=settings.temporal_address or "embedded", database=engine.url.render_as_string(),
              processes=settings.worker_processes, cache=settings.worker_cache_size)
+    # The OCR task queue too (see ocr/worker.py), unless OCR workers run apart; the first process only.
+    ocr = build_ocr_worker(client, settings) if settings.read_documents and settings.ocr_in_worker else None
     try:
-        await worker.run()
+        await asyncio.gather(worker.run(), *([ocr.run()] if ocr is not None else []))
     finally:
         for child in children:
             child.terminate()

@@ -63,6 +63,7 @@ from documents.store import DocumentStore
 from identity.keys import Verifier
 from identity.oidc import Login
 from models import contract as c
+from models.documents import CorrectDocumentField
 from models.fields import DocumentKind
 from models.messages import CodeCheck
 from models.tables import Claim, IdempotentRequest
@@ -92,6 +93,7 @@ UPDATES: dict[str, tuple[type[BaseModel], str]] = {
     "release_bank_account": (c.ReleaseBankAccount, "Let bank-account changes happen again after wrong codes"),
     "reopen": (c.Reopen, "Reopen a claim closed as incomplete"),
     "approve_advance": (c.ApproveAdvance, "Approve an advance payment"),
+    "correct_document_field": (CorrectDocumentField, "Correct a field machine reading got wrong (staff)"),
 }
 
 

@@ -32,6 +32,7 @@ from api.problems import ProblemError, not_found
 from cli.claims import worklist_query
 from documents.uploads import sniff
 from models import contract as c
+from models.documents import FIELD_NAMES, FIELDS, READ_KINDS, DocumentReading, DocumentRules
 from models.tables import ClaimDocument
 from reporting.charts import CHARTS, DRAW_CHARTS, chart_options, charts_json
 from reporting.reports import build_daily_report, claims_matching
@@ -101,8 +102,8 @@ def local(moment: datetime | None) -> str:
 
 
 templates.env.filters.update(money=money, when=when, local=local)
-templates.env.globals.update(DOCUMENT_NAMES=DOCUMENT_NAMES, STAGE_NAMES=STAGE_NAMES, OUTCOME_NAMES=OUTCOME_NAMES,
-                             ROLE_NAMES=ROLE_NAMES)
+templates.env.globals.update(FIELD_NAMES=FIELD_NAMES, DOCUMENT_NAMES=DOCUMENT_NAMES, STAGE_NAMES=STAGE_NAMES,
+                             OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES)
 
 
 def page(request: Request, name: str, caller: Caller | None, status: int = 200, **context: Any) -> HTMLResponse:
@@ -160,8 +161,11 @@ async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 
             rule = (f"此案需{ROLE_NAMES[claim.required_role.value]}审批，您的角色无此权限 · needs a "
                     f"{claim.required_role.value}'s approval; yours is {mine.value if mine else 'none'}")
     documents = await run_in_threadpool(_documents_of, request.app.state.services.engine, claim_id)
+    readings = {r["ref"]: DocumentReading.model_validate(r) for r in claim.document_readings}
     return page(request, "claim.html", caller, status=status, claim=claim, rule=rule, role=mine,
-                csrf=csrf_token(request, caller), documents=documents, **context)
+                csrf=csrf_token(request, caller), documents=documents, readings=readings,
+                reading_fields={kind: FIELDS[layout] for kind, layout in READ_KINDS.items()},
+                min_confidence=DocumentRules().min_confidence, **context)
 
 
 def _documents_of(engine: Engine, claim_id: str) -> list[ClaimDocument]:
@@ -203,10 +207,16 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
         "reject": {"approver_id": caller.sender.subject, "role": role.value if role else "adjuster",
                    "reason": reason, "clause": clause},
     }
+    if action == "correct":
+        form = await request.form()
+        payloads[action] = {"ref": str(form.get("ref", "")), "field": str(form.get("field", "")),
+                            "value": str(form.get("value", "")), "by": caller.sender.subject,
+                            "role": role.value if role else "adjuster"}
     if action not in payloads:
         return await _claim(request, caller, claim_id, status=404, problem=f"unknown action {action}")
     try:
-        await send_update(request.app.state.services.client, claim_id, action, payloads[action], caller)
+        update = "correct_document_field" if action == "correct" else action
+        await send_update(request.app.state.services.client, claim_id, update, payloads[action], caller)
     except ProblemError as err:
         return await _claim(request, caller, claim_id, status=err.problem.status,
                             problem=err.problem.detail or err.problem.title)

@@ -102,6 +102,7 @@ def load_rules(settings: Settings) -> Rules:
         "staff_mailboxes": STAFF_MAILBOXES,
         "green_channel_handlers": GREEN_CHANNEL_HANDLERS,
         "continue_after_events": CONTINUE_AFTER_EVENTS,
+        "ocr_task_queue": settings.ocr_task_queue if settings.read_documents else None,
     }
     return Rules.model_validate(
         {**base, **overrides, "risk": RiskRules.model_validate(risk), "sla": SlaTable.model_validate(sla)}

@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     # Outbox events every subscriber has taken are deleted after so many days (the claim event log keeps all).
     event_retention_days: int = Field(default=7, ge=1, alias="CLAIMS_EVENT_RETENTION_DAYS")
 
+    # Reading documents (ocr/): uploaded invoices, reports and ID cards are read on this task queue by OCR workers
+    # (`python -m ocr`); the claims worker serves it too unless CLAIMS_OCR_IN_WORKER is false (then run OCR workers
+    # apart, as many as the pages need). CLAIMS_READ_DOCUMENTS=false: documents are not read.
+    read_documents: bool = Field(default=True, alias="CLAIMS_READ_DOCUMENTS")
+    ocr_task_queue: str = Field(default="claims-ocr", min_length=1, alias="CLAIMS_OCR_TASK_QUEUE")
+    ocr_in_worker: bool = Field(default=True, alias="CLAIMS_OCR_IN_WORKER")
+
     # Logging: "auto" renders readable lines on a terminal and JSON elsewhere.
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="CLAIMS_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="CLAIMS_LOG_LEVEL")

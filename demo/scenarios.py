@@ -34,9 +34,12 @@ from activities.sms import code_in
 from cli.claims import CommandError, claim_status, development_token, send_update, start_claim, with_credential
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import connect
+from demo.read_documents import invoice_above_claim, invoice_read, uploaded_invoice
 from demo.services import start_background
+from documents.store import DocumentStore, store_for
 from models.complaints import COMPLAINT_WORKFLOW_TYPE, complaint_workflow_id
 from models.contract import PolicyTerms, workflow_id_for
+from ocr.worker import build_ocr_worker
 from reporting.reports import build_daily_report, render_daily_report
 from worker import build_worker
 
@@ -251,7 +254,8 @@ async def low_score_and_complaint(desk: Desk, claim_id: str, notes: list[str]) -
                  f"(root cause {result['root_cause']}; breaches: {len(result['sla_breaches'])})")
 
 
-def scenarios(prefix: str) -> list[Scenario]:
+def scenarios(prefix: str, store: DocumentStore | None = None) -> list[Scenario]:
+    """Every path; with a document store, also the claims whose uploaded invoices are read by machine."""
     def cid(n: int) -> str:
         return f"{prefix}-{n:02d}"
 
@@ -304,7 +308,19 @@ def scenarios(prefix: str) -> list[Scenario]:
             documents=documents(cid(16), "claim_form", "damage_photos", "repair_invoice")), low_score_and_complaint),
         Scenario("unknown policy", "error:UnknownPolicy", base_claim(cid(10), policy_number="P-NOPE-404")),
         Scenario("malformed claim", "error:InvalidClaim", base_claim(cid(11), claimed_amount="-50")),
-    ]
+    ] + ([] if store is None else [
+        Scenario("invoice read by machine", "paid", base_claim(
+            cid(17), policy_number="P-PROP-001", claim_type="property", claimed_amount="3200.00",
+            incident={"cause": "water_leak", "description": "washing machine hose burst"},
+            line_items=[{"description": "floor repair", "amount": "3200.00"}],
+            documents=[*documents(cid(17), "claim_form", "damage_photos", "loss_list"),
+                       uploaded_invoice(store, cid(17), "3200.00")]), invoice_read),
+        Scenario("invoice above the claim", "paid", base_claim(
+            cid(18), policy_number="P-AUTO-002", claimed_amount="3200.00",
+            line_items=[{"description": "bumper repair", "amount": "3200.00"}],
+            documents=[*documents(cid(18), *[k for k in auto_all if k != "repair_invoice"]),
+                       uploaded_invoice(store, cid(18), "4160.00")]), invoice_above_claim),
+    ])
 
 
 @dataclass
@@ -382,8 +398,8 @@ async def run_demo(settings: Settings) -> None:
     prefix = "D" + datetime.now(UTC).strftime("%m%d%H%M%S")
     print(f"SLA profile: {settings.sla_profile}; Temporal: {settings.temporal_address or 'embedded dev server'}; "
           f"database: {engine.url.render_as_string()}")
-    async with build_worker(client, settings, engine):
-        rows = await asyncio.gather(*(play(client, s, settings) for s in scenarios(prefix)))
+    async with build_worker(client, settings, engine), build_ocr_worker(client, settings):
+        rows = await asyncio.gather(*(play(client, s, settings) for s in scenarios(prefix, store_for(settings))))
     print_table(list(rows))
     today = datetime.now(ZoneInfo(settings.report_timezone)).date()
     settings.reports_dir.mkdir(parents=True, exist_ok=True)

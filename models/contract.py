@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -410,6 +410,11 @@ class ClaimStatus(Message):
     survey_score: int | None = None
     """The claimant's survey score, once given."""
     survey_until: datetime | None = None
+    document_readings: list[dict[str, Any]] = Field(default_factory=list)
+    """What machine reading found in each uploaded document: ref, kind, readable, fields {name: {value,
+    confidence, corrected_by}} (models/documents.py)."""
+    document_review: list[str] = Field(default_factory=list)
+    """What a person should read for themselves: unreadable documents, fields read with low confidence."""
     """Until when the survey may be answered: set once it was sent and while no answer has come."""
 
 

@@ -23,6 +23,7 @@ from models.contract import (
     Message,
     PolicyTerms,
 )
+from models.documents import DocumentRules
 
 
 class AssignHandler(Message):
@@ -108,6 +109,13 @@ class Rules(Message):
     green_channel_handlers: dict[str, list[str]] = Field(default_factory=dict)
     complaint_root_causes: list[str] = Field(default_factory=lambda: list(ROOT_CAUSES))
     """The categories a resolved complaint's root cause is filed under (reports count them)."""
+    ocr_task_queue: str | None = None
+    """Where the claim's uploaded documents are read (OCR workers' task queue); None: they are not read (the
+    claims started before reading existed, or reading switched off)."""
+    document_reading_hours: float = Field(default=24, gt=0)
+    """How long a claim waits for its documents to be read (the OCR workers may be stopped); after that a person
+    reads them."""
+    documents: DocumentRules = Field(default_factory=DocumentRules)
     continue_after_events: int | None = Field(default=None, ge=40)
     """A claim's run continues as new at its next quiet wait once its history holds this many events (or
     sooner, when the server suggests it), so a long claim never nears the engine's history limits. None (the

@@ -296,3 +296,24 @@ class EventDeadLetter(SQLModel, table=True):
     last_error: str = Field(max_length=500)
     dead_at: datetime = _when()
     redriven_at: datetime | None = _when(nullable=True)
+
+
+class DocumentReadingRow(SQLModel, table=True):
+    """What machine reading found in one of a claim's documents (`models/documents.py`). The fields are sealed
+    (an ID card's name is personal data); the invoice number stays readable so a number used by two claims is
+    found."""
+
+    __tablename__ = "document_readings"
+    __table_args__ = (UniqueConstraint("claim_id", "ref", name="uq_document_reading"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: str = Field(max_length=64, index=True)
+    ref: str = Field(max_length=200)
+    kind: str = Field(max_length=40)
+    engine: str = Field(max_length=60)
+    readable: bool
+    invoice_number: str | None = Field(default=None, max_length=40, index=True)
+    fields: str
+    """The fields as JSON, sealed with the payload keys."""
+    read_at: datetime = _when()
+    corrected_at: datetime | None = _when(nullable=True)

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.database import load_policies
 from activities.engine import make_engine
@@ -25,8 +26,10 @@ from activities.schema import upgrade
 from config.encryption import Keyring, converter_for
 from config.settings import Settings
 from config.temporal import installed_binary
+from documents.store import FolderStore
 from models import search_attributes
 from models.contract import PolicyTerms
+from ocr.worker import build_ocr_worker
 from tests.harness import Claims, queue_name
 from tests.object_store import object_store_server  # noqa: F401  (the session's S3-compatible server)
 from worker import build_worker
@@ -133,12 +136,25 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @asynccontextmanager
-async def claims_rig(env: WorkflowEnvironment, settings: Settings, engine: Engine) -> AsyncIterator[Claims]:
-    """A worker with the real activities on a queue of its own; the gateway knows one closed account."""
+async def claims_rig(env: WorkflowEnvironment, settings: Settings, engine: Engine, *,
+                     ocr: bool = True) -> AsyncIterator[Claims]:
+    """A worker with the real activities on a queue of its own, and an OCR worker on the OCR queue of its own
+    (`ocr=False`: none yet; `ocr_worker` starts one); the gateway knows one closed account."""
     queue = queue_name()
+    settings = settings.model_copy(update={"ocr_task_queue": f"{queue}-ocr"})
     gateway = LedgerGateway(engine, closed_accounts=frozenset({"6222000000000000"}))
     async with build_worker(env.client, settings, engine, task_queue=queue, gateway=gateway):
-        yield Claims(env.client, queue, engine, gateway, settings)
+        rig = Claims(env.client, queue, engine, gateway, settings)
+        if not ocr:
+            yield rig
+            return
+        async with ocr_worker(rig):
+            yield rig
+
+
+def ocr_worker(claims: Claims) -> Worker:
+    """The OCR worker of a rig, reading from the rig's document folder."""
+    return build_ocr_worker(claims.client, claims.settings, store=FolderStore(claims.settings.documents_dir))
 
 
 @pytest.fixture

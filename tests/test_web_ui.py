@@ -7,6 +7,7 @@ process and an API process. The browser signs in on the API's `/sign-in` page, t
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import uuid
@@ -20,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
 
 from config.settings import PROJECT_ROOT
+from demo.document_images import render_invoice
 from identity.codes import code_secret
 from identity.oidc import DEV_CLIENT_ID, dev_client_secret
 from reporting.reports import day_bounds
@@ -361,3 +363,43 @@ def test_a_claimant_answers_the_survey_and_a_low_score_opens_a_call_back(stack: 
     assert status["survey_score"] == 2
     answered = next(t for t in status["timeline"] if t["event"] == "survey_response")
     assert answered["sender"]["subject"] == "self-service-web"
+
+
+def test_staff_see_what_the_machine_read_beside_the_invoice_and_correct_it(stack: Stack, browser: Browser,
+                                                                           shots: Path):
+    claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
+    cid = f"OCR-{uuid.uuid4().hex[:8]}"
+    claim.update({"claim_id": cid, "claimed_amount": "3200.00",
+                  "line_items": [{"description": "bumper repair", "amount": "3200.00", "category": "repair"}],
+                  "documents": [{"kind": k, "ref": f"doc://wb/{cid}/{k}.pdf"} for k in (
+                      "claim_form", "id_card", "driver_license", "vehicle_license", "accident_report",
+                      "damage_photos")]})
+    image = io.BytesIO()
+    render_invoice({"invoice_no": "24312000000" + str(uuid.uuid4().int)[:9], "date": datetime.now().date(),
+                    "issuer": "上海瑞金汽车维修有限公司", "tax_id": "91310000T73FNYEYQN", "buyer": "李雷",
+                    "items": [("*修理修配劳务*车辆维修费", 4160.0)], "total": 4160.0}).save(image, format="PNG")
+    with stack.client() as http:
+        portal = stack.auth("portal", "channel")
+        assert http.post("/claims", json=claim, headers={**portal, "Idempotency-Key": cid}).status_code in (201, 202)
+        stack.wait(cid, lambda s: s["stage"] == "awaiting_documents", "awaiting the invoice")
+        sent = http.post(f"/claims/{cid}/documents", headers=portal, data={"kind": "repair_invoice"},
+                         files={"file": ("invoice.png", image.getvalue(), "image/png")})
+        assert sent.status_code == 201, sent.text
+    status = stack.wait(cid, lambda s: s["stage"] == "awaiting_approval", "read, checked, waiting for a person")
+    assert "invoice_total_mismatch" in {r["rule"] for r in status["risk"]["reasons"]}
+
+    staff = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1400})
+    page = staff.new_page()
+    page.goto(f"{stack.url}/app/claims/{cid}")
+    page.click("#demo-sup-1")
+    page.wait_for_url(f"**/app/claims/{cid}")
+    assert "4160.00" in page.inner_text("#documents dd[data-field='total']"), "the total read, beside the file"
+    page.screenshot(path=str(shots / "claim-document-read.png"), full_page=True)
+    page.select_option("form.correct select[name='field']", "total")
+    page.fill("form.correct input[name='value']", "3200.00")
+    page.click("form.correct button")
+    page.wait_for_selector("#done")
+    corrected = page.inner_text("#documents dd[data-field='total']")
+    assert "3200.00" in corrected and "sup-1" in corrected, "the correction, with who made it"
+    assert "invoice_total_mismatch" not in page.inner_text("#risk"), "its points went with the mismatch"
+    staff.close()

@@ -33,14 +33,14 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim, Rules
     from workflows.base import ClaimClosed
     from workflows.claim_state import ClaimState, parse, refuse
-    from workflows.feedback import Feedback
+    from workflows.readings import DocumentChecks
     from workflows.rules import intake, triage
     from workflows.rules.calendar import due
     from workflows.rules.money import Kind
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
-class ClaimWorkflow(Feedback):
+class ClaimWorkflow(DocumentChecks):
     @workflow.init
     def __init__(self, claim: Any = None, carried: Any = None) -> None:
         self._init_base(workflow.info().workflow_id.removeprefix("claim-"))
@@ -134,8 +134,13 @@ class ClaimWorkflow(Feedback):
             return
         s.risk = await self._activity("assess_risk", AssessRisk(
             claim=claim, reported_at=s.registered_at or workflow.now(), risk=rules.risk), RiskAssessment)
+        if rules.ocr_task_queue and workflow.patched("document-reading"):
+            s.reads_documents = True
+            await self._read_new_documents()
         s.path = triage.choose_path(claim, s.risk, rules)
         why_not_fast = triage.fast_path_refusal(claim, s.risk, rules)
+        if s.path == Path.FAST and s.document_review:
+            s.path, why_not_fast = Path.STANDARD, "documents a person must read"
         await self._note("triaged", detail=f"risk {s.risk.score} ({s.risk.level}); {s.path.value} path"
                                            + (f" ({why_not_fast})" if why_not_fast else ""),
                          changes={"risk_score": s.risk.score, "risk_level": s.risk.level, "path": s.path.value})
@@ -216,7 +221,8 @@ class ClaimWorkflow(Feedback):
     def _system_may_approve(self) -> bool:
         s = self.s
         return (s.risk is not None and s.risk.level == "low" and not s.investigation_reason
-                and s.escalations == 0 and s.escalated_to is None and s.path != Path.GREEN and s.review is None)
+                and s.escalations == 0 and s.escalated_to is None and s.path != Path.GREEN and s.review is None
+                and not s.document_review)
 
     async def _collect_documents(self, resumed: bool = False) -> bool:
         """The one consolidated request for everything missing, reminders of the same list, and closing as
@@ -250,6 +256,8 @@ class ClaimWorkflow(Feedback):
             await self._close(Outcome.CLOSED_INCOMPLETE)
             return False
         await self._note("documents_complete")
+        if s.reads_documents:
+            await self._read_new_documents()
         self._materials_complete()
         return True
 

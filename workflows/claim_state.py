@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         Withdraw,
     )
+    from models.documents import DocumentReading
     from models.messages import Rules
     from workflows.rules import authority, money
     from workflows.rules.calendar import due
@@ -195,6 +196,14 @@ class ClaimState:
     """The wait the previous run continued as new at, where this run resumes."""
     continued_at: datetime | None = None
     """When the previous run continued as new: moments after it are still to come in this run."""
+    reads_documents: bool = False
+    """The claim's uploaded documents are read by machine (claims started since reading exists)."""
+    readings: dict[str, DocumentReading] = field(default_factory=dict)
+    """What reading found, by document ref."""
+    reused_invoices: dict[str, list[str]] = field(default_factory=dict)
+    """By document ref: the other claims whose invoices carry the same invoice number."""
+    document_review: list[str] = field(default_factory=list)
+    """What a person must read: while this holds anything, the system approves nothing by itself."""
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON, carried into the next run when the claim continues as new."""
@@ -349,6 +358,8 @@ class ClaimState:
             decision=self.decision, investigation=self._shown(self.investigation), registered_at=self.registered_at,
             closed_at=self.closed_at, sla_warnings=list(self.warnings), escalated_to=self.escalated_to,
             survey_score=self.survey.score if self.survey else None, survey_until=self.survey_until(),
+            document_readings=[r.model_dump(mode="json") for r in self.readings.values()],
+            document_review=list(self.document_review),
         )
 
     def survey_until(self) -> datetime | None:

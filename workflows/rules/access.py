@@ -20,6 +20,7 @@ NEEDED_ROLES: dict[str, frozenset[str]] = {
     "release_bank_account": frozenset({"supervisor", "manager"}),
     "record_callback": frozenset({"supervisor", "manager"}),
     "assign_complaint": frozenset({"supervisor", "manager"}),
+    "correct_document_field": frozenset({"adjuster", "investigator", "supervisor", "manager"}),
 }
 
 

@@ -1,0 +1,84 @@
+"""Finding fields in what the engine read (ocr/layouts.py, ocr/extract.py), without the engine: OCR-like input
+with its usual confusions (full-width characters, O for 0, a yen sign read as 羊, lost separators)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ocr import layouts as ex
+from ocr.engine import Segment
+from ocr.extract import fields
+
+
+def _box(x, y, w=200, h=24):
+    return [[x, y], [x + w, y], [x + w, y + h], [x, y + h]]
+
+
+def test_dates():
+    want = dt.date(2026, 3, 5)
+    for s in ["2026年3月5日", "2026年03月05日", "2026-03-05", "2026.03.05", "2026/3/5",
+              "２０２６年０３月０５日", "2O26-O3-O5", "20260305", "202603-05", "2026.03.0514时30分"]:
+        assert ex.parse_date(s) == want, s
+
+
+def test_money():
+    for s in ["¥3,200.00", "￥3,200.00", "¥ 3 200.00", "Y3.200.00", "3200", "¥3,2OO.00", "羊3,200.00"]:
+        assert ex.parse_money(s) == 3200.0, s
+    assert ex.parse_money("3,200.00", need_symbol=True) is None
+
+
+def test_tax_id_checksum_repair():
+    good = "91310000T73FNYEYQN"
+    assert ex.uscc_valid(good)
+    assert ex.parse_tax_id(good) == (good, True)
+    assert ex.parse_tax_id("9131OOOOT73FNYEYQN") == (good, True)      # O -> 0 in area code
+    # single confusions repaired when checksum + org-code check agree on one candidate
+    assert ex.parse_tax_id("9144030036B04K653E") == ("914403003GB04K653E", True)   # G read as 6
+    assert ex.parse_tax_id("914403003GB04K653F") == ("914403003GB04K653E", True)   # E read as F
+    # ambiguous repair is not guessed
+    assert ex.parse_tax_id("91310000173FNYEYQN")[1] is False
+
+
+def test_invoice_layout_rotated_and_split_boxes():
+    ocr = [
+        (_box(820, 110), "发票号码：2431200000O123456789", 0.99),
+        (_box(820, 140), "开票日期：2026年03月05日", 0.98),
+        (_box(60, 290), "货物或应税劳务、服务名称", 0.99),
+        (_box(60, 335), "*医疗服务*门诊诊疗费", 0.97), (_box(850, 335, 90), "1,200.00", 0.99),
+        (_box(60, 371), "*药品*阿莫西林胶囊", 0.97), (_box(850, 371, 90), "2,000.00", 0.99),
+        (_box(60, 505, 80), "合计", 0.99), (_box(850, 505, 100), "¥3,200.00", 0.95),
+        (_box(60, 553), "价税合计(大写)", 0.99), (_box(760, 553, 70), "(小写)", 0.99),
+        (_box(850, 553, 100), "481,210.93", 0.9),                      # wrong: must be outvoted
+        (_box(120, 600, 80), "名称：", 0.95), (_box(245, 600, 260), "上海瑞金医疗器械有限公司", 0.99),
+        (_box(120, 635, 360), "纳税人识别号：91310000T73FNYEYQN", 0.99),
+    ]
+    got = ex.extract(ocr, "invoice")
+    assert got["invoice_no"].value == "24312000000123456789"
+    assert got["date"].value == dt.date(2026, 3, 5)
+    assert got["total"].value == 3200.0
+    assert got["issuer"].value == "上海瑞金医疗器械有限公司"
+    assert got["tax_id"].value == "91310000T73FNYEYQN"
+
+
+def test_diagnosis_labels_not_confused():
+    ocr = [(_box(80, 270), "入院日期：2026年2月1日", 0.99),
+           (_box(600, 270), "出院日期：2026-02-09", 0.99),
+           (_box(700, 630), "诊断日期：2026.02.09", 0.99)]
+    got = ex.extract(ocr, "diagnosis")
+    assert got["admit_date"].value == dt.date(2026, 2, 1)
+    assert got["discharge_date"].value == dt.date(2026, 2, 9)
+    assert got["diagnosis_date"].value == dt.date(2026, 2, 9)
+
+
+def test_the_product_names_and_forms_and_an_id_number_masked():
+    segments = [Segment(_box(820, 110), "发票号码：2431200000O123456789", 0.99),
+                Segment(_box(820, 140), "开票日期：2026年03月05日", 0.98),
+                Segment(_box(760, 553, 70), "(小写)", 0.99), Segment(_box(850, 553, 100), "￥3,200.00", 0.95),
+                Segment(_box(120, 600), "noise", 0.2)]
+    found = fields("invoice", segments)
+    assert {k: f.value for k, f in found.items()} == {"invoice_number": "24312000000123456789",
+                                                      "date": "2026-03-05", "total": "3200.00"}
+    assert all(0 < f.confidence <= 1 for f in found.values())
+    card = fields("id_card", [Segment(_box(60, 100), "姓名 李雷", 0.97),
+                              Segment(_box(60, 300, 500), "公民身份号码 11010519491231002X", 0.96)])
+    assert card["name"].value == "李雷" and card["id_number"].value == "110***********002X"
