@@ -3,6 +3,7 @@
     .venv/bin/python -m tests.record_histories
     .venv/bin/python -m tests.record_histories continued    # the claim whose run continues as new
     .venv/bin/python -m tests.record_histories complaint NAME   # a complaint acknowledged and resolved late
+    .venv/bin/python -m tests.record_histories reading      # the claims whose invoices are read by machine
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -27,15 +28,19 @@ from activities.schema import upgrade
 from config.settings import Settings
 from config.temporal import installed_binary
 from demo import scenarios as demo
+from documents.store import FolderStore
 from models import search_attributes
 from models.contract import PolicyTerms, workflow_id_for
+from ocr.worker import build_ocr_worker
 from tests.conftest import TEST_KEYS, data_converter
 from worker import build_worker
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
-async def record() -> None:
+async def record(only_reading: bool = False) -> None:
+    """Every demo scenario (`only_reading`: just those whose invoices are read by machine, so the histories of
+    the others, recorded by earlier code, stay as they were)."""
     var = Path(tempfile.mkdtemp())
     settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_SLA_PROFILE="demo", CLAIMS_TASK_QUEUE="claims-record")
     engine = make_engine(settings.resolved_database_url)
@@ -47,8 +52,11 @@ async def record() -> None:
         dev_server_existing_path=str(installed_binary("temporal")))
     HISTORIES.mkdir(exist_ok=True)
     try:
-        async with build_worker(env.client, settings, engine):
-            scenarios = demo.scenarios("H")
+        store = FolderStore(settings.documents_dir)
+        async with build_worker(env.client, settings, engine), build_ocr_worker(env.client, settings, store=store):
+            scenarios = demo.scenarios("H", store)
+            if only_reading:
+                scenarios = [s for s in scenarios if "invoice" in s.name]
             rows = await asyncio.gather(*(demo.play(env.client, s, settings) for s in scenarios))
             await asyncio.sleep(5)  # surveys and timers after closing
             for scenario, row in zip(scenarios, rows, strict=True):
@@ -134,5 +142,7 @@ async def record_complaint(name: str) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["complaint"]:
         asyncio.run(record_complaint(sys.argv[2]))
+    elif sys.argv[1:] == ["reading"]:
+        asyncio.run(record(only_reading=True))
     else:
         asyncio.run(record_continued() if sys.argv[1:] == ["continued"] else record())

@@ -40,7 +40,8 @@ def test_every_path_has_a_saved_history():
     names = {p.stem for p in HISTORIES}
     assert {"fast-path", "missing-materials-then-supplied", "investigation-manager-approval", "withdrawal",
             "statutory-advance-payment", "green-channel", "partial-approval-appeal-upheld",
-            "continued-run-1", "continued-run-2", "complaint-late", "complaint-late-before-events"} <= names
+            "continued-run-1", "continued-run-2", "complaint-late", "complaint-late-before-events",
+            "invoice-read-by-machine", "invoice-above-the-claim"} <= names
     first = saved(Path(__file__).parent / "histories" / "continued-run-1.json")
     assert first.events[-1].HasField("workflow_execution_continued_as_new_event_attributes"), \
         "the saved chain starts with a run that continued as new"
