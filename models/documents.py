@@ -22,13 +22,14 @@ READ_KINDS: dict[str, str] = {
 """The document kinds that are read, and the layout each is read as. Others (photos, forms) are not."""
 
 FIELDS: dict[str, tuple[str, ...]] = {
-    "invoice": ("invoice_number", "date", "issuer", "tax_id", "total"),
-    "expense_list": ("date", "total"),
+    "invoice": ("invoice_number", "date", "issuer", "tax_id", "total", "items"),
+    "expense_list": ("date", "total", "items"),
     "diagnosis": ("admission_date", "diagnosis_date"),
     "accident": ("accident_date", "place"),
     "id_card": ("name", "id_number"),
 }
-"""The fields each layout yields. Dates are ISO (YYYY-MM-DD), amounts plain decimals, the ID number masked."""
+"""The fields each layout yields. Dates are ISO (YYYY-MM-DD), amounts plain decimals, the ID number masked;
+`items` lists the line items read, `description amount; ...`."""
 
 
 class ReadField(Message):
@@ -54,7 +55,7 @@ class DocumentReading(Message):
 FIELD_NAMES: dict[str, str] = {
     "invoice_number": "发票号码", "date": "开票日期", "issuer": "开票方", "tax_id": "纳税人识别号", "total": "金额合计",
     "admission_date": "入院日期", "diagnosis_date": "诊断日期", "accident_date": "事故日期", "place": "事故地点",
-    "name": "姓名", "id_number": "身份证号",
+    "name": "姓名", "id_number": "身份证号", "items": "费用明细",
 }
 """How staff screens name the fields (Chinese first)."""
 

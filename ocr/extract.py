@@ -18,8 +18,8 @@ USABLE = 0.5
 
 NAMES: dict[str, dict[str, str]] = {
     "invoice": {"invoice_no": "invoice_number", "date": "date", "issuer": "issuer", "tax_id": "tax_id",
-                "total": "total"},
-    "expense_list": {"date": "date", "total": "total"},
+                "total": "total", "items": "items"},
+    "expense_list": {"date": "date", "total": "total", "items": "items"},
     "diagnosis": {"admit_date": "admission_date", "diagnosis_date": "diagnosis_date"},
     "accident": {"accident_date": "accident_date", "location": "place"},
 }
@@ -29,6 +29,8 @@ ID_NUMBER = re.compile(r"[1-9]\d{16}[\dXx]")
 
 
 def _plain(value: Any) -> str:
+    if isinstance(value, list):  # line items: (description, amount)
+        return "; ".join(f"{description} {amount:.2f}" for description, amount in value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float):

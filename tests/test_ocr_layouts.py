@@ -82,3 +82,13 @@ def test_the_product_names_and_forms_and_an_id_number_masked():
     card = fields("id_card", [Segment(_box(60, 100), "姓名 李雷", 0.97),
                               Segment(_box(60, 300, 500), "公民身份号码 11010519491231002X", 0.96)])
     assert card["name"].value == "李雷" and card["id_number"].value == "110***********002X"
+
+
+def test_an_invoices_line_items_are_read_with_their_amounts():
+    segments = [Segment(_box(60, 290), "货物或应税劳务、服务名称", 0.99),
+                Segment(_box(60, 335), "*医疗服务*门诊诊疗费", 0.97), Segment(_box(850, 335, 90), "1,200.00", 0.99),
+                Segment(_box(60, 371), "*药品*阿莫西林胶囊", 0.97), Segment(_box(850, 371, 90), "2,0O0.00", 0.99),
+                Segment(_box(60, 505, 80), "合计", 0.99), Segment(_box(850, 505, 100), "¥3,200.00", 0.95)]
+    found = fields("invoice", segments)
+    assert found["items"].value == "*医疗服务*门诊诊疗费 1200.00; *药品*阿莫西林胶囊 2000.00"
+    assert found["total"].value == "3200.00"
