@@ -169,7 +169,7 @@ async def test_events_every_subscriber_took_are_pruned_after_the_retention(any_e
 # --------------------------------------------------------------------------- every path, receiver down for a while
 
 
-async def test_every_event_of_each_path_reaches_the_webhook_in_order_signed_though_it_was_down(claims):
+async def test_every_event_of_each_path_reaches_the_webhook_in_order_signed_though_it_was_down(claims, time_env):
     receiver = WebhookReceiver()
     await receiver.start()
     relay = Relay(claims.engine, [webhook(receiver)], Retry(max_attempts=1000, first=timedelta(seconds=0.05),
@@ -211,6 +211,39 @@ async def test_every_event_of_each_path_reaches_the_webhook_in_order_signed_thou
         await handle.result()
         return cid
 
+    async def investigated() -> str:
+        cid = f"C-{uuid.uuid4().hex[:8]}"
+        claim = auto_claim(cid, policy_number="P-HEALTH-001", claim_type="health", claimed_amount="30000.00",
+                           incident={"cause": "illness", "injuries": True}, line_items=[],
+                           documents=docs("claim_form", "id_card", "medical_invoice", "diagnosis_report",
+                                          "expense_list", claim_id=cid))
+        handle = await claims.start(claim)
+        await claims.at_stage(cid, "investigating")
+        await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported",
+                                                          "confirmed_amount": "30000.00"})
+        await claims.at_stage(cid, "awaiting_approval")
+        await claims.update(cid, "approve", {"approver_id": "mgr-1", "role": "manager"})
+        await handle.result()
+        return cid
+
+    async def never_completed() -> str:  # reminders, then closed incomplete after the skipped 30 days
+        cid = f"C-{uuid.uuid4().hex[:8]}"
+        claim = auto_claim(cid, policy_number="P-PROP-001", claim_type="property", claimed_amount="4000.00",
+                           incident={"cause": "water_leak"}, line_items=[], documents=docs("claim_form", claim_id=cid))
+        await (await claims.start(claim)).result()
+        return cid
+
+    async def nobody_approves() -> str:  # the approval clock warns, breaches and escalates on its own
+        cid = f"C-{uuid.uuid4().hex[:8]}"
+        claim = auto_claim(cid, claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS, claim_id=cid))
+        handle = await claims.start(claim)
+        await claims.at_stage(cid, "awaiting_approval")
+        await time_env.sleep(timedelta(days=10))
+        await claims.wait(cid, lambda s: bool(s["sla_breaches"]), "a breach")
+        await claims.update(cid, "approve", {"approver_id": "mgr-1", "role": "manager"})
+        await handle.result()
+        return cid
+
     try:
         ids = [await fast_path(), await denied()]
         await receiver.stop()  # down while the next claims move
@@ -218,6 +251,8 @@ async def test_every_event_of_each_path_reaches_the_webhook_in_order_signed_thou
         await asyncio.sleep(0.5)
         assert outbox.backlog(claims.engine, "warehouse") > 0, "events waited while the receiver was down"
         await receiver.start()
+        await drain(relay, claims.engine, "warehouse")
+        ids += [await investigated(), await never_completed(), await nobody_approves()]
         await drain(relay, claims.engine, "warehouse")
     finally:
         stop.set()
@@ -237,12 +272,14 @@ async def test_every_event_of_each_path_reaches_the_webhook_in_order_signed_thou
     assert first_seen(receiver.received) == expected, "every event once or more, each claim's in order"
     assert receiver.bad_signatures == 0
     types = {e.type for e in receiver.received}
-    for name in ("registered", "decided", "paid", "withdrawal_requested", "appeal_received", "rejected", "approved"):
+    for name in ("registered", "decided", "paid", "withdrawal_requested", "appeal_received", "rejected", "approved",
+                 "investigation_opened", "documents_overdue", "sla_warning", "sla_breached"):
         assert event_type(name) in types, f"no {event_type(name)} event arrived"
     closed = {(e.subject, e.data["outcome"]) for e in receiver.received
               if e.type == "claims.stage_changed" and e.data["stage"] == "closed"}
     assert closed == {(ids[0], "paid"), (ids[1], "denied"), (ids[2], "withdrawn"), (ids[3], "denied"),
-                      (ids[3], "paid")}, "the appealed claim closed denied, then paid"
+                      (ids[3], "paid"), (ids[4], "paid"), (ids[5], "closed_incomplete"), (ids[6], "paid")}, \
+        "the appealed claim closed denied, then paid"
 
 
 # --------------------------------------------------------------------------- the property
