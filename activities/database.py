@@ -21,7 +21,6 @@ from activities.engine import now_utc, refuses_bad_data, utc
 from config.rules import load_rules
 from config.settings import get_settings
 from events import cloud, outbox
-from models.complaints import complaint_workflow_id
 from models.contract import ClaimInput, ErrorType, Payout, PolicyTerms, RiskAssessment
 from models.messages import (
     AssessRisk,
@@ -241,12 +240,17 @@ class ClaimsDatabase:
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def record_complaint(self, record: ComplaintRecord) -> None:
-        """Move the complaint's row forward and publish each milestone it gains, in one transaction. A time once
-        set stays and clocks only add up, so a retried, repeated or late write changes nothing and adds no event."""
-        subject = complaint_workflow_id(record.complaint_id)
+        """Move the complaint's row forward and publish each milestone it gains, in one transaction. A write older
+        than the row's (a retry that lost its answer after a later write) is ignored; a time once set stays and
+        clocks only add up, so a repeated write changes nothing and adds no event."""
+        subject = cloud.complaint_subject(record.complaint_id)
         with event_log.locked_for_claim(self.engine, subject) as conn:
             found = conn.execute(select(COMPLAINTS).where(COMPLAINTS.c.complaint_id == record.complaint_id)).first()
             before = dict(found._mapping) if found is not None else None
+            if before is not None and record.version and record.version <= before["version"]:
+                log.info("complaint write older than the row's: ignored", complaint_id=record.complaint_id,
+                         version=record.version, row_version=before["version"])
+                return
             after = _moved_forward(before, record.model_dump())
             seq = before["event_seq"] if before else 0
             now = now_utc()
@@ -355,7 +359,7 @@ def _moved_forward(before: dict[str, Any] | None, record: dict[str, Any]) -> dic
             "root_cause": record["root_cause"] or before["root_cause"],
             "breached": sorted(breached),
             "warned": sorted(set(before["warned"]) | set(record["warned"])),
-            "event_seq": before["event_seq"]}
+            "event_seq": before["event_seq"], "version": max(record["version"], before["version"])}
 
 
 def load_policies(engine: Engine, policies: Iterable[PolicyTerms]) -> int:

@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     events_sub.add_parser("dead-letters", help="the events a subscriber refused past the retry limit")
     redrive = events_sub.add_parser("redrive", help="send dead letters again; each claim resumes at its dead event")
     redrive.add_argument("--subscriber", help="only this subscriber's (a webhook's name, or broker)")
-    redrive.add_argument("--subject", help="only this claim's (its id) or complaint's (complaint-<id>)")
+    redrive.add_argument("--subject", help="only this claim's (its id) or complaint's (complaint:<id>)")
     complaints.add_parser(sub, CREDENTIAL_HELP)
     sub.add_parser("demo", help="run sample claims down every path and show the outcome")
     server = sub.add_parser("server", help="the embedded Temporal server (when TEMPORAL_ADDRESS is unset)")

@@ -33,6 +33,12 @@ def event_type(event: str) -> str:
     return TYPE_PREFIX + ("stage_changed" if event.startswith("stage:") else event)
 
 
+def complaint_subject(complaint_id: str) -> str:
+    """A complaint's events' subject: `complaint:<id>`. A colon is in no claim id, so a claim and a complaint
+    never share a subject (nor its order, lock or event ids)."""
+    return f"complaint:{complaint_id}"
+
+
 def event_id(claim_id: str, seq: int) -> str:
     """Stable across redeliveries: subscribers drop what they have seen by this id."""
     return f"{claim_id}:{seq}"

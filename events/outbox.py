@@ -2,7 +2,7 @@
 
 `add` runs inside the transaction that writes what the event reports (a claim's event log row, a complaint's
 row), so an event is in the outbox exactly when that happened. Events are about a *subject*: a claim (its id)
-or a complaint (`complaint-<id>`). The relay reads, per subscriber, each subject's events after the last one
+or a complaint (`complaint:<id>`). The relay reads, per subscriber, each subject's events after the last one
 that subscriber took (`event_cursors`), oldest first. A subject's events go out one at a time, in `seq` order;
 a failure holds that subject's later events back (others go on) and schedules a retry with backoff; after the
 retry limit the event goes to the dead letters and the subject is parked for that subscriber until an operator
@@ -79,20 +79,26 @@ def pending(engine: Engine, subscriber: str, now: datetime, limit: int = 500) ->
     for i, row in enumerate(rows):
         first_seen.setdefault(row.subject, i)
     rows.sort(key=lambda r: (first_seen[r.subject], r.seq))
-    return [Outgoing(r.subject, r.seq, r.event_id, r.type, r.body, r.attempts) for r in rows]
+    # The failed attempts so far belong to the subject's next event only; the ones behind it start afresh.
+    return [Outgoing(r.subject, r.seq, r.event_id, r.type, r.body, r.attempts if i == 0 or rows[i - 1].subject
+                     != r.subject else 0) for i, r in enumerate(rows)]
 
 
-def _move_cursor(conn: Connection, subscriber: str, subject: str, **values: object) -> None:
+def _move_cursor(conn: Connection, subscriber: str, subject: str, behind: int, **values: object) -> None:
+    """Set the cursor's values while it has delivered no further than `behind` (a cursor never moves back: a
+    late writer changes nothing); the cursor is made at 0 first if the subject has none yet."""
     where = and_(CURSORS.c.subscriber == subscriber, CURSORS.c.subject == subject)
-    if conn.execute(update(CURSORS).where(where).values(**values)).rowcount == 0:
-        conn.execute(insert(CURSORS).values(**{"subscriber": subscriber, "subject": subject, "delivered_seq": 0,
-                                              "attempts": 0, "parked": False, **values}))
+    if conn.execute(select(CURSORS.c.delivered_seq).where(where)).first() is None:
+        # Only this relay writes this subscriber's cursors (it holds the subscriber's lease), one task per subject.
+        conn.execute(insert(CURSORS).values(subscriber=subscriber, subject=subject, delivered_seq=0, attempts=0,
+                                            parked=False))
+    conn.execute(update(CURSORS).where(where, CURSORS.c.delivered_seq <= behind).values(**values))
 
 
 def delivered(engine: Engine, subscriber: str, event: Outgoing) -> None:
     with engine.begin() as conn:
-        _move_cursor(conn, subscriber, event.subject, delivered_seq=event.seq, attempts=0, retry_at=None,
-                     last_error=None)
+        _move_cursor(conn, subscriber, event.subject, event.seq - 1, delivered_seq=event.seq, attempts=0,
+                     retry_at=None, last_error=None)
 
 
 def failed(engine: Engine, subscriber: str, event: Outgoing, error: str, now: datetime, retry: Retry) -> bool:
@@ -102,14 +108,14 @@ def failed(engine: Engine, subscriber: str, event: Outgoing, error: str, now: da
     error = error[:ERROR_LENGTH]
     with engine.begin() as conn:
         if attempts < retry.max_attempts:
-            _move_cursor(conn, subscriber, event.subject, attempts=attempts, retry_at=utc(now + retry.wait(attempts)),
-                         last_error=error)
+            _move_cursor(conn, subscriber, event.subject, event.seq - 1, attempts=attempts,
+                         retry_at=utc(now + retry.wait(attempts)), last_error=error)
             return False
         conn.execute(insert(DEAD).values(subscriber=subscriber, subject=event.subject, seq=event.seq,
                                          event_id=event.event_id, type=event.type, attempts=attempts,
                                          last_error=error, dead_at=utc(now)))
-        _move_cursor(conn, subscriber, event.subject, attempts=attempts, retry_at=None, last_error=error,
-                     parked=True)
+        _move_cursor(conn, subscriber, event.subject, event.seq - 1, attempts=attempts, retry_at=None,
+                     last_error=error, parked=True)
         return True
 
 
@@ -141,9 +147,12 @@ def redrive(engine: Engine, now: datetime, *, subscriber: str | None = None, sub
 
 def prune(engine: Engine, subscribers: Iterable[str], before: datetime) -> int:
     """Delete outbox events older than `before` that every subscriber has taken (the claim event log and the
-    complaints keep what happened). The number deleted."""
+    complaints keep what happened); nothing while no subscriber is configured. The number deleted."""
+    names = list(subscribers)
+    if not names:  # nobody configured here: whether others still need the events is not known
+        return 0
     condition = OUTBOX.c.created_at < utc(before)
-    for name in subscribers:
+    for name in names:
         taken = (select(CURSORS.c.subject).where(CURSORS.c.subscriber == name, CURSORS.c.subject == OUTBOX.c.subject,
                                                    CURSORS.c.delivered_seq >= OUTBOX.c.seq))
         condition = and_(condition, taken.exists())

@@ -70,8 +70,11 @@ class Relay:
                 async with gate:
                     await self._send_in_order(sink, events, result)
 
-            await asyncio.gather(*(one_subject(list(events))
-                                   for _, events in groupby(due, key=lambda e: e.subject)))
+            # A task group: when one subject's bookkeeping fails, the others are stopped before the round ends
+            # (and before the leases are let go), so no send outlives the round.
+            async with asyncio.TaskGroup() as group:
+                for _, events in groupby(due, key=lambda e: e.subject):
+                    group.create_task(one_subject(list(events)))
         return result
 
     async def _send_in_order(self, sink: Sink, events: list[Outgoing], result: Round) -> None:
@@ -101,7 +104,7 @@ class Relay:
             while not stop.is_set():
                 try:
                     done = await self.run_once()
-                except Exception:
+                except Exception:  # a task group's failures come as an ExceptionGroup
                     log.exception("event relay round failed; trying again")
                     done = Round()
                     await self._drop_leases()
@@ -140,9 +143,9 @@ class Relay:
                 self._leases.pop(subscriber)
                 held.invalidate()
         key = int.from_bytes(hashlib.sha256(f"claim-events:{subscriber}".encode()).digest()[:8], "big", signed=True)
-        conn = self.engine.connect()
+        # Autocommit: the lease's connection never sits idle in a transaction (which a server may end, lock and all).
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         if conn.execute(text("select pg_try_advisory_lock(:key)"), {"key": key}).scalar_one():
-            conn.commit()
             self._leases[subscriber] = conn
             return True
         conn.close()

@@ -69,13 +69,15 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | No
     """Check a received webhook's signature; its event id. Raises `BadSignature` naming what is wrong."""
     lowered = {k.lower(): v for k, v in headers.items()}
     try:
-        event_id, timestamp = lowered["webhook-id"], int(lowered["webhook-timestamp"])
-        offered = lowered["webhook-signature"].split()
-    except (KeyError, ValueError) as err:
+        event_id, stamp = lowered["webhook-id"], lowered["webhook-timestamp"]
+        offered = [candidate.encode("ascii") for candidate in lowered["webhook-signature"].split()]
+    except (KeyError, UnicodeEncodeError) as err:
         raise BadSignature(f"missing or malformed webhook header: {err}") from None
-    if abs((time.time() if now is None else now) - timestamp) > tolerance:
-        raise BadSignature(f"webhook-timestamp {timestamp} is outside the {tolerance:.0f} s tolerance")
-    expected = sign(secret, event_id, timestamp, body)
+    if not stamp.isascii() or not stamp.isdigit():
+        raise BadSignature("webhook-timestamp: Unix seconds, digits only")
+    if abs((time.time() if now is None else now) - int(stamp)) > tolerance:
+        raise BadSignature(f"webhook-timestamp {stamp} is outside the {tolerance:.0f} s tolerance")
+    expected = sign(secret, event_id, int(stamp), body).encode("ascii")
     if not any(hmac.compare_digest(expected, candidate) for candidate in offered):
         raise BadSignature("webhook-signature does not match the body under this secret")
     return event_id
@@ -113,7 +115,8 @@ class WebhookSink:
 
 class RabbitSink:
     """A durable topic exchange; the routing key is the event type (`claims.paid`, ...), so a queue bound with
-    `claims.#` takes everything. Messages are persistent and each publish waits for the broker's confirm."""
+    `claims.#` takes everything. Messages are persistent and each publish waits for the broker's confirm. A type no
+    queue is bound for is dropped by the broker (bind the queues before events flow)."""
 
     name = "broker"
 
@@ -136,7 +139,8 @@ class RabbitSink:
             message = aio_pika.Message(event.body.encode(), content_type=CONTENT_TYPE, message_id=event.event_id,
                                        type=event.type, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                                        headers={"cloudEvents:subject": event.subject})
-            await exchange.publish(message, routing_key=event.type, timeout=10)
+            # Not mandatory: a type no queue is bound for is dropped by the broker, as topic subscribers expect.
+            await exchange.publish(message, routing_key=event.type, mandatory=False, timeout=10)
         except Exception as err:
             await self.close()
             raise DeliveryFailed(f"RabbitMQ: {type(err).__name__}: {err}") from err

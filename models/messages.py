@@ -139,6 +139,8 @@ class ComplaintRecord(Message):
     """A clock's name for each time it passed its due time (a clock re-armed after a breach can breach again)."""
     warned: list[str] = Field(default_factory=list)
     """The clocks that reached their warning."""
+    version: int = 0
+    """The workflow's count of its writes: a write older than the row's (a retry after a later one) is ignored."""
 
 
 class HandOverAppeal(Message):

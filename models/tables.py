@@ -85,6 +85,8 @@ class ComplaintRow(SQLModel, table=True):
     """The clocks that reached their warning (80 %)."""
     event_seq: int = 0
     """The number of the complaint's last published event (events/)."""
+    version: int = 0
+    """The number of the workflow's write the row holds (`ComplaintRecord.version`)."""
 
 
 class ClaimDocument(SQLModel, table=True):

@@ -18,7 +18,7 @@ from temporalio.client import WorkflowHandle, WorkflowQueryFailedError, Workflow
 from temporalio.exceptions import ApplicationError
 
 from config.settings import PROJECT_ROOT
-from events.cloud import read
+from events.cloud import complaint_subject, read
 from events.outbox import OUTBOX
 from identity import development
 from models.complaints import COMPLAINT_WORKFLOW_TYPE, complaint_workflow_id
@@ -75,7 +75,7 @@ async def letters(claims: Claims, complaint_id: str, kind: str) -> int:
 
 def published(claims: Claims, complaint_id: str) -> list[tuple[str, str]]:
     """The complaint's events in the outbox, in order: (milestone, detail)."""
-    subject = complaint_workflow_id(complaint_id)
+    subject = complaint_subject(complaint_id)
     with claims.engine.connect() as conn:
         rows = conn.execute(select(OUTBOX.c.seq, OUTBOX.c.body).where(OUTBOX.c.subject == subject)
                             .order_by(OUTBOX.c.seq)).all()
@@ -243,3 +243,26 @@ def test_the_command_line_refuses_a_malformed_complaint_before_connecting(tmp_pa
                                 "complainant": COMPLAINANT}))
     assert cli_main.main(["complaint", "file", str(path)]) == 2
     assert "category" in capsys.readouterr().err
+
+
+
+def test_a_complaint_write_older_than_the_rows_is_ignored_and_publishes_nothing(any_engine):
+    """A retried write whose answer was lost, arriving after a later write: the row keeps the later state."""
+    from datetime import UTC, datetime
+
+    from activities.database import ClaimsDatabase
+    from models.messages import ComplaintRecord
+    from tests.conftest import TEST_SEAL_KEY
+
+    db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
+    base = {"complaint_id": f"K-{uuid.uuid4().hex[:8]}", "claim_id": None, "category": "delay", "complex": False,
+            "received_at": datetime.now(UTC)}
+    db.record_complaint(ComplaintRecord(**base, handler=None, version=1))
+    db.record_complaint(ComplaintRecord(**base, handler="sup-1", version=2))
+    db.record_complaint(ComplaintRecord(**base, handler="sup-2", version=3))
+    db.record_complaint(ComplaintRecord(**base, handler="sup-1", version=2))  # the late retry
+    subject = complaint_subject(base["complaint_id"])
+    with any_engine.connect() as conn:
+        rows = conn.execute(select(OUTBOX.c.body).where(OUTBOX.c.subject == subject).order_by(OUTBOX.c.seq)).all()
+    assert [(read(r.body).get_data()["event"], read(r.body).get_data()["detail"]) for r in rows] == [
+        ("received", "delay"), ("assigned", "sup-1"), ("assigned", "sup-2")]

@@ -11,6 +11,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -23,7 +24,7 @@ from events import outbox
 from events.cloud import INTERNAL, event_type, read
 from events.outbox import Outgoing, Retry
 from events.relay import Relay
-from events.sinks import DeliveryFailed, WebhookSink
+from events.sinks import BadSignature, DeliveryFailed, WebhookSink, sign, verify
 from models.messages import ClaimEvent
 from models.tables import ClaimEventRow
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
@@ -367,3 +368,49 @@ async def _example(engine, steps) -> None:
         await relay.close()
         await receiver.stop()
 
+
+
+def test_a_subjects_later_events_do_not_inherit_its_next_events_failed_attempts(any_engine):
+    """Event 1 failed often; when it goes through, event 2 starts with no failures of its own (it must not be
+    dead-lettered for event 1's)."""
+    db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
+    cid = register(db).claim_id
+    for _ in range(3):
+        log_event(db, cid)
+    now = datetime.now(UTC)
+    retry = Retry(max_attempts=5, first=timedelta(0), ceiling=timedelta(0))
+    for _ in range(4):
+        outbox.failed(any_engine, "warehouse", outbox.pending(any_engine, "warehouse", now)[0], "HTTP 503", now, retry)
+    due = outbox.pending(any_engine, "warehouse", now)
+    assert [(e.seq, e.attempts) for e in due] == [(1, 4), (2, 0), (3, 0)]
+    outbox.delivered(any_engine, "warehouse", due[0])
+    assert not outbox.failed(any_engine, "warehouse", due[1], "HTTP 503", now, retry), "its first failure"
+    assert outbox.dead_letters(any_engine) == []
+
+
+def test_a_cursor_never_moves_back_and_nothing_is_pruned_without_subscribers(any_engine):
+    db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
+    cid = register(db).claim_id
+    log_event(db, cid)
+    log_event(db, cid)
+    first, second = outbox.pending(any_engine, "warehouse", datetime.now(UTC))
+    outbox.delivered(any_engine, "warehouse", second)
+    outbox.delivered(any_engine, "warehouse", first)  # a late writer
+    assert outbox.backlog(any_engine, "warehouse") == 0
+    assert outbox.prune(any_engine, [], datetime.now(UTC) + timedelta(days=30)) == 0
+    assert outbox_seqs(any_engine, [cid]) == {cid: [1, 2]}
+
+
+def test_a_webhook_signature_is_checked_strictly():
+    body = b'{"id": "C-1:1"}'
+    stamp = int(time.time())
+    good = {"Webhook-Id": "C-1:1", "Webhook-Timestamp": str(stamp), "Webhook-Signature": sign(SECRET, "C-1:1",
+                                                                                              stamp, body)}
+    assert verify(SECRET, good, body) == "C-1:1", "header names in any case"
+    for bad in ({**good, "Webhook-Signature": "v1,ＡＢＣ"}, {**good, "Webhook-Timestamp": f" +{stamp}"},
+                {**good, "Webhook-Timestamp": str(stamp - 3600)}, {**good, "Webhook-Id": "C-1:2"},
+                {k: v for k, v in good.items() if k != "Webhook-Signature"}):
+        with pytest.raises(BadSignature):
+            verify(SECRET, bad, body)
+    with pytest.raises(BadSignature):
+        verify(SECRET, good, body + b" ")

@@ -76,6 +76,8 @@ class ComplaintState:
     letters: int = 0
     handing_over: bool = False
     """While the claim's appeal is being sent: nothing else may change the complaint."""
+    writes: int = 0
+    """The complaint's row writes so far: each carries its number, so a late retry never undoes a later write."""
 
 
 @workflow.defn(name=COMPLAINT_WORKFLOW_TYPE)
@@ -336,11 +338,13 @@ class ComplaintWorkflow:
     async def _record(self) -> None:
         """The complaint's row for the reports (activities/database.py `record_complaint`)."""
         s = self._state()
+        s.writes += 1
         record = ComplaintRecord(
             complaint_id=s.complaint.complaint_id, claim_id=s.complaint.claim_id, category=s.complaint.category.value,
             handler=s.handler, complex=s.complex, received_at=s.received_at, acknowledged_at=s.acknowledged_at,
             resolved_at=s.resolved_at, root_cause=s.resolution.root_cause if s.resolution else None,
-            breached=sorted(b.clock for b in s.breaches), warned=sorted({w.clock for w in s.warnings}))
+            breached=sorted(b.clock for b in s.breaches), warned=sorted({w.clock for w in s.warnings}),
+            version=s.writes)
         await workflow.execute_activity("record_complaint", record, start_to_close_timeout=timedelta(seconds=30),
                                         retry_policy=STEADY_RETRY)
 

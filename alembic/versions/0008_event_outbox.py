@@ -1,5 +1,5 @@
 """Claim and complaint events for other systems: the transactional outbox, each subscriber's place in each
-subject's events, the dead letters; on complaints, the clocks warned and the last event's number.
+subject's events, the dead letters; on complaints, the clocks warned, the last event's number and the write's.
 
 Revision ID: 0008
 Revises: 0007
@@ -58,10 +58,12 @@ def upgrade() -> None:
     with op.batch_alter_table("complaints") as table:
         table.add_column(sa.Column("warned", sa.JSON(), nullable=False, server_default="[]"))
         table.add_column(sa.Column("event_seq", sa.Integer(), nullable=False, server_default="0"))
+        table.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("complaints") as table:
+        table.drop_column("version")
         table.drop_column("event_seq")
         table.drop_column("warned")
     op.drop_index("ix_event_dead_letters_subject", "event_dead_letters")
