@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # demo and the tests can draw Chinese sample documents for the OCR to read.
 CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+# The OCR engine's OpenCV needs the system's libGL and GLib.
+LIBGL := /usr/lib/$(shell uname -m)-linux-gnu/libGL.so.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install demo test bench run api worker scheduler events ocr stop lint typecheck clean db-upgrade
@@ -19,18 +21,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(CHROMIUM) $(CJK_FONT):
+$(CHROMIUM) $(CJK_FONT) $(LIBGL):
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk \
+		libgl1 libglib2.0-0 >/dev/null
 
 ## demo: embedded Temporal + a worker, sample claims down every path, a table of outcomes
-demo: $(STAMP) $(CJK_FONT)
+demo: $(STAMP) $(CJK_FONT) $(LIBGL)
 	@mkdir -p var
 	$(BIN)/python starter.py db upgrade 2>>var/demo.log
 	CLAIMS_SLA_PROFILE=$${CLAIMS_SLA_PROFILE:-demo} $(BIN)/python starter.py demo 2>>var/demo.log
 
 ## test: the whole suite (time-skipping server, dev server, SQLite and PostgreSQL)
-test: $(STAMP) $(CHROMIUM) $(CJK_FONT)
+test: $(STAMP) $(CHROMIUM) $(CJK_FONT) $(LIBGL)
 	$(BIN)/python -m pytest
 
 ## bench: the claims against the bare Temporal engine, short version (bench/engine_floor.py --full: long)
