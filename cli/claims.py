@@ -116,6 +116,27 @@ def with_credential(settings: Settings, update: str, payload: dict[str, Any], cr
     return {**payload, "credential": credential}
 
 
+Flags = list[tuple[str, str, dict[str, Any]]]
+"""An update's command-line flags: (flag, payload field, argparse options)."""
+
+
+def add_update_commands(commands: Any, updates: dict[str, tuple[str, Flags]], id_name: str,
+                        credential_help: str) -> None:
+    """A subcommand per update: the workflow's id, the update's flags and `--credential`."""
+    for command, (update, flags) in updates.items():
+        cmd = commands.add_parser(command, help=f"send the {update} update")
+        cmd.add_argument(id_name)
+        for flag, _, options in flags:
+            cmd.add_argument(flag, **options)
+        cmd.add_argument("--credential", help=credential_help)
+
+
+def update_payload(settings: Settings, args: argparse.Namespace, update: str, flags: Flags) -> dict[str, Any]:
+    """The update's payload from the command's flags (those given), with the sender's credential."""
+    payload = {field: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, field, _ in flags}
+    return with_credential(settings, update, {k: v for k, v in payload.items() if v is not None}, args.credential)
+
+
 async def send_update(client: Client, claim_id: str, update: str, payload: dict[str, Any]) -> Any:
     return await send_to(client, workflow_id_for(claim_id), update, payload)
 

@@ -11,12 +11,20 @@ from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from cli.claims import CommandError, as_json, development_token, send_to, with_credential
+from cli.claims import (
+    CommandError,
+    Flags,
+    add_update_commands,
+    as_json,
+    development_token,
+    send_to,
+    update_payload,
+)
 from config.settings import Settings
 from models.complaints import COMPLAINT_WORKFLOW_TYPE, ComplaintInput, complaint_workflow_id
 
 # command -> (update, [(flag, payload field, argparse options)])
-UPDATES: dict[str, tuple[str, list[tuple[str, str, dict[str, Any]]]]] = {
+UPDATES: dict[str, tuple[str, Flags]] = {
     "assign": ("assign_complaint", [("--handler", "handler_id", {"required": True}),
                                     ("--by", "by", {"required": True, "help": "the supervisor or manager"})]),
     "acknowledge": ("acknowledge_complaint", [("--by", "by", {"required": True}), ("--note", "note", {})]),
@@ -42,12 +50,7 @@ def add_parser(sub: Any, credential_help: str) -> None:
     filing.add_argument("--credential", help=credential_help)
     status = commands.add_parser("status", help="where a complaint stands")
     status.add_argument("complaint_id")
-    for command, (update, flags) in UPDATES.items():
-        cmd = commands.add_parser(command, help=f"send the {update} update")
-        cmd.add_argument("complaint_id")
-        for flag, _, options in flags:
-            cmd.add_argument(flag, **options)
-        cmd.add_argument("--credential", help=credential_help)
+    add_update_commands(commands, UPDATES, "complaint_id", credential_help)
 
 
 def read_complaint(path: Path) -> dict[str, Any]:
@@ -79,6 +82,4 @@ async def run(args: argparse.Namespace, settings: Settings, client: Client) -> N
         print(as_json(await client.get_workflow_handle(workflow_id).query("status")))
         return
     update, flags = UPDATES[args.complaint_command]
-    payload = {field: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, field, _ in flags}
-    payload = with_credential(settings, update, {k: v for k, v in payload.items() if v is not None}, args.credential)
-    print(as_json(await send_to(client, workflow_id, update, payload)))
+    print(as_json(await send_to(client, workflow_id, update, update_payload(settings, args, update, flags))))

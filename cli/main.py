@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from cli import complaints
 from cli.claims import (
     CommandError,
+    Flags,
+    add_update_commands,
     as_json,
     claim_status,
     development_token,
@@ -22,6 +24,7 @@ from cli.claims import (
     read_claim_file,
     send_update,
     start_claim,
+    update_payload,
     with_credential,
     worklist,
 )
@@ -31,7 +34,7 @@ from config.temporal import connect
 from models.contract import PolicyTerms
 
 # update name -> (command, [(flag, payload field, kwargs)])
-UPDATES: dict[str, tuple[str, list[tuple[str, str, dict[str, Any]]]]] = {
+UPDATES: dict[str, tuple[str, Flags]] = {
     "approve": ("approve", [("--approver", "approver_id", {"required": True}),
                             ("--role", "role", {"required": True}),
                             ("--comment", "comment", {"default": ""}),
@@ -181,12 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--wait", action="store_true", help="wait for the claim's result")
     status = sub.add_parser("status", help="where a claim stands")
     status.add_argument("claim_id")
-    for command, (_, flags) in UPDATES.items():
-        cmd = sub.add_parser(command, help=f"send the {command} update")
-        cmd.add_argument("claim_id")
-        for flag, _, kwargs in flags:
-            cmd.add_argument(flag, **kwargs)
-        cmd.add_argument("--credential", help=CREDENTIAL_HELP)
+    add_update_commands(sub, UPDATES, "claim_id", CREDENTIAL_HELP)
     submit = sub.add_parser("submit-documents", help="attach documents: --doc KIND=REF (repeatable)")
     submit.add_argument("claim_id")
     submit.add_argument("--doc", action="append", required=True, metavar="KIND=REF")
@@ -365,9 +363,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         print(f"{len(rows)} claims")
     else:
         update, flags = UPDATES[args.command]
-        payload = {field: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, field, _ in flags}
-        payload = with_credential(settings, update, {k: v for k, v in payload.items() if v is not None},
-                                  args.credential)
+        payload = update_payload(settings, args, update, flags)
         print(as_json(await send_update(client, args.claim_id, update, payload)))
 
 
