@@ -32,9 +32,9 @@ from models.messages import (
     RecordDocuments,
     RegisterClaim,
 )
-from models.tables import Claim, ClaimDocument, ClaimEventRow, ComplaintRow, Payment, Policy
+from models.tables import Claim, ClaimDocument, ClaimEventRow, ComplaintRow, Payment, Policy, PolicyPeriod
 from workflows.rules import intake
-from workflows.rules.payout import compute_payout
+from workflows.rules.payout import ZERO, compute_payout
 from workflows.rules.risk import RiskFacts, score_risk
 
 log = structlog.get_logger(__name__)
@@ -54,19 +54,34 @@ def _policy(session: Session, policy_number: str) -> Policy:
     return policy
 
 
-def policy_terms(policy: Policy) -> PolicyTerms:
+def policy_terms(policy: Policy | PolicyPeriod) -> PolicyTerms:
     return PolicyTerms.model_validate(policy.model_dump())
 
 
-def policy_period(policy: Policy, incident_day: date) -> str | None:
-    """The policy period an incident falls in, as stored with the claim (named by the day it starts, so an
-    extended end date keeps one sum insured); None outside the period of cover."""
-    if not policy.effective_from <= incident_day <= policy.effective_to:
+def periods_of(session: Session, policy_number: str) -> list[PolicyPeriod]:
+    """Every period the policy has had, the latest first."""
+    return list(session.exec(select(PolicyPeriod).where(PolicyPeriod.policy_number == policy_number)
+                             .order_by(col(PolicyPeriod.effective_from).desc())).all())
+
+
+def period_on(session: Session, policy_number: str, day: date) -> PolicyPeriod | None:
+    """The period of the policy an incident on this day falls in (of overlapping ones, the latest); None when
+    the day is outside every period of cover."""
+    return next((p for p in periods_of(session, policy_number) if p.effective_from <= day <= p.effective_to), None)
+
+
+def period_key(period: PolicyPeriod | None) -> str | None:
+    """How a claim names its policy period: the day it starts (so an extended end date keeps one sum insured)."""
+    return period.effective_from.isoformat() if period is not None else None
+
+
+def period_named(session: Session, policy_number: str, key: str | None) -> PolicyPeriod | None:
+    if key is None:
         return None
-    return policy.effective_from.isoformat()
+    return session.get(PolicyPeriod, (policy_number, date.fromisoformat(key)))
 
 
-def status_on(policy: Policy, day: date) -> str:
+def status_on(policy: Policy | PolicyPeriod, day: date) -> str:
     """The policy's status on a day: a lapse or cancellation counts from the day it took effect."""
     if policy.status != "active" and policy.status_since is not None and day < policy.status_since:
         return "active"
@@ -115,9 +130,10 @@ class ClaimsDatabase:
                     f"{existing.outcome}); a second start does not create a second claim",
                     type=ErrorType.DUPLICATE_CLAIM, non_retryable=True)
             at = utc(req.registered_at)
+            period = period_on(session, policy.policy_number, claim.incident.occurred_at.date())
             session.add(Claim(
                 claim_id=claim.claim_id, chain_id=req.chain_id, policy_number=claim.policy_number,
-                policy_period=policy_period(policy, claim.incident.occurred_at.date()),
+                policy_period=period_key(period),
                 claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
                 incident_at=utc(claim.incident.occurred_at), registered_at=at,
                 stage_entered_at={"registered": at.isoformat()}, updated_at=now_utc()))
@@ -133,19 +149,22 @@ class ClaimsDatabase:
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def check_coverage(self, claim: ClaimInput) -> CoverageResult:
-        """Policy exists, is in force on the incident date, covers this type and cause, waiting period passed."""
-        with Session(self.engine) as session:
-            policy = _policy(session, claim.policy_number)
-        terms = policy_terms(policy)
+        """Policy exists, is in force on the incident date, covers this type and cause, waiting period passed.
+        The terms returned are those of the period the incident falls in: the claim keeps them to the end."""
         incident_day = claim.incident.occurred_at.date()
+        with Session(self.engine) as session:
+            latest = _policy(session, claim.policy_number)
+            period = period_on(session, claim.policy_number, incident_day)
+        policy: Policy | PolicyPeriod = period if period is not None else latest
+        terms = policy_terms(policy)
         cause = claim.incident.cause.lower()
         refusal: tuple[str, str] | None = None
         status = status_on(policy, incident_day)
-        if status != "active":
-            refusal = (f"policy {policy.policy_number} was {status} on {incident_day}", "policy_status")
-        elif not policy.effective_from <= incident_day <= policy.effective_to:
+        if period is None:
             refusal = (f"incident on {incident_day} is outside the period of cover "
                        f"{policy.effective_from} to {policy.effective_to}", "period_of_cover")
+        elif status != "active":
+            refusal = (f"policy {policy.policy_number} was {status} on {incident_day}", "policy_status")
         elif policy.product != claim.claim_type.value:
             refusal = (f"a {policy.product} policy does not cover a {claim.claim_type.value} claim",
                        "product_scope")
@@ -166,7 +185,8 @@ class ClaimsDatabase:
         incident_at = claim.incident.occurred_at
         refs = [d.ref for d in claim.documents]
         with Session(self.engine) as session:
-            policy = _policy(session, claim.policy_number)
+            policy: Policy | PolicyPeriod = _policy(session, claim.policy_number)
+            policy = period_on(session, claim.policy_number, incident_at.date()) or policy
             on_policy = session.exec(
                 select(func.count()).select_from(Claim)
                 .where(Claim.policy_number == claim.policy_number)
@@ -223,16 +243,22 @@ class ClaimsDatabase:
     @refuses_bad_data
     def compute_payout(self, req: ComputePayout) -> Payout:
         """The payout and its basis, against what other claims have paid or hold on the policy in the
-        policy period of this claim's incident. (The pay activity holds the sum insured again when it pays.)"""
+        policy period of this claim's incident. (The pay activity holds the sum insured again when it pays.)
+
+        The terms are those the claim captured at its coverage check (`req.terms`): an endorsement made while the
+        claim is open does not change them. A claim outside every period of cover has no sum insured to pay from."""
         with Session(self.engine) as session:
-            policy = _policy(session, req.policy_number)
+            policy: Policy | PolicyPeriod = _policy(session, req.policy_number)
             claim = session.get(Claim, req.claim_id)
-            period = claim.policy_period if claim is not None else None
-            paid_on_policy = held_on_policy(session, req.policy_number, period, except_claim=req.claim_id)
+            key = claim.policy_period if claim is not None else None
+            period = period_named(session, req.policy_number, key)
+            paid_on_policy = held_on_policy(session, req.policy_number, key, except_claim=req.claim_id)
+        terms = req.terms or policy_terms(period or policy)
+        sum_insured = terms.sum_insured if period is not None or claim is None else ZERO
         payout = compute_payout(
             claimed_amount=req.claimed_amount, line_items=req.line_items,
-            confirmed_amount=req.confirmed_amount, deductible=policy.deductible,
-            payout_ratio=policy.payout_ratio, sum_insured=policy.sum_insured,
+            confirmed_amount=req.confirmed_amount, deductible=terms.deductible,
+            payout_ratio=terms.payout_ratio, sum_insured=sum_insured,
             paid_on_policy=paid_on_policy, advances_paid=req.advances_paid, clauses=req.clauses)
         log.info("payout computed", claim_id=req.claim_id, amount=str(payout.amount), total=str(payout.total))
         return payout
@@ -363,17 +389,26 @@ def _moved_forward(before: dict[str, Any] | None, record: dict[str, Any]) -> dic
 
 
 def load_policies(engine: Engine, policies: Iterable[PolicyTerms]) -> int:
-    """Insert or replace policies (the `policies load` command)."""
+    """Load policies (the `policies load` command). Terms for a period the policy already has (the same first
+    day) replace that period's terms, as an endorsement does; terms for a new period (a renewal) add it and keep
+    the periods before, whose claims stay covered by them. `policies` keeps each policy's latest terms."""
     count = 0
     with Session(engine) as session:
         for terms in policies:
-            row = session.get(Policy, terms.policy_number)
-            if row is None:
-                session.add(Policy(**terms.model_dump()))
-            else:
-                for key, value in terms.model_dump().items():
-                    setattr(row, key, value)
+            values = terms.model_dump()
+            period = session.get(PolicyPeriod, (terms.policy_number, terms.effective_from))
+            latest = session.get(Policy, terms.policy_number)
+            if period is None:
+                session.add(PolicyPeriod(**values))
+            if latest is None:
+                session.add(Policy(**values))
+            # an older period loaded late leaves the policy's latest terms as they are
+            stale = latest is not None and latest.effective_from > terms.effective_from
+            for row in [r for r in (period, None if stale else latest) if r is not None]:
+                for name, value in values.items():
+                    setattr(row, name, value)
                 session.add(row)
+            session.flush()
             count += 1
         session.commit()
     return count

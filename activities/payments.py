@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.database import held_on_policy
+from activities.database import held_on_policy, period_named
 from activities.engine import lock_for_write, now_utc, refuses_bad_data, utc
 from activities.gateway import InvalidAccountError, PaymentGateway
 from models.contract import ErrorType
@@ -92,10 +92,12 @@ class PaymentActivities:
             if row is not None and row.status in ("paid", "pending"):
                 return row
             amount = req.amount
-            policy = session.get(Policy, policy_number) if policy_number is not None else None
-            if policy is not None and claim is not None:
-                held = held_on_policy(session, policy.policy_number, claim.policy_period, except_key=key)
-                amount = cents(max(min(amount, Decimal(policy.sum_insured) - held), ZERO))
+            if policy_number is not None and claim is not None:
+                # The sum insured of the incident's policy period; a claim outside every period has none.
+                period = period_named(session, policy_number, claim.policy_period)
+                sum_insured = Decimal(period.sum_insured) if period is not None else ZERO
+                held = held_on_policy(session, policy_number, claim.policy_period, except_key=key)
+                amount = cents(max(min(amount, sum_insured - held), ZERO))
             if row is None:
                 row = Payment(claim_id=req.claim_id, sequence=req.sequence, kind=req.kind, idempotency_key=key,
                               amount=amount, requested=req.amount, account_holder=req.account.holder,

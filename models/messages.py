@@ -179,6 +179,9 @@ class ComputePayout(Message):
     confirmed_amount: Decimal | None = None
     advances_paid: Decimal = Decimal("0")
     clauses: dict[str, str] = Field(default_factory=dict)
+    terms: PolicyTerms | None = None
+    """The terms the claim captured at its coverage check (those of its incident's policy period); without them
+    (a claim started before they were captured) the period's terms as they stand."""
 
 
 class PaymentRequest(Message):

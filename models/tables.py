@@ -35,6 +35,27 @@ class Policy(SQLModel, table=True):
     status_since: date | None = None
 
 
+class PolicyPeriod(SQLModel, table=True):
+    """One period of a policy with the terms in force in it. A renewal adds a period and keeps the ones before;
+    loading terms for a period that exists (an endorsement) replaces that period's terms. A claim is covered by
+    the period its incident falls in, and its payments count against that period's sum insured."""
+
+    __tablename__ = "policy_periods"
+
+    policy_number: str = Field(primary_key=True, max_length=64)
+    effective_from: date = Field(primary_key=True)
+    effective_to: date
+    product: str = Field(max_length=20)
+    holder_name: str = Field(max_length=200)
+    status: str = Field(max_length=20)
+    sum_insured: Decimal = _money()
+    deductible: Decimal = _money()
+    payout_ratio: Decimal = Field(sa_column=Column(Numeric(6, 4), nullable=False))
+    exclusions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    waiting_period_days: int = 0
+    status_since: date | None = None
+
+
 class Claim(SQLModel, table=True):
     """The claim read model: where each claim stands, for worklists, reports and staff screens."""
 
@@ -191,7 +212,9 @@ class ClaimEventRow(SQLModel, table=True):
     key: str = Field(max_length=64)
     at: datetime = _when()
     event: str = Field(max_length=60)
-    actor: str = Field(max_length=64)
+    actor: str
+    """Who acted: one person, a channel, `system`, or the people who decided together ("mgr-1, mgr-2"): unbounded,
+    since what several ids join to has no length the contract fixes."""
     detail: str
     recorded_at: datetime = _when()
     prev_hash: str = Field(max_length=64)
@@ -310,7 +333,7 @@ class DocumentReadingRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     claim_id: str = Field(max_length=64, index=True)
-    ref: str = Field(max_length=200)
+    ref: str = Field(max_length=500)
     kind: str = Field(max_length=40)
     engine: str = Field(max_length=60)
     readable: bool

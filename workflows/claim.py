@@ -43,8 +43,12 @@ with workflow.unsafe.imports_passed_through():
 class ClaimWorkflow(DocumentChecks):
     @workflow.init
     def __init__(self, claim: Any = None, carried: Any = None) -> None:
+        """A continued run restores the carried state here, before any update's validator can run: an update
+        that reaches the new run in its first task sees the claim as it was, not an empty one."""
         self._init_base(workflow.info().workflow_id.removeprefix("claim-"))
         self.money_lock = asyncio.Lock()
+        if carried is not None:
+            self.s = ClaimState.restored(carried)
 
     # ================================================================== lifecycle
 
@@ -58,6 +62,7 @@ class ClaimWorkflow(DocumentChecks):
         if claim is None:  # `temporal workflow start` without --input
             raise refuse("invalid claim: payload: no start input was given", ErrorType.INVALID_CLAIM)
         s.claim = parse(ClaimInput, claim, "invalid claim", ErrorType.INVALID_CLAIM)
+        s.one_ref_one_kind = workflow.patched("one-ref-one-kind")
         problem = intake.refusal(s.claim, workflow.now())
         if problem:
             raise refuse(problem, ErrorType.INVALID_CLAIM)
@@ -102,7 +107,7 @@ class ClaimWorkflow(DocumentChecks):
     async def _resume(self, carried: Any) -> ClaimResult:
         """The claim continued as new at one of its long waits: the same state, the same clocks with the
         same due times, and the lifecycle picks up at the wait it left."""
-        self.s = s = ClaimState.restored(carried)
+        s = self.s
         wait, s.resume_at = s.resume_at, None
         self._upsert_search_attributes()
         for name, clock in s.clocks.items():
@@ -115,7 +120,7 @@ class ClaimWorkflow(DocumentChecks):
 
     async def _lifecycle_from(self, wait: str | None) -> None:
         if wait == "approval" and self.s.review == "appeal":
-            await self._guarded(self._decide_appeal)
+            await self._guarded(self._resume_appeal)
         elif wait in ("documents", "investigation", "approval"):
             await self._guarded(lambda: self._standard_path(resume=wait))
         await self._after_close()
@@ -137,8 +142,8 @@ class ClaimWorkflow(DocumentChecks):
         if rules.ocr_task_queue and workflow.patched("document-reading"):
             s.reads_documents = True
             await self._read_new_documents()
-        s.path = triage.choose_path(claim, s.risk, rules)
-        why_not_fast = triage.fast_path_refusal(claim, s.risk, rules)
+        s.path = triage.choose_path(claim, s.risk, rules, s.one_ref_one_kind)
+        why_not_fast = triage.fast_path_refusal(claim, s.risk, rules, s.one_ref_one_kind)
         if s.path == Path.FAST and s.document_review:
             s.path, why_not_fast = Path.STANDARD, "documents a person must read"
         await self._note("triaged", detail=f"risk {s.risk.score} ({s.risk.level}); {s.path.value} path"
@@ -234,7 +239,7 @@ class ClaimWorkflow(DocumentChecks):
             assert s.continued_at is not None
             start, deadline = s.continued_at, s.clocks["documents"].due_at
         else:
-            s.missing = triage.still_missing(s.required_documents, (d.kind for d in s.submitted))
+            s.missing = s.still_missing()
             if not s.missing:
                 self._materials_complete()
                 return True
@@ -364,6 +369,7 @@ class ClaimWorkflow(DocumentChecks):
         assert appeal is not None and s.decision is not None
         s.appeal, s.appeals = None, s.appeals + 1
         s.review, s.outcome, s.closed_at, s.rejection, s.agreed_amount = "appeal", None, None, None, None
+        s.decision_taken = False
         s.approvals_from = len(s.approvals)
         self._start_clock("appeal_ack", rules.sla.appeal_ack_days, owner=Role.SUPERVISOR)
         self._start_clock("appeal_resolution", rules.sla.appeal_resolution_days, owner=Role.SUPERVISOR)
@@ -374,6 +380,13 @@ class ClaimWorkflow(DocumentChecks):
             await self._enter(Stage.ADJUSTING)
             await self._compute_payout()
         await self._await_approval()
+        await self._decide_appeal()
+
+    async def _resume_appeal(self) -> None:
+        """The run continued as new while the appeal waited for its reviewer: it goes on waiting."""
+        s = self.s
+        if workflow.patched("appeal-resume-awaits-approval"):
+            await self._await_clock(lambda: s.approved() or s.rejection is not None, "approval")
         await self._decide_appeal()
 
     async def _decide_appeal(self) -> None:
@@ -401,6 +414,6 @@ class ClaimWorkflow(DocumentChecks):
         s = self.s
         request = s.reopen_request
         assert request is not None
-        s.reopen_request, s.outcome, s.closed_at = None, None, None
+        s.reopen_request, s.outcome, s.closed_at, s.decision_taken = None, None, None, False
         await self._note("reopened", by=request.by, detail=request.reason, sender=sender_of(request.credential))
         await self._standard_path()

@@ -47,8 +47,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.documents import DocumentReading
     from models.messages import Rules
-    from workflows.rules import authority, money
+    from workflows.rules import authority, money, triage
     from workflows.rules.calendar import due
+    from workflows.rules.payout import after_terms
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -176,6 +177,11 @@ class ClaimState:
     appeals: int = 0
     reopen_request: Reopen | None = None
     review: str | None = None
+    one_ref_one_kind: bool = False
+    """One document reference counts for one kind (claims started since the rule; set at the start)."""
+    decision_taken: bool = False
+    """The decision of this round is taken (to pay or to deny): nobody approves, rejects or escalates any more
+    until an appeal or a reopening starts a new round."""
     agreed_amount: Decimal | None = None
     registered_at: datetime | None = None
     closed_at: datetime | None = None
@@ -214,6 +220,11 @@ class ClaimState:
         return _STATE.validate_python(carried)
 
     # ------------------------------------------------------------------ derived facts
+
+    def still_missing(self) -> list[str]:
+        """The required kinds no document stands for yet."""
+        return triage.still_missing(self.required_documents,
+                                    triage.kinds_counted(self.submitted, self.one_ref_one_kind))
 
     @property
     def ready(self) -> bool:
@@ -320,8 +331,8 @@ class ClaimState:
             assessed = sum((item.amount for item in claim.line_items), Decimal("0.00"))
         else:
             return None
-        after = max(min(assessed, claim.claimed_amount) - self.policy.deductible, Decimal("0.00"))
-        return (after * self.policy.payout_ratio).quantize(Decimal("0.01"))
+        return after_terms(min(assessed, claim.claimed_amount), self.policy.deductible,
+                                  self.policy.payout_ratio)
 
     def money_has_moved(self) -> bool:
         """Payment has begun: something was paid, an advance waits to be paid, a transfer is under way, or

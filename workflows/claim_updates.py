@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.claim_state import parse, refuse
     from workflows.credentials import authenticate
     from workflows.decisions import Decisions
-    from workflows.rules import authority, triage
+    from workflows.rules import authority
     from workflows.rules.calendar import due
     from workflows.rules.money import Kind
     from workflows.rules.risk import with_reused_documents
@@ -88,7 +88,7 @@ class ClaimUpdates(Decisions):
         req = parse(SubmitDocuments, payload, "submit_documents")
         fresh = [d for d in req.documents if (d.kind, d.ref) not in {(x.kind, x.ref) for x in s.submitted}]
         s.submitted += fresh
-        s.missing = triage.still_missing(s.required_documents, (d.kind for d in s.submitted))
+        s.missing = s.still_missing()
         if fresh:
             reused = await self._activity("record_documents", RecordDocuments(
                 claim_id=s.claim_id, documents=fresh, at=workflow.now()), list[str])
@@ -367,8 +367,14 @@ class ClaimUpdates(Decisions):
     def _check_decider(self, action: str, approver_id: str, role: Role, kind: Kind, amount: Decimal) -> None:
         s = self.s
         s.require_ready()
+        if s.decision_taken:
+            raise refuse(f"{action}: the claim is decided ({s.decision.kind if s.decision else 'closed'}); "
+                         "its payment is under way")
         if s.stage != Stage.AWAITING_APPROVAL or s.rejection is not None or s.approved() or s.withdrawal:
             raise refuse(f"{action}: the claim is not awaiting approval (stage {s.stage.value})")
+        if action == "reject" and s.transfer_in_flight:
+            raise refuse("reject: a payment is being made to the claimant now; the rejection can be given once it "
+                         "has gone through or failed")
         problem = self._refusal(kind, approver_id, role, amount)
         if problem:
             raise refuse(f"{action}: {problem}", ErrorType.NOT_AUTHORIZED)
@@ -410,6 +416,9 @@ class ClaimUpdates(Decisions):
         req = parse(Escalate, payload, "escalate")
         self._authenticate("escalate", req.credential, req.by)
         self._require_open("escalate")
+        if self.s.decision_taken:
+            raise refuse("escalate: the claim is decided and its payment is under way; the payment clock "
+                         "escalates a late payment by itself")
 
     @workflow.update(name="assign")
     async def assign(self, payload: Any) -> UpdateAck:

@@ -62,6 +62,9 @@ class Decisions(SlaClocks):
         s = self.s
         amount = s.decision_amount
         required = s.required_role()
+        if not s.approved() and not any(a.role == Role.SYSTEM for a in s.current_approvals):
+            raise refuse(f"money guard: nobody with the authority of a {required.value} has approved {amount}",
+                         ErrorType.NOT_AUTHORIZED)
         for approval in s.current_approvals:
             if approval.role == Role.SYSTEM:
                 problem = self._refusal(Kind.SYSTEM_APPROVAL, "system", Role.SYSTEM, amount)
@@ -83,7 +86,7 @@ class Decisions(SlaClocks):
         return ComputePayout(
             claim_id=claim.claim_id, policy_number=claim.policy_number, claimed_amount=claim.claimed_amount,
             line_items=claim.line_items, confirmed_amount=confirmed, advances_paid=s.advances_paid,
-            clauses=rules.clauses)
+            clauses=rules.clauses, terms=s.policy)
 
     async def _compute_payout(self) -> Payout:
         s = self.s
@@ -120,6 +123,7 @@ class Decisions(SlaClocks):
         decided_by = ", ".join(a.approver_id for a in s.current_approvals) or "system"
         s.decision = Decision(kind=kind, amount=s.payout.total, basis=s.payout.basis, decided_by=decided_by,
                               decided_at=workflow.now())
+        s.decision_taken = True
         self._stop_clock("determination", "appeal_resolution", "advance_payment")
         self._start_clock("payment", rules.sla.payment_days)  # art. 23: from the agreement, not the letter
         await self._note("decided", by=decided_by, detail=f"{kind}: {s.payout.total}")
@@ -238,6 +242,7 @@ class Decisions(SlaClocks):
         self._check_withdrawn()
         s.decision = Decision(kind="denied", amount=s.paid_amount, basis=basis or [], reasons=reasons,
                               clauses=clauses, decided_by=by, decided_at=workflow.now())
+        s.decision_taken = True
         self._stop_clock("determination", "appeal_resolution", "advance_payment")
         self._start_clock("denial_notice", rules.sla.denial_notice_days)
         await self._note("decided", by=by, detail="denied: " + "; ".join(reasons))

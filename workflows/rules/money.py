@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from models.contract import Role
 from workflows.rules.authority import RANK, person_key, role_for_amount
-from workflows.rules.payout import ZERO, cents
+from workflows.rules.payout import ZERO, after_terms, cents
 
 __all__ = ["ADVANCE_APPROVER", "Authority", "ClaimMoney", "Kind", "MoneyDecision", "Terms", "person_key", "refusal"]
 
@@ -50,7 +50,7 @@ class Terms:
     def ceiling(self) -> Decimal:
         """The most the claim can ever be paid: the amount claimed less the deductible, times the ratio,
         within the sum insured still available."""
-        after = cents(max(self.claimed_amount - self.deductible, ZERO) * self.payout_ratio)
+        after = after_terms(self.claimed_amount, self.deductible, self.payout_ratio)
         return max(min(after, self.sum_insured_available), ZERO)
 
 

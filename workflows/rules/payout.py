@@ -15,6 +15,12 @@ def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def after_terms(assessed: Decimal, deductible: Decimal, payout_ratio: Decimal) -> Decimal:
+    """What an assessed loss pays under the policy's terms: less the deductible, never below zero, times the
+    payout ratio, rounded half-up to cents. The one place this arithmetic is written."""
+    return cents(max(assessed - deductible, ZERO) * payout_ratio)
+
+
 def compute_payout(
     *,
     claimed_amount: Decimal,
@@ -57,7 +63,7 @@ def compute_payout(
                            clause=clause("deductible", "")))
     below_deductible = after_deductible == ZERO
 
-    after_ratio = cents(after_deductible * payout_ratio)
+    after_ratio = after_terms(assessed, deductible, payout_ratio)
     basis.append(BasisStep(step=f"times payout ratio {payout_ratio.normalize():f}", amount=after_ratio,
                            clause=clause("payout_ratio", "")))
 

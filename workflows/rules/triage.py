@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from models.contract import ClaimInput, Path, RiskAssessment
+from models.contract import ClaimInput, DocumentRef, Path, RiskAssessment
 from models.messages import Rules
 
 
@@ -19,7 +19,22 @@ def still_missing(required: Iterable[str], submitted: Iterable[str]) -> list[str
     return [kind for kind in required if kind not in have]
 
 
-def fast_path_refusal(claim: ClaimInput, risk: RiskAssessment, rules: Rules) -> str | None:
+def kinds_counted(documents: Iterable[DocumentRef], one_ref_one_kind: bool = True) -> list[str]:
+    """The kinds the documents stand for: one file is one document, counted for the first kind it was sent as
+    (the same reference sent again as another kind stands for nothing more). `one_ref_one_kind` False: every
+    kind a reference was sent as counts (claims started before the rule)."""
+    seen: set[str] = set()
+    kinds: list[str] = []
+    for document in documents:
+        if one_ref_one_kind and document.ref in seen:
+            continue
+        seen.add(document.ref)
+        kinds.append(document.kind)
+    return kinds
+
+
+def fast_path_refusal(claim: ClaimInput, risk: RiskAssessment, rules: Rules,
+                      one_ref_one_kind: bool = True) -> str | None:
     """Why the claim cannot take the fast path, or None when it can."""
     kind = claim.claim_type.value
     limit = rules.fast_path_limits[kind]
@@ -31,16 +46,16 @@ def fast_path_refusal(claim: ClaimInput, risk: RiskAssessment, rules: Rules) -> 
         return "major incident"
     if risk.level != "low":
         return f"risk {risk.level}"
-    missing = still_missing(rules.fast_path_documents[kind], (d.kind for d in claim.documents))
+    missing = still_missing(rules.fast_path_documents[kind], kinds_counted(claim.documents, one_ref_one_kind))
     if missing:
         return "fast-path documents missing: " + ", ".join(missing)
     return None
 
 
-def choose_path(claim: ClaimInput, risk: RiskAssessment, rules: Rules) -> Path:
+def choose_path(claim: ClaimInput, risk: RiskAssessment, rules: Rules, one_ref_one_kind: bool = True) -> Path:
     if claim.incident.major:
         return Path.GREEN
-    return Path.FAST if fast_path_refusal(claim, risk, rules) is None else Path.STANDARD
+    return Path.FAST if fast_path_refusal(claim, risk, rules, one_ref_one_kind) is None else Path.STANDARD
 
 
 def investigation_reason(claim: ClaimInput, risk: RiskAssessment, rules: Rules) -> str | None:
