@@ -98,6 +98,10 @@ async def ensure_embedded_server(settings: Settings) -> str:
     return f"127.0.0.1:{port}"
 
 
+def embedded_server_running(settings: Settings) -> bool:
+    return _listening(settings.embedded_port)
+
+
 def stop_embedded_server(settings: Settings) -> bool:
     pid_file = settings.var_dir / "temporal-server.pid"
     if not pid_file.exists():
