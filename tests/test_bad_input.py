@@ -191,7 +191,7 @@ async def test_the_database_guard_names_the_column_and_never_the_value(any_engin
     SQLite stores what PostgreSQL refuses, so there the event is simply recorded."""
     database = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
     secret = "Zhang San " * 10
-    for ev in (ClaimEvent(claim_id="C-1", event="note", at=datetime.now(UTC), by=secret),
+    for ev in (ClaimEvent(claim_id="C-1", event=secret, at=datetime.now(UTC)),
                ClaimEvent(claim_id="C-1", event="note", at=datetime.now(UTC), detail="Zhang\x00San")):
         if any_engine.dialect.name == "sqlite":
             database.record_event(ev)
@@ -200,7 +200,7 @@ async def test_the_database_guard_names_the_column_and_never_the_value(any_engin
             database.record_event(ev)
         error = caught.value
         assert error.type == "InvalidData" and error.non_retryable
-        assert ("claim_events.actor" if ev.by == secret else "claim_events.detail") in error.message, error.message
+        assert ("claim_events.event" if ev.event == secret else "claim_events.detail") in error.message, error.message
         assert "Zhang" not in error.message, "personal data in a failure message"
 
 

@@ -29,7 +29,7 @@ PERSONAL = ["Li Lei", "13800000000", "li@example.com", "6222000011112222", "6222
 """The sample claimant's name, phone, e-mail and both account numbers the demo pays to."""
 
 NEEDED_IN_CLEAR = {("gateway_transfers", "account_number"), ("payments", "account_holder"),
-                   ("policies", "holder_name")}
+                   ("policies", "holder_name"), ("policy_periods", "holder_name")}
 """The columns that hold personal data in the clear because their work needs it: the account a transfer goes
 to and the name the bank checks it against (the payment path), and the policy holder's name (policy
 administration's record). docs/operators.md lists them."""
