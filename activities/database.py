@@ -20,6 +20,9 @@ from activities import event_log
 from activities.engine import now_utc, refuses_bad_data, utc
 from config.rules import load_rules
 from config.settings import get_settings
+from core.rules import intake
+from core.rules.payout import ZERO, compute_payout
+from core.rules.risk import RiskFacts, score_risk
 from events import cloud, outbox
 from models.contract import ClaimInput, ErrorType, Payout, PolicyTerms, RiskAssessment
 from models.messages import (
@@ -33,9 +36,6 @@ from models.messages import (
     RegisterClaim,
 )
 from models.tables import Claim, ClaimDocument, ClaimEventRow, ComplaintRow, Payment, Policy, PolicyPeriod
-from workflows.rules import intake
-from workflows.rules.payout import ZERO, compute_payout
-from workflows.rules.risk import RiskFacts, score_risk
 
 log = structlog.get_logger(__name__)
 

@@ -22,10 +22,10 @@ from temporalio.exceptions import ApplicationError
 from activities.database import held_on_policy, period_named
 from activities.engine import lock_for_write, now_utc, refuses_bad_data, utc
 from activities.gateway import InvalidAccountError, PaymentGateway
+from core.rules.payout import ZERO, cents
 from models.contract import ErrorType
 from models.messages import PaymentReceipt, PaymentRequest
 from models.tables import Claim, Payment, Policy
-from workflows.rules.payout import ZERO, cents
 
 log = structlog.get_logger(__name__)
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from fastapi import Request
 
 from api.problems import forbidden, unauthenticated
+from core.rules.access import CHANNEL_ROLE, STAFF_ROLES
 from identity.keys import Verifier
 from identity.tokens import NotAuthenticated
 from models.contract import Sender
-from workflows.rules.access import CHANNEL_ROLE, STAFF_ROLES
 
 
 @dataclass(frozen=True)

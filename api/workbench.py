@@ -30,13 +30,13 @@ from api.auth import Caller
 from api.claims import claim_status_of, send_update
 from api.problems import ProblemError, not_found
 from cli.claims import worklist_query
+from core.rules.authority import RANK
 from documents.uploads import sniff
 from models import contract as c
 from models.documents import FIELD_NAMES, FIELDS, READ_KINDS, DocumentReading, DocumentRules
 from models.tables import ClaimDocument
 from reporting.charts import CHARTS, DRAW_CHARTS, chart_options, charts_json
 from reporting.reports import build_daily_report, claims_matching
-from workflows.rules.authority import RANK
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 router = APIRouter(prefix="/app", tags=["workbench"], include_in_schema=False)

@@ -25,7 +25,7 @@ from models.search_attributes import ALL as SEARCH_ATTRIBUTES
 if TYPE_CHECKING:
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-PASSED_THROUGH = ("jwt", "cryptography", "cffi", "_cffi_backend", "workflows", "opentelemetry")
+PASSED_THROUGH = ("jwt", "cryptography", "cffi", "_cffi_backend", "workflows", "core", "opentelemetry")
 """Modules workflow code uses through the sandbox as they are loaded in the process: the token library and its
 cryptography, whose compiled bindings cannot be loaded a second time inside the sandbox; OpenTelemetry, whose
 context is the process's (the tracing interceptor uses it inside workflows); and the workflow package itself.

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from config.masking import mask_text
+from core.rules.calendar import add_business_days
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
-from workflows.rules.calendar import add_business_days
 
 D = Decimal
 DAY = timedelta(days=1)

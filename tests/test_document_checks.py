@@ -1,4 +1,4 @@
-"""The checks on machine readings, alone (workflows/rules/documents.py): properties over random readings, and the
+"""The checks on machine readings, alone (core/rules/documents.py): properties over random readings, and the
 cases each rule is for."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.rules.documents import CHECKED, check_documents, with_findings
 from models.contract import ClaimInput, PolicyTerms, RiskAssessment
 from models.documents import DocumentReading, DocumentRules, ReadField
 from models.messages import RiskRules
 from tests.claims import auto_claim
 from tests.conftest import sample_policies
-from workflows.rules.documents import CHECKED, check_documents, with_findings
 
 RULES = DocumentRules()
 POLICY: PolicyTerms = next(p for p in sample_policies() if p.policy_number == "P-AUTO-001")

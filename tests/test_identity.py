@@ -24,13 +24,13 @@ from audit.trail import build_trail, render_text
 from cli.main import main as starter
 from config.encryption import EncryptionCodec, decrypted_history
 from config.settings import Settings
+from core.rules import access
 from identity import development
 from identity.keys import LocalKeys, RemoteKeys
 from identity.tokens import NotAuthenticated, sender_of, verify
 from models.contract import Sender
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 from tests.conftest import TEST_KEYRING
-from workflows.rules import access
 
 
 def forged(settings: Settings, **claims: Any) -> str:

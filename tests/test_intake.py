@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from core.rules import intake
 from models.contract import ClaimInput
 from tests.claims import auto_claim
-from workflows.rules import intake
 
 NOW = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
 

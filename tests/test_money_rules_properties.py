@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config.rules import AUTHORITY_LIMITS, CLAUSES
+from core.rules import authority
+from core.rules import money as money_guard
+from core.rules.payout import compute_payout
 from models.contract import ApprovalRecord, LineItem, Role
-from workflows.rules import authority
-from workflows.rules import money as money_guard
-from workflows.rules.payout import compute_payout
 
 D = Decimal
 CENT = D("0.01")

@@ -9,12 +9,12 @@ import pytest
 
 from config.rules import CLAUSES, load_rules
 from config.settings import Settings
+from core.rules import authority, triage
+from core.rules.calendar import add_business_days, due
+from core.rules.payout import compute_payout
+from core.rules.risk import RiskFacts, score_risk
 from models.contract import ApprovalRecord, LineItem, Role
 from models.messages import RiskRules, SlaTable
-from workflows.rules import authority, triage
-from workflows.rules.calendar import add_business_days, due
-from workflows.rules.payout import compute_payout
-from workflows.rules.risk import RiskFacts, score_risk
 
 D = Decimal
 

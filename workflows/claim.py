@@ -2,7 +2,7 @@
 
 The lifecycle reads top to bottom in `run`. What it stands on, in layers: base.py (activities, timeline,
 letters, supervised side tasks), clocks.py (SLA clocks), decisions.py (payout, the money guard, payment,
-advances), claim_updates.py (updates and the `status` query). Rules are pure functions (workflows/rules);
+advances), claim_updates.py (updates and the `status` query). Rules are pure functions (core/rules);
 every side effect is an activity, called by name, so no workflow module imports database or template code.
 """
 
@@ -16,6 +16,9 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from core.rules import intake, triage
+    from core.rules.calendar import due
+    from core.rules.money import Kind
     from identity.tokens import sender_of
     from models.contract import (
         WORKFLOW_TYPE,
@@ -34,9 +37,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.base import ClaimClosed
     from workflows.claim_state import ClaimState, parse, refuse
     from workflows.readings import DocumentChecks
-    from workflows.rules import intake, triage
-    from workflows.rules.calendar import due
-    from workflows.rules.money import Kind
 
 
 @workflow.defn(name=WORKFLOW_TYPE)

@@ -16,6 +16,9 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, TypeAdapter, ValidationError
 
+    from core.rules import authority, money, triage
+    from core.rules.calendar import due
+    from core.rules.payout import after_terms
     from models import search_attributes as sa
     from models.contract import (
         Appeal,
@@ -47,9 +50,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.documents import DocumentReading
     from models.messages import Rules
-    from workflows.rules import authority, money, triage
-    from workflows.rules.calendar import due
-    from workflows.rules.payout import after_terms
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -18,6 +18,10 @@ from typing import Any, NoReturn
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from core.rules import authority
+    from core.rules.calendar import due
+    from core.rules.money import Kind
+    from core.rules.risk import with_reused_documents
     from identity.codes import MAX_WRONG_TRIES
     from identity.tokens import sender_of
     from models.contract import (
@@ -50,10 +54,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.claim_state import parse, refuse
     from workflows.credentials import authenticate
     from workflows.decisions import Decisions
-    from workflows.rules import authority
-    from workflows.rules.calendar import due
-    from workflows.rules.money import Kind
-    from workflows.rules.risk import with_reused_documents
 
 
 RESEND_SECONDS = 60

@@ -14,13 +14,13 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from core.rules import authority
+    from core.rules.calendar import due
     from models.contract import Path, Role, SlaBreach, SlaWarning
     from models.messages import Recipient
     from workflows import metrics
     from workflows.base import ClaimBase
     from workflows.claim_state import Clock
-    from workflows.rules import authority
-    from workflows.rules.calendar import due
 
 
 class SlaClocks(ClaimBase):

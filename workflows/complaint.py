@@ -23,6 +23,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from core.rules import authority
+    from core.rules.calendar import due
     from identity.tokens import sender_of
     from models.complaints import (
         COMPLAINT_WORKFLOW_TYPE,
@@ -41,8 +43,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.base import LETTER_RETRY, STEADY_RETRY, business_error
     from workflows.claim_state import parse, refuse
     from workflows.credentials import authenticate
-    from workflows.rules import authority
-    from workflows.rules.calendar import due
 
 TIERS = {Role.SUPERVISOR: Role.MANAGER, Role.MANAGER: Role.MANAGER}
 

@@ -1,5 +1,5 @@
 """Who sent an update: the credential verified with the worker's keys, then checked against who may send it
-(workflows/rules/access.py). Shared by the claim and complaint workflows.
+(core/rules/access.py). Shared by the claim and complaint workflows.
 
 Replay-safe although the keys live in the worker and rotate: Temporal runs a validator only when the update is
 first delivered, never on replay, so a replayed history is never checked against other keys. The check itself
@@ -11,11 +11,11 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from core.rules import access
     from identity import keys
     from identity.tokens import NotAuthenticated
     from models.contract import ErrorType, Role, Sender
     from workflows.claim_state import refuse
-    from workflows.rules import access
 
 
 def authenticate(update: str, credential: str | None, actor: str | None = None, role: Role | None = None, *,

@@ -1,6 +1,6 @@
 """Decisions and money: the payout, the one guard, approval or denial, payment, advances.
 
-Every decision that moves money passes `workflows.rules.money.refusal` (through `_refusal`), in the update
+Every decision that moves money passes `core.rules.money.refusal` (through `_refusal`), in the update
 validators before a request enters history and again here at the moment money moves. Payments go one at a
 time (`money_lock`); the pay activity holds the policy's sum insured in the same transaction that books it.
 """
@@ -16,6 +16,9 @@ from typing import Any, Literal
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from core.rules import authority
+    from core.rules.money import Kind, MoneyDecision, refusal
+    from core.rules.payout import ZERO, cents
     from models.contract import (
         BasisStep,
         Decision,
@@ -31,9 +34,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.base import PAYMENT_RETRY, ActivityFailure, ClaimClosed, business_error
     from workflows.claim_state import refuse
     from workflows.clocks import SlaClocks
-    from workflows.rules import authority
-    from workflows.rules.money import Kind, MoneyDecision, refusal
-    from workflows.rules.payout import ZERO, cents
 
 
 class Decisions(SlaClocks):

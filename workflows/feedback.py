@@ -12,11 +12,11 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from core.rules import money
     from identity.tokens import sender_of
     from models.contract import ErrorType, Outcome, RecordCallback, Role, SurveyResponse, UpdateAck
     from workflows.claim_state import parse, refuse
     from workflows.claim_updates import ClaimUpdates
-    from workflows.rules import money
 
 LOW_SCORE = 2
 

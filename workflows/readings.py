@@ -4,7 +4,7 @@ Each uploaded document of a kind that is read (`models/documents.py` READ_KINDS;
 uploads, `doc://sha256/...`) goes to the OCR workers' task queue, so a slow page never holds a claims worker and
 the OCR workers scale apart. A claim waits for its readings (for `Rules.document_reading_hours`; the OCR workers
 may be stopped meanwhile, and the claim goes on when they return); a document not read in that time is left to a
-person. The checks (`workflows/rules/documents.py`) add risk reasons that route the claim like any other; what
+person. The checks (`core/rules/documents.py`) add risk reasons that route the claim like any other; what
 could not be read with confidence asks a person and never denies anything.
 """
 
@@ -19,6 +19,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from core.rules.documents import check_documents, with_findings
     from identity.tokens import sender_of
     from models.contract import DocumentRef, ErrorType, UpdateAck
     from models.documents import (
@@ -34,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.base import STEADY_RETRY
     from workflows.claim_state import parse, refuse
     from workflows.feedback import Feedback
-    from workflows.rules.documents import check_documents, with_findings
 
 UPLOADED = "doc://sha256/"
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from core.rules.risk import level_for
 from models.contract import ClaimInput, PolicyTerms, RiskAssessment, RiskReason
 from models.documents import READ_KINDS, DocumentReading, DocumentRules, ReadField
 from models.messages import RiskRules
-from workflows.rules.risk import level_for
 
 DATE_FIELDS = ("date", "admission_date", "diagnosis_date", "accident_date")
 CHECKED = frozenset({"total", "invoice_number", "name", *DATE_FIELDS})

@@ -6,8 +6,8 @@ role the payload claims; the claimant-side updates need a channel's token. Ids c
 
 from __future__ import annotations
 
+from core.rules.authority import person_key
 from models.contract import Sender
-from workflows.rules.authority import person_key
 
 STAFF_ROLES = frozenset({"adjuster", "investigator", "supervisor", "manager", "finance", "service"})
 CHANNEL_ROLE = "channel"

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from core.rules.authority import RANK, person_key, role_for_amount
+from core.rules.payout import ZERO, after_terms, cents
 from models.contract import Role
-from workflows.rules.authority import RANK, person_key, role_for_amount
-from workflows.rules.payout import ZERO, after_terms, cents
 
 __all__ = ["ADVANCE_APPROVER", "Authority", "ClaimMoney", "Kind", "MoneyDecision", "Terms", "person_key", "refusal"]
 

@@ -1,0 +1,236 @@
+"""What the decider knows of one claim: immutable, so a state can be kept, compared and carried whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from core.rules.authority import RANK, person_key, raise_tier, required_role
+from core.rules.payout import ZERO, after_terms
+from models.contract import Outcome, Path, Role, Stage
+
+
+@dataclass(frozen=True)
+class Period:
+    """One period of the policy with the terms in force in it. Named by its first day."""
+
+    starts: date
+    ends: date
+    sum_insured: Decimal
+    deductible: Decimal
+    payout_ratio: Decimal
+
+    @property
+    def key(self) -> str:
+        return self.starts.isoformat()
+
+    def covers(self, day: date) -> bool:
+        return self.starts <= day <= self.ends
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The authority table the claim is decided under (SPEC section 6), fixed at registration."""
+
+    adjuster: Decimal = Decimal("10000")
+    supervisor: Decimal = Decimal("100000")
+    system: Decimal = Decimal("5000")
+    """The claim type's fast-path limit: what the system approves without a person."""
+    dual_manager_threshold: Decimal = Decimal("500000")
+
+    def of(self, role: Role) -> Decimal | None:
+        """What the role may decide; None is unlimited."""
+        return {Role.SYSTEM: self.system, Role.ADJUSTER: self.adjuster, Role.SUPERVISOR: self.supervisor,
+                Role.MANAGER: None}[role]
+
+    @property
+    def table(self) -> dict[str, Decimal | None]:
+        return {"adjuster": self.adjuster, "supervisor": self.supervisor, "manager": None}
+
+
+@dataclass(frozen=True)
+class Approval:
+    who: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Payment:
+    sequence: int
+    kind: Literal["final", "advance"]
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A payment asked of the gateway and not yet answered."""
+
+    sequence: int
+    kind: Literal["final", "advance"]
+    amount: Decimal
+    approved_by: str = "system"
+
+
+class RecoveryStatus(StrEnum):
+    OPEN = "open"
+    RECOVERED = "recovered"
+    WRITTEN_OFF = "written_off"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """Money out that no decision allows: owed back by the claimant until repaid or written off by a manager."""
+
+    number: int
+    reason: str
+    amount: Decimal
+    repaid: Decimal = ZERO
+    status: RecoveryStatus = RecoveryStatus.OPEN
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.amount - self.repaid if self.status == RecoveryStatus.OPEN else ZERO
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: Literal["approved", "partial", "denied"]
+    amount: Decimal
+    """What the claim is paid in all under this decision (advances included)."""
+    by: tuple[str, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimCore:
+    claim_id: str = ""
+    stage: Stage = Stage.REGISTERED
+    outcome: Outcome | None = None
+    path: Path | None = None
+    claimed: Decimal = ZERO
+    period: Period | None = None
+    """The policy period of the incident, with its terms: captured once, at registration."""
+    limits: Limits = field(default_factory=Limits)
+    risk_low: bool = True
+    investigate: bool = False
+    fraud_suspected: bool = False
+    investigator: str | None = None
+    handlers: tuple[str, ...] = ()
+    assessed: Decimal | None = None
+    """The loss assessed (line items or the investigator's figure), before the terms."""
+    held_by_others: Decimal = ZERO
+    """What the period's other claims have paid or hold, as of the last assessment."""
+    payout: Decimal | None = None
+    """What the claim may be paid in all, as assessed: the loss under the terms, within the sum insured left."""
+    escalations: int = 0
+    escalated_to: Role | None = None
+    review: bool = False
+    """An appeal is being reviewed: a new round, decided by someone who took no part before."""
+    agreed: Decimal | None = None
+    approvals: tuple[Approval, ...] = ()
+    """This round's approvals."""
+    earlier_deciders: tuple[str, ...] = ()
+    advance_approvers: tuple[str, ...] = ()
+    decision: Decision | None = None
+    decision_taken: bool = False
+    """This round's decision is taken: nobody approves, rejects or escalates until an appeal or a reopening."""
+    rejected: bool = False
+    withdrawn: bool = False
+    payments: tuple[Payment, ...] = ()
+    advances_waiting: tuple[Transfer, ...] = ()
+    """Advances approved and not yet asked of the gateway (one transfer goes at a time)."""
+    transfer: Transfer | None = None
+    awaiting_account: Transfer | None = None
+    """A transfer the bank refused for the account: it goes again when the claimant gives new details."""
+    next_sequence: int = 1
+    final_sent: bool = False
+    """This round's final payment has been asked of the gateway (once a round, whatever it pays)."""
+    recoveries: tuple[Recovery, ...] = ()
+    appeals: int = 0
+    closing: Outcome | None = None
+    """The claim closes with this outcome as soon as the gateway answers the transfer in flight."""
+
+    # ------------------------------------------------------------------ derived facts
+
+    @property
+    def paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments), ZERO)
+
+    @property
+    def advances_paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments if p.kind == "advance"), ZERO)
+
+    @property
+    def in_flight(self) -> Decimal:
+        """Asked of the gateway or waiting to be: counted against every bound as if paid."""
+        moving = [*self.advances_waiting, *([self.transfer] if self.transfer else []),
+                  *([self.awaiting_account] if self.awaiting_account else [])]
+        return sum((t.amount for t in moving), ZERO)
+
+    @property
+    def outstanding_recoveries(self) -> Decimal:
+        return sum((r.outstanding for r in self.recoveries), ZERO)
+
+    @property
+    def ceiling(self) -> Decimal:
+        """The most this claim can ever be paid: the amount claimed under its period's terms, within the sum insured
+        the period has left. No period, nothing."""
+        if self.period is None:
+            return ZERO
+        after = after_terms(self.claimed, self.period.deductible, self.period.payout_ratio)
+        left = max(self.period.sum_insured - self.held_by_others, ZERO)
+        return min(after, left)
+
+    @property
+    def decision_amount(self) -> Decimal:
+        if self.agreed is not None:
+            return self.agreed
+        return self.payout if self.payout is not None else ZERO
+
+    @property
+    def required_role(self) -> Role:
+        floor = Role.SUPERVISOR if self.review or self.fraud_suspected else Role.ADJUSTER
+        if self.escalated_to is not None:
+            floor = max(floor, self.escalated_to, key=RANK.__getitem__)
+        return required_role(self.decision_amount, self.limits.table, 0, floor)
+
+    @property
+    def approvals_needed(self) -> int:
+        big = self.decision_amount > self.limits.dual_manager_threshold
+        return 2 if self.required_role == Role.MANAGER and big else 1
+
+    @property
+    def approved(self) -> bool:
+        if any(a.role == Role.SYSTEM for a in self.approvals):
+            return True
+        qualified = {person_key(a.who) for a in self.approvals if RANK[a.role] >= RANK[self.required_role]}
+        return len(qualified) >= self.approvals_needed
+
+    @property
+    def conflicted(self) -> dict[str, str]:
+        """Who may not decide now, and why."""
+        people = {person_key(p): "person who decided it before" for p in self.earlier_deciders}
+        people |= {person_key(p): "approver of an advance" for p in self.advance_approvers}
+        if self.investigator:
+            people[person_key(self.investigator)] = "investigator"
+        people |= {person_key(p): "handler" for p in self.handlers}
+        return people
+
+    @property
+    def money_moving(self) -> bool:
+        """Payment has begun: something was paid, is on its way, or a decision to pay was taken."""
+        paying = self.decision_taken and self.decision is not None and self.decision.kind != "denied"
+        return bool(self.payments) or self.in_flight > ZERO or paying
+
+    @property
+    def closed(self) -> bool:
+        return self.stage == Stage.CLOSED
+
+    def next_tier(self) -> Role:
+        return raise_tier(self.escalated_to or self.required_role)
+
+
+INITIAL = ClaimCore()

@@ -1,0 +1,348 @@
+"""The decision core's state machine: random sequences of every command from every actor, against a small world.
+
+The world is what the shell and the activities are to the core: a policy with periods that are renewed and endorsed
+between steps, several claims on it, a payment gateway that settles, refuses an account or caps a payment at what
+the period's sum insured has left, a claimant who sends new details, clocks that breach, runs that continue as new
+(the state round-trips through JSON). Each rule sends one command; a refusal changes nothing; the events accepted
+are folded in and the effects they ask for reach the world. The invariants (SPEC section 10) are checked after every
+step, against an oracle the model keeps on its own, not against the core's own bookkeeping.
+
+`tests/test_decision_core.py` runs it in `make test`; `bench/core_sequences.py` runs 100,000 sequences.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from core import claim as core
+from core.claim import commands as c
+from core.claim import events as e
+from core.claim.carry import carried, restored
+from core.claim.state import ClaimCore, Limits, Period
+from core.rules.payout import ZERO, after_terms
+from models.contract import Outcome, Path, Role, Stage
+
+D = Decimal
+TODAY = date(2026, 12, 4)
+LIMITS = Limits(adjuster=D("10000"), supervisor=D("100000"), system=D("5000"), dual_manager_threshold=D("500000"))
+LONG_IDS = [str(uuid.UUID(int=n)) for n in (1, 2)]
+PEOPLE = ["adj-1", "ADJ-1", "sup-1", "sup-2", "mgr-1", "mgr-2", "inv-1", *LONG_IDS]
+"""Who acts: ids compared case-insensitively, and two of an identity provider's 36 characters."""
+ROLES = [Role.ADJUSTER, Role.SUPERVISOR, Role.MANAGER, Role.SYSTEM]
+"""Any role any person may claim (the shell checks the credential; the core must hold under any role)."""
+AMOUNTS = [D(a) for a in ("0.01", "800.00", "3200.00", "4900.00", "8000.00", "14000.00", "26000.00", "120000.00",
+                          "650000.00")]
+CLAIMS = 2
+DECIDERS = {Role.ADJUSTER: ["adj-8", "adj-9"], Role.SUPERVISOR: ["sup-8", "sup-9"],
+            Role.MANAGER: ["mgr-8", "mgr-9", "MGR-8", "mgr-7"]}
+"""Who the claim's own course asks to decide at each tier: several, for four-eyes and appeals."""
+
+
+@dataclass
+class Terms:
+    """A period as the world knows it: the truth the oracle checks against."""
+
+    starts: date
+    ends: date
+    sum_insured: Decimal
+    deductible: Decimal
+    ratio: Decimal
+
+    def period(self) -> Period:
+        return Period(self.starts, self.ends, self.sum_insured, self.deductible, self.ratio)
+
+
+@dataclass
+class Oracle:
+    """What the model knows of one claim, kept apart from the core's state."""
+
+    incident: date
+    claimed: Decimal
+    true_terms: Terms | None
+    """The terms in force on the incident date when the claim was reported: the most it may ever be paid."""
+    round_approvals: list[tuple[str, Role]] = field(default_factory=list)
+    stopped: bool = False
+    """An accepted rejection or withdrawal: nothing more may be asked of the gateway until an appeal."""
+    requested: list[tuple[str, Decimal]] = field(default_factory=list)
+
+
+class CoreMachine(RuleBasedStateMachine):
+    """Claims on one policy whose periods change under them."""
+
+    sequences = 0
+    steps = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        CoreMachine.sequences += 1
+        self.periods: list[Terms] = [Terms(TODAY - timedelta(days=400), TODAY - timedelta(days=36), D("30000"),
+                                           D("500"), D("1")),
+                                     Terms(TODAY - timedelta(days=35), TODAY + timedelta(days=330), D("700000"),
+                                           D("2000"), D("0.9"))]
+        self.states: list[ClaimCore] = []
+        self.oracles: list[Oracle] = []
+        self.paid_in: dict[date, Decimal] = {}
+        """What the gateway paid out per period (by its first day), across claims: the world's ledger."""
+
+    # ------------------------------------------------------------------ sending commands
+
+    def send(self, n: int, command: c.Command) -> list[e.Event] | None:
+        """The command to claim n: its events (folded in, effects passed to the world), or None if refused."""
+        CoreMachine.steps += 1
+        try:
+            events = core.decide(self.states[n], command)
+        except core.Refused:
+            return None
+        self.states[n] = core.fold(self.states[n], events)
+        oracle = self.oracles[n]
+        for event in events:
+            if isinstance(event, e.PaymentRequested):
+                assert not oracle.stopped, f"claim {n}: {event} asked after an accepted rejection or withdrawal"
+                oracle.requested.append((event.transfer.kind, event.transfer.amount))
+                if event.transfer.kind == "final":
+                    self.check_final_is_authorised(n, event.transfer.amount)
+            if isinstance(event, e.PaymentMade) and event.amount > 0:
+                assert not oracle.stopped, f"claim {n}: {event.amount} paid after an accepted rejection or withdrawal"
+            if isinstance(event, e.Approved):
+                oracle.round_approvals.append((event.who, event.role))
+        if isinstance(command, c.Reject | c.Withdraw):
+            oracle.stopped = True
+        if isinstance(command, c.Appeal | c.Reopen):
+            oracle.stopped, oracle.round_approvals = False, []
+        return events
+
+    def check_final_is_authorised(self, n: int, amount: Decimal) -> None:
+        """The oracle's own reading of SPEC section 6: the decision this final payment pays was approved by the
+        system within its limit, or by enough people each within their own."""
+        state, oracle = self.states[n], self.oracles[n]
+        decided = state.decision.amount if state.decision else ZERO
+        people = {(who.casefold(), role) for who, role in oracle.round_approvals if role != Role.SYSTEM}
+        if any(role == Role.SYSTEM for _, role in oracle.round_approvals):
+            assert decided <= LIMITS.system and not state.review, \
+                f"claim {n}: the system approved {decided} (its limit {LIMITS.system}, review {state.review})"
+            return
+        limit = {Role.ADJUSTER: LIMITS.adjuster, Role.SUPERVISOR: LIMITS.supervisor, Role.MANAGER: None}
+        within = {who for who, role in people if limit[role] is None or decided <= limit[role]}  # type: ignore[operator]
+        assert within, f"claim {n}: {decided} paid on approvals {people}, none within its authority"
+        if decided > LIMITS.dual_manager_threshold:
+            managers = {who for who, role in people if role == Role.MANAGER}
+            assert len(managers) >= 2, f"claim {n}: {decided} paid on one manager's approval"
+
+    # ------------------------------------------------------------------ the world
+
+    @initialize(amounts=st.lists(st.sampled_from(AMOUNTS), min_size=CLAIMS, max_size=CLAIMS),
+                days=st.lists(st.integers(0, 399), min_size=CLAIMS, max_size=CLAIMS))
+    def report(self, amounts: list[Decimal], days: list[int]) -> None:
+        for amount, days_ago in zip(amounts, days, strict=True):
+            self.register(amount, TODAY - timedelta(days=days_ago))
+
+    def register(self, claimed: Decimal, incident: date) -> None:
+        n = len(self.states)
+        self.states.append(core.INITIAL)
+        truth = next((t for t in sorted(self.periods, key=lambda t: t.starts, reverse=True)
+                      if t.starts <= incident <= t.ends), None)
+        self.oracles.append(Oracle(incident, claimed, dataclasses.replace(truth) if truth else None))
+        self.send(n, c.Register(f"C-{n}", claimed, incident, tuple(t.period() for t in self.periods), LIMITS))
+
+    @rule(claimed=st.sampled_from(AMOUNTS), days=st.integers(0, 399))
+    @precondition(lambda self: len(self.states) < CLAIMS + 2)
+    def another_claim(self, claimed: Decimal, days: int) -> None:
+        self.register(claimed, TODAY - timedelta(days=days))
+
+    @rule(deductible=st.sampled_from([D("0"), D("200"), D("1000")]), ratio=st.sampled_from([D("1"), D("0.8")]),
+          sum_insured=st.sampled_from([D("10000"), D("50000"), D("2000000")]))
+    def renew(self, deductible: Decimal, ratio: Decimal, sum_insured: Decimal) -> None:
+        """A renewal adds a period: it starts the day after the latest ends (incidents before stay in theirs)."""
+        latest = max(self.periods, key=lambda t: t.starts)
+        self.periods.append(Terms(latest.ends + timedelta(days=1), latest.ends + timedelta(days=366), sum_insured,
+                                  deductible, ratio))
+
+    @rule(which=st.integers(0, 5), deductible=st.sampled_from([D("0"), D("100"), D("5000")]))
+    def endorse(self, which: int, deductible: Decimal) -> None:
+        """An endorsement changes a period's terms: claims already reported keep the terms they were reported on."""
+        terms = self.periods[which % len(self.periods)]
+        terms.deductible = deductible
+
+    def claim(self, data: st.DataObject) -> int:
+        return data.draw(st.integers(0, len(self.states) - 1), label="claim")
+
+    @rule(data=st.data(), path=st.sampled_from(list(Path)), investigate=st.booleans(), missing=st.booleans())
+    def progress(self, data: st.DataObject, path: Path, investigate: bool, missing: bool) -> None:
+        """The next step a claim's own course would take: what the shell and the staff do when nothing goes
+        wrong, so that random sequences reach decisions and payments, and the other rules strike in between."""
+        n = self.claim(data)
+        s = self.states[n]
+        if s.transfer is not None:
+            self.gateway_answers(n, "settle")
+        elif s.awaiting_account is not None:
+            self.send(n, c.AccountUpdated())
+        elif s.stage == Stage.COVERAGE_CHECK:
+            self.send(n, c.Triage(path, True, investigate, missing))
+        elif s.stage == Stage.AWAITING_DOCUMENTS:
+            self.send(n, c.DocumentsComplete())
+        elif s.stage == Stage.INVESTIGATING:
+            self.send(n, c.RecordInvestigation("inv-9", None, False))
+        elif s.stage == Stage.ADJUSTING:
+            self.send(n, c.Assess(self.oracles[n].claimed, self.held_by_others(n)))
+        elif s.stage == Stage.AWAITING_APPROVAL:
+            tier = s.required_role
+            for who in DECIDERS[tier]:
+                if self.send(n, c.Approve(who, tier)) is not None:
+                    break
+
+    @rule(data=st.data(), documents_missing=st.booleans(), investigate=st.booleans(), risk_low=st.booleans(),
+          path=st.sampled_from(list(Path)))
+    def triage(self, data: st.DataObject, documents_missing: bool, investigate: bool, risk_low: bool,
+               path: Path) -> None:
+        self.send(self.claim(data), c.Triage(path, risk_low, investigate, documents_missing))
+
+    @rule(data=st.data(), complete=st.booleans())
+    def documents(self, data: st.DataObject, complete: bool) -> None:
+        self.send(self.claim(data), c.DocumentsComplete() if complete else c.DocumentsOverdue())
+
+    @rule(data=st.data(), who=st.sampled_from(PEOPLE), confirmed=st.sampled_from([None, *AMOUNTS]),
+          fraud=st.booleans())
+    def investigate(self, data: st.DataObject, who: str, confirmed: Decimal | None, fraud: bool) -> None:
+        self.send(self.claim(data), c.RecordInvestigation(who, confirmed, fraud))
+
+    @rule(data=st.data(), loss=st.sampled_from(AMOUNTS))
+    def assess(self, data: st.DataObject, loss: Decimal) -> None:
+        """The payout activity: the loss, and what the period's other claims hold (from the world's ledger)."""
+        n = self.claim(data)
+        self.send(n, c.Assess(loss, self.held_by_others(n)))
+
+    def held_by_others(self, n: int) -> Decimal:
+        period = self.states[n].period
+        if period is None:
+            return ZERO
+        return sum((self.holding(m) for m in range(len(self.states))
+                    if m != n and (other := self.states[m].period) is not None and other.starts == period.starts),
+                   ZERO)
+
+    def holding(self, m: int) -> Decimal:
+        s = self.states[m]
+        return s.paid + (s.transfer.amount if s.transfer else ZERO)
+
+    @rule(data=st.data(), who=st.sampled_from(PEOPLE), role=st.sampled_from(ROLES),
+          amount=st.sampled_from([None, None, *AMOUNTS]))
+    def approve(self, data: st.DataObject, who: str, role: Role, amount: Decimal | None) -> None:
+        self.send(self.claim(data), c.Approve(who, role, amount))
+
+    @rule(data=st.data(), who=st.sampled_from(PEOPLE), role=st.sampled_from(ROLES))
+    def reject(self, data: st.DataObject, who: str, role: Role) -> None:
+        self.send(self.claim(data), c.Reject(who, role, "not covered"))
+
+    @rule(data=st.data(), who=st.sampled_from(PEOPLE), role=st.sampled_from(ROLES), amount=st.sampled_from(AMOUNTS))
+    def advance(self, data: st.DataObject, who: str, role: Role, amount: Decimal) -> None:
+        self.send(self.claim(data), c.ApproveAdvance(who, role, amount))
+
+    @rule(data=st.data(), who=st.sampled_from(PEOPLE))
+    def escalate_or_assign(self, data: st.DataObject, who: str) -> None:
+        n = self.claim(data)
+        self.send(n, data.draw(st.sampled_from([c.Escalate(who), c.Assign(who)])))
+
+    @rule(data=st.data())
+    def withdraw(self, data: st.DataObject) -> None:
+        self.send(self.claim(data), c.Withdraw("changed my mind"))
+
+    @rule(data=st.data(), who=st.sampled_from(PEOPLE), role=st.sampled_from(ROLES))
+    def appeal_or_reopen(self, data: st.DataObject, who: str, role: Role) -> None:
+        n = self.claim(data)
+        self.send(n, data.draw(st.sampled_from([c.Appeal("please look again"), c.Reopen(who, role)])))
+
+    @rule(data=st.data(), clock=st.sampled_from(["approval", "investigation", "payment", "determination"]))
+    def clock_breaches(self, data: st.DataObject, clock: str) -> None:
+        self.send(self.claim(data), c.ClockBreached(clock))
+
+    @rule(data=st.data(), outcome=st.sampled_from(["settle", "settle", "refuse", "outage"]))
+    def gateway(self, data: st.DataObject, outcome: str) -> None:
+        """The gateway answers a transfer: pays it (at most what the period's sum insured has left), refuses the
+        account, or is down (nothing happens: the transfer stays in flight)."""
+        self.gateway_answers(self.claim(data), outcome)
+
+    def gateway_answers(self, n: int, outcome: str) -> None:
+        transfer = self.states[n].transfer
+        if transfer is None or outcome == "outage":
+            return
+        if outcome == "refuse":
+            self.send(n, c.PaymentRefused(transfer.sequence))
+            return
+        period = self.states[n].period
+        left = transfer.amount
+        if period is not None:
+            paid_in = self.paid_in.get(period.starts, ZERO)
+            total = next((t.sum_insured for t in self.periods if t.starts == period.starts), ZERO)
+            left = max(min(transfer.amount, total - paid_in), ZERO)
+        events = self.send(n, c.PaymentSettled(transfer.sequence, left))
+        assert events is not None, f"claim {n}: the gateway's answer to {transfer} was refused"
+        if period is not None:
+            self.paid_in[period.starts] = self.paid_in.get(period.starts, ZERO) + left
+
+    @rule(data=st.data())
+    def new_account(self, data: st.DataObject) -> None:
+        self.send(self.claim(data), c.AccountUpdated())
+
+    @rule(data=st.data(), who=st.sampled_from(PEOPLE), role=st.sampled_from(ROLES), part=st.booleans())
+    def settle_recovery(self, data: st.DataObject, who: str, role: Role, part: bool) -> None:
+        n = self.claim(data)
+        for recovery in self.states[n].recoveries:
+            if recovery.outstanding > 0:
+                command: c.Command = c.RecordRepayment(recovery.number, recovery.outstanding / 2 if part else
+                                                       recovery.outstanding) if role != Role.MANAGER else \
+                    c.WriteOff(recovery.number, who, role)
+                self.send(n, command)
+
+    @rule(data=st.data())
+    def continue_as_new(self, data: st.DataObject) -> None:
+        """The run continues as new: the state is carried as JSON into the next run, which resumes."""
+        n = self.claim(data)
+        state = restored(json.loads(json.dumps(carried(self.states[n]))))
+        assert state == self.states[n], "the carried state is the state"
+        self.states[n] = state
+        self.send(n, c.Resume())
+
+    # ------------------------------------------------------------------ invariants
+
+    @invariant()
+    def money_stays_within_what_may_be_paid(self) -> None:
+        for n, (s, oracle) in enumerate(zip(self.states, self.oracles, strict=True)):
+            truth = oracle.true_terms
+            ceiling = ZERO if truth is None else min(after_terms(oracle.claimed, truth.deductible, truth.ratio),
+                                                     truth.sum_insured)
+            assert s.paid <= ceiling, \
+                f"claim {n}: paid {s.paid}, above what its incident's period allows ({ceiling}: {truth})"
+            assert s.paid + s.in_flight <= max(ceiling, s.paid), f"claim {n}: {s.in_flight} moving beyond {ceiling}"
+            assert s.paid >= ZERO and all(r.outstanding >= ZERO for r in s.recoveries)
+
+    @invariant()
+    def a_period_never_pays_beyond_its_sum_insured(self) -> None:
+        for starts, paid in self.paid_in.items():
+            total = next(t.sum_insured for t in self.periods if t.starts == starts)
+            assert paid <= total, f"period from {starts} paid {paid} of a sum insured of {total}"
+
+    @invariant()
+    def money_out_without_a_decision_is_owed_back(self) -> None:
+        for n, s in enumerate(self.states):
+            if not s.closed:
+                continue
+            assert s.transfer is None and not s.advances_waiting, f"claim {n} closed with money moving"
+            allowed = s.decision.amount if s.outcome == Outcome.PAID and s.decision else ZERO
+            owed = sum((r.amount for r in s.recoveries), ZERO)
+            assert s.paid <= allowed + owed, \
+                f"claim {n}: closed {s.outcome} having paid {s.paid}; the decision allows {allowed}, recoveries {owed}"
+
+    @invariant()
+    def every_open_wait_is_a_stage_with_a_way_out(self) -> None:
+        for n, s in enumerate(self.states):
+            if s.stage == Stage.PAYING and s.transfer is None and s.awaiting_account is None and not s.closed:
+                assert s.advances_waiting or s.closing is not None or (
+                    s.decision is not None and s.decision.kind == "denied"), \
+                    f"claim {n} is paying with nothing moving and nothing to wait for: {s}"
