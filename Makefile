@@ -11,7 +11,7 @@ CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 LIBGL := /usr/lib/$(shell uname -m)-linux-gnu/libGL.so.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench run api worker scheduler events ocr stop lint typecheck clean db-upgrade
+.PHONY: install demo test bench bench-core run api worker scheduler events ocr stop lint typecheck clean db-upgrade
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: $(STAMP) $(CHROMIUM) $(CJK_FONT) $(LIBGL)
 ## bench: the claims against the bare Temporal engine, short version (bench/engine_floor.py --full: long)
 bench: $(STAMP)
 	$(BIN)/python bench/engine_floor.py
+
+## bench-core: the decision core's state machine over 100,000 random sequences
+bench-core: $(STAMP)
+	$(BIN)/python bench/core_sequences.py
 
 ## db-upgrade: apply the database migrations to DATABASE_URL (workers and the scheduler never create tables)
 db-upgrade: $(STAMP)
@@ -77,9 +81,11 @@ scheduler: $(STAMP)
 stop: $(STAMP)
 	$(BIN)/python -c "from config.settings import get_settings; from config.temporal import stop_embedded_server; from demo.services import stop_background; s = get_settings(); print('stopped', *stop_background(s), 'and the embedded server' if stop_embedded_server(s) else '')"
 
+## lint: ruff, mypy (strict) and the import contracts of pyproject.toml (import-linter)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
