@@ -40,6 +40,8 @@ ROLES = [Role.ADJUSTER, Role.SUPERVISOR, Role.MANAGER, Role.SYSTEM]
 """Any role any person may claim (the shell checks the credential; the core must hold under any role)."""
 AMOUNTS = [D(a) for a in ("0.01", "800.00", "3200.00", "4900.00", "8000.00", "14000.00", "26000.00", "120000.00",
                           "650000.00")]
+ODD = [D("NaN"), D("Infinity"), D("-0.01")]
+"""Amounts no contract field accepts: the core refuses them too, never raising anything else."""
 CLAIMS = 2
 DECIDERS = {Role.ADJUSTER: ["adj-8", "adj-9"], Role.SUPERVISOR: ["sup-8", "sup-9"],
             Role.MANAGER: ["mgr-8", "mgr-9", "MGR-8", "mgr-7"]}
@@ -69,6 +71,9 @@ class Oracle:
     true_terms: Terms | None
     """The terms in force on the incident date when the claim was reported: the most it may ever be paid."""
     round_approvals: list[tuple[str, Role]] = field(default_factory=list)
+    took_part: set[str] = field(default_factory=set)
+    """Everyone who may not decide this round: the investigator, every handler, every advance's approver, and every
+    approver or rejecter of an earlier round (ids compared case-insensitively)."""
     stopped: bool = False
     """An accepted rejection or withdrawal: nothing more may be asked of the gateway until an appeal."""
     requested: list[tuple[str, Decimal]] = field(default_factory=list)
@@ -115,7 +120,12 @@ class CoreMachine(RuleBasedStateMachine):
                 oracle.round_approvals.append((event.who, event.role))
         if isinstance(command, c.Reject | c.Withdraw):
             oracle.stopped = True
+        if isinstance(command, c.Reject):
+            oracle.took_part.add(command.who.casefold())
+        if isinstance(command, c.RecordInvestigation | c.Assign | c.ApproveAdvance):
+            oracle.took_part.add((command.handler if isinstance(command, c.Assign) else command.who).casefold())
         if isinstance(command, c.Appeal | c.Reopen):
+            oracle.took_part |= {who.casefold() for who, _ in oracle.round_approvals}
             oracle.stopped, oracle.round_approvals = False, []
         return events
 
@@ -125,6 +135,8 @@ class CoreMachine(RuleBasedStateMachine):
         state, oracle = self.states[n], self.oracles[n]
         decided = state.decision.amount if state.decision else ZERO
         people = {(who.casefold(), role) for who, role in oracle.round_approvals if role != Role.SYSTEM}
+        conflicted = {who for who, _ in people} & oracle.took_part
+        assert not conflicted, f"claim {n}: {conflicted} decided a round they had taken part in before (four eyes)"
         if any(role == Role.SYSTEM for _, role in oracle.round_approvals):
             assert decided <= LIMITS.system and not state.review, \
                 f"claim {n}: the system approved {decided} (its limit {LIMITS.system}, review {state.review})"
@@ -139,7 +151,7 @@ class CoreMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ the world
 
     @initialize(amounts=st.lists(st.sampled_from(AMOUNTS), min_size=CLAIMS, max_size=CLAIMS),
-                days=st.lists(st.integers(0, 399), min_size=CLAIMS, max_size=CLAIMS))
+                days=st.lists(st.integers(0, 450), min_size=CLAIMS, max_size=CLAIMS))
     def report(self, amounts: list[Decimal], days: list[int]) -> None:
         for amount, days_ago in zip(amounts, days, strict=True):
             self.register(amount, TODAY - timedelta(days=days_ago))
@@ -152,7 +164,7 @@ class CoreMachine(RuleBasedStateMachine):
         self.oracles.append(Oracle(incident, claimed, dataclasses.replace(truth) if truth else None))
         self.send(n, c.Register(f"C-{n}", claimed, incident, tuple(t.period() for t in self.periods), LIMITS))
 
-    @rule(claimed=st.sampled_from(AMOUNTS), days=st.integers(0, 399))
+    @rule(claimed=st.sampled_from(AMOUNTS), days=st.integers(0, 450))
     @precondition(lambda self: len(self.states) < CLAIMS + 2)
     def another_claim(self, claimed: Decimal, days: int) -> None:
         self.register(claimed, TODAY - timedelta(days=days))
@@ -213,7 +225,7 @@ class CoreMachine(RuleBasedStateMachine):
     def investigate(self, data: st.DataObject, who: str, confirmed: Decimal | None, fraud: bool) -> None:
         self.send(self.claim(data), c.RecordInvestigation(who, confirmed, fraud))
 
-    @rule(data=st.data(), loss=st.sampled_from(AMOUNTS))
+    @rule(data=st.data(), loss=st.sampled_from([*AMOUNTS, *ODD]))
     def assess(self, data: st.DataObject, loss: Decimal) -> None:
         """The payout activity: the loss, and what the period's other claims hold (from the world's ledger)."""
         n = self.claim(data)
@@ -240,7 +252,8 @@ class CoreMachine(RuleBasedStateMachine):
     def reject(self, data: st.DataObject, who: str, role: Role) -> None:
         self.send(self.claim(data), c.Reject(who, role, "not covered"))
 
-    @rule(data=st.data(), who=st.sampled_from(PEOPLE), role=st.sampled_from(ROLES), amount=st.sampled_from(AMOUNTS))
+    @rule(data=st.data(), who=st.sampled_from(PEOPLE), role=st.sampled_from(ROLES),
+          amount=st.sampled_from([*AMOUNTS, *ODD]))
     def advance(self, data: st.DataObject, who: str, role: Role, amount: Decimal) -> None:
         self.send(self.claim(data), c.ApproveAdvance(who, role, amount))
 

@@ -28,6 +28,18 @@ def green_claim(**changes):
     return claim
 
 
+async def green_awaiting_approval(claims, **changes):
+    """A green-channel claim of 30,000 (to the given bank account, if any), investigated and awaiting approval: its
+    id and handle."""
+    claim = green_claim(claimed_amount="30000.00", **changes)
+    cid = claim["claim_id"]
+    handle = await claims.start(claim)
+    await claims.at_stage(cid, "investigating")
+    await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
+    await claims.at_stage(cid, "awaiting_approval")
+    return cid, handle
+
+
 async def advance_paid_by_sup_1(claims) -> str:
     """A green-channel claim of 30,000 on which sup-1 approved an advance of 10,000, now paid; its id."""
     claim = green_claim(claimed_amount="30000.00")
@@ -178,12 +190,8 @@ async def test_a_denied_claim_is_not_left_waiting_for_bank_details_nobody_can_se
     the claimant is asked for new details -> sup-2 rejects the claim -> denied and closed: every clock is
     cleared, `update_bank_account` and `withdraw` are refused on a closed claim, and the advance keeps
     waiting for an answer nobody can give, so the workflow never completes."""
-    claim = green_claim(claimed_amount="30000.00", bank_account={"holder": "Li Lei", "number": "6222000000000000"})
-    cid = claim["claim_id"]
-    handle = await claims.start(claim)
-    await claims.at_stage(cid, "investigating")
-    await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
-    await claims.at_stage(cid, "awaiting_approval")
+    cid, handle = await green_awaiting_approval(claims, bank_account={"holder": "Li Lei",
+                                                                      "number": "6222000000000000"})
     await claims.update(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor", "amount": "10000.00"})
     await claims.wait(cid, lambda s: "bank_details" in s["deadlines"], "the request for new bank details")
     await claims.update(cid, "reject", {"approver_id": "sup-2", "role": "supervisor", "reason": "not covered",

@@ -30,7 +30,7 @@ from models.tables import DocumentReadingRow
 from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
 from tests.conftest import claims_rig, data_converter
 from tests.harness import Claims
-from tests.test_attack_money import green_claim
+from tests.test_attack_money import green_awaiting_approval
 from tests.test_money_regressions import paid_on, small_policy, standard_claim
 
 D = Decimal
@@ -98,12 +98,7 @@ async def test_an_appeal_resumed_in_a_new_run_is_paid_only_after_a_reviewer_appr
 # ---------------------------------------------------------------------------------------------- 2
 
 async def test_a_rejection_is_refused_while_an_advance_is_being_transferred(claims: Claims):
-    claim = green_claim(claimed_amount="30000.00")
-    cid = claim["claim_id"]
-    handle = await claims.start(claim)
-    await claims.at_stage(cid, "investigating")
-    await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
-    await claims.at_stage(cid, "awaiting_approval")
+    cid, handle = await green_awaiting_approval(claims)
     claims.gateway.fail_next(10_000)  # the gateway is down
     calls = claims.gateway.calls
     await claims.update(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor",
@@ -125,12 +120,8 @@ async def test_a_rejection_is_refused_while_an_advance_is_being_transferred(clai
 # ---------------------------------------------------------------------------------------------- 3
 
 async def test_after_the_decision_to_pay_neither_escalation_nor_rejection_is_accepted(claims: Claims):
-    claim = green_claim(claimed_amount="30000.00", bank_account={"holder": "Li Lei", "number": "6222000000000000"})
-    cid = claim["claim_id"]
-    handle = await claims.start(claim)
-    await claims.at_stage(cid, "investigating")
-    await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
-    await claims.at_stage(cid, "awaiting_approval")
+    cid, handle = await green_awaiting_approval(claims, bank_account={"holder": "Li Lei",
+                                                                      "number": "6222000000000000"})
     await claims.update(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor",
                                                  "amount": "10000.00"})
     await claims.wait(cid, lambda s: "bank_details" in s["deadlines"], "the advance held for new bank details")

@@ -42,6 +42,7 @@ class Refused(Exception):
 
 
 def decide(s: ClaimCore, command: c.Command) -> list[e.Event]:  # noqa: C901 (one branch a command)
+    _amounts_are_sums(command)
     match command:
         case c.Register():
             return _register(s, command)
@@ -97,6 +98,9 @@ def decide(s: ClaimCore, command: c.Command) -> list[e.Event]:  # noqa: C901 (on
                 raise Refused("appeal: only a decided claim can be appealed")
             if s.decision.kind == "approved":
                 raise Refused("appeal: the claim was paid in full")
+            if s.period is None:
+                raise Refused("appeal: the incident falls in no period of the policy, so nothing can be paid on it; "
+                              "a correction of the policy's periods, or a complaint, is the way")
             then = Stage.ADJUSTING if s.payout is None else Stage.AWAITING_APPROVAL
             return [e.AppealOpened(reason), e.StageEntered(then)]
         case c.Reopen(who, role):
@@ -170,7 +174,8 @@ def _assess(s: ClaimCore, loss: Decimal, held: Decimal) -> list[e.Event]:
         raise Refused(f"assess: the claim is not being adjusted (stage {s.stage.value})")
     if loss < ZERO or held < ZERO:
         raise Refused("assess: a loss and what others hold are never negative", ErrorType.INVALID_UPDATE)
-    assert s.period is not None, "a claim being adjusted has a period"
+    if s.period is None:
+        raise Refused("assess: the claim has no period of cover to assess it under")
     under_terms = after_terms(min(loss, s.claimed), s.period.deductible, s.period.payout_ratio)
     payout = max(min(under_terms, s.period.sum_insured - held), ZERO)
     events: list[e.Event] = [e.PayoutAssessed(loss, held, payout)]
@@ -308,6 +313,15 @@ def _void(s: ClaimCore, transfer: Transfer) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def _amounts_are_sums(command: c.Command) -> None:
+    """Every amount a command carries is a finite sum (the contract refuses NaN and infinities at the edge; the core
+    refuses them too, so no command can raise anything but `Refused`)."""
+    for name in ("claimed", "loss", "held_by_others", "amount", "confirmed"):
+        value = getattr(command, name, None)
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise Refused(f"{name}: {value} is not an amount", ErrorType.INVALID_UPDATE)
 
 
 def _in(s: ClaimCore, action: str, stage: Stage) -> None:

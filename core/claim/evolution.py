@@ -54,7 +54,7 @@ def evolve(s: ClaimCore, event: e.Event) -> ClaimCore:  # noqa: C901 (one branch
         case e.Withdrawn():
             return replace(s, withdrawn=True, advances_waiting=())
         case e.AppealOpened():
-            decided_by = s.decision.by if s.decision else ()
+            decided_by = (*(s.decision.by if s.decision else ()), *(a.who for a in s.approvals))
             return replace(s, review=True, appeals=s.appeals + 1, approvals=(), agreed=None, decision_taken=False,
                            final_sent=False,
                            rejected=False, outcome=None, stage=Stage.AWAITING_APPROVAL,
