@@ -348,9 +348,13 @@ class CoreMachine(RuleBasedStateMachine):
                 continue
             assert s.transfer is None and not s.advances_waiting, f"claim {n} closed with money moving"
             allowed = s.decision.amount if s.outcome == Outcome.PAID and s.decision else ZERO
-            owed = sum((r.amount for r in s.recoveries), ZERO)
-            assert s.paid <= allowed + owed, \
-                f"claim {n}: closed {s.outcome} having paid {s.paid}; the decision allows {allowed}, recoveries {owed}"
+            repaid = sum((r.repaid for r in s.recoveries), ZERO)
+            kept = s.paid - repaid
+            owed = s.outstanding_recoveries
+            assert kept <= allowed + owed, \
+                f"claim {n}: closed {s.outcome} keeping {kept}; the decision allows {allowed}, recoveries owe {owed}"
+            assert owed <= max(kept - allowed, ZERO), \
+                f"claim {n}: {owed} claimed back, though the decision allows {allowed} of the {kept} kept"
 
     @invariant()
     def every_open_wait_is_a_stage_with_a_way_out(self) -> None:

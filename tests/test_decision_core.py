@@ -180,3 +180,30 @@ def test_the_machine_finds_a_planted_bug(plant, monkeypatch):
     plant(monkeypatch)
     with pytest.raises(AssertionError):
         run_state_machine_as_test(CoreMachine, settings=PLANTED)
+
+
+def test_money_owed_back_is_set_off_when_a_later_decision_allows_it():
+    """Closed incomplete after an advance (owed back), reopened, then approved in full: nothing is owed any more."""
+    state = given(register("30000.00"), c.Triage(Path.GREEN, True, False, True),
+                  c.ApproveAdvance("sup-1", Role.SUPERVISOR, D("10000.00")))
+    state = given_more(state, c.PaymentSettled(state.transfer.sequence, D("10000.00")), c.DocumentsOverdue())
+    assert [r.outstanding for r in state.recoveries] == [D("10000.00")]
+    state = given_more(state, c.Reopen("sup-2", Role.SUPERVISOR), c.DocumentsComplete(), c.Assess(D("30000"), D("0")),
+                       c.Approve("sup-3", Role.SUPERVISOR))
+    state = given_more(state, c.PaymentSettled(state.transfer.sequence, state.transfer.amount))
+    assert state.outcome == Outcome.PAID and state.paid == state.decision.amount == D("12000.00")  # the sum insured
+    assert [(r.outstanding, r.status.value) for r in state.recoveries] == [(D("0.00"), "set_off")]
+
+
+def test_a_claim_outside_every_period_cannot_be_appealed_into_a_dead_end():
+    state = given(register(incident=TODAY - timedelta(days=900)))
+    with pytest.raises(core.Refused, match="no period"):
+        core.decide(state, c.Appeal("please"))
+
+
+@pytest.mark.parametrize("amount", [D("NaN"), D("Infinity"), D("-Infinity")])
+def test_an_amount_that_is_not_a_sum_is_refused(amount):
+    state = given(register("30000.00"), c.Triage(Path.GREEN, True, False, False))
+    for command in (c.Assess(amount, D("0")), c.ApproveAdvance("sup-1", Role.SUPERVISOR, amount)):
+        with pytest.raises(core.Refused, match="not an amount"):
+            core.decide(state, command)

@@ -297,12 +297,17 @@ def _closing(s: ClaimCore, events: list[e.Event], outcome: Outcome) -> list[e.Ev
     if s.transfer is not None or s.awaiting_account is not None:
         return [*events, e.ClosingWhenSettled(outcome)] if s.closing != outcome else events
     allowed = s.decision.amount if outcome == Outcome.PAID and s.decision is not None else ZERO
-    owed_already = sum((r.amount for r in s.recoveries), ZERO)
-    excess = s.paid - allowed - owed_already
-    if excess > ZERO:
+    # What the claimant now owes back: paid beyond the decision, less what was repaid already.
+    owed = max(s.paid - allowed - sum((r.repaid for r in s.recoveries), ZERO), ZERO)
+    outstanding = s.outstanding_recoveries
+    if owed > outstanding:
         reason = "advances beyond the amount decided" if outcome == Outcome.PAID else \
             f"paid on a claim closed {outcome.value}"
-        events = [*events, e.RecoveryOpened(len(s.recoveries) + 1, reason, excess)]
+        events = [*events, e.RecoveryOpened(len(s.recoveries) + 1, reason, owed - outstanding)]
+    for recovery in s.recoveries:  # a later decision allows money that was owed: it is set off, owed no more
+        if outstanding > owed and recovery.outstanding > ZERO:
+            cut = min(recovery.outstanding, outstanding - owed)
+            events, outstanding = [*events, e.RecoverySetOff(recovery.number, cut)], outstanding - cut
     return [*events, e.Closed(outcome)]
 
 

@@ -125,6 +125,12 @@ class RecoveryRepaid:
 
 
 @dataclass(frozen=True)
+class RecoverySetOff:
+    number: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class RecoveryWrittenOff:
     number: int
     who: str
@@ -144,5 +150,5 @@ class Closed:
 
 Event = (Registered | Triaged | StageEntered | InvestigationRecorded | PayoutAssessed | Approved | Escalated | Assigned
          | Decided | AdvanceApproved | PaymentRequested | PaymentMade | PaymentBounced | AccountReplaced | Withdrawn
-         | AppealOpened | Reopened | RecoveryOpened | RecoveryRepaid | RecoveryWrittenOff | ClosingWhenSettled
-         | Closed)
+         | AppealOpened | Reopened | RecoveryOpened | RecoveryRepaid | RecoverySetOff | RecoveryWrittenOff
+         | ClosingWhenSettled | Closed)

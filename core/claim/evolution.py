@@ -66,6 +66,8 @@ def evolve(s: ClaimCore, event: e.Event) -> ClaimCore:  # noqa: C901 (one branch
         case e.RecoveryRepaid(number, amount):
             return replace(s, recoveries=tuple(_repaid(r, amount) if r.number == number else r
                                                for r in s.recoveries))
+        case e.RecoverySetOff(number, amount):
+            return replace(s, recoveries=tuple(_set_off(r, amount) if r.number == number else r for r in s.recoveries))
         case e.RecoveryWrittenOff(number, _):
             return replace(s, recoveries=tuple(replace(r, status=RecoveryStatus.WRITTEN_OFF)
                                                if r.number == number else r for r in s.recoveries))
@@ -80,6 +82,11 @@ def fold(s: ClaimCore, events: Iterable[e.Event]) -> ClaimCore:
     for event in events:
         s = evolve(s, event)
     return s
+
+
+def _set_off(r: Recovery, amount: Decimal) -> Recovery:
+    r = replace(r, set_off=r.set_off + amount)
+    return replace(r, status=RecoveryStatus.SET_OFF) if r.outstanding <= 0 else r
 
 
 def _repaid(r: Recovery, amount: Decimal) -> Recovery:

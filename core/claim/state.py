@@ -78,6 +78,8 @@ class RecoveryStatus(StrEnum):
     OPEN = "open"
     RECOVERED = "recovered"
     WRITTEN_OFF = "written_off"
+    SET_OFF = "set_off"
+    """A later decision (on appeal, or after a reopening) allows the money: nothing is owed any more."""
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,12 @@ class Recovery:
     reason: str
     amount: Decimal
     repaid: Decimal = ZERO
+    set_off: Decimal = ZERO
     status: RecoveryStatus = RecoveryStatus.OPEN
 
     @property
     def outstanding(self) -> Decimal:
-        return self.amount - self.repaid if self.status == RecoveryStatus.OPEN else ZERO
+        return self.amount - self.repaid - self.set_off if self.status == RecoveryStatus.OPEN else ZERO
 
 
 @dataclass(frozen=True)
