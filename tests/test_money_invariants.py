@@ -24,11 +24,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -48,7 +49,7 @@ from config.temporal import installed_binary
 from models import search_attributes
 from models.tables import Claim, Payment
 from tests.claims import auto_claim
-from tests.conftest import data_converter, sample_policies
+from tests.conftest import POSTGRES_URL, data_converter, postgres_available, sample_policies
 from tests.harness import Claims, queue_name
 from worker import build_worker
 
@@ -114,15 +115,22 @@ def within(role: str, amount: Decimal, claim_type: str) -> bool:
 
 
 class Rig:
-    """One event loop, one time-skipping server, one worker and one SQLite database, shared by every
-    example of a test function (each example uses fresh claim ids and fresh policies)."""
+    """One event loop, one time-skipping server, one worker and one database (SQLite, or a PostgreSQL schema of its
+    own), shared by every example of a test function (each example uses fresh claim ids and fresh policies)."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: str = "sqlite") -> None:
         self.loop = asyncio.new_event_loop()
         self.tmp = tempfile.TemporaryDirectory(prefix="claims-invariants-")
         tmp = Path(self.tmp.name)
         self.settings = Settings(CLAIMS_VAR_DIR=tmp / "var", DATABASE_URL=f"sqlite:///{tmp / 'claims.db'}")
-        self.engine = make_engine(self.settings.resolved_database_url)
+        self.schema = None
+        if database == "postgresql":
+            self.schema = f"t_{uuid.uuid4().hex[:12]}"
+            with make_engine(POSTGRES_URL).begin() as conn:
+                conn.execute(text(f'create schema "{self.schema}"'))
+            self.engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={self.schema}"})
+        else:
+            self.engine = make_engine(self.settings.resolved_database_url)
         upgrade(self.engine)
         load_policies(self.engine, sample_policies())
         self.gateway = LedgerGateway(self.engine, closed_accounts=frozenset({CLOSED_ACCOUNT}))
@@ -153,6 +161,9 @@ class Rig:
             self.engine.dispose()
             self.loop.close()
             self.tmp.cleanup()
+            if self.schema is not None:
+                with make_engine(POSTGRES_URL).begin() as conn:
+                    conn.execute(text(f'drop schema "{self.schema}" cascade'))
 
 
 # ====================================================================== what the model remembers
@@ -277,6 +288,8 @@ class ClaimsMachine(RuleBasedStateMachine):
         """End the sequence's claims that are still open. Left running, their clocks would tick through every
         later sequence's timer skips (an abandoned claim escalates daily for years of skipped time), and a long
         soak would slow down with every sequence it ran."""
+
+        self.rig.gateway.fail_next(0)  # an outage ends with the sequence that caused it
 
         async def end_all() -> None:
             for record in self.claims:
@@ -602,6 +615,13 @@ class ClaimsMachine(RuleBasedStateMachine):
 
         self.act(both())
 
+    @rule(calls=st.sampled_from([0, 1, 3]))
+    def gateway_outage(self, calls: int) -> None:
+        """The payment gateway fails its next calls as an outage would (0: it is back): the transfers in hand are
+        retried, and whatever is decided meanwhile must not pay twice or after a refusal."""
+        self.rig.gateway.fail_next(calls)
+        self.act(asyncio.sleep(0))
+
     @rule(seconds=st.sampled_from([300, 3600, 86400, 3 * 86400, 300, 3600, 8 * 86400, 31 * 86400, 61 * 86400,
                                    90 * 86400]))
     def time_passes(self, seconds: int) -> None:
@@ -743,10 +763,15 @@ def machine_settings(examples: int = EXAMPLES, steps: int = STEPS, shrink: bool 
                     database=DirectoryBasedExampleDatabase(str(Path("var") / "hypothesis")))
 
 
-def test_money_invariants_hold_under_random_updates_and_timer_skips() -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_money_invariants_hold_under_random_updates_outages_and_timer_skips(database: str) -> None:
     from hypothesis.stateful import run_state_machine_as_test
 
-    rig = Rig()
+    if database == "postgresql" and not postgres_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI and not reachable at {POSTGRES_URL}")
+        pytest.skip("PostgreSQL not reachable")
+    rig = Rig(database)
     ClaimsMachine.rig = rig
     try:
         run_state_machine_as_test(ClaimsMachine, settings=machine_settings())
