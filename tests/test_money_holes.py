@@ -25,6 +25,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
 from config.settings import Settings
+from core.rules.money import Terms
+from core.rules.payout import after_terms, compute_payout
 from models.contract import WORKFLOW_TYPE, workflow_id_for
 from models.tables import DocumentReadingRow
 from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
@@ -230,9 +232,6 @@ async def test_one_document_reference_counts_for_one_kind_only(claims: Claims):
 def test_the_payout_is_rounded_one_way_everywhere():
     """Half a cent rounds up (SPEC section 4) in the computed payout, in the guard's ceiling and in the
     estimate an advance is held to."""
-    from core.rules.money import Terms
-    from core.rules.payout import after_terms, compute_payout
-
     claimed, deductible, ratio = D("1000.05"), D("0"), D("0.5")  # 500.025
     assert after_terms(claimed, deductible, ratio) == D("500.03")
     payout = compute_payout(claimed_amount=claimed, line_items=[], confirmed_amount=None, deductible=deductible,

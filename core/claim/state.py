@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Literal
 
 from core.rules.authority import RANK, person_key, raise_tier, required_role
-from core.rules.payout import ZERO, after_terms
+from core.rules.payout import ZERO
 from models.contract import Outcome, Path, Role, Stage
 
 
@@ -22,10 +22,6 @@ class Period:
     sum_insured: Decimal
     deductible: Decimal
     payout_ratio: Decimal
-
-    @property
-    def key(self) -> str:
-        return self.starts.isoformat()
 
     def covers(self, day: date) -> bool:
         return self.starts <= day <= self.ends
@@ -40,11 +36,6 @@ class Limits:
     system: Decimal = Decimal("5000")
     """The claim type's fast-path limit: what the system approves without a person."""
     dual_manager_threshold: Decimal = Decimal("500000")
-
-    def of(self, role: Role) -> Decimal | None:
-        """What the role may decide; None is unlimited."""
-        return {Role.SYSTEM: self.system, Role.ADJUSTER: self.adjuster, Role.SUPERVISOR: self.supervisor,
-                Role.MANAGER: None}[role]
 
     @property
     def table(self) -> dict[str, Decimal | None]:
@@ -163,10 +154,6 @@ class ClaimCore:
         return sum((p.amount for p in self.payments), ZERO)
 
     @property
-    def advances_paid(self) -> Decimal:
-        return sum((p.amount for p in self.payments if p.kind == "advance"), ZERO)
-
-    @property
     def in_flight(self) -> Decimal:
         """Asked of the gateway or waiting to be: counted against every bound as if paid."""
         moving = [*self.advances_waiting, *([self.transfer] if self.transfer else []),
@@ -176,16 +163,6 @@ class ClaimCore:
     @property
     def outstanding_recoveries(self) -> Decimal:
         return sum((r.outstanding for r in self.recoveries), ZERO)
-
-    @property
-    def ceiling(self) -> Decimal:
-        """The most this claim can ever be paid: the amount claimed under its period's terms, within the sum insured
-        the period has left. No period, nothing."""
-        if self.period is None:
-            return ZERO
-        after = after_terms(self.claimed, self.period.deductible, self.period.payout_ratio)
-        left = max(self.period.sum_insured - self.held_by_others, ZERO)
-        return min(after, left)
 
     @property
     def decision_amount(self) -> Decimal:
