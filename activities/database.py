@@ -43,7 +43,7 @@ CLAIMS = Claim.__table__  # type: ignore[attr-defined]
 COMPLAINTS = ComplaintRow.__table__  # type: ignore[attr-defined]
 
 READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "handler", "payout_amount",
-                     "closed_at", "survey_score"}
+                     "closed_at", "survey_score", "recovery_outstanding"}
 
 
 def _policy(session: Session, policy_number: str) -> Policy:
@@ -352,8 +352,9 @@ class ClaimsDatabase:
         if unknown:
             raise ApplicationError(f"unknown read-model fields {sorted(unknown)}", non_retryable=True)
         values = dict(changes)
-        if values.get("payout_amount") is not None:
-            values["payout_amount"] = Decimal(str(values["payout_amount"]))
+        for amount in ("payout_amount", "recovery_outstanding"):
+            if values.get(amount) is not None:
+                values[amount] = Decimal(str(values[amount]))
         if values.get("closed_at") is not None:
             closed = values["closed_at"]
             values["closed_at"] = utc(datetime.fromisoformat(closed) if isinstance(closed, str) else closed)

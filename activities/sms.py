@@ -28,6 +28,7 @@ TEXTS: dict[str, str] = {
     "bank_details_reminder": N_("Claim %(claim_id)s: bank details needed by %(due)s:"),
     "payout_reduced": N_("Claim %(claim_id)s: %(amount)s paid, capped by the sum insured:"),
     "withdrawn": N_("Claim %(claim_id)s withdrawn as you asked."),
+    "recovery_requested": N_("Claim %(claim_id)s: %(amount)s to repay by %(due)s. Details:"),
     "appeal_received": N_("Claim %(claim_id)s: appeal under review:"),
     "survey": N_("Claim %(claim_id)s closed. Rate our service 1-5:"),
     "code_progress": N_("Code %(code)s shows claim %(claim_id)s, valid %(minutes)s min. Ignore if not you."),

@@ -94,6 +94,8 @@ UPDATES: dict[str, tuple[type[BaseModel], str]] = {
     "reopen": (c.Reopen, "Reopen a claim closed as incomplete"),
     "approve_advance": (c.ApproveAdvance, "Approve an advance payment"),
     "correct_document_field": (CorrectDocumentField, "Correct a field machine reading got wrong (staff)"),
+    "record_recovery": (c.RecordRecovery, "Record money the claimant paid back on a recovery (finance)"),
+    "write_off_recovery": (c.WriteOffRecovery, "Write off what is still owed on a recovery (a manager)"),
 }
 
 

@@ -122,6 +122,10 @@ def sender_for(update: str, payload: Any) -> tuple[str, list[str]]:
         roles = ["investigator"]
     elif update in ("escalate", "assign", "record_callback", "assign_complaint"):
         roles = ["supervisor"]
+    elif update == "record_recovery":
+        roles = ["finance"]
+    elif update == "write_off_recovery":
+        roles = ["manager"]
     else:
         roles = ["adjuster"]
     return actor or "staff", roles

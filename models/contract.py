@@ -278,6 +278,35 @@ class ApproveAdvance(Message):
     credential: Credential | None = None
 
 
+class RecoveryKind(StrEnum):
+    OVERPAYMENT = "overpayment"
+    """Money out that no decision allows: an advance above the final amount, money out on a claim that closed
+    denied, withdrawn or incomplete."""
+
+
+class RecordRecovery(Message):
+    """Finance (or a supervisor or manager) records money the claimant paid back on a recovery."""
+
+    kind: RecoveryKind = RecoveryKind.OVERPAYMENT
+    number: int | None = Field(default=None, ge=1)
+    """Which of the claim's recoveries; when none is given, the oldest open one of the kind."""
+    amount: PositiveMoney
+    reference: Identifier
+    """The bank's reference of the repayment received."""
+    by: Identifier
+    credential: Credential | None = None
+
+
+class WriteOffRecovery(Message):
+    """A manager who took no part in the claim writes off what is still owed on a recovery, with a reason."""
+
+    kind: RecoveryKind = RecoveryKind.OVERPAYMENT
+    number: int | None = Field(default=None, ge=1)
+    reason: FreeText
+    by: Identifier
+    credential: Credential | None = None
+
+
 class UpdateAck(Message):
     """What every update but `submit_documents` returns: where the claim stands now."""
 
@@ -384,6 +413,44 @@ class Decision(Message):
     decided_at: datetime | None = None
 
 
+class RecoveryStatus(StrEnum):
+    OPEN = "open"
+    RECOVERED = "recovered"
+    WRITTEN_OFF = "written_off"
+    SET_OFF = "set_off"
+    """A later decision (on appeal, or after a reopening) allows the money: nothing is owed any more."""
+
+
+class RecoveryReceipt(Message):
+    amount: Decimal
+    reference: str
+    by: str
+    at: datetime
+
+
+class Recovery(Message):
+    """Money the claimant owes back on the claim (SPEC section 10): opened when the claim closes with more out than
+    its decision allows, closed by repayments, a manager's write-off, or a later decision that allows it."""
+
+    number: int
+    kind: RecoveryKind = RecoveryKind.OVERPAYMENT
+    reason: str
+    amount: Decimal
+    received: Decimal = Decimal("0.00")
+    set_off: Decimal = Decimal("0.00")
+    written_off: Decimal = Decimal("0.00")
+    status: RecoveryStatus = RecoveryStatus.OPEN
+    opened_at: datetime
+    closed_at: datetime | None = None
+    receipts: list[RecoveryReceipt] = Field(default_factory=list)
+    written_off_by: str | None = None
+    write_off_reason: str | None = None
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.amount - self.received - self.set_off - self.written_off
+
+
 class ClaimStatus(Message):
     claim_id: str
     stage: Stage
@@ -415,6 +482,10 @@ class ClaimStatus(Message):
     confidence, corrected_by}} (models/documents.py)."""
     document_review: list[str] = Field(default_factory=list)
     """What a person should read for themselves: unreadable documents, fields read with low confidence."""
+    recoveries: list[Recovery] = Field(default_factory=list)
+    """Money owed back on the claim, open and closed."""
+    recovery_outstanding: Decimal = Decimal("0.00")
+    """What is still owed back on the claim's open recoveries."""
     """Until when the survey may be answered: set once it was sent and while no answer has come."""
 
 

@@ -70,6 +70,9 @@ class SlaTable(Message):
     """How long after the survey is sent the claimant may answer it."""
     callback_days: float = 1
     """A score of 1 or 2: the call-back clock's length (24 hours; a supervisor's, warned and escalated)."""
+    recovery_days: int = 30
+    """Money owed back: the claimant is asked to repay within this time (the supervisors' clock: warned, then
+    escalated to a manager, who may write the rest off)."""
     advance_share_in_dispute: Decimal = Decimal("0.5")
     """Share of the computed payout the statutory advance pays while an investigation is still open."""
 

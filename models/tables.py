@@ -83,6 +83,9 @@ class Claim(SQLModel, table=True):
     stage_entered_at: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     survey_score: int | None = None
     """The claimant's survey score (1-5), once given."""
+    recovery_outstanding: Decimal = Field(default=Decimal("0"), sa_column=Column(
+        Numeric(15, 2), nullable=False, server_default="0"))
+    """What the claimant still owes back on the claim's open recoveries."""
     updated_at: datetime = _when()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +41,18 @@ class TrendDay:
 
 
 @dataclass
+class RecoveryFigures:
+    opened: int = 0
+    opened_amount: Decimal = Decimal("0.00")
+    received: int = 0
+    received_amount: Decimal = Decimal("0.00")
+    written_off: int = 0
+    written_off_amount: Decimal = Decimal("0.00")
+    owing_claims: int = 0
+    outstanding: Decimal = Decimal("0.00")
+
+
+@dataclass
 class DailyReport:
     day: date
     timezone: str
@@ -66,6 +79,8 @@ class DailyReport:
     """Complaints resolved that day, by root cause."""
     complaint_on_time: dict[str, dict[str, int]] = field(default_factory=dict)
     """For the complaints resolved that day, per clock: how many, and how many kept it."""
+    recoveries: RecoveryFigures = field(default_factory=lambda: RecoveryFigures())
+    """Money owed back: recoveries opened, repayments received and write-offs that day; what is still owed."""
 
     @property
     def satisfaction(self) -> float | None:
@@ -126,6 +141,7 @@ def build_daily_report(engine: Engine, day: date, timezone: str) -> DailyReport:
     report.trend = trend(claims.values(), payments, day, timezone)
     feedback(report, engine, start, end)
     complaints(report, engine, start, end)
+    report.recoveries = recovery_figures(claims.values(), engine, start, end)
     breached: dict[str, set[str]] = defaultdict(set)
     for e in events:
         if e.event == "sla_breached" and e.claim_id in {c.claim_id for c in closed_today}:
@@ -156,6 +172,36 @@ def feedback(report: DailyReport, engine: Engine, start: datetime, end: datetime
     done = {e.claim_id for e in events if e.event == "callback_done"} & opened
     late = {e.claim_id for e in events if e.event == "sla_breached" and e.detail.startswith("callback ")}
     report.callbacks = {"opened": len(opened), "done": len(done), "on_time": len(done - late)}
+
+
+RECOVERY_AMOUNT = re.compile(r"^recovery \d+: ([0-9]+(?:\.[0-9]+)?) ")
+"""The amount a recovery event moved: its detail starts `recovery <number>: <amount> ...` (workflows/claim_updates.py,
+workflows/decisions.py)."""
+
+
+def recovery_figures(claims: Iterable[Claim], engine: Engine, start: datetime, end: datetime) -> RecoveryFigures:
+    """The day's recoveries opened, repayments received and write-offs (from the event log), and what every claim
+    still owes back now (from the read model)."""
+    with Session(engine) as session:
+        events = session.exec(select(ClaimEventRow).where(col(ClaimEventRow.event).in_(
+            ["recovery_opened", "recovery_received", "recovery_written_off"]))).all()
+    figures = RecoveryFigures()
+    for e in events:
+        found = RECOVERY_AMOUNT.match(e.detail)
+        if not _within(e.at, start, end) or found is None:
+            continue
+        amount = Decimal(found.group(1))
+        if e.event == "recovery_opened":
+            figures.opened, figures.opened_amount = figures.opened + 1, figures.opened_amount + amount
+        elif e.event == "recovery_received":
+            figures.received, figures.received_amount = figures.received + 1, figures.received_amount + amount
+        else:
+            figures.written_off += 1
+            figures.written_off_amount += amount
+    owing = [c for c in claims if Decimal(c.recovery_outstanding or 0) > 0]
+    figures.owing_claims = len(owing)
+    figures.outstanding = sum((Decimal(c.recovery_outstanding) for c in owing), Decimal("0.00"))
+    return figures
 
 
 def complaints(report: DailyReport, engine: Engine, start: datetime, end: datetime) -> None:

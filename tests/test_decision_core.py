@@ -19,7 +19,8 @@ from core import claim as core
 from core.claim import commands as c
 from core.claim import decisions as decide_module
 from core.claim import events as e
-from core.claim.state import Period
+from core.claim.state import Period, Recovery
+from core.rules.recovery import Reckoning
 from models.contract import Outcome, Path, Role, Stage
 from properties.core_machine import LIMITS, TODAY, CoreMachine
 
@@ -130,9 +131,14 @@ MACHINE = settings(max_examples=EXAMPLES, stateful_step_count=30, deadline=None,
 def test_the_money_invariants_hold_over_random_sequences():
     started = time.monotonic()
     before = CoreMachine.sequences
+    reached_before = CoreMachine.reached.copy()
     run_state_machine_as_test(CoreMachine, settings=MACHINE)
     ran = CoreMachine.sequences - before
     assert ran >= EXAMPLES, f"only {ran} sequences ran"
+    reached = CoreMachine.reached - reached_before
+    for event in ("RecoveryOpened", "RecoveryRepaid", "RecoveryWrittenOff", "RecoverySetOff", "AppealOpened",
+                  "Reopened", "PaymentBounced", "ClosingWhenSettled"):
+        assert reached[event] >= EXAMPLES // 200, f"the sequences reached {event} only {reached[event]} times"
     print(f"\n{ran} core sequences in {time.monotonic() - started:.1f} s")  # noqa: T201
 
 
@@ -175,7 +181,18 @@ def forget_the_period(monkeypatch):
     monkeypatch.setattr(decide_module, "period_of", lambda periods, day: max(periods, key=lambda p: p.starts))
 
 
-@pytest.mark.parametrize("plant", [skip_the_guard_on_resume, accept_reject_after_the_decision, forget_the_period])
+def forget_what_was_written_off(monkeypatch):
+    """A later closing counts only repayments as settled: a debt a manager wrote off is claimed back again."""
+    monkeypatch.setattr(Recovery, "settled", property(lambda r: r.repaid))
+
+
+def leave_money_out_as_a_note(monkeypatch):
+    """Money out beyond the decision is noted, never owed back (the hole the recoveries close)."""
+    monkeypatch.setattr(decide_module, "reckon", lambda *_: Reckoning())
+
+
+@pytest.mark.parametrize("plant", [skip_the_guard_on_resume, accept_reject_after_the_decision, forget_the_period,
+                                   leave_money_out_as_a_note, forget_what_was_written_off])
 def test_the_machine_finds_a_planted_bug(plant, monkeypatch):
     plant(monkeypatch)
     with pytest.raises(AssertionError):

@@ -59,9 +59,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "complaint_acknowledged": {"complaint_id": "K-20261122-0001", "category": "delay"},
     "complaint_resolved": {"complaint_id": "K-20261122-0001", "resolution": "已向您致歉，并已加快处理。"},
     "callback_needed": {"score": 2, "due_at": AT, "handler": "理算员王五", "role": "supervisor"},
+    "recovery_requested": {"amount": Decimal("2500.00"), "paid": Decimal("10000.00"), "allowed": Decimal("7500.00"),
+                           "over_decision": True, "due_at": AT},
+    "recovery_opened": {"amount": Decimal("2500.00"), "claimed": Decimal("12000.00"), "role": "supervisor"},
 }
 STAFF = {"callback_needed", "bank_account_locked", "sla_warning", "sla_breach", "handler_assigned", "advance_held",
-         "advance_overpaid"}
+         "advance_overpaid", "recovery_opened"}
 REPORTS = {"daily_report", "sla_digest", "audit_trail"}
 KINDS = sorted(p.name.removesuffix(".html.j2") for p in TEMPLATES.glob("*.html.j2")
                if not p.name.startswith("_") and p.name.removesuffix(".html.j2") not in REPORTS)

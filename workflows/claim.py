@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         workflow_id_for,
     )
     from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim, Rules
+    from workflows import recoveries
     from workflows.base import ClaimClosed
     from workflows.claim_state import ClaimState, parse, refuse
     from workflows.readings import DocumentChecks
@@ -63,6 +64,7 @@ class ClaimWorkflow(DocumentChecks):
             raise refuse("invalid claim: payload: no start input was given", ErrorType.INVALID_CLAIM)
         s.claim = parse(ClaimInput, claim, "invalid claim", ErrorType.INVALID_CLAIM)
         s.one_ref_one_kind = workflow.patched("one-ref-one-kind")
+        s.recoveries_on = workflow.patched("overpayment-recovery")
         problem = intake.refusal(s.claim, workflow.now())
         if problem:
             raise refuse(problem, ErrorType.INVALID_CLAIM)
@@ -330,7 +332,8 @@ class ClaimWorkflow(DocumentChecks):
 
     async def _after_close(self) -> None:
         """Survey a day after closing; meanwhile an appeal (after a denial or partial approval) or a
-        reopening (after closing incomplete) takes the claim back into review."""
+        reopening (after closing incomplete) takes the claim back into review. Money owed back keeps the claim
+        open until it is repaid or written off."""
         s = self.s
         _, rules = s.require_ready()
         while True:
@@ -348,11 +351,12 @@ class ClaimWorkflow(DocumentChecks):
                 reopen_until = due(s.closed_at, rules.sla.reopen_window_days, rules.sla)
                 if reopen_until > workflow.now():
                     moments["reopen_window"] = reopen_until
-            if not moments:
+            owing = recoveries.outstanding(s.recoveries) > 0
+            if not moments and not owing:
                 return
-            clock, moment = min(moments.items(), key=lambda kv: kv[1])
-            await self._wait_quietly(lambda: s.appeal is not None or s.reopen_request is not None,
-                                     "after_close", moment)
+            # Money owed back keeps the claim open (for its repayments and write-off) after every window passed.
+            clock, moment = min(moments.items(), key=lambda kv: kv[1]) if moments else (recoveries.CLOCK, None)
+            await self._wait_quietly(self._after_close_news(until_repaid=moment is None), "after_close", moment)
             if s.appeal is not None:
                 await self._guarded(self._review_appeal)
             elif s.reopen_request is not None:
@@ -360,6 +364,13 @@ class ClaimWorkflow(DocumentChecks):
             elif clock == "survey":
                 s.survey_sent, s.survey_sent_at = True, workflow.now()
                 self._notify("survey", {})
+
+    def _after_close_news(self, until_repaid: bool) -> Callable[[], bool]:
+        """What ends a wait after closing: an appeal, a reopening, or (`until_repaid`: no window is left to wait
+        for) nothing more owed back."""
+        s = self.s
+        return lambda: s.appeal is not None or s.reopen_request is not None or (
+            until_repaid and recoveries.outstanding(s.recoveries) <= 0)
 
     async def _review_appeal(self) -> None:
         """A supervisor who took no part reviews the decision: upholds it (reject) or replaces it (approve)."""

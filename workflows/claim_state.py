@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         PolicyTerms,
         RecordCallback,
         RecordInvestigation,
+        Recovery,
         Reject,
         Reopen,
         RiskAssessment,
@@ -50,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.documents import DocumentReading
     from models.messages import Rules
+    from workflows import recoveries
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -178,6 +180,9 @@ class ClaimState:
     reopen_request: Reopen | None = None
     review: str | None = None
     one_ref_one_kind: bool = False
+    recoveries_on: bool = False
+    """Money out beyond what the decision allows opens a recovery (claims started since recoveries exist)."""
+    recoveries: list[Recovery] = field(default_factory=list)
     """One document reference counts for one kind (claims started since the rule; set at the start)."""
     decision_taken: bool = False
     """The decision of this round is taken (to pay or to deny): nobody approves, rejects or escalates any more
@@ -370,7 +375,8 @@ class ClaimState:
             closed_at=self.closed_at, sla_warnings=list(self.warnings), escalated_to=self.escalated_to,
             survey_score=self.survey.score if self.survey else None, survey_until=self.survey_until(),
             document_readings=[r.model_dump(mode="json") for r in self.readings.values()],
-            document_review=list(self.document_review),
+            document_review=list(self.document_review), recoveries=list(self.recoveries),
+            recovery_outstanding=recoveries.outstanding(self.recoveries),
         )
 
     def survey_until(self) -> datetime | None:

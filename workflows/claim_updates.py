@@ -37,6 +37,10 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         Path,
         RecordInvestigation,
+        RecordRecovery,
+        Recovery,
+        RecoveryKind,
+        RecoveryStatus,
         Reject,
         ReleaseBankAccount,
         Reopen,
@@ -48,9 +52,11 @@ with workflow.unsafe.imports_passed_through():
         UpdateAck,
         UpdateBankAccount,
         Withdraw,
+        WriteOffRecovery,
     )
     from models.contract import Approve as ApproveInput
     from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, Recipient, RecordDocuments
+    from workflows import recoveries
     from workflows.claim_state import parse, refuse
     from workflows.credentials import authenticate
     from workflows.decisions import Decisions
@@ -464,3 +470,66 @@ class ClaimUpdates(Decisions):
             raise refuse("reopen: a supervisor or manager must reopen a claim", ErrorType.NOT_AUTHORIZED)
         if workflow.now() > due(s.closed_at, rules.sla.reopen_window_days, rules.sla):
             raise refuse("reopen: the reopening window has passed")
+
+    # ================================================================== money owed back
+
+    @workflow.update(name="record_recovery")
+    async def record_recovery(self, payload: Any) -> UpdateAck:
+        s = self.s
+        req = parse(RecordRecovery, payload, "record_recovery")
+        recovery = recoveries.find(s.recoveries, req.kind, req.number)
+        assert recovery is not None, "the validator found it"
+        recoveries.receive(recovery, req.amount, req.reference, req.by, workflow.now())
+        owed = recoveries.outstanding(s.recoveries)
+        if owed <= 0:
+            self._stop_clock(recoveries.CLOCK)
+        await self._note("recovery_received", by=req.by, detail=f"recovery {recovery.number}: {req.amount} received "
+                                                                f"({req.reference}); {recovery.outstanding} still owed",
+                         changes={"recovery_outstanding": str(owed)}, sender=sender_of(req.credential))
+        return self._ack(f"recovery {recovery.number}: {req.amount} received; {recovery.outstanding} still owed")
+
+    @record_recovery.validator
+    def _validate_record_recovery(self, payload: Any) -> None:
+        req = parse(RecordRecovery, payload, "record_recovery")
+        self._authenticate("record_recovery", req.credential, req.by)
+        recovery = self._open_recovery("record_recovery", req.kind, req.number)
+        if req.amount > recovery.outstanding:
+            raise refuse(f"record_recovery: amount: {req.amount} is more than the {recovery.outstanding} still owed "
+                         f"on recovery {recovery.number}", ErrorType.INVALID_UPDATE)
+
+    @workflow.update(name="write_off_recovery")
+    async def write_off_recovery(self, payload: Any) -> UpdateAck:
+        s = self.s
+        req = parse(WriteOffRecovery, payload, "write_off_recovery")
+        recovery = recoveries.find(s.recoveries, req.kind, req.number)
+        assert recovery is not None, "the validator found it"
+        amount = recoveries.write_off(recovery, req.by, req.reason, workflow.now())
+        owed = recoveries.outstanding(s.recoveries)
+        if owed <= 0:
+            self._stop_clock(recoveries.CLOCK)
+        await self._note("recovery_written_off", by=req.by, detail=f"recovery {recovery.number}: {amount} written "
+                                                                   f"off ({req.reason})",
+                         changes={"recovery_outstanding": str(owed)}, sender=sender_of(req.credential))
+        return self._ack(f"recovery {recovery.number}: {amount} written off")
+
+    @write_off_recovery.validator
+    def _validate_write_off_recovery(self, payload: Any) -> None:
+        req = parse(WriteOffRecovery, payload, "write_off_recovery")
+        self._authenticate("write_off_recovery", req.credential, req.by)
+        self._open_recovery("write_off_recovery", req.kind, req.number)
+        s = self.s
+        part = s.conflicted().get(authority.person_key(req.by))
+        if part is None and any(authority.person_key(a.approver_id) == authority.person_key(req.by)
+                                for a in s.approvals):
+            part = "approver"
+        if part is not None:
+            raise refuse(f"write_off_recovery: {req.by} is the {part} of this claim; money owed back is written off "
+                         "by a manager who took no part (four-eyes rule)", ErrorType.NOT_AUTHORIZED)
+
+    def _open_recovery(self, update: str, kind: RecoveryKind, number: int | None) -> Recovery:
+        self.s.require_ready()
+        recovery = recoveries.find(self.s.recoveries, kind, number)
+        if recovery is None or recovery.status != RecoveryStatus.OPEN:
+            which = f"recovery {number}" if number is not None else f"{kind.value} recovery"
+            raise refuse(f"{update}: no open {which} on this claim; nothing is owed on it")
+        return recovery

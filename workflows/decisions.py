@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
     )
     from models.messages import ComputePayout, PaymentReceipt, PaymentRequest
-    from workflows import metrics
+    from workflows import metrics, recoveries
     from workflows.base import PAYMENT_RETRY, ActivityFailure, ClaimClosed, business_error
     from workflows.claim_state import refuse
     from workflows.clocks import SlaClocks
@@ -94,11 +94,18 @@ class Decisions(SlaClocks):
         s.sum_insured_available = s.payout.sum_insured_available
         if s.payout.total < s.paid_amount:  # advances already paid more than the payout assessed now
             over = s.paid_amount - s.payout.total
-            step = BasisStep(step=f"advances already paid {s.paid_amount} exceed the payout assessed now by "
-                                  f"{over}: nothing further is paid; the excess is to be recovered",
-                             amount=s.paid_amount, clause=s.require_ready()[1].clauses.get("advance_payment", ""))
-            s.payout = s.payout.model_copy(update={"total": s.paid_amount, "amount": ZERO,
-                                                   "basis": [*s.payout.basis, step]})
+            clause = s.require_ready()[1].clauses.get("advance_payment", "")
+            if s.recoveries_on:  # the decision is the payout assessed; the excess is owed back when the claim closes
+                step = BasisStep(step=f"advances already paid {s.paid_amount} exceed the payout assessed now by "
+                                      f"{over}: nothing further is paid; the excess is owed back",
+                                 amount=s.payout.total, clause=clause)
+                s.payout = s.payout.model_copy(update={"amount": ZERO, "basis": [*s.payout.basis, step]})
+            else:
+                step = BasisStep(step=f"advances already paid {s.paid_amount} exceed the payout assessed now by "
+                                      f"{over}: nothing further is paid; the excess is to be recovered",
+                                 amount=s.paid_amount, clause=clause)
+                s.payout = s.payout.model_copy(update={"total": s.paid_amount, "amount": ZERO,
+                                                       "basis": [*s.payout.basis, step]})
             await self._note("advance_overpaid", detail=f"advances exceed the assessed payout by {over}")
             self._notify_staff("advance_overpaid", Role.SUPERVISOR, {"amount": over})
         await self._note("payout_computed", detail=f"payout {s.payout.total}",
@@ -258,6 +265,33 @@ class Decisions(SlaClocks):
         metrics.closed(outcome.value, s.path.value if s.path else "none",
                        s.closed_at - (s.registered_at or s.closed_at))
         await self._enter(Stage.CLOSED, changes={"outcome": outcome.value, "closed_at": s.closed_at.isoformat()})
+        if s.recoveries_on:
+            await self._reckon(outcome)
+
+    async def _reckon(self, outcome: Outcome) -> None:
+        """Money out beyond what the decision allows is owed back: a recovery opens, with a letter to the claimant
+        and a notice to the supervisors, on a clock of its own; money a later decision allows is owed no more."""
+        s = self.s
+        claim, rules = s.require_ready()
+        allowed = s.decision.amount if outcome == Outcome.PAID and s.decision is not None else ZERO
+        done = recoveries.reckon_closing(s.recoveries, s.paid_amount, allowed, outcome, workflow.now())
+        owed = str(recoveries.outstanding(s.recoveries))
+        for recovery, cut in done.set_off:
+            await self._note("recovery_set_off", detail=f"recovery {recovery.number}: {cut} allowed by the decision; "
+                                                        f"{recovery.outstanding} still owed",
+                             changes={"recovery_outstanding": owed})
+        if done.opened is not None:
+            r = done.opened
+            clock = self._start_clock(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR)
+            await self._note("recovery_opened", detail=f"recovery {r.number}: {r.amount} owed back ({r.reason})",
+                             changes={"recovery_outstanding": owed})
+            self._notify("recovery_requested", {"amount": r.amount, "paid": s.paid_amount, "allowed": allowed,
+                                                "over_decision": outcome == Outcome.PAID, "due_at": clock.due_at},
+                         sequence=r.number)
+            self._notify_staff("recovery_opened", Role.SUPERVISOR, {"amount": r.amount,
+                                                                    "claimed": claim.claimed_amount})
+        elif recoveries.outstanding(s.recoveries) > ZERO:
+            self._start_clock(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR)
 
     # ------------------------------------------------------------------ advances
 

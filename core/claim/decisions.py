@@ -25,6 +25,7 @@ from core.claim.state import ClaimCore, Decision, Period, Recovery, Transfer
 from core.rules import money
 from core.rules.authority import RANK, person_key
 from core.rules.payout import ZERO, after_terms
+from core.rules.recovery import reckon
 from models.contract import ErrorType, Outcome, Path, Role, Stage
 
 WAITS_FOR_PEOPLE = (Stage.AWAITING_DOCUMENTS, Stage.INVESTIGATING, Stage.AWAITING_APPROVAL)
@@ -297,17 +298,13 @@ def _closing(s: ClaimCore, events: list[e.Event], outcome: Outcome) -> list[e.Ev
     if s.transfer is not None or s.awaiting_account is not None:
         return [*events, e.ClosingWhenSettled(outcome)] if s.closing != outcome else events
     allowed = s.decision.amount if outcome == Outcome.PAID and s.decision is not None else ZERO
-    # What the claimant now owes back: paid beyond the decision, less what was repaid already.
-    owed = max(s.paid - allowed - sum((r.repaid for r in s.recoveries), ZERO), ZERO)
-    outstanding = s.outstanding_recoveries
-    if owed > outstanding:
+    reckoning = reckon(s.paid, allowed, sum((r.settled for r in s.recoveries), ZERO),
+                       [(r.number, r.outstanding) for r in s.recoveries if r.outstanding > ZERO])
+    if reckoning.opened > ZERO:
         reason = "advances beyond the amount decided" if outcome == Outcome.PAID else \
             f"paid on a claim closed {outcome.value}"
-        events = [*events, e.RecoveryOpened(len(s.recoveries) + 1, reason, owed - outstanding)]
-    for recovery in s.recoveries:  # a later decision allows money that was owed: it is set off, owed no more
-        if outstanding > owed and recovery.outstanding > ZERO:
-            cut = min(recovery.outstanding, outstanding - owed)
-            events, outstanding = [*events, e.RecoverySetOff(recovery.number, cut)], outstanding - cut
+        events = [*events, e.RecoveryOpened(len(s.recoveries) + 1, reason, reckoning.opened)]
+    events += [e.RecoverySetOff(number, cut) for number, cut in reckoning.set_off]
     return [*events, e.Closed(outcome)]
 
 

@@ -88,6 +88,12 @@ class Recovery:
     def outstanding(self) -> Decimal:
         return self.amount - self.repaid - self.set_off if self.status == RecoveryStatus.OPEN else ZERO
 
+    @property
+    def settled(self) -> Decimal:
+        """What came off the debt for good: repaid, and what a manager wrote off."""
+        written_off = self.amount - self.repaid - self.set_off if self.status == RecoveryStatus.WRITTEN_OFF else ZERO
+        return self.repaid + written_off
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -21,6 +21,8 @@ NEEDED_ROLES: dict[str, frozenset[str]] = {
     "record_callback": frozenset({"supervisor", "manager"}),
     "assign_complaint": frozenset({"supervisor", "manager"}),
     "correct_document_field": frozenset({"adjuster", "investigator", "supervisor", "manager"}),
+    "record_recovery": frozenset({"finance", "supervisor", "manager"}),
+    "write_off_recovery": frozenset({"manager"}),
 }
 
 
