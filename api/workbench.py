@@ -48,6 +48,11 @@ STAGE_NAMES = {
     "closed": "已结案",
 }
 OUTCOME_NAMES = {"paid": "已赔付", "denied": "拒赔", "withdrawn": "已撤案", "closed_incomplete": "材料不全结案"}
+RECOVERY_REASON_NAMES = {"advances beyond the amount decided": "预付款超出决定赔付金额",
+                         "paid on a claim closed denied": "拒赔案件已有预付款",
+                         "paid on a claim closed withdrawn": "撤案案件已有预付款",
+                         "paid on a claim closed closed_incomplete": "材料不全结案案件已有预付款"}
+RECOVERY_STATUS_NAMES = {"open": "追偿中", "recovered": "已收回", "written_off": "已核销", "set_off": "已抵销"}
 ROLE_NAMES = {"system": "系统", "adjuster": "理算员", "supervisor": "主管", "manager": "经理"}
 DECIDING_ROLES = (c.Role.MANAGER, c.Role.SUPERVISOR, c.Role.ADJUSTER)
 QUEUES = {  # each role's queue: the stages whose work is theirs
@@ -103,7 +108,8 @@ def local(moment: datetime | None) -> str:
 
 templates.env.filters.update(money=money, when=when, local=local)
 templates.env.globals.update(FIELD_NAMES=FIELD_NAMES, DOCUMENT_NAMES=DOCUMENT_NAMES, STAGE_NAMES=STAGE_NAMES,
-                             OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES)
+                             OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES,
+                             RECOVERY_STATUS_NAMES=RECOVERY_STATUS_NAMES, RECOVERY_REASON_NAMES=RECOVERY_REASON_NAMES)
 
 
 def page(request: Request, name: str, caller: Caller | None, status: int = 200, **context: Any) -> HTMLResponse:
@@ -207,11 +213,17 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
         "reject": {"approver_id": caller.sender.subject, "role": role.value if role else "adjuster",
                    "reason": reason, "clause": clause},
     }
+    form = await request.form()
     if action == "correct":
-        form = await request.form()
         payloads[action] = {"ref": str(form.get("ref", "")), "field": str(form.get("field", "")),
                             "value": str(form.get("value", "")), "by": caller.sender.subject,
                             "role": role.value if role else "adjuster"}
+    elif action == "record_recovery":
+        payloads[action] = {"number": str(form.get("number", "")) or None, "amount": str(form.get("amount", "")),
+                            "reference": str(form.get("reference", "")), "by": caller.sender.subject}
+    elif action == "write_off_recovery":
+        payloads[action] = {"number": str(form.get("number", "")) or None, "reason": reason,
+                            "by": caller.sender.subject}
     if action not in payloads:
         return await _claim(request, caller, claim_id, status=404, problem=f"unknown action {action}")
     try:

@@ -236,6 +236,32 @@ async def green_channel(desk: Desk, claim_id: str, notes: list[str]) -> None:
     await decide_at_tier(desk, claim_id, "approve", {}, {**DECIDERS, "supervisor": "sup-zhou"})
 
 
+async def advance_then_denied(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    """Money out that no decision allows is owed back: an advance on a claim that is then denied opens a recovery,
+    finance records what the claimant repays, and a manager who took no part writes off the rest."""
+    await wait_for(desk.client, claim_id, at_stage("investigating"))
+    await desk.send(claim_id, "approve_advance", {"approver_id": "sup-liu", "role": "supervisor",
+                                                  "amount": "8000.00"})
+    await wait_for(desk.client, claim_id, lambda s: bool(s["payments"]))
+    notes.append("advance of 8000.00 approved by a supervisor and paid")
+    await desk.send(claim_id, "record_investigation", {
+        "investigator_id": "inv-wang", "findings": "the vehicle was used for paid racing that night"})
+    await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
+    await decide_at_tier(desk, claim_id, "reject", {"reason": "the loss arose in an excluded use",
+                                                    "clause": "General Terms 7.3 (excluded uses)"},
+                         {**DECIDERS, "supervisor": "sup-zhou"})
+    status = await wait_for(desk.client, claim_id, lambda s: bool(s["recoveries"]))
+    owed = status["recoveries"][0]
+    notes.append(f"denied with {owed['amount']} out: recovery {owed['number']} opened, letter to the claimant")
+    await desk.send(claim_id, "record_recovery", {"amount": "5000.00", "reference": "TRF-REPAY-0001",
+                                                  "by": "fin-qian"})
+    await desk.send(claim_id, "write_off_recovery", {"reason": "the claimant cannot repay the rest",
+                                                     "by": "mgr-wu"})
+    status = await claim_status(desk.client, claim_id)
+    notes.append(f"5000.00 repaid (recorded by finance); {status['recoveries'][0]['written_off']} written off by "
+                 f"a manager who took no part; still owed {status['recovery_outstanding']}")
+
+
 async def appeal_upheld(desk: Desk, claim_id: str, notes: list[str]) -> None:
     await wait_for(desk.client, claim_id, at_stage("investigating"))
     await desk.send(claim_id, "record_investigation", {
@@ -320,6 +346,10 @@ def scenarios(prefix: str, store: DocumentStore | None = None) -> list[Scenario]
             cid(14), policy_number="P-AUTO-002", claimed_amount="50000.00", line_items=[],
             incident={"major": True, "description": "vehicle fire on the highway"},
             documents=documents(cid(14), *auto_all)), green_channel),
+        Scenario("advance, then denied: owed back", "denied", base_claim(
+            cid(19), policy_number="P-AUTO-002", claimed_amount="30000.00", line_items=[],
+            incident={"major": True, "description": "vehicle burnt out after a night race"},
+            documents=documents(cid(19), *auto_all)), advance_then_denied),
         Scenario("partial approval, appeal upheld", "paid", base_claim(
             cid(15), claimed_amount="12000.00", incident={"injuries": True}, line_items=[],
             documents=documents(cid(15), *auto_all)), appeal_upheld),

@@ -293,21 +293,20 @@ class CoreMachine(RuleBasedStateMachine):
                 break
 
     @rule(claimed=st.sampled_from(AMOUNTS[2:]), share=st.sampled_from([D("0.5"), D("1")]),
-          turn=st.sampled_from(["reject", "overdue", "assessed_lower", "approve"]), paid=st.booleans(),
-          looked_again=st.booleans())
+          turn=st.sampled_from(["reject", "overdue", "assessed_lower", "approve"]),
+          gateway=st.sampled_from(["settle", "settle", "refuse", "outage"]), looked_again=st.booleans())
     @precondition(lambda self: len(self.states) < CLAIMS + 2)
-    def green_claim_with_an_advance(self, claimed: Decimal, share: Decimal, turn: str, paid: bool,
+    def green_claim_with_an_advance(self, claimed: Decimal, share: Decimal, turn: str, gateway: str,
                                     looked_again: bool) -> None:
-        """A green-channel claim whose advance is paid (or still with the gateway) before its course turns: it is
-        rejected, closes incomplete, is assessed below the advance, or is approved; then, maybe, it is appealed or
-        reopened. The other rules then strike at it like at any claim: decisions on the appeal, repayments,
+        """A green-channel claim whose advance is paid (or refused, or still with the gateway) before its course
+        turns: it is rejected, closes incomplete, is assessed below the advance, or is approved; then, maybe, it is
+        appealed or reopened. The other rules then strike at it like at any claim: decisions on the appeal, repayments,
         write-offs, renewals."""
         n = len(self.states)
         self.register(claimed, TODAY - timedelta(days=3))
         self.send(n, c.Triage(Path.GREEN, True, False, turn == "overdue"))
         self.advance_on(n, share)
-        if paid:
-            self.gateway_answers(n, "settle")
+        self.gateway_answers(n, gateway)
         if turn == "overdue":
             self.send(n, c.DocumentsOverdue())
         else:

@@ -114,9 +114,12 @@ async def test_a_rejection_is_refused_while_an_advance_is_being_transferred(clai
     await claims.wait(cid, lambda s: len(s["payments"]) == 1, "the advance paid")
     await claims.update(cid, "reject", {"approver_id": "sup-2", "role": "supervisor", "reason": "fraud",
                                         "clause": "art. 27"})
-    result = await handle.result()
-    assert result["outcome"] == "denied"
-    assert D(result["paid_amount"]) == D("10000.00"), "nothing more is paid after the accepted rejection"
+    status = await claims.wait(cid, lambda s: s["outcome"] is not None and s["recoveries"], "closed, money owed back")
+    assert status["outcome"] == "denied"
+    assert paid(status) == D("10000.00"), "nothing more is paid after the accepted rejection"
+    assert [(r["amount"], r["status"]) for r in status["recoveries"]] == [("10000.00", "open")], \
+        "the advance paid on a denied claim is owed back"
+    await handle.terminate("the test is over")  # the claim stays open while the money is owed
 
 
 # ---------------------------------------------------------------------------------------------- 3

@@ -424,3 +424,66 @@ def test_staff_see_what_the_machine_read_beside_the_invoice_and_correct_it(stack
     assert "3200.00" in corrected and "sup-1" in corrected, "the correction, with who made it"
     assert "invoice_total_mismatch" not in page.inner_text("#risk"), "its points went with the mismatch"
     staff.close()
+
+
+def test_finance_records_a_repayment_and_a_manager_writes_off_the_rest_on_the_workbench(stack: Stack, browser: Browser,
+                                                                                        shots: Path):
+    """A green-channel claim advanced 10,000 and then rejected: the money is owed back, shown on the claim's page,
+    where finance records what came back and a manager writes off the rest."""
+    claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
+    cid = f"REC-{uuid.uuid4().hex[:8]}"
+    claim.update({"claim_id": cid, "claimed_amount": "30000.00", "line_items": [],
+                  "incident": {**claim["incident"], "major": True},
+                  "documents": [{"kind": k, "ref": f"doc://wb/{cid}/{k}.pdf"} for k in (
+                      "claim_form", "id_card", "driver_license", "vehicle_license", "accident_report",
+                      "damage_photos", "repair_invoice")]})
+    with stack.client() as http:
+        assert http.post("/claims", json=claim, headers={**stack.auth("portal", "channel"),
+                                                         "Idempotency-Key": cid}).status_code in (201, 202)
+        stack.wait(cid, lambda s: s["stage"] == "investigating", "a green-channel claim investigated")
+
+        def act(update: str, payload: dict[str, str], subject: str, role: str) -> None:
+            sent = http.post(f"/claims/{cid}/actions/{update}", json=payload, headers=stack.auth(subject, role))
+            assert sent.status_code < 300, sent.text
+
+        act("record_investigation", {"investigator_id": "inv-1", "findings": "as reported"}, "inv-1", "investigator")
+        stack.wait(cid, lambda s: s["stage"] == "awaiting_approval", "awaiting approval")
+        act("approve_advance", {"approver_id": "sup-1", "role": "supervisor", "amount": "10000.00"}, "sup-1",
+            "supervisor")
+        stack.wait(cid, lambda s: len(s["payments"]) == 1, "the advance paid")
+        act("reject", {"approver_id": "sup-2", "role": "supervisor", "reason": "not covered", "clause": "art. 27"},
+            "sup-2", "supervisor")
+    stack.wait(cid, lambda s: s["recoveries"], "money owed back")
+
+    finance = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1400})
+    page = finance.new_page()
+    page.goto(f"{stack.url}/app/claims/{cid}")
+    sign_in_as(page, "fin-1")
+    page.wait_for_url(f"**/app/claims/{cid}")
+    assert "10,000.00" in page.inner_text("#recovery-outstanding")
+    assert "拒赔案件已有预付款" in page.inner_text("#recoveries"), "the reason, in Chinese"
+    page.fill("#recoveries input[name='amount']", "4000.00")
+    page.fill("#recoveries input[name='reference']", "TRF-20261204-1")
+    page.get_by_role("button", name=re.compile("登记收回")).click()
+    page.wait_for_selector("#done")
+    assert "6,000.00" in page.inner_text("#recovery-outstanding")
+    page.get_by_label(re.compile("核销理由")).fill("claimant cannot be reached")
+    page.get_by_role("button", name=re.compile("核销")).click()
+    page.wait_for_selector("#problem")
+    assert "manager" in page.inner_text("#problem"), "finance does not write off"
+    finance.close()
+
+    manager = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1400})
+    page = manager.new_page()
+    page.goto(f"{stack.url}/app/claims/{cid}")
+    sign_in_as(page, "mgr-1")
+    page.wait_for_url(f"**/app/claims/{cid}")
+    page.get_by_label(re.compile("核销理由")).fill("claimant cannot be reached")
+    page.get_by_role("button", name=re.compile("核销")).click()
+    page.wait_for_selector("#done")
+    assert "已核销" in page.inner_text("#recoveries") and "0.00" in page.inner_text("#recovery-outstanding")
+    page.screenshot(path=str(shots / "claim-recovery.png"), full_page=True)
+    manager.close()
+    status = stack.wait(cid, lambda s: s["recoveries"][0]["status"] == "written_off", "written off")
+    assert [r["sender"]["subject"] for r in status["timeline"] if r["event"].startswith("recovery_") and
+            r.get("sender")] == ["fin-1", "mgr-1"]
