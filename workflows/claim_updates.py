@@ -11,6 +11,7 @@ token's issuer, subject, roles and id (`sender_of`), never the token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -475,18 +476,13 @@ class ClaimUpdates(Decisions):
 
     @workflow.update(name="record_recovery")
     async def record_recovery(self, payload: Any) -> UpdateAck:
-        s = self.s
         req = parse(RecordRecovery, payload, "record_recovery")
-        recovery = recoveries.find(s.recoveries, req.kind, req.number)
-        assert recovery is not None, "the validator found it"
-        recoveries.receive(recovery, req.amount, req.reference, req.by, workflow.now())
-        owed = recoveries.outstanding(s.recoveries)
-        if owed <= 0:
-            self._stop_clock(recoveries.CLOCK)
-        await self._note("recovery_received", by=req.by, detail=f"recovery {recovery.number}: {req.amount} received "
-                                                                f"({req.reference}); {recovery.outstanding} still owed",
-                         changes={"recovery_outstanding": str(owed)}, sender=sender_of(req.credential))
-        return self._ack(f"recovery {recovery.number}: {req.amount} received; {recovery.outstanding} still owed")
+
+        def received(recovery: Recovery) -> str:
+            recoveries.receive(recovery, req.amount, req.reference, req.by, workflow.now())
+            return f"{req.amount} received ({req.reference}); {recovery.outstanding} still owed"
+
+        return await self._settle(req, "recovery_received", received)
 
     @record_recovery.validator
     def _validate_record_recovery(self, payload: Any) -> None:
@@ -499,18 +495,27 @@ class ClaimUpdates(Decisions):
 
     @workflow.update(name="write_off_recovery")
     async def write_off_recovery(self, payload: Any) -> UpdateAck:
-        s = self.s
         req = parse(WriteOffRecovery, payload, "write_off_recovery")
+
+        def written_off(recovery: Recovery) -> str:
+            return f"{recoveries.write_off(recovery, req.by, req.reason, workflow.now())} written off ({req.reason})"
+
+        return await self._settle(req, "recovery_written_off", written_off)
+
+    async def _settle(self, req: RecordRecovery | WriteOffRecovery, event: str,
+                      settle: Callable[[Recovery], str]) -> UpdateAck:
+        """Settle (part of) the recovery the update names, before the first await; stop the clock when nothing more
+        is owed; record it with the claim's new outstanding amount."""
+        s = self.s
         recovery = recoveries.find(s.recoveries, req.kind, req.number)
         assert recovery is not None, "the validator found it"
-        amount = recoveries.write_off(recovery, req.by, req.reason, workflow.now())
+        detail = f"recovery {recovery.number}: {settle(recovery)}"
         owed = recoveries.outstanding(s.recoveries)
         if owed <= 0:
             self._stop_clock(recoveries.CLOCK)
-        await self._note("recovery_written_off", by=req.by, detail=f"recovery {recovery.number}: {amount} written "
-                                                                   f"off ({req.reason})",
-                         changes={"recovery_outstanding": str(owed)}, sender=sender_of(req.credential))
-        return self._ack(f"recovery {recovery.number}: {amount} written off")
+        await self._note(event, by=req.by, detail=detail, changes={"recovery_outstanding": str(owed)},
+                         sender=sender_of(req.credential))
+        return self._ack(detail)
 
     @write_off_recovery.validator
     def _validate_write_off_recovery(self, payload: Any) -> None:
