@@ -658,8 +658,13 @@ class ClaimsMachine(RuleBasedStateMachine):
                 assert total <= ceiling, f"{where}: payout total {total} beyond (claimed - deductible) x ratio"
                 assert ledger <= total, f"{where}: ledger paid {ledger} beyond the payout total {total}"
                 assert shown <= total, f"{where}: status shows {shown} paid beyond the payout total {total}"
-            if decision.get("kind") == "denied" and status["outcome"] == "denied":
-                assert ledger == 0, f"{where}: denied, yet {ledger} was paid"
+            if status["outcome"] is not None:  # closed: what it keeps beyond its decision is owed back
+                allowed = money(decision["amount"]) if status["outcome"] == "paid" and decision else D(0)
+                settled = sum((money(r["received"]) + money(r["written_off"]) for r in status["recoveries"]), D(0))
+                owed = money(status["recovery_outstanding"])
+                assert shown - settled <= allowed + owed, (
+                    f"{where}: closed {status['outcome']} keeping {shown - settled}; its decision allows {allowed} "
+                    f"and {owed} is owed back")
 
     @invariant()
     def no_policy_pays_beyond_its_sum_insured(self) -> None:

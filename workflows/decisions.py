@@ -262,36 +262,44 @@ class Decisions(SlaClocks):
         s = self.s
         s.outcome, s.closed_at, s.review = outcome, workflow.now(), None
         s.clocks.clear()
+        # Reckoned in the same workflow task as the outcome: no status shows the claim closed and the debt not yet.
+        reckoned = self._reckon(outcome) if s.recoveries_on else None
         metrics.closed(outcome.value, s.path.value if s.path else "none",
                        s.closed_at - (s.registered_at or s.closed_at))
         await self._enter(Stage.CLOSED, changes={"outcome": outcome.value, "closed_at": s.closed_at.isoformat()})
-        if s.recoveries_on:
-            await self._reckon(outcome)
+        if reckoned is not None:
+            await self._tell_reckoning(reckoned, outcome)
 
-    async def _reckon(self, outcome: Outcome) -> None:
-        """Money out beyond what the decision allows is owed back: a recovery opens, with a letter to the claimant
-        and a notice to the supervisors, on a clock of its own; money a later decision allows is owed no more."""
+    def _reckon(self, outcome: Outcome) -> recoveries.Reckoned:
+        """Money out beyond what the decision allows is owed back (a recovery opens, on a clock of its own); money a
+        later decision allows is owed no more."""
         s = self.s
-        claim, rules = s.require_ready()
+        _, rules = s.require_ready()
         allowed = s.decision.amount if outcome == Outcome.PAID and s.decision is not None else ZERO
         done = recoveries.reckon_closing(s.recoveries, s.paid_amount, allowed, outcome, workflow.now())
+        if recoveries.outstanding(s.recoveries) > ZERO:
+            self._start_clock(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR)
+        return done
+
+    async def _tell_reckoning(self, done: recoveries.Reckoned, outcome: Outcome) -> None:
+        """Record the reckoning; a new recovery gets a letter to the claimant and a notice to the supervisors."""
+        s = self.s
+        claim, _ = s.require_ready()
         owed = str(recoveries.outstanding(s.recoveries))
         for recovery, cut in done.set_off:
             await self._note("recovery_set_off", detail=f"recovery {recovery.number}: {cut} allowed by the decision; "
                                                         f"{recovery.outstanding} still owed",
                              changes={"recovery_outstanding": owed})
-        if done.opened is not None:
-            r = done.opened
-            clock = self._start_clock(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR)
-            await self._note("recovery_opened", detail=f"recovery {r.number}: {r.amount} owed back ({r.reason})",
-                             changes={"recovery_outstanding": owed})
-            self._notify("recovery_requested", {"amount": r.amount, "paid": s.paid_amount, "allowed": allowed,
-                                                "over_decision": outcome == Outcome.PAID, "due_at": clock.due_at},
-                         sequence=r.number)
-            self._notify_staff("recovery_opened", Role.SUPERVISOR, {"amount": r.amount,
-                                                                    "claimed": claim.claimed_amount})
-        elif recoveries.outstanding(s.recoveries) > ZERO:
-            self._start_clock(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR)
+        r = done.opened
+        if r is None:
+            return
+        await self._note("recovery_opened", detail=f"recovery {r.number}: {r.amount} owed back ({r.reason})",
+                         changes={"recovery_outstanding": owed})
+        allowed = s.decision.amount if outcome == Outcome.PAID and s.decision is not None else ZERO
+        self._notify("recovery_requested", {"amount": r.amount, "paid": s.paid_amount, "allowed": allowed,
+                                            "over_decision": outcome == Outcome.PAID,
+                                            "due_at": s.clocks[recoveries.CLOCK].due_at}, sequence=r.number)
+        self._notify_staff("recovery_opened", Role.SUPERVISOR, {"amount": r.amount, "claimed": claim.claimed_amount})
 
     # ------------------------------------------------------------------ advances
 
