@@ -180,10 +180,11 @@ class ClaimState:
     reopen_request: Reopen | None = None
     review: str | None = None
     one_ref_one_kind: bool = False
+    """One document reference counts for one kind (claims started since the rule; set at the start)."""
     recoveries_on: bool = False
     """Money out beyond what the decision allows opens a recovery (claims started since recoveries exist)."""
     recoveries: list[Recovery] = field(default_factory=list)
-    """One document reference counts for one kind (claims started since the rule; set at the start)."""
+    """Money owed back on the claim, open and closed (workflows/recoveries.py)."""
     decision_taken: bool = False
     """The decision of this round is taken (to pay or to deny): nobody approves, rejects or escalates any more
     until an appeal or a reopening starts a new round."""

@@ -278,7 +278,7 @@ class Decisions(SlaClocks):
         allowed = s.decision.amount if outcome == Outcome.PAID and s.decision is not None else ZERO
         done = recoveries.reckon_closing(s.recoveries, s.paid_amount, allowed, outcome, workflow.now())
         if recoveries.outstanding(s.recoveries) > ZERO:
-            self._start_clock(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR)
+            done.due_at = self._start_clock(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR).due_at
         return done
 
     async def _tell_reckoning(self, done: recoveries.Reckoned, outcome: Outcome) -> None:
@@ -298,7 +298,7 @@ class Decisions(SlaClocks):
         allowed = s.decision.amount if outcome == Outcome.PAID and s.decision is not None else ZERO
         self._notify("recovery_requested", {"amount": r.amount, "paid": s.paid_amount, "allowed": allowed,
                                             "over_decision": outcome == Outcome.PAID,
-                                            "due_at": s.clocks[recoveries.CLOCK].due_at}, sequence=r.number)
+                                            "due_at": done.due_at}, sequence=r.number)
         self._notify_staff("recovery_opened", Role.SUPERVISOR, {"amount": r.amount, "claimed": claim.claimed_amount})
 
     # ------------------------------------------------------------------ advances

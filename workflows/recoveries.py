@@ -20,6 +20,9 @@ CLOCK = "recovery"
 class Reckoned:
     opened: Recovery | None = None
     set_off: list[tuple[Recovery, Decimal]] = field(default_factory=list)
+    due_at: datetime | None = None
+    """When what is owed is to be repaid by (the `recovery` clock's due time when the claim closed): kept here, as a
+    repayment recorded at once may stop the clock before the letter is written."""
 
 
 def reckon_closing(recoveries: list[Recovery], paid: Decimal, allowed: Decimal, outcome: Outcome,
