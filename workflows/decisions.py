@@ -295,8 +295,7 @@ class Decisions(SlaClocks):
             return
         await self._note("recovery_opened", detail=f"recovery {r.number}: {r.amount} owed back ({r.reason})",
                          changes={"recovery_outstanding": owed})
-        allowed = s.decision.amount if outcome == Outcome.PAID and s.decision is not None else ZERO
-        self._notify("recovery_requested", {"amount": r.amount, "paid": s.paid_amount, "allowed": allowed,
+        self._notify("recovery_requested", {"amount": r.amount, "paid": s.paid_amount, "allowed": done.allowed,
                                             "over_decision": outcome == Outcome.PAID,
                                             "due_at": done.due_at}, sequence=r.number)
         self._notify_staff("recovery_opened", Role.SUPERVISOR, {"amount": r.amount, "claimed": claim.claimed_amount})

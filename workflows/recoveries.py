@@ -18,6 +18,8 @@ CLOCK = "recovery"
 
 @dataclass
 class Reckoned:
+    allowed: Decimal
+    """What the claim's decision allows it to keep."""
     opened: Recovery | None = None
     set_off: list[tuple[Recovery, Decimal]] = field(default_factory=list)
     due_at: datetime | None = None
@@ -32,7 +34,7 @@ def reckon_closing(recoveries: list[Recovery], paid: Decimal, allowed: Decimal, 
     settled = sum((r.received + r.written_off for r in recoveries), ZERO)
     open_ones = [r for r in recoveries if r.status == RecoveryStatus.OPEN]
     reckoning = reckon(paid, allowed, settled, [(r.number, r.outstanding) for r in open_ones])
-    done = Reckoned()
+    done = Reckoned(allowed)
     if reckoning.opened > ZERO:
         reason = "advances beyond the amount decided" if outcome == Outcome.PAID else \
             f"paid on a claim closed {outcome.value}"
