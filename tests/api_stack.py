@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -28,10 +29,21 @@ UPLOAD_LIMIT = 256 * 1024
 """The stack's upload limit: small, so a test can go past it cheaply."""
 
 
+LISTEN_PORTS = range(20000, 32000)
+"""Ports the test servers listen on: below the kernel's ephemeral range (from 32768), which the embedded Temporal
+server draws its own internal services' ports from. A port taken from the ephemeral range and released could be
+drawn again by a server starting beside it (another test's, or a demo's), which then dies on the clash."""
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    while True:
+        port = secrets.choice(LISTEN_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 @dataclass
