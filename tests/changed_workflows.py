@@ -45,9 +45,15 @@ class ChangedWithPatch(ClaimWorkflow):
 class BrokenLetterTask(ClaimWorkflow):
     """A side task (the letter sender) with a bug: its failure must surface, not leave the claim hanging."""
 
+    @workflow.init
+    def __init__(self, claim: Any = None, carried: Any = None) -> None:
+        super().__init__(claim, carried)
+
+        async def broken(request: Any) -> None:
+            raise RuntimeError(f"bug in the task sending the {request.kind} letter")
+
+        self.shell.send = broken  # type: ignore[method-assign]
+
     @workflow.run
     async def run(self, claim: Any = None, carried: Any = None) -> ClaimResult:
         return await super().run(claim, carried)
-
-    async def _send(self, request: Any) -> None:
-        raise RuntimeError(f"bug in the task sending the {request.kind} letter")

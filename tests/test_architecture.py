@@ -48,3 +48,27 @@ def test_a_workflow_module_imported_into_the_decision_core_breaks_its_contract(t
     rules.write_text(rules.read_text() + "\nimport workflows.claim_state  # planted\n")
     result = lint(root)
     assert result.returncode != 0 and "core.rules.payout -> workflows.claim_state" in result.stdout, result.stdout
+
+
+def test_no_class_stands_on_a_chain_of_more_than_two():
+    """The claim is composed of parts (shell, clocks, decisions, reader), not stacked on base classes: every class the
+    project defines has at most one project class under it."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    classes, deep = 0, []
+    for package in PACKAGES:
+        for info in pkgutil.walk_packages(importlib.import_module(package).__path__, f"{package}."):
+            if info.name.endswith("__main__"):  # running it starts a process
+                continue
+            module = importlib.import_module(info.name)
+            for name, cls in inspect.getmembers(module, inspect.isclass):
+                if cls.__module__ != module.__name__:
+                    continue
+                classes += 1
+                chain = [c.__qualname__ for c in cls.__mro__ if c.__module__.split(".")[0] in PACKAGES]
+                if len(chain) > 2:
+                    deep.append(f"{info.name}.{name}: {' -> '.join(chain)}")
+    assert classes > 200, classes  # the walk found the project's classes
+    assert deep == [], deep

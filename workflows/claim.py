@@ -1,14 +1,14 @@
 """ClaimWorkflow: one claim from first notice of loss to payment, decision letter and survey.
 
-The lifecycle reads top to bottom in `run`. What it stands on, in layers: base.py (activities, timeline,
-letters, supervised side tasks), clocks.py (SLA clocks), decisions.py (payout, the money guard, payment,
-advances), claim_updates.py (updates and the `status` query). Rules are pure functions (core/rules);
-every side effect is an activity, called by name, so no workflow module imports database or template code.
+The lifecycle reads top to bottom in `run`. The class extends one other, `ClaimUpdates` (claim_updates.py: the
+updates and the `status` query), and is made of parts it holds rather than inherits: the shell (shell.py:
+activities, timeline, letters, supervised side tasks, long waits), its clocks (clocks.py), its decisions
+(decisions.py: payout, the money guard, payment, advances, closing) and its reader (readings.py). Rules are pure
+functions (core/rules); every side effect is an activity, so no workflow module imports database or template code.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,21 +35,26 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim, Rules
     from workflows import recoveries
-    from workflows.base import ClaimClosed
     from workflows.claim_state import ClaimState, parse, refuse
-    from workflows.readings import DocumentChecks
+    from workflows.claim_updates import ClaimUpdates
+    from workflows.clocks import Clocks
+    from workflows.decisions import Decisions
+    from workflows.readings import Reader
+    from workflows.shell import ClaimClosed, Shell
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
-class ClaimWorkflow(DocumentChecks):
+class ClaimWorkflow(ClaimUpdates):
     @workflow.init
     def __init__(self, claim: Any = None, carried: Any = None) -> None:
         """A continued run restores the carried state here, before any update's validator can run: an update
         that reaches the new run in its first task sees the claim as it was, not an empty one."""
-        self._init_base(workflow.info().workflow_id.removeprefix("claim-"))
-        self.money_lock = asyncio.Lock()
-        if carried is not None:
-            self.s = ClaimState.restored(carried)
+        state = ClaimState.restored(carried) if carried is not None else \
+            ClaimState(workflow.info().workflow_id.removeprefix("claim-"))
+        self.shell = Shell(state)
+        self.clocks = Clocks(self.shell)
+        self.decisions = Decisions(self.shell, self.clocks)
+        self.reader = Reader(self.shell)
 
     # ================================================================== lifecycle
 
@@ -71,7 +76,7 @@ class ClaimWorkflow(DocumentChecks):
         if workflow.info().workflow_id != workflow_id_for(s.claim.claim_id):
             raise refuse(f"workflow id must be {workflow_id_for(s.claim.claim_id)!r} for claim_id "
                          f"{s.claim.claim_id!r}", ErrorType.INVALID_CLAIM)
-        rules = await self._local("load_rules", None, Rules)
+        rules = await self.shell.local("load_rules", None, Rules)
         unknown = sorted({d.kind for d in s.claim.documents} - set(rules.known_document_kinds))
         if unknown:
             raise refuse(f"invalid claim: documents.kind: unknown kinds {unknown}", ErrorType.INVALID_CLAIM)
@@ -80,30 +85,30 @@ class ClaimWorkflow(DocumentChecks):
         s.submitted = list(s.claim.documents)
         s.registered_at = workflow.now()
         s.required_documents = triage.required_documents(rules, s.claim.claim_type.value, s.claim.incident.cause)
-        self._upsert_search_attributes()
+        self.shell.upsert_search_attributes()
 
-        self.fast = True  # intake runs on local activities: no round trips through the server
+        self.shell.fast = True  # intake runs on local activities: no round trips through the server
         # The policy is looked up before anything is recorded or sent: an unknown policy refuses the report
         # and leaves the claim id free for the corrected one.
-        coverage = await self._activity("check_coverage", s.claim, CoverageResult)
+        coverage = await self.shell.activity("check_coverage", s.claim, CoverageResult)
         s.policy = coverage.policy
-        await self._activity("register_claim", RegisterClaim(
+        await self.shell.activity("register_claim", RegisterClaim(
             claim=s.claim, chain_id=workflow.info().first_execution_run_id, registered_at=s.registered_at))
-        await self._note("registered", detail=f"{s.claim.claim_type.value} claim on policy "
-                                              f"{s.claim.policy_number} for {s.claim.claimed_amount}")
-        self._notify("acknowledgement", {
+        await self.shell.note("registered", detail=f"{s.claim.claim_type.value} claim on policy "
+                                                   f"{s.claim.policy_number} for {s.claim.claimed_amount}")
+        self.shell.notify("acknowledgement", {
             "claim_type": s.claim.claim_type.value, "registered_at": s.registered_at,
             "checklist": s.required_documents, "received": [d.kind for d in s.submitted],
             "determination_days": rules.sla.determination_days, "payment_days": rules.sla.payment_days})
 
-        await self._supervise(self._lifecycle(coverage))
+        await self.shell.supervise(self._lifecycle(coverage))
         return await self._finished()
 
     async def _finished(self) -> ClaimResult:
-        await workflow.wait_condition(lambda: (workflow.all_handlers_finished() and self.side_tasks == 0)
-                                      or self.crash is not None)
-        if self.crash is not None:
-            raise self.crash
+        await workflow.wait_condition(lambda: (workflow.all_handlers_finished() and self.shell.side_tasks == 0)
+                                      or self.shell.crash is not None)
+        if self.shell.crash is not None:
+            raise self.shell.crash
         return self.s.result()
 
     async def _resume(self, carried: Any) -> ClaimResult:
@@ -111,13 +116,13 @@ class ClaimWorkflow(DocumentChecks):
         same due times, and the lifecycle picks up at the wait it left."""
         s = self.s
         wait, s.resume_at = s.resume_at, None
-        self._upsert_search_attributes()
+        self.shell.upsert_search_attributes()
         for name, clock in s.clocks.items():
             if clock.watched:
-                self._spawn(self._watch(name), name=f"clock:{name}")
+                self.shell.spawn(self.clocks.watch(name), name=f"clock:{name}")
         if "advance_payment" in s.clocks and not s.statutory_advance_done:
-            self._spawn(self._statutory_advance(), name="statutory advance")
-        await self._supervise(self._lifecycle_from(wait))
+            self.shell.spawn(self.decisions.statutory_advance(), name="statutory advance")
+        await self.shell.supervise(self._lifecycle_from(wait))
         return await self._finished()
 
     async def _lifecycle_from(self, wait: str | None) -> None:
@@ -134,28 +139,28 @@ class ClaimWorkflow(DocumentChecks):
     async def _assess(self, coverage: CoverageResult) -> None:
         s = self.s
         claim, rules = s.require_ready()
-        await self._enter(Stage.COVERAGE_CHECK)
+        await self.shell.enter(Stage.COVERAGE_CHECK)
         if not coverage.covered:
             assert coverage.reason and coverage.clause
-            await self._deny([coverage.reason], [rules.clauses.get(coverage.clause, coverage.clause)])
+            await self.decisions.deny([coverage.reason], [rules.clauses.get(coverage.clause, coverage.clause)])
             return
-        s.risk = await self._activity("assess_risk", AssessRisk(
+        s.risk = await self.shell.activity("assess_risk", AssessRisk(
             claim=claim, reported_at=s.registered_at or workflow.now(), risk=rules.risk), RiskAssessment)
         if rules.ocr_task_queue and workflow.patched("document-reading"):
             s.reads_documents = True
-            await self._read_new_documents()
+            await self.reader.read_new()
         s.path = triage.choose_path(claim, s.risk, rules, s.one_ref_one_kind)
         why_not_fast = triage.fast_path_refusal(claim, s.risk, rules, s.one_ref_one_kind)
         if s.path == Path.FAST and s.document_review:
             s.path, why_not_fast = Path.STANDARD, "documents a person must read"
-        await self._note("triaged", detail=f"risk {s.risk.score} ({s.risk.level}); {s.path.value} path"
-                                           + (f" ({why_not_fast})" if why_not_fast else ""),
-                         changes={"risk_score": s.risk.score, "risk_level": s.risk.level, "path": s.path.value})
-        self._start_clock("determination", rules.sla.determination_days)
+        await self.shell.note("triaged", detail=f"risk {s.risk.score} ({s.risk.level}); {s.path.value} path"
+                                                + (f" ({why_not_fast})" if why_not_fast else ""),
+                              changes={"risk_score": s.risk.score, "risk_level": s.risk.level, "path": s.path.value})
+        self.clocks.start("determination", rules.sla.determination_days)
         if s.path == Path.FAST:
             await self._fast_path()
             return
-        self.fast = False
+        self.shell.fast = False
         if s.path == Path.GREEN:
             await self._assign_dedicated_handler()
         await self._standard_path()
@@ -164,21 +169,21 @@ class ClaimWorkflow(DocumentChecks):
         """Green channel: a dedicated handler from the first hour, who is told at once."""
         s = self.s
         claim, _ = s.require_ready()
-        s.set_handler(await self._activity("assign_handler", AssignHandler(claim_id=claim.claim_id,
-                                                                           claim_type=claim.claim_type), str))
+        s.set_handler(await self.shell.activity("assign_handler", AssignHandler(claim_id=claim.claim_id,
+                                                                                claim_type=claim.claim_type), str))
         assert s.handler is not None
-        self._upsert_search_attributes()
-        await self._note("assigned", detail=f"green channel: dedicated handler {s.handler}",
-                         changes={"handler": s.handler})
-        self._notify_staff("handler_assigned", Role.ADJUSTER, {"handler": s.handler,
-                                                               "description": claim.incident.description})
+        self.shell.upsert_search_attributes()
+        await self.shell.note("assigned", detail=f"green channel: dedicated handler {s.handler}",
+                              changes={"handler": s.handler})
+        self.clocks.notify_staff("handler_assigned", Role.ADJUSTER, {"handler": s.handler,
+                                                                     "description": claim.incident.description})
 
     async def _fast_path(self) -> None:
         """Small, clear-cut claims: no human touches them; paid and notified within seconds."""
-        await self._enter(Stage.ADJUSTING)
-        payout = await self._compute_payout()
+        await self.shell.enter(Stage.ADJUSTING)
+        payout = await self.decisions.compute_payout()
         if payout.total <= 0:
-            await self._deny_zero(payout)
+            await self.decisions.deny_zero(payout)
             return
         await self._approve_and_pay("fast path: within the system's authority")
 
@@ -192,15 +197,15 @@ class ClaimWorkflow(DocumentChecks):
                 return
             s.investigation_reason = triage.investigation_reason(claim, s.risk, rules) if s.risk else None
         if resume == "investigation":
-            await self._await_clock(lambda: s.investigation is not None, "investigation")
+            await self.clocks.wait_for(lambda: s.investigation is not None, "investigation")
         elif s.investigation_reason and resume != "approval":
-            self.fast = False
+            self.shell.fast = False
             await self._investigate(s.investigation_reason)
         if resume != "approval":
-            await self._enter(Stage.ADJUSTING)
-            payout = await self._compute_payout()
+            await self.shell.enter(Stage.ADJUSTING)
+            payout = await self.decisions.compute_payout()
             if payout.total <= 0:
-                await self._deny_zero(payout)
+                await self.decisions.deny_zero(payout)
                 return
         await self._approve_and_pay("low risk, within the system's authority", resumed=resume == "approval")
 
@@ -209,21 +214,21 @@ class ClaimWorkflow(DocumentChecks):
         run continued as new while it waited)."""
         s = self.s
         assert s.payout is not None
-        if not resumed and self._system_may_approve() and self._refusal(
+        if not resumed and self._system_may_approve() and self.decisions.refusal(
                 Kind.SYSTEM_APPROVAL, "system", Role.SYSTEM, s.payout.total) is None:
             s.approvals.append(ApprovalRecord(approver_id="system", role=Role.SYSTEM, at=workflow.now(),
                                               comment=why_system))
         else:
-            self.fast = False
+            self.shell.fast = False
             if resumed:
-                await self._await_clock(lambda: s.approved() or s.rejection is not None, "approval")
+                await self.clocks.wait_for(lambda: s.approved() or s.rejection is not None, "approval")
             else:
                 await self._await_approval()
             if s.rejection is not None:
-                await self._deny([s.rejection.reason], [s.rejection.clause], s.payout.basis,
-                                 by=s.rejection.approver_id)
+                await self.decisions.deny([s.rejection.reason], [s.rejection.clause], s.payout.basis,
+                                          by=s.rejection.approver_id)
                 return
-        await self._decide_and_pay()
+        await self.decisions.decide_and_pay()
 
     def _system_may_approve(self) -> bool:
         s = self.s
@@ -245,26 +250,26 @@ class ClaimWorkflow(DocumentChecks):
             if not s.missing:
                 self._materials_complete()
                 return True
-            self.fast = False
+            self.shell.fast = False
             start = workflow.now()
             deadline = await self._request_documents(start)
         reminders = sorted(deadline - timedelta(seconds=d * rules.sla.day_seconds)
                            for d in rules.sla.reminder_days_before)
         for moment in [r for r in reminders if r > start] + [deadline]:
-            if await self._wait_quietly(lambda: not s.missing or s.withdrawal is not None, "documents", moment):
+            if await self.shell.wait_quietly(lambda: not s.missing or s.withdrawal is not None, "documents", moment):
                 break
             if moment != deadline:
-                self._notify("reminder", self._reminder_context(deadline))
-        self._check_withdrawn()
-        self._stop_clock("documents")
+                self.shell.notify("reminder", self._reminder_context(deadline))
+        self.shell.check_withdrawn()
+        self.clocks.stop("documents")
         if s.missing:
-            await self._note("documents_overdue", detail="still missing: " + ", ".join(s.missing))
-            self._notify("closed_incomplete", {"missing": list(s.missing), "requested_at": s.requested_at})
-            await self._close(Outcome.CLOSED_INCOMPLETE)
+            await self.shell.note("documents_overdue", detail="still missing: " + ", ".join(s.missing))
+            self.shell.notify("closed_incomplete", {"missing": list(s.missing), "requested_at": s.requested_at})
+            await self.decisions.close(Outcome.CLOSED_INCOMPLETE)
             return False
-        await self._note("documents_complete")
+        await self.shell.note("documents_complete")
         if s.reads_documents:
-            await self._read_new_documents()
+            await self.reader.read_new()
         self._materials_complete()
         return True
 
@@ -274,25 +279,25 @@ class ClaimWorkflow(DocumentChecks):
         _, rules = s.require_ready()
         first_request = s.requested_at is None
         s.requested_at = s.requested_at or start
-        deadline = self._start_clock("documents", rules.sla.documents_days, staff=False, watched=False).due_at
-        self._pause_clock("determination")  # the law's clock does not run while the claimant gathers materials
-        await self._enter(Stage.AWAITING_DOCUMENTS)
+        deadline = self.clocks.start("documents", rules.sla.documents_days, staff=False, watched=False).due_at
+        self.clocks.pause("determination")  # the law's clock does not run while the claimant gathers materials
+        await self.shell.enter(Stage.AWAITING_DOCUMENTS)
         if first_request:
-            await self._note("documents_requested", detail="one request for: " + ", ".join(s.missing))
-            self._notify("missing_materials", {"missing": list(s.missing), "due_at": deadline})
+            await self.shell.note("documents_requested", detail="one request for: " + ", ".join(s.missing))
+            self.shell.notify("missing_materials", {"missing": list(s.missing), "due_at": deadline})
         else:  # reopened: the same list again, with a new deadline
-            self._notify("reminder", self._reminder_context(deadline))
+            self.shell.notify("reminder", self._reminder_context(deadline))
         return deadline
 
     def _materials_complete(self) -> None:
         s = self.s
         _, rules = s.require_ready()
         if "determination" not in s.clocks:
-            self._start_clock("determination", rules.sla.determination_days)
-        self._resume_clock("determination")
+            self.clocks.start("determination", rules.sla.determination_days)
+        self.clocks.resume("determination")
         if not s.statutory_advance_done and "advance_payment" not in s.clocks:
-            self._start_clock("advance_payment", rules.sla.advance_payment_days, staff=False, watched=False)
-            self._spawn(self._statutory_advance(), name="statutory advance")
+            self.clocks.start("advance_payment", rules.sla.advance_payment_days, staff=False, watched=False)
+            self.shell.spawn(self.decisions.statutory_advance(), name="statutory advance")
 
     def _reminder_context(self, deadline: datetime) -> dict[str, Any]:
         _, rules = self.s.require_ready()
@@ -303,24 +308,25 @@ class ClaimWorkflow(DocumentChecks):
     async def _investigate(self, reason: str) -> None:
         s = self.s
         _, rules = s.require_ready()
-        clock = self._start_clock("investigation", rules.sla.investigation_days)
-        await self._enter(Stage.INVESTIGATING)
-        await self._note("investigation_opened", detail=reason)
-        self._notify("investigation_opened", {"reason": reason, "due_at": clock.due_at})
-        await self._await_clock(lambda: s.investigation is not None, "investigation")
+        clock = self.clocks.start("investigation", rules.sla.investigation_days)
+        await self.shell.enter(Stage.INVESTIGATING)
+        await self.shell.note("investigation_opened", detail=reason)
+        self.shell.notify("investigation_opened", {"reason": reason, "due_at": clock.due_at})
+        await self.clocks.wait_for(lambda: s.investigation is not None, "investigation")
 
     async def _await_approval(self) -> None:
         s = self.s
         _, rules = s.require_ready()
-        self._start_clock("approval", rules.sla.approval_business_days, owner=s.required_role(), business=True)
-        await self._enter(Stage.AWAITING_APPROVAL, changes={"payout_amount": str(s.payout.total) if s.payout else None})
-        await self._await_clock(lambda: s.approved() or s.rejection is not None, "approval")
+        self.clocks.start("approval", rules.sla.approval_business_days, owner=s.required_role(), business=True)
+        payout = str(s.payout.total) if s.payout else None
+        await self.shell.enter(Stage.AWAITING_APPROVAL, changes={"payout_amount": payout})
+        await self.clocks.wait_for(lambda: s.approved() or s.rejection is not None, "approval")
 
     async def _withdraw(self) -> None:
         s = self.s
         assert s.withdrawal is not None
-        self._notify("withdrawn", {"reason": s.withdrawal.reason})
-        await self._close(Outcome.WITHDRAWN)
+        self.shell.notify("withdrawn", {"reason": s.withdrawal.reason})
+        await self.decisions.close(Outcome.WITHDRAWN)
 
     async def _guarded(self, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
         try:
@@ -356,14 +362,14 @@ class ClaimWorkflow(DocumentChecks):
                 return
             # Money owed back keeps the claim open (for its repayments and write-off) after every window passed.
             clock, moment = min(moments.items(), key=lambda kv: kv[1]) if moments else (recoveries.CLOCK, None)
-            await self._wait_quietly(self._after_close_news(until_repaid=moment is None), "after_close", moment)
+            await self.shell.wait_quietly(self._after_close_news(until_repaid=moment is None), "after_close", moment)
             if s.appeal is not None:
                 await self._guarded(self._review_appeal)
             elif s.reopen_request is not None:
                 await self._guarded(self._reopen)
             elif clock == "survey":
                 s.survey_sent, s.survey_sent_at = True, workflow.now()
-                self._notify("survey", {})
+                self.shell.notify("survey", {})
 
     def _after_close_news(self, until_repaid: bool) -> Callable[[], bool]:
         """What ends a wait after closing: an appeal, a reopening, or (`until_repaid`: no window is left to wait
@@ -382,14 +388,14 @@ class ClaimWorkflow(DocumentChecks):
         s.review, s.outcome, s.closed_at, s.rejection, s.agreed_amount = "appeal", None, None, None, None
         s.decision_taken = False
         s.approvals_from = len(s.approvals)
-        self._start_clock("appeal_ack", rules.sla.appeal_ack_days, owner=Role.SUPERVISOR)
-        self._start_clock("appeal_resolution", rules.sla.appeal_resolution_days, owner=Role.SUPERVISOR)
-        await self._note("appeal_received", detail=appeal.reason, sender=sender_of(appeal.credential))
-        self._notify("appeal_received", {"reason": appeal.reason})
-        self._stop_clock("appeal_ack")
+        self.clocks.start("appeal_ack", rules.sla.appeal_ack_days, owner=Role.SUPERVISOR)
+        self.clocks.start("appeal_resolution", rules.sla.appeal_resolution_days, owner=Role.SUPERVISOR)
+        await self.shell.note("appeal_received", detail=appeal.reason, sender=sender_of(appeal.credential))
+        self.shell.notify("appeal_received", {"reason": appeal.reason})
+        self.clocks.stop("appeal_ack")
         if s.payout is None:
-            await self._enter(Stage.ADJUSTING)
-            await self._compute_payout()
+            await self.shell.enter(Stage.ADJUSTING)
+            await self.decisions.compute_payout()
         await self._await_approval()
         await self._decide_appeal()
 
@@ -397,7 +403,7 @@ class ClaimWorkflow(DocumentChecks):
         """The run continued as new while the appeal waited for its reviewer: it goes on waiting."""
         s = self.s
         if workflow.patched("appeal-resume-awaits-approval"):
-            await self._await_clock(lambda: s.approved() or s.rejection is not None, "approval")
+            await self.clocks.wait_for(lambda: s.approved() or s.rejection is not None, "approval")
         await self._decide_appeal()
 
     async def _decide_appeal(self) -> None:
@@ -409,22 +415,22 @@ class ClaimWorkflow(DocumentChecks):
         if s.rejection is not None:
             reasons = [*previous.reasons, f"appeal reviewed and not upheld: {s.rejection.reason}"]
             if previous.kind == "denied":
-                await self._deny(reasons, [*previous.clauses, s.rejection.clause], previous.basis,
-                                 by=s.rejection.approver_id)
+                await self.decisions.deny(reasons, [*previous.clauses, s.rejection.clause], previous.basis,
+                                          by=s.rejection.approver_id)
             else:
                 s.decision = previous.model_copy(update={"reasons": reasons, "decided_at": workflow.now()})
-                await self._note("decided", by=s.rejection.approver_id, detail="appeal not upheld")
-                self._notify("decision_partial", {
+                await self.shell.note("decided", by=s.rejection.approver_id, detail="appeal not upheld")
+                self.shell.notify("decision_partial", {
                     "amount": previous.amount, "claimed": claim.claimed_amount, "basis": previous.basis,
                     "appeal_days": 0})
-                await self._close(Outcome.PAID)
+                await self.decisions.close(Outcome.PAID)
             return
-        await self._decide_and_pay()
+        await self.decisions.decide_and_pay()
 
     async def _reopen(self) -> None:
         s = self.s
         request = s.reopen_request
         assert request is not None
         s.reopen_request, s.outcome, s.closed_at, s.decision_taken = None, None, None, False
-        await self._note("reopened", by=request.by, detail=request.reason, sender=sender_of(request.credential))
+        await self.shell.note("reopened", by=request.by, detail=request.reason, sender=sender_of(request.credential))
         await self._standard_path()

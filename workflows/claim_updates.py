@@ -2,7 +2,7 @@
 
 Each update has a validator: a bad or unauthorised request is refused before it enters history. Handlers
 change state before their first `await`, so the next validator in the same workflow task already sees it.
-Money decisions go through the one guard (`Decisions._refusal`).
+Money decisions go through the one guard (`Decisions.refusal`).
 
 Every validator first checks who sent the update (`_authenticate`): the `credential` must be a token the
 worker's keys verify, naming the person (or channel) and role the payload states. The handlers record the
@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         Escalate,
         Outcome,
         Path,
+        RecordCallback,
         RecordInvestigation,
         RecordRecovery,
         Recovery,
@@ -50,17 +51,22 @@ with workflow.unsafe.imports_passed_through():
         Sender,
         Stage,
         SubmitDocuments,
+        SurveyResponse,
         UpdateAck,
         UpdateBankAccount,
         Withdraw,
         WriteOffRecovery,
     )
     from models.contract import Approve as ApproveInput
+    from models.documents import FIELDS, READ_KINDS, CorrectDocumentField, ReadField, ReadingRecorded, RecordReading
     from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, Recipient, RecordDocuments
     from workflows import recoveries
-    from workflows.claim_state import parse, refuse
+    from workflows.claim_state import ClaimState, parse, refuse
+    from workflows.clocks import Clocks
     from workflows.credentials import authenticate
     from workflows.decisions import Decisions
+    from workflows.readings import Reader, normalised
+    from workflows.shell import Shell
 
 
 RESEND_SECONDS = 60
@@ -70,7 +76,22 @@ CODES_PER_DAY = 5
 history that nobody can use to stop the claimant for good (a supervisor's release starts afresh)."""
 
 
-class ClaimUpdates(Decisions):
+LOW_SCORE = 2
+"""A survey score at or below it opens a call-back."""
+
+
+class ClaimUpdates:
+    """The claim's updates and its query. The parts they act through are made by the workflow (claim.py)."""
+
+    shell: Shell
+    clocks: Clocks
+    decisions: Decisions
+    reader: Reader
+
+    @property
+    def s(self) -> ClaimState:
+        return self.shell.s
+
     # ================================================================== query
 
     @workflow.query(name="status")
@@ -97,16 +118,16 @@ class ClaimUpdates(Decisions):
         s.submitted += fresh
         s.missing = s.still_missing()
         if fresh:
-            reused = await self._activity("record_documents", RecordDocuments(
+            reused = await self.shell.activity("record_documents", RecordDocuments(
                 claim_id=s.claim_id, documents=fresh, at=workflow.now()), list[str])
             if reused and s.risk is not None:  # the reused-document rule looks at every document, not the first
                 _, rules = s.require_ready()
                 s.risk = with_reused_documents(s.risk, reused, rules.risk)
-                await self._note("risk_rescored", detail=f"risk {s.risk.score} ({s.risk.level}): reused documents",
-                                 changes={"risk_score": s.risk.score, "risk_level": s.risk.level})
-                self._upsert_search_attributes()
-        await self._note("documents_submitted", detail=", ".join(d.kind for d in req.documents),
-                         sender=sender_of(req.credential))
+                await self.shell.note("risk_rescored", detail=f"risk {s.risk.score} ({s.risk.level}): reused documents",
+                                      changes={"risk_score": s.risk.score, "risk_level": s.risk.level})
+                self.shell.upsert_search_attributes()
+        await self.shell.note("documents_submitted", detail=", ".join(d.kind for d in req.documents),
+                              sender=sender_of(req.credential))
         return list(s.missing)
 
     @submit_documents.validator
@@ -123,8 +144,8 @@ class ClaimUpdates(Decisions):
     async def withdraw(self, payload: Any) -> UpdateAck:
         req = parse(Withdraw, payload, "withdraw")
         self.s.withdrawal = req
-        await self._note("withdrawal_requested", by=req.by, detail=req.reason, sender=sender_of(req.credential))
-        return self._ack("withdrawal accepted: the claim closes as withdrawn")
+        await self.shell.note("withdrawal_requested", by=req.by, detail=req.reason, sender=sender_of(req.credential))
+        return self.shell.ack("withdrawal accepted: the claim closes as withdrawn")
 
     @withdraw.validator
     def _validate_withdraw(self, payload: Any) -> None:
@@ -142,7 +163,7 @@ class ClaimUpdates(Decisions):
     async def appeal(self, payload: Any) -> UpdateAck:
         req = parse(Appeal, payload, "appeal")
         self.s.appeal = req
-        return self._ack("appeal received: a supervisor will review the decision")
+        return self.shell.ack("appeal received: a supervisor will review the decision")
 
     @appeal.validator
     def _validate_appeal(self, payload: Any) -> None:
@@ -175,14 +196,14 @@ class ClaimUpdates(Decisions):
         s.codes_sent[purpose] = sequence
         s.code_sent_at[purpose] = [*self._codes_of_the_last_day(purpose), workflow.now()]
         c = claim.claimant
-        issued = await self._activity("issue_code", IssueCode(
+        issued = await self.shell.activity("issue_code", IssueCode(
             claim_id=s.claim_id, purpose=req.purpose, sequence=sequence, at=workflow.now(),
             recipient=Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email)), CodeIssued)
         s.code_expires_at[purpose] = issued.expires_at
-        await self._note("code_sent", detail=f"{purpose} code {sequence} by {issued.channel}",
-                         sender=sender_of(req.credential))
-        return self._ack(f"a code was sent by {issued.channel} to the contact on file; "
-                         f"it is valid until {issued.expires_at.isoformat()}")
+        await self.shell.note("code_sent", detail=f"{purpose} code {sequence} by {issued.channel}",
+                              sender=sender_of(req.credential))
+        return self.shell.ack(f"a code was sent by {issued.channel} to the contact on file; "
+                              f"it is valid until {issued.expires_at.isoformat()}")
 
     @request_code.validator
     def _validate_request_code(self, payload: Any) -> None:
@@ -218,7 +239,7 @@ class ClaimUpdates(Decisions):
         if req.code is not None:
             s.account_change_checking = True
             try:
-                checked = await self._activity("check_code", CheckCode(
+                checked = await self.shell.activity("check_code", CheckCode(
                     claim_id=s.claim_id, purpose=CodePurpose.BANK_ACCOUNT, code=req.code, at=workflow.now()),
                     CodeCheck)
             finally:
@@ -229,29 +250,30 @@ class ClaimUpdates(Decisions):
             s.bank_account = BankAccount(holder=req.holder, number=req.number)
             s.account_updated = True
             s.account_code_failures = 0
-            self._notify("bank_account_changed", {"old_account": old.masked if old else None,
-                                                  "new_account": s.bank_account.masked, "changed_at": workflow.now()})
+            self.shell.notify("bank_account_changed", {
+                "old_account": old.masked if old else None, "new_account": s.bank_account.masked,
+                "changed_at": workflow.now()})
         elif workflow.unsafe.is_replaying():  # recorded before bank-account codes: the change needed none
             s.bank_account = BankAccount(holder=req.holder, number=req.number)
             s.account_updated = True
         else:  # the validator refuses this; never change an account without the claimant's code
             raise refuse("update_bank_account: code: the claimant's one-time code is required",
                          ErrorType.CODE_REFUSED)
-        await self._note("bank_account_updated", detail=f"account {s.bank_account.masked}", sender=sender)
-        return self._ack("bank account updated")
+        await self.shell.note("bank_account_updated", detail=f"account {s.bank_account.masked}", sender=sender)
+        return self.shell.ack("bank account updated")
 
     async def _wrong_account_code(self, checked: CodeCheck, sender: Sender | None) -> NoReturn:
         """Count a code that did not prove the claimant; the third locks account changes and tells a supervisor."""
         s = self.s
         s.account_code_failures += 1
         tries_left = MAX_WRONG_TRIES - s.account_code_failures
-        await self._note("bank_account_code_refused", detail=f"code {checked.value}; {max(tries_left, 0)} tries left",
-                         sender=sender)
+        await self.shell.note("bank_account_code_refused", sender=sender,
+                              detail=f"code {checked.value}; {max(tries_left, 0)} tries left")
         if tries_left <= 0 and not s.account_change_locked:
             s.account_change_locked = True
-            await self._note("bank_account_locked", detail=f"{s.account_code_failures} wrong codes", sender=sender)
+            await self.shell.note("bank_account_locked", detail=f"{s.account_code_failures} wrong codes", sender=sender)
             account = s.bank_account.masked if s.bank_account else "none on file"
-            self._notify_staff("bank_account_locked", Role.SUPERVISOR, {
+            self.clocks.notify_staff("bank_account_locked", Role.SUPERVISOR, {
                 "tries": s.account_code_failures, "account": account,
                 "sender": sender.subject if sender else "unknown"})
         reason = {CodeCheck.EXPIRED: "the code has expired; request a new one",
@@ -288,8 +310,8 @@ class ClaimUpdates(Decisions):
         self.s.account_change_locked = False
         self.s.account_code_failures = 0
         self.s.code_sent_at.pop(CodePurpose.BANK_ACCOUNT.value, None)
-        await self._note("bank_account_released", by=req.by, detail=req.reason, sender=sender_of(req.credential))
-        return self._ack("bank-account changes are possible again, with a new code")
+        await self.shell.note("bank_account_released", by=req.by, detail=req.reason, sender=sender_of(req.credential))
+        return self.shell.ack("bank-account changes are possible again, with a new code")
 
     @release_bank_account.validator
     def _validate_release_bank_account(self, payload: Any) -> None:
@@ -307,10 +329,10 @@ class ClaimUpdates(Decisions):
     async def record_investigation(self, payload: Any) -> UpdateAck:
         req = parse(RecordInvestigation, payload, "record_investigation")
         self.s.investigation = req
-        await self._note("investigation_recorded", by=req.investigator_id,
-                         detail=f"confirmed {req.confirmed_amount}; fraud suspected: {req.fraud_suspected}",
-                         sender=sender_of(req.credential))
-        return self._ack("investigation recorded")
+        await self.shell.note("investigation_recorded", by=req.investigator_id,
+                              detail=f"confirmed {req.confirmed_amount}; fraud suspected: {req.fraud_suspected}",
+                              sender=sender_of(req.credential))
+        return self.shell.ack("investigation recorded")
 
     @record_investigation.validator
     def _validate_record_investigation(self, payload: Any) -> None:
@@ -334,10 +356,10 @@ class ClaimUpdates(Decisions):
         self.s.approvals.append(ApprovalRecord(approver_id=req.approver_id, role=req.role, at=workflow.now(),
                                                comment=req.comment, sender=sender))
         agreed = f" (agrees {req.amount})" if req.amount is not None else ""
-        await self._note("approved", by=req.approver_id, detail=f"{req.role.value}: {req.comment}{agreed}",
-                         sender=sender)
+        await self.shell.note("approved", by=req.approver_id, detail=f"{req.role.value}: {req.comment}{agreed}",
+                              sender=sender)
         still = "" if self.s.approved() else f"; a further {self.s.required_role().value} approval is needed"
-        return self._ack(f"approval recorded{still}")
+        return self.shell.ack(f"approval recorded{still}")
 
     @approve.validator
     def _validate_approve(self, payload: Any) -> None:
@@ -361,9 +383,9 @@ class ClaimUpdates(Decisions):
         req = parse(Reject, payload, "reject")
         self.s.rejection = req
         self.s.rejected_by.append(req.approver_id)
-        await self._note("rejected", by=req.approver_id, detail=f"{req.reason} ({req.clause})",
-                         sender=sender_of(req.credential))
-        return self._ack("rejection recorded: the claim is denied")
+        await self.shell.note("rejected", by=req.approver_id, detail=f"{req.reason} ({req.clause})",
+                              sender=sender_of(req.credential))
+        return self.shell.ack("rejection recorded: the claim is denied")
 
     @reject.validator
     def _validate_reject(self, payload: Any) -> None:
@@ -382,7 +404,7 @@ class ClaimUpdates(Decisions):
         if action == "reject" and s.transfer_in_flight:
             raise refuse("reject: a payment is being made to the claimant now; the rejection can be given once it "
                          "has gone through or failed")
-        problem = self._refusal(kind, approver_id, role, amount)
+        problem = self.decisions.refusal(kind, approver_id, role, amount)
         if problem:
             raise refuse(f"{action}: {problem}", ErrorType.NOT_AUTHORIZED)
 
@@ -390,10 +412,10 @@ class ClaimUpdates(Decisions):
     async def approve_advance(self, payload: Any) -> UpdateAck:
         req = parse(ApproveAdvance, payload, "approve_advance")
         self.s.advance_approvers.append(req.approver_id)
-        self._request_advance(req.amount, req.approver_id, req.role)
-        await self._note("advance_approved", by=req.approver_id, detail=f"{req.amount} {req.comment}".strip(),
-                         sender=sender_of(req.credential))
-        return self._ack(f"advance of {req.amount} approved; it is paid now")
+        self.decisions.request_advance(req.amount, req.approver_id, req.role)
+        await self.shell.note("advance_approved", by=req.approver_id, detail=f"{req.amount} {req.comment}".strip(),
+                              sender=sender_of(req.credential))
+        return self.shell.ack(f"advance of {req.amount} approved; it is paid now")
 
     @approve_advance.validator
     def _validate_approve_advance(self, payload: Any) -> None:
@@ -406,7 +428,7 @@ class ClaimUpdates(Decisions):
                 or s.policy is None:
             raise refuse("approve_advance: advances are for green-channel claims (or a held statutory advance) "
                          "not yet decided")
-        problem = self._refusal(Kind.ADVANCE, req.approver_id, req.role, req.amount)
+        problem = self.decisions.refusal(Kind.ADVANCE, req.approver_id, req.role, req.amount)
         if problem:
             raise refuse(f"approve_advance: {problem}", ErrorType.NOT_AUTHORIZED)
 
@@ -414,9 +436,9 @@ class ClaimUpdates(Decisions):
     async def escalate(self, payload: Any) -> UpdateAck:
         req = parse(Escalate, payload, "escalate")
         self.s.escalations += 1
-        await self._note("escalated", by=req.by, detail=req.reason, sender=sender_of(req.credential))
+        await self.shell.note("escalated", by=req.by, detail=req.reason, sender=sender_of(req.credential))
         target = self.s.required_role().value if self.s.payout else "the next tier"
-        return self._ack(f"escalated; decision now needs {target}")
+        return self.shell.ack(f"escalated; decision now needs {target}")
 
     @escalate.validator
     def _validate_escalate(self, payload: Any) -> None:
@@ -431,10 +453,10 @@ class ClaimUpdates(Decisions):
     async def assign(self, payload: Any) -> UpdateAck:
         req = parse(Assign, payload, "assign")
         self.s.set_handler(req.handler_id)
-        self._upsert_search_attributes()
-        await self._note("assigned", by=req.by, detail=f"handler {req.handler_id}",
-                         changes={"handler": req.handler_id}, sender=sender_of(req.credential))
-        return self._ack(f"assigned to {req.handler_id}")
+        self.shell.upsert_search_attributes()
+        await self.shell.note("assigned", by=req.by, detail=f"handler {req.handler_id}",
+                              changes={"handler": req.handler_id}, sender=sender_of(req.credential))
+        return self.shell.ack(f"assigned to {req.handler_id}")
 
     @assign.validator
     def _validate_assign(self, payload: Any) -> None:
@@ -457,7 +479,7 @@ class ClaimUpdates(Decisions):
     async def reopen(self, payload: Any) -> UpdateAck:
         req = parse(Reopen, payload, "reopen")
         self.s.reopen_request = req
-        return self._ack("reopened: awaiting the materials again")
+        return self.shell.ack("reopened: awaiting the materials again")
 
     @reopen.validator
     def _validate_reopen(self, payload: Any) -> None:
@@ -512,24 +534,29 @@ class ClaimUpdates(Decisions):
         detail = f"recovery {recovery.number}: {settle(recovery)}"
         owed = recoveries.outstanding(s.recoveries)
         if owed <= 0:
-            self._stop_clock(recoveries.CLOCK)
-        await self._note(event, by=req.by, detail=detail, changes={"recovery_outstanding": str(owed)},
-                         sender=sender_of(req.credential))
-        return self._ack(detail)
+            self.clocks.stop(recoveries.CLOCK)
+        await self.shell.note(event, by=req.by, detail=detail, changes={"recovery_outstanding": str(owed)},
+                              sender=sender_of(req.credential))
+        return self.shell.ack(detail)
 
     @write_off_recovery.validator
     def _validate_write_off_recovery(self, payload: Any) -> None:
         req = parse(WriteOffRecovery, payload, "write_off_recovery")
         self._authenticate("write_off_recovery", req.credential, req.by)
         self._open_recovery("write_off_recovery", req.kind, req.number)
-        s = self.s
-        part = s.conflicted().get(authority.person_key(req.by))
-        if part is None and any(authority.person_key(a.approver_id) == authority.person_key(req.by)
-                                for a in s.approvals):
-            part = "approver"
+        part = self._part_in_claim(req.by)
         if part is not None:
             raise refuse(f"write_off_recovery: {req.by} is the {part} of this claim; money owed back is written off "
                          "by a manager who took no part (four-eyes rule)", ErrorType.NOT_AUTHORIZED)
+
+    def _part_in_claim(self, person: str) -> str | None:
+        """The part a person took in the claim (handler, investigator, decider, approver), if any: four eyes."""
+        s = self.s
+        part = s.conflicted().get(authority.person_key(person))
+        if part is None and any(authority.person_key(a.approver_id) == authority.person_key(person)
+                                for a in s.approvals):
+            part = "approver"
+        return part
 
     def _open_recovery(self, update: str, kind: RecoveryKind, number: int | None) -> Recovery:
         self.s.require_ready()
@@ -538,3 +565,91 @@ class ClaimUpdates(Decisions):
             which = f"recovery {number}" if number is not None else f"{kind.value} recovery"
             raise refuse(f"{update}: no open {which} on this claim; nothing is owed on it")
         return recovery
+
+    # ================================================================== after closing: survey and call-back
+    @workflow.update(name="survey_response")
+    async def survey_response(self, payload: Any) -> UpdateAck:
+        s = self.s
+        _, rules = s.require_ready()
+        req = parse(SurveyResponse, payload, "survey_response")
+        s.survey = req.model_copy(update={"credential": None})
+        await self.shell.note("survey_response", detail=f"score {req.score}", sender=sender_of(req.credential),
+                              changes={"survey_score": req.score})
+        if req.score > LOW_SCORE:
+            return self.shell.ack(f"thank you: score {req.score} recorded")
+        clock = self.clocks.start("callback", rules.sla.callback_days, owner=Role.SUPERVISOR)
+        await self.shell.note("callback_opened", detail=f"score {req.score}: a supervisor who took no part calls the "
+                                                        f"claimant back by {clock.due_at.isoformat()}")
+        self.clocks.notify_staff("callback_needed", Role.SUPERVISOR, {"score": req.score, "due_at": clock.due_at,
+                                                                      "handler": s.handler or "unassigned"})
+        return self.shell.ack(f"score {req.score} recorded: a supervisor will call you back")
+
+    @survey_response.validator
+    def _validate_survey_response(self, payload: Any) -> None:
+        req = parse(SurveyResponse, payload, "survey_response")
+        self._authenticate("survey_response", req.credential)
+        s = self.s
+        until = s.survey_until()
+        if s.outcome not in (Outcome.PAID, Outcome.DENIED) or s.survey_sent_at is None:
+            raise refuse("survey_response: the survey is sent after a claim is paid or denied; none was sent yet")
+        if s.survey is not None:
+            raise refuse("survey_response: the survey was answered already")
+        if until is not None and workflow.now() > until:
+            raise refuse(f"survey_response: the survey could be answered until {until.isoformat()}")
+
+    @workflow.update(name="record_callback")
+    async def record_callback(self, payload: Any) -> UpdateAck:
+        req = parse(RecordCallback, payload, "record_callback")
+        self.s.callback = req.model_copy(update={"credential": None})
+        self.clocks.stop("callback")
+        await self.shell.note("callback_done", by=req.by, detail="claimant reached" if req.reached else "not reached",
+                              sender=sender_of(req.credential))
+        return self.shell.ack("call-back recorded")
+
+    @record_callback.validator
+    def _validate_record_callback(self, payload: Any) -> None:
+        req = parse(RecordCallback, payload, "record_callback")
+        self._authenticate("record_callback", req.credential, req.by)
+        s = self.s
+        if "callback" not in s.clocks:
+            raise refuse("record_callback: no call-back is open on this claim")
+        part = self._part_in_claim(req.by)
+        if part is not None:
+            raise refuse(f"record_callback: {req.by} is the {part} of this claim; the call-back is made by a "
+                         "supervisor who took no part (four-eyes rule)", ErrorType.NOT_AUTHORIZED)
+
+    # ------------------------------------------------------------------ staff correct what the machine read
+
+    @workflow.update(name="correct_document_field")
+    async def correct_document_field(self, payload: Any) -> UpdateAck:
+        s = self.s
+        req = parse(CorrectDocumentField, payload, "correct_document_field")
+        claim, _ = s.require_ready()
+        reading = s.readings[req.ref]
+        fields = {**reading.fields, req.field: ReadField(value=normalised(req.field, req.value), confidence=1.0,
+                                                         corrected_by=req.by)}
+        s.readings[req.ref] = reading = reading.model_copy(update={"fields": fields, "readable": True})
+        await self.shell.activity("record_reading", RecordReading(claim_id=claim.claim_id, reading=reading),
+                                  ReadingRecorded)
+        await self.shell.note("document_corrected", by=req.by, detail=f"{reading.kind} {req.field}",
+                              sender=sender_of(req.credential))
+        await self.reader.check()
+        return self.shell.ack(f"{reading.kind} {req.field} corrected; risk {s.risk.score if s.risk else '-'}")
+
+    @correct_document_field.validator
+    def _validate_correct_document_field(self, payload: Any) -> None:
+        req = parse(CorrectDocumentField, payload, "correct_document_field")
+        self._authenticate("correct_document_field", req.credential, req.by, req.role)
+        self._require_open("correct_document_field")
+        reading = self.s.readings.get(req.ref)
+        if reading is None:
+            raise refuse(f"correct_document_field: ref: no reading of {req.ref} on this claim",
+                         ErrorType.INVALID_UPDATE)
+        allowed = FIELDS[READ_KINDS[reading.kind]]
+        if req.field not in allowed:
+            raise refuse(f"correct_document_field: field: one of {list(allowed)} for a {reading.kind}",
+                         ErrorType.INVALID_UPDATE)
+        try:
+            normalised(req.field, req.value)
+        except ValueError as err:
+            raise refuse(f"correct_document_field: value: {err}", ErrorType.INVALID_UPDATE) from None

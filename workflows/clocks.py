@@ -19,13 +19,22 @@ with workflow.unsafe.imports_passed_through():
     from models.contract import Path, Role, SlaBreach, SlaWarning
     from models.messages import Recipient
     from workflows import metrics
-    from workflows.base import ClaimBase
-    from workflows.claim_state import Clock
+    from workflows.claim_state import ClaimState, Clock
+    from workflows.shell import Shell
 
 
-class SlaClocks(ClaimBase):
-    def _start_clock(self, name: str, days: float, *, owner: Role = Role.ADJUSTER, business: bool = False,
-                     staff: bool = True, watched: bool = True) -> Clock:
+class Clocks:
+    """The claim's SLA clocks; letters and the timeline go through the shell."""
+
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+
+    @property
+    def s(self) -> ClaimState:
+        return self.shell.s
+
+    def start(self, name: str, days: float, *, owner: Role = Role.ADJUSTER, business: bool = False,
+              staff: bool = True, watched: bool = True) -> Clock:
         """Start a deadline. Green-channel claims run staff clocks at the green factor of their length."""
         s = self.s
         _, rules = s.require_ready()
@@ -36,33 +45,33 @@ class SlaClocks(ClaimBase):
         clock = Clock(name=name, started_at=start, due_at=due_at, span=due_at - start, owner=owner,
                       watched=watched, staff=staff, warn_share=float(rules.sla.warn_at))
         s.clocks[name] = clock
-        self._upsert_search_attributes()
+        self.shell.upsert_search_attributes()
         if watched:
-            self._spawn(self._watch(name), name=f"clock:{name}")
+            self.shell.spawn(self.watch(name), name=f"clock:{name}")
         return clock
 
-    def _stop_clock(self, *names: str) -> None:
+    def stop(self, *names: str) -> None:
         if any(self.s.clocks.pop(name, None) is not None for name in names):
-            self._upsert_search_attributes()
+            self.shell.upsert_search_attributes()
 
-    def _pause_clock(self, name: str) -> None:
+    def pause(self, name: str) -> None:
         if name in self.s.clocks:
             self.s.clocks[name].pause(workflow.now())
-            self._upsert_search_attributes()
+            self.shell.upsert_search_attributes()
 
-    def _resume_clock(self, name: str) -> None:
+    def resume(self, name: str) -> None:
         if name in self.s.clocks:
             self.s.clocks[name].resume(workflow.now())
-            self._upsert_search_attributes()
+            self.shell.upsert_search_attributes()
 
-    async def _await_clock(self, condition: Callable[[], bool], name: str) -> None:
+    async def wait_for(self, condition: Callable[[], bool], name: str) -> None:
         """Wait for the condition that stops a clock (the clock's watcher acts on it meanwhile)."""
         s = self.s
-        await self._wait_quietly(lambda: condition() or s.withdrawal is not None, name)
-        self._stop_clock(name)
-        self._check_withdrawn()
+        await self.shell.wait_quietly(lambda: condition() or s.withdrawal is not None, name)
+        self.stop(name)
+        self.shell.check_withdrawn()
 
-    async def _watch(self, name: str) -> None:
+    async def watch(self, name: str) -> None:
         """A clock's watcher: a warning, then a breach at the due time, and again a full length later for
         the next tier, until the clock is stopped."""
         s = self.s
@@ -72,28 +81,28 @@ class SlaClocks(ClaimBase):
                 continue
             version, warning = clock.version, not clock.warned and clock.staff
             moment = clock.warn_at if warning else clock.due_at
-            if await self._wait_until(self._clock_moved(name, clock, version), moment):
+            if await self.shell.wait_until(self._moved(name, clock, version), moment):
                 continue
             if warning:
-                await self._sla_warning(clock)
+                await self._warning(clock)
             else:
-                await self._sla_breach(clock)
+                await self._breach(clock)
 
-    def _clock_moved(self, name: str, clock: Clock, version: int) -> Callable[[], bool]:
+    def _moved(self, name: str, clock: Clock, version: int) -> Callable[[], bool]:
         """True once the clock is stopped, replaced, paused, resumed or extended."""
         return lambda: self.s.clocks.get(name) is not clock or clock.version != version
 
-    async def _sla_warning(self, clock: Clock) -> None:
+    async def _warning(self, clock: Clock) -> None:
         s = self.s
         clock.warned = True
         owner = s.escalated_to or clock.owner
         s.warnings.append(SlaWarning(clock=clock.name, due_at=clock.due_at, warned_at=workflow.now(), owner=owner))
         metrics.sla_warning(clock.name)
-        await self._note("sla_warning", detail=f"{clock.name} due {clock.due_at.isoformat()}; owner {owner.value}")
-        self._notify_staff("sla_warning", owner, {"clock": clock.name, "due_at": clock.due_at,
-                                                   "handler": s.handler or "unassigned"})
+        await self.shell.note("sla_warning", detail=f"{clock.name} due {clock.due_at.isoformat()}; owner {owner.value}")
+        self.notify_staff("sla_warning", owner, {"clock": clock.name, "due_at": clock.due_at,
+                                                  "handler": s.handler or "unassigned"})
 
-    async def _sla_breach(self, clock: Clock) -> None:
+    async def _breach(self, clock: Clock) -> None:
         """Record the breach; a staff clock escalates the claim one tier and tells that tier."""
         s = self.s
         due_at = clock.due_at
@@ -105,15 +114,15 @@ class SlaClocks(ClaimBase):
         s.breaches.append(SlaBreach(clock=clock.name, due_at=due_at, breached_at=workflow.now(), escalated_to=tier))
         metrics.sla_breach(clock.name, tier.value if tier else "")
         clock.extend()
-        self._upsert_search_attributes()
-        await self._note("sla_breached", detail=f"{clock.name} was due {due_at.isoformat()}"
-                                                + (f"; escalated to {tier.value}" if tier else ""))
+        self.shell.upsert_search_attributes()
+        await self.shell.note("sla_breached", detail=f"{clock.name} was due {due_at.isoformat()}"
+                                                     + (f"; escalated to {tier.value}" if tier else ""))
         if tier is not None:
-            self._notify_staff("sla_breach", tier, {"clock": clock.name, "due_at": due_at,
-                                                    "handler": s.handler or "unassigned"})
+            self.notify_staff("sla_breach", tier, {"clock": clock.name, "due_at": due_at,
+                                                   "handler": s.handler or "unassigned"})
 
-    def _notify_staff(self, kind: str, role: Role, context: dict[str, Any]) -> None:
+    def notify_staff(self, kind: str, role: Role, context: dict[str, Any]) -> None:
         _, rules = self.s.require_ready()
         address = rules.staff_mailboxes.get(role.value)
         recipient = Recipient(name=f"Claims {role.value}s", channel="email", email=address)
-        self._notify(kind, {**context, "role": role.value}, recipient=recipient)
+        self.shell.notify(kind, {**context, "role": role.value}, recipient=recipient)

@@ -40,9 +40,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contract import ErrorType, Role, Sender, SlaBreach, SlaWarning, TimelineEntry
     from models.messages import ComplaintRecord, HandOverAppeal, NotificationRequest, Recipient, Rules
-    from workflows.base import LETTER_RETRY, STEADY_RETRY, business_error
     from workflows.claim_state import parse, refuse
     from workflows.credentials import authenticate
+    from workflows.shell import LETTER_RETRY, STEADY_RETRY, business_error
 
 TIERS = {Role.SUPERVISOR: Role.MANAGER, Role.MANAGER: Role.MANAGER}
 

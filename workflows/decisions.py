@@ -1,6 +1,6 @@
 """Decisions and money: the payout, the one guard, approval or denial, payment, advances.
 
-Every decision that moves money passes `core.rules.money.refusal` (through `_refusal`), in the update
+Every decision that moves money passes `core.rules.money.refusal` (through `Decisions.refusal`), in the update
 validators before a request enters history and again here at the moment money moves. Payments go one at a
 time (`money_lock`); the pay activity holds the policy's sum insured in the same transaction that books it.
 """
@@ -31,18 +31,28 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.messages import ComputePayout, PaymentReceipt, PaymentRequest
     from workflows import metrics, recoveries
-    from workflows.base import PAYMENT_RETRY, ActivityFailure, ClaimClosed, business_error
-    from workflows.claim_state import refuse
-    from workflows.clocks import SlaClocks
+    from workflows.claim_state import ClaimState, refuse
+    from workflows.clocks import Clocks
+    from workflows.shell import PAYMENT_RETRY, ActivityFailure, ClaimClosed, Shell, business_error
 
 
-class Decisions(SlaClocks):
-    money_lock: asyncio.Lock
+class Decisions:
+    """The claim's money: the guard, the payout, decisions, payments, advances and closing."""
+
+    def __init__(self, shell: Shell, clocks: Clocks) -> None:
+        self.shell = shell
+        self.clocks = clocks
+        self.money_lock = asyncio.Lock()
+        """Payments go one at a time: an advance and the final payment never overlap."""
+
+    @property
+    def s(self) -> ClaimState:
+        return self.shell.s
 
     # ------------------------------------------------------------------ the guard
 
-    def _refusal(self, kind: Kind, who: str, role: Role, amount: Decimal, *, recheck: bool = False,
-                 queued: bool = False) -> str | None:
+    def refusal(self, kind: Kind, who: str, role: Role, amount: Decimal, *, recheck: bool = False,
+                queued: bool = False) -> str | None:
         """The money guard on this claim as it stands. `recheck`: the decider's own approval is already
         recorded (checking again at the moment money moves); `queued`: the advance checked is itself among
         the advances waiting to be paid."""
@@ -67,10 +77,10 @@ class Decisions(SlaClocks):
                          ErrorType.NOT_AUTHORIZED)
         for approval in s.current_approvals:
             if approval.role == Role.SYSTEM:
-                problem = self._refusal(Kind.SYSTEM_APPROVAL, "system", Role.SYSTEM, amount)
+                problem = self.refusal(Kind.SYSTEM_APPROVAL, "system", Role.SYSTEM, amount)
             elif authority.RANK[approval.role] >= authority.RANK[required]:
                 kind = Kind.AGREED_ON_APPEAL if s.agreed_amount is not None else Kind.APPROVAL
-                problem = self._refusal(kind, approval.approver_id, approval.role, amount, recheck=True)
+                problem = self.refusal(kind, approval.approver_id, approval.role, amount, recheck=True)
             else:
                 continue
             if problem:
@@ -88,9 +98,9 @@ class Decisions(SlaClocks):
             line_items=claim.line_items, confirmed_amount=confirmed, advances_paid=s.advances_paid,
             clauses=rules.clauses, terms=s.policy)
 
-    async def _compute_payout(self) -> Payout:
+    async def compute_payout(self) -> Payout:
         s = self.s
-        s.payout = await self._activity("compute_payout", self._payout_request(), Payout)
+        s.payout = await self.shell.activity("compute_payout", self._payout_request(), Payout)
         s.sum_insured_available = s.payout.sum_insured_available
         if s.payout.total < s.paid_amount:  # advances already paid more than the payout assessed now
             over = s.paid_amount - s.payout.total
@@ -106,18 +116,18 @@ class Decisions(SlaClocks):
                                  amount=s.paid_amount, clause=clause)
                 s.payout = s.payout.model_copy(update={"total": s.paid_amount, "amount": ZERO,
                                                        "basis": [*s.payout.basis, step]})
-            await self._note("advance_overpaid", detail=f"advances exceed the assessed payout by {over}")
-            self._notify_staff("advance_overpaid", Role.SUPERVISOR, {"amount": over})
-        await self._note("payout_computed", detail=f"payout {s.payout.total}",
-                         changes={"payout_amount": str(s.payout.total)})
+            await self.shell.note("advance_overpaid", detail=f"advances exceed the assessed payout by {over}")
+            self.clocks.notify_staff("advance_overpaid", Role.SUPERVISOR, {"amount": over})
+        await self.shell.note("payout_computed", detail=f"payout {s.payout.total}",
+                              changes={"payout_amount": str(s.payout.total)})
         return s.payout
 
     # ------------------------------------------------------------------ decide, pay, deny
 
-    async def _decide_and_pay(self) -> None:
+    async def decide_and_pay(self) -> None:
         s = self.s
         claim, rules = s.require_ready()
-        self._check_withdrawn()
+        self.shell.check_withdrawn()
         assert s.payout is not None
         self._recheck_approvals()
         if s.agreed_amount is not None:
@@ -131,20 +141,20 @@ class Decisions(SlaClocks):
         s.decision = Decision(kind=kind, amount=s.payout.total, basis=s.payout.basis, decided_by=decided_by,
                               decided_at=workflow.now())
         s.decision_taken = True
-        self._stop_clock("determination", "appeal_resolution", "advance_payment")
-        self._start_clock("payment", rules.sla.payment_days)  # art. 23: from the agreement, not the letter
-        await self._note("decided", by=decided_by, detail=f"{kind}: {s.payout.total}")
-        self._notify(f"decision_{kind}", {
+        self.clocks.stop("determination", "appeal_resolution", "advance_payment")
+        self.clocks.start("payment", rules.sla.payment_days)  # art. 23: from the agreement, not the letter
+        await self.shell.note("decided", by=decided_by, detail=f"{kind}: {s.payout.total}")
+        self.shell.notify(f"decision_{kind}", {
             "amount": s.payout.total, "claimed": claim.claimed_amount, "basis": s.payout.basis,
             "appeal_days": rules.sla.appeal_window_days})
         await workflow.wait_condition(lambda: not s.advance_in_flight and not s.advance_requests)
         async with self.money_lock:
             await self._pay(s.payout.total - s.paid_amount, "final")
-        self._stop_clock("payment")
+        self.clocks.stop("payment")
         if not s.payments:  # nothing to pay: below the deductible, or the sum insured was used up by other claims
-            await self._deny_zero(s.payout)
+            await self.deny_zero(s.payout)
             return
-        await self._close(Outcome.PAID)
+        await self.close(Outcome.PAID)
 
     async def _pay(self, amount: Decimal, kind: Literal["final", "advance"]) -> None:
         """Pay once under a key made of the claim and the payout sequence. An account the bank rejects:
@@ -154,13 +164,13 @@ class Decisions(SlaClocks):
         if amount <= 0:
             return
         if kind == "final":
-            await self._enter(Stage.PAYING)
+            await self.shell.enter(Stage.PAYING)
         s.payout_sequence += 1
         sequence = s.payout_sequence
         while True:
             problem = "no bank account on file"
             if s.bank_account is not None:
-                self._check_withdrawn()
+                self.shell.check_withdrawn()
                 if kind == "advance" and self._advance_void():  # decided against while it waited its turn
                     raise ClaimClosed
                 if s.account_change_checking:  # a new account's code is being checked: pay to the outcome
@@ -169,7 +179,7 @@ class Decisions(SlaClocks):
                 s.transfer_in_flight = True
                 account = s.bank_account
                 try:
-                    receipt = await self._activity("pay", PaymentRequest(
+                    receipt = await self.shell.activity("pay", PaymentRequest(
                         claim_id=claim.claim_id, sequence=sequence, kind=kind, amount=amount,
                         account=account), PaymentReceipt, retry=PAYMENT_RETRY,
                         timeout=timedelta(minutes=2), passthrough=True)
@@ -190,10 +200,10 @@ class Decisions(SlaClocks):
                                         idempotency_key=receipt.idempotency_key, reference=receipt.reference,
                                         account=account.masked, paid_at=receipt.paid_at))
         metrics.paid(kind, receipt.amount)
-        await self._note("paid", detail=f"{receipt.amount} to {account.masked} ({receipt.reference})")
-        self._notify("payment_sent", {"amount": receipt.amount, "account": account.masked,
-                                      "reference": receipt.reference, "paid_at": receipt.paid_at, "kind": kind},
-                     sequence=sequence)
+        await self.shell.note("paid", detail=f"{receipt.amount} to {account.masked} ({receipt.reference})")
+        self.shell.notify("payment_sent", {"amount": receipt.amount, "account": account.masked,
+                                           "reference": receipt.reference, "paid_at": receipt.paid_at, "kind": kind},
+                          sequence=sequence)
 
     async def _await_bank_details(self, amount: Decimal, problem: str) -> None:
         """Tell the claimant (every rejection), remind them half-way, and let the clock hand the claim to a
@@ -201,20 +211,20 @@ class Decisions(SlaClocks):
         that waited for new details is then not paid)."""
         s = self.s
         _, rules = s.require_ready()
-        await self._note("payment_failed", detail=problem)
+        await self.shell.note("payment_failed", detail=problem)
         s.account_updated, s.awaiting_bank_details = False, True
-        clock = self._start_clock("bank_details", rules.sla.bank_details_days)
-        self._notify("payment_failed", {"amount": amount, "reason": problem, "due_at": clock.due_at})
+        clock = self.clocks.start("bank_details", rules.sla.bank_details_days)
+        self.shell.notify("payment_failed", {"amount": amount, "reason": problem, "due_at": clock.due_at})
 
         def answered() -> bool:
             return s.account_updated or s.withdrawal is not None or s.outcome is not None
 
-        if not await self._wait_until(answered, clock.started_at + clock.span / 2):
-            self._notify("bank_details_reminder", {"amount": amount, "due_at": clock.due_at})
+        if not await self.shell.wait_until(answered, clock.started_at + clock.span / 2):
+            self.shell.notify("bank_details_reminder", {"amount": amount, "due_at": clock.due_at})
         await workflow.wait_condition(answered)
         s.awaiting_bank_details = False
-        self._stop_clock("bank_details")
-        self._check_withdrawn()
+        self.clocks.stop("bank_details")
+        self.shell.check_withdrawn()
         if s.outcome is not None:
             raise ClaimClosed
 
@@ -223,7 +233,7 @@ class Decisions(SlaClocks):
         s = self.s
         _, rules = s.require_ready()
         clause = rules.clauses.get("sum_insured", "")
-        await self._note("payment_reduced", detail=f"{kind} of {requested} limited to {paid}: sum insured")
+        await self.shell.note("payment_reduced", detail=f"{kind} of {requested} limited to {paid}: sum insured")
         if kind == "final" and s.payout is not None and s.decision is not None:
             total = s.paid_amount + paid
             step = BasisStep(step="capped at the sum insured still available at payment", amount=total,
@@ -233,32 +243,32 @@ class Decisions(SlaClocks):
                                                    "zero_reason": "sum insured exhausted" if total <= 0 else None})
             s.decision = s.decision.model_copy(update={"kind": "partial", "amount": total,
                                                        "basis": s.payout.basis})
-        self._notify("payout_reduced", {"requested": requested, "amount": paid, "clause": clause,
-                                        "nothing_left": paid <= 0})
+        self.shell.notify("payout_reduced", {"requested": requested, "amount": paid, "clause": clause,
+                                             "nothing_left": paid <= 0})
 
-    async def _deny_zero(self, payout: Payout) -> None:
+    async def deny_zero(self, payout: Payout) -> None:
         _, rules = self.s.require_ready()
         reason = payout.zero_reason or "below deductible"
         clause_key = "below_deductible" if reason == "below deductible" else "sum_insured_exhausted"
-        await self._deny([reason], [rules.clauses[clause_key]], payout.basis)
+        await self.deny([reason], [rules.clauses[clause_key]], payout.basis)
 
-    async def _deny(self, reasons: list[str], clauses: list[str], basis: list[Any] | None = None,
-                    by: str = "system") -> None:
+    async def deny(self, reasons: list[str], clauses: list[str], basis: list[Any] | None = None,
+                   by: str = "system") -> None:
         s = self.s
         _, rules = s.require_ready()
-        self._check_withdrawn()
+        self.shell.check_withdrawn()
         s.decision = Decision(kind="denied", amount=s.paid_amount, basis=basis or [], reasons=reasons,
                               clauses=clauses, decided_by=by, decided_at=workflow.now())
         s.decision_taken = True
-        self._stop_clock("determination", "appeal_resolution", "advance_payment")
-        self._start_clock("denial_notice", rules.sla.denial_notice_days)
-        await self._note("decided", by=by, detail="denied: " + "; ".join(reasons))
-        self._notify("decision_denied", {"reasons": reasons, "clauses": clauses, "basis": basis or [],
-                                         "appeal_days": rules.sla.appeal_window_days})
-        self._stop_clock("denial_notice")
-        await self._close(Outcome.DENIED)
+        self.clocks.stop("determination", "appeal_resolution", "advance_payment")
+        self.clocks.start("denial_notice", rules.sla.denial_notice_days)
+        await self.shell.note("decided", by=by, detail="denied: " + "; ".join(reasons))
+        self.shell.notify("decision_denied", {"reasons": reasons, "clauses": clauses, "basis": basis or [],
+                                              "appeal_days": rules.sla.appeal_window_days})
+        self.clocks.stop("denial_notice")
+        await self.close(Outcome.DENIED)
 
-    async def _close(self, outcome: Outcome) -> None:
+    async def close(self, outcome: Outcome) -> None:
         s = self.s
         s.outcome, s.closed_at, s.review = outcome, workflow.now(), None
         s.clocks.clear()
@@ -266,7 +276,7 @@ class Decisions(SlaClocks):
         reckoned = self._reckon(outcome) if s.recoveries_on else None
         metrics.closed(outcome.value, s.path.value if s.path else "none",
                        s.closed_at - (s.registered_at or s.closed_at))
-        await self._enter(Stage.CLOSED, changes={"outcome": outcome.value, "closed_at": s.closed_at.isoformat()})
+        await self.shell.enter(Stage.CLOSED, changes={"outcome": outcome.value, "closed_at": s.closed_at.isoformat()})
         if reckoned is not None:
             await self._tell_reckoning(reckoned, outcome)
 
@@ -278,7 +288,7 @@ class Decisions(SlaClocks):
         allowed = s.decision.amount if outcome == Outcome.PAID and s.decision is not None else ZERO
         done = recoveries.reckon_closing(s.recoveries, s.paid_amount, allowed, outcome, workflow.now())
         if recoveries.outstanding(s.recoveries) > ZERO:
-            done.due_at = self._start_clock(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR).due_at
+            done.due_at = self.clocks.start(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR).due_at
         return done
 
     async def _tell_reckoning(self, done: recoveries.Reckoned, outcome: Outcome) -> None:
@@ -287,25 +297,27 @@ class Decisions(SlaClocks):
         claim, _ = s.require_ready()
         owed = str(recoveries.outstanding(s.recoveries))
         for recovery, cut in done.set_off:
-            await self._note("recovery_set_off", detail=f"recovery {recovery.number}: {cut} allowed by the decision; "
-                                                        f"{recovery.outstanding} still owed",
-                             changes={"recovery_outstanding": owed})
+            await self.shell.note("recovery_set_off",
+                                  detail=f"recovery {recovery.number}: {cut} allowed by the decision; "
+                                         f"{recovery.outstanding} still owed",
+                                  changes={"recovery_outstanding": owed})
         r = done.opened
         if r is None:
             return
-        await self._note("recovery_opened", detail=f"recovery {r.number}: {r.amount} owed back ({r.reason})",
-                         changes={"recovery_outstanding": owed})
-        self._notify("recovery_requested", {"amount": r.amount, "paid": s.paid_amount, "allowed": done.allowed,
-                                            "over_decision": outcome == Outcome.PAID,
-                                            "due_at": done.due_at}, sequence=r.number)
-        self._notify_staff("recovery_opened", Role.SUPERVISOR, {"amount": r.amount, "claimed": claim.claimed_amount})
+        await self.shell.note("recovery_opened", detail=f"recovery {r.number}: {r.amount} owed back ({r.reason})",
+                              changes={"recovery_outstanding": owed})
+        self.shell.notify("recovery_requested", {"amount": r.amount, "paid": s.paid_amount, "allowed": done.allowed,
+                                                 "over_decision": outcome == Outcome.PAID,
+                                                 "due_at": done.due_at}, sequence=r.number)
+        self.clocks.notify_staff("recovery_opened", Role.SUPERVISOR,
+                                 {"amount": r.amount, "claimed": claim.claimed_amount})
 
     # ------------------------------------------------------------------ advances
 
-    def _request_advance(self, amount: Decimal, approver_id: str, role: Role) -> None:
+    def request_advance(self, amount: Decimal, approver_id: str, role: Role) -> None:
         """Queue an advance and pay it beside the lifecycle (supervised: a failure is never silent)."""
         self.s.advance_requests.append((amount, approver_id, role))
-        self._spawn(self._pay_advance(), name=f"advance:{len(self.s.advance_requests)}")
+        self.shell.spawn(self._pay_advance(), name=f"advance:{len(self.s.advance_requests)}")
 
     async def _pay_advance(self) -> None:
         s = self.s
@@ -319,11 +331,11 @@ class Decisions(SlaClocks):
                 if self._advance_void():
                     return
                 kind = Kind.STATUTORY_ADVANCE if role == Role.SYSTEM else Kind.ADVANCE
-                problem = self._refusal(kind, approver_id, role, amount, queued=True)
+                problem = self.refusal(kind, approver_id, role, amount, queued=True)
                 if problem:
-                    await self._note("advance_refused", by=approver_id, detail=problem)
+                    await self.shell.note("advance_refused", by=approver_id, detail=problem)
                     return
-                await self._note("advance_payment", by=approver_id, detail=f"advance of {amount}")
+                await self.shell.note("advance_payment", by=approver_id, detail=f"advance of {amount}")
                 await self._pay(amount, "advance")
             finally:
                 s.advance_requests.pop(0)
@@ -335,7 +347,7 @@ class Decisions(SlaClocks):
         return s.withdrawal is not None or s.outcome is not None or s.rejection is not None or (
             s.decision is not None and s.decision.kind == "denied")
 
-    async def _statutory_advance(self) -> None:
+    async def statutory_advance(self) -> None:
         """Insurance Law art. 25: no determination within 60 days of complete materials, so the amount
         already determinable is paid on the workflow's own initiative, unless fraud is suspected (then a
         supervisor decides)."""
@@ -348,21 +360,21 @@ class Decisions(SlaClocks):
         def settled() -> bool:
             return s.decision is not None or s.outcome is not None or s.withdrawal is not None
 
-        if await self._wait_until(settled, clock.due_at):
+        if await self.shell.wait_until(settled, clock.due_at):
             return
-        self._stop_clock("advance_payment")
-        estimate = await self._activity("compute_payout", self._payout_request(), Payout)
+        self.clocks.stop("advance_payment")
+        estimate = await self.shell.activity("compute_payout", self._payout_request(), Payout)
         share = Decimal("1") if (s.investigation or not s.investigation_reason) else rules.sla.advance_share_in_dispute
         amount = cents(estimate.amount * share)
         s.statutory_advance_done = True
-        await self._note("statutory_advance_due", detail=f"determinable amount {amount} (share {share} of "
-                                                         f"{estimate.amount})")
+        await self.shell.note("statutory_advance_due", detail=f"determinable amount {amount} (share {share} of "
+                                                              f"{estimate.amount})")
         if amount <= 0 or settled():
             return
-        problem = self._refusal(Kind.STATUTORY_ADVANCE, "statutory", Role.SYSTEM, amount)
+        problem = self.refusal(Kind.STATUTORY_ADVANCE, "statutory", Role.SYSTEM, amount)
         if problem:
             s.advance_held = True
-            await self._note("statutory_advance_held", detail=problem)
-            self._notify_staff("advance_held", Role.SUPERVISOR, {"amount": amount})
+            await self.shell.note("statutory_advance_held", detail=problem)
+            self.clocks.notify_staff("advance_held", Role.SUPERVISOR, {"amount": amount})
             return
-        self._request_advance(amount, "statutory", Role.SYSTEM)
+        self.request_advance(amount, "statutory", Role.SYSTEM)

@@ -13,41 +13,44 @@ from __future__ import annotations
 import asyncio
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from core.rules.documents import check_documents, with_findings
-    from identity.tokens import sender_of
-    from models.contract import DocumentRef, ErrorType, UpdateAck
+    from models.contract import DocumentRef
     from models.documents import (
-        FIELDS,
         READ_KINDS,
-        CorrectDocumentField,
         DocumentReading,
         ReadDocument,
-        ReadField,
         ReadingRecorded,
         RecordReading,
     )
-    from workflows.base import STEADY_RETRY
-    from workflows.claim_state import parse, refuse
-    from workflows.feedback import Feedback
+    from workflows.claim_state import ClaimState
+    from workflows.shell import STEADY_RETRY, Shell
 
 UPLOADED = "doc://sha256/"
 
 
-class DocumentChecks(Feedback):
-    async def _read_new_documents(self) -> None:
+class Reader:
+    """Reads a claim's uploaded documents on the OCR workers' queue and rescores the claim on what they say."""
+
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+
+    @property
+    def s(self) -> ClaimState:
+        return self.shell.s
+
+    async def read_new(self) -> None:
         """Read the uploaded documents not read yet, then check every reading against the claim."""
         s = self.s
         fresh = [d for d in s.submitted if d.kind in READ_KINDS and d.ref.startswith(UPLOADED)
                  and d.ref not in s.readings]
         unique = list({d.ref: d for d in fresh}.values())
         await asyncio.gather(*(self._read(d) for d in unique))
-        await self._check_readings()
+        await self.check()
 
     async def _read(self, document: DocumentRef) -> None:
         s = self.s
@@ -63,14 +66,14 @@ class DocumentChecks(Feedback):
             reading = DocumentReading(ref=document.ref, kind=document.kind, engine="none", pages=0, readable=False,
                                       read_at=workflow.now())
             workflow.logger.warning("document not read: %s", err.cause or err)
-        recorded = await self._activity("record_reading", RecordReading(claim_id=claim.claim_id, reading=reading),
-                                        ReadingRecorded)
+        recorded = await self.shell.activity("record_reading", RecordReading(claim_id=claim.claim_id, reading=reading),
+                                             ReadingRecorded)
         s.readings[document.ref] = reading
         s.reused_invoices[document.ref] = recorded.reused_by
         read = f"{len(reading.fields)} fields" if reading.readable else "no readable text: a person reads it"
-        await self._note("document_read", detail=f"{document.kind}: {read}")
+        await self.shell.note("document_read", detail=f"{document.kind}: {read}")
 
-    async def _check_readings(self) -> None:
+    async def check(self) -> None:
         s = self.s
         claim, rules = s.require_ready()
         if s.risk is None or s.policy is None:
@@ -81,48 +84,12 @@ class DocumentChecks(Feedback):
         if rescored != s.risk:
             s.risk = rescored
             rules_hit = ", ".join(r.rule for r in findings.reasons) or "document reasons cleared"
-            await self._note("risk_rescored", detail=f"risk {s.risk.score} ({s.risk.level}): {rules_hit}",
-                             changes={"risk_score": s.risk.score, "risk_level": s.risk.level})
-            self._upsert_search_attributes()
-
-    # ------------------------------------------------------------------ staff correct what the machine read
-
-    @workflow.update(name="correct_document_field")
-    async def correct_document_field(self, payload: Any) -> UpdateAck:
-        s = self.s
-        req = parse(CorrectDocumentField, payload, "correct_document_field")
-        claim, _ = s.require_ready()
-        reading = s.readings[req.ref]
-        fields = {**reading.fields, req.field: ReadField(value=_normalised(req.field, req.value), confidence=1.0,
-                                                         corrected_by=req.by)}
-        s.readings[req.ref] = reading = reading.model_copy(update={"fields": fields, "readable": True})
-        await self._activity("record_reading", RecordReading(claim_id=claim.claim_id, reading=reading),
-                             ReadingRecorded)
-        await self._note("document_corrected", by=req.by, detail=f"{reading.kind} {req.field}",
-                         sender=sender_of(req.credential))
-        await self._check_readings()
-        return self._ack(f"{reading.kind} {req.field} corrected; risk {s.risk.score if s.risk else '-'}")
-
-    @correct_document_field.validator
-    def _validate_correct_document_field(self, payload: Any) -> None:
-        req = parse(CorrectDocumentField, payload, "correct_document_field")
-        self._authenticate("correct_document_field", req.credential, req.by, req.role)
-        self._require_open("correct_document_field")
-        reading = self.s.readings.get(req.ref)
-        if reading is None:
-            raise refuse(f"correct_document_field: ref: no reading of {req.ref} on this claim",
-                         ErrorType.INVALID_UPDATE)
-        allowed = FIELDS[READ_KINDS[reading.kind]]
-        if req.field not in allowed:
-            raise refuse(f"correct_document_field: field: one of {list(allowed)} for a {reading.kind}",
-                         ErrorType.INVALID_UPDATE)
-        try:
-            _normalised(req.field, req.value)
-        except ValueError as err:
-            raise refuse(f"correct_document_field: value: {err}", ErrorType.INVALID_UPDATE) from None
+            await self.shell.note("risk_rescored", detail=f"risk {s.risk.score} ({s.risk.level}): {rules_hit}",
+                                  changes={"risk_score": s.risk.score, "risk_level": s.risk.level})
+            self.shell.upsert_search_attributes()
 
 
-def _normalised(name: str, value: str) -> str:
+def normalised(name: str, value: str) -> str:
     """A corrected value in the form readings hold: dates ISO, amounts with two decimals."""
     text = value.strip()
     if name.endswith("date"):

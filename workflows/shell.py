@@ -1,7 +1,10 @@
-"""The claim workflow's plumbing: activities, the timeline, letters, stages and supervised side tasks.
+"""The claim workflow's shell: activities, the timeline, letters, stages, supervised side tasks and the long waits.
 
-Everything here is shared by the lifecycle (claim.py), its clocks (clocks.py), its money (paying.py) and
-its updates (claim_updates.py), which build on it in that order.
+The claim is put together from parts, not from a chain of base classes: `ClaimWorkflow` (claim.py, the lifecycle)
+extends `ClaimUpdates` (claim_updates.py, the updates and the `status` query) and holds a `Shell` (this module), its
+`Clocks` (clocks.py), its `Decisions` (decisions.py: payout, the money guard, payment, advances, closing) and its
+`Reader` (readings.py: documents read by machine). Each part gets the ones it uses when it is made; the claim's state
+lives in the shell (`Shell.s`) and every part reads the same one.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def business_error(err: ActivityError | ApplicationError) -> ApplicationError | 
     return None
 
 
-class ClaimBase:
+class Shell:
     """State, activities, the timeline and letters. No business rule lives here."""
 
     s: ClaimState
@@ -66,8 +69,8 @@ class ClaimBase:
     in_flight: int
     """Activities running now (letters among them): the run continues as new only when none is."""
 
-    def _init_base(self, claim_id: str) -> None:
-        self.s = ClaimState(claim_id)
+    def __init__(self, state: ClaimState) -> None:
+        self.s = state
         self.fast = False
         self.crash = None
         self.side_tasks = 0
@@ -75,7 +78,7 @@ class ClaimBase:
 
     # ------------------------------------------------------------------ supervised side tasks
 
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run work beside the lifecycle. Its failure is never lost: it ends the run (see `crash`)."""
 
         async def supervised() -> None:
@@ -94,7 +97,7 @@ class ClaimBase:
         self.side_tasks += 1
         asyncio.create_task(supervised(), name=name)
 
-    async def _supervise(self, main: Coroutine[Any, Any, None]) -> None:
+    async def supervise(self, main: Coroutine[Any, Any, None]) -> None:
         """Run the lifecycle; a side task's failure ends it the same way its own failure would."""
         task = asyncio.create_task(main, name="lifecycle")
         await workflow.wait_condition(lambda: task.done() or self.crash is not None)
@@ -105,9 +108,9 @@ class ClaimBase:
 
     # ------------------------------------------------------------------ activities
 
-    async def _activity(self, name: str, arg: Any, result_type: type[T] | None = None, *,
-                        retry: RetryPolicy = STEADY_RETRY, timeout: timedelta = timedelta(seconds=30),
-                        passthrough: bool = False) -> T:
+    async def activity(self, name: str, arg: Any, result_type: type[T] | None = None, *,
+                       retry: RetryPolicy = STEADY_RETRY, timeout: timedelta = timedelta(seconds=30),
+                       passthrough: bool = False) -> T:
         """Run an activity: a local one on the intake and fast path, a normal one otherwise. A business
         rejection surfaces as the workflow's own typed error unless `passthrough` (the caller handles it)."""
         self.in_flight += 1
@@ -125,7 +128,7 @@ class ClaimBase:
         finally:
             self.in_flight -= 1
 
-    async def _local(self, name: str, arg: Any, result_type: type[T]) -> T:
+    async def local(self, name: str, arg: Any, result_type: type[T]) -> T:
         args = [] if arg is None else [arg]
         return await workflow.execute_local_activity(  # type: ignore[no-any-return]
             name, args=args, result_type=result_type, start_to_close_timeout=timedelta(seconds=10),
@@ -133,29 +136,29 @@ class ClaimBase:
 
     # ------------------------------------------------------------------ timeline, stages, letters
 
-    async def _enter(self, stage: Stage, changes: dict[str, Any] | None = None) -> None:
+    async def enter(self, stage: Stage, changes: dict[str, Any] | None = None) -> None:
         self.s.stage = stage
         metrics.stage_entered(stage.value)
-        self._upsert_search_attributes()
-        await self._note(f"stage:{stage.value}", changes={"stage": stage.value, **(changes or {})})
+        self.upsert_search_attributes()
+        await self.note(f"stage:{stage.value}", changes={"stage": stage.value, **(changes or {})})
 
-    def _upsert_search_attributes(self) -> None:
+    def upsert_search_attributes(self) -> None:
         workflow.upsert_search_attributes(self.s.search_attributes())
 
-    async def _note(self, event: str, *, by: str = "system", detail: str = "",
-                    changes: dict[str, Any] | None = None, sender: Sender | None = None) -> None:
+    async def note(self, event: str, *, by: str = "system", detail: str = "",
+                   changes: dict[str, Any] | None = None, sender: Sender | None = None) -> None:
         """A timeline entry, written to the claim's event log and read model. Each event carries a key
         of its own, so a retried write after its commit adds nothing."""
         s = self.s
         at = workflow.now()
         s.timeline.append(TimelineEntry(at=at, event=event, by=by, detail=detail, sender=sender))
         s.event_count += 1
-        await self._activity("record_event", ClaimEvent(claim_id=s.claim_id, event=event, at=at, by=by,
-                                                        detail=detail, changes=changes or {},
-                                                        key=str(s.event_count)))
+        await self.activity("record_event", ClaimEvent(claim_id=s.claim_id, event=event, at=at, by=by,
+                                                       detail=detail, changes=changes or {},
+                                                       key=str(s.event_count)))
 
-    def _notify(self, kind: str, context: dict[str, Any], sequence: int | None = None,
-                recipient: Recipient | None = None) -> None:
+    def notify(self, kind: str, context: dict[str, Any], sequence: int | None = None,
+               recipient: Recipient | None = None) -> None:
         """A letter, at most once per (claim, kind, sequence), sent beside the lifecycle with a few
         retries. One that cannot be sent is recorded as failed; it never holds up a decision or payment."""
         s = self.s
@@ -166,21 +169,21 @@ class ClaimBase:
                                            language=c.language)
         request = NotificationRequest(claim_id=s.claim_id, kind=kind, sequence=seq, recipient=recipient,
                                       context=context)
-        self._spawn(self._send(request), name=f"letter:{kind}:{seq}")
+        self.spawn(self.send(request), name=f"letter:{kind}:{seq}")
 
-    async def _send(self, request: NotificationRequest) -> None:
+    async def send(self, request: NotificationRequest) -> None:
         try:
-            await self._activity("notify", request, retry=LETTER_RETRY, timeout=timedelta(seconds=30),
-                                 passthrough=True)
+            await self.activity("notify", request, retry=LETTER_RETRY, timeout=timedelta(seconds=30),
+                                passthrough=True)
         except ActivityFailure as err:
             self.s.letters_failed.append(f"{request.kind}-{request.sequence}")
             metrics.letter_failed(request.kind)
-            await self._note("notification_failed", detail=f"{request.kind}: {err.cause or err}")
+            await self.note("notification_failed", detail=f"{request.kind}: {err.cause or err}")
             return
         self.s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{request.kind}",
                                              detail=request.recipient.name))
 
-    async def _wait_until(self, condition: Callable[[], bool], moment: datetime) -> bool:
+    async def wait_until(self, condition: Callable[[], bool], moment: datetime) -> bool:
         """Wait for the condition until a moment; True if it held in time."""
         remaining = (moment - workflow.now()).total_seconds()
         if remaining <= 0:
@@ -193,7 +196,7 @@ class ClaimBase:
 
     # ------------------------------------------------------------------ continuing as new
 
-    async def _wait_quietly(self, condition: Callable[[], bool], wait: str, moment: datetime | None = None) -> bool:
+    async def wait_quietly(self, condition: Callable[[], bool], wait: str, moment: datetime | None = None) -> bool:
         """Wait for the condition (until the moment, when one is given); True if it held in time.
 
         These are the lifecycle's long waits, for claimants and staff. When the history has grown long the
@@ -204,12 +207,12 @@ class ClaimBase:
             if moment is None:
                 await workflow.wait_condition(lambda also=also: condition() or also())  # type: ignore[misc]
             else:
-                await self._wait_until(lambda also=also: condition() or also(), moment)  # type: ignore[misc]
+                await self.wait_until(lambda also=also: condition() or also(), moment)  # type: ignore[misc]
             if condition():
                 return True
             if moment is not None and workflow.now() >= moment:
                 return False
-        await self._continue_as_new(wait)
+        await self.continue_as_new(wait)
         raise AssertionError("unreachable: continuing as new ends the run")
 
     def _history_long(self) -> bool:
@@ -227,19 +230,19 @@ class ClaimBase:
                 and not s.advance_in_flight and not s.transfer_in_flight and not s.awaiting_bank_details
                 and not s.account_change_checking)
 
-    async def _continue_as_new(self, wait: str) -> None:
+    async def continue_as_new(self, wait: str) -> None:
         s = self.s
         s.continued, s.continued_at = s.continued + 1, workflow.now()
-        await self._note("continued_as_new", detail=f"run {s.continued} continues at the wait for {wait}; "
-                                                    f"history of {workflow.info().get_current_history_length()} "
-                                                    "events")
+        await self.note("continued_as_new", detail=f"run {s.continued} continues at the wait for {wait}; "
+                                                   f"history of {workflow.info().get_current_history_length()} "
+                                                   "events")
         await workflow.wait_condition(self._quiet)
         s.resume_at = wait
         workflow.continue_as_new(args=[s.claim, s.snapshot()])
 
-    def _check_withdrawn(self) -> None:
+    def check_withdrawn(self) -> None:
         if self.s.withdrawal is not None and self.s.outcome is None:
             raise ClaimClosed
 
-    def _ack(self, detail: str) -> UpdateAck:
+    def ack(self, detail: str) -> UpdateAck:
         return UpdateAck(claim_id=self.s.claim_id, stage=self.s.stage, outcome=self.s.outcome, detail=detail)
