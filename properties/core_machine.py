@@ -110,6 +110,8 @@ class CoreMachine(RuleBasedStateMachine):
             events = core.decide(self.states[n], command)
         except core.Refused:
             return None
+        if isinstance(command, c.Withdraw) and self.states[n].final_bounced:
+            CoreMachine.reached["WithdrawnWhileTheFinalWaitsForAnAccount"] += 1
         self.states[n] = core.fold(self.states[n], events)
         oracle = self.oracles[n]
         CoreMachine.reached.update(type(event).__name__ for event in events)
@@ -317,6 +319,23 @@ class CoreMachine(RuleBasedStateMachine):
             self.send(n, c.Reopen("sup-7", Role.SUPERVISOR) if turn == "overdue" else c.Appeal("please look again"))
             for _ in range(3):
                 self.next_step(n, Path.GREEN, False, False, "approve")
+
+    @rule(claimed=st.sampled_from(AMOUNTS), then=st.sampled_from(["withdraw", "new account", "wait"]))
+    @precondition(lambda self: len(self.states) < CLAIMS + 2)
+    def a_final_the_bank_refuses(self, claimed: Decimal, then: str) -> None:
+        """A claim approved and paid to an account the bank refuses; the claimant then withdraws (allowed while nothing
+        was paid), gives a new account, or leaves it to the other rules."""
+        n = len(self.states)
+        self.register(claimed, TODAY - timedelta(days=3))
+        for _ in range(4):
+            if self.states[n].transfer is not None:
+                break
+            self.next_step(n, Path.STANDARD, False, False, "approve")
+        self.gateway_answers(n, "refuse")
+        if then == "withdraw":
+            self.send(n, c.Withdraw("changed my mind"))
+        elif then == "new account":
+            self.send(n, c.AccountUpdated())
 
     @rule(data=st.data(), who=st.sampled_from(PEOPLE))
     def escalate_or_assign(self, data: st.DataObject, who: str) -> None:

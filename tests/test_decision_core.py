@@ -137,7 +137,7 @@ def test_the_money_invariants_hold_over_random_sequences():
     assert ran >= EXAMPLES, f"only {ran} sequences ran"
     reached = CoreMachine.reached - reached_before
     for event in ("RecoveryOpened", "RecoveryRepaid", "RecoveryWrittenOff", "RecoverySetOff", "AppealOpened",
-                  "Reopened", "PaymentBounced", "ClosingWhenSettled"):
+                  "Reopened", "PaymentBounced", "ClosingWhenSettled", "WithdrawnWhileTheFinalWaitsForAnAccount"):
         assert reached[event] >= EXAMPLES // 200, f"the sequences reached {event} only {reached[event]} times"
     print(f"\n{ran} core sequences in {time.monotonic() - started:.1f} s")  # noqa: T201
 

@@ -194,6 +194,8 @@ class Snapshot:
     execution: WorkflowExecutionStatus | None
     task_failures: list[str]
     failure_type: str | None = None
+    disagreements: list[str] | None = None
+    """Where the workflow's reading of the claim differs from the decision core's (the `core_disagreements` query)."""
 
 
 class ClaimsMachine(RuleBasedStateMachine):
@@ -273,16 +275,17 @@ class ClaimsMachine(RuleBasedStateMachine):
                 execution = ENDINGS[event.event_type]
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
                 failure_type = event.workflow_execution_failed_event_attributes.failure.application_failure_info.type
-        status = None
+        status = disagreements = None
         if execution in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
             try:
                 status = await handle.query("status")
+                disagreements = await handle.query("core_disagreements")
             except RPCError:
-                status = None
+                status = disagreements = None
         with Session(self.rig.engine) as session:
             ledger = [money(p.amount) for p in session.exec(select(Payment).where(
                 Payment.claim_id == record.claim_id, Payment.status == "paid")).all()]
-        return Snapshot(status, ledger, execution, failures, failure_type)
+        return Snapshot(status, ledger, execution, failures, failure_type, disagreements)
 
     def teardown(self) -> None:
         """End the sequence's claims that are still open. Left running, their clocks would tick through every
@@ -665,6 +668,13 @@ class ClaimsMachine(RuleBasedStateMachine):
                 assert shown - settled <= allowed + owed, (
                     f"{where}: closed {status['outcome']} keeping {shown - settled}; its decision allows {allowed} "
                     f"and {owed} is owed back")
+
+    @invariant()
+    def the_workflow_reads_the_claim_as_the_decision_core_does(self) -> None:
+        """The validators ask the core (workflows/core_view.py); they can only be right if the core is shown the
+        claim as the workflow holds it: the same money paid and being decided, the same tier, approvals, conflicts."""
+        for record, snap in self.views():
+            assert not snap.disagreements, f"claim {record.claim_id}: {snap.disagreements}"
 
     @invariant()
     def no_policy_pays_beyond_its_sum_insured(self) -> None:

@@ -286,6 +286,10 @@ class ClaimState:
         return self.decision is not None and self.decision.kind != "denied" and self.outcome is None
 
     def approved(self) -> bool:
+        """This round is approved: by the system (whose approval is recorded only where the guard let it approve), or
+        by enough distinct people of the tier, as the decision core counts it."""
+        if any(a.role == Role.SYSTEM for a in self.current_approvals):
+            return True
         return authority.is_approved(self.current_approvals, self.required_role(), self.approvals_needed())
 
     def conflicted(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from core.claim import commands as core
     from core.rules import authority
     from core.rules.calendar import due
     from core.rules.money import Kind
@@ -60,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contract import Approve as ApproveInput
     from models.documents import FIELDS, READ_KINDS, CorrectDocumentField, ReadField, ReadingRecorded, RecordReading
     from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, Recipient, RecordDocuments
-    from workflows import recoveries
+    from workflows import core_view, recoveries
     from workflows.claim_state import ClaimState, parse, refuse
     from workflows.clocks import Clocks
     from workflows.credentials import authenticate
@@ -97,6 +98,11 @@ class ClaimUpdates:
     @workflow.query(name="status")
     def status(self) -> ClaimStatus:
         return self.s.status()
+
+    @workflow.query(name="core_disagreements")
+    def core_disagreements(self) -> list[str]:
+        """Where the workflow's reading of the claim differs from the decision core's; empty when they agree."""
+        return core_view.disagreements(self.s)
 
     def _require_open(self, action: str) -> None:
         self.s.require_ready()
@@ -158,6 +164,7 @@ class ClaimUpdates:
                          + (f" ({s.outcome.value})" if s.outcome else ""))
         if s.money_has_moved():
             raise refuse("withdraw: payment has begun; the claim can no longer be withdrawn")
+        core_view.check(s, "withdraw", core.Withdraw(req.reason))
 
     @workflow.update(name="appeal")
     async def appeal(self, payload: Any) -> UpdateAck:
@@ -175,6 +182,7 @@ class ClaimUpdates:
             raise refuse("appeal: only a denial or a partial approval can be appealed, once")
         if workflow.now() > window:
             raise refuse(f"appeal: the appeal window closed on {window.isoformat()}")
+        core_view.check(self.s, "appeal", core.Appeal(req.reason))
 
     def _appeal_window_end(self) -> datetime | None:
         s = self.s
@@ -346,6 +354,8 @@ class ClaimUpdates:
         if part is not None:
             raise refuse(f"{req.investigator_id} is the {part} of this claim and may not investigate it",
                          ErrorType.NOT_AUTHORIZED)
+        core_view.check(s, "record_investigation", core.RecordInvestigation(
+            req.investigator_id, req.confirmed_amount, req.fraud_suspected))
 
     @workflow.update(name="approve")
     async def approve(self, payload: Any) -> UpdateAck:
@@ -377,6 +387,7 @@ class ClaimUpdates:
         kind = Kind.AGREED_ON_APPEAL if req.amount is not None or s.agreed_amount is not None else Kind.APPROVAL
         amount = req.amount if req.amount is not None else s.decision_amount
         self._check_decider("approve", req.approver_id, req.role, kind, amount)
+        core_view.check(s, "approve", core.Approve(req.approver_id, req.role, req.amount))
 
     @workflow.update(name="reject")
     async def reject(self, payload: Any) -> UpdateAck:
@@ -392,6 +403,7 @@ class ClaimUpdates:
         req = parse(Reject, payload, "reject")
         self._authenticate("reject", req.credential, req.approver_id, req.role)
         self._check_decider("reject", req.approver_id, req.role, Kind.APPROVAL, self.s.decision_amount)
+        core_view.check(self.s, "reject", core.Reject(req.approver_id, req.role, req.reason))
 
     def _check_decider(self, action: str, approver_id: str, role: Role, kind: Kind, amount: Decimal) -> None:
         s = self.s
@@ -431,6 +443,8 @@ class ClaimUpdates:
         problem = self.decisions.refusal(Kind.ADVANCE, req.approver_id, req.role, req.amount)
         if problem:
             raise refuse(f"approve_advance: {problem}", ErrorType.NOT_AUTHORIZED)
+        if not s.advance_held:  # the statutory advance a person approves is not in the core yet (docs/decision-core.md)
+            core_view.check(s, "approve_advance", core.ApproveAdvance(req.approver_id, req.role, req.amount))
 
     @workflow.update(name="escalate")
     async def escalate(self, payload: Any) -> UpdateAck:
@@ -448,6 +462,7 @@ class ClaimUpdates:
         if self.s.decision_taken:
             raise refuse("escalate: the claim is decided and its payment is under way; the payment clock "
                          "escalates a late payment by itself")
+        core_view.check(self.s, "escalate", core.Escalate(req.by))
 
     @workflow.update(name="assign")
     async def assign(self, payload: Any) -> UpdateAck:
@@ -474,6 +489,7 @@ class ClaimUpdates:
         if s.investigation and authority.person_key(s.investigation.investigator_id) == me:
             raise refuse(f"assign: {req.handler_id} investigated this claim (four-eyes rule)",
                          ErrorType.NOT_AUTHORIZED)
+        core_view.check(s, "assign", core.Assign(req.handler_id))
 
     @workflow.update(name="reopen")
     async def reopen(self, payload: Any) -> UpdateAck:
@@ -493,6 +509,7 @@ class ClaimUpdates:
             raise refuse("reopen: a supervisor or manager must reopen a claim", ErrorType.NOT_AUTHORIZED)
         if workflow.now() > due(s.closed_at, rules.sla.reopen_window_days, rules.sla):
             raise refuse("reopen: the reopening window has passed")
+        core_view.check(s, "reopen", core.Reopen(req.by, req.role))
 
     # ================================================================== money owed back
 
@@ -514,6 +531,7 @@ class ClaimUpdates:
         if req.amount > recovery.outstanding:
             raise refuse(f"record_recovery: amount: {req.amount} is more than the {recovery.outstanding} still owed "
                          f"on recovery {recovery.number}", ErrorType.INVALID_UPDATE)
+        core_view.check(self.s, "record_recovery", core.RecordRepayment(recovery.number, req.amount))
 
     @workflow.update(name="write_off_recovery")
     async def write_off_recovery(self, payload: Any) -> UpdateAck:
@@ -543,11 +561,13 @@ class ClaimUpdates:
     def _validate_write_off_recovery(self, payload: Any) -> None:
         req = parse(WriteOffRecovery, payload, "write_off_recovery")
         self._authenticate("write_off_recovery", req.credential, req.by)
-        self._open_recovery("write_off_recovery", req.kind, req.number)
+        recovery = self._open_recovery("write_off_recovery", req.kind, req.number)
         part = self._part_in_claim(req.by)
         if part is not None:
             raise refuse(f"write_off_recovery: {req.by} is the {part} of this claim; money owed back is written off "
                          "by a manager who took no part (four-eyes rule)", ErrorType.NOT_AUTHORIZED)
+        # The credential proved a manager: the access rules let no other role send this update.
+        core_view.check(self.s, "write_off_recovery", core.WriteOff(recovery.number, req.by, Role.MANAGER))
 
     def _part_in_claim(self, person: str) -> str | None:
         """The part a person took in the claim (handler, investigator, decider, approver), if any: four eyes."""

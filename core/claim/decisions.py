@@ -93,7 +93,8 @@ def decide(s: ClaimCore, command: c.Command) -> list[e.Event]:  # noqa: C901 (on
             _open(s, "withdraw")
             if s.money_moving:
                 raise Refused("withdraw: payment has begun; the claim can no longer be withdrawn")
-            return [e.Withdrawn(reason), *_closing(s, [], Outcome.WITHDRAWN)]
+            withdrawn: list[e.Event] = [e.Withdrawn(reason)]
+            return withdrawn + _closing(fold(s, withdrawn), [], Outcome.WITHDRAWN)
         case c.Appeal(reason):
             if not s.closed or s.decision is None or s.withdrawn or s.outcome not in (Outcome.DENIED, Outcome.PAID):
                 raise Refused("appeal: only a decided claim can be appealed")

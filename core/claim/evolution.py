@@ -51,8 +51,9 @@ def evolve(s: ClaimCore, event: e.Event) -> ClaimCore:  # noqa: C901 (one branch
             return replace(s, awaiting_account=s.transfer, transfer=None)
         case e.AccountReplaced():
             return replace(s, awaiting_account=None)
-        case e.Withdrawn():
-            return replace(s, withdrawn=True, advances_waiting=())
+        case e.Withdrawn():  # a final payment the bank refused is not made again
+            return replace(s, withdrawn=True, advances_waiting=(),
+                           awaiting_account=None if s.final_bounced else s.awaiting_account)
         case e.AppealOpened():
             decided_by = (*(s.decision.by if s.decision else ()), *(a.who for a in s.approvals))
             return replace(s, review=True, appeals=s.appeals + 1, approvals=(), agreed=None, decision_taken=False,

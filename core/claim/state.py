@@ -206,8 +206,16 @@ class ClaimCore:
         return people
 
     @property
+    def final_bounced(self) -> bool:
+        """The final payment came back from the bank and waits for the claimant's new account."""
+        return self.awaiting_account is not None and self.awaiting_account.kind == "final"
+
+    @property
     def money_moving(self) -> bool:
-        """Payment has begun: something was paid, is on its way, or a decision to pay was taken."""
+        """Payment has begun: something was paid, is on its way, or a decision to pay was taken; unless all there is
+        of it is a final payment the bank refused, which waits for the claimant (who may then still withdraw)."""
+        if self.final_bounced and not self.payments and not self.advances_waiting and self.transfer is None:
+            return False
         paying = self.decision_taken and self.decision is not None and self.decision.kind != "denied"
         return bool(self.payments) or self.in_flight > ZERO or paying
 
