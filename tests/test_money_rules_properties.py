@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from config.rules import AUTHORITY_LIMITS, CLAUSES
 from core.rules import authority
 from core.rules import money as money_guard
+from core.rules import payout as payout_rules
 from core.rules.payout import compute_payout
 from models.contract import ApprovalRecord, LineItem, Role
 
@@ -175,3 +177,61 @@ def test_is_approved_counts_distinct_qualified_people(amount, approvals):
         assert len(qualified) >= needed, (
             f"{amount} approved by {approvals}: {len(qualified)} distinct qualified people, {needed} needed")
         assert all(covers(r, amount) for _, r in approvals if authority.RANK[r] >= authority.RANK[required])
+
+
+# ---------------------------------------------------------------------------------------------- after the payout
+
+
+def a_payout(claimed: Decimal, items: list[LineItem], deductible: Decimal, ratio: Decimal) -> Any:
+    return compute_payout(claimed_amount=claimed, line_items=items, confirmed_amount=None, deductible=deductible,
+                          payout_ratio=ratio, sum_insured=D("3000000.00"), paid_on_policy=D("0"),
+                          advances_paid=D("0"), clauses=CLAUSES)
+
+
+@RUNS
+@given(claimed=positive, items=items, deductible=money, ratio=ratios, paid=money, owed_back=st.booleans())
+def test_advances_beyond_the_payout_are_never_paid_again(claimed, items, deductible, ratio, paid, owed_back):
+    assessed = a_payout(claimed, items, deductible, ratio)
+    payout, over = payout_rules.net_of_paid(assessed, paid, "clause", owed_back=owed_back)
+    if paid <= assessed.total:
+        assert (payout, over) == (assessed, D("0")), "a payout advances do not exceed is left as it was"
+        return
+    assert over == paid - assessed.total and payout.amount == 0, f"{paid} paid against {assessed.total}: pays more"
+    assert payout.total == (assessed.total if owed_back else paid), "the decision keeps the payout assessed"
+    assert payout.basis[-1].amount == payout.total and len(payout.basis) == len(assessed.basis) + 1
+
+
+@RUNS
+@given(claimed=positive, items=items, deductible=money, ratio=ratios, agreed=money, paid=money)
+def test_an_amount_agreed_on_appeal_pays_only_what_is_still_owed(claimed, items, deductible, ratio, agreed, paid):
+    payout = payout_rules.agreed_on_appeal(a_payout(claimed, items, deductible, ratio), agreed, paid, "clause")
+    assert payout.total == agreed and payout.amount == max(agreed - paid, D("0"))
+    assert payout_rules.still_to_pay(payout.total, paid) == payout.amount
+
+
+@RUNS
+@given(claimed=positive, items=items, deductible=money, ratio=ratios, before=money, now=money)
+def test_a_payment_cut_at_paying_is_the_whole_decision(claimed, items, deductible, ratio, before, now):
+    payout = payout_rules.capped_at_payment(a_payout(claimed, items, deductible, ratio), before, now, "clause")
+    assert payout.total == before + now and payout.amount == now and not payout.in_full
+    assert (payout.zero_reason == "sum insured exhausted") == (before + now <= 0)
+
+
+@RUNS
+@given(determinable=money, disputed=st.booleans(), share=ratios)
+def test_the_statutory_advance_is_the_share_of_what_is_determinable(determinable, disputed, share):
+    amount, used = payout_rules.statutory_advance(determinable, disputed, share)
+    assert used == (share if disputed else D("1"))
+    assert amount == (determinable * used).quantize(D("0.01"), rounding=ROUND_HALF_UP)
+    assert D("0") <= amount <= determinable
+
+
+@RUNS
+@given(claimed=positive, items=items, deductible=money, ratio=ratios)
+def test_the_estimate_before_the_payout_is_the_payout_the_line_items_give(claimed, items, deductible, ratio):
+    guess = payout_rules.estimate(claimed_amount=claimed, line_items=items, confirmed_amount=None,
+                                  deductible=deductible, payout_ratio=ratio)
+    if not items:
+        assert guess is None
+    else:
+        assert guess == a_payout(claimed, items, deductible, ratio).total  # the sum insured here never binds

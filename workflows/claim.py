@@ -17,6 +17,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core.rules import intake, triage
+    from core.rules import recovery as recoveries
     from core.rules.calendar import due
     from core.rules.money import Kind
     from identity.tokens import sender_of
@@ -34,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
         workflow_id_for,
     )
     from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim, Rules
-    from workflows import recoveries
     from workflows.claim_state import ClaimState, parse, refuse
     from workflows.claim_updates import ClaimUpdates
     from workflows.clocks import Clocks

@@ -17,8 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, TypeAdapter, ValidationError
 
     from core.rules import authority, money, triage
+    from core.rules import recovery as recoveries
     from core.rules.calendar import due
-    from core.rules.payout import after_terms
+    from core.rules.payout import estimate
     from models import search_attributes as sa
     from models.contract import (
         Appeal,
@@ -51,7 +52,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.documents import DocumentReading
     from models.messages import Rules
-    from workflows import recoveries
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -184,7 +184,7 @@ class ClaimState:
     recoveries_on: bool = False
     """Money out beyond what the decision allows opens a recovery (claims started since recoveries exist)."""
     recoveries: list[Recovery] = field(default_factory=list)
-    """Money owed back on the claim, open and closed (workflows/recoveries.py)."""
+    """Money owed back on the claim, open and closed (core/rules/recovery.py)."""
     decision_taken: bool = False
     """The decision of this round is taken (to pay or to deny): nobody approves, rejects or escalates any more
     until an appeal or a reopening starts a new round."""
@@ -335,14 +335,9 @@ class ClaimState:
         if self.payout is not None:
             return self.payout.total
         assert self.policy is not None
-        if self.investigation is not None and self.investigation.confirmed_amount is not None:
-            assessed = self.investigation.confirmed_amount
-        elif claim.line_items:
-            assessed = sum((item.amount for item in claim.line_items), Decimal("0.00"))
-        else:
-            return None
-        return after_terms(min(assessed, claim.claimed_amount), self.policy.deductible,
-                                  self.policy.payout_ratio)
+        return estimate(claimed_amount=claim.claimed_amount, line_items=claim.line_items,
+                        confirmed_amount=self.investigation.confirmed_amount if self.investigation else None,
+                        deductible=self.policy.deductible, payout_ratio=self.policy.payout_ratio)
 
     def money_has_moved(self) -> bool:
         """Payment has begun: something was paid, an advance waits to be paid, a transfer is under way, or

@@ -21,6 +21,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from core.claim import commands as core
     from core.rules import authority
+    from core.rules import recovery as recoveries
     from core.rules.calendar import due
     from core.rules.money import Kind
     from core.rules.risk import with_reused_documents
@@ -61,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contract import Approve as ApproveInput
     from models.documents import FIELDS, READ_KINDS, CorrectDocumentField, ReadField, ReadingRecorded, RecordReading
     from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, Recipient, RecordDocuments
-    from workflows import core_view, recoveries
+    from workflows import core_view
     from workflows.claim_state import ClaimState, parse, refuse
     from workflows.clocks import Clocks
     from workflows.credentials import authenticate

@@ -8,7 +8,6 @@ time (`money_lock`); the pay activity holds the policy's sum insured in the same
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -16,11 +15,11 @@ from typing import Any, Literal
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from core.rules import authority
-    from core.rules.money import Kind, MoneyDecision, refusal
-    from core.rules.payout import ZERO, cents
+    from core.rules import payout as payout_rules
+    from core.rules import recovery as recoveries
+    from core.rules.money import Kind, MoneyDecision, recheck_approvals, refusal_as_it_stands
+    from core.rules.payout import ZERO
     from models.contract import (
-        BasisStep,
         Decision,
         ErrorType,
         Outcome,
@@ -30,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
     )
     from models.messages import ComputePayout, PaymentReceipt, PaymentRequest
-    from workflows import metrics, recoveries
+    from workflows import metrics
     from workflows.claim_state import ClaimState, refuse
     from workflows.clocks import Clocks
     from workflows.shell import PAYMENT_RETRY, ActivityFailure, ClaimClosed, Shell, business_error
@@ -56,35 +55,16 @@ class Decisions:
         """The money guard on this claim as it stands. `recheck`: the decider's own approval is already
         recorded (checking again at the moment money moves); `queued`: the advance checked is itself among
         the advances waiting to be paid."""
-        s = self.s
-        claim_money = s.claim_money()
-        if queued:
-            claim_money = dataclasses.replace(claim_money, pending_advances=claim_money.pending_advances - amount)
-        if recheck:
-            me = authority.person_key(who)
-            claim_money = dataclasses.replace(
-                claim_money, approved_by=[p for p in claim_money.approved_by if authority.person_key(p) != me])
-        return refusal(MoneyDecision(kind=kind, decider_id=who, role=role, amount=amount), claim_money,
-                       s.authority())
+        return refusal_as_it_stands(MoneyDecision(kind=kind, decider_id=who, role=role, amount=amount),
+                                    self.s.claim_money(), self.s.authority(), recheck=recheck, queued=queued)
 
     def _recheck_approvals(self) -> None:
         """At the moment of paying: every approval that counts is still within authority for the amount."""
         s = self.s
-        amount = s.decision_amount
-        required = s.required_role()
-        if not s.approved():
-            raise refuse(f"money guard: nobody with the authority of a {required.value} has approved {amount}",
-                         ErrorType.NOT_AUTHORIZED)
-        for approval in s.current_approvals:
-            if approval.role == Role.SYSTEM:
-                problem = self.refusal(Kind.SYSTEM_APPROVAL, "system", Role.SYSTEM, amount)
-            elif authority.RANK[approval.role] >= authority.RANK[required]:
-                kind = Kind.AGREED_ON_APPEAL if s.agreed_amount is not None else Kind.APPROVAL
-                problem = self.refusal(kind, approval.approver_id, approval.role, amount, recheck=True)
-            else:
-                continue
-            if problem:
-                raise refuse(f"money guard: {problem}", ErrorType.NOT_AUTHORIZED)
+        problem = recheck_approvals([(a.approver_id, a.role) for a in s.current_approvals], s.decision_amount,
+                                    s.agreed_amount is not None, s.approved(), s.claim_money(), s.authority())
+        if problem:
+            raise refuse(f"money guard: {problem}", ErrorType.NOT_AUTHORIZED)
 
     # ------------------------------------------------------------------ payout
 
@@ -102,20 +82,9 @@ class Decisions:
         s = self.s
         s.payout = await self.shell.activity("compute_payout", self._payout_request(), Payout)
         s.sum_insured_available = s.payout.sum_insured_available
-        if s.payout.total < s.paid_amount:  # advances already paid more than the payout assessed now
-            over = s.paid_amount - s.payout.total
-            clause = s.require_ready()[1].clauses.get("advance_payment", "")
-            if s.recoveries_on:  # the decision is the payout assessed; the excess is owed back when the claim closes
-                step = BasisStep(step=f"advances already paid {s.paid_amount} exceed the payout assessed now by "
-                                      f"{over}: nothing further is paid; the excess is owed back",
-                                 amount=s.payout.total, clause=clause)
-                s.payout = s.payout.model_copy(update={"amount": ZERO, "basis": [*s.payout.basis, step]})
-            else:
-                step = BasisStep(step=f"advances already paid {s.paid_amount} exceed the payout assessed now by "
-                                      f"{over}: nothing further is paid; the excess is to be recovered",
-                                 amount=s.paid_amount, clause=clause)
-                s.payout = s.payout.model_copy(update={"total": s.paid_amount, "amount": ZERO,
-                                                       "basis": [*s.payout.basis, step]})
+        clause = s.require_ready()[1].clauses.get("advance_payment", "")
+        s.payout, over = payout_rules.net_of_paid(s.payout, s.paid_amount, clause, owed_back=s.recoveries_on)
+        if over > ZERO:  # advances already paid more than the payout assessed now
             await self.shell.note("advance_overpaid", detail=f"advances exceed the assessed payout by {over}")
             self.clocks.notify_staff("advance_overpaid", Role.SUPERVISOR, {"amount": over})
         await self.shell.note("payout_computed", detail=f"payout {s.payout.total}",
@@ -131,11 +100,8 @@ class Decisions:
         assert s.payout is not None
         self._recheck_approvals()
         if s.agreed_amount is not None:
-            step = BasisStep(step="agreed on appeal review", amount=s.agreed_amount,
-                             clause=rules.clauses.get("appeal", ""))
-            s.payout = s.payout.model_copy(update={"total": s.agreed_amount,
-                                                   "amount": max(s.agreed_amount - s.paid_amount, ZERO),
-                                                   "basis": [*s.payout.basis, step]})
+            s.payout = payout_rules.agreed_on_appeal(s.payout, s.agreed_amount, s.paid_amount,
+                                                     rules.clauses.get("appeal", ""))
         kind = "approved" if s.payout.in_full else "partial"
         decided_by = ", ".join(a.approver_id for a in s.current_approvals) or "system"
         s.decision = Decision(kind=kind, amount=s.payout.total, basis=s.payout.basis, decided_by=decided_by,
@@ -149,7 +115,7 @@ class Decisions:
             "appeal_days": rules.sla.appeal_window_days})
         await workflow.wait_condition(lambda: not s.advance_in_flight and not s.advance_requests)
         async with self.money_lock:
-            await self._pay(s.payout.total - s.paid_amount, "final")
+            await self._pay(payout_rules.still_to_pay(s.payout.total, s.paid_amount), "final")
         self.clocks.stop("payment")
         if not s.payments:  # nothing to pay: below the deductible, or the sum insured was used up by other claims
             await self.deny_zero(s.payout)
@@ -235,13 +201,8 @@ class Decisions:
         clause = rules.clauses.get("sum_insured", "")
         await self.shell.note("payment_reduced", detail=f"{kind} of {requested} limited to {paid}: sum insured")
         if kind == "final" and s.payout is not None and s.decision is not None:
-            total = s.paid_amount + paid
-            step = BasisStep(step="capped at the sum insured still available at payment", amount=total,
-                             clause=clause)
-            s.payout = s.payout.model_copy(update={"total": total, "amount": paid, "in_full": False,
-                                                   "basis": [*s.payout.basis, step],
-                                                   "zero_reason": "sum insured exhausted" if total <= 0 else None})
-            s.decision = s.decision.model_copy(update={"kind": "partial", "amount": total,
+            s.payout = payout_rules.capped_at_payment(s.payout, s.paid_amount, paid, clause)
+            s.decision = s.decision.model_copy(update={"kind": "partial", "amount": s.payout.total,
                                                        "basis": s.payout.basis})
         self.shell.notify("payout_reduced", {"requested": requested, "amount": paid, "clause": clause,
                                              "nothing_left": paid <= 0})
@@ -285,7 +246,7 @@ class Decisions:
         later decision allows is owed no more."""
         s = self.s
         _, rules = s.require_ready()
-        allowed = s.decision.amount if outcome == Outcome.PAID and s.decision is not None else ZERO
+        allowed = recoveries.allowed(outcome, s.decision.amount if s.decision is not None else None)
         done = recoveries.reckon_closing(s.recoveries, s.paid_amount, allowed, outcome, workflow.now())
         if recoveries.outstanding(s.recoveries) > ZERO:
             done.due_at = self.clocks.start(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR).due_at
@@ -364,8 +325,8 @@ class Decisions:
             return
         self.clocks.stop("advance_payment")
         estimate = await self.shell.activity("compute_payout", self._payout_request(), Payout)
-        share = Decimal("1") if (s.investigation or not s.investigation_reason) else rules.sla.advance_share_in_dispute
-        amount = cents(estimate.amount * share)
+        disputed = s.investigation is None and bool(s.investigation_reason)
+        amount, share = payout_rules.statutory_advance(estimate.amount, disputed, rules.sla.advance_share_in_dispute)
         s.statutory_advance_done = True
         await self.shell.note("statutory_advance_due", detail=f"determinable amount {amount} (share {share} of "
                                                               f"{estimate.amount})")

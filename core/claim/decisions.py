@@ -25,7 +25,7 @@ from core.claim.state import ClaimCore, Decision, Period, Recovery, Transfer
 from core.rules import money
 from core.rules.authority import RANK, person_key
 from core.rules.payout import ZERO, after_terms
-from core.rules.recovery import reckon
+from core.rules.recovery import allowed, reckon
 from models.contract import ErrorType, Outcome, Path, Role, Stage
 
 WAITS_FOR_PEOPLE = (Stage.AWAITING_DOCUMENTS, Stage.INVESTIGATING, Stage.AWAITING_APPROVAL)
@@ -298,8 +298,8 @@ def _closing(s: ClaimCore, events: list[e.Event], outcome: Outcome) -> list[e.Ev
     owed back."""
     if s.transfer is not None or s.awaiting_account is not None:
         return [*events, e.ClosingWhenSettled(outcome)] if s.closing != outcome else events
-    allowed = s.decision.amount if outcome == Outcome.PAID and s.decision is not None else ZERO
-    reckoning = reckon(s.paid, allowed, sum((r.settled for r in s.recoveries), ZERO),
+    kept = allowed(outcome, s.decision.amount if s.decision is not None else None)
+    reckoning = reckon(s.paid, kept, sum((r.settled for r in s.recoveries), ZERO),
                        [(r.number, r.outstanding) for r in s.recoveries if r.outstanding > ZERO])
     if reckoning.opened > ZERO:
         reason = "advances beyond the amount decided" if outcome == Outcome.PAID else \

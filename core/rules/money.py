@@ -9,7 +9,7 @@ Pure and deterministic: tested without Temporal, with generated cases.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -145,4 +145,36 @@ def refusal(decision: MoneyDecision, claim: ClaimMoney, authority: Authority) ->
                 "managers must decide: decide the claim instead")
     if decision.kind in (Kind.APPROVAL, Kind.AGREED_ON_APPEAL) and RANK[role] < RANK[claim.required_role]:
         return f"this claim ({amount}) needs a {claim.required_role.value}; {role.value} may not decide it"
+    return None
+
+
+def refusal_as_it_stands(decision: MoneyDecision, claim: ClaimMoney, authority: Authority, *, recheck: bool = False,
+                         queued: bool = False) -> str | None:
+    """`refusal` for a decision already part of the claim: `recheck`, the decider's own approval is recorded (checked
+    again at the moment money moves, it does not count as a second approval by the same person); `queued`, the
+    advance checked is itself among those waiting to be paid (it is not counted twice)."""
+    if queued:
+        claim = replace(claim, pending_advances=claim.pending_advances - decision.amount)
+    if recheck:
+        me = person_key(decision.decider_id)
+        claim = replace(claim, approved_by=[p for p in claim.approved_by if person_key(p) != me])
+    return refusal(decision, claim, authority)
+
+
+def recheck_approvals(approvals: Sequence[tuple[str, Role]], amount: Decimal, agreed_on_appeal: bool,
+                      approved: bool, claim: ClaimMoney, authority: Authority) -> str | None:
+    """At the moment of paying: the round is approved, and every approval that counts (the system's, and each of the
+    required tier or above) is still within authority for the amount. Why not, or None."""
+    if not approved:
+        return f"nobody with the authority of a {claim.required_role.value} has approved {amount}"
+    for who, role in approvals:
+        if role == Role.SYSTEM:
+            problem = refusal(MoneyDecision(Kind.SYSTEM_APPROVAL, "system", Role.SYSTEM, amount), claim, authority)
+        elif RANK[role] >= RANK[claim.required_role]:
+            kind = Kind.AGREED_ON_APPEAL if agreed_on_appeal else Kind.APPROVAL
+            problem = refusal_as_it_stands(MoneyDecision(kind, who, role, amount), claim, authority, recheck=True)
+        else:
+            continue
+        if problem:
+            return problem
     return None
