@@ -28,7 +28,7 @@ from core.claim import commands as c
 from core.claim import events as e
 from core.claim.carry import carried, restored
 from core.claim.state import ClaimCore, Limits, Period, RecoveryStatus
-from core.rules.payout import ZERO, after_terms
+from core.rules.payout import ZERO, after_terms, cents
 from models.contract import Outcome, Path, Role, Stage
 
 D = Decimal
@@ -296,14 +296,15 @@ class CoreMachine(RuleBasedStateMachine):
 
     @rule(claimed=st.sampled_from(AMOUNTS[2:]), share=st.sampled_from([D("0.5"), D("1")]),
           turn=st.sampled_from(["reject", "overdue", "assessed_lower", "approve"]),
-          gateway=st.sampled_from(["settle", "settle", "refuse", "outage"]), looked_again=st.booleans())
+          gateway=st.sampled_from(["settle", "settle", "refuse", "outage"]), looked_again=st.booleans(),
+          owed=st.sampled_from(["left", "repaid in part", "written off"]))
     @precondition(lambda self: len(self.states) < CLAIMS + 2)
     def green_claim_with_an_advance(self, claimed: Decimal, share: Decimal, turn: str, gateway: str,
-                                    looked_again: bool) -> None:
+                                    looked_again: bool, owed: str) -> None:
         """A green-channel claim whose advance is paid (or refused, or still with the gateway) before its course
         turns: it is rejected, closes incomplete, is assessed below the advance, or is approved; then, maybe, it is
         appealed or reopened. The other rules then strike at it like at any claim: decisions on the appeal, repayments,
-        write-offs, renewals."""
+        write-offs, renewals. What it owes back may be repaid in part or written off before it is looked at again."""
         n = len(self.states)
         self.register(claimed, TODAY - timedelta(days=3))
         self.send(n, c.Triage(Path.GREEN, True, False, turn == "overdue"))
@@ -315,6 +316,11 @@ class CoreMachine(RuleBasedStateMachine):
             loss = claimed / 10 if turn == "assessed_lower" else claimed
             self.send(n, c.Assess(loss, self.held_by_others(n)))
             self.next_step(n, Path.GREEN, False, False, "reject" if turn == "reject" else "approve")
+        for recovery in self.states[n].recoveries:
+            if recovery.outstanding > ZERO and owed == "repaid in part":
+                self.send(n, c.RecordRepayment(recovery.number, cents(recovery.outstanding / 2)))
+            elif recovery.outstanding > ZERO and owed == "written off":
+                self.send(n, c.WriteOff(recovery.number, "mgr-7", Role.MANAGER))
         if looked_again:
             self.send(n, c.Reopen("sup-7", Role.SUPERVISOR) if turn == "overdue" else c.Appeal("please look again"))
             for _ in range(3):

@@ -12,6 +12,7 @@ and the payments ledger. When one fails, the shrunk sequence hypothesis prints i
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -122,7 +123,12 @@ class Rig:
         self.loop = asyncio.new_event_loop()
         self.tmp = tempfile.TemporaryDirectory(prefix="claims-invariants-")
         tmp = Path(self.tmp.name)
-        self.settings = Settings(CLAIMS_VAR_DIR=tmp / "var", DATABASE_URL=f"sqlite:///{tmp / 'claims.db'}")
+        # Every claim's run continues as new once its history reaches 40 events (the least the rules allow), so the
+        # sequences move money across runs as long claims do.
+        rules = tmp / "rules.json"
+        rules.write_text(json.dumps({"continue_after_events": 40}))
+        self.settings = Settings(CLAIMS_VAR_DIR=tmp / "var", DATABASE_URL=f"sqlite:///{tmp / 'claims.db'}",
+                                 CLAIMS_RULES_FILE=rules)
         self.schema = None
         if database == "postgresql":
             self.schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -185,6 +191,8 @@ class ClaimRecord:
     """The accounts the claimant gave: at the first report, or later with the code sent to the phone on file."""
     clockless: int = 0
     """Consecutive checks at which the open claim showed no running deadline."""
+    terms: dict[str, Decimal] = field(default_factory=dict)
+    """The policy's terms when the claim was reported: an endorsement after does not change what it may be paid."""
 
 
 @dataclass
@@ -215,6 +223,8 @@ class ClaimsMachine(RuleBasedStateMachine):
                   f"{time.monotonic() - STARTED:.0f} s", file=sys.stderr, flush=True)
         self.claims: list[ClaimRecord] = []
         self.policies: dict[str, dict[str, Decimal]] = {}
+        self.loaded: dict[str, Any] = {}
+        """The policies as loaded (PolicyTerms), by number: an endorsement loads one again with other terms."""
         self.seen: dict[str, Snapshot] = {}
         self.policy_paid: dict[str, Decimal] = {}
         self.kind = "auto"
@@ -341,9 +351,20 @@ class ClaimsMachine(RuleBasedStateMachine):
         large = template.model_copy(update={**common, "policy_number": f"P-L-{self.tag}",
                                             "sum_insured": D("2000000.00")})
         load_policies(self.rig.engine, [small, large])
+        self.loaded = {p.policy_number: p for p in (small, large)}
         for p in (small, large):
             self.policies[p.policy_number] = {"sum_insured": p.sum_insured, "deductible": p.deductible,
                                               "ratio": p.payout_ratio}
+
+    @rule(deductible=st.sampled_from(["0.00", "500.00", "2000.00"]))
+    def endorse_the_shared_policy(self, deductible: str) -> None:
+        """The policy is loaded again with another deductible (an endorsement, as `policies load` takes it): claims
+        reported before keep the terms they were reported on; those reported after get the new ones."""
+        number = f"P-S-{self.tag}"
+        endorsed = self.loaded[number].model_copy(update={"deductible": D(deductible)})
+        load_policies(self.rig.engine, [endorsed])
+        self.loaded[number] = endorsed
+        self.policies[number] = {**self.policies[number], "deductible": endorsed.deductible}
 
     # ------------------------------------------------------------------ rules: claims arrive
 
@@ -377,7 +398,8 @@ class ClaimsMachine(RuleBasedStateMachine):
             bank_account={"holder": "Li Lei", "number": number})
         if invalid:
             claim["claimed_amount"] = "-5.00"
-        self.claims.append(ClaimRecord(cid, self.kind, policy, claimed, valid=not invalid, accounts={number}))
+        self.claims.append(ClaimRecord(cid, self.kind, policy, claimed, valid=not invalid, accounts={number},
+                                       terms=dict(self.policies[policy])))
         self.act(self.rig.claims.start(claim))
 
     @precondition(lambda self: len(self.claims) <= 3)
@@ -395,7 +417,7 @@ class ClaimsMachine(RuleBasedStateMachine):
                 cid, policy_number=policy, claim_type=self.kind, claimed_amount=amount, line_items=[],
                 documents=[{"kind": k, "ref": f"doc://{cid}/{k}.pdf"} for k in REQUIRED_DOCUMENTS[self.kind]],
                 incident={"occurred_at": (now - timedelta(days=1)).isoformat(), "cause": CAUSE[self.kind]})
-            record = ClaimRecord(cid, self.kind, policy, D(amount))
+            record = ClaimRecord(cid, self.kind, policy, D(amount), terms=dict(self.policies[policy]))
             self.claims.append(record)
             records.append(record)
             self.act(self.rig.claims.start(claim))
@@ -647,7 +669,7 @@ class ClaimsMachine(RuleBasedStateMachine):
             status = snap.status
             if status is None:
                 continue
-            terms = self.policies[record.policy_number]
+            terms = record.terms
             ceiling = min(cents(max(record.claimed - terms["deductible"], D(0)) * terms["ratio"]), record.claimed)
             ledger = sum(snap.ledger, D(0))
             shown = sum((money(p["amount"]) for p in status["payments"]), D(0))
