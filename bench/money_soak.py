@@ -52,6 +52,7 @@ def main() -> int:
     print(f"sequences run: {ClaimsMachine.sequences}")
     print(f"steps: {ClaimsMachine.steps}")
     print(f"failures: {failures}")
+    print(f"tasks the test server lost at a continue-as-new (time released for each): {rig.lost_tasks}")
     print(f"wall time: {wall:.1f} s")
     print(f"sequences per second: {ClaimsMachine.sequences / wall:.2f}")
     return 1 if failures else 0

@@ -34,7 +34,7 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.api.testservice.v1 import SleepRequest
+from temporalio.api.testservice.v1 import SleepRequest, UnlockTimeSkippingRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -117,8 +117,15 @@ def within(role: str, amount: Decimal, claim_type: str) -> bool:
 
 
 class Rig:
-    """One event loop, one time-skipping server, one worker and one database (SQLite, or a PostgreSQL schema of its
-    own), shared by every example of a test function (each example uses fresh claim ids and fresh policies)."""
+    """One event loop and one database (SQLite, or a PostgreSQL schema of its own) shared by every example of a test
+    function (each example uses fresh claim ids and fresh policies), and for each example a time-skipping server and
+    a worker of its own (`begin`, `finish`).
+
+    A server per example, not one shared: the test server holds time still while any workflow task or activity it
+    handed out is unfinished, and a claim ended by termination with one outstanding (a task scheduled, an activity
+    running) holds time for good, so every later timer skip on that server would wait forever. A server that goes
+    with its example takes its claims, their clocks and anything they hold with it, and starts in a tenth of a
+    second."""
 
     def __init__(self, database: str = "sqlite") -> None:
         self.loop = asyncio.new_event_loop()
@@ -141,29 +148,83 @@ class Rig:
         upgrade(self.engine)
         load_policies(self.engine, sample_policies())
         self.gateway = LedgerGateway(self.engine, closed_accounts=frozenset({CLOSED_ACCOUNT}))
-        self.env: WorkflowEnvironment = self.run(WorkflowEnvironment.start_time_skipping(
-            data_converter=data_converter,
-            test_server_existing_path=str(installed_binary("temporal-test-server"))))
-        self.run(self.env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-            namespace="default", search_attributes={k.name: k.indexed_value_type for k in search_attributes.ALL})))
-        queue = queue_name()
+        self.started: tuple[WorkflowEnvironment, Worker, Claims] | None = None
+        self.runs_read: set[str] = set()
+        """Earlier runs of claims whose histories were read for a task the test server lost."""
+        self.lost_tasks = 0
 
-        async def start_worker() -> Worker:  # a worker is built and run inside the loop it polls from
-            worker = build_worker(self.env.client, self.settings, self.engine, task_queue=queue,
-                                  gateway=self.gateway)
-            await worker.__aenter__()
-            return worker
+    def begin(self) -> None:
+        """A time-skipping server and a worker for the next example."""
 
-        self.worker: Worker = self.run(start_worker())
-        self.claims = Claims(self.env.client, queue, self.engine, self.gateway, self.settings)
+        async def start() -> tuple[WorkflowEnvironment, Worker, Claims]:
+            env = await WorkflowEnvironment.start_time_skipping(
+                data_converter=data_converter, test_server_existing_path=str(installed_binary("temporal-test-server")))
+            await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+                namespace="default", search_attributes={k.name: k.indexed_value_type for k in search_attributes.ALL}))
+            queue = queue_name()
+            worker = build_worker(env.client, self.settings, self.engine, task_queue=queue, gateway=self.gateway)
+            await worker.__aenter__()  # a worker is built and run inside the loop it polls from
+            return env, worker, Claims(env.client, queue, self.engine, self.gateway, self.settings)
+
+        self.finish()
+        self.started = self.run(start())
+
+    def finish(self) -> None:
+        """Stop the example's worker and its server, and with it the example's claims wherever they are."""
+        if self.started is None:
+            return
+        env, worker, _ = self.started
+        self.started = None
+        try:
+            self.run(worker.__aexit__(None, None, None))
+        finally:
+            self.run(env.shutdown())
+
+    @property
+    def env(self) -> WorkflowEnvironment:
+        assert self.started is not None, "begin() starts the example's server"
+        return self.started[0]
+
+    @property
+    def claims(self) -> Claims:
+        assert self.started is not None, "begin() starts the example's server"
+        return self.started[2]
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
 
+    async def release_time_held_by_lost_tasks(self, claim_ids: list[str]) -> None:
+        """Give back the time the test server holds for workflow tasks it lost. Its continue-as-new is not atomic
+        (sdk-java issue 1538): now and then a run's last task starts, the next run starts from it, and the task's
+        completion is refused with "workflow execution already completed", so the old run's history ends at
+        `WorkflowTaskStarted`. The server holds time still for every workflow task until it completes, so time is
+        then held for good and the timer skip under way waits forever. Such a run is found by its history: a run
+        that was continued, ends neither in continue-as-new nor in another ending, and whose next run has already
+        completed a task of its own (so the continue-as-new is not still being written). Time is released once for
+        it: a state read from the server, not a guess from a clock."""
+        for claim_id in claim_ids:
+            handle = self.claims.handle(claim_id)
+            try:
+                later = [e async for e in handle.fetch_history_events()]
+            except RPCError:
+                continue  # never started (bad input refused at the start)
+            while later:
+                earlier = later[0].workflow_execution_started_event_attributes.continued_execution_run_id
+                if not earlier or earlier in self.runs_read:
+                    break
+                events = [e async for e in self.env.client.get_workflow_handle(
+                    handle.id, run_id=earlier).fetch_history_events()]
+                if events[-1].event_type not in ENDINGS:
+                    if not any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in later):
+                        break  # the continue-as-new may still be being written: look again next time
+                    await self.env.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+                    self.lost_tasks += 1
+                self.runs_read.add(earlier)
+                later = events
+
     def close(self) -> None:
         try:
-            self.run(self.worker.__aexit__(None, None, None))
-            self.run(self.env.shutdown())
+            self.finish()
         finally:
             self.engine.dispose()
             self.loop.close()
@@ -218,6 +279,7 @@ class ClaimsMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
+        self.rig.begin()
         ClaimsMachine.sequences += 1
         if PROGRESS and ClaimsMachine.sequences % PROGRESS == 0:
             print(f"progress: {ClaimsMachine.sequences} sequences, {ClaimsMachine.steps} steps, "  # noqa: T201
@@ -299,20 +361,12 @@ class ClaimsMachine(RuleBasedStateMachine):
         return Snapshot(status, ledger, execution, failures, failure_type, disagreements)
 
     def teardown(self) -> None:
-        """End the sequence's claims that are still open. Left running, their clocks would tick through every
-        later sequence's timer skips (an abandoned claim escalates daily for years of skipped time), and a long
-        soak would slow down with every sequence it ran."""
+        """End the sequence's claims that are still open, with the server they run on. Left running, their clocks
+        would tick through every later sequence's timer skips (an abandoned claim escalates daily for years of
+        skipped time), and a long soak would slow down with every sequence it ran."""
 
         self.rig.gateway.fail_next(0)  # an outage ends with the sequence that caused it
-
-        async def end_all() -> None:
-            for record in self.claims:
-                try:
-                    await self.rig.claims.handle(record.claim_id).terminate(reason="the test sequence is over")
-                except RPCError:
-                    pass  # completed already
-
-        self.run(end_all())
+        self.rig.finish()
 
     async def settle(self) -> None:
         """Poll until no claim's status changes between two looks (time stands still meanwhile: the
@@ -656,13 +710,20 @@ class ClaimsMachine(RuleBasedStateMachine):
     async def sleep(self, seconds: int) -> None:
         """Skip time a day at a time. The test server answers once every timer of the day has fired and the claims are
         idle again, which on a loaded machine (every claim continuing as new, PostgreSQL beside) can take longer than
-        the client's default deadline for a call: the call waits for that state, up to a bound no answer takes."""
+        the client's default deadline for a call: the call waits for that state, up to a bound no answer takes.
+        While it waits, the server is read for tasks it lost (`Rig.release_time_held_by_lost_tasks`)."""
+        lost = self.rig.lost_tasks
         while seconds > 0:
             request = SleepRequest()
             request.duration.FromTimedelta(timedelta(seconds=min(seconds, 86400)))
-            await self.rig.env.client.test_service.unlock_time_skipping_with_sleep(
-                request, timeout=timedelta(minutes=10))
+            day = asyncio.ensure_future(self.rig.env.client.test_service.unlock_time_skipping_with_sleep(
+                request, timeout=timedelta(minutes=10)))
+            # A day the server does not end at once may be held by a task it lost: looked for until the day ends.
+            while not (await asyncio.wait({day}, timeout=1.0))[0]:
+                await self.rig.release_time_held_by_lost_tasks([r.claim_id for r in self.claims])
+            day.result()
             seconds -= 86400
+        ClaimsMachine.answers["test server lost a continued run's last task"] += self.rig.lost_tasks - lost
 
     # ------------------------------------------------------------------ invariants (SPEC section 10)
 
@@ -819,4 +880,5 @@ def test_money_invariants_hold_under_random_updates_outages_and_timer_skips(data
     try:
         run_state_machine_as_test(ClaimsMachine, settings=machine_settings())
     finally:
+        print(f"tasks the test server lost at a continue-as-new: {rig.lost_tasks}")  # noqa: T201
         rig.close()

@@ -9,11 +9,15 @@ at 100,000 sequences. A command the core refuses is refused however the shell's 
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core.claim import commands as c
     from core.claim.decisions import Refused, decide
+    from core.claim.evolution import fold
     from core.claim.state import (
         Approval,
         ClaimCore,
@@ -25,8 +29,9 @@ with workflow.unsafe.imports_passed_through():
         RecoveryStatus,
         Transfer,
     )
+    from core.rules.authority import person_key
     from core.rules.payout import ZERO
-    from models.contract import ErrorType, Stage
+    from models.contract import ErrorType, Outcome, Stage
     from models.contract import RecoveryStatus as ShownStatus
     from workflows.claim_state import ClaimState, refuse
 
@@ -35,7 +40,45 @@ _STATUS = {ShownStatus.OPEN: RecoveryStatus.OPEN, ShownStatus.RECOVERED: Recover
 
 
 def view(s: ClaimState) -> ClaimCore:
-    """The core's state for this claim now. Only what the core decides on is read; nothing is changed."""
+    """The core's state for this claim now: as the workflow's steps left it, and then the updates it has accepted
+    whose handler or lifecycle step has not run to its end yet, taken as the core takes them. Only what the core
+    decides on is read; nothing is changed."""
+    return _with_accepted(s, _as_left(s))
+
+
+def _with_accepted(s: ClaimState, core: ClaimCore) -> ClaimCore:
+    """An update the workflow accepted is a fact at once in the core, which decides and evolves in one step: a
+    withdrawal closes the claim, a rejection denies it, a recorded investigation ends the investigation, an appeal or
+    a reopening opens a new round. The workflow does the same over an activity or two, and a validator in between
+    must see the claim as the core has it. An appeal or a reopening is lodged when accepted and taken up when the
+    workflow reaches it; approvals are counted from then."""
+    accepted: list[c.Command] = []
+    if s.outcome is None and s.withdrawal is not None:
+        accepted.append(c.Withdraw(s.withdrawal.reason))
+    if s.outcome is None and s.rejection is not None and not s.decision_taken:
+        accepted.append(c.Reject(s.rejection.approver_id, s.rejection.role, s.rejection.reason))
+    if s.stage == Stage.INVESTIGATING and s.investigation is not None:  # the findings are read in already
+        core = replace(core, stage=Stage.ADJUSTING)
+    if s.appeal is not None:
+        accepted.append(c.Appeal(s.appeal.reason))
+    if s.reopen_request is not None:
+        accepted.append(c.Reopen(s.reopen_request.by, s.reopen_request.role))
+    for command in accepted:
+        try:
+            core = fold(core, decide(core, command))
+            if isinstance(command, c.Appeal | c.Reopen):
+                # Lodged, not yet taken up: the new round opens when the workflow reaches it, and until then the
+                # claim takes no decision, no second appeal and no second reopening (a closed stage, no outcome).
+                core = replace(core, stage=Stage.CLOSED)
+        except Refused:  # taken by the workflow since; what it left is the claim as it is
+            if isinstance(command, c.Withdraw):
+                core = replace(core, closing=core.closing or Outcome.WITHDRAWN)
+            elif isinstance(command, c.Reject):
+                core = replace(core, decision_taken=True, closing=core.closing or Outcome.DENIED)
+    return core
+
+
+def _as_left(s: ClaimState) -> ClaimCore:
     claim, rules = s.require_ready()
     period, held = None, ZERO
     policy = s.policy
@@ -45,20 +88,20 @@ def view(s: ClaimState) -> ClaimCore:
         if s.sum_insured_available is not None:
             held = max(policy.sum_insured - s.sum_insured_available, ZERO)
     table = rules.authority_limits
-    limits = Limits(adjuster=table.get("adjuster") or Limits.adjuster, supervisor=table.get("supervisor") or
-                    Limits.supervisor, system=rules.fast_path_limits.get(claim.claim_type.value, ZERO),
+    limits = Limits(adjuster=_limit(table, "adjuster", Limits.adjuster),
+                    supervisor=_limit(table, "supervisor", Limits.supervisor),
+                    system=rules.fast_path_limits.get(claim.claim_type.value, ZERO),
                     dual_manager_threshold=rules.dual_manager_threshold)
     decision = None
     if s.decision is not None:
         decision = Decision(kind=s.decision.kind, amount=s.decision.amount,
                             by=tuple(p.strip() for p in s.decision.decided_by.split(",")))
-    stage = s.stage
-    if s.decision_taken and s.outcome is None and decision is not None and decision.kind != "denied":
-        stage = Stage.PAYING  # decided to pay, waiting for advances to settle: the shell's stage shows the wait
+    stage, deciding = _stage(s, decision), s.decision_taken and s.outcome is None
     waiting = [Transfer(0, "advance", amount, who) for amount, who, _ in s.advance_requests]
-    # The payment under way: asked of the gateway now, or refused by the bank and waiting for a new account.
+    # The payment under way: asked of the gateway now, or refused by the bank and waiting for a new account. An
+    # advance the workflow has taken up but not yet asked of the gateway is still waiting.
     moving = None
-    if s.advance_in_flight and waiting:
+    if s.advance_in_flight and waiting and (s.transfer_in_flight or s.awaiting_bank_details):
         moving, waiting = waiting[0], waiting[1:]
     elif s.transfer_in_flight or s.awaiting_bank_details:
         moving = Transfer(s.payout_sequence, "final", max(s.decision_amount - s.paid_amount, ZERO))
@@ -71,21 +114,47 @@ def view(s: ClaimState) -> ClaimCore:
         investigate=bool(s.investigation_reason),
         fraud_suspected=bool(s.investigation and s.investigation.fraud_suspected),
         investigator=s.investigation.investigator_id if s.investigation else None,
-        handlers=tuple(s.past_handlers), held_by_others=held,
+        handlers=_handlers(s), held_by_others=held,
         payout=s.payout.total if s.payout is not None else None,
         escalations=s.escalations,
         escalated_to=s.required_role() if (s.escalations or s.escalated_to is not None) else None,
         review=s.review == "appeal", agreed=s.agreed_amount,
         approvals=tuple(Approval(a.approver_id, a.role) for a in s.current_approvals),
         earlier_deciders=tuple(earlier), advance_approvers=tuple(s.advance_approvers),
-        decision=decision, decision_taken=s.decision_taken, rejected=s.rejection is not None,
+        decision=decision, decision_taken=deciding, rejected=s.rejection is not None,
         withdrawn=s.withdrawal is not None,
+        # A denial being written and sent: the core closes it in the step that decides, so nothing more is accepted.
+        closing=Outcome.DENIED if deciding and decision is not None and decision.kind == "denied" else None,
         payments=tuple(Payment(p.sequence, p.kind, p.amount) for p in s.payments),
         advances_waiting=tuple(waiting), transfer=transfer, awaiting_account=awaiting_account,
         next_sequence=s.payout_sequence + 1,
         recoveries=tuple(Recovery(r.number, r.reason, r.amount, repaid=r.received, set_off=r.set_off,
                                   status=_STATUS[r.status]) for r in s.recoveries),
         appeals=s.appeals)
+
+
+def _handlers(s: ClaimState) -> tuple[str, ...]:
+    """Everyone who has handled the claim, the current handler last (as the core's assignments leave them)."""
+    current = person_key(s.handler) if s.handler else None
+    others = tuple(h for h in s.past_handlers if person_key(h) != current)
+    return (*others, s.handler) if s.handler else others
+
+
+def _limit(table: dict[str, Decimal | None], role: str, otherwise: Decimal) -> Decimal:
+    """The role's limit in the claim's authority table (a limit of 0 is a limit: only a missing one is defaulted)."""
+    limit = table.get(role)
+    return limit if limit is not None else otherwise
+
+
+def _stage(s: ClaimState, decision: Decision | None) -> Stage:
+    """The stage as the core has it where the workflow is between two of its own: a decision to pay taken while the
+    claim waits for its advances (the core starts paying in the step that decides), and a claim appealed or reopened
+    that has not yet entered the stage it goes back to."""
+    if s.decision_taken and s.outcome is None and decision is not None and decision.kind != "denied":
+        return Stage.PAYING
+    if s.stage == Stage.CLOSED and s.outcome is None:
+        return Stage.ADJUSTING if s.review == "appeal" else Stage.AWAITING_DOCUMENTS
+    return s.stage
 
 
 def check(s: ClaimState, action: str, command: c.Command) -> None:
@@ -95,7 +164,6 @@ def check(s: ClaimState, action: str, command: c.Command) -> None:
     except Refused as refused:
         reason = refused.reason if refused.reason.startswith(f"{action}:") else f"{action}: {refused.reason}"
         raise refuse(reason, ErrorType(refused.type)) from None
-
 
 
 def disagreements(s: ClaimState) -> list[str]:

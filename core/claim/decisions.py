@@ -96,10 +96,13 @@ def decide(s: ClaimCore, command: c.Command) -> list[e.Event]:  # noqa: C901 (on
             withdrawn: list[e.Event] = [e.Withdrawn(reason)]
             return withdrawn + _closing(fold(s, withdrawn), [], Outcome.WITHDRAWN)
         case c.Appeal(reason):
+            only = "appeal: only a denial or a partial approval can be appealed"
             if not s.closed or s.decision is None or s.withdrawn or s.outcome not in (Outcome.DENIED, Outcome.PAID):
-                raise Refused("appeal: only a decided claim can be appealed")
+                raise Refused(f"{only}; this claim is not closed on a decision")
             if s.decision.kind == "approved":
-                raise Refused("appeal: the claim was paid in full")
+                raise Refused(f"{only}; this claim was paid in full")
+            if s.appeals:
+                raise Refused(f"{only}, once; this claim's appeal has been lodged")
             if s.period is None:
                 raise Refused("appeal: the incident falls in no period of the policy, so nothing can be paid on it; "
                               "a correction of the policy's periods, or a complaint, is the way")

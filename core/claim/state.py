@@ -202,7 +202,8 @@ class ClaimCore:
         people |= {person_key(p): "approver of an advance" for p in self.advance_approvers}
         if self.investigator:
             people[person_key(self.investigator)] = "investigator"
-        people |= {person_key(p): "handler" for p in self.handlers}
+        current = person_key(self.handlers[-1]) if self.handlers else None
+        people |= {person_key(p): "handler" if person_key(p) == current else "former handler" for p in self.handlers}
         return people
 
     @property
