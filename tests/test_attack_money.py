@@ -72,6 +72,27 @@ async def test_an_advance_is_never_more_than_the_payout_already_computed(claims)
         f"paid {total_paid(status)} on a payout of {status['payout']['total']}"
 
 
+async def test_before_the_payout_is_computed_an_advance_is_held_to_the_estimate_and_its_approver_stays_free(claims):
+    """While the investigation runs there is no payout yet: the advance is held to what the line items come to. An
+    advance the claim would refuse to pay is refused when approved, so its approver has not taken part in the claim
+    (the decision core alone, which holds no estimate, let 2,500 through on line items of 1,000, and the workflow then
+    refused to pay it while the approver was barred from deciding the claim)."""
+    claim = green_claim(claimed_amount="3200.00",
+                        line_items=[{"description": "repair", "amount": "1000.00", "category": "repair"}])
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.at_stage(cid, "investigating")
+    refused = await claims.refused(cid, "approve_advance", {"approver_id": "sup-1", "role": "supervisor",
+                                                            "amount": "2500.00"})
+    assert refused.type == "NotAuthorized" and "above the payout assessed so far" in str(refused), refused
+    assert (await claims.status(cid))["payments"] == []
+    await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as invoiced"})
+    await claims.at_stage(cid, "awaiting_approval")
+    await claims.update(cid, "approve", {"approver_id": "sup-1", "role": "supervisor"})
+    status = await claims.wait(cid, lambda s: s["outcome"] == "paid", "paid on sup-1's approval")
+    assert total_paid(status) == D(status["payout"]["total"])
+
+
 async def test_one_manager_cannot_move_more_than_the_dual_manager_threshold_as_an_advance(claims):
     """Shrunk: green claim for 900,000 on P-AUTO-002 -> mgr-1 alone approves an advance of 600,000 -> paid.
     Above 500,000 two different managers must approve (SPEC section 6)."""

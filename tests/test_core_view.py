@@ -162,3 +162,11 @@ def test_the_handler_and_a_former_handler_are_told_apart() -> None:
                 past_handlers=["adj-2", "sup-7", "ADJ-2"])
     assert "SUP-7 is the former handler" in refused(s, "approve", c.Approve("SUP-7", Role.SUPERVISOR))
     assert "adj-2 is the handler" in refused(s, "approve", c.Approve("adj-2", Role.SUPERVISOR))
+
+
+def test_an_appeal_under_review_takes_no_advance() -> None:
+    s = a_claim(path=Path.GREEN, payout=Payout(amount=Decimal("3200"), total=Decimal("3200"), basis=[]),
+                decision=Decision(kind="denied", amount=Decimal("0"), decided_by="sup-1", decided_at=NOW),
+                review="appeal", appeals=1)
+    assert "not yet decided" in refused(s, "approve_advance", c.ApproveAdvance("sup-2", Role.SUPERVISOR,
+                                                                              Decimal("500")))

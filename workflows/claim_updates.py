@@ -391,13 +391,14 @@ class ClaimUpdates:
         s = self.s
         if not s.advance_held:
             core_view.check(s, "approve_advance", core.ApproveAdvance(req.approver_id, req.role, req.amount))
-            return
-        # The statutory advance held for a person (fraud suspected) is not in the core yet (docs/decision-core.md).
-        s.require_ready()
-        if s.decision is not None or s.withdrawal is not None or s.rejection is not None or s.approved() \
-                or s.stage in (Stage.PAYING, Stage.CLOSED) or s.policy is None:
-            raise refuse("approve_advance: advances are for green-channel claims (or a held statutory advance) "
-                         "not yet decided")
+        else:  # the statutory advance held for a person (fraud suspected) is not in the core yet
+            s.require_ready()
+            if s.decision is not None or s.withdrawal is not None or s.rejection is not None or s.approved() \
+                    or s.stage in (Stage.PAYING, Stage.CLOSED) or s.policy is None:
+                raise refuse("approve_advance: advances are for green-channel claims (or a held statutory advance) "
+                             "not yet decided")
+        # The guard once more with the payout as the workflow estimates it until it is assessed (the line items, the
+        # investigator's figure): the core holds only an assessed payout, and the advance is paid against the estimate.
         problem = self.decisions.refusal(Kind.ADVANCE, req.approver_id, req.role, req.amount)
         if problem:
             raise refuse(f"approve_advance: {problem}", ErrorType.NOT_AUTHORIZED)

@@ -256,7 +256,8 @@ def _deny(s: ClaimCore, reason: str, by: tuple[str, ...]) -> list[e.Event]:
 
 def _advance(s: ClaimCore, who: str, role: Role, amount: Decimal) -> list[e.Event]:
     _open(s, "approve_advance")
-    if s.path != Path.GREEN or s.decision_taken or s.withdrawn or s.approved or s.period is None:
+    # Decided once is decided: an appeal's review of the decision takes no advance either.
+    if s.path != Path.GREEN or s.decision is not None or s.withdrawn or s.approved or s.period is None:
         raise Refused("approve_advance: advances are for green-channel claims not yet decided")
     problem = money.refusal(money.MoneyDecision(money.Kind.ADVANCE, who, role, amount), _money(s), _authority(s))
     if problem:
