@@ -26,6 +26,7 @@ from identity import development
 from models.contract import WORKFLOW_TYPE, workflow_id_for
 from models.tables import GatewayTransfer, Notification, Payment
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from tests.waiting import STATE_DEADLINE, eventually
 
 TOKEN_TTL_SECONDS = 24 * 3600
 """Tokens are checked against the workflow's clock; a day covers the time a test skips while one is in flight."""
@@ -106,14 +107,9 @@ class Claims:
         raise AssertionError(f"{name} {payload} was accepted, expected a refusal")
 
     async def wait(self, claim_id: str, ready: Callable[[dict[str, Any]], bool], what: str,
-                   seconds: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + seconds
-        while True:
-            status = await self.status(claim_id)
-            if ready(status):
-                return status
-            assert time.monotonic() < deadline, f"claim {claim_id} never reached {what}: stage {status['stage']}"
-            await asyncio.sleep(0.1)
+                   seconds: float = STATE_DEADLINE) -> dict[str, Any]:
+        status = await eventually(lambda: self.status(claim_id), ready, f"claim {claim_id} reached {what}", seconds)
+        return status
 
     async def paid_on_approval(self, approver: str, role: str) -> str:
         """A claim that waits for a person's approval, approved by this one and paid: its id."""

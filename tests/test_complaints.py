@@ -26,6 +26,7 @@ from tests.claims import auto_claim
 from tests.conftest import TEST_KEYS
 from tests.harness import Claims
 from tests.test_deadlines import DAY, when
+from tests.waiting import eventually
 
 HOUR = timedelta(hours=1)
 COMPLAINANT = {"name": "李雷", "phone": "13800000000", "channel": "sms"}
@@ -39,12 +40,15 @@ async def file(claims: Claims, claim_id: str | None = None, **changes: Any) -> t
                  **changes}
     handle = await claims.client.start_workflow(COMPLAINT_WORKFLOW_TYPE, complaint,
                                                 id=complaint_workflow_id(complaint_id), task_queue=claims.queue)
-    for _ in range(100):  # received once its clocks run (a complaint about a claim first reads who acted on it)
+
+    async def answers() -> bool:  # received once its clocks run (a complaint about a claim first reads who acted)
         try:
             await handle.query("status")
-            break
         except WorkflowQueryFailedError:
-            await asyncio.sleep(0.1)
+            return False
+        return True
+
+    await eventually(answers, bool, f"complaint {complaint_id} answered its status query")
     return complaint_id, handle
 
 
@@ -66,11 +70,9 @@ async def refused(claims: Claims, handle: WorkflowHandle[Any, Any], update: str,
 
 async def letters(claims: Claims, complaint_id: str, kind: str) -> int:
     """The complaint's letters of this kind once sent (a letter goes out beside the update that caused it)."""
-    for _ in range(100):
-        if sent := claims.notices(complaint_workflow_id(complaint_id), kind):
-            return len(sent)
-        await asyncio.sleep(0.1)
-    return 0
+    sent = await eventually(lambda: claims.notices(complaint_workflow_id(complaint_id), kind), bool,
+                            f"a {kind} letter sent on complaint {complaint_id}")
+    return len(sent)
 
 
 def published(claims: Claims, complaint_id: str) -> list[tuple[str, str]]:

@@ -29,6 +29,7 @@ from tests.api_stack import free_port
 from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
 from tests.conftest import TEST_KEYRING, TEST_KEYS
 from tests.harness import Claims, queue_name
+from tests.waiting import eventually
 from worker import build_worker
 
 pytestmark = pytest.mark.devserver
@@ -43,12 +44,11 @@ async def test_fast_path_end_to_end_is_paid_within_seconds_and_listed_by_stage(l
     assert status_closed_in["closed_at"] is not None
     assert time.monotonic() - started < 30
     query = f"WorkflowId = 'claim-{claim['claim_id']}' AND ClaimStage = 'closed' AND Path = 'fast'"
-    for _ in range(50):
-        found = [wf async for wf in live.client.list_workflows(query)]
-        if found:
-            break
-        await asyncio.sleep(0.2)
-    assert found, "the closed claim is found by its search attributes"
+
+    async def listed() -> list[Any]:
+        return [wf async for wf in live.client.list_workflows(query)]
+
+    found = await eventually(listed, bool, "the closed claim found by its search attributes")
     attrs = found[0].typed_search_attributes
     assert attrs.get(search_attributes.CLAIM_TYPE) == "auto"
     assert attrs.get(search_attributes.CLAIM_AMOUNT) == 3200.0
@@ -111,12 +111,9 @@ class Cli:
         return json.loads(out)["queryResult"][0]  # type: ignore[no-any-return]
 
     async def wait(self, claim_id: str, check: Any, what: str) -> dict[str, Any]:
-        for _ in range(150):
-            status = await self.status(claim_id)
-            if check(status):
-                return status
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"{claim_id} never reached {what}: {status['stage']}")
+        status: dict[str, Any] = await eventually(lambda: self.status(claim_id), check, f"{claim_id} reached {what}",
+                                                  every=0.2)
+        return status
 
     async def result(self, claim_id: str) -> dict[str, Any]:
         code, out = await self.run("workflow", "result", "--workflow-id", f"claim-{claim_id}", "--output", "json")
@@ -265,19 +262,14 @@ async def test_worklist_filters_by_stage_type_and_overdue_nearest_deadline_first
         args = argparse.Namespace(**{"stage": None, "assignee": None, "overdue": False, "type": None, **filters})
         return [row["workflow_id"] for row in await worklist(live.client, args)]
 
-    async def eventually(check, **filters: Any) -> list[str]:
-        for _ in range(50):
-            ids = await listed(**filters)
-            if check(ids):
-                return ids
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"worklist {filters}: {ids}")
+    async def listing(check, **filters: Any) -> list[str]:
+        return await eventually(lambda: listed(**filters), check, f"the worklist {filters} listing the claim")
 
     w, m = f"claim-{waiting['claim_id']}", f"claim-{missing['claim_id']}"
-    approvals = await eventually(lambda ids: w in ids, stage="awaiting_approval", type="auto")
+    approvals = await listing(lambda ids: w in ids, stage="awaiting_approval", type="auto")
     assert m not in approvals
     await live.wait(waiting["claim_id"], lambda s: bool(s["sla_breaches"]), "approval breach")  # 2 demo days
-    overdue = await eventually(lambda ids: w in ids, overdue=True)
+    overdue = await listing(lambda ids: w in ids, overdue=True)
     assert m not in overdue, "a claim still within its deadlines is not overdue"
 
 
@@ -291,16 +283,16 @@ async def test_hourly_digest_lists_claims_near_or_past_a_deadline_once_per_hour(
     await live.wait(claim["claim_id"], lambda s: bool(s["sla_breaches"]), "an approval breach")
     jobs = Jobs(fast_clock, engine, live.client)
     now = datetime.now(UTC)
-    for _ in range(50):  # visibility catches up within moments
-        path = await jobs.sla_digest(now=now)
-        if path is not None and f"claim-{claim['claim_id']}" in path.read_text():
-            break
-        with Session(engine) as session:  # let this attempt's hour be claimed again
+
+    async def digest() -> Path | None:  # visibility catches up within moments
+        with Session(engine) as session:  # each attempt may claim this hour again
             for run in session.exec(select(ReportRun)).all():
                 session.delete(run)
             session.commit()
-        await asyncio.sleep(0.2)
-    else:
-        raise AssertionError("the breached claim never appeared in the digest")
+        return await jobs.sla_digest(now=now)
+
+    path = await eventually(digest, lambda p: p is not None and f"claim-{claim['claim_id']}" in p.read_text(),
+                            "the breached claim listed in the digest", every=0.2)
+    assert path is not None
     assert "yes" in path.read_text(), "it is marked as breached"
     assert await Jobs(fast_clock, engine, live.client).sla_digest(now=now) is None, "once per hour"

@@ -280,7 +280,7 @@ async def update_accepted_or_refused(claims: Any, name: str, value: Any) -> None
     try:
         # where earlier claims on the policy leave its risk: awaiting approval, or an investigation
         await claims.wait(claim["claim_id"], lambda s: s["stage"] in {"awaiting_approval", "investigating"},
-                          "a stage that takes updates", seconds=10)
+                          "a stage that takes updates")
         try:
             # with a valid token for whoever the payload names, so the payload reaches every check after identity
             await asyncio.wait_for(claims.update(claim["claim_id"], name, value), 10)

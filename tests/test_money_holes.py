@@ -7,7 +7,6 @@ the cases found by a hostile reading from coming back.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -34,6 +33,7 @@ from tests.conftest import claims_rig, data_converter
 from tests.harness import Claims
 from tests.test_attack_money import green_awaiting_approval
 from tests.test_money_regressions import paid_on, small_policy, standard_claim
+from tests.waiting import eventually
 
 D = Decimal
 DAY = 24 * 3600
@@ -260,13 +260,11 @@ async def test_an_update_in_a_continued_runs_first_task_sees_the_carried_claim(
         await claims.start(claim)
         await claims.wait(cid, lambda s: s["stage"] == "awaiting_documents" and "continued_as_new" in events(s),
                           "waiting for documents in a continued run")
-        deadline = time.monotonic() + 30
-        while True:  # the timeline says so just before the run continues: wait for the new run itself
-            started = (await claims.handle(cid).fetch_history()).events[0].workflow_execution_started_event_attributes
-            if len(started.input.payloads) == 2:
-                break
-            assert time.monotonic() < deadline, "the run never continued as new"
-            await asyncio.sleep(0.1)
+
+        async def first_event() -> Any:  # the timeline says so just before the run continues: wait for the new run
+            return (await claims.handle(cid).fetch_history()).events[0].workflow_execution_started_event_attributes
+
+        started = await eventually(first_event, lambda e: len(e.input.payloads) == 2, "the run continued as new")
         claim_in, carried = await data_converter.decode(started.input.payloads, [dict, dict])
         await claims.handle(cid).terminate("the same run again, with an update in its first task")
         payload = {"documents": docs("id_card", claim_id=cid)}

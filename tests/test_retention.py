@@ -3,7 +3,6 @@ kept as long as Insurance Law art. 87 says, and replayable from the export (SPEC
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from tests.claims import auto_claim
 from tests.conftest import TEST_KEYS
 from tests.object_store import ObjectStoreServer
 from tests.test_personal_data import in_the_clear
+from tests.waiting import eventually
 
 
 def policy(start: date, end: date) -> Policy:
@@ -77,10 +77,9 @@ async def test_a_closed_claims_history_is_exported_encrypted_and_replays_from_th
     archive = FolderArchive(tmp_path / "audit")
     on_this_queue = f"TaskQueue = '{live.queue}'"
 
-    for _ in range(50):  # visibility learns of the close a moment after it
-        if found := await export_closed(live.client, live.engine, archive, extra_query=on_this_queue):
-            break
-        await asyncio.sleep(0.2)
+    found = await eventually(  # visibility learns of the close a moment after it
+        lambda: export_closed(live.client, live.engine, archive, extra_query=on_this_queue), bool,
+        "the closed claim exported", every=0.2)
     [exported] = found
     assert exported.workflow_id == handle.id and exported.name.startswith(f"histories/{handle.id}/")
     assert exported.keep_until.year >= date.today().year + 10, "the sample policy runs over a year: 10 years"

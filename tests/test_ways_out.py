@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 
@@ -13,6 +12,7 @@ from tests.changed_workflows import BrokenLetterTask
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 from tests.conftest import data_converter
 from tests.harness import Claims, queue_name
+from tests.waiting import eventually
 from worker import build_worker
 
 DAY = timedelta(days=1)
@@ -64,12 +64,11 @@ async def test_a_failing_side_task_surfaces_as_a_failed_workflow_task(time_env, 
                            documents=docs(*ALL_AUTO_DOCS))
         cid = claim["claim_id"]
         await claims.start(claim)
-        failures: list[str] = []
-        for _ in range(100):
-            failures = [str(await data_converter.decode_failure(e.workflow_task_failed_event_attributes.failure))
-                        async for e in claims.handle(cid).fetch_history_events()
-                        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]  # stored encrypted
-            if failures:
-                break
-            await asyncio.sleep(0.1)
+
+        async def task_failures() -> list[str]:
+            return [str(await data_converter.decode_failure(e.workflow_task_failed_event_attributes.failure))
+                    async for e in claims.handle(cid).fetch_history_events()
+                    if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]  # stored encrypted
+
+        failures = await eventually(task_failures, bool, "a failed workflow task in the history")
         assert any("bug in the task sending the acknowledgement letter" in f for f in failures), failures
