@@ -21,10 +21,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Two commands started at once on a fresh machine (`make demo` beside `make test`) take turns: the second waits for
+# the first's install and then finds the packages there.
 $(CHROMIUM) $(CJK_FONT) $(LIBGL):
-	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk \
-		libgl1 libglib2.0-0 >/dev/null
+	$(SUDO) flock /tmp/claims-orchestrator-apt.lock sh -c '[ -e $(CHROMIUM) ] && [ -e $(CJK_FONT) ] && \
+		[ -e $(LIBGL) ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		-o DPkg::Lock::Timeout=600 --no-install-recommends chromium fonts-noto-cjk libgl1 libglib2.0-0 >/dev/null; }'
 
 ## demo: embedded Temporal + a worker, sample claims down every path, a table of outcomes
 demo: $(STAMP) $(CJK_FONT) $(LIBGL)
