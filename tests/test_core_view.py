@@ -25,6 +25,7 @@ from models.contract import (
     RecordInvestigation,
     Reject,
     Reopen,
+    RiskAssessment,
     Role,
     Stage,
     Withdraw,
@@ -34,6 +35,7 @@ from workflows import core_view
 from workflows.claim_state import ClaimState
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
+LOW = RiskAssessment.model_validate({"score": 10, "level": "low", "reasons": []})
 
 
 def a_claim(**changes: object) -> ClaimState:
@@ -170,3 +172,40 @@ def test_an_appeal_under_review_takes_no_advance() -> None:
                 review="appeal", appeals=1)
     assert "not yet decided" in refused(s, "approve_advance", c.ApproveAdvance("sup-2", Role.SUPERVISOR,
                                                                               Decimal("500")))
+
+
+# ---------------------------------------------------------------------------------------------- lifecycle steps
+
+
+def test_the_workflow_enters_the_stage_the_core_names_at_each_step_of_its_lifecycle() -> None:
+    """Triage, complete documents, recorded findings, a reopening and an appeal: the stage is the core's answer."""
+    s = a_claim(stage=Stage.COVERAGE_CHECK, path=Path.STANDARD, risk=LOW)
+    triage = c.Triage(Path.STANDARD, risk_low=True, investigate=False, documents_missing=True)
+    assert core_view.moved_to(s, triage) == Stage.AWAITING_DOCUMENTS
+    s.investigation_reason = "injuries reported"
+    assert core_view.moved_to(s, c.Triage(Path.STANDARD, True, True, False)) == Stage.INVESTIGATING
+    s.stage = Stage.AWAITING_DOCUMENTS
+    assert core_view.moved_to(s, c.DocumentsComplete()) == Stage.INVESTIGATING
+    s.stage = Stage.INVESTIGATING
+    s.investigation = RecordInvestigation(investigator_id="inv-1", findings="as reported")
+    assert core_view.after_findings(s) == Stage.ADJUSTING, "the findings are taken on the claim before them"
+    closed = a_claim(stage=Stage.CLOSED, outcome=None, review=None)
+    assert core_view.lifecycle_stage(closed) == Stage.AWAITING_DOCUMENTS, "a reopened claim is back at its documents"
+
+
+def test_a_step_the_core_refuses_halts_the_claim_as_a_fault_of_the_workflow() -> None:
+    s = a_claim(stage=Stage.ADJUSTING)
+    with pytest.raises(core_view.LifecycleBug, match="not coverage_check"):
+        core_view.moved_to(s, c.Triage(Path.FAST, True, False, False))
+
+
+def test_the_system_approves_only_where_the_core_would_and_never_past_a_document_a_person_must_read() -> None:
+    payout = Payout(amount=Decimal("3200.00"), total=Decimal("3200.00"), basis=[], in_full=True)
+    s = a_claim(stage=Stage.ADJUSTING, path=Path.STANDARD, risk=LOW, payout=payout)
+    assert core_view.system_approves(s)
+    s.document_review = ["the invoice total could not be read"]
+    assert not core_view.system_approves(s), "a document a person must read"
+    s.document_review, s.escalations = [], 1
+    assert not core_view.system_approves(s), "escalated once"
+    s.escalations, s.payout = 0, payout.model_copy(update={"total": Decimal("900000.00")})
+    assert not core_view.system_approves(s), "beyond the system's authority"

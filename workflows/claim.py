@@ -16,10 +16,10 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from core.claim import commands as c
     from core.rules import intake, triage
     from core.rules import recovery as recoveries
     from core.rules.calendar import due
-    from core.rules.money import Kind
     from identity.tokens import sender_of
     from models.contract import (
         WORKFLOW_TYPE,
@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         workflow_id_for,
     )
     from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim, Rules
+    from workflows import core_view
     from workflows.claim_state import ClaimState, parse, refuse
     from workflows.claim_updates import ClaimUpdates
     from workflows.clocks import Clocks
@@ -178,9 +179,23 @@ class ClaimWorkflow(ClaimUpdates):
         self.clocks.notify_staff("handler_assigned", Role.ADJUSTER, {"handler": s.handler,
                                                                      "description": claim.incident.description})
 
+    def _triaged(self, documents_missing: bool) -> Stage:
+        """Where the core sends the claim from triage: for its documents, an investigation, or adjusting."""
+        s = self.s
+        assert s.path is not None
+        return core_view.moved_to(s, c.Triage(path=s.path, risk_low=s.risk is None or s.risk.level == "low",
+                                              investigate=bool(s.investigation_reason),
+                                              documents_missing=documents_missing))
+
+    def _after_documents(self) -> Stage:
+        """Where the core sends the claim once its materials are complete: an investigation, or adjusting."""
+        if core_view.lifecycle_stage(self.s) == Stage.AWAITING_DOCUMENTS:  # asked for them, or reopened
+            return core_view.moved_to(self.s, c.DocumentsComplete())
+        return self._triaged(documents_missing=False)
+
     async def _fast_path(self) -> None:
         """Small, clear-cut claims: no human touches them; paid and notified within seconds."""
-        await self.shell.enter(Stage.ADJUSTING)
+        await self.shell.enter(self._triaged(documents_missing=False))
         payout = await self.decisions.compute_payout()
         if payout.total <= 0:
             await self.decisions.deny_zero(payout)
@@ -192,17 +207,20 @@ class ClaimWorkflow(ClaimUpdates):
         the wait a continued run picks up at; the steps before it are done."""
         s = self.s
         claim, rules = s.require_ready()
+        then = None
         if resume in (None, "documents"):
             if not await self._collect_documents(resumed=resume is not None):
                 return
             s.investigation_reason = triage.investigation_reason(claim, s.risk, rules) if s.risk else None
+            then = self._after_documents()
         if resume == "investigation":
             await self.clocks.wait_for(lambda: s.investigation is not None, "investigation")
-        elif s.investigation_reason and resume != "approval":
+        elif then == Stage.INVESTIGATING:
+            assert s.investigation_reason is not None
             self.shell.fast = False
-            await self._investigate(s.investigation_reason)
+            await self._investigate(s.investigation_reason, then)
         if resume != "approval":
-            await self.shell.enter(Stage.ADJUSTING)
+            await self.shell.enter(then if then == Stage.ADJUSTING else core_view.after_findings(s))
             payout = await self.decisions.compute_payout()
             if payout.total <= 0:
                 await self.decisions.deny_zero(payout)
@@ -214,8 +232,7 @@ class ClaimWorkflow(ClaimUpdates):
         run continued as new while it waited)."""
         s = self.s
         assert s.payout is not None
-        if not resumed and self._system_may_approve() and self.decisions.refusal(
-                Kind.SYSTEM_APPROVAL, "system", Role.SYSTEM, s.payout.total) is None:
+        if not resumed and core_view.system_approves(s):
             s.approvals.append(ApprovalRecord(approver_id="system", role=Role.SYSTEM, at=workflow.now(),
                                               comment=why_system))
         else:
@@ -229,12 +246,6 @@ class ClaimWorkflow(ClaimUpdates):
                                           by=s.rejection.approver_id)
                 return
         await self.decisions.decide_and_pay()
-
-    def _system_may_approve(self) -> bool:
-        s = self.s
-        return (s.risk is not None and s.risk.level == "low" and not s.investigation_reason
-                and s.escalations == 0 and s.escalated_to is None and s.path != Path.GREEN and s.review is None
-                and not s.document_review)
 
     async def _collect_documents(self, resumed: bool = False) -> bool:
         """The one consolidated request for everything missing, reminders of the same list, and closing as
@@ -281,7 +292,9 @@ class ClaimWorkflow(ClaimUpdates):
         s.requested_at = s.requested_at or start
         deadline = self.clocks.start("documents", rules.sla.documents_days, staff=False, watched=False).due_at
         self.clocks.pause("determination")  # the law's clock does not run while the claimant gathers materials
-        await self.shell.enter(Stage.AWAITING_DOCUMENTS)
+        # Sent for its documents by the core at triage; a reopened claim is there already (the core's `Reopened`).
+        await self.shell.enter(self._triaged(documents_missing=True) if first_request
+                               else core_view.lifecycle_stage(s))
         if first_request:
             await self.shell.note("documents_requested", detail="one request for: " + ", ".join(s.missing))
             self.shell.notify("missing_materials", {"missing": list(s.missing), "due_at": deadline})
@@ -305,11 +318,12 @@ class ClaimWorkflow(ClaimUpdates):
         return {"missing": list(self.s.missing), "due_at": deadline, "requested_at": self.s.requested_at,
                 "days_left": days_left}
 
-    async def _investigate(self, reason: str) -> None:
+    async def _investigate(self, reason: str, stage: Stage) -> None:
+        """The investigation the core sent the claim to (`stage`), and the wait for its findings."""
         s = self.s
         _, rules = s.require_ready()
         clock = self.clocks.start("investigation", rules.sla.investigation_days)
-        await self.shell.enter(Stage.INVESTIGATING)
+        await self.shell.enter(stage)
         await self.shell.note("investigation_opened", detail=reason)
         self.shell.notify("investigation_opened", {"reason": reason, "due_at": clock.due_at})
         await self.clocks.wait_for(lambda: s.investigation is not None, "investigation")
@@ -384,6 +398,7 @@ class ClaimWorkflow(ClaimUpdates):
         _, rules = s.require_ready()
         appeal = s.appeal
         assert appeal is not None and s.decision is not None
+        then = core_view.moved_to(s, c.Appeal(appeal.reason))  # adjusting first when no payout was ever assessed
         s.appeal, s.appeals = None, s.appeals + 1
         s.review, s.outcome, s.closed_at, s.rejection, s.agreed_amount = "appeal", None, None, None, None
         s.decision_taken = False
@@ -393,8 +408,8 @@ class ClaimWorkflow(ClaimUpdates):
         await self.shell.note("appeal_received", detail=appeal.reason, sender=sender_of(appeal.credential))
         self.shell.notify("appeal_received", {"reason": appeal.reason})
         self.clocks.stop("appeal_ack")
-        if s.payout is None:
-            await self.shell.enter(Stage.ADJUSTING)
+        if then == Stage.ADJUSTING:
+            await self.shell.enter(then)
             await self.decisions.compute_payout()
         await self._await_approval()
         await self._decide_appeal()

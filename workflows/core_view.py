@@ -16,7 +16,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core.claim import commands as c
-    from core.claim.decisions import Refused, decide
+    from core.claim import events as e
+    from core.claim.decisions import Refused, decide, system_may_approve
     from core.claim.evolution import fold
     from core.claim.state import (
         Approval,
@@ -110,7 +111,8 @@ def _as_left(s: ClaimState) -> ClaimCore:
     earlier = (*s.rejected_by, *(a.approver_id for a in s.approvals[:s.approvals_from]))
     return ClaimCore(
         claim_id=s.claim_id, stage=stage, outcome=s.outcome, path=s.path, claimed=claim.claimed_amount,
-        period=period, limits=limits, risk_low=s.risk is None or s.risk.level == "low",
+        # A document a person must read is a risk the system does not approve past.
+        period=period, limits=limits, risk_low=(s.risk is None or s.risk.level == "low") and not s.document_review,
         investigate=bool(s.investigation_reason),
         fraud_suspected=bool(s.investigation and s.investigation.fraud_suspected),
         investigator=s.investigation.investigator_id if s.investigation else None,
@@ -155,6 +157,50 @@ def _stage(s: ClaimState, decision: Decision | None) -> Stage:
     if s.stage == Stage.CLOSED and s.outcome is None:
         return Stage.ADJUSTING if s.review == "appeal" else Stage.AWAITING_DOCUMENTS
     return s.stage
+
+
+class LifecycleBug(RuntimeError):
+    """The workflow asked the core to take a lifecycle step the core refuses: a fault in the workflow's code, not in
+    the claim. The workflow task fails and is retried, so the claim halts where it is, visible, until fixed."""
+
+
+def moved_to(s: ClaimState, command: c.Command, core: ClaimCore | None = None) -> Stage:
+    """The stage the core moves the claim to on this step of the lifecycle (documents found missing or complete, an
+    investigation called for or not): the workflow enters the stage the core names and keeps no rule of its own
+    about which comes next. The step is taken on the claim as the workflow's steps have left it: an update accepted
+    meanwhile (a withdrawal) is taken up where the lifecycle next looks for it, as before."""
+    try:
+        events = decide(core if core is not None else _as_left(s), command)
+    except Refused as refused:
+        raise LifecycleBug(f"the core refuses {command!r}: {refused.reason}") from None
+    for event in events:
+        if isinstance(event, e.StageEntered):
+            return event.stage
+        if isinstance(event, e.Closed):
+            return Stage.CLOSED
+    raise LifecycleBug(f"the core moved the claim to no stage on {command!r}")
+
+
+def after_findings(s: ClaimState) -> Stage:
+    """The stage the core sends the claim to on the investigator's findings the workflow has recorded, taken on the
+    claim as it was before them (as the update's validator asked the core)."""
+    found = s.investigation
+    assert found is not None
+    before = replace(_as_left(s), stage=Stage.INVESTIGATING, investigator=None, fraud_suspected=False)
+    return moved_to(s, c.RecordInvestigation(found.investigator_id, found.confirmed_amount, found.fraud_suspected),
+                    before)
+
+
+def lifecycle_stage(s: ClaimState) -> Stage:
+    """The stage the core has the claim at as the workflow's steps have left it (a reopened claim is back at its
+    documents before the workflow has entered that stage)."""
+    return _as_left(s).stage
+
+
+def system_approves(s: ClaimState) -> bool:
+    """Whether the core approves the payout assessed without a person (`core.claim.decisions.system_may_approve`),
+    on the claim as the workflow's steps have left it."""
+    return system_may_approve(_as_left(s))
 
 
 def check(s: ClaimState, action: str, command: c.Command) -> None:

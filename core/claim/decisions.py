@@ -190,13 +190,15 @@ def _assess(s: ClaimCore, loss: Decimal, held: Decimal) -> list[e.Event]:
         return events + _deny(after, reason, ("system",))
     if after.review:
         return [*events, e.StageEntered(Stage.AWAITING_APPROVAL)]
-    if _system_may_approve(after):
+    if system_may_approve(after):
         approved = [e.Approved("system", Role.SYSTEM)]
         return events + approved + _decide_to_pay(fold(after, approved))
     return [*events, e.StageEntered(Stage.AWAITING_APPROVAL)]
 
 
-def _system_may_approve(s: ClaimCore) -> bool:
+def system_may_approve(s: ClaimCore) -> bool:
+    """Whether the system approves the assessed payout itself: a low risk, no investigation, not the green channel,
+    never escalated, not an appeal's review, and within the system's authority for the claim type."""
     if not s.risk_low or s.investigate or s.path == Path.GREEN or s.escalated_to is not None or s.review:
         return False
     return money.refusal(money.MoneyDecision(money.Kind.SYSTEM_APPROVAL, "system", Role.SYSTEM, s.decision_amount),
