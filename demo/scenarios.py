@@ -137,6 +137,9 @@ async def refused(desk: Desk, claim_id: str, update: str, payload: dict[str, Any
     raise AssertionError(f"{update} {payload} should have been refused")
 
 
+RENEWED_INCIDENT = "2025-11-20T21:00:00+08:00"
+"""The incident of the renewed-policy sample: in the policy's 2025 period (samples/policies.json)."""
+
 DECIDERS = {"adjuster": "adj-zhao", "supervisor": "sup-liu", "manager": "mgr-chen"}
 """Who decides at each tier in the demo."""
 REVIEWERS = {"supervisor": "sup-zhou", "manager": "mgr-wu"}
@@ -262,6 +265,24 @@ async def advance_then_denied(desk: Desk, claim_id: str, notes: list[str]) -> No
                  f"a manager who took no part; still owed {status['recovery_outstanding']}")
 
 
+async def renewed_policy(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    """Reported after the policy renewed, for an incident before: the period the incident fell in covers it, on that
+    period's terms (a 2,000 deductible), not the renewal's (500)."""
+    status = await wait_for(desk.client, claim_id, lambda s: s["outcome"] is not None or s["stage"] in (
+        "investigating", "awaiting_approval"))
+    notes.append(f"incident of {RENEWED_INCIDENT[:10]}, reported after the renewal of 2026-01-01: "
+                 "covered by the 2025 period and its terms")
+    if status["stage"] == "investigating":  # reported long after the incident: a risk that may call for one
+        await desk.send(claim_id, "record_investigation", {
+            "investigator_id": "inv-wang", "findings": "the leak was reported to the building manager that night"})
+        status = await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
+    if status["stage"] == "awaiting_approval":
+        await decide_at_tier(desk, claim_id, "approve", {})
+    status = await wait_for(desk.client, claim_id, lambda s: s["outcome"] is not None)
+    notes.append(f"payout {status['payout']['total']}: 4500.00 less the 2025 period's deductible of 2000.00 "
+                 "(the renewal's 500.00 would have paid 4000.00)")
+
+
 async def appeal_upheld(desk: Desk, claim_id: str, notes: list[str]) -> None:
     await wait_for(desk.client, claim_id, at_stage("investigating"))
     await desk.send(claim_id, "record_investigation", {
@@ -350,6 +371,13 @@ def scenarios(prefix: str, store: DocumentStore | None = None) -> list[Scenario]
             cid(19), policy_number="P-AUTO-002", claimed_amount="30000.00", line_items=[],
             incident={"major": True, "description": "vehicle burnt out after a night race"},
             documents=documents(cid(19), *auto_all)), advance_then_denied),
+        Scenario("renewed policy, incident before", "paid", base_claim(
+            cid(20), policy_number="P-PROP-002", claim_type="property", claimed_amount="4500.00",
+            incident={"cause": "water_leak", "description": "pipe burst under the bathroom floor",
+                      "occurred_at": RENEWED_INCIDENT},
+            line_items=[{"description": "floor and ceiling below", "amount": "4500.00"}],
+            documents=documents(cid(20), "claim_form", "id_card", "loss_list", "damage_photos", "ownership_proof")),
+            renewed_policy),
         Scenario("partial approval, appeal upheld", "paid", base_claim(
             cid(15), claimed_amount="12000.00", incident={"injuries": True}, line_items=[],
             documents=documents(cid(15), *auto_all)), appeal_upheld),

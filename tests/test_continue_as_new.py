@@ -17,11 +17,14 @@ from temporalio.worker import Replayer
 from audit.replay import runs_of
 from config.settings import Settings
 from config.temporal import workflow_runner
+from core.claim import carry
 from models.contract import workflow_id_for
 from tests.conftest import claims_rig, data_converter
 from tests.harness import Claims
 from tests.test_deadlines import DAY, D, investigated_claim, when
+from workflows import core_view
 from workflows.claim import ClaimWorkflow
+from workflows.claim_state import ClaimState
 
 LIMIT = 40
 """History events after which a run continues: low, so a claim continues several times in one test."""
@@ -43,6 +46,10 @@ async def replay_every_run(claims: Claims, claim_id: str, first_run_id: str) -> 
     replayer = Replayer(workflows=[ClaimWorkflow], data_converter=data_converter, workflow_runner=workflow_runner())
     for history in runs:
         await replayer.replay_workflow(history)
+    for history in runs[1:]:  # each continued run was handed the core's state beside the workflow's, and checked it
+        started = history.events[0].workflow_execution_started_event_attributes
+        _, carried = await data_converter.decode(started.input.payloads, [dict, dict])
+        assert carry.restored(carried[core_view.CARRIED_CORE]) == core_view.view(ClaimState.restored(carried))
     return len(runs)
 
 

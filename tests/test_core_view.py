@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from config.rules import load_rules
 from config.settings import Settings
+from core.claim import carry
 from core.claim import commands as c
 from models.contract import (
     Appeal,
@@ -209,3 +210,17 @@ def test_the_system_approves_only_where_the_core_would_and_never_past_a_document
     assert not core_view.system_approves(s), "escalated once"
     s.escalations, s.payout = 0, payout.model_copy(update={"total": Decimal("900000.00")})
     assert not core_view.system_approves(s), "beyond the system's authority"
+
+
+def test_a_continued_run_reads_to_the_core_as_the_run_before_did_or_halts() -> None:
+    """The core's state is carried beside the workflow's when a claim continues as new; a run whose state reads
+    differently to the core (something the core decides on was lost or changed on the way) does not go on."""
+    s = a_claim(stage=Stage.AWAITING_APPROVAL, payments=[PaymentRecord(
+        sequence=1, kind="advance", amount=Decimal("1000.00"), idempotency_key="k", reference="r",
+        account="****2222", paid_at=NOW)])
+    carried = {**s.snapshot(), core_view.CARRIED_CORE: carry.carried(core_view.view(s))}
+    assert core_view.restored(carried).paid_amount == Decimal("1000.00")
+    lost = {**carried, "payments": []}  # the advance paid, dropped on the way
+    with pytest.raises(core_view.LifecycleBug, match="reads differently to the core"):
+        core_view.restored(lost)
+    assert core_view.restored(s.snapshot()).payments, "a run carried before the marker has nothing to compare"

@@ -142,13 +142,14 @@ async def unsettled(live, claim_ids: list[str]) -> list[str]:
 
 
 async def test_report_of_the_demo_claims_matches_the_database(live):
-    """The demo's own scenarios (all but the minute-long statutory advance), then the report checked against
-    plain SQL over the claims and payments tables."""
+    """The demo's own scenarios (all but the minute-long statutory advance, and the renewed policy, which the tests'
+    policies do not have), then the report checked against plain SQL over the claims and payments tables."""
     from sqlalchemy import text
 
     from demo import scenarios as demo
 
-    scenarios = [s for s in demo.scenarios(f"R{uuid.uuid4().hex[:6]}") if "statutory" not in s.name]
+    scenarios = [s for s in demo.scenarios(f"R{uuid.uuid4().hex[:6]}")
+                 if "statutory" not in s.name and s.claim["policy_number"] != "P-PROP-002"]
     on_queue = live.settings.model_copy(update={"task_queue": live.queue})
     rows = await asyncio.gather(*(demo.play(live.client, s, on_queue) for s in scenarios))
     assert all(r.ok for r in rows), [(r.scenario, r.outcome) for r in rows if not r.ok]
@@ -166,9 +167,13 @@ async def test_report_of_the_demo_claims_matches_the_database(live):
             "WHERE p.status = 'paid' GROUP BY c.claim_type")).all())
         outcomes = dict(conn.execute(text(
             "SELECT outcome, count(*) FROM claims WHERE closed_at IS NOT NULL GROUP BY outcome")).all())
+        breached = conn.execute(text(
+            "SELECT count(DISTINCT e.claim_id) FROM claim_events e JOIN claims c ON c.claim_id = e.claim_id "
+            "WHERE e.event = 'sla_breached' AND e.detail LIKE 'approval %' AND c.closed_at IS NOT NULL")).scalar()
     assert report.received == received and report.closed == closed and report.outcomes == outcomes
     assert report.paid == {k: Decimal(str(v)).quantize(Decimal("0.01")) for k, v in paid.items()}
-    assert report.appealed == 1 and report.sla["approval"]["breached"] == 1
+    # The claim nobody decides breaches its approval clock; under load another may too (a day lasts a second).
+    assert report.appealed == 1 and report.sla["approval"]["breached"] == breached >= 1
 
     # The charts of the rendered page carry the same figures.
     with live.engine.connect() as conn:

@@ -50,7 +50,7 @@ class ClaimWorkflow(ClaimUpdates):
     def __init__(self, claim: Any = None, carried: Any = None) -> None:
         """A continued run restores the carried state here, before any update's validator can run: an update
         that reaches the new run in its first task sees the claim as it was, not an empty one."""
-        state = ClaimState.restored(carried) if carried is not None else \
+        state = core_view.restored(carried) if carried is not None else \
             ClaimState(workflow.info().workflow_id.removeprefix("claim-"))
         self.shell = Shell(state)
         self.clocks = Clocks(self.shell)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from core.claim import carry
     from core.claim import commands as c
     from core.claim import events as e
     from core.claim.decisions import Refused, decide, system_may_approve
@@ -38,6 +40,11 @@ with workflow.unsafe.imports_passed_through():
 
 _STATUS = {ShownStatus.OPEN: RecoveryStatus.OPEN, ShownStatus.RECOVERED: RecoveryStatus.RECOVERED,
            ShownStatus.WRITTEN_OFF: RecoveryStatus.WRITTEN_OFF, ShownStatus.SET_OFF: RecoveryStatus.SET_OFF}
+
+
+class LifecycleBug(RuntimeError):
+    """The workflow asked the core to take a lifecycle step the core refuses: a fault in the workflow's code, not in
+    the claim. The workflow task fails and is retried, so the claim halts where it is, visible, until fixed."""
 
 
 def view(s: ClaimState) -> ClaimCore:
@@ -159,9 +166,20 @@ def _stage(s: ClaimState, decision: Decision | None) -> Stage:
     return s.stage
 
 
-class LifecycleBug(RuntimeError):
-    """The workflow asked the core to take a lifecycle step the core refuses: a fault in the workflow's code, not in
-    the claim. The workflow task fails and is retried, so the claim halts where it is, visible, until fixed."""
+CARRIED_CORE = "core"
+"""The key under which a run that continues as new carries the core's state beside the workflow's own."""
+
+
+def restored(carried: Any) -> ClaimState:
+    """The state a continued run was handed, checked against the core's state carried with it: the claim must read
+    to the core exactly as it did when the run before continued, so nothing the core decides on was lost on the way
+    (a run carried by code before the `carry-core` marker has no core state to compare)."""
+    s = ClaimState.restored(carried)
+    core = carried.get(CARRIED_CORE) if isinstance(carried, dict) else None
+    if core is not None and carry.restored(core) != view(s):
+        raise LifecycleBug(f"claim {s.claim_id}: the state carried into this run reads differently to the core "
+                           f"from the core's own state carried with it: {carry.restored(core)!r} != {view(s)!r}")
+    return s
 
 
 def moved_to(s: ClaimState, command: c.Command, core: ClaimCore | None = None) -> Stage:

@@ -19,9 +19,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from core.claim import carry
     from models.contract import ErrorType, Sender, Stage, TimelineEntry, UpdateAck
     from models.messages import ClaimEvent, NotificationRequest, Recipient
-    from workflows import metrics
+    from workflows import core_view, metrics
     from workflows.claim_state import ClaimState, refuse
 
 T = TypeVar("T")
@@ -238,7 +239,10 @@ class Shell:
                                                    "events")
         await workflow.wait_condition(self._quiet)
         s.resume_at = wait
-        workflow.continue_as_new(args=[s.claim, s.snapshot()])
+        carried = s.snapshot()
+        if workflow.patched("carry-core"):  # and the core's own state, which the next run must read the same
+            carried[core_view.CARRIED_CORE] = carry.carried(core_view.view(s))
+        workflow.continue_as_new(args=[s.claim, carried])
 
     def check_withdrawn(self) -> None:
         if self.s.withdrawal is not None and self.s.outcome is None:
