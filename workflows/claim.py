@@ -3,7 +3,8 @@
 The lifecycle reads top to bottom in `run`. The class extends one other, `ClaimUpdates` (claim_updates.py: the
 updates and the `status` query), and is made of parts it holds rather than inherits: the shell (shell.py:
 activities, timeline, letters, supervised side tasks, long waits), its clocks (clocks.py), its decisions
-(decisions.py: payout, the money guard, payment, advances, closing) and its reader (readings.py). Rules are pure
+(decisions.py: payout, the money guard, payment, advances, closing), its reader (readings.py) and the claimant's
+bank account (account_changes.py: codes, changes, the lock). Rules are pure
 functions (core/rules); every side effect is an activity, so no workflow module imports database or template code.
 """
 
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim, Rules
     from workflows import core_view
+    from workflows.account_changes import AccountChanges
     from workflows.claim_state import ClaimState, parse, refuse
     from workflows.claim_updates import ClaimUpdates
     from workflows.clocks import Clocks
@@ -56,6 +58,7 @@ class ClaimWorkflow(ClaimUpdates):
         self.clocks = Clocks(self.shell)
         self.decisions = Decisions(self.shell, self.clocks)
         self.reader = Reader(self.shell)
+        self.accounts = AccountChanges(self.shell, self.clocks)
 
     # ================================================================== lifecycle
 

@@ -12,8 +12,8 @@ token's issuer, subject, roles and id (`sender_of`), never the token.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
 
@@ -24,14 +24,12 @@ with workflow.unsafe.imports_passed_through():
     from core.rules.calendar import due
     from core.rules.money import Kind
     from core.rules.risk import with_reused_documents
-    from identity.codes import MAX_WRONG_TRIES
     from identity.tokens import sender_of
     from models.contract import (
         Appeal,
         ApprovalRecord,
         ApproveAdvance,
         Assign,
-        BankAccount,
         ClaimStatus,
         CodePurpose,
         ErrorType,
@@ -48,7 +46,6 @@ with workflow.unsafe.imports_passed_through():
         Reopen,
         RequestCode,
         Role,
-        Sender,
         Stage,
         SubmitDocuments,
         SurveyResponse,
@@ -59,21 +56,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contract import Approve as ApproveInput
     from models.documents import FIELDS, READ_KINDS, CorrectDocumentField, ReadField, ReadingRecorded, RecordReading
-    from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, Recipient, RecordDocuments
+    from models.messages import RecordDocuments
     from workflows import core_view
+    from workflows.account_changes import AccountChanges
     from workflows.claim_state import ClaimState, parse, refuse
     from workflows.clocks import Clocks
     from workflows.credentials import authenticate
     from workflows.decisions import Decisions
     from workflows.readings import Reader, normalised
     from workflows.shell import Shell
-
-
-RESEND_SECONDS = 60
-"""The least time between two codes of one purpose on a claim."""
-CODES_PER_DAY = 5
-"""The most codes of one purpose a claim sends in 24 hours: a bound on messages to the claimant and on the
-history that nobody can use to stop the claimant for good (a supervisor's release starts afresh)."""
 
 
 LOW_SCORE = 2
@@ -87,6 +78,7 @@ class ClaimUpdates:
     clocks: Clocks
     decisions: Decisions
     reader: Reader
+    accounts: AccountChanges
 
     @property
     def s(self) -> ClaimState:
@@ -187,140 +179,37 @@ class ClaimUpdates:
     @workflow.update(name="request_code")
     async def request_code(self, payload: Any) -> UpdateAck:
         """Send a one-time code to the claimant's phone or e-mail on file (never to one given in the request)."""
-        s = self.s
-        req = parse(RequestCode, payload, "request_code")
-        claim, _ = s.require_ready()
-        purpose = req.purpose.value
-        sequence = s.codes_sent.get(purpose, 0) + 1
-        s.codes_sent[purpose] = sequence
-        s.code_sent_at[purpose] = [*self._codes_of_the_last_day(purpose), workflow.now()]
-        c = claim.claimant
-        issued = await self.shell.activity("issue_code", IssueCode(
-            claim_id=s.claim_id, purpose=req.purpose, sequence=sequence, at=workflow.now(),
-            recipient=Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email)), CodeIssued)
-        s.code_expires_at[purpose] = issued.expires_at
-        await self.shell.note("code_sent", detail=f"{purpose} code {sequence} by {issued.channel}",
-                              sender=sender_of(req.credential))
-        return self.shell.ack(f"a code was sent by {issued.channel} to the contact on file; "
-                              f"it is valid until {issued.expires_at.isoformat()}")
+        return await self.accounts.request_code(parse(RequestCode, payload, "request_code"))
 
     @request_code.validator
     def _validate_request_code(self, payload: Any) -> None:
         req = parse(RequestCode, payload, "request_code")
         self._authenticate("request_code", req.credential)
-        s = self.s
-        s.require_ready()
-        purpose = req.purpose.value
         if req.purpose == CodePurpose.BANK_ACCOUNT:
             self._require_open("request_code")
-            if s.account_change_locked:
-                raise refuse("request_code: bank-account changes are locked after wrong codes; a supervisor "
-                             "must release them", ErrorType.NOT_AUTHORIZED)
-        recent = self._codes_of_the_last_day(purpose)
-        if len(recent) >= CODES_PER_DAY:
-            raise refuse(f"request_code: {CODES_PER_DAY} {purpose} codes were sent in the last 24 hours; "
-                         f"the next may be sent from {(recent[0] + timedelta(days=1)).isoformat()}")
-        if recent and (workflow.now() - recent[-1]).total_seconds() < RESEND_SECONDS:
-            raise refuse(f"request_code: a {purpose} code was sent less than {RESEND_SECONDS} seconds ago")
-
-    def _codes_of_the_last_day(self, purpose: str) -> list[datetime]:
-        since = workflow.now() - timedelta(days=1)
-        return [at for at in self.s.code_sent_at.get(purpose, []) if at > since]
+        self.accounts.check_request_code(req)
 
     @workflow.update(name="update_bank_account")
     async def update_bank_account(self, payload: Any) -> UpdateAck:
-        """Replay-safe without a patch: the validator lets no change in without a code, so a history holds an
-        update without one only if it was recorded before codes existed, and then replays down the old branch;
-        one with a code replays the code check that was recorded (its activity result is in the history)."""
-        s = self.s
-        req = parse(UpdateBankAccount, payload, "update_bank_account")
-        sender = sender_of(req.credential)
-        if req.code is not None:
-            s.account_change_checking = True
-            try:
-                checked = await self.shell.activity("check_code", CheckCode(
-                    claim_id=s.claim_id, purpose=CodePurpose.BANK_ACCOUNT, code=req.code, at=workflow.now()),
-                    CodeCheck)
-            finally:
-                s.account_change_checking = False
-            if checked != CodeCheck.OK:
-                await self._wrong_account_code(checked, sender)
-            old = s.bank_account
-            s.bank_account = BankAccount(holder=req.holder, number=req.number)
-            s.account_updated = True
-            s.account_code_failures = 0
-            self.shell.notify("bank_account_changed", {
-                "old_account": old.masked if old else None, "new_account": s.bank_account.masked,
-                "changed_at": workflow.now()})
-        elif workflow.unsafe.is_replaying():  # recorded before bank-account codes: the change needed none
-            s.bank_account = BankAccount(holder=req.holder, number=req.number)
-            s.account_updated = True
-        else:  # the validator refuses this; never change an account without the claimant's code
-            raise refuse("update_bank_account: code: the claimant's one-time code is required",
-                         ErrorType.CODE_REFUSED)
-        await self.shell.note("bank_account_updated", detail=f"account {s.bank_account.masked}", sender=sender)
-        return self.shell.ack("bank account updated")
-
-    async def _wrong_account_code(self, checked: CodeCheck, sender: Sender | None) -> NoReturn:
-        """Count a code that did not prove the claimant; the third locks account changes and tells a supervisor."""
-        s = self.s
-        s.account_code_failures += 1
-        tries_left = MAX_WRONG_TRIES - s.account_code_failures
-        await self.shell.note("bank_account_code_refused", sender=sender,
-                              detail=f"code {checked.value}; {max(tries_left, 0)} tries left")
-        if tries_left <= 0 and not s.account_change_locked:
-            s.account_change_locked = True
-            await self.shell.note("bank_account_locked", detail=f"{s.account_code_failures} wrong codes", sender=sender)
-            account = s.bank_account.masked if s.bank_account else "none on file"
-            self.clocks.notify_staff("bank_account_locked", Role.SUPERVISOR, {
-                "tries": s.account_code_failures, "account": account,
-                "sender": sender.subject if sender else "unknown"})
-        reason = {CodeCheck.EXPIRED: "the code has expired; request a new one",
-                  CodeCheck.USED: "the code has been used; request a new one",
-                  CodeCheck.NONE: "no code has been sent; request one",
-                  CodeCheck.LOCKED: "the code is void after wrong tries; request a new one"}.get(
-            checked, "the code is wrong")
-        locked = "; bank-account changes are now locked" if s.account_change_locked else \
-            f"; {tries_left} tries left"
-        raise refuse(f"update_bank_account: code: {reason}{locked}", ErrorType.CODE_REFUSED)
+        return await self.accounts.update_bank_account(parse(UpdateBankAccount, payload, "update_bank_account"))
 
     @update_bank_account.validator
     def _validate_update_bank_account(self, payload: Any) -> None:
         req = parse(UpdateBankAccount, payload, "update_bank_account")
         self._authenticate("update_bank_account", req.credential)
         self._require_open("update_bank_account")
-        s = self.s
-        if s.account_change_locked:
-            raise refuse("update_bank_account: changes are locked after wrong codes; a supervisor must release "
-                         "them", ErrorType.NOT_AUTHORIZED)
-        if req.code is None:
-            raise refuse("update_bank_account: code: the one-time code sent to the claimant's phone or e-mail on "
-                         "file is required (request_code with purpose bank_account)", ErrorType.CODE_REFUSED)
-        expires = s.code_expires_at.get(CodePurpose.BANK_ACCOUNT.value)
-        if expires is None or workflow.now() >= expires:
-            raise refuse("update_bank_account: code: no valid code has been sent; request a new one",
-                         ErrorType.CODE_REFUSED)
-        if s.transfer_in_flight:
-            raise refuse("update_bank_account: a payment is being made to the account on file; try again shortly")
+        self.accounts.check_update_bank_account(req)
 
     @workflow.update(name="release_bank_account")
     async def release_bank_account(self, payload: Any) -> UpdateAck:
-        req = parse(ReleaseBankAccount, payload, "release_bank_account")
-        self.s.account_change_locked = False
-        self.s.account_code_failures = 0
-        self.s.code_sent_at.pop(CodePurpose.BANK_ACCOUNT.value, None)
-        await self.shell.note("bank_account_released", by=req.by, detail=req.reason, sender=sender_of(req.credential))
-        return self.shell.ack("bank-account changes are possible again, with a new code")
+        return await self.accounts.release(parse(ReleaseBankAccount, payload, "release_bank_account"))
 
     @release_bank_account.validator
     def _validate_release_bank_account(self, payload: Any) -> None:
         req = parse(ReleaseBankAccount, payload, "release_bank_account")
         self._authenticate("release_bank_account", req.credential, req.by, req.role)
         self._require_open("release_bank_account")
-        if not self.s.account_change_locked:
-            raise refuse("release_bank_account: bank-account changes are not locked")
-        if authority.RANK[req.role] < authority.RANK[Role.SUPERVISOR]:
-            raise refuse("release_bank_account: a supervisor or manager releases the lock", ErrorType.NOT_AUTHORIZED)
+        self.accounts.check_release(req)
 
     # ================================================================== staff
 
