@@ -134,6 +134,14 @@ class Claims:
             rows = list(session.exec(query.order_by(Notification.id)).all())
         return [row.model_copy(update={"body": open_text(keyring, row.body)}) for row in rows]
 
+    async def sent(self, claim_id: str, kind: str, count: int = 1) -> list[Notification]:
+        """The claim's letters of this kind once `count` of them are in the outbox. A letter goes out beside the
+        lifecycle, so it may follow the state a test saw; only a run's result waits for every letter."""
+        letters: list[Notification] = await eventually(
+            lambda: self.notices(claim_id, kind), lambda rows: len(rows) >= count,
+            f"{count} {kind} letter(s) sent on claim {claim_id}")
+        return letters
+
     def code_sent(self, claim_id: str, purpose: str = "bank_account") -> str:
         """The one-time code in the latest letter of this purpose: what the claimant reads on their phone."""
         letters = self.notices(claim_id, f"code_{purpose}")

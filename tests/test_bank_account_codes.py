@@ -53,7 +53,7 @@ async def test_the_code_goes_to_the_contact_on_file_and_changes_the_account_once
     status = await claims.status(cid)
     events = [e["event"] for e in status["timeline"]]
     assert events.count("bank_account_updated") == 1 and events.count("bank_account_code_refused") == 2
-    [told] = claims.notices(cid, "bank_account_changed")
+    [told] = await claims.sent(cid, "bank_account_changed")
     assert told.recipient == "138****0000" and "****3333" in told.body and "****2222" in told.body
     assert code not in str(status), "the status shows a one-time code"
 
@@ -68,7 +68,7 @@ async def test_three_wrong_codes_lock_changes_and_alert_a_supervisor_who_release
     locked = await claims.refused(cid, "update_bank_account", {**NEW_ACCOUNT, "code": code})
     assert locked.type == "NotAuthorized" and "locked" in locked.message
     assert (await claims.refused(cid, "request_code", {"purpose": "bank_account"})).type == "NotAuthorized"
-    [alert] = claims.notices(cid, "bank_account_locked")
+    [alert] = await claims.sent(cid, "bank_account_locked")
     assert alert.channel == "email" and "主管" in alert.subject + alert.body, "staff letters are in Chinese"
 
     adjuster = await claims.refused(cid, "release_bank_account", {"by": "adj-1", "role": "adjuster",

@@ -121,7 +121,7 @@ async def test_a_claim_waiting_for_documents_continues_and_sends_each_reminder_o
     await time_env.sleep(28 * DAY)  # both reminders (7 and 3 days before) and the continuations between
     status = await claims.status(cid)
     assert timeline(status, "continued_as_new") and status["deadlines"]["documents"] == due
-    assert [n.kind for n in claims.notices(cid)].count("reminder") == 2
+    assert len(await claims.sent(cid, "reminder", 2)) == 2
     await claims.update(cid, "submit_documents", {"documents": [
         {"kind": k, "ref": f"{k}.pdf"} for k in status["missing_documents"]]})
     await claims.at_stage(cid, "awaiting_approval")

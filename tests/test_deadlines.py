@@ -46,13 +46,13 @@ async def test_investigation_clock_warns_at_80_percent_then_escalates_tier_by_ti
     status = await claims.status(cid)
     assert [(w["clock"], w["owner"]) for w in status["sla_warnings"]] == [("investigation", "adjuster")]
     assert status["sla_breaches"] == []
-    assert len(claims.notices(cid, "sla_warning")) == 1
+    assert len(await claims.sent(cid, "sla_warning")) == 1
 
     await time_env.sleep(2 * DAY)
     status = await claims.status(cid)
     assert [(b["clock"], b["escalated_to"]) for b in status["sla_breaches"]] == [("investigation", "supervisor")]
     assert status["escalated_to"] == "supervisor"
-    breach = claims.notices(cid, "sla_breach")
+    breach = await claims.sent(cid, "sla_breach")
     assert len(breach) == 1 and breach[0].recipient == mask_text("claims-supervisors@insurer.example")
 
     await time_env.sleep(10 * DAY)
@@ -138,7 +138,7 @@ async def test_green_channel_gets_a_handler_half_clocks_and_a_supervisor_approve
     handle = await claims.start(claim)
     status = await claims.at_stage(cid, "investigating")
     assert status["path"] == "green" and status["handler"] == "gc-auto-1"
-    assert len(claims.notices(cid, "handler_assigned")) == 1
+    assert len(await claims.sent(cid, "handler_assigned")) == 1
     opened = event_at(status, "stage:investigating")
     assert about(when(status["deadlines"]["investigation"]) - opened, 5 * DAY), "green channel halves the clock"
     adjuster = await claims.refused(cid, "approve_advance", {"approver_id": "adj-1", "role": "adjuster",
@@ -170,7 +170,7 @@ async def test_appeal_is_acknowledged_at_once_and_has_a_72_hour_resolution_clock
     received = event_at(status, "stage:awaiting_approval")
     assert "appeal_ack" not in status["deadlines"], "acknowledged at once"
     assert about(when(status["deadlines"]["appeal_resolution"]) - received, 3 * DAY)
-    assert len(claims.notices(cid, "appeal_received")) == 1
+    assert len(await claims.sent(cid, "appeal_received")) == 1
     await time_env.sleep(3 * DAY + timedelta(hours=1))
     status = await claims.status(cid)
     assert any(b["clock"] == "appeal_resolution" for b in status["sla_breaches"])
@@ -193,6 +193,6 @@ async def test_payment_clock_escalates_while_the_claimant_owes_bank_details(clai
     assert breaches == {"payment": "supervisor", "bank_details": "manager"}, \
         "nobody answered for the bank details: the clock hands the claim to the next tier"
     assert [w["clock"] for w in status["sla_warnings"]] == ["payment", "bank_details"]
-    assert len(claims.notices(cid, "payment_failed")) == 1
-    assert len(claims.notices(cid, "bank_details_reminder")) == 1, "reminded half-way"
-    assert len(claims.notices(cid, "sla_breach")) == 2
+    assert len(await claims.sent(cid, "payment_failed")) == 1
+    assert len(await claims.sent(cid, "bank_details_reminder")) == 1, "reminded half-way"
+    assert len(await claims.sent(cid, "sla_breach", 2)) == 2

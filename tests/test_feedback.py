@@ -22,7 +22,7 @@ async def closed_and_surveyed(claims, time_env, **changes) -> str:
     await claims.start(claim)
     await claims.wait(cid, lambda s: s["outcome"] is not None, "closed")
     await time_env.sleep(DAY + timedelta(hours=1))  # the survey goes a day after closing
-    assert len(claims.notices(cid, "survey")) == 1
+    assert len(await claims.sent(cid, "survey")) == 1
     return cid
 
 
@@ -35,7 +35,7 @@ async def test_a_low_score_opens_a_call_back_that_escalates_when_nobody_calls(cl
     assert status["survey_score"] == 2 and status["survey_until"] is None
     opened = when(next(t["at"] for t in status["timeline"] if t["event"] == "callback_opened"))
     assert about(when(status["deadlines"]["callback"]) - opened, DAY), "24 hours to call back"
-    assert len(claims.notices(cid, "callback_needed")) == 1
+    assert len(await claims.sent(cid, "callback_needed")) == 1
     with Session(claims.engine) as session:
         assert session.get(Claim, cid).survey_score == 2, "the score is in the read model for the reports"
     again = await claims.refused(cid, "survey_response", {"score": 5})
@@ -45,7 +45,7 @@ async def test_a_low_score_opens_a_call_back_that_escalates_when_nobody_calls(cl
     status = await claims.status(cid)
     assert [w["clock"] for w in status["sla_warnings"]] == ["callback"], "warned at 80 % of the day"
     assert [(b["clock"], b["escalated_to"]) for b in status["sla_breaches"]] == [("callback", "manager")]
-    assert len(claims.notices(cid, "sla_breach")) == 1
+    assert len(await claims.sent(cid, "sla_breach")) == 1
 
     await claims.update(cid, "record_callback", {"by": "sup-9", "role": "supervisor", "reached": True,
                                                  "outcome": "apologised; explained the timeline"})

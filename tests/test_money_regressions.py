@@ -192,7 +192,7 @@ async def test_fraud_suspected_holds_the_statutory_advance_for_a_person(claims, 
     status = await claims.wait(cid, lambda s: any(t["event"] == "statutory_advance_held" for t in s["timeline"]),
                                "the advance held")
     assert status["payments"] == [], "no advance without a person while fraud is suspected"
-    assert len(claims.notices(cid, "advance_held")) == 1
+    assert len(await claims.sent(cid, "advance_held")) == 1
 
 
 async def test_a_previous_handler_and_case_variants_of_an_investigator_may_not_approve(claims):

@@ -36,7 +36,7 @@ async def test_acknowledgement_lists_the_whole_checklist_at_once(claims):
     claim = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs("claim_form"))
     await claims.start(claim)
     await claims.at_stage(claim["claim_id"], "awaiting_documents")
-    ack = claims.notices(claim["claim_id"], "acknowledgement")[0]
+    [ack] = await claims.sent(claim["claim_id"], "acknowledgement")
     for kind in ALL_AUTO_DOCS:
         assert document_name(kind) in ack.body, f"{kind} missing from the acknowledgement checklist"
 
