@@ -78,6 +78,9 @@ class Oracle:
     stopped: bool = False
     """An accepted rejection or withdrawal: nothing more may be asked of the gateway until an appeal."""
     requested: list[tuple[str, Decimal]] = field(default_factory=list)
+    appealed: tuple[str, Decimal, Decimal, Outcome | None] | None = None
+    """The decision under appeal as it stood when the appeal was lodged: its kind, its amount, what was paid on it,
+    and the outcome it closed with. A rejected appeal leaves all of it standing."""
 
 
 class CoreMachine(RuleBasedStateMachine):
@@ -106,8 +109,9 @@ class CoreMachine(RuleBasedStateMachine):
     def send(self, n: int, command: c.Command) -> list[e.Event] | None:
         """The command to claim n: its events (folded in, effects passed to the world), or None if refused."""
         CoreMachine.steps += 1
+        before = self.states[n]
         try:
-            events = core.decide(self.states[n], command)
+            events = core.decide(before, command)
         except core.Refused:
             return None
         if isinstance(command, c.Withdraw) and self.states[n].final_bounced:
@@ -125,6 +129,11 @@ class CoreMachine(RuleBasedStateMachine):
                 assert not oracle.stopped, f"claim {n}: {event.amount} paid after an accepted rejection or withdrawal"
             if isinstance(event, e.Approved):
                 oracle.round_approvals.append((event.who, event.role))
+        if isinstance(command, c.Reject) and before.review:
+            self.check_a_rejected_appeal_leaves_the_decision_standing(n, events)
+        if isinstance(command, c.Appeal):
+            assert before.decision is not None
+            oracle.appealed = (before.decision.kind, before.decision.amount, before.paid, before.outcome)
         if isinstance(command, c.Reject | c.Withdraw):
             oracle.stopped = True
         if isinstance(command, c.Reject):
@@ -135,6 +144,22 @@ class CoreMachine(RuleBasedStateMachine):
             oracle.took_part |= {who.casefold() for who, _ in oracle.round_approvals}
             oracle.stopped, oracle.round_approvals = False, []
         return events
+
+    def check_a_rejected_appeal_leaves_the_decision_standing(self, n: int, events: list[e.Event]) -> None:
+        """The reviewer who rejects an appeal upholds the decision appealed against: its kind stands, and the amount
+        of a partial approval, the claim closes as it had, and nothing paid on it is claimed back. (A denial upheld is
+        a denial written again, as the workflow writes it: its amount is what was paid by then, advances included.)"""
+        state, appealed = self.states[n], self.oracles[n].appealed
+        assert appealed is not None and state.decision is not None, f"claim {n}: an appeal rejected with no decision"
+        kind, amount, paid, outcome = appealed
+        CoreMachine.reached[f"AppealNotUpheld:{kind}"] += 1
+        assert state.decision.kind == kind and (kind == "denied" or state.decision.amount == amount), \
+            f"claim {n}: the appeal was rejected, yet the decision became {state.decision} (it was {kind} {amount})"
+        assert state.outcome == outcome and state.paid == paid, \
+            f"claim {n}: the appeal was rejected, yet the claim closed {state.outcome} with {state.paid} paid " \
+            f"(it had closed {outcome} with {paid})"
+        assert not any(isinstance(event, e.RecoveryOpened) for event in events), \
+            f"claim {n}: rejecting the appeal claimed back money the decision appealed against had paid: {events}"
 
     def check_final_is_authorised(self, n: int, amount: Decimal) -> None:
         """The oracle's own reading of SPEC section 6: the decision this final payment pays was approved by the
@@ -297,14 +322,16 @@ class CoreMachine(RuleBasedStateMachine):
     @rule(claimed=st.sampled_from(AMOUNTS[2:]), share=st.sampled_from([D("0.5"), D("1")]),
           turn=st.sampled_from(["reject", "overdue", "assessed_lower", "approve"]),
           gateway=st.sampled_from(["settle", "settle", "refuse", "outage"]), looked_again=st.booleans(),
-          owed=st.sampled_from(["left", "repaid in part", "written off"]))
+          owed=st.sampled_from(["left", "repaid in part", "written off"]),
+          review=st.sampled_from(["approve", "reject"]))
     @precondition(lambda self: len(self.states) < CLAIMS + 2)
     def green_claim_with_an_advance(self, claimed: Decimal, share: Decimal, turn: str, gateway: str,
-                                    looked_again: bool, owed: str) -> None:
+                                    looked_again: bool, owed: str, review: str) -> None:
         """A green-channel claim whose advance is paid (or refused, or still with the gateway) before its course
         turns: it is rejected, closes incomplete, is assessed below the advance, or is approved; then, maybe, it is
-        appealed or reopened. The other rules then strike at it like at any claim: decisions on the appeal, repayments,
-        write-offs, renewals. What it owes back may be repaid in part or written off before it is looked at again."""
+        appealed or reopened, and the appeal upheld or not. The other rules then strike at it like at any claim:
+        repayments, write-offs, renewals. What it owes back may be repaid in part or written off before it is looked at
+        again."""
         n = len(self.states)
         self.register(claimed, TODAY - timedelta(days=3))
         self.send(n, c.Triage(Path.GREEN, True, False, turn == "overdue"))
@@ -324,7 +351,29 @@ class CoreMachine(RuleBasedStateMachine):
         if looked_again:
             self.send(n, c.Reopen("sup-7", Role.SUPERVISOR) if turn == "overdue" else c.Appeal("please look again"))
             for _ in range(3):
-                self.next_step(n, Path.GREEN, False, False, "approve")
+                self.next_step(n, Path.GREEN, False, False, review)
+
+    @rule(claimed=st.sampled_from(AMOUNTS[2:]), share=st.sampled_from([D("0.5"), D("1")]))
+    @precondition(lambda self: len(self.states) < CLAIMS + 2)
+    def an_advance_owed_back_then_allowed(self, claimed: Decimal, share: Decimal) -> None:
+        """A green-channel claim whose advance is paid, closes incomplete (the advance owed back), is reopened and
+        approved: the later decision allows the money, and what was owed is set off."""
+        self.green_claim_with_an_advance(claimed, share, "overdue", "settle", True, "left", "approve")
+
+    @rule(claimed=st.sampled_from(AMOUNTS[2:]), review=st.sampled_from(["approve", "reject"]))
+    @precondition(lambda self: len(self.states) < CLAIMS + 2)
+    def a_partial_approval_appealed(self, claimed: Decimal, review: str) -> None:
+        """A claim assessed at half what was claimed, approved in part and paid, then appealed: the reviewer upholds
+        the decision (a rejection) or approves again."""
+        n = len(self.states)
+        self.register(claimed, TODAY - timedelta(days=3))
+        self.send(n, c.Triage(Path.STANDARD, True, False, False))
+        self.send(n, c.Assess(claimed / 2, self.held_by_others(n)))
+        for _ in range(3):
+            self.next_step(n, Path.STANDARD, False, False, "approve")
+        self.send(n, c.Appeal("the garage's estimate was higher"))
+        for _ in range(3):
+            self.next_step(n, Path.STANDARD, False, False, review)
 
     @rule(claimed=st.sampled_from(AMOUNTS), then=st.sampled_from(["withdraw", "new account", "wait"]))
     @precondition(lambda self: len(self.states) < CLAIMS + 2)

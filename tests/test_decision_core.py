@@ -137,7 +137,8 @@ def test_the_money_invariants_hold_over_random_sequences():
     assert ran >= EXAMPLES, f"only {ran} sequences ran"
     reached = CoreMachine.reached - reached_before
     for event in ("RecoveryOpened", "RecoveryRepaid", "RecoveryWrittenOff", "RecoverySetOff", "AppealOpened",
-                  "Reopened", "PaymentBounced", "ClosingWhenSettled", "WithdrawnWhileTheFinalWaitsForAnAccount"):
+                  "Reopened", "PaymentBounced", "ClosingWhenSettled", "WithdrawnWhileTheFinalWaitsForAnAccount",
+                  "AppealNotUpheld:partial", "AppealNotUpheld:denied"):
         assert reached[event] >= EXAMPLES // 200, f"the sequences reached {event} only {reached[event]} times"
     print(f"\n{ran} core sequences in {time.monotonic() - started:.1f} s")  # noqa: T201
 
@@ -191,8 +192,15 @@ def leave_money_out_as_a_note(monkeypatch):
     monkeypatch.setattr(decide_module, "reckon", lambda *_: Reckoning())
 
 
+def deny_on_a_rejected_appeal(monkeypatch):
+    """A reviewer's rejection of the appeal of a partial approval denies the claim: what was paid is claimed back."""
+    monkeypatch.setattr(decide_module, "_appeal_not_upheld", lambda s, who, reason: decide_module._deny(s, reason,
+                                                                                                       (who,)))
+
+
 @pytest.mark.parametrize("plant", [skip_the_guard_on_resume, accept_reject_after_the_decision, forget_the_period,
-                                   leave_money_out_as_a_note, forget_what_was_written_off])
+                                   leave_money_out_as_a_note, forget_what_was_written_off,
+                                   deny_on_a_rejected_appeal])
 def test_the_machine_finds_a_planted_bug(plant, monkeypatch):
     plant(monkeypatch)
     with pytest.raises(AssertionError):
@@ -210,6 +218,16 @@ def test_money_owed_back_is_set_off_when_a_later_decision_allows_it():
     state = given_more(state, c.PaymentSettled(state.transfer.sequence, state.transfer.amount))
     assert state.outcome == Outcome.PAID and state.paid == state.decision.amount == D("12000.00")  # the sum insured
     assert [(r.outstanding, r.status.value) for r in state.recoveries] == [(D("0.00"), "set_off")]
+
+
+def test_an_appeal_of_a_partial_approval_that_is_not_upheld_leaves_the_payment_standing():
+    state = given(register("30000.00"), c.Triage(Path.STANDARD, True, False, False), c.Assess(D("8000"), D("0")),
+                  c.Approve("sup-1", Role.SUPERVISOR))
+    state = given_more(state, c.PaymentSettled(state.transfer.sequence, state.transfer.amount))
+    assert (state.outcome, state.decision.kind, state.paid) == (Outcome.PAID, "partial", D("7500.00"))
+    state = given_more(state, c.Appeal("the garage's estimate was higher"), c.Reject("sup-2", Role.SUPERVISOR, "no"))
+    assert (state.outcome, state.decision.kind, state.decision.amount) == (Outcome.PAID, "partial", D("7500.00"))
+    assert state.recoveries == (), "the partial payment is not claimed back"
 
 
 def test_a_claim_outside_every_period_cannot_be_appealed_into_a_dead_end():

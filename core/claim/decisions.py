@@ -14,7 +14,7 @@ that went out with no decision allowing it opens a recovery. The rules written h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -72,6 +72,8 @@ def decide(s: ClaimCore, command: c.Command) -> list[e.Event]:  # noqa: C901 (on
             if s.transfer is not None:
                 raise Refused("reject: a payment is being made to the claimant now; the rejection can be given once "
                               "it has gone through or failed")
+            if s.review and s.decision is not None and s.decision.kind != "denied":
+                return _appeal_not_upheld(s, who, reason or "rejected")
             return _deny(s, reason or "rejected", (who,))
         case c.Escalate(who):
             _open(s, "escalate")
@@ -246,6 +248,15 @@ def _decide_to_pay(s: ClaimCore) -> list[e.Event]:
     events: list[e.Event] = [e.Decided(Decision("approved" if in_full else "partial", amount, by)),
                              e.StageEntered(Stage.PAYING)]
     return events + _after_money(fold(s, events))
+
+
+def _appeal_not_upheld(s: ClaimCore, who: str, reason: str) -> list[e.Event]:
+    """The reviewer rejects the appeal of a partial approval: the decision appealed against stands, paid as it was.
+    Nothing paid on it is taken back (the claim closes paid, as it had)."""
+    assert s.decision is not None
+    standing = replace(s.decision, by=(who,), reason=f"appeal not upheld: {reason}")
+    events: list[e.Event] = [e.Decided(standing)]
+    return events + _closing(fold(s, events), [], Outcome.PAID)
 
 
 def _deny(s: ClaimCore, reason: str, by: tuple[str, ...]) -> list[e.Event]:
