@@ -23,7 +23,8 @@ os.environ.setdefault("CLAIMS_PROPERTY_PROGRESS", "25")  # read when the state m
 
 from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 
-from tests.test_money_invariants import ClaimsMachine, Rig, machine_settings  # noqa: E402
+from tests.money_rig import Rig  # noqa: E402
+from tests.test_money_invariants import ClaimsMachine, machine_settings  # noqa: E402
 
 
 def main() -> int:
