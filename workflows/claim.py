@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim, Rules
     from workflows import core_view
     from workflows.account_changes import AccountChanges
+    from workflows.after_closing import AfterClosing
     from workflows.claim_state import ClaimState, parse, refuse
     from workflows.claim_updates import ClaimUpdates
     from workflows.clocks import Clocks
@@ -59,6 +60,7 @@ class ClaimWorkflow(ClaimUpdates):
         self.decisions = Decisions(self.shell, self.clocks)
         self.reader = Reader(self.shell)
         self.accounts = AccountChanges(self.shell, self.clocks)
+        self.after = AfterClosing(self.shell, self.clocks)
 
     # ================================================================== lifecycle
 

@@ -11,7 +11,6 @@ token's issuer, subject, roles and id (`sender_of`), never the token.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +18,6 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core.claim import commands as core
-    from core.rules import authority
-    from core.rules import recovery as recoveries
     from core.rules.calendar import due
     from core.rules.money import Kind
     from core.rules.risk import with_reused_documents
@@ -38,9 +35,6 @@ with workflow.unsafe.imports_passed_through():
         RecordCallback,
         RecordInvestigation,
         RecordRecovery,
-        Recovery,
-        RecoveryKind,
-        RecoveryStatus,
         Reject,
         ReleaseBankAccount,
         Reopen,
@@ -59,16 +53,13 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import RecordDocuments
     from workflows import core_view
     from workflows.account_changes import AccountChanges
+    from workflows.after_closing import AfterClosing
     from workflows.claim_state import ClaimState, parse, refuse
     from workflows.clocks import Clocks
     from workflows.credentials import authenticate
     from workflows.decisions import Decisions
     from workflows.readings import Reader, normalised
     from workflows.shell import Shell
-
-
-LOW_SCORE = 2
-"""A survey score at or below it opens a call-back."""
 
 
 class ClaimUpdates:
@@ -79,6 +70,7 @@ class ClaimUpdates:
     decisions: Decisions
     reader: Reader
     accounts: AccountChanges
+    after: AfterClosing
 
     @property
     def s(self) -> ClaimState:
@@ -341,128 +333,45 @@ class ClaimUpdates:
 
     @workflow.update(name="record_recovery")
     async def record_recovery(self, payload: Any) -> UpdateAck:
-        req = parse(RecordRecovery, payload, "record_recovery")
-
-        def received(recovery: Recovery) -> str:
-            recoveries.receive(recovery, req.amount, req.reference, req.by, workflow.now())
-            return f"{req.amount} received ({req.reference}); {recovery.outstanding} still owed"
-
-        return await self._settle(req, "recovery_received", received)
+        return await self.after.record_recovery(parse(RecordRecovery, payload, "record_recovery"))
 
     @record_recovery.validator
     def _validate_record_recovery(self, payload: Any) -> None:
         req = parse(RecordRecovery, payload, "record_recovery")
         self._authenticate("record_recovery", req.credential, req.by)
-        recovery = self._open_recovery("record_recovery", req.kind, req.number)
-        if req.amount > recovery.outstanding:
-            raise refuse(f"record_recovery: amount: {req.amount} is more than the {recovery.outstanding} still owed "
-                         f"on recovery {recovery.number}", ErrorType.INVALID_UPDATE)
-        core_view.check(self.s, "record_recovery", core.RecordRepayment(recovery.number, req.amount))
+        self.after.check_recovery(req)
 
     @workflow.update(name="write_off_recovery")
     async def write_off_recovery(self, payload: Any) -> UpdateAck:
-        req = parse(WriteOffRecovery, payload, "write_off_recovery")
-
-        def written_off(recovery: Recovery) -> str:
-            return f"{recoveries.write_off(recovery, req.by, req.reason, workflow.now())} written off ({req.reason})"
-
-        return await self._settle(req, "recovery_written_off", written_off)
-
-    async def _settle(self, req: RecordRecovery | WriteOffRecovery, event: str,
-                      settle: Callable[[Recovery], str]) -> UpdateAck:
-        """Settle (part of) the recovery the update names, before the first await; stop the clock when nothing more
-        is owed; record it with the claim's new outstanding amount."""
-        s = self.s
-        recovery = recoveries.find(s.recoveries, req.kind, req.number)
-        assert recovery is not None, "the validator found it"
-        detail = f"recovery {recovery.number}: {settle(recovery)}"
-        owed = recoveries.outstanding(s.recoveries)
-        if owed <= 0:
-            self.clocks.stop(recoveries.CLOCK)
-        await self.shell.note(event, by=req.by, detail=detail, changes={"recovery_outstanding": str(owed)},
-                              sender=sender_of(req.credential))
-        return self.shell.ack(detail)
+        return await self.after.write_off_recovery(parse(WriteOffRecovery, payload, "write_off_recovery"))
 
     @write_off_recovery.validator
     def _validate_write_off_recovery(self, payload: Any) -> None:
         req = parse(WriteOffRecovery, payload, "write_off_recovery")
         self._authenticate("write_off_recovery", req.credential, req.by)
-        recovery = self._open_recovery("write_off_recovery", req.kind, req.number)
-        part = self._part_in_claim(req.by)
-        if part is not None:
-            raise refuse(f"write_off_recovery: {req.by} is the {part} of this claim; money owed back is written off "
-                         "by a manager who took no part (four-eyes rule)", ErrorType.NOT_AUTHORIZED)
-        # The credential proved a manager: the access rules let no other role send this update.
-        core_view.check(self.s, "write_off_recovery", core.WriteOff(recovery.number, req.by, Role.MANAGER))
-
-    def _part_in_claim(self, person: str) -> str | None:
-        """The part a person took in the claim (handler, investigator, decider, approver), if any: four eyes."""
-        s = self.s
-        part = s.conflicted().get(authority.person_key(person))
-        if part is None and any(authority.person_key(a.approver_id) == authority.person_key(person)
-                                for a in s.approvals):
-            part = "approver"
-        return part
-
-    def _open_recovery(self, update: str, kind: RecoveryKind, number: int | None) -> Recovery:
-        self.s.require_ready()
-        recovery = recoveries.find(self.s.recoveries, kind, number)
-        if recovery is None or recovery.status != RecoveryStatus.OPEN:
-            which = f"recovery {number}" if number is not None else f"{kind.value} recovery"
-            raise refuse(f"{update}: no open {which} on this claim; nothing is owed on it")
-        return recovery
+        self.after.check_write_off(req)
 
     # ================================================================== after closing: survey and call-back
+
     @workflow.update(name="survey_response")
     async def survey_response(self, payload: Any) -> UpdateAck:
-        s = self.s
-        _, rules = s.require_ready()
-        req = parse(SurveyResponse, payload, "survey_response")
-        s.survey = req.model_copy(update={"credential": None})
-        await self.shell.note("survey_response", detail=f"score {req.score}", sender=sender_of(req.credential),
-                              changes={"survey_score": req.score})
-        if req.score > LOW_SCORE:
-            return self.shell.ack(f"thank you: score {req.score} recorded")
-        clock = self.clocks.start("callback", rules.sla.callback_days, owner=Role.SUPERVISOR)
-        await self.shell.note("callback_opened", detail=f"score {req.score}: a supervisor who took no part calls the "
-                                                        f"claimant back by {clock.due_at.isoformat()}")
-        self.clocks.notify_staff("callback_needed", Role.SUPERVISOR, {"score": req.score, "due_at": clock.due_at,
-                                                                      "handler": s.handler or "unassigned"})
-        return self.shell.ack(f"score {req.score} recorded: a supervisor will call you back")
+        return await self.after.survey_response(parse(SurveyResponse, payload, "survey_response"))
 
     @survey_response.validator
     def _validate_survey_response(self, payload: Any) -> None:
         req = parse(SurveyResponse, payload, "survey_response")
         self._authenticate("survey_response", req.credential)
-        s = self.s
-        until = s.survey_until()
-        if s.outcome not in (Outcome.PAID, Outcome.DENIED) or s.survey_sent_at is None:
-            raise refuse("survey_response: the survey is sent after a claim is paid or denied; none was sent yet")
-        if s.survey is not None:
-            raise refuse("survey_response: the survey was answered already")
-        if until is not None and workflow.now() > until:
-            raise refuse(f"survey_response: the survey could be answered until {until.isoformat()}")
+        self.after.check_survey_response()
 
     @workflow.update(name="record_callback")
     async def record_callback(self, payload: Any) -> UpdateAck:
-        req = parse(RecordCallback, payload, "record_callback")
-        self.s.callback = req.model_copy(update={"credential": None})
-        self.clocks.stop("callback")
-        await self.shell.note("callback_done", by=req.by, detail="claimant reached" if req.reached else "not reached",
-                              sender=sender_of(req.credential))
-        return self.shell.ack("call-back recorded")
+        return await self.after.record_callback(parse(RecordCallback, payload, "record_callback"))
 
     @record_callback.validator
     def _validate_record_callback(self, payload: Any) -> None:
         req = parse(RecordCallback, payload, "record_callback")
         self._authenticate("record_callback", req.credential, req.by)
-        s = self.s
-        if "callback" not in s.clocks:
-            raise refuse("record_callback: no call-back is open on this claim")
-        part = self._part_in_claim(req.by)
-        if part is not None:
-            raise refuse(f"record_callback: {req.by} is the {part} of this claim; the call-back is made by a "
-                         "supervisor who took no part (four-eyes rule)", ErrorType.NOT_AUTHORIZED)
+        self.after.check_callback(req)
 
     # ------------------------------------------------------------------ staff correct what the machine read
 
