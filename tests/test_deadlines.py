@@ -179,7 +179,10 @@ async def test_appeal_is_acknowledged_at_once_and_has_a_72_hour_resolution_clock
                                         "clause": "c"})
     result = await handle.result()
     assert result["outcome"] == "denied"
-    assert len(claims.notices(cid, "decision_denied")) == 2, "the appeal ends with a new decision letter"
+    first, second = claims.notices(cid, "decision_denied")
+    assert "60 日内提出申诉" in first.body, "the first decision tells the claimant how long they have to appeal"
+    assert "申诉" not in second.body.replace("不能再申诉", "") and "不能再申诉" in second.body, \
+        "the decision on the appeal offers no second appeal (the one appeal is used)"
 
 
 async def test_payment_clock_escalates_while_the_claimant_owes_bank_details(claims, time_env):

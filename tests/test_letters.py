@@ -141,6 +141,16 @@ def test_each_sms_is_plain_text_within_two_segments_with_the_claim_and_its_link(
     assert renderer.sms(kind, context(kind, "zh-CN"), "zh-CN").startswith("【理赔】")
 
 
+def test_a_decision_that_cannot_be_appealed_offers_no_appeal(renderer: Renderer):
+    for kind in ("decision_partial", "decision_denied"):
+        _, offered = renderer.render(kind, context(kind, "zh-CN"), "zh-CN")
+        _, final = renderer.render(kind, {**context(kind, "zh-CN"), "appeal_days": 0}, "zh-CN")
+        assert "60 日内提出申诉" in offered and "日内提出申诉" not in final and "投诉" in final, kind
+    _, paid_in_full = renderer.render("decision_approved", {**context("decision_approved", "en"), "appeal_days": 0},
+                                      "en")
+    assert "appeal" not in paid_in_full and "complaint" not in paid_in_full
+
+
 def test_a_value_left_empty_is_refused_not_sent_blank(renderer: Renderer):
     for kind, blank in (("payment_sent", {"amount": None}), ("withdrawn", {"reason": " "}),
                         ("missing_materials", {"due_at": None})):

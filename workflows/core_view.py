@@ -215,6 +215,12 @@ def lifecycle_stage(s: ClaimState) -> Stage:
     return _as_left(s).stage
 
 
+def covered(s: ClaimState) -> bool:
+    """Whether the claim's incident falls in the policy's period of cover (the core's period; without one nothing is
+    paid and no appeal is taken)."""
+    return _as_left(s).period is not None
+
+
 def system_approves(s: ClaimState) -> bool:
     """Whether the core approves the payout assessed without a person (`core.claim.decisions.system_may_approve`),
     on the claim as the workflow's steps have left it."""

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
     )
     from models.messages import ComputePayout, PaymentReceipt, PaymentRequest
-    from workflows import metrics
+    from workflows import core_view, metrics
     from workflows.claim_state import ClaimState, refuse
     from workflows.clocks import Clocks
     from workflows.shell import PAYMENT_RETRY, ActivityFailure, ClaimClosed, Shell, business_error
@@ -112,7 +112,7 @@ class Decisions:
         await self.shell.note("decided", by=decided_by, detail=f"{kind}: {s.payout.total}")
         self.shell.notify(f"decision_{kind}", {
             "amount": s.payout.total, "claimed": claim.claimed_amount, "basis": s.payout.basis,
-            "appeal_days": rules.sla.appeal_window_days})
+            "appeal_days": self._appeal_days(kind)})
         await workflow.wait_condition(lambda: not s.advance_in_flight and not s.advance_requests)
         async with self.money_lock:
             await self._pay(payout_rules.still_to_pay(s.payout.total, s.paid_amount), "final")
@@ -225,9 +225,18 @@ class Decisions:
         self.clocks.start("denial_notice", rules.sla.denial_notice_days)
         await self.shell.note("decided", by=by, detail="denied: " + "; ".join(reasons))
         self.shell.notify("decision_denied", {"reasons": reasons, "clauses": clauses, "basis": basis or [],
-                                              "appeal_days": rules.sla.appeal_window_days})
+                                              "appeal_days": self._appeal_days("denied")})
         self.clocks.stop("denial_notice")
         await self.close(Outcome.DENIED)
+
+    def _appeal_days(self, kind: str) -> int:
+        """The days the letter gives the claimant to appeal this decision: none for a payment in full, once the one
+        appeal has been used, or for an incident in no period of the policy (the core refuses those appeals)."""
+        s = self.s
+        _, rules = s.require_ready()
+        if kind == "approved" or s.appeals > 0 or not core_view.covered(s):
+            return 0
+        return rules.sla.appeal_window_days
 
     async def close(self, outcome: Outcome) -> None:
         s = self.s
