@@ -28,9 +28,8 @@ with workflow.unsafe.imports_passed_through():
         UpdateBankAccount,
     )
     from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, Recipient
-    from workflows.claim_state import ClaimState, refuse
-    from workflows.clocks import Clocks
-    from workflows.shell import Shell
+    from workflows.claim_state import refuse
+    from workflows.clocks import ClockedPart
 
 RESEND_SECONDS = 60
 """The least time between two codes of one purpose on a claim."""
@@ -39,16 +38,8 @@ CODES_PER_DAY = 5
 history that nobody can use to stop the claimant for good (a supervisor's release starts afresh)."""
 
 
-class AccountChanges:
+class AccountChanges(ClockedPart):
     """Codes and bank-account changes on one claim."""
-
-    def __init__(self, shell: Shell, clocks: Clocks) -> None:
-        self.shell = shell
-        self.clocks = clocks
-
-    @property
-    def s(self) -> ClaimState:
-        return self.shell.s
 
     # ------------------------------------------------------------------ codes
 

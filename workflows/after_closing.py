@@ -31,24 +31,15 @@ with workflow.unsafe.imports_passed_through():
         WriteOffRecovery,
     )
     from workflows import core_view
-    from workflows.claim_state import ClaimState, refuse
-    from workflows.clocks import Clocks
-    from workflows.shell import Shell
+    from workflows.claim_state import refuse
+    from workflows.clocks import ClockedPart
 
 LOW_SCORE = 2
 """A survey score at or below it opens a call-back."""
 
 
-class AfterClosing:
+class AfterClosing(ClockedPart):
     """Recoveries, the survey answer and the call-back on one claim."""
-
-    def __init__(self, shell: Shell, clocks: Clocks) -> None:
-        self.shell = shell
-        self.clocks = clocks
-
-    @property
-    def s(self) -> ClaimState:
-        return self.shell.s
 
     # ------------------------------------------------------------------ money owed back
 

@@ -126,3 +126,15 @@ class Clocks:
         address = rules.staff_mailboxes.get(role.value)
         recipient = Recipient(name=f"Claims {role.value}s", channel="email", email=address)
         self.shell.notify(kind, {**context, "role": role.value}, recipient=recipient)
+
+
+class ClockedPart:
+    """A part of the claim workflow that acts through the shell and the clocks (claim.py makes each one)."""
+
+    def __init__(self, shell: Shell, clocks: Clocks) -> None:
+        self.shell = shell
+        self.clocks = clocks
+
+    @property
+    def s(self) -> ClaimState:
+        return self.shell.s

@@ -30,23 +30,18 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.messages import ComputePayout, PaymentReceipt, PaymentRequest
     from workflows import core_view, metrics
-    from workflows.claim_state import ClaimState, refuse
-    from workflows.clocks import Clocks
+    from workflows.claim_state import refuse
+    from workflows.clocks import ClockedPart, Clocks
     from workflows.shell import PAYMENT_RETRY, ActivityFailure, ClaimClosed, Shell, business_error
 
 
-class Decisions:
+class Decisions(ClockedPart):
     """The claim's money: the guard, the payout, decisions, payments, advances and closing."""
 
     def __init__(self, shell: Shell, clocks: Clocks) -> None:
-        self.shell = shell
-        self.clocks = clocks
+        super().__init__(shell, clocks)
         self.money_lock = asyncio.Lock()
         """Payments go one at a time: an advance and the final payment never overlap."""
-
-    @property
-    def s(self) -> ClaimState:
-        return self.shell.s
 
     # ------------------------------------------------------------------ the guard
 
