@@ -49,7 +49,9 @@ async def replay_every_run(claims: Claims, claim_id: str, first_run_id: str) -> 
     for history in runs[1:]:  # each continued run was handed the core's state beside the workflow's, and checked it
         started = history.events[0].workflow_execution_started_event_attributes
         _, carried = await data_converter.decode(started.input.payloads, [dict, dict])
-        assert carry.restored(carried[core_view.CARRIED_CORE]) == core_view.view(ClaimState.restored(carried))
+        stamped = carried[core_view.CARRIED_CORE]
+        assert stamped["reading"] == core_view.READING
+        assert carry.restored(stamped["core"]) == core_view.view(ClaimState.restored(carried))
     return len(runs)
 
 

@@ -12,7 +12,6 @@ from temporalio.exceptions import ApplicationError
 
 from config.rules import load_rules
 from config.settings import Settings
-from core.claim import carry
 from core.claim import commands as c
 from models.contract import (
     Appeal,
@@ -218,9 +217,22 @@ def test_a_continued_run_reads_to_the_core_as_the_run_before_did_or_halts() -> N
     s = a_claim(stage=Stage.AWAITING_APPROVAL, payments=[PaymentRecord(
         sequence=1, kind="advance", amount=Decimal("1000.00"), idempotency_key="k", reference="r",
         account="****2222", paid_at=NOW)])
-    carried = {**s.snapshot(), core_view.CARRIED_CORE: carry.carried(core_view.view(s))}
+    carried = {**s.snapshot(), core_view.CARRIED_CORE: core_view.carried_core(s)}
     assert core_view.restored(carried).paid_amount == Decimal("1000.00")
     lost = {**carried, "payments": []}  # the advance paid, dropped on the way
     with pytest.raises(core_view.LifecycleBug, match="reads differently to the core"):
         core_view.restored(lost)
     assert core_view.restored(s.snapshot()).payments, "a run carried before the marker has nothing to compare"
+
+
+def test_a_run_continued_across_a_deploy_that_reads_the_claim_another_way_goes_on() -> None:
+    """A worker whose reading of the claim into the core changed (a new `READING`) does not halt the claims that
+    continue across the deploy: the core carried by the old reading is not compared with the new one."""
+    s = a_claim(stage=Stage.AWAITING_APPROVAL)
+    old_reading = core_view.carried_core(s)
+    old_reading["core"]["risk_low"] = not old_reading["core"]["risk_low"]  # what the old code read differently
+    same_version = {**s.snapshot(), core_view.CARRIED_CORE: old_reading}
+    with pytest.raises(core_view.LifecycleBug):
+        core_view.restored(same_version)
+    across = {**s.snapshot(), core_view.CARRIED_CORE: {**old_reading, "reading": core_view.READING - 1}}
+    assert core_view.restored(across).stage == Stage.AWAITING_APPROVAL

@@ -168,17 +168,32 @@ def _stage(s: ClaimState, decision: Decision | None) -> Stage:
 
 CARRIED_CORE = "core"
 """The key under which a run that continues as new carries the core's state beside the workflow's own."""
+READING = 2
+"""The version of how the workflow's state is read into the core (`view`, `_as_left`, `_with_accepted`, `_stage`,
+and the fields of `ClaimCore`). Raise it with any change to them: a run continued by a worker that read the claim
+another way is handed a core state that the new reading need not match, and is taken unchecked (a deploy must not
+halt the claims that continue across it); from its own next continuation on, it is checked again."""
+
+
+def carried_core(s: ClaimState) -> dict[str, Any]:
+    """The core's state as a continuing run carries it: the core read from the workflow's state, and the version of
+    that reading."""
+    return {"reading": READING, "core": carry.carried(view(s))}
 
 
 def restored(carried: Any) -> ClaimState:
     """The state a continued run was handed, checked against the core's state carried with it: the claim must read
     to the core exactly as it did when the run before continued, so nothing the core decides on was lost on the way
-    (a run carried by code before the `carry-core` marker has no core state to compare)."""
+    (a run carried by code before the `carry-core` marker has no core state to compare, and one carried by a worker
+    whose reading of the claim was another version (`READING`) is not compared)."""
     s = ClaimState.restored(carried)
-    core = carried.get(CARRIED_CORE) if isinstance(carried, dict) else None
-    if core is not None and carry.restored(core) != view(s):
+    stamped = carried.get(CARRIED_CORE) if isinstance(carried, dict) else None
+    if not isinstance(stamped, dict) or stamped.get("reading") != READING:
+        return s  # carried before the marker, or read by another version of this code: nothing to compare
+    core = carry.restored(stamped["core"])
+    if core != view(s):
         raise LifecycleBug(f"claim {s.claim_id}: the state carried into this run reads differently to the core "
-                           f"from the core's own state carried with it: {carry.restored(core)!r} != {view(s)!r}")
+                           f"from the core's own state carried with it: {core!r} != {view(s)!r}")
     return s
 
 

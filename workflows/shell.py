@@ -19,7 +19,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from core.claim import carry
     from models.contract import ErrorType, Sender, Stage, TimelineEntry, UpdateAck
     from models.messages import ClaimEvent, NotificationRequest, Recipient
     from workflows import core_view, metrics
@@ -241,7 +240,7 @@ class Shell:
         s.resume_at = wait
         carried = s.snapshot()
         if workflow.patched("carry-core"):  # and the core's own state, which the next run must read the same
-            carried[core_view.CARRIED_CORE] = carry.carried(core_view.view(s))
+            carried[core_view.CARRIED_CORE] = core_view.carried_core(s)
         workflow.continue_as_new(args=[s.claim, carried])
 
     def check_withdrawn(self) -> None:
