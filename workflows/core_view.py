@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from core.claim import carry
     from core.claim import commands as c
     from core.claim import events as e
-    from core.claim.decisions import Refused, decide, system_may_approve
+    from core.claim.decisions import Refused, appeal_refusal, decide, system_may_approve
     from core.claim.evolution import fold
     from core.claim.state import (
         Approval,
@@ -230,10 +230,10 @@ def lifecycle_stage(s: ClaimState) -> Stage:
     return _as_left(s).stage
 
 
-def covered(s: ClaimState) -> bool:
-    """Whether the claim's incident falls in the policy's period of cover (the core's period; without one nothing is
-    paid and no appeal is taken)."""
-    return _as_left(s).period is not None
+def appealable(s: ClaimState, kind: str) -> bool:
+    """Whether the core would take an appeal of a decision of this kind on the claim once it closes
+    (`core.claim.decisions.appeal_refusal`): the decision letter offers an appeal only then."""
+    return appeal_refusal(_as_left(s), kind) is None
 
 
 def system_approves(s: ClaimState) -> bool:

@@ -225,11 +225,11 @@ class Decisions(ClockedPart):
         await self.close(Outcome.DENIED)
 
     def _appeal_days(self, kind: str) -> int:
-        """The days the letter gives the claimant to appeal this decision: none for a payment in full, once the one
-        appeal has been used, or for an incident in no period of the policy (the core refuses those appeals)."""
+        """The days the letter gives the claimant to appeal this decision: none where the core would refuse the appeal
+        (a payment in full, the one appeal used, an incident in no period of the policy)."""
         s = self.s
         _, rules = s.require_ready()
-        if kind == "approved" or s.appeals > 0 or not core_view.covered(s):
+        if not core_view.appealable(s, kind):
             return 0
         return rules.sla.appeal_window_days
 

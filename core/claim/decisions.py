@@ -101,13 +101,9 @@ def decide(s: ClaimCore, command: c.Command) -> list[e.Event]:  # noqa: C901 (on
             only = "appeal: only a denial or a partial approval can be appealed"
             if not s.closed or s.decision is None or s.withdrawn or s.outcome not in (Outcome.DENIED, Outcome.PAID):
                 raise Refused(f"{only}; this claim is not closed on a decision")
-            if s.decision.kind == "approved":
-                raise Refused(f"{only}; this claim was paid in full")
-            if s.appeals:
-                raise Refused(f"{only}, once; this claim's appeal has been lodged")
-            if s.period is None:
-                raise Refused("appeal: the incident falls in no period of the policy, so nothing can be paid on it; "
-                              "a correction of the policy's periods, or a complaint, is the way")
+            refusal = appeal_refusal(s, s.decision.kind)
+            if refusal:
+                raise Refused(refusal)
             then = Stage.ADJUSTING if s.payout is None else Stage.AWAITING_APPROVAL
             return [e.AppealOpened(reason), e.StageEntered(then)]
         case c.Reopen(who, role):
@@ -162,6 +158,20 @@ def _register(s: ClaimCore, command: c.Register) -> list[e.Event]:
     if command.refusal:
         return events + _deny(after, command.refusal, ("system",))
     return events
+
+
+def appeal_refusal(s: ClaimCore, kind: str) -> str | None:
+    """Why a decision of this kind on this claim could not be appealed, or None when it can (once it has closed):
+    the core's `Appeal` asks it, and the decision letter says whether an appeal is open."""
+    only = "appeal: only a denial or a partial approval can be appealed"
+    if kind == "approved":
+        return f"{only}; this claim was paid in full"
+    if s.appeals:
+        return f"{only}, once; this claim's appeal has been lodged"
+    if s.period is None:
+        return ("appeal: the incident falls in no period of the policy, so nothing can be paid on it; a correction "
+                "of the policy's periods, or a complaint, is the way")
+    return None
 
 
 def period_of(periods: tuple[Period, ...], day: date) -> Period | None:
