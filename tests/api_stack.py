@@ -24,6 +24,7 @@ from config.settings import PROJECT_ROOT, Settings
 from config.temporal import ensure_embedded_server, stop_embedded_server
 from identity import development
 from tests.conftest import sample_policies
+from tests.waiting import STATE_DEADLINE, polled
 
 UPLOAD_LIMIT = 256 * 1024
 """The stack's upload limit: small, so a test can go past it cheaply."""
@@ -89,16 +90,16 @@ class Stack:
         _wait_for(url, self.processes[-1], self.var_dir / f"api-{port}.log")
         return url
 
-    def wait(self, claim_id: str, ready: Any, what: str, seconds: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + seconds
+    def wait(self, claim_id: str, ready: Any, what: str, seconds: float = STATE_DEADLINE) -> dict[str, Any]:
         with self.client() as http:
-            while True:
+            def read() -> dict[str, Any] | None:
                 response = http.get(f"/claims/{claim_id}", headers=self.auth("sup-1", "supervisor"))
-                status = response.json() if response.status_code == 200 else None
-                if status is not None and ready(status):
-                    return status  # type: ignore[no-any-return]
-                assert time.monotonic() < deadline, f"claim {claim_id} never reached {what}: {status or response.text}"
-                time.sleep(0.2)
+                return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+
+            status = polled(read, lambda status: status is not None and ready(status), f"claim {claim_id} {what}",
+                            seconds)
+        assert status is not None
+        return status
 
 
 def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

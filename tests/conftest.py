@@ -183,6 +183,16 @@ def fast_clock(tmp_path: Path, settings: Settings) -> Settings:
     return settings.model_copy(update={"sla_profile": "demo", "rules_file": rules})
 
 
+def with_clocks(settings: Settings, **days: float) -> Settings:
+    """These settings with some clocks of the SLA table set to other lengths (in the profile's days), written to the
+    rules file the settings name: `investigation_days=3600` keeps a claim within its deadline for a demo hour."""
+    rules = json.loads(settings.rules_file.read_text(encoding="utf-8")) if settings.rules_file else {}
+    rules["sla"] = {**rules.get("sla", {}), **days}
+    assert settings.rules_file is not None, "a rules file of the test's own"
+    settings.rules_file.write_text(json.dumps(rules), encoding="utf-8")
+    return settings
+
+
 @pytest.fixture
 async def live(dev_env: WorkflowEnvironment, fast_clock: Settings, engine: Engine) -> AsyncIterator[Claims]:
     """The claims rig on the dev server in real time, with the demo profile's short days."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from documents.store import S3Store
 from tests.api_stack import UPLOAD_LIMIT, Stack, running_stack
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs, pdf
 from tests.object_store import ObjectStoreServer
+from tests.waiting import polled
 
 PROBLEM = "application/problem+json"
 
@@ -220,12 +220,14 @@ def test_the_worklist_shows_the_callers_queue(stack: Stack) -> None:
     with stack.client() as http:
         assert http.post("/claims", json=claim, headers=stack.auth("call-centre", "channel")).status_code == 201
         status = stack.wait(cid, lambda s: s["stage"] == "awaiting_approval", "awaiting_approval")
-        supervisor = http.get("/worklist", headers=stack.auth("sup-3", "supervisor")).json()
-        assert cid in [i["claim_id"] for i in supervisor["items"]]
+        # The worklist reads the engine's index of running claims, which follows the claim a moment later.
+        supervisor = polled(lambda: http.get("/worklist", headers=stack.auth("sup-3", "supervisor")).json(),
+                            lambda page: cid in [i["claim_id"] for i in page["items"]], f"{cid} on the worklist")
         assert all(i["registered_at"].endswith(("Z", "+00:00")) for i in supervisor["items"]), "times without offset"
         handler = status["handler"]
         if handler:
-            mine = http.get("/worklist", headers=stack.auth(handler.upper(), "adjuster")).json()
+            mine = polled(lambda: http.get("/worklist", headers=stack.auth(handler.upper(), "adjuster")).json(),
+                          lambda page: cid in [i["claim_id"] for i in page["items"]], f"{cid} in {handler}'s queue")
             assert [i["why"] for i in mine["items"] if i["claim_id"] == cid] == ["assigned"]
         problem(http.get("/worklist", headers=stack.auth("portal", "channel")), 403)
 
@@ -327,13 +329,10 @@ def test_one_trace_follows_a_claim_from_the_api_call_to_its_payment(stack: Stack
     expected = {("claims-api", "POST /claims"), ("claims-api", "StartWorkflow:ClaimWorkflow"),
                 ("claims-worker", "RunWorkflow:ClaimWorkflow"), ("claims-worker", "RunActivity:check_coverage"),
                 ("claims-worker", "RunActivity:pay")}
-    deadline = time.monotonic() + 30
-    while True:  # spans are exported in batches, a fraction of a second apart
-        spans = spans_of_trace(stack, f"claim-{claim['claim_id']}")
-        seen = {(s["resource"]["attributes"]["service.name"], s["name"]) for s in spans}
-        if expected <= seen or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    spans = polled(lambda: spans_of_trace(stack, f"claim-{claim['claim_id']}"),  # exported in batches
+                   lambda spans: expected <= {(s["resource"]["attributes"]["service.name"], s["name"]) for s in spans},
+                   "the whole trace exported")
+    seen = {(s["resource"]["attributes"]["service.name"], s["name"]) for s in spans}
     assert expected <= seen, f"missing from the trace: {expected - seen}; seen {sorted(seen)}"
     root = next(s for s in spans if s["name"] == "POST /claims")
     assert root["parent_id"] is None and root["attributes"]["http.response.status_code"] == 201
@@ -349,10 +348,8 @@ def test_a_complaint_is_filed_handled_and_resolved_over_http(stack: Stack) -> No
         filed = http.post("/complaints", json=complaint, headers=stack.auth("call-centre", "channel"))
         assert filed.status_code == 201, filed.text
         assert filed.headers["location"] == f"/complaints/{complaint_id}"
-        deadline = time.monotonic() + 30
-        while http.get(f"/complaints/{complaint_id}", headers=handler).status_code != 200:
-            assert time.monotonic() < deadline, "the complaint never became readable"
-            time.sleep(0.2)
+        polled(lambda: http.get(f"/complaints/{complaint_id}", headers=handler).status_code, lambda code: code == 200,
+               "the complaint readable")
         assert problem(http.post("/complaints", json=complaint, headers=stack.auth("call-centre", "channel")),
                        409)["title"] == "Duplicate complaint"
         base = f"/complaints/{complaint_id}/actions"

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import json
 import os
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from models import search_attributes
 from models.tables import ReportRun
 from tests.api_stack import free_port
 from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
-from tests.conftest import TEST_KEYRING, TEST_KEYS
+from tests.conftest import TEST_KEYRING, TEST_KEYS, claims_rig, with_clocks
 from tests.harness import Claims, queue_name
 from tests.waiting import eventually
 from worker import build_worker
@@ -35,14 +34,12 @@ from worker import build_worker
 pytestmark = pytest.mark.devserver
 
 
-async def test_fast_path_end_to_end_is_paid_within_seconds_and_listed_by_stage(live):
-    claim = auto_claim()
-    started = time.monotonic()
+async def test_fast_path_end_to_end_is_paid_without_a_person_and_listed_by_stage(live):
+    claim = auto_claim()  # how fast it is paid is measured in bench/, against the engine's floor
     result = await (await live.start(claim)).result()
     assert result["outcome"] == "paid" and result["fast_path"]
     status_closed_in = (await live.status(claim["claim_id"]))
     assert status_closed_in["closed_at"] is not None
-    assert time.monotonic() - started < 30
     query = f"WorkflowId = 'claim-{claim['claim_id']}' AND ClaimStage = 'closed' AND Path = 'fast'"
 
     async def listed() -> list[Any]:
@@ -244,13 +241,22 @@ async def test_audit_replay_accepts_a_cli_export_and_catches_a_tampered_command(
     assert code == 2 and f"FAIL claim-{cid}" in out and "Nondeterminism" in out, out
 
 
-async def test_worklist_filters_by_stage_type_and_overdue_nearest_deadline_first(live):
+@pytest.fixture
+async def live_long_investigations(dev_env: WorkflowEnvironment, fast_clock, engine) -> AsyncIterator[Claims]:
+    """The live rig where an investigation's clock runs 3,600 demo days (an hour): a claim under investigation stays
+    within its deadline however slowly a busy machine runs the test."""
+    async with claims_rig(dev_env, with_clocks(fast_clock, investigation_days=3600), engine) as rig:
+        yield rig
+
+
+async def test_worklist_filters_by_stage_type_and_overdue_nearest_deadline_first(live_long_investigations):
     import argparse
 
     from cli.claims import worklist
 
+    live = live_long_investigations
     waiting = auto_claim(claimed_amount="8000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS))
-    # its next deadline (investigation, 10 demo days) is well clear of the other claim's 2-day approval clock
+    # its next deadline (investigation, an hour) is well clear of the other claim's 2-second approval clock
     missing = auto_claim("WL-INV", claimed_amount="8000.00", line_items=[], incident={"injuries": True},
                          documents=docs(*ALL_AUTO_DOCS, claim_id="WL-INV"))
     for claim in (waiting, missing):
@@ -271,6 +277,8 @@ async def test_worklist_filters_by_stage_type_and_overdue_nearest_deadline_first
     await live.wait(waiting["claim_id"], lambda s: bool(s["sla_breaches"]), "approval breach")  # 2 demo days
     overdue = await listing(lambda ids: w in ids, overdue=True)
     assert m not in overdue, "a claim still within its deadlines is not overdue"
+    everything = await listing(lambda ids: w in ids and m in ids)
+    assert everything.index(w) < everything.index(m), "the nearest deadline first"
 
 
 async def test_hourly_digest_lists_claims_near_or_past_a_deadline_once_per_hour(live, engine, fast_clock):

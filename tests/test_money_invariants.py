@@ -30,18 +30,22 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from sqlalchemy import func
 from sqlmodel import Session, col, select
-from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import EventType, PendingActivityState, WorkflowTaskFailedCause
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.testservice.v1 import SleepRequest
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.database import load_policies
 from config.rules import AUTHORITY_LIMITS, FAST_PATH_DOCUMENTS, FAST_PATH_LIMITS, REQUIRED_DOCUMENTS
+from models.contract import workflow_id_for
 from models.tables import Claim, Payment
 from tests.claims import auto_claim
 from tests.conftest import POSTGRES_URL, postgres_available, sample_policies
 from tests.money_rig import CLOSED_ACCOUNT, ENDINGS, Rig
+from tests.waiting import STATE_DEADLINE
 
 D = Decimal
 CENT = D("0.01")
@@ -49,7 +53,8 @@ CENT = D("0.01")
 EXAMPLES = int(os.environ.get("CLAIMS_PROPERTY_EXAMPLES", "25"))
 STEPS = int(os.environ.get("CLAIMS_PROPERTY_STEPS", "10"))
 SHRINK = os.environ.get("CLAIMS_PROPERTY_SHRINK", "1") != "0"
-SETTLE_SECONDS = float(os.environ.get("CLAIMS_PROPERTY_SETTLE_SECONDS", "8"))
+SETTLE_SECONDS = float(os.environ.get("CLAIMS_PROPERTY_SETTLE_SECONDS", STATE_DEADLINE))
+"""A deadline only: claims that never stand still within it are a failure naming what kept moving."""
 UPDATE_SECONDS = 20.0
 PROGRESS = int(os.environ.get("CLAIMS_PROPERTY_PROGRESS", "0"))
 """Print a progress line every this many sequences (the soak sets it); 0 prints none."""
@@ -219,6 +224,23 @@ class ClaimsMachine(RuleBasedStateMachine):
                 Payment.claim_id == record.claim_id, Payment.status == "paid")).all()]
         return Snapshot(status, ledger, execution, failures, failure_type, disagreements)
 
+    async def moving(self, record: ClaimRecord) -> list[str]:
+        """What the claim's run is doing now: a workflow task to run (not one failing again and again: that is a
+        fault the invariants name) or an activity running or about to (not one waiting to retry after a failure,
+        as a payment does while the gateway is down)."""
+        client = self.rig.claims.client  # the raw answer: the test server's search attributes do not decode
+        try:
+            found = await client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(
+                namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id_for(record.claim_id))))
+        except RPCError:
+            return []
+        under_way = []
+        if found.HasField("pending_workflow_task") and found.pending_workflow_task.attempt <= 1:
+            under_way.append("a workflow task")
+        under_way += [f"activity {a.activity_type.name}" for a in found.pending_activities
+                      if a.state != PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED or a.attempt <= 1]
+        return under_way
+
     def teardown(self) -> None:
         """End the sequence's claims that are still open, with the server they run on. Left running, their clocks
         would tick through every later sequence's timer skips (an abandoned claim escalates daily for years of
@@ -228,18 +250,23 @@ class ClaimsMachine(RuleBasedStateMachine):
         self.rig.finish()
 
     async def settle(self) -> None:
-        """Poll until no claim's status changes between two looks (time stands still meanwhile: the
-        time-skipping server only moves it during `env.sleep`), or SETTLE_SECONDS pass."""
+        """Wait until every claim stands still: nothing of its run under way (no workflow task, no activity but one
+        waiting to retry after a failure) and no change in its status between two looks. Time stands still
+        meanwhile: the time-skipping server only moves it during `env.sleep`."""
         deadline = time.monotonic() + SETTLE_SECONDS
         previous: Any = None
         while True:
             snaps = {r.claim_id: await self.snapshot(r) for r in self.claims}
+            moving = {r.claim_id: await self.moving(r) for r in self.claims}
             shape = {cid: (s.execution, s.status and (s.status["stage"], s.status["outcome"], len(s.status["timeline"]),
                                                       len(s.status["payments"])), len(s.ledger))
                      for cid, s in snaps.items()}
-            if shape == previous or time.monotonic() > deadline:
+            if shape == previous and not any(moving.values()):
                 self.seen = snaps
                 break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the claims never stood still within {SETTLE_SECONDS:.0f} s: "
+                                     f"{ {cid: what for cid, what in moving.items() if what} }; {shape}")
             previous = shape
             await asyncio.sleep(0.15)
         with Session(self.rig.engine) as session:

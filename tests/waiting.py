@@ -31,3 +31,16 @@ async def eventually(probe: Callable[[], T | Awaitable[T]], ready: Callable[[T],
         if time.monotonic() >= deadline:
             raise AssertionError(f"never {what} within {seconds:.0f} s; last read: {value!r}"[:2000])
         await asyncio.sleep(every)
+
+
+def polled(probe: Callable[[], T], ready: Callable[[T], object], what: str, seconds: float = STATE_DEADLINE,
+           every: float = 0.2) -> T:
+    """`eventually` for code that is not asynchronous (tests that talk to the stack over HTTP)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = probe()
+        if ready(value):
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"never {what} within {seconds:.0f} s; last read: {value!r}"[:2000])
+        time.sleep(every)
