@@ -202,13 +202,21 @@ def test_a_step_the_core_refuses_halts_the_claim_as_a_fault_of_the_workflow() ->
 def test_the_system_approves_only_where_the_core_would_and_never_past_a_document_a_person_must_read() -> None:
     payout = Payout(amount=Decimal("3200.00"), total=Decimal("3200.00"), basis=[], in_full=True)
     s = a_claim(stage=Stage.ADJUSTING, path=Path.STANDARD, risk=LOW, payout=payout)
-    assert core_view.system_approves(s)
+    assert core_view.assessed(s) == Stage.PAYING, "approved by the system and paid"
     s.document_review = ["the invoice total could not be read"]
-    assert not core_view.system_approves(s), "a document a person must read"
+    assert core_view.assessed(s) == Stage.AWAITING_APPROVAL, "a document a person must read"
     s.document_review, s.escalations = [], 1
-    assert not core_view.system_approves(s), "escalated once"
+    assert core_view.assessed(s) == Stage.AWAITING_APPROVAL, "escalated once"
     s.escalations, s.payout = 0, payout.model_copy(update={"total": Decimal("900000.00")})
-    assert not core_view.system_approves(s), "beyond the system's authority"
+    assert core_view.assessed(s) == Stage.AWAITING_APPROVAL, "beyond the system's authority"
+    s.payout = payout.model_copy(update={"total": Decimal("0.00")})
+    assert core_view.assessed(s) == Stage.CLOSED, "nothing to pay: denied"
+
+
+def test_the_lifecycle_starts_and_ends_where_the_core_puts_a_claim() -> None:
+    s = a_claim(stage=Stage.REGISTERED)
+    assert core_view.registered(s) == Stage.COVERAGE_CHECK
+    assert core_view.closed(a_claim(stage=Stage.PAYING), Outcome.PAID) == Stage.CLOSED
 
 
 def test_a_continued_run_reads_to_the_core_as_the_run_before_did_or_halts() -> None:

@@ -145,7 +145,7 @@ class ClaimWorkflow(ClaimUpdates):
     async def _assess(self, coverage: CoverageResult) -> None:
         s = self.s
         claim, rules = s.require_ready()
-        await self.shell.enter(Stage.COVERAGE_CHECK)
+        await self.shell.enter(core_view.registered(s))
         if not coverage.covered:
             assert coverage.reason and coverage.clause
             await self.decisions.deny([coverage.reason], [rules.clauses.get(coverage.clause, coverage.clause)])
@@ -201,11 +201,7 @@ class ClaimWorkflow(ClaimUpdates):
     async def _fast_path(self) -> None:
         """Small, clear-cut claims: no human touches them; paid and notified within seconds."""
         await self.shell.enter(self._triaged(documents_missing=False))
-        payout = await self.decisions.compute_payout()
-        if payout.total <= 0:
-            await self.decisions.deny_zero(payout)
-            return
-        await self._approve_and_pay("fast path: within the system's authority")
+        await self._assess_payout("fast path: within the system's authority")
 
     async def _standard_path(self, resume: str | None = None) -> None:
         """Documents, investigation when the rules call for one, payout, approval and payment. `resume` is
@@ -224,20 +220,28 @@ class ClaimWorkflow(ClaimUpdates):
             assert s.investigation_reason is not None
             self.shell.fast = False
             await self._investigate(s.investigation_reason, then)
-        if resume != "approval":
-            await self.shell.enter(then if then == Stage.ADJUSTING else core_view.after_findings(s))
-            payout = await self.decisions.compute_payout()
-            if payout.total <= 0:
-                await self.decisions.deny_zero(payout)
-                return
-        await self._approve_and_pay("low risk, within the system's authority", resumed=resume == "approval")
+        if resume == "approval":
+            await self._approve_and_pay(core_view.lifecycle_stage(s), "", resumed=True)
+            return
+        await self.shell.enter(then if then == Stage.ADJUSTING else core_view.after_findings(s))
+        await self._assess_payout("low risk, within the system's authority")
 
-    async def _approve_and_pay(self, why_system: str, resumed: bool = False) -> None:
-        """The system approves what the guard lets it; anything else waits for a person (`resumed`: the
-        run continued as new while it waited)."""
+    async def _assess_payout(self, why_system: str) -> None:
+        """The payout, and where the core sends the claim on it: denied with nothing to pay, paid on the system's
+        own approval, or to a person to approve."""
+        payout = await self.decisions.compute_payout()
+        then = core_view.assessed(self.s)
+        if then == Stage.CLOSED:
+            await self.decisions.deny_zero(payout)
+            return
+        await self._approve_and_pay(then, why_system)
+
+    async def _approve_and_pay(self, then: Stage, why_system: str, resumed: bool = False) -> None:
+        """The system approves what the core sends straight to payment (`then`); anything else waits for a person
+        (`resumed`: the run continued as new while it waited)."""
         s = self.s
         assert s.payout is not None
-        if not resumed and core_view.system_approves(s):
+        if not resumed and then == Stage.PAYING:
             s.approvals.append(ApprovalRecord(approver_id="system", role=Role.SYSTEM, at=workflow.now(),
                                               comment=why_system))
         else:
@@ -245,7 +249,7 @@ class ClaimWorkflow(ClaimUpdates):
             if resumed:
                 await self.clocks.wait_for(lambda: s.approved() or s.rejection is not None, "approval")
             else:
-                await self._await_approval()
+                await self._await_approval(then)
             if s.rejection is not None:
                 await self.decisions.deny([s.rejection.reason], [s.rejection.clause], s.payout.basis,
                                           by=s.rejection.approver_id)
@@ -333,12 +337,13 @@ class ClaimWorkflow(ClaimUpdates):
         self.shell.notify("investigation_opened", {"reason": reason, "due_at": clock.due_at})
         await self.clocks.wait_for(lambda: s.investigation is not None, "investigation")
 
-    async def _await_approval(self) -> None:
+    async def _await_approval(self, stage: Stage) -> None:
+        """The wait for a person's decision, at the stage the core sent the claim to for it."""
         s = self.s
         _, rules = s.require_ready()
         self.clocks.start("approval", rules.sla.approval_business_days, owner=s.required_role(), business=True)
         payout = str(s.payout.total) if s.payout else None
-        await self.shell.enter(Stage.AWAITING_APPROVAL, changes={"payout_amount": payout})
+        await self.shell.enter(stage, changes={"payout_amount": payout})
         await self.clocks.wait_for(lambda: s.approved() or s.rejection is not None, "approval")
 
     async def _withdraw(self) -> None:
@@ -416,7 +421,8 @@ class ClaimWorkflow(ClaimUpdates):
         if then == Stage.ADJUSTING:
             await self.shell.enter(then)
             await self.decisions.compute_payout()
-        await self._await_approval()
+            then = core_view.assessed(s)  # a review always goes to a person
+        await self._await_approval(then)
         await self._decide_appeal()
 
     async def _resume_appeal(self) -> None:

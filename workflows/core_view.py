@@ -19,8 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from core.claim import carry
     from core.claim import commands as c
     from core.claim import events as e
-    from core.claim.decisions import Refused, appeal_refusal, decide, system_may_approve
-    from core.claim.evolution import fold
+    from core.claim.decisions import Refused, after_assessment, appeal_refusal, decide
+    from core.claim.evolution import evolve, fold
     from core.claim.state import (
         Approval,
         ClaimCore,
@@ -236,10 +236,21 @@ def appealable(s: ClaimState, kind: str) -> bool:
     return appeal_refusal(_as_left(s), kind) is None
 
 
-def system_approves(s: ClaimState) -> bool:
-    """Whether the core approves the payout assessed without a person (`core.claim.decisions.system_may_approve`),
-    on the claim as the workflow's steps have left it."""
-    return system_may_approve(_as_left(s))
+def assessed(s: ClaimState) -> Stage:
+    """The stage the core sends the claim to once the workflow has its payout (`core.claim.decisions.after_assessment`):
+    closed with nothing to pay, paying on the system's own approval, or awaiting a person's."""
+    return after_assessment(_as_left(s))
+
+
+def registered(s: ClaimState) -> Stage:
+    """The stage the core has a claim at once it is registered (its `Registered` event): where the lifecycle starts."""
+    core = _as_left(s)
+    return evolve(core, e.Registered(core.claim_id, core.claimed, core.period, core.limits)).stage
+
+
+def closed(s: ClaimState, outcome: Outcome) -> Stage:
+    """The stage the core has a claim at once it closes with this outcome (its `Closed` event)."""
+    return evolve(_as_left(s), e.Closed(outcome)).stage
 
 
 def check(s: ClaimState, action: str, command: c.Command) -> None:

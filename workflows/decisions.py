@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         PaymentRecord,
         Payout,
         Role,
-        Stage,
     )
     from models.messages import ComputePayout, PaymentReceipt, PaymentRequest
     from workflows import core_view, metrics
@@ -124,8 +123,8 @@ class Decisions(ClockedPart):
         claim, rules = s.require_ready()
         if amount <= 0:
             return
-        if kind == "final":
-            await self.shell.enter(Stage.PAYING)
+        if kind == "final":  # the core pays in the step that decides
+            await self.shell.enter(core_view.lifecycle_stage(s))
         s.payout_sequence += 1
         sequence = s.payout_sequence
         while True:
@@ -241,7 +240,8 @@ class Decisions(ClockedPart):
         reckoned = self._reckon(outcome) if s.recoveries_on else None
         metrics.closed(outcome.value, s.path.value if s.path else "none",
                        s.closed_at - (s.registered_at or s.closed_at))
-        await self.shell.enter(Stage.CLOSED, changes={"outcome": outcome.value, "closed_at": s.closed_at.isoformat()})
+        await self.shell.enter(core_view.closed(s, outcome),
+                               changes={"outcome": outcome.value, "closed_at": s.closed_at.isoformat()})
         if reckoned is not None:
             await self._tell_reckoning(reckoned, outcome)
 

@@ -197,15 +197,22 @@ def _assess(s: ClaimCore, loss: Decimal, held: Decimal) -> list[e.Event]:
     payout = max(min(under_terms, s.period.sum_insured - held), ZERO)
     events: list[e.Event] = [e.PayoutAssessed(loss, held, payout)]
     after = fold(s, events)
-    if payout <= ZERO:
+    then = after_assessment(after)
+    if then == Stage.CLOSED:
         reason = "below deductible" if under_terms <= ZERO else "sum insured exhausted"
         return events + _deny(after, reason, ("system",))
-    if after.review:
+    if then == Stage.AWAITING_APPROVAL:
         return [*events, e.StageEntered(Stage.AWAITING_APPROVAL)]
-    if system_may_approve(after):
-        approved = [e.Approved("system", Role.SYSTEM)]
-        return events + approved + _decide_to_pay(fold(after, approved))
-    return [*events, e.StageEntered(Stage.AWAITING_APPROVAL)]
+    approved = [e.Approved("system", Role.SYSTEM)]
+    return events + approved + _decide_to_pay(fold(after, approved))
+
+
+def after_assessment(s: ClaimCore) -> Stage:
+    """Where a claim goes once its payout is assessed: closed when there is nothing to pay, paying when the system
+    approves it itself (`system_may_approve`), and otherwise to a person for approval."""
+    if s.payout is None or s.payout <= ZERO:
+        return Stage.CLOSED
+    return Stage.PAYING if system_may_approve(s) else Stage.AWAITING_APPROVAL
 
 
 def system_may_approve(s: ClaimCore) -> bool:
