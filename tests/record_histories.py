@@ -4,6 +4,7 @@
     .venv/bin/python -m tests.record_histories continued    # the claim whose run continues as new
     .venv/bin/python -m tests.record_histories complaint NAME   # a complaint acknowledged and resolved late
     .venv/bin/python -m tests.record_histories reading      # the claims whose invoices are read by machine
+    .venv/bin/python -m tests.record_histories after-closing  # appeal after a denial, reopening, money owed back
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -12,14 +13,18 @@ running claims would fail the same way (see docs/operators.md, "Changing workflo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import load_policies
@@ -139,9 +144,93 @@ async def record_complaint(name: str) -> None:
         await env.shutdown()
 
 
+async def record_after_closing() -> None:
+    """The paths that go on after a claim closes: a denial appealed and upheld, a claim closed incomplete then
+    reopened and paid, an advance on a claim then denied owed back and written off, and an appeal whose review waits
+    in a run continued as new (each run of that chain saved as `appeal-continued-run-N.json`)."""
+    from audit.replay import runs_of
+    from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+    from tests.conftest import claims_rig, sample_policies
+    from tests.harness import Claims
+    from tests.test_money_holes import standard_claim
+    from tests.test_recoveries import denied_after_an_advance
+
+    var = Path(tempfile.mkdtemp())
+    rules = var / "rules.json"
+    rules.write_text(json.dumps({"continue_after_events": 40}))
+    settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    load_policies(engine, sample_policies())
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter, test_server_existing_path=str(installed_binary("temporal-test-server")))
+    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace="default", search_attributes={k.name: k.indexed_value_type for k in search_attributes.ALL}))
+
+    async def appealed_after_a_denial(claims: Claims) -> tuple[str, WorkflowHandle[Any, Any]]:
+        claim = standard_claim()
+        cid = claim["claim_id"]
+        handle = await claims.start(claim)
+        await claims.at_stage(cid, "awaiting_approval")
+        await claims.update(cid, "reject", {"approver_id": "adj-1", "role": "adjuster", "reason": "not covered",
+                                            "clause": "art. 7"})
+        await claims.wait(cid, lambda s: s["outcome"] == "denied", "denied")
+        await claims.update(cid, "appeal", {"reason": "the repair was necessary"})
+        await claims.at_stage(cid, "awaiting_approval")
+        return cid, handle
+
+    def save(name: str, history: Any) -> None:
+        (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+        print(f"{name}: {len(history.events)} events")  # noqa: T201
+
+    try:
+        async with claims_rig(env, settings, engine) as claims:
+            cid, handle = await appealed_after_a_denial(claims)
+            await claims.update(cid, "approve", {"approver_id": "sup-1", "role": "supervisor"})
+            await handle.result()
+            save("denied-then-appeal-upheld", await handle.fetch_history())
+
+            claim = auto_claim(claimed_amount="4000.00", line_items=[], documents=docs("claim_form"))
+            cid = claim["claim_id"]
+            handle = await claims.start(claim)
+            await claims.at_stage(cid, "awaiting_documents")
+            await env.sleep(timedelta(days=31))
+            await claims.wait(cid, lambda s: s["outcome"] == "closed_incomplete", "closed_incomplete")
+            await claims.update(cid, "reopen", {"by": "sup-1", "reason": "sent by post", "role": "supervisor"})
+            await claims.at_stage(cid, "awaiting_documents")
+            await claims.update(cid, "submit_documents", {"documents": docs(*ALL_AUTO_DOCS[1:], claim_id=cid)})
+            await handle.result()
+            save("closed-incomplete-then-reopened", await handle.fetch_history())
+
+            cid, handle = await denied_after_an_advance(claims)
+            await claims.update(cid, "record_recovery", {"amount": "4000.00", "reference": "TRF-1", "by": "fin-1"})
+            await claims.update(cid, "write_off_recovery", {"reason": "the claimant cannot be found", "by": "mgr-1"})
+            await handle.result()
+            save("advance-then-denied-owed-back-written-off", await handle.fetch_history())
+
+        async with claims_rig(env, settings.model_copy(update={"rules_file": rules}), engine) as claims:
+            cid, handle = await appealed_after_a_denial(claims)
+            runs = before = len(await runs_of(env.client, workflow_id_for(cid)))
+            while runs == before:  # staff work on the claim until its run continues as new with the appeal in review
+                await claims.update(cid, "assign", {"handler_id": "adj-7", "by": "sup-9"})
+                runs = len(await runs_of(env.client, workflow_id_for(cid)))
+            await claims.at_stage(cid, "awaiting_approval")
+            await claims.update(cid, "approve", {"approver_id": "sup-1", "role": "supervisor"})
+            await claims.wait(cid, lambda s: s["outcome"] == "paid", "paid on the reviewer's approval")
+            await env.sleep(timedelta(days=90))  # the survey and the windows after closing pass
+            with contextlib.suppress(RPCError):  # a run that is still open ends here; its history replays as far
+                await claims.handle(cid).terminate("recorded")
+            for number, history in enumerate(await runs_of(env.client, workflow_id_for(cid)), 1):
+                save(f"appeal-continued-run-{number}", history)
+    finally:
+        await env.shutdown()
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["complaint"]:
         asyncio.run(record_complaint(sys.argv[2]))
+    elif sys.argv[1:] == ["after-closing"]:
+        asyncio.run(record_after_closing())
     elif sys.argv[1:] == ["reading"]:
         asyncio.run(record(only_reading=True))
     else:

@@ -41,7 +41,9 @@ def test_every_path_has_a_saved_history():
     assert {"fast-path", "missing-materials-then-supplied", "investigation-manager-approval", "withdrawal",
             "statutory-advance-payment", "green-channel", "partial-approval-appeal-upheld",
             "continued-run-1", "continued-run-2", "complaint-late", "complaint-late-before-events",
-            "invoice-read-by-machine", "invoice-above-the-claim"} <= names
+            "invoice-read-by-machine", "invoice-above-the-claim", "denied-then-appeal-upheld",
+            "closed-incomplete-then-reopened", "advance-then-denied-owed-back-written-off", "appeal-continued-run-1",
+            "appeal-continued-run-2", "appeal-continued-run-3"} <= names
     first = saved(Path(__file__).parent / "histories" / "continued-run-1.json")
     assert first.events[-1].HasField("workflow_execution_continued_as_new_event_attributes"), \
         "the saved chain starts with a run that continued as new"
