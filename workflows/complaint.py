@@ -40,20 +40,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contract import ErrorType, Role, Sender, SlaBreach, SlaWarning, TimelineEntry
     from models.messages import ComplaintRecord, HandOverAppeal, NotificationRequest, Recipient, Rules
-    from workflows.claim_state import parse, refuse
+    from workflows.claim_state import Clock, parse, refuse
     from workflows.credentials import authenticate
     from workflows.shell import LETTER_RETRY, STEADY_RETRY, business_error
 
 TIERS = {Role.SUPERVISOR: Role.MANAGER, Role.MANAGER: Role.MANAGER}
-
-
-@dataclass
-class ComplaintClock:
-    name: str
-    due_at: datetime
-    span: timedelta
-    warned: bool = False
-    version: int = 0
 
 
 @dataclass
@@ -66,7 +57,8 @@ class ComplaintState:
     handler: str | None = None
     complex: bool = False
     tier: Role = Role.SUPERVISOR
-    clocks: dict[str, ComplaintClock] = field(default_factory=dict)
+    clocks: dict[str, Clock] = field(default_factory=dict)
+    """The service standard's clocks, of the same model as a claim's (`workflows.claim_state.Clock`)."""
     warnings: list[SlaWarning] = field(default_factory=list)
     breaches: list[SlaBreach] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
@@ -133,16 +125,15 @@ class ComplaintWorkflow:
     def _start_clock(self, name: str, days: float) -> None:
         s = self._state()
         due_at = due(s.received_at, days, s.rules.sla)
-        s.clocks[name] = ComplaintClock(name, due_at, due_at - s.received_at)
+        s.clocks[name] = Clock(name, started_at=s.received_at, due_at=due_at, span=due_at - s.received_at,
+                               owner=s.tier, warn_share=float(s.rules.sla.warn_at))
         asyncio.create_task(self._watch(name))
 
     async def _watch(self, name: str) -> None:
         s = self._state()
         while (clock := s.clocks.get(name)) is not None:
             moved = self._moved(name, clock, clock.version)
-            warn_at = clock.due_at - clock.span * (1 - float(s.rules.sla.warn_at))
-            moment = clock.due_at if clock.warned else warn_at
-            remaining = (moment - workflow.now()).total_seconds()
+            remaining = (clock.warn_at - workflow.now()).total_seconds()
             if remaining > 0:
                 try:
                     await workflow.wait_condition(moved, timeout=timedelta(seconds=remaining))
@@ -162,11 +153,11 @@ class ComplaintWorkflow:
             s.breaches.append(SlaBreach(clock=name, due_at=clock.due_at, breached_at=workflow.now(),
                                         escalated_to=s.tier))
             self._note("sla_breached", detail=f"{name} was due {clock.due_at.isoformat()}; escalated to {s.tier}")
-            clock.due_at += clock.span
-            clock.version += 1
+            clock.owner = s.tier
+            clock.extend()
             await self._record()
 
-    def _moved(self, name: str, clock: ComplaintClock, version: int) -> Callable[[], bool]:
+    def _moved(self, name: str, clock: Clock, version: int) -> Callable[[], bool]:
         """True once the clock is stopped or its due time moved (marked complex)."""
         s = self._state()
         return lambda: s.clocks.get(name) is not clock or clock.version != version
@@ -223,8 +214,7 @@ class ComplaintWorkflow:
         ceiling = s.clocks.get("complaint_ceiling")
         if ceiling is not None:
             longer = due(s.received_at, s.rules.sla.complaint_complex_ceiling_days, s.rules.sla) - s.received_at
-            ceiling.due_at += longer - ceiling.span
-            ceiling.span, ceiling.version = longer, ceiling.version + 1
+            ceiling.lengthen(longer)
         self._note("marked_complex", by=req.by, detail=req.reason, sender=sender_of(req.credential))
         await self._record()
         return self.status()
