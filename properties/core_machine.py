@@ -131,6 +131,8 @@ class CoreMachine(RuleBasedStateMachine):
                 oracle.round_approvals.append((event.who, event.role))
         if isinstance(command, c.Reject) and before.review:
             self.check_a_rejected_appeal_leaves_the_decision_standing(n, events)
+        if before.review:
+            self.check_an_appeal_is_decided_by_its_reviewer(n, events)
         if isinstance(command, c.Appeal):
             assert before.decision is not None
             oracle.appealed = (before.decision.kind, before.decision.amount, before.paid, before.outcome)
@@ -161,6 +163,15 @@ class CoreMachine(RuleBasedStateMachine):
         assert not any(isinstance(event, e.RecoveryOpened) for event in events), \
             f"claim {n}: rejecting the appeal claimed back money the decision appealed against had paid: {events}"
 
+    def check_an_appeal_is_decided_by_its_reviewer(self, n: int, events: list[e.Event]) -> None:
+        """An appeal is answered by a person who reviews it, whatever its payout comes to (nothing, below the
+        deductible): the reviewer may agree an amount or reject the appeal. The system never decides it."""
+        for event in events:
+            if isinstance(event, e.Decided):
+                CoreMachine.reached["DecidedOnAppeal"] += 1
+                assert event.decision.by != ("system",), \
+                    f"claim {n}: the appeal was decided by the system, with no reviewer: {event.decision}"
+
     def check_final_is_authorised(self, n: int, amount: Decimal) -> None:
         """The oracle's own reading of SPEC section 6: the decision this final payment pays was approved by the
         system within its limit, or by enough people each within their own."""
@@ -188,13 +199,15 @@ class CoreMachine(RuleBasedStateMachine):
         for amount, days_ago in zip(amounts, days, strict=True):
             self.register(amount, TODAY - timedelta(days=days_ago))
 
-    def register(self, claimed: Decimal, incident: date) -> None:
+    def register(self, claimed: Decimal, incident: date, refusal: str | None = None) -> None:
+        """A claim reported (`refusal`: the policy refuses it on other grounds than its period, an excluded cause)."""
         n = len(self.states)
         self.states.append(core.INITIAL)
         truth = next((t for t in sorted(self.periods, key=lambda t: t.starts, reverse=True)
                       if t.starts <= incident <= t.ends), None)
         self.oracles.append(Oracle(incident, claimed, dataclasses.replace(truth) if truth else None))
-        self.send(n, c.Register(f"C-{n}", claimed, incident, tuple(t.period() for t in self.periods), LIMITS))
+        self.send(n, c.Register(f"C-{n}", claimed, incident, tuple(t.period() for t in self.periods), LIMITS,
+                                refusal))
 
     @rule(claimed=st.sampled_from(AMOUNTS), days=st.integers(0, 450))
     @precondition(lambda self: len(self.states) < CLAIMS + 2)
@@ -372,6 +385,19 @@ class CoreMachine(RuleBasedStateMachine):
         for _ in range(3):
             self.next_step(n, Path.STANDARD, False, False, "approve")
         self.send(n, c.Appeal("the garage's estimate was higher"))
+        for _ in range(3):
+            self.next_step(n, Path.STANDARD, False, False, review)
+
+    @rule(claimed=st.sampled_from(AMOUNTS), loss=st.sampled_from([D("0.01"), D("150.00"), *AMOUNTS[2:5]]),
+          review=st.sampled_from(["approve", "reject"]))
+    @precondition(lambda self: len(self.states) < CLAIMS + 2)
+    def a_denial_at_the_coverage_check_appealed(self, claimed: Decimal, loss: Decimal, review: str) -> None:
+        """A claim the policy refuses (an excluded cause), so no payout was ever assessed, appealed: the review
+        assesses one (often nothing, below the deductible) and its reviewer answers it."""
+        n = len(self.states)
+        self.register(claimed, TODAY - timedelta(days=3), refusal="cause 'racing' is excluded by the policy")
+        self.send(n, c.Appeal("it was a car park, not a race"))
+        self.send(n, c.Assess(min(loss, claimed), self.held_by_others(n)))
         for _ in range(3):
             self.next_step(n, Path.STANDARD, False, False, review)
 

@@ -138,7 +138,7 @@ def test_the_money_invariants_hold_over_random_sequences():
     reached = CoreMachine.reached - reached_before
     for event in ("RecoveryOpened", "RecoveryRepaid", "RecoveryWrittenOff", "RecoverySetOff", "AppealOpened",
                   "Reopened", "PaymentBounced", "ClosingWhenSettled", "WithdrawnWhileTheFinalWaitsForAnAccount",
-                  "AppealNotUpheld:partial", "AppealNotUpheld:denied"):
+                  "AppealNotUpheld:partial", "AppealNotUpheld:denied", "DecidedOnAppeal"):
         assert reached[event] >= EXAMPLES // 200, f"the sequences reached {event} only {reached[event]} times"
     print(f"\n{ran} core sequences in {time.monotonic() - started:.1f} s")  # noqa: T201
 
@@ -169,8 +169,9 @@ def accept_reject_after_the_decision(monkeypatch):
             return None
         return honest(state, action, who, role, kind, amount)
 
-    def reject_any_time(state, command):
-        if isinstance(command, c.Reject) and state.stage in (Stage.AWAITING_APPROVAL, Stage.PAYING):
+    def reject_any_time(state, command):  # once the decision is taken (before it, the honest rules answer)
+        if isinstance(command, c.Reject) and state.decision_taken and state.stage in (Stage.AWAITING_APPROVAL,
+                                                                                      Stage.PAYING):
             return decide_module._deny(state, "rejected", (command.who,))
         return decide_module.decide(state, command)
 
@@ -198,9 +199,17 @@ def deny_on_a_rejected_appeal(monkeypatch):
                                                                                                        (who,)))
 
 
+def deny_an_appeal_with_nothing_to_pay(monkeypatch):
+    """An appeal whose review assesses nothing to pay is denied by the system, with no reviewer (the stage the
+    workflow then entered took neither an approval nor a rejection)."""
+    honest = decide_module.after_assessment
+    monkeypatch.setattr(decide_module, "after_assessment",
+                        lambda s: Stage.CLOSED if s.payout is not None and s.payout <= 0 else honest(s))
+
+
 @pytest.mark.parametrize("plant", [skip_the_guard_on_resume, accept_reject_after_the_decision, forget_the_period,
                                    leave_money_out_as_a_note, forget_what_was_written_off,
-                                   deny_on_a_rejected_appeal])
+                                   deny_on_a_rejected_appeal, deny_an_appeal_with_nothing_to_pay])
 def test_the_machine_finds_a_planted_bug(plant, monkeypatch):
     plant(monkeypatch)
     with pytest.raises(AssertionError):

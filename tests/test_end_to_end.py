@@ -243,9 +243,10 @@ async def test_audit_replay_accepts_a_cli_export_and_catches_a_tampered_command(
 
 @pytest.fixture
 async def live_long_investigations(dev_env: WorkflowEnvironment, fast_clock, engine) -> AsyncIterator[Claims]:
-    """The live rig where an investigation's clock runs 3,600 demo days (an hour): a claim under investigation stays
-    within its deadline however slowly a busy machine runs the test."""
-    async with claims_rig(dev_env, with_clocks(fast_clock, investigation_days=3600), engine) as rig:
+    """The live rig where an investigation's clock and the determination clock run 3,600 demo days (an hour): a claim
+    under investigation stays within its deadlines however slowly a busy machine runs the test."""
+    longer = with_clocks(fast_clock, investigation_days=3600, determination_days=3600)
+    async with claims_rig(dev_env, longer, engine) as rig:
         yield rig
 
 

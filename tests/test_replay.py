@@ -5,7 +5,9 @@ A change that running claims would replay differently fails here, in CI, instead
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -21,6 +23,7 @@ from tests.claims import auto_claim
 from tests.conftest import TEST_KEYS, data_converter
 from tests.harness import queue_name
 from worker import build_worker
+from workflows import metrics
 from workflows.claim import ClaimWorkflow
 from workflows.complaint import ComplaintWorkflow
 
@@ -52,6 +55,40 @@ def test_every_path_has_a_saved_history():
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_saved_history_replays_against_the_current_code(path: Path):
     await replayer().replay_workflow(saved(path))
+
+
+def stages_recorded(history: WorkflowHistory) -> list[str]:
+    """The stages a run entered, as its history recorded them: each change of the claim's `ClaimStage` search
+    attribute, from the stage the run started at (a continued run starts where the run before left off)."""
+    def stage(fields: Any) -> str | None:
+        field = fields.indexed_fields.get("ClaimStage")
+        return json.loads(field.data) if field is not None and field.data else None
+
+    started = history.events[0].workflow_execution_started_event_attributes
+    stages = [stage(started.search_attributes) or "registered"]
+    for event in history.events:
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            now = stage(event.upsert_workflow_search_attributes_event_attributes.search_attributes)
+            if now is not None and now != stages[-1]:
+                stages.append(now)
+    return stages[1:]
+
+
+CLAIM_HISTORIES = [p for p in HISTORIES if not p.stem.startswith("complaint")]
+
+
+@pytest.mark.parametrize("path", CLAIM_HISTORIES, ids=[p.stem for p in CLAIM_HISTORIES])
+async def test_the_current_code_enters_the_stages_each_saved_history_entered(path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch):
+    """Replay compares commands, not the values a workflow computes: a stage entered differently goes unseen by it
+    (the stage reaches only the claim's state, its search attributes and an activity's input). The stages the
+    current code enters while replaying must be those the history recorded."""
+    entered: list[str] = []
+    monkeypatch.setattr(metrics, "stage_entered", lambda stage: entered.append(stage))
+    history = saved(path)
+    await replayer().replay_workflow(history)
+    again = [stage for i, stage in enumerate(entered) if i == 0 or stage != entered[i - 1]]
+    assert again == stages_recorded(history), f"{path.stem}: entered {again}, recorded {stages_recorded(history)}"
 
 
 async def test_an_unpatched_change_fails_replay_with_a_clear_message():

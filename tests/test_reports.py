@@ -58,9 +58,10 @@ async def run_sample_day(claims) -> None:
 @pytest.fixture
 async def live_long_approvals(dev_env: WorkflowEnvironment, fast_clock: Settings, engine: Engine
                               ) -> AsyncIterator[Claims]:
-    """The live rig where the approval clock runs 3,600 demo days (an hour): the sample day's approved claim is
-    approved within it however slowly a busy machine runs the test, so the day has no breach."""
-    async with claims_rig(dev_env, with_clocks(fast_clock, approval_business_days=3600), engine) as rig:
+    """The live rig where the approval and determination clocks run 3,600 demo days (an hour): the sample day's
+    approved claim is decided within them however slowly a busy machine runs the test, so the day has no breach."""
+    longer = with_clocks(fast_clock, approval_business_days=3600, determination_days=3600)
+    async with claims_rig(dev_env, longer, engine) as rig:
         yield rig
 
 

@@ -209,6 +209,26 @@ async def test_rejection_denies_and_an_appeal_is_reviewed_by_someone_else(claims
     assert len(claims.notices(cid, "appeal_received")) == 1
 
 
+async def test_an_appeal_with_nothing_assessed_to_pay_still_goes_to_its_reviewer(claims):
+    """Denied at the coverage check (an excluded cause), so no payout was ever assessed; the appeal's review assesses
+    one, and below the deductible it is nothing. The review still waits for its reviewer, who can answer it: the
+    claim does not sit in a stage where neither an approval nor a rejection is taken."""
+    claim = auto_claim(claimed_amount="400.00", incident={"cause": "racing"},
+                       line_items=[{"description": "mirror", "amount": "400.00", "category": "repair"}],
+                       documents=docs(*ALL_AUTO_DOCS))
+    cid = claim["claim_id"]
+    handle = await claims.start(claim)
+    await claims.wait(cid, lambda s: s["outcome"] == "denied", "denied at the coverage check")
+    await claims.update(cid, "appeal", {"reason": "it was a parking lot, not a race"})
+    status = await claims.at_stage(cid, "awaiting_approval")
+    assert status["outcome"] is None and status["payout"]["total"] == "0.00", status["payout"]
+    await claims.update(cid, "reject", {"approver_id": "sup-2", "role": "supervisor", "reason": "below the deductible",
+                                        "clause": "art. 4"})
+    result = await handle.result()
+    assert (result["outcome"], result["paid_amount"]) == ("denied", "0.00")
+    assert not claims.payments(cid)
+
+
 async def test_partial_approval_appeal_agrees_a_higher_amount_and_pays_the_difference(claims):
     claim = auto_claim(policy_number="P-AUTO-002", claimed_amount="150000.00", incident={"injuries": True},
                        line_items=[], documents=docs(*ALL_AUTO_DOCS))

@@ -221,7 +221,7 @@ class ClaimWorkflow(ClaimUpdates):
             self.shell.fast = False
             await self._investigate(s.investigation_reason, then)
         if resume == "approval":
-            await self._approve_and_pay(core_view.lifecycle_stage(s), "", resumed=True)
+            await self._approve_and_pay(None)
             return
         await self.shell.enter(then if then == Stage.ADJUSTING else core_view.after_findings(s))
         await self._assess_payout("low risk, within the system's authority")
@@ -236,17 +236,17 @@ class ClaimWorkflow(ClaimUpdates):
             return
         await self._approve_and_pay(then, why_system)
 
-    async def _approve_and_pay(self, then: Stage, why_system: str, resumed: bool = False) -> None:
+    async def _approve_and_pay(self, then: Stage | None, why_system: str = "") -> None:
         """The system approves what the core sends straight to payment (`then`); anything else waits for a person
-        (`resumed`: the run continued as new while it waited)."""
+        (`then` None: the run continued as new while it waited at the stage it had entered)."""
         s = self.s
         assert s.payout is not None
-        if not resumed and then == Stage.PAYING:
+        if then == Stage.PAYING:
             s.approvals.append(ApprovalRecord(approver_id="system", role=Role.SYSTEM, at=workflow.now(),
                                               comment=why_system))
         else:
             self.shell.fast = False
-            if resumed:
+            if then is None:
                 await self.clocks.wait_for(lambda: s.approved() or s.rejection is not None, "approval")
             else:
                 await self._await_approval(then)
@@ -421,7 +421,7 @@ class ClaimWorkflow(ClaimUpdates):
         if then == Stage.ADJUSTING:
             await self.shell.enter(then)
             await self.decisions.compute_payout()
-            then = core_view.assessed(s)  # a review always goes to a person
+            then = core_view.assessed(s)  # a review goes to its reviewer, even with nothing assessed to pay
         await self._await_approval(then)
         await self._decide_appeal()
 

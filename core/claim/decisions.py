@@ -208,8 +208,11 @@ def _assess(s: ClaimCore, loss: Decimal, held: Decimal) -> list[e.Event]:
 
 
 def after_assessment(s: ClaimCore) -> Stage:
-    """Where a claim goes once its payout is assessed: closed when there is nothing to pay, paying when the system
-    approves it itself (`system_may_approve`), and otherwise to a person for approval."""
+    """Where a claim goes once its payout is assessed: an appeal's review to its reviewer whatever the payout (who may
+    agree an amount, or reject the appeal); otherwise closed when there is nothing to pay, paying when the system
+    approves it itself (`system_may_approve`), and to a person for approval."""
+    if s.review:
+        return Stage.AWAITING_APPROVAL
     if s.payout is None or s.payout <= ZERO:
         return Stage.CLOSED
     return Stage.PAYING if system_may_approve(s) else Stage.AWAITING_APPROVAL
