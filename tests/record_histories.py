@@ -145,9 +145,10 @@ async def record_complaint(name: str) -> None:
 
 
 async def record_after_closing() -> None:
-    """The paths that go on after a claim closes: a denial appealed and upheld, a claim closed incomplete then
-    reopened and paid, an advance on a claim then denied owed back and written off, and an appeal whose review waits
-    in a run continued as new (each run of that chain saved as `appeal-continued-run-N.json`)."""
+    """The paths that go on after a claim closes: a denial appealed and upheld, a denial at the coverage check appealed
+    with nothing to pay and rejected, a claim closed incomplete then reopened and paid, an advance on a claim then
+    denied owed back and written off, and an appeal whose review waits in a run continued as new (each run of that
+    chain saved as `appeal-continued-run-N.json`)."""
     from audit.replay import runs_of
     from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
     from tests.conftest import claims_rig, sample_policies
@@ -201,6 +202,18 @@ async def record_after_closing() -> None:
             await claims.update(cid, "submit_documents", {"documents": docs(*ALL_AUTO_DOCS[1:], claim_id=cid)})
             await handle.result()
             save("closed-incomplete-then-reopened", await handle.fetch_history())
+
+            claim = auto_claim(claimed_amount="400.00", incident={"cause": "racing"}, documents=docs(*ALL_AUTO_DOCS),
+                               line_items=[{"description": "mirror", "amount": "400.00", "category": "repair"}])
+            cid = claim["claim_id"]
+            handle = await claims.start(claim)
+            await claims.wait(cid, lambda s: s["outcome"] == "denied", "denied at the coverage check")
+            await claims.update(cid, "appeal", {"reason": "it was a car park, not a race"})
+            await claims.at_stage(cid, "awaiting_approval")
+            await claims.update(cid, "reject", {"approver_id": "sup-2", "role": "supervisor",
+                                                "reason": "below the deductible", "clause": "art. 4"})
+            await handle.result()
+            save("excluded-then-appeal-with-nothing-to-pay", await handle.fetch_history())
 
             cid, handle = await denied_after_an_advance(claims)
             await claims.update(cid, "record_recovery", {"amount": "4000.00", "reference": "TRF-1", "by": "fin-1"})
