@@ -116,6 +116,20 @@ def given_more(state: core.ClaimCore, *commands: c.Command) -> core.ClaimCore:
     return state
 
 
+def test_an_appeal_with_nothing_to_pay_waits_for_its_reviewer_who_cannot_approve_nothing():
+    """Denied for an excluded cause, so never assessed; the review assesses nothing (below the deductible). The
+    reviewer answers it: approving nothing is refused (the system would deny it in the reviewer's place), a
+    rejection upholds the denial."""
+    excluded = c.Register("C-1", D("400.00"), TODAY - timedelta(days=100), (OLD, NEW), LIMITS, "cause excluded")
+    state = given(excluded, c.Appeal("it was a car park"), c.Assess(D("400.00"), D("0")))
+    assert state.stage == Stage.AWAITING_APPROVAL and state.payout == D("0.00") and state.outcome is None
+    for amount in (None, D("0.00")):
+        with pytest.raises(core.Refused, match="assesses nothing to pay"):
+            core.decide(state, c.Approve("sup-2", Role.SUPERVISOR, amount))
+    denied = given_more(state, c.Reject("sup-2", Role.SUPERVISOR, "below the deductible"))
+    assert denied.outcome == Outcome.DENIED and denied.decision is not None and denied.decision.by == ("sup-2",)
+
+
 def test_a_withdrawal_is_refused_once_payment_has_begun():
     state = given(*awaiting_approval(), c.Approve("adj-1", Role.ADJUSTER))
     with pytest.raises(core.Refused, match="payment has begun"):

@@ -222,6 +222,9 @@ async def test_an_appeal_with_nothing_assessed_to_pay_still_goes_to_its_reviewer
     await claims.update(cid, "appeal", {"reason": "it was a parking lot, not a race"})
     status = await claims.at_stage(cid, "awaiting_approval")
     assert status["outcome"] is None and status["payout"]["total"] == "0.00", status["payout"]
+    for nothing in ({}, {"amount": "0.00"}):  # else the system would deny it in the reviewer's place
+        refused = await claims.refused(cid, "approve", {"approver_id": "sup-2", "role": "supervisor", **nothing})
+        assert refused.type == "InvalidUpdate" and "assesses nothing to pay" in str(refused), refused
     await claims.update(cid, "reject", {"approver_id": "sup-2", "role": "supervisor", "reason": "below the deductible",
                                         "clause": "art. 4"})
     result = await handle.result()

@@ -239,6 +239,9 @@ def _approve(s: ClaimCore, command: c.Approve) -> list[e.Event]:
     kind = money.Kind.AGREED_ON_APPEAL if agreed is not None else money.Kind.APPROVAL
     amount = agreed if agreed is not None else s.decision_amount
     _deciding(s, "approve", command.who, command.role, kind, amount)
+    if s.review and amount <= ZERO:  # approving nothing would leave the system to deny the appeal in its place
+        raise Refused("approve: the review assesses nothing to pay; agree an amount, or reject the appeal",
+                      ErrorType.INVALID_UPDATE)
     events: list[e.Event] = [e.Approved(command.who, command.role, command.amount)]
     after = fold(s, events)
     return events + (_decide_to_pay(after) if after.approved else [])
