@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
@@ -76,17 +77,16 @@ async def record(only_reading: bool = False) -> None:
         await env.shutdown()
 
 
-async def record_continued() -> None:
-    """A claim that continues as new while investigated with its statutory advance outstanding, through
-    payment: each run of the chain saved as `continued-run-N.json`."""
-    from audit.replay import runs_of
-    from tests.conftest import claims_rig, sample_policies
-    from tests.test_deadlines import investigated_claim
+async def time_skipping_world(**rules: Any) -> tuple[Settings, Engine, WorkflowEnvironment]:
+    """Settings (with these rules, if any), a database with the sample policies, and a time-skipping server that knows
+    the claims' search attributes: where a recording runs."""
+    from tests.conftest import sample_policies
 
     var = Path(tempfile.mkdtemp())
-    rules = var / "rules.json"
-    rules.write_text(json.dumps({"continue_after_events": 70}))
-    settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_RULES_FILE=rules, CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
+    settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
+    if rules:
+        (var / "rules.json").write_text(json.dumps(rules))
+        settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_RULES_FILE=var / "rules.json", CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
     load_policies(engine, sample_policies())
@@ -94,6 +94,17 @@ async def record_continued() -> None:
         data_converter=data_converter, test_server_existing_path=str(installed_binary("temporal-test-server")))
     await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
         namespace="default", search_attributes={k.name: k.indexed_value_type for k in search_attributes.ALL}))
+    return settings, engine, env
+
+
+async def record_continued() -> None:
+    """A claim that continues as new while investigated with its statutory advance outstanding, through
+    payment: each run of the chain saved as `continued-run-N.json`."""
+    from audit.replay import runs_of
+    from tests.conftest import claims_rig
+    from tests.test_deadlines import investigated_claim
+
+    settings, engine, env = await time_skipping_world(continue_after_events=70)
     try:
         async with claims_rig(env, settings, engine) as claims:
             claim = investigated_claim()
@@ -115,16 +126,10 @@ async def record_continued() -> None:
 async def record_complaint(name: str) -> None:
     """A complaint about nothing in particular, acknowledged after its 24 hours, marked complex and resolved
     after its 72 hours: warnings, breaches and escalations on the way. Saved as `<name>.json`."""
-    from tests.conftest import claims_rig, sample_policies
+    from tests.conftest import claims_rig
     from tests.test_complaints import file, send
 
-    var = Path(tempfile.mkdtemp())
-    settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    load_policies(engine, sample_policies())
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter, test_server_existing_path=str(installed_binary("temporal-test-server")))
+    settings, engine, env = await time_skipping_world()
     try:
         async with claims_rig(env, settings, engine) as claims:
             _, handle = await file(claims)
@@ -151,22 +156,14 @@ async def record_after_closing() -> None:
     chain saved as `appeal-continued-run-N.json`)."""
     from audit.replay import runs_of
     from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
-    from tests.conftest import claims_rig, sample_policies
+    from tests.conftest import claims_rig
     from tests.harness import Claims
     from tests.test_money_holes import standard_claim
     from tests.test_recoveries import denied_after_an_advance
 
-    var = Path(tempfile.mkdtemp())
-    rules = var / "rules.json"
+    settings, engine, env = await time_skipping_world()
+    rules = settings.var_dir / "continuing.json"
     rules.write_text(json.dumps({"continue_after_events": 40}))
-    settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    load_policies(engine, sample_policies())
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter, test_server_existing_path=str(installed_binary("temporal-test-server")))
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace="default", search_attributes={k.name: k.indexed_value_type for k in search_attributes.ALL}))
 
     async def appealed_after_a_denial(claims: Claims) -> tuple[str, WorkflowHandle[Any, Any]]:
         claim = standard_claim()
