@@ -95,7 +95,7 @@ async def test_an_unpatched_change_fails_replay_with_a_clear_message():
     with pytest.raises(NondeterminismError) as caught:
         await replayer(ChangedWithoutPatch).replay_workflow(saved(HISTORIES[0]))
     message = str(caught.value)
-    assert "nondetermin" in message.lower() and "ClaimWorkflow" in message or "Timer" in message, message
+    assert "nondetermin" in message.lower() and ("ClaimWorkflow" in message or "Timer" in message), message
 
 
 async def test_a_patched_change_replays_old_and_new_histories(time_env, settings, engine):
