@@ -22,10 +22,9 @@ from temporalio.worker import Worker
 from activities.codes import CodeActivities
 from activities.configuration import ConfigurationActivities
 from activities.database import ClaimsDatabase
-from activities.engine import make_engine
 from activities.gateway import PaymentGateway, build_gateway
 from activities.handover import AppealHandover
-from activities.notifications import NotificationActivities, Renderer, build_sender
+from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.readings import ReadingActivities
 from config.encryption import audit_seal_key, keyring_for
@@ -33,8 +32,11 @@ from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect, workflow_runner
 from config.tracing import shutdown_tracing
+from db.engine import make_engine
 from identity import keys
 from identity.codes import code_secret
+from letters.render import Renderer
+from letters.senders import build_sender
 from ocr.worker import build_ocr_worker
 from workflows.claim import ClaimWorkflow
 from workflows.complaint import ComplaintWorkflow

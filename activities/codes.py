@@ -8,50 +8,21 @@ The HTTP API checks progress codes with `check` directly.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from temporalio import activity
 
-from activities.engine import insert_once, lock_for_write, refuses_bad_data, utc
 from activities.notifications import NotificationActivities
+from db.engine import insert_once, refuses_bad_data, utc
+from db.verification_codes import check
 from identity import codes
-from models.contract import CodePurpose
 from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, NotificationRequest
 from models.tables import VerificationCode
 
 log = structlog.get_logger(__name__)
-
-
-def check(engine: Engine, secret: bytes, claim_id: str, purpose: CodePurpose, given: str, at: datetime) -> CodeCheck:
-    """Check a code against the claim's latest one for this purpose, counting a wrong try. A bank-account code
-    is used once; a progress code may be used again until it expires."""
-    with Session(engine) as session:
-        latest = (select(VerificationCode).where(VerificationCode.claim_id == claim_id,
-                                                 VerificationCode.purpose == purpose.value)
-                  .order_by(col(VerificationCode.sequence).desc()).limit(1))
-        lock_for_write(session, latest)
-        row = session.exec(latest).first()
-        if row is None:
-            return CodeCheck.NONE
-        if row.wrong_tries >= codes.MAX_WRONG_TRIES:
-            return CodeCheck.LOCKED
-        if utc(row.expires_at) <= utc(at):
-            return CodeCheck.EXPIRED
-        if row.used_at is not None and purpose == CodePurpose.BANK_ACCOUNT:
-            return CodeCheck.USED
-        if not codes.matches(secret, claim_id, purpose.value, row.sequence, given):
-            row.wrong_tries += 1
-            session.add(row)
-            session.commit()
-            return CodeCheck.LOCKED if row.wrong_tries >= codes.MAX_WRONG_TRIES else CodeCheck.WRONG
-        if row.used_at is None:
-            row.used_at = utc(at)
-            session.add(row)
-        session.commit()
-        return CodeCheck.OK
 
 
 class CodeActivities:

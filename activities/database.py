@@ -16,14 +16,14 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import event_log
-from activities.engine import now_utc, refuses_bad_data, utc
 from config.rules import load_rules
 from config.settings import get_settings
 from core.rules import intake
 from core.rules.payout import ZERO, compute_payout
 from core.rules.risk import RiskFacts, score_risk
-from events import cloud, outbox
+from db import cloud_events as cloud
+from db import event_log, outbox
+from db.engine import now_utc, refuses_bad_data, utc
 from models.contract import ClaimInput, ErrorType, Payout, PolicyTerms, RiskAssessment
 from models.messages import (
     AssessRisk,

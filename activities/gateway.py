@@ -19,7 +19,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from activities.engine import insert_once, now_utc, utc
+from db.engine import insert_once, now_utc, utc
 from models.contract import BankAccount
 from models.tables import GatewayTransfer
 

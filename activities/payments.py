@@ -20,9 +20,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.database import held_on_policy, period_named
-from activities.engine import lock_for_write, now_utc, refuses_bad_data, utc
 from activities.gateway import InvalidAccountError, PaymentGateway
 from core.rules.payout import ZERO, cents
+from db.engine import lock_for_write, now_utc, refuses_bad_data, utc
 from models.contract import ErrorType
 from models.messages import PaymentReceipt, PaymentRequest
 from models.tables import Claim, Payment, Policy

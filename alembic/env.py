@@ -1,6 +1,6 @@
-"""Alembic's environment: the project's tables are the target, the connection comes from `activities.schema`.
+"""Alembic's environment: the project's tables are the target, the connection comes from `db.schema`.
 
-`activities.schema.upgrade` passes an open connection (already locked against a second upgrader) through
+`db.schema.upgrade` passes an open connection (already locked against a second upgrader) through
 `config.attributes["connection"]`; the `alembic` command line (see alembic.ini) connects to DATABASE_URL.
 """
 
@@ -10,9 +10,9 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from activities.engine import make_engine
 from alembic import context
 from config.settings import get_settings
+from db.engine import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

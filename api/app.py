@@ -12,7 +12,6 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -32,8 +31,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from activities.codes import check
-from activities.engine import utc
 from api import auth
 from api.auth import Caller
 from api.claimant import router as claimant_router
@@ -56,9 +53,11 @@ from api.tracing import Traced
 from api.views import ClaimAccepted, ClaimProgress, MissingDocuments, StoredUpload, WorkItem, Worklist
 from api.workbench import SignInNeeded
 from api.workbench import router as workbench_router
-from cli.claims import CommandError, start_claim
+from client.claims import DuplicateClaim, UpdateMethod, start_claim
 from config.encryption import EncryptionCodec
 from config.tracing import shutdown_tracing
+from db.engine import utc
+from db.verification_codes import check
 from documents.store import DocumentStore
 from identity.keys import Verifier
 from identity.oidc import Login
@@ -67,6 +66,8 @@ from models.documents import CorrectDocumentField
 from models.fields import DocumentKind
 from models.messages import CodeCheck
 from models.tables import Claim, IdempotentRequest
+from reporting.charts import ECHARTS
+from workflows.claim import ClaimWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -79,23 +80,39 @@ CLAIMANT_CODE = Annotated[str, Header(alias="X-Claimant-Code", pattern=r"^[0-9]{
 
 CONTENT_REF = "doc://sha256/"
 
-UPDATES: dict[str, tuple[type[BaseModel], str]] = {
-    "submit_documents": (c.SubmitDocuments, "Send documents (references; to upload files use /documents)"),
-    "record_investigation": (c.RecordInvestigation, "Record the investigation's findings"),
-    "approve": (c.Approve, "Approve the payout (within the approver's authority)"),
-    "reject": (c.Reject, "Reject the claim, citing the clause"),
-    "escalate": (c.Escalate, "Raise the approval tier"),
-    "assign": (c.Assign, "Assign a handler"),
-    "withdraw": (c.Withdraw, "Withdraw the claim (the claimant's wish, through a channel)"),
-    "appeal": (c.Appeal, "Appeal a denial or partial approval"),
-    "request_code": (c.RequestCode, "Send a one-time code to the claimant's phone or e-mail on file"),
-    "update_bank_account": (c.UpdateBankAccount, "Change the account the claim is paid to (with the claimant's code)"),
-    "release_bank_account": (c.ReleaseBankAccount, "Let bank-account changes happen again after wrong codes"),
-    "reopen": (c.Reopen, "Reopen a claim closed as incomplete"),
-    "approve_advance": (c.ApproveAdvance, "Approve an advance payment"),
-    "correct_document_field": (CorrectDocumentField, "Correct a field machine reading got wrong (staff)"),
-    "record_recovery": (c.RecordRecovery, "Record money the claimant paid back on a recovery (finance)"),
-    "write_off_recovery": (c.WriteOffRecovery, "Write off what is still owed on a recovery (a manager)"),
+UPDATES: dict[str, tuple[UpdateMethod[Any], type[BaseModel], str]] = {
+    "submit_documents": (ClaimWorkflow.submit_documents, c.SubmitDocuments,
+                        "Send documents (references; to upload files use /documents)"),
+    "record_investigation": (ClaimWorkflow.record_investigation, c.RecordInvestigation,
+                            "Record the investigation's findings"),
+    "approve": (ClaimWorkflow.approve, c.Approve,
+               "Approve the payout (within the approver's authority)"),
+    "reject": (ClaimWorkflow.reject, c.Reject,
+              "Reject the claim, citing the clause"),
+    "escalate": (ClaimWorkflow.escalate, c.Escalate,
+                "Raise the approval tier"),
+    "assign": (ClaimWorkflow.assign, c.Assign,
+              "Assign a handler"),
+    "withdraw": (ClaimWorkflow.withdraw, c.Withdraw,
+                "Withdraw the claim (the claimant's wish, through a channel)"),
+    "appeal": (ClaimWorkflow.appeal, c.Appeal,
+              "Appeal a denial or partial approval"),
+    "request_code": (ClaimWorkflow.request_code, c.RequestCode,
+                    "Send a one-time code to the claimant's phone or e-mail on file"),
+    "update_bank_account": (ClaimWorkflow.update_bank_account, c.UpdateBankAccount,
+                           "Change the account the claim is paid to (with the claimant's code)"),
+    "release_bank_account": (ClaimWorkflow.release_bank_account, c.ReleaseBankAccount,
+                            "Let bank-account changes happen again after wrong codes"),
+    "reopen": (ClaimWorkflow.reopen, c.Reopen,
+              "Reopen a claim closed as incomplete"),
+    "approve_advance": (ClaimWorkflow.approve_advance, c.ApproveAdvance,
+                       "Approve an advance payment"),
+    "correct_document_field": (ClaimWorkflow.correct_document_field, CorrectDocumentField,
+                              "Correct a field machine reading got wrong (staff)"),
+    "record_recovery": (ClaimWorkflow.record_recovery, c.RecordRecovery,
+                       "Record money the claimant paid back on a recovery (finance)"),
+    "write_off_recovery": (ClaimWorkflow.write_off_recovery, c.WriteOffRecovery,
+                          "Write off what is still owed on a recovery (a manager)"),
 }
 
 
@@ -162,9 +179,9 @@ async def report_claim(claim: c.ClaimInput, response: Response, svc: SERVICES, c
             raise ProblemError(409, "idempotency-key-reused", "Idempotency-Key reused",
                                "Idempotency-Key: this key was used for another report; use a new key per claim")
     try:
-        await start_claim(svc.client, body, svc.task_queue)
+        await start_claim(svc.client, claim, svc.task_queue)
         created = True
-    except CommandError as err:
+    except DuplicateClaim as err:
         if not repeat:  # someone else's claim with this id: this report started nothing
             raise ProblemError(409, "duplicate-claim", "Duplicate claim", str(err)) from None
         created = False  # the earlier request with this key started it
@@ -201,7 +218,8 @@ async def claim_status(claim_id: CLAIM_ID, svc: SERVICES, caller: STAFF) -> c.Cl
              summary="Send the claimant a code to see the claim's progress")
 async def progress_code(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL) -> Any:
     """The code goes to the phone or e-mail on file, never to an address given here."""
-    return await send_update(svc.client, claim_id, "request_code", {"purpose": c.CodePurpose.PROGRESS.value}, caller)
+    return await send_update(svc.client, claim_id, ClaimWorkflow.request_code,
+                             {"purpose": c.CodePurpose.PROGRESS.value}, caller)
 
 
 @router.get("/claims/{claim_id}/progress", response_model=ClaimProgress, tags=["claimant"],
@@ -243,14 +261,15 @@ async def _require_stored(svc: Services, documents: list[dict[str, Any]]) -> Non
                                f"documents.{i}.ref: no document {ref} was uploaded; upload it with /documents")
 
 
-def _action(name: str, model: type[BaseModel], summary: str) -> Callable[..., Awaitable[Any]]:
+def _action(name: str, update: UpdateMethod[Any], model: type[BaseModel],
+            summary: str) -> Callable[..., Awaitable[Any]]:
     async def act(claim_id: CLAIM_ID, svc: SERVICES, caller: ANYONE,
                   payload: Annotated[model, Body()]) -> Any:  # type: ignore[valid-type]
         body: BaseModel = payload
         sent = body.model_dump(mode="json", exclude_unset=True, exclude={"credential"})
         if name == "submit_documents":
             await _require_stored(svc, sent["documents"])
-        result = await send_update(svc.client, claim_id, name, sent, caller)
+        result = await send_update(svc.client, claim_id, update, sent, caller)
         return MissingDocuments(missing_documents=list(result)) if name == "submit_documents" else result
 
     act.__annotations__["payload"] = Annotated[model, Body()]  # the class itself: this module's annotations are text
@@ -260,9 +279,9 @@ def _action(name: str, model: type[BaseModel], summary: str) -> Callable[..., Aw
     return act
 
 
-for _name, (_model, _summary) in UPDATES.items():
+for _name, (_update, _model, _summary) in UPDATES.items():
     router.add_api_route(
-        f"/claims/{{claim_id}}/actions/{_name}", _action(_name, _model, _summary), methods=["POST"],
+        f"/claims/{{claim_id}}/actions/{_name}", _action(_name, _update, _model, _summary), methods=["POST"],
         response_model=MissingDocuments if _name == "submit_documents" else c.UpdateAck, tags=["actions"],
         summary=_summary)
 
@@ -336,6 +355,6 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.include_router(claimant_router)
     app.include_router(dev_idp_router)
     app.include_router(complaints_router)
-    app.mount("/app/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.mount("/app/static", StaticFiles(directory=ECHARTS.parent), name="static")
     app.add_exception_handler(SignInNeeded, _to_sign_in)
     return app

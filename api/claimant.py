@@ -23,15 +23,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from activities.codes import check
-from activities.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, catalog, filters, template_gettext
 from api.auth import Caller, verify
 from api.claims import claim_status_of, send_update, store_and_submit
 from api.problems import ProblemError
 from api.views import ClaimProgress
+from db.verification_codes import check
+from letters.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, catalog, filters, template_gettext
 from models import contract as c
 from models.fields import DocumentKind
 from models.messages import CodeCheck
+from workflows.claim import ClaimWorkflow
 
 router = APIRouter(prefix="/c", tags=["claimant pages"], include_in_schema=False)
 
@@ -97,7 +98,7 @@ def _pages(language: str) -> Jinja2Templates:
 
 
 PAGES = {language: _pages(language) for language in LANGUAGES}
-"""The claimant's pages in each language, with the letters' catalog and filters (activities/i18n.py)."""
+"""The claimant's pages in each language, with the letters' catalog and filters (letters/i18n.py)."""
 
 
 def _steps(progress: ClaimProgress, timeline_stages: set[str]) -> list[dict[str, str]]:
@@ -129,7 +130,7 @@ async def progress_page(request: Request, claim_id: str, sent: str | None = None
 async def send_code(request: Request, claim_id: str) -> Response:
     svc = request.app.state.services
     try:
-        await send_update(svc.client, claim_id, "request_code", {"purpose": c.CodePurpose.PROGRESS.value},
+        await send_update(svc.client, claim_id, ClaimWorkflow.request_code, {"purpose": c.CodePurpose.PROGRESS.value},
                           _portal(request))
     except ProblemError as err:
         return _page(request, "claimant_code.html", status=err.problem.status, claim_id=claim_id, sent=False,
@@ -167,7 +168,7 @@ async def survey(request: Request, claim_id: str, score: Annotated[int, Form(ge=
         raise ProblemError(403, "forbidden", "Forbidden", "csrf: the form is not this page's")
     answer = {"score": score, **({"comment": comment.strip()} if comment.strip() else {})}
     try:
-        await send_update(svc.client, claim_id, "survey_response", answer, _portal(request))
+        await send_update(svc.client, claim_id, ClaimWorkflow.survey_response, answer, _portal(request))
     except ProblemError as err:
         return RedirectResponse(f"/c/{claim_id}?problem={quote((err.problem.detail or '')[:200])}", status_code=303)
     return RedirectResponse(f"/c/{claim_id}?answered=1", status_code=303)

@@ -3,7 +3,7 @@ own token, the workflow's answers turned into problem documents."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import ValidationError
@@ -15,8 +15,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import Caller
 from api.problems import ProblemError, not_found, refused
 from api.views import StoredUpload
+from client.claims import UpdateMethod, execute_update, update_name
 from documents.store import DocumentRejected, DocumentStore, check_upload
 from models import contract as c
+from workflows.claim import ClaimWorkflow
+
+R = TypeVar("R")
 
 log = structlog.get_logger(__name__)
 
@@ -25,22 +29,22 @@ async def claim_status_of(client: Client, claim_id: str) -> c.ClaimStatus:
     """The claim's `status` query, or 404 when there is no registered claim of that id."""
     handle = client.get_workflow_handle(c.workflow_id_for(claim_id))
     try:
-        raw = await handle.query("status")
+        return await handle.query(ClaimWorkflow.status)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise not_found(f"claim {claim_id} does not exist") from None
         raise
-    try:
-        return c.ClaimStatus.model_validate(raw)
     except ValidationError:  # the claim failed before it was registered (an unknown policy, say)
         raise not_found(f"claim {claim_id} was not registered") from None
 
 
-async def send_update(client: Client, claim_id: str, name: str, payload: dict[str, Any], caller: Caller) -> Any:
+async def send_update(client: Client, claim_id: str, update: UpdateMethod[R], payload: dict[str, Any],
+                      caller: Caller) -> R:
     """An update with the caller's token as its `credential`; the workflow's refusal as a problem document."""
     handle = client.get_workflow_handle(c.workflow_id_for(claim_id))
+    name = update_name(update)
     try:
-        return await handle.execute_update(name, {**payload, "credential": caller.token})
+        return await execute_update(handle, update, {**payload, "credential": caller.token})
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError):
@@ -66,7 +70,7 @@ async def store_and_submit(client: Client, store: DocumentStore, claim_id: str, 
         stored = await run_in_threadpool(store.put, content, media_type)
     except DocumentRejected as err:
         raise ProblemError(422, "document-rejected", "Document rejected", f"{err.field}: {err}") from None
-    missing = await send_update(client, claim_id, "submit_documents",
+    missing = await send_update(client, claim_id, ClaimWorkflow.submit_documents,
                                 {"documents": [{"kind": kind, "ref": stored.ref}]}, caller)
     log.info("document uploaded", claim_id=claim_id, kind=kind, sha256=stored.sha256, size=stored.size)
     return StoredUpload(kind=kind, ref=stored.ref, sha256=stored.sha256, size=stored.size,

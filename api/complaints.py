@@ -1,4 +1,4 @@
-"""Complaints over HTTP (SPEC section 14): file one, act on it, follow it. The caller's bearer token goes to the
+"""Complaints over HTTP (docs/complaints.md): file one, act on it, follow it. The caller's bearer token goes to the
 complaint's workflow as the `credential` of its start and of every update, so the workflow decides who may do
 what, as for claims."""
 
@@ -10,25 +10,32 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import auth
 from api.auth import Caller
 from api.problems import PROBLEM_RESPONSES, ProblemError, forbidden, not_found, refused
+from client import complaints as complaint_client
+from client.claims import UpdateMethod, execute_update
 from models import complaints as k
+from workflows.complaint import ComplaintWorkflow
 
 router = APIRouter(prefix="/complaints", tags=["complaints"], responses=PROBLEM_RESPONSES)
 COMPLAINT_ID = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", max_length=64)]
 ANYONE = Annotated[Caller, Depends(auth.authenticate)]
 REPORTER = Annotated[Caller, Depends(auth.channel_or_staff)]
-UPDATES: dict[str, tuple[type[BaseModel], str]] = {
-    "assign_complaint": (k.AssignComplaint, "Assign a handler who took no part in the matter"),
-    "acknowledge_complaint": (k.AcknowledgeComplaint, "Acknowledge the complaint (the handler)"),
-    "mark_complex": (k.MarkComplex, "Mark the complaint complex: 30 days to resolve (the handler)"),
-    "resolve_complaint": (k.ResolveComplaint, "Resolve the complaint with its root cause (the handler)"),
-    "refer_to_appeal": (k.ReferToAppeal, "Hand the complaint over to the claim's appeal (the handler)"),
+UPDATES: dict[str, tuple[UpdateMethod[Any], type[BaseModel], str]] = {
+    "assign_complaint": (ComplaintWorkflow.assign_complaint, k.AssignComplaint,
+                         "Assign a handler who took no part in the matter"),
+    "acknowledge_complaint": (ComplaintWorkflow.acknowledge_complaint, k.AcknowledgeComplaint,
+                              "Acknowledge the complaint (the handler)"),
+    "mark_complex": (ComplaintWorkflow.mark_complex, k.MarkComplex,
+                     "Mark the complaint complex: 30 days to resolve (the handler)"),
+    "resolve_complaint": (ComplaintWorkflow.resolve_complaint, k.ResolveComplaint,
+                          "Resolve the complaint with its root cause (the handler)"),
+    "refer_to_appeal": (ComplaintWorkflow.refer_to_appeal, k.ReferToAppeal,
+                        "Hand the complaint over to the claim's appeal (the handler)"),
 }
 
 
@@ -48,15 +55,12 @@ async def file_complaint(complaint: k.ComplaintInput, request: Request, response
                          caller: REPORTER) -> ComplaintAccepted:
     """Starts the complaint's workflow (once per complaint id); its clocks run from `received_at` (now when
     not given)."""
-    body = {**complaint.model_dump(mode="json", exclude={"credential"}), "credential": caller.token}
-    workflow_id = k.complaint_workflow_id(complaint.complaint_id)
+    sent = complaint.model_copy(update={"credential": caller.token})
     try:
-        await _client(request).start_workflow(
-            k.COMPLAINT_WORKFLOW_TYPE, body, id=workflow_id, task_queue=request.app.state.services.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
-    except WorkflowAlreadyStartedError:
-        raise ProblemError(409, "duplicate-complaint", "Duplicate complaint",
-                           f"complaint_id: complaint {complaint.complaint_id} exists already") from None
+        workflow_id = await complaint_client.file_complaint(_client(request), sent,
+                                                            request.app.state.services.task_queue)
+    except complaint_client.DuplicateComplaint as err:
+        raise ProblemError(409, "duplicate-complaint", "Duplicate complaint", str(err)) from None
     response.headers["Location"] = f"/complaints/{complaint.complaint_id}"
     return ComplaintAccepted(complaint_id=complaint.complaint_id, workflow_id=workflow_id,
                              status_url=f"/complaints/{complaint.complaint_id}")
@@ -66,23 +70,22 @@ async def file_complaint(complaint: k.ComplaintInput, request: Request, response
 async def complaint_status(complaint_id: COMPLAINT_ID, request: Request, caller: ANYONE) -> Any:
     if not caller.is_staff and not caller.is_channel:
         raise forbidden("a staff member's or a channel's token is needed")
-    handle = _client(request).get_workflow_handle(k.complaint_workflow_id(complaint_id))
     try:
-        return k.ComplaintStatus.model_validate(await handle.query("status"))
+        return await complaint_client.complaint_status(_client(request), complaint_id)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise not_found(f"complaint {complaint_id} does not exist") from None
         raise
 
 
-def _action(name: str, model: type[BaseModel], summary: str) -> Any:
+def _action(name: str, update: UpdateMethod[Any], model: type[BaseModel], summary: str) -> Any:
     async def act(complaint_id: COMPLAINT_ID, request: Request, caller: ANYONE,
                   payload: Annotated[model, Body()]) -> Any:  # type: ignore[valid-type]
         body: BaseModel = payload
         sent = {**body.model_dump(mode="json", exclude_unset=True, exclude={"credential"}), "credential": caller.token}
         handle = _client(request).get_workflow_handle(k.complaint_workflow_id(complaint_id))
         try:
-            return await handle.execute_update(name, sent)
+            return await execute_update(handle, update, sent)
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             raise refused(cause.type if isinstance(cause, ApplicationError) else None, str(cause)) from None
@@ -97,6 +100,7 @@ def _action(name: str, model: type[BaseModel], summary: str) -> Any:
     return act
 
 
-for _name, (_model, _summary) in UPDATES.items():
-    router.add_api_route(f"/{{complaint_id}}/actions/{_name}", _action(_name, _model, _summary), methods=["POST"],
+for _name, (_update, _model, _summary) in UPDATES.items():
+    router.add_api_route(f"/{{complaint_id}}/actions/{_name}", _action(_name, _update, _model, _summary),
+                         methods=["POST"],
                          response_model=k.ComplaintStatus, summary=_summary)

@@ -24,19 +24,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from activities.i18n import DOCUMENT_KINDS, catalog
 from api import auth
 from api.auth import Caller
 from api.claims import claim_status_of, send_update
 from api.problems import ProblemError, not_found
-from cli.claims import worklist_query
+from client.claims import UpdateMethod, claims_matching, worklist_query
 from core.rules.authority import RANK
 from documents.uploads import sniff
+from letters.i18n import DOCUMENT_KINDS, catalog
 from models import contract as c
 from models.documents import FIELD_NAMES, FIELDS, READ_KINDS, DocumentReading, DocumentRules
 from models.tables import ClaimDocument
 from reporting.charts import CHARTS, DRAW_CHARTS, chart_options, charts_json
-from reporting.reports import build_daily_report, claims_matching
+from reporting.reports import build_daily_report
+from workflows.claim import ClaimWorkflow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 router = APIRouter(prefix="/app", tags=["workbench"], include_in_schema=False)
@@ -199,6 +200,12 @@ async def document_file(request: Request, sha256: str) -> Response:
         "Cache-Control": "private, no-store", "Content-Security-Policy": "default-src 'none'; img-src 'self'"})
 
 
+ACTIONS: dict[str, UpdateMethod[Any]] = {
+    "approve": ClaimWorkflow.approve, "reject": ClaimWorkflow.reject, "correct": ClaimWorkflow.correct_document_field,
+    "record_recovery": ClaimWorkflow.record_recovery, "write_off_recovery": ClaimWorkflow.write_off_recovery}
+"""The claim page's forms and the update each sends."""
+
+
 @router.post("/claims/{claim_id}/{action}", response_class=HTMLResponse)
 async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str, Form()],
               comment: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
@@ -227,8 +234,7 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
     if action not in payloads:
         return await _claim(request, caller, claim_id, status=404, problem=f"unknown action {action}")
     try:
-        update = "correct_document_field" if action == "correct" else action
-        await send_update(request.app.state.services.client, claim_id, update, payloads[action], caller)
+        await send_update(request.app.state.services.client, claim_id, ACTIONS[action], payloads[action], caller)
     except ProblemError as err:
         return await _claim(request, caller, claim_id, status=err.problem.status,
                             problem=err.problem.detail or err.problem.title)

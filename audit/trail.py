@@ -159,6 +159,6 @@ def render_json(entries: list[TrailEntry]) -> str:
 
 
 def render_html(entries: list[TrailEntry], workflow_id: str) -> str:
-    from activities.notifications import template_env
+    from letters.render import template_env
 
     return template_env().get_template("audit_trail.html.j2").render(entries=entries, workflow_id=workflow_id)

@@ -29,12 +29,12 @@ from temporalio.testing import WorkflowEnvironment
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from activities.database import load_policies  # noqa: E402
-from activities.engine import make_engine  # noqa: E402
-from activities.schema import upgrade  # noqa: E402
 from config.converter import data_converter as plain  # noqa: E402
 from config.encryption import EncryptionCodec, Keyring, converter_for  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from config.temporal import installed_binary  # noqa: E402
+from db.engine import make_engine  # noqa: E402
+from db.schema import upgrade  # noqa: E402
 from models import search_attributes  # noqa: E402
 from models.contract import WORKFLOW_TYPE, workflow_id_for  # noqa: E402
 from tests.claims import auto_claim  # noqa: E402

@@ -40,14 +40,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from activities.database import load_policies  # noqa: E402
-from activities.engine import make_engine  # noqa: E402
-from activities.schema import upgrade  # noqa: E402
 from audit.replay import history_from_file  # noqa: E402
 from bench.bare_worker import STEPS, BareWorkflow  # noqa: E402
 from bench.processes import KEYRING, Rig  # noqa: E402
 from config.encryption import converter_for  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from config.temporal import installed_binary, workflow_runner  # noqa: E402
+from db.engine import make_engine  # noqa: E402
+from db.schema import upgrade  # noqa: E402
 from models import search_attributes  # noqa: E402
 from models.contract import WORKFLOW_TYPE, workflow_id_for  # noqa: E402
 from tests.claims import auto_claim, docs  # noqa: E402

@@ -34,10 +34,10 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from activities.database import ClaimsDatabase  # noqa: E402
-from activities.engine import make_engine  # noqa: E402
-from activities.schema import upgrade  # noqa: E402
 from config.settings import Webhook  # noqa: E402
-from events import outbox  # noqa: E402
+from db import outbox  # noqa: E402
+from db.engine import make_engine  # noqa: E402
+from db.schema import upgrade  # noqa: E402
 from events.relay import Relay  # noqa: E402
 from events.sinks import WebhookSink  # noqa: E402
 from models.messages import ClaimEvent  # noqa: E402

@@ -9,19 +9,13 @@ from typing import Any
 
 from pydantic import ValidationError
 from temporalio.client import Client
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from cli.claims import (
-    CommandError,
-    Flags,
-    add_update_commands,
-    as_json,
-    development_token,
-    send_to,
-    update_payload,
-)
+from cli.claims import CommandError, Flags, add_update_commands, as_json, update_payload
+from client.claims import send_to
+from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complaint
+from client.credentials import development_token
 from config.settings import Settings
-from models.complaints import COMPLAINT_WORKFLOW_TYPE, ComplaintInput, complaint_workflow_id
+from models.complaints import ComplaintInput, complaint_workflow_id
 
 # command -> (update, [(flag, payload field, argparse options)])
 UPDATES: dict[str, tuple[str, Flags]] = {
@@ -53,33 +47,30 @@ def add_parser(sub: Any, credential_help: str) -> None:
     add_update_commands(commands, UPDATES, "complaint_id", credential_help)
 
 
-def read_complaint(path: Path) -> dict[str, Any]:
+def read_complaint(path: Path) -> ComplaintInput:
     """The complaint in the file, checked before anything starts."""
     try:
-        complaint = json.loads(path.read_text(encoding="utf-8"))
-        ComplaintInput.model_validate({**complaint, "credential": None})
+        complaint = ComplaintInput.model_validate({**json.loads(path.read_text(encoding="utf-8")), "credential": None})
     except (OSError, json.JSONDecodeError) as err:
         raise CommandError(f"cannot read {path}: {err}") from None
     except ValidationError as err:
         raise CommandError(f"invalid complaint in {path}: {err}") from None
-    return dict(complaint)
+    return complaint
 
 
 async def run(args: argparse.Namespace, settings: Settings, client: Client) -> None:
     if args.complaint_command == "file":
         complaint = read_complaint(args.file)
         credential = args.credential or development_token(settings, FILED_BY, ["channel"])
-        workflow_id = complaint_workflow_id(complaint["complaint_id"])
-        try:
-            await client.start_workflow(COMPLAINT_WORKFLOW_TYPE, {**complaint, "credential": credential},
-                                        id=workflow_id, task_queue=settings.task_queue)
-        except WorkflowAlreadyStartedError:
-            raise CommandError(f"{workflow_id} was filed already") from None
+        workflow_id = await file_complaint(client, complaint.model_copy(update={"credential": credential}),
+                                           settings.task_queue)
         print(f"filed {workflow_id}")
         return
     workflow_id = complaint_workflow_id(args.complaint_id)
     if args.complaint_command == "status":
-        print(as_json(await client.get_workflow_handle(workflow_id).query("status")))
+        print(as_json((await complaint_status(client, args.complaint_id)).model_dump(mode="json")))
         return
     update, flags = UPDATES[args.complaint_command]
-    print(as_json(await send_to(client, workflow_id, update, update_payload(settings, args, update, flags))))
+    payload = update_payload(settings, args, update, flags)
+    result = await send_to(client, workflow_id, COMPLAINT_UPDATES[update], payload)
+    print(as_json(result.model_dump(mode="json")))

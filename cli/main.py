@@ -8,7 +8,6 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -18,20 +17,17 @@ from cli.claims import (
     Flags,
     add_update_commands,
     as_json,
-    claim_status,
-    development_token,
     parse_claim,
     read_claim_file,
-    send_update,
-    start_claim,
     update_payload,
-    with_credential,
     worklist,
 )
+from client.claims import CLAIM_UPDATES, Refused, claim_status, send_update, start_claim
+from client.credentials import development_token, with_credential
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect
-from models.contract import PolicyTerms
+from models.contract import ClaimInput, PolicyTerms
 
 # update name -> (command, [(flag, payload field, kwargs)])
 UPDATES: dict[str, tuple[str, Flags]] = {
@@ -75,8 +71,8 @@ CREDENTIAL_HELP = ("the sender's bearer token; without it a development token is
 
 def load_policies_file(settings: Settings, path: Path) -> int:
     from activities.database import load_policies
-    from activities.engine import make_engine
-    from activities.schema import upgrade
+    from db.engine import make_engine
+    from db.schema import upgrade
 
     try:
         policies = [PolicyTerms.model_validate(p) for p in json.loads(path.read_text(encoding="utf-8"))]
@@ -88,8 +84,8 @@ def load_policies_file(settings: Settings, path: Path) -> int:
 
 
 def db_upgrade(settings: Settings) -> None:
-    from activities.engine import make_engine
-    from activities.schema import upgrade
+    from db.engine import make_engine
+    from db.schema import upgrade
 
     engine = make_engine(settings.resolved_database_url)
     revision = upgrade(engine)
@@ -119,9 +115,9 @@ async def audit_trail(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def verify_log(settings: Settings) -> None:
-    from activities.engine import make_engine
-    from activities.event_log import verify
     from config.encryption import audit_seal_key
+    from db.engine import make_engine
+    from db.event_log import verify
     from documents.archive import archive_for
 
     result = verify(make_engine(settings.resolved_database_url), audit_seal_key(settings), archive_for(settings))
@@ -134,8 +130,8 @@ def verify_log(settings: Settings) -> None:
 
 
 async def audit_retention(args: argparse.Namespace, settings: Settings) -> None:
-    from activities.engine import make_engine
     from audit.retention import ExportDamaged, export_closed, fetch_export
+    from db.engine import make_engine
     from documents.archive import archive_for
 
     engine, archive = make_engine(settings.resolved_database_url), archive_for(settings)
@@ -255,8 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "db" and args.db_command == "grant":
-        from activities.engine import make_engine
-        from activities.schema import grant_app_role
+        from db.engine import make_engine
+        from db.schema import grant_app_role
 
         try:
             for statement in grant_app_role(make_engine(settings.resolved_database_url), args.role):
@@ -272,7 +268,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         print(f"loaded {count} policies into {settings.resolved_database_url}")
         return
     if args.command == "report":
-        from activities.engine import make_engine
+        from db.engine import make_engine
         from reporting.reports import build_daily_report, render_daily_report
 
         engine = make_engine(settings.resolved_database_url)
@@ -299,9 +295,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         await run_demo(settings)
         return
     if args.command == "audit" and args.audit_command == "checkpoint":
-        from activities.engine import make_engine
-        from activities.event_log import write_checkpoint
         from config.encryption import audit_seal_key
+        from db.engine import make_engine
+        from db.event_log import write_checkpoint
         from documents.archive import archive_for
 
         archive = archive_for(settings)
@@ -326,10 +322,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "audit":
         await audit_replay(args, settings)
         return
-    claim: dict[str, Any] | None = None
+    claim: ClaimInput | None = None
     if args.command == "start":  # the input is checked before connecting: nothing starts when it is bad
-        claim = read_claim_file(args.file)
-        parse_claim(claim)
+        claim = parse_claim(read_claim_file(args.file))
     if args.command == "complaint" and args.complaint_command == "file":
         complaints.read_complaint(args.file)
     client = await connect(settings)
@@ -341,7 +336,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         if args.wait:
             print(as_json(await client.get_workflow_handle(workflow_id).result()))
     elif args.command == "status":
-        print(as_json(await claim_status(client, args.claim_id)))
+        print(as_json((await claim_status(client, args.claim_id)).model_dump(mode="json")))
     elif args.command == "submit-documents":
         documents = []
         for item in args.doc:
@@ -350,7 +345,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
                 raise CommandError(f"--doc {item!r}: expected KIND=REF")
             documents.append({"kind": kind, "ref": ref})
         payload = with_credential(settings, "submit_documents", {"documents": documents}, args.credential)
-        missing = await send_update(client, args.claim_id, "submit_documents", payload)
+        missing = await send_update(client, args.claim_id, CLAIM_UPDATES["submit_documents"], payload)
         print("still missing: " + (", ".join(missing) if missing else "nothing"))
     elif args.command == "worklist":
         rows = await worklist(client, args)
@@ -364,14 +359,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     else:
         update, flags = UPDATES[args.command]
         payload = update_payload(settings, args, update, flags)
-        print(as_json(await send_update(client, args.claim_id, update, payload)))
+        result = await send_update(client, args.claim_id, CLAIM_UPDATES[update], payload)
+        print(as_json(result.model_dump(mode="json") if hasattr(result, "model_dump") else result))
 
 
 def claim_events(args: argparse.Namespace, settings: Settings) -> None:
     from datetime import UTC, datetime
 
-    from activities.engine import make_engine
-    from events import outbox
+    from db import outbox
+    from db.engine import make_engine
     from events.sinks import sinks_for
 
     engine = make_engine(settings.resolved_database_url)
@@ -401,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     try:
         asyncio.run(run(args, settings))
-    except CommandError as err:
+    except Refused as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -32,6 +32,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 from config.converter import data_converter as plain_converter
+from config.key_files import write_once
 from config.settings import Settings
 
 ENCODING = b"binary/encrypted"
@@ -88,8 +89,6 @@ def new_key() -> str:
 
 def development_key_file(var_dir: Path) -> Path:
     """The embedded default's key file, made on first use (readable by its owner only)."""
-    from identity.development import write_once
-
     path = var_dir / "keys" / "payload-keys.json"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,8 +194,6 @@ def open_text(keyring: Keyring, stored: str) -> str:
 
 def audit_seal_key(settings: Settings) -> bytes:
     """The key that seals the claim event log's rows and checkpoints: configured, or made under var/keys/."""
-    from identity.development import write_once
-
     if settings.audit_seal_key:
         key = _decode_key("CLAIMS_AUDIT_SEAL_KEY", settings.audit_seal_key)
     else:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from demo.desk import Desk, at_stage, wait_for
 from demo.document_images import render_invoice
 from documents.store import DocumentStore
-
-if TYPE_CHECKING:
-    from demo.scenarios import Desk
 
 
 def uploaded_invoice(store: DocumentStore, claim_id: str, total: str) -> dict[str, str]:
@@ -34,15 +32,11 @@ def what_was_read(status: dict[str, Any]) -> str:
 
 
 async def invoice_read(desk: Desk, claim_id: str, notes: list[str]) -> None:
-    from demo.scenarios import wait_for
-
     status = await wait_for(desk.client, claim_id, lambda s: s["outcome"] is not None)
     notes.append(what_was_read(status) + "; it matches the claim: no person needed")
 
 
 async def invoice_above_claim(desk: Desk, claim_id: str, notes: list[str]) -> None:
-    from demo.scenarios import at_stage, wait_for
-
     status = await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
     reason = next(r for r in status["risk"]["reasons"] if r["rule"] == "invoice_total_mismatch")
     notes.append(f"{what_was_read(status)}: {reason['detail']} (+{reason['points']}), so a person approves")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,66 +21,25 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowFailureError,
-    WorkflowHandle,
-    WorkflowQueryFailedError,
 )
 from temporalio.exceptions import ApplicationError
 
 from activities.database import load_policies
-from activities.engine import make_engine
-from activities.schema import upgrade
-from activities.sms import code_in
-from cli.claims import CommandError, claim_status, development_token, send_update, start_claim, with_credential
+from client.claims import Refused, start_claim
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import connect, embedded_server_running, stop_embedded_server
+from db.engine import make_engine
+from db.schema import upgrade
+from demo.desk import Desk, at_stage, claim_status, wait_for
 from demo.read_documents import invoice_above_claim, invoice_read, uploaded_invoice
 from demo.services import start_background
 from documents.store import DocumentStore, store_for
-from models.complaints import COMPLAINT_WORKFLOW_TYPE, complaint_workflow_id
-from models.contract import PolicyTerms, workflow_id_for
+from models.contract import ClaimInput, PolicyTerms, workflow_id_for
 from ocr.worker import build_ocr_worker
 from reporting.reports import build_daily_report, render_daily_report
 from worker import build_worker
 
 SAMPLES = PROJECT_ROOT / "samples"
-
-
-@dataclass
-class Desk:
-    """The back office as the demo plays it: sends each update with a token for the person (or channel) it
-    names, minted by the development issuer (or the ones a real issuer would give: not in the demo)."""
-
-    client: Client
-    settings: Settings
-
-    async def send(self, claim_id: str, update: str, payload: dict[str, Any]) -> Any:
-        return await send_update(self.client, claim_id, update, with_credential(self.settings, update, payload, None))
-
-    async def file_complaint(self, complaint: dict[str, Any]) -> WorkflowHandle[Any, Any]:
-        """A complaint as the call centre files it (a channel's token); once it runs."""
-        token = development_token(self.settings, "call-centre", ["channel"])
-        handle = await self.client.start_workflow(
-            COMPLAINT_WORKFLOW_TYPE, {**complaint, "credential": token},
-            id=complaint_workflow_id(complaint["complaint_id"]), task_queue=self.settings.task_queue)
-        for _ in range(200):
-            try:
-                await handle.query("status")
-                return handle
-            except WorkflowQueryFailedError:
-                await asyncio.sleep(0.1)
-        raise TimeoutError(f"complaint {complaint['complaint_id']} never started")
-
-    async def on_complaint(self, handle: WorkflowHandle[Any, Any], update: str, payload: dict[str, Any]) -> Any:
-        return await handle.execute_update(update, with_credential(self.settings, update, payload, None))
-
-    def code_received(self, claim_id: str, purpose: str) -> str:
-        """The code in the latest letter of this purpose in the outbox: what the claimant reads on the phone."""
-        letters = sorted((self.settings.outbox_dir / claim_id).glob(f"code_{purpose}-*"),
-                         key=lambda p: int(p.name.split("-")[1].split(".")[0]))
-        found = code_in(letters[-1].read_text(encoding="utf-8")) if letters else None
-        if found is None:
-            raise RuntimeError(f"no {purpose} code reached the outbox of claim {claim_id}")
-        return found
 
 
 Script = Callable[[Desk, str, list[str]], Awaitable[None]]
@@ -112,26 +70,10 @@ def documents(claim_id: str, *kinds: str) -> list[dict[str, str]]:
     return [{"kind": k, "ref": f"doc://{claim_id.lower()}/{k}.pdf"} for k in kinds]
 
 
-async def wait_for(client: Client, claim_id: str, ready: Callable[[dict[str, Any]], bool],
-                   seconds: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        status = await claim_status(client, claim_id)
-        if ready(status):
-            return status
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"claim {claim_id} stuck at {status['stage']}")
-        await asyncio.sleep(0.2)
-
-
-def at_stage(stage: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda status: status["stage"] == stage
-
-
 async def refused(desk: Desk, claim_id: str, update: str, payload: dict[str, Any], notes: list[str]) -> None:
     try:
         await desk.send(claim_id, update, payload)
-    except CommandError as err:
+    except Refused as err:
         notes.append(f"{update} {payload.get('approver_id', '')} {err}")
         return
     raise AssertionError(f"{update} {payload} should have been refused")
@@ -157,7 +99,7 @@ async def decide_at_tier(desk: Desk, claim_id: str, update: str, payload: dict[s
         try:
             await desk.send(claim_id, update, {**payload, "approver_id": people[tier], "role": tier})
             return str(tier)
-        except CommandError:
+        except Refused:
             if (await claim_status(desk.client, claim_id))["required_role"] == tier:
                 raise
     raise AssertionError(f"{update} on {claim_id}: the tier kept moving")
@@ -421,8 +363,8 @@ async def play(client: Client, scenario: Scenario, settings: Settings) -> Row:
     claim_id = scenario.claim["claim_id"]
     row = Row(claim_id, scenario.name, "-", "", "-", None, scenario.expected, scenario.notes)
     try:
-        await start_claim(client, scenario.claim, settings.task_queue)
-    except CommandError as err:
+        await start_claim(client, ClaimInput.model_validate(scenario.claim), settings.task_queue)
+    except Refused as err:
         row.outcome = "error:InvalidClaim"
         scenario.notes.append(f"refused before starting: {err}")
         return row
@@ -500,7 +442,7 @@ async def _run_demo(settings: Settings) -> None:
     print(f"\nLetters: {outbox}/<claim id>/   (e.g. {outbox / rows[0].claim_id})")
     failed = [r for r in rows if not r.ok]
     if failed:
-        raise CommandError(f"{len(failed)} sample claims did not reach their expected outcome")
+        raise Refused(f"{len(failed)} sample claims did not reach their expected outcome")
     print(f"\nAll {len(rows)} sample claims reached their expected outcome.")
     url = start_background(settings)
     print(f"\nClaimants' progress pages (a code goes to the phone on file; read it in {outbox}/<claim id>/):")

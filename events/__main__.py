@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import structlog
 
-from activities.engine import make_engine
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
-from events.outbox import Retry
+from db.engine import make_engine
+from db.outbox import Retry
 from events.relay import Relay
 from events.sinks import sinks_for
 

@@ -24,8 +24,8 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from events import outbox
-from events.outbox import Outgoing, Retry
+from db import outbox
+from db.outbox import Outgoing, Retry
 from events.sinks import DeliveryFailed, Sink
 
 log = structlog.get_logger(__name__)

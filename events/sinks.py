@@ -29,8 +29,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from config.settings import Settings, Webhook
-from events.cloud import CONTENT_TYPE
-from events.outbox import Outgoing
+from db.cloud_events import CONTENT_TYPE
+from db.outbox import Outgoing
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 """A receiver refuses a signature older (or newer) than this: a captured request cannot be replayed later."""

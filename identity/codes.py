@@ -14,7 +14,8 @@ import hmac
 import secrets
 from pathlib import Path
 
-from identity.development import key_dir, write_once
+from config.key_files import write_once
+from identity.development import key_dir
 from models.contract import CodePurpose
 
 __all__ = ["CodePurpose", "derive", "matches", "code_secret"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -21,6 +20,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from config.key_files import write_once
 
 ISSUER = "urn:claims:development-issuer"
 ALGORITHM = "ES256"
@@ -37,23 +38,6 @@ def jwks_path(var_dir: Path) -> Path:
 
 def _key_path(var_dir: Path) -> Path:
     return key_dir(var_dir) / "dev-signing-key.pem"
-
-
-def write_once(path: Path, content: bytes, mode: int) -> None:
-    """Write a whole file under its final name, unless another process got there first (a worker and the
-    command line may both make the key on first use)."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-        os.chmod(tmp, mode)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 _KEYS: dict[Path, tuple[PrivateKeyTypes, str]] = {}

@@ -2,21 +2,21 @@
 dashboard (`/app/dashboard`). The options carry the figures themselves, so a test can read them back from the
 page (or from the drawn chart in a browser) and check them against the database.
 
-ECharts 5.6.0 is vendored under api/static (Apache License 2.0, its licence beside it), so nothing is fetched
+ECharts 5.6.0 is vendored under reporting/static (Apache License 2.0, its licence beside it), so nothing is fetched
 when a page is drawn."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from markupsafe import Markup
 
-if TYPE_CHECKING:
-    from reporting.reports import DailyReport
+from reporting.figures import STAGE_LABELS, DailyReport
 
-ECHARTS = Path(__file__).parent.parent / "api" / "static" / "echarts-5.6.0.min.js"
+ECHARTS = Path(__file__).parent / "static" / "echarts-5.6.0.min.js"
+"""The ECharts library the report inlines and the workbench serves (`/app/static/`)."""
 TYPES = {"auto": "车险 motor", "health": "健康险 health", "property": "财产险 property"}
 PATHS = {"fast": "快速通道 fast", "standard": "标准 standard", "green": "绿色通道 green"}
 CLOCKS = {"documents": "补材料 documents", "determination": "核定 determination", "investigation": "调查 investigation",
@@ -53,8 +53,6 @@ def _bar(title: str, names: list[str], values: list[Any], unit: str = "") -> dic
 
 
 def chart_options(report: DailyReport) -> dict[str, dict[str, Any]]:
-    from reporting.reports import STAGE_LABELS
-
     types = list(TYPES)
     by_type = {
         "title": {"text": TITLES["by_type"], "textStyle": {"fontSize": 14}}, "tooltip": {}, "legend": {"bottom": 0},

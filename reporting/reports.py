@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,81 +14,11 @@ from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from activities.engine import utc
-from activities.notifications import template_env
+from db.engine import utc
+from letters.render import template_env
 from models.tables import Claim, ClaimEventRow, ComplaintRow, Payment
 from reporting.charts import CHARTS, DRAW_CHARTS, ECHARTS, chart_options, charts_json
-
-# Stages of the lifecycle with the names the claims department reports them under.
-STAGE_LABELS = {
-    "registered": "受理 intake", "coverage_check": "受理 coverage check", "awaiting_documents": "资料 documents",
-    "investigating": "调查 investigation", "adjusting": "理算 adjustment", "awaiting_approval": "审核 approval",
-    "paying": "赔付 payment",
-}
-TREND_DAYS = 30
-# Which claims a clock applied to: those that entered this stage (determination: every claim triaged).
-CLOCK_STAGES = {"investigation": "investigating", "approval": "awaiting_approval", "payment": "paying",
-                "determination": "adjusting", "documents": "awaiting_documents"}
-
-
-@dataclass
-class TrendDay:
-    day: date
-    received: int
-    closed: int
-    paid: Decimal
-
-
-@dataclass
-class RecoveryFigures:
-    opened: int = 0
-    opened_amount: Decimal = Decimal("0.00")
-    received: int = 0
-    received_amount: Decimal = Decimal("0.00")
-    written_off: int = 0
-    written_off_amount: Decimal = Decimal("0.00")
-    owing_claims: int = 0
-    outstanding: Decimal = Decimal("0.00")
-
-
-@dataclass
-class DailyReport:
-    day: date
-    timezone: str
-    received: dict[str, int] = field(default_factory=dict)
-    closed: dict[str, int] = field(default_factory=dict)
-    outcomes: dict[str, int] = field(default_factory=dict)
-    paid: dict[str, Decimal] = field(default_factory=dict)
-    stage_hours: dict[str, float] = field(default_factory=dict)
-    fast_path_share: float | None = None
-    sla: dict[str, dict[str, Any]] = field(default_factory=dict)
-    reopened: int = 0
-    appealed: int = 0
-    paths: dict[str, int] = field(default_factory=dict)
-    """Claims closed that day by the path they took (fast, standard, green)."""
-    trend: list[TrendDay] = field(default_factory=list)
-    """The thirty days up to the report's day, oldest first."""
-    scores: dict[int, int] = field(default_factory=dict)
-    """Survey answers given that day, by score (1-5)."""
-    callbacks: dict[str, int] = field(default_factory=dict)
-    """Call-backs for the day's low scores: `opened`, `done`, `on_time` (done before their clock passed)."""
-    complaints_received: dict[str, int] = field(default_factory=dict)
-    """Complaints received that day, by category."""
-    complaints_resolved: dict[str, int] = field(default_factory=dict)
-    """Complaints resolved that day, by root cause."""
-    complaint_on_time: dict[str, dict[str, int]] = field(default_factory=dict)
-    """For the complaints resolved that day, per clock: how many, and how many kept it."""
-    recoveries: RecoveryFigures = field(default_factory=lambda: RecoveryFigures())
-    """Money owed back: recoveries opened, repayments received and write-offs that day; what is still owed."""
-
-    @property
-    def satisfaction(self) -> float | None:
-        answers = sum(self.scores.values())
-        return sum(s * n for s, n in self.scores.items()) / answers if answers else None
-
-    @property
-    def total_paid(self) -> Decimal:
-        return sum(self.paid.values(), Decimal("0.00"))
+from reporting.figures import CLOCK_STAGES, STAGE_LABELS, TREND_DAYS, DailyReport, RecoveryFigures, TrendDay
 
 
 def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:

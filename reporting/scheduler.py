@@ -23,12 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from temporalio.client import Client
 
-from activities.engine import make_engine, now_utc
-from activities.notifications import SmtpSender, build_sender
 from config.logging import configure_logging
 from config.rules import STAFF_MAILBOXES
 from config.settings import Settings, get_settings
 from config.temporal import connect
+from db.engine import make_engine, now_utc
+from letters.senders import SmtpSender, build_sender
 from models.messages import Recipient
 from models.tables import ReportRun
 from reporting.reports import build_daily_report, claims_matching, digest_query, render_daily_report, render_sla_digest
@@ -80,8 +80,8 @@ class Jobs:
 
     def audit_checkpoint(self) -> str:
         """Every hour: the heads of the claim event log's chains, signed, outside the database."""
-        from activities.event_log import write_checkpoint
         from config.encryption import audit_seal_key
+        from db.event_log import write_checkpoint
         from documents.archive import archive_for
 
         archive = archive_for(self.settings)

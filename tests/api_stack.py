@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 
-from activities.sms import code_in
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import ensure_embedded_server, stop_embedded_server
 from identity import development
+from letters.sms import code_in
 from tests.conftest import sample_policies
 from tests.waiting import STATE_DEADLINE, polled
 

@@ -20,12 +20,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.database import load_policies
-from activities.engine import make_engine
 from activities.gateway import LedgerGateway
-from activities.schema import upgrade
 from config.encryption import Keyring, converter_for
 from config.settings import Settings
 from config.temporal import installed_binary
+from db.engine import make_engine
+from db.schema import upgrade
 from documents.store import FolderStore
 from models import search_attributes
 from models.contract import PolicyTerms

@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from events.cloud import read
+from db.cloud_events import read
 from events.sinks import BadSignature, verify
 from tests.api_stack import free_port
 

@@ -21,11 +21,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.database import load_policies
-from activities.engine import make_engine
 from activities.gateway import LedgerGateway
-from activities.schema import upgrade
 from config.settings import Settings
 from config.temporal import installed_binary
+from db.engine import make_engine
+from db.schema import upgrade
 from models import search_attributes
 from tests.conftest import POSTGRES_URL, data_converter, sample_policies
 from tests.harness import Claims, queue_name

@@ -29,10 +29,10 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import load_policies
-from activities.engine import make_engine
-from activities.schema import upgrade
 from config.settings import Settings
 from config.temporal import installed_binary
+from db.engine import make_engine
+from db.schema import upgrade
 from demo import scenarios as demo
 from documents.store import FolderStore
 from models import search_attributes

@@ -1,17 +1,23 @@
-"""The layers hold: the import contracts in pyproject.toml pass, and catch a forbidden import when one is planted."""
+"""The layers hold (docs/architecture.md): the import contracts in pyproject.toml pass, each catches the import it
+forbids when one is planted in a copy of the project, and no workflow, client or API module names an activity,
+update, query or workflow by a string."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+import pytest
 
 from config.settings import PROJECT_ROOT
 
 LINT = Path(sys.executable).parent / "lint-imports"
-PACKAGES = ["core", "models", "config", "identity", "workflows", "activities", "audit", "reporting", "demo", "cli",
-            "api", "documents", "events", "ocr"]
+PACKAGES: list[str] = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+    "root_packages"]
 
 
 def lint(root: Path) -> subprocess.CompletedProcess[str]:
@@ -48,6 +54,46 @@ def test_a_workflow_module_imported_into_the_decision_core_breaks_its_contract(t
     rules.write_text(rules.read_text() + "\nimport workflows.claim_state  # planted\n")
     result = lint(root)
     assert result.returncode != 0 and "core.rules.payout -> workflows.claim_state" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(("file", "planted", "caught"), [
+    # a workflow that reaches the database itself instead of through an activity
+    ("workflows/claim_state.py", "import sqlalchemy", "workflows.claim_state -> sqlalchemy"),
+    ("workflows/decisions.py", "import db.engine", "workflows.decisions -> db.engine"),
+    # infrastructure that reaches up into a workflow or the client
+    ("db/outbox.py", "import client.claims", "db.outbox -> client.claims"),
+    ("letters/render.py", "import workflows.claim", "letters.render -> workflows.claim"),
+    # one edge that reaches into another
+    ("events/relay.py", "import api.app", "events.relay -> api.app"),
+    # two files of a package that import each other
+    ("reporting/figures.py", "import reporting.reports", ".figures -> .reports"),
+    ("workflows/clocks.py", "import workflows.claim", "No cycles are allowed in workflows"),
+])
+def test_a_planted_forbidden_import_breaks_a_contract(tmp_path, file, planted, caught):
+    root = copy_of_the_project(tmp_path)
+    target = root / file
+    target.write_text(target.read_text() + f"\n{planted}  # planted\n")
+    result = lint(root)
+    assert result.returncode != 0, result.stdout
+    assert "BROKEN" in result.stdout and caught in result.stdout.replace("\n", " "), result.stdout
+
+
+STRING_CALLS = re.compile(r"""(execute_activity|execute_local_activity|start_activity|start_local_activity|
+                              execute_update|start_update|\.query|\.signal|start_workflow|execute_workflow|
+                              \.activity)\(\s*["']""", re.VERBOSE)
+
+
+def test_no_workflow_client_or_api_module_calls_by_a_string_name():
+    """Activities, updates, queries and workflows are named by their methods, so a rename is a type error."""
+    found = []
+    for package in ("workflows", "client", "api"):
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if STRING_CALLS.search(line):
+                    found.append(f"{path.relative_to(PROJECT_ROOT)}:{number}: {line.strip()}")
+    assert found == [], found
+    assert STRING_CALLS.search('await handle.execute_update("approve", payload)'), "the pattern finds one"
+    assert STRING_CALLS.search("await workflow.execute_activity('pay', req)"), "the pattern finds one"
 
 
 def test_no_class_stands_on_a_chain_of_more_than_two():

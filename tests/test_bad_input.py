@@ -17,7 +17,9 @@ from temporalio.exceptions import ApplicationError
 from activities.database import ClaimsDatabase
 from activities.gateway import LedgerGateway
 from cli import main as cli_main
-from cli.claims import CommandError, start_claim
+from cli.claims import CommandError, parse_claim
+from client.claims import DuplicateClaim, start_claim
+from models.contract import ClaimInput
 from models.messages import ClaimEvent
 from models.tables import Claim
 from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
@@ -73,16 +75,17 @@ async def test_second_start_of_a_finished_claim_creates_no_second_claim_or_payme
     second = await claims.start(claim)
     assert (await failure_of(second)).type == "DuplicateClaim"
     # The project's own starter refuses before anything starts:
-    with pytest.raises(CommandError, match="already exists"):
-        await start_claim(claims.client, claim, claims.queue)
+    with pytest.raises(DuplicateClaim, match="already exists"):
+        await start_claim(claims.client, ClaimInput.model_validate(claim), claims.queue)
     assert len(claims.payments(cid)) == 1 and len(claims.transfers(cid)) == 1
     with Session(claims.engine) as session:
         assert len(session.exec(select(Claim).where(Claim.claim_id == cid)).all()) == 1
 
 
 async def test_starter_refuses_a_malformed_claim_before_starting_it(claims):
+    """The claim is checked once, at the edge: a malformed one never reaches the client."""
     with pytest.raises(CommandError, match="claimed_amount"):
-        await start_claim(claims.client, auto_claim(claimed_amount="-1"), claims.queue)
+        parse_claim(auto_claim(claimed_amount="-1"))
 
 
 @pytest.mark.parametrize(("update", "payload", "error_type", "names"), [

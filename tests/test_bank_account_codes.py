@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy.engine import Engine
 
-from activities.codes import CodeActivities, check
-from activities.engine import make_engine
-from activities.notifications import FileSender, NotificationActivities, Renderer
-from activities.schema import upgrade
+from activities.codes import CodeActivities
+from activities.notifications import NotificationActivities
+from db.engine import make_engine
+from db.schema import upgrade
+from db.verification_codes import check
 from identity import codes
+from letters.render import Renderer
+from letters.senders import FileSender
 from models.contract import CodePurpose
 from models.messages import CodeCheck, IssueCode, Recipient
 from tests.claims import auto_claim, docs

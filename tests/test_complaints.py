@@ -18,8 +18,8 @@ from temporalio.client import WorkflowHandle, WorkflowQueryFailedError, Workflow
 from temporalio.exceptions import ApplicationError
 
 from config.settings import PROJECT_ROOT
-from events.cloud import complaint_subject, read
-from events.outbox import OUTBOX
+from db.cloud_events import complaint_subject, read
+from db.outbox import OUTBOX
 from identity import development
 from models.complaints import COMPLAINT_WORKFLOW_TYPE, complaint_workflow_id
 from tests.claims import auto_claim

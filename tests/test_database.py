@@ -12,10 +12,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.database import ClaimsDatabase
 from activities.gateway import LedgerGateway
-from activities.notifications import FileSender, NotificationActivities, Renderer
+from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities, idempotency_key
 from config.encryption import open_text
 from config.rules import CLAUSES
+from letters.render import Renderer
+from letters.senders import FileSender
 from models.contract import BankAccount, ClaimInput
 from models.messages import (
     AssessRisk,

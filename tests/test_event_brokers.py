@@ -13,9 +13,9 @@ import aio_pika
 import nats
 from nats.js.api import StreamConfig
 
-from events import outbox
-from events.cloud import read
-from events.outbox import Retry
+from db import outbox
+from db.cloud_events import read
+from db.outbox import Retry
 from events.relay import Relay
 from events.sinks import NatsSink, RabbitSink, Sink
 from tests.claims import auto_claim

@@ -12,9 +12,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from activities.database import ClaimsDatabase
-from activities.engine import make_engine
-from activities.event_log import GENESIS, row_hash, verify, write_checkpoint
-from activities.schema import grant_app_role
+from db.engine import make_engine
+from db.event_log import GENESIS, row_hash, verify, write_checkpoint
+from db.schema import grant_app_role
 from documents.archive import FolderArchive
 from models.messages import ClaimEvent
 from models.tables import Claim, ClaimEventRow

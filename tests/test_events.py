@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from activities.database import ClaimsDatabase, load_policies
-from activities.engine import make_engine
-from activities.schema import upgrade
 from config.settings import Webhook
-from events import outbox
-from events.cloud import INTERNAL, event_type, read
-from events.outbox import Outgoing, Retry
+from db import outbox
+from db.cloud_events import INTERNAL, event_type, read
+from db.engine import make_engine
+from db.outbox import Outgoing, Retry
+from db.schema import upgrade
 from events.relay import Relay
 from events.sinks import BadSignature, DeliveryFailed, WebhookSink, sign, verify
 from models.messages import ClaimEvent

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from activities.catalogs import message_ids
-from activities.i18n import LOCALES, EmptyValue, catalog
-from activities.notifications import TEMPLATES, FileSender, NotificationActivities, Renderer
-from activities.sms import LIMIT
+from activities.notifications import NotificationActivities
+from letters.catalogs import message_ids
+from letters.i18n import LOCALES, EmptyValue, catalog
+from letters.render import TEMPLATES, Renderer
+from letters.senders import FileSender
+from letters.sms import LIMIT
 from models.messages import NotificationRequest, Recipient
 from tests.conftest import TEST_KEYRING
 

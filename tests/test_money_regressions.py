@@ -234,10 +234,11 @@ async def test_reused_documents_sent_later_count_as_reused(claims):
 
 
 async def test_an_unknown_policy_leaves_the_claim_id_free_for_the_corrected_report(claims):
-    from cli.claims import start_claim
+    from client.claims import start_claim
+    from models.contract import ClaimInput
 
     claim = auto_claim(policy_number="P-NOPE-404")
-    await start_claim(claims.client, claim, claims.queue)
+    await start_claim(claims.client, ClaimInput.model_validate(claim), claims.queue)
     handle = claims.handle(claim["claim_id"])
     try:
         await handle.result()
@@ -245,6 +246,6 @@ async def test_an_unknown_policy_leaves_the_claim_id_free_for_the_corrected_repo
         assert "UnknownPolicy" in str(err.cause)
     assert claims.notices(claim["claim_id"]) == [], "nothing was sent for a report that was refused"
     corrected = {**claim, "policy_number": "P-AUTO-001"}
-    await start_claim(claims.client, corrected, claims.queue)
+    await start_claim(claims.client, ClaimInput.model_validate(corrected), claims.queue)
     status = await claims.wait(claim["claim_id"], lambda s: s["outcome"] is not None, "an outcome")
     assert status["outcome"] == "paid"

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from activities.engine import make_engine
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import installed_binary, stop_embedded_server
+from db.engine import make_engine
 from demo.services import stop_background
 from tests.api_stack import free_port
 

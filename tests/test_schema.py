@@ -13,9 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-from activities.engine import make_engine
-from activities.schema import alembic_config, upgrade
 from config.settings import PROJECT_ROOT
+from db.engine import make_engine
+from db.schema import alembic_config, upgrade
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from activities.notifications import Renderer
+from letters.render import Renderer
 from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
 
 D = Decimal

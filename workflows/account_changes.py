@@ -13,6 +13,7 @@ from typing import NoReturn
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.codes import CodeActivities
     from core.rules import authority
     from identity.codes import MAX_WRONG_TRIES
     from identity.tokens import sender_of
@@ -27,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateAck,
         UpdateBankAccount,
     )
-    from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, Recipient
+    from models.messages import CheckCode, CodeCheck, IssueCode, Recipient
     from workflows.claim_state import refuse
     from workflows.clocks import ClockedPart
 
@@ -52,9 +53,9 @@ class AccountChanges(ClockedPart):
         s.codes_sent[purpose] = sequence
         s.code_sent_at[purpose] = [*self._codes_of_the_last_day(purpose), workflow.now()]
         c = claim.claimant
-        issued = await self.shell.activity("issue_code", IssueCode(
+        issued = await self.shell.activity(CodeActivities.issue_code, IssueCode(
             claim_id=s.claim_id, purpose=req.purpose, sequence=sequence, at=workflow.now(),
-            recipient=Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email)), CodeIssued)
+            recipient=Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email)))
         s.code_expires_at[purpose] = issued.expires_at
         await self.shell.note("code_sent", detail=f"{purpose} code {sequence} by {issued.channel}",
                               sender=sender_of(req.credential))
@@ -90,9 +91,8 @@ class AccountChanges(ClockedPart):
         if req.code is not None:
             s.account_change_checking = True
             try:
-                checked = await self.shell.activity("check_code", CheckCode(
-                    claim_id=s.claim_id, purpose=CodePurpose.BANK_ACCOUNT, code=req.code, at=workflow.now()),
-                    CodeCheck)
+                checked = await self.shell.activity(CodeActivities.check_code, CheckCode(
+                    claim_id=s.claim_id, purpose=CodePurpose.BANK_ACCOUNT, code=req.code, at=workflow.now()))
             finally:
                 s.account_change_checking = False
             if checked != CodeCheck.OK:

@@ -17,6 +17,8 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.configuration import ConfigurationActivities
+    from activities.database import ClaimsDatabase
     from core.claim import commands as c
     from core.rules import intake, triage
     from core.rules import recovery as recoveries
@@ -30,12 +32,11 @@ with workflow.unsafe.imports_passed_through():
         ErrorType,
         Outcome,
         Path,
-        RiskAssessment,
         Role,
         Stage,
         workflow_id_for,
     )
-    from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim, Rules
+    from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim
     from workflows import core_view
     from workflows.account_changes import AccountChanges
     from workflows.after_closing import AfterClosing
@@ -44,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clocks import Clocks
     from workflows.decisions import Decisions
     from workflows.readings import Reader
-    from workflows.shell import ClaimClosed, Shell
+    from workflows.shell import STEADY_RETRY, ClaimClosed, Shell
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -82,7 +83,8 @@ class ClaimWorkflow(ClaimUpdates):
         if workflow.info().workflow_id != workflow_id_for(s.claim.claim_id):
             raise refuse(f"workflow id must be {workflow_id_for(s.claim.claim_id)!r} for claim_id "
                          f"{s.claim.claim_id!r}", ErrorType.INVALID_CLAIM)
-        rules = await self.shell.local("load_rules", None, Rules)
+        rules = await workflow.execute_local_activity_method(
+            ConfigurationActivities.load_rules, start_to_close_timeout=timedelta(seconds=10), retry_policy=STEADY_RETRY)
         unknown = sorted({d.kind for d in s.claim.documents} - set(rules.known_document_kinds))
         if unknown:
             raise refuse(f"invalid claim: documents.kind: unknown kinds {unknown}", ErrorType.INVALID_CLAIM)
@@ -96,9 +98,9 @@ class ClaimWorkflow(ClaimUpdates):
         self.shell.fast = True  # intake runs on local activities: no round trips through the server
         # The policy is looked up before anything is recorded or sent: an unknown policy refuses the report
         # and leaves the claim id free for the corrected one.
-        coverage = await self.shell.activity("check_coverage", s.claim, CoverageResult)
+        coverage = await self.shell.activity(ClaimsDatabase.check_coverage, s.claim)
         s.policy = coverage.policy
-        await self.shell.activity("register_claim", RegisterClaim(
+        await self.shell.activity(ClaimsDatabase.register_claim, RegisterClaim(
             claim=s.claim, chain_id=workflow.info().first_execution_run_id, registered_at=s.registered_at))
         await self.shell.note("registered", detail=f"{s.claim.claim_type.value} claim on policy "
                                                    f"{s.claim.policy_number} for {s.claim.claimed_amount}")
@@ -150,8 +152,8 @@ class ClaimWorkflow(ClaimUpdates):
             assert coverage.reason and coverage.clause
             await self.decisions.deny([coverage.reason], [rules.clauses.get(coverage.clause, coverage.clause)])
             return
-        s.risk = await self.shell.activity("assess_risk", AssessRisk(
-            claim=claim, reported_at=s.registered_at or workflow.now(), risk=rules.risk), RiskAssessment)
+        s.risk = risk = await self.shell.activity(ClaimsDatabase.assess_risk, AssessRisk(
+            claim=claim, reported_at=s.registered_at or workflow.now(), risk=rules.risk))
         if rules.ocr_task_queue and workflow.patched("document-reading"):
             s.reads_documents = True
             await self.reader.read_new()
@@ -159,9 +161,9 @@ class ClaimWorkflow(ClaimUpdates):
         why_not_fast = triage.fast_path_refusal(claim, s.risk, rules, s.one_ref_one_kind)
         if s.path == Path.FAST and s.document_review:
             s.path, why_not_fast = Path.STANDARD, "documents a person must read"
-        await self.shell.note("triaged", detail=f"risk {s.risk.score} ({s.risk.level}); {s.path.value} path"
+        await self.shell.note("triaged", detail=f"risk {risk.score} ({risk.level}); {s.path.value} path"
                                                 + (f" ({why_not_fast})" if why_not_fast else ""),
-                              changes={"risk_score": s.risk.score, "risk_level": s.risk.level, "path": s.path.value})
+                              changes={"risk_score": risk.score, "risk_level": risk.level, "path": s.path.value})
         self.clocks.start("determination", rules.sla.determination_days)
         if s.path == Path.FAST:
             await self._fast_path()
@@ -175,8 +177,8 @@ class ClaimWorkflow(ClaimUpdates):
         """Green channel: a dedicated handler from the first hour, who is told at once."""
         s = self.s
         claim, _ = s.require_ready()
-        s.set_handler(await self.shell.activity("assign_handler", AssignHandler(claim_id=claim.claim_id,
-                                                                                claim_type=claim.claim_type), str))
+        s.set_handler(await self.shell.activity(ClaimsDatabase.assign_handler,
+                                                AssignHandler(claim_id=claim.claim_id, claim_type=claim.claim_type)))
         assert s.handler is not None
         self.shell.upsert_search_attributes()
         await self.shell.note("assigned", detail=f"green channel: dedicated handler {s.handler}",

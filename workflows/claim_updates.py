@@ -17,6 +17,8 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.database import ClaimsDatabase
+    from activities.readings import ReadingActivities
     from core.claim import commands as core
     from core.rules.calendar import due
     from core.rules.money import Kind
@@ -49,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         WriteOffRecovery,
     )
     from models.contract import Approve as ApproveInput
-    from models.documents import FIELDS, READ_KINDS, CorrectDocumentField, ReadField, ReadingRecorded, RecordReading
+    from models.documents import FIELDS, READ_KINDS, CorrectDocumentField, ReadField, RecordReading
     from models.messages import RecordDocuments
     from workflows import core_view
     from workflows.account_changes import AccountChanges
@@ -107,8 +109,8 @@ class ClaimUpdates:
         s.submitted += fresh
         s.missing = s.still_missing()
         if fresh:
-            reused = await self.shell.activity("record_documents", RecordDocuments(
-                claim_id=s.claim_id, documents=fresh, at=workflow.now()), list[str])
+            reused = await self.shell.activity(ClaimsDatabase.record_documents, RecordDocuments(
+                claim_id=s.claim_id, documents=fresh, at=workflow.now()))
             if reused and s.risk is not None:  # the reused-document rule looks at every document, not the first
                 _, rules = s.require_ready()
                 s.risk = with_reused_documents(s.risk, reused, rules.risk)
@@ -384,8 +386,8 @@ class ClaimUpdates:
         fields = {**reading.fields, req.field: ReadField(value=normalised(req.field, req.value), confidence=1.0,
                                                          corrected_by=req.by)}
         s.readings[req.ref] = reading = reading.model_copy(update={"fields": fields, "readable": True})
-        await self.shell.activity("record_reading", RecordReading(claim_id=claim.claim_id, reading=reading),
-                                  ReadingRecorded)
+        await self.shell.activity(ReadingActivities.record_reading,
+                                  RecordReading(claim_id=claim.claim_id, reading=reading))
         await self.shell.note("document_corrected", by=req.by, detail=f"{reading.kind} {req.field}",
                               sender=sender_of(req.credential))
         await self.reader.check()

@@ -23,6 +23,10 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.configuration import ConfigurationActivities
+    from activities.database import ClaimsDatabase
+    from activities.handover import AppealHandover
+    from activities.notifications import NotificationActivities
     from core.rules import authority
     from core.rules.calendar import due
     from identity.tokens import sender_of
@@ -86,12 +90,12 @@ class ComplaintWorkflow:
             raise refuse(f"invalid complaint: workflow id must be {complaint_workflow_id(req.complaint_id)!r}",
                          ErrorType.INVALID_CLAIM)
         filed_by = self._filed_by(req.credential)
-        rules = await workflow.execute_local_activity(
-            "load_rules", result_type=Rules, start_to_close_timeout=timedelta(seconds=10), retry_policy=STEADY_RETRY)
+        rules = await workflow.execute_local_activity_method(
+            ConfigurationActivities.load_rules, start_to_close_timeout=timedelta(seconds=10), retry_policy=STEADY_RETRY)
         participants: list[str] = []
         if req.claim_id:
-            participants = await workflow.execute_activity(
-                "claim_participants", req.claim_id, result_type=list[str],
+            participants = await workflow.execute_activity_method(
+                ClaimsDatabase.claim_participants, req.claim_id,
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=STEADY_RETRY)
         received = min(req.received_at or workflow.now(), workflow.now())
         self.s = s = ComplaintState(req.model_copy(update={"credential": None}), rules, received, participants)
@@ -259,9 +263,9 @@ class ComplaintWorkflow:
         claim_id = s.complaint.claim_id or ""
         s.handing_over = True
         try:
-            await workflow.execute_activity(
-                "hand_over_appeal", HandOverAppeal(claim_id=claim_id, complaint_id=s.complaint.complaint_id,
-                                                   reason=req.reason),
+            await workflow.execute_activity_method(
+                AppealHandover.hand_over_appeal,
+                HandOverAppeal(claim_id=claim_id, complaint_id=s.complaint.complaint_id, reason=req.reason),
                 start_to_close_timeout=timedelta(seconds=60), retry_policy=STEADY_RETRY)
         except ActivityError as err:
             cause = business_error(err)
@@ -335,8 +339,8 @@ class ComplaintWorkflow:
             resolved_at=s.resolved_at, root_cause=s.resolution.root_cause if s.resolution else None,
             breached=sorted(b.clock for b in s.breaches), warned=sorted({w.clock for w in s.warnings}),
             version=s.writes)
-        await workflow.execute_activity("record_complaint", record, start_to_close_timeout=timedelta(seconds=30),
-                                        retry_policy=STEADY_RETRY)
+        await workflow.execute_activity_method(ClaimsDatabase.record_complaint, record,
+                                               start_to_close_timeout=timedelta(seconds=30), retry_policy=STEADY_RETRY)
 
     def _note(self, event: str, *, by: str = "system", detail: str = "", sender: Sender | None = None) -> None:
         self._state().timeline.append(TimelineEntry(at=workflow.now(), event=event, by=by, detail=detail,
@@ -354,8 +358,9 @@ class ComplaintWorkflow:
         async def send() -> None:
             self.letters_in_flight += 1
             try:
-                await workflow.execute_activity("notify", request, start_to_close_timeout=timedelta(seconds=30),
-                                                retry_policy=LETTER_RETRY)
+                await workflow.execute_activity_method(NotificationActivities.notify, request,
+                                                       start_to_close_timeout=timedelta(seconds=30),
+                                                       retry_policy=LETTER_RETRY)
                 self._note(f"notified:{kind}")
             except Exception as err:  # noqa: BLE001 (a letter never holds the complaint up; its failure is noted)
                 self._note("notification_failed", detail=f"{kind}: {err}")

@@ -15,6 +15,8 @@ from typing import Any, Literal
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.database import ClaimsDatabase
+    from activities.payments import PaymentActivities
     from core.rules import payout as payout_rules
     from core.rules import recovery as recoveries
     from core.rules.money import Kind, MoneyDecision, recheck_approvals, refusal_as_it_stands
@@ -27,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Payout,
         Role,
     )
-    from models.messages import ComputePayout, PaymentReceipt, PaymentRequest
+    from models.messages import ComputePayout, PaymentRequest
     from workflows import core_view, metrics
     from workflows.claim_state import refuse
     from workflows.clocks import ClockedPart, Clocks
@@ -74,7 +76,7 @@ class Decisions(ClockedPart):
 
     async def compute_payout(self) -> Payout:
         s = self.s
-        s.payout = await self.shell.activity("compute_payout", self._payout_request(), Payout)
+        s.payout = await self.shell.activity(ClaimsDatabase.compute_payout, self._payout_request())
         s.sum_insured_available = s.payout.sum_insured_available
         clause = s.require_ready()[1].clauses.get("advance_payment", "")
         s.payout, over = payout_rules.net_of_paid(s.payout, s.paid_amount, clause, owed_back=s.recoveries_on)
@@ -139,9 +141,9 @@ class Decisions(ClockedPart):
                 s.transfer_in_flight = True
                 account = s.bank_account
                 try:
-                    receipt = await self.shell.activity("pay", PaymentRequest(
+                    receipt = await self.shell.activity(PaymentActivities.pay, PaymentRequest(
                         claim_id=claim.claim_id, sequence=sequence, kind=kind, amount=amount,
-                        account=account), PaymentReceipt, retry=PAYMENT_RETRY,
+                        account=account), retry=PAYMENT_RETRY,
                         timeout=timedelta(minutes=2), passthrough=True)
                     break
                 except ActivityFailure as err:
@@ -328,7 +330,7 @@ class Decisions(ClockedPart):
         if await self.shell.wait_until(settled, clock.due_at):
             return
         self.clocks.stop("advance_payment")
-        estimate = await self.shell.activity("compute_payout", self._payout_request(), Payout)
+        estimate = await self.shell.activity(ClaimsDatabase.compute_payout, self._payout_request())
         disputed = s.investigation is None and bool(s.investigation_reason)
         amount, share = payout_rules.statutory_advance(estimate.amount, disputed, rules.sla.advance_share_in_dispute)
         s.statutory_advance_done = True

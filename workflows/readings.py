@@ -18,15 +18,16 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.readings import ReadingActivities
     from core.rules.documents import check_documents, with_findings
     from models.contract import DocumentRef
     from models.documents import (
         READ_KINDS,
         DocumentReading,
         ReadDocument,
-        ReadingRecorded,
         RecordReading,
     )
+    from ocr.activities import OcrActivities
     from workflows.claim_state import ClaimState
     from workflows.shell import STEADY_RETRY, Shell
 
@@ -57,17 +58,18 @@ class Reader:
         claim, rules = s.require_ready()
         assert rules.ocr_task_queue is not None
         try:
-            reading = await workflow.execute_activity(
-                "read_document", ReadDocument(claim_id=claim.claim_id, ref=document.ref, kind=document.kind),
-                result_type=DocumentReading, task_queue=rules.ocr_task_queue,
+            reading = await workflow.execute_activity_method(
+                OcrActivities.read_document,
+                ReadDocument(claim_id=claim.claim_id, ref=document.ref, kind=document.kind),
+                task_queue=rules.ocr_task_queue,
                 schedule_to_close_timeout=timedelta(hours=rules.document_reading_hours),
                 start_to_close_timeout=timedelta(minutes=5), retry_policy=STEADY_RETRY)
         except ActivityError as err:  # not read in time, or it could not be: a person reads it
             reading = DocumentReading(ref=document.ref, kind=document.kind, engine="none", pages=0, readable=False,
                                       read_at=workflow.now())
             workflow.logger.warning("document not read: %s", err.cause or err)
-        recorded = await self.shell.activity("record_reading", RecordReading(claim_id=claim.claim_id, reading=reading),
-                                             ReadingRecorded)
+        recorded = await self.shell.activity(ReadingActivities.record_reading,
+                                             RecordReading(claim_id=claim.claim_id, reading=reading))
         s.readings[document.ref] = reading
         s.reused_invoices[document.ref] = recorded.reused_by
         read = f"{len(reading.fields)} fields" if reading.readable else "no readable text: a person reads it"

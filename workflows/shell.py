@@ -19,12 +19,16 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.database import ClaimsDatabase
+    from activities.notifications import NotificationActivities
     from models.contract import ErrorType, Sender, Stage, TimelineEntry, UpdateAck
     from models.messages import ClaimEvent, NotificationRequest, Recipient
     from workflows import core_view, metrics
     from workflows.claim_state import ClaimState, refuse
 
 T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
 
 BUSINESS_ERRORS = [e.value for e in ErrorType]
 # Database: retried with backoff for as long as an outage lasts; business rejections never.
@@ -108,18 +112,17 @@ class Shell:
 
     # ------------------------------------------------------------------ activities
 
-    async def activity(self, name: str, arg: Any, result_type: type[T] | None = None, *,
-                       retry: RetryPolicy = STEADY_RETRY, timeout: timedelta = timedelta(seconds=30),
-                       passthrough: bool = False) -> T:
-        """Run an activity: a local one on the intake and fast path, a normal one otherwise. A business
-        rejection surfaces as the workflow's own typed error unless `passthrough` (the caller handles it)."""
+    async def activity(self, fn: Callable[[Any, A], R], arg: A, *, retry: RetryPolicy = STEADY_RETRY,
+                       timeout: timedelta = timedelta(seconds=30), passthrough: bool = False) -> R:
+        """Run an activity, named by its method (`ClaimsDatabase.pay`): a local one on the intake and fast path, a
+        normal one otherwise. A business rejection surfaces as the workflow's own typed error unless
+        `passthrough` (the caller handles it)."""
         self.in_flight += 1
         try:
             if self.fast:
-                return await workflow.execute_local_activity(  # type: ignore[no-any-return]
-                    name, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry)
-            return await workflow.execute_activity(  # type: ignore[no-any-return]
-                name, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry)
+                return await workflow.execute_local_activity_method(
+                    fn, arg, start_to_close_timeout=timeout, retry_policy=retry)
+            return await workflow.execute_activity_method(fn, arg, start_to_close_timeout=timeout, retry_policy=retry)
         except ActivityFailure as err:
             cause = business_error(err)
             if cause is None or passthrough:
@@ -127,12 +130,6 @@ class Shell:
             raise refuse(cause.message, ErrorType(cause.type or ErrorType.INVALID_CLAIM)) from err
         finally:
             self.in_flight -= 1
-
-    async def local(self, name: str, arg: Any, result_type: type[T]) -> T:
-        args = [] if arg is None else [arg]
-        return await workflow.execute_local_activity(  # type: ignore[no-any-return]
-            name, args=args, result_type=result_type, start_to_close_timeout=timedelta(seconds=10),
-            retry_policy=STEADY_RETRY)
 
     # ------------------------------------------------------------------ timeline, stages, letters
 
@@ -153,7 +150,7 @@ class Shell:
         at = workflow.now()
         s.timeline.append(TimelineEntry(at=at, event=event, by=by, detail=detail, sender=sender))
         s.event_count += 1
-        await self.activity("record_event", ClaimEvent(claim_id=s.claim_id, event=event, at=at, by=by,
+        await self.activity(ClaimsDatabase.record_event, ClaimEvent(claim_id=s.claim_id, event=event, at=at, by=by,
                                                        detail=detail, changes=changes or {},
                                                        key=str(s.event_count)))
 
@@ -173,8 +170,8 @@ class Shell:
 
     async def send(self, request: NotificationRequest) -> None:
         try:
-            await self.activity("notify", request, retry=LETTER_RETRY, timeout=timedelta(seconds=30),
-                                passthrough=True)
+            await self.activity(NotificationActivities.notify, request, retry=LETTER_RETRY,
+                                timeout=timedelta(seconds=30), passthrough=True)
         except ActivityFailure as err:
             self.s.letters_failed.append(f"{request.kind}-{request.sequence}")
             metrics.letter_failed(request.kind)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from activities.engine import utc
+from db.engine import utc
 from models.tables import EventCursor, EventDeadLetter, EventOutboxRow
 
 OUTBOX = EventOutboxRow.__table__  # type: ignore[attr-defined]

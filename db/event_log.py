@@ -28,7 +28,7 @@ from sqlalchemy import func, insert
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
-from activities.engine import SQLITE_BEGIN, utc
+from db.engine import SQLITE_BEGIN, utc
 from documents.archive import Archive
 from models.tables import ClaimEventRow
 

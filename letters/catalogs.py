@@ -1,8 +1,8 @@
 """The letters' message catalogs: extract every message id, and update the .po files with them.
 
-    .venv/bin/python -m activities.catalogs          # add new ids to each catalog, mark the gone ones obsolete
+    .venv/bin/python -m letters.catalogs          # add new ids to each catalog, mark the gone ones obsolete
 
-Translators then fill in each `msgstr` of `activities/locales/<locale>/LC_MESSAGES/messages.po`; tests fail on an
+Translators then fill in each `msgstr` of `letters/locales/<locale>/LC_MESSAGES/messages.po`; tests fail on an
 id without a translation (tests/test_letters.py)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po, write_po
 
-from activities.i18n import LANGUAGES, LOCALES
+from letters.i18n import LANGUAGES, LOCALES
 
 SOURCES = Path(__file__).parent
 PAGES = SOURCES.parent / "api" / "templates"

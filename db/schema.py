@@ -13,9 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from activities.engine import SQLITE_BEGIN
 from alembic import command
 from config.settings import PROJECT_ROOT
+from db.engine import SQLITE_BEGIN
 
 ALEMBIC_DIR = PROJECT_ROOT / "alembic"
 _PG_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('claims-schema:' || current_schema(), 0))"

@@ -1,6 +1,6 @@
 """SMS: one or two 70-character segments of plain text with the claim number and the progress page's link
 (SPEC section 13). The full letter goes to the outbox as the record and to e-mail and app claimants; an SMS
-claimant reads it on the progress page. Texts are message ids of the letters' catalogs (activities/i18n.py)."""
+claimant reads it on the progress page. Texts are message ids of the letters' catalogs (letters/i18n.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from activities.i18n import BEIJING, N_
+from letters.i18n import BEIJING, N_
 
 SEGMENT = 70
 LIMIT = 2 * SEGMENT

@@ -13,8 +13,8 @@ from typing import Any
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from activities.engine import utc
 from config.masking import mask_text
+from db.engine import utc
 
 TYPE_PREFIX = "claims."
 CONTENT_TYPE = JSONFormat.CONTENT_TYPE

@@ -1,0 +1,149 @@
+"""Claims through Temporal: start one, send it an update, ask where it stands, list the open ones."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from types import FunctionType
+from typing import Any, TypeVar, cast
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
+
+from models import search_attributes as sa
+from models.contract import WORKFLOW_TYPE, ClaimInput, ClaimStatus, ErrorType, workflow_id_for
+from workflows.claim import ClaimWorkflow
+
+R = TypeVar("R")
+UpdateMethod = UpdateMethodMultiParam[[Any, Any], Awaitable[R]]
+"""A workflow's update handler, as the client names it: `ClaimWorkflow.approve`. Each takes one payload, checked by
+the handler's validator, and answers with the contract's model."""
+
+
+async def execute_update(handle: WorkflowHandle[Any, Any], update: UpdateMethod[R], payload: Any) -> R:
+    """Send the update the handler names; its answer decoded into the handler's return type."""
+    sent: UpdateMethodMultiParam[[Any, Any], R] = cast(UpdateMethodMultiParam[[Any, Any], R], update)
+    return await handle.execute_update(sent, payload)
+
+
+def update_name(update: UpdateMethod[Any]) -> str:
+    """The update's name in the contract: each handler is registered under its own name."""
+    return cast(FunctionType, update).__name__
+
+
+class Refused(Exception):
+    """A refusal or bad input, in one plain line: the workflow refused an update, or there is no such claim."""
+
+
+class DuplicateClaim(Refused):
+    """A claim with this id exists already; nothing was started."""
+
+
+CLAIM_UPDATES: dict[str, UpdateMethod[Any]] = {
+    update_name(method): method for method in (
+        ClaimWorkflow.submit_documents, ClaimWorkflow.withdraw, ClaimWorkflow.appeal, ClaimWorkflow.request_code,
+        ClaimWorkflow.update_bank_account, ClaimWorkflow.release_bank_account, ClaimWorkflow.record_investigation,
+        ClaimWorkflow.approve, ClaimWorkflow.reject, ClaimWorkflow.approve_advance, ClaimWorkflow.escalate,
+        ClaimWorkflow.assign, ClaimWorkflow.reopen, ClaimWorkflow.record_recovery, ClaimWorkflow.write_off_recovery,
+        ClaimWorkflow.survey_response, ClaimWorkflow.record_callback, ClaimWorkflow.correct_document_field)}
+"""The claim's updates by their names in the contract (docs/contract.md), for the command line and the demo,
+which take the name from the user or a script."""
+
+
+async def start_claim(client: Client, claim: ClaimInput, task_queue: str) -> str:
+    """Start a claim's workflow once; a second start for the same claim id is refused. A report that
+    failed (an unknown policy, say) recorded nothing, so the corrected report may use its claim id again.
+    The claim arrives checked: the edge that received it parsed it into the contract's model."""
+    workflow_id = workflow_id_for(claim.claim_id)
+    if await _registered(client, workflow_id):
+        raise DuplicateClaim(f"claim {claim.claim_id} already exists ({workflow_id}); not started again")
+    try:
+        await client.start_workflow(ClaimWorkflow.run, claim, id=workflow_id,
+                                    task_queue=task_queue,
+                                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        raise DuplicateClaim(f"claim {claim.claim_id} already exists ({workflow_id}); not started again") from None
+    return workflow_id
+
+
+async def _registered(client: Client, workflow_id: str) -> bool:
+    """Whether a claim with this workflow id exists: any run but one that failed before registering it."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:  # the raw call: only the status is needed, not the decoded search attributes
+        described = await client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)))
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    if described.workflow_execution_info.status != WorkflowExecutionStatus.FAILED.value:
+        return True
+    try:
+        await handle.result(follow_runs=False)
+    except WorkflowFailureError as err:
+        return isinstance(err.cause, ApplicationError) and err.cause.type == ErrorType.DUPLICATE_CLAIM
+    return True
+
+
+async def send_update(client: Client, claim_id: str, update: UpdateMethod[R], payload: dict[str, Any]) -> R:
+    return await send_to(client, workflow_id_for(claim_id), update, payload)
+
+
+async def send_to(client: Client, workflow_id: str, update: UpdateMethod[R], payload: dict[str, Any]) -> R:
+    """An update to a claim's or a complaint's workflow; a refusal as `Refused`, naming why."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        return await execute_update(handle, update, payload)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise Refused(f"refused ({cause.type}): {cause.message}") from None
+        raise Refused(f"refused: {cause}") from None
+    except RPCError as err:  # no such workflow, or it has ended (a resolved complaint)
+        raise Refused(f"{workflow_id}: {err.message}") from None
+
+
+async def claim_status(client: Client, claim_id: str) -> ClaimStatus:
+    """The claim's `status` query, decoded into the contract's model."""
+    return await client.get_workflow_handle(workflow_id_for(claim_id)).query(ClaimWorkflow.status)
+
+
+def worklist_query(stage: str | None, assignee: str | None, overdue: bool, claim_type: str | None,
+                   now: datetime) -> str:
+    """The visibility query for open claims, narrowed by stage, assignee, type or being overdue."""
+    clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'", "ExecutionStatus = 'Running'"]
+    if stage:
+        clauses.append(f"ClaimStage = '{stage}'")
+    if assignee:
+        clauses.append(f"AssignedTo = '{assignee}'")
+    if claim_type:
+        clauses.append(f"ClaimType = '{claim_type}'")
+    if overdue:  # a breached clock restarts for the next tier, so a breach counts as overdue too
+        clauses.append(f"(SlaDueAt < '{now.isoformat()}' OR SlaBreached = true)")
+    return " AND ".join(clauses)
+
+
+async def claims_matching(client: Client, query: str) -> list[dict[str, Any]]:
+    """Open claims a visibility query finds, as worklist rows, nearest deadline first."""
+    rows: list[dict[str, Any]] = []
+    async for wf in client.list_workflows(query):
+        attrs = wf.typed_search_attributes
+        rows.append({"workflow_id": wf.id, "stage": attrs.get(sa.CLAIM_STAGE), "type": attrs.get(sa.CLAIM_TYPE),
+                     "risk": attrs.get(sa.RISK_LEVEL), "assigned_to": attrs.get(sa.ASSIGNED_TO),
+                     "amount": attrs.get(sa.CLAIM_AMOUNT), "sla_due_at": attrs.get(sa.SLA_DUE_AT),
+                     "breached": attrs.get(sa.SLA_BREACHED)})
+    far = datetime.max.replace(tzinfo=UTC)
+    rows.sort(key=lambda r: r["sla_due_at"] or far)
+    return rows

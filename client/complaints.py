@@ -1,0 +1,40 @@
+"""Complaints through Temporal: file one, send it an update, ask where it stands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from client.claims import Refused, UpdateMethod, update_name
+from models.complaints import ComplaintInput, ComplaintStatus, complaint_workflow_id
+from workflows.complaint import ComplaintWorkflow
+
+COMPLAINT_UPDATES: dict[str, UpdateMethod[Any]] = {
+    update_name(method): method for method in (
+        ComplaintWorkflow.assign_complaint, ComplaintWorkflow.acknowledge_complaint, ComplaintWorkflow.mark_complex,
+        ComplaintWorkflow.resolve_complaint, ComplaintWorkflow.refer_to_appeal)}
+"""The complaint's updates by their names in the contract (docs/complaints.md)."""
+
+
+class DuplicateComplaint(Refused):
+    """A complaint with this id was filed already."""
+
+
+async def file_complaint(client: Client, complaint: ComplaintInput, task_queue: str) -> str:
+    """Start the complaint's workflow, once per complaint id. The complaint arrives checked, with its sender's
+    credential."""
+    workflow_id = complaint_workflow_id(complaint.complaint_id)
+    try:
+        await client.start_workflow(ComplaintWorkflow.run, complaint, id=workflow_id, task_queue=task_queue,
+                                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        raise DuplicateComplaint(f"complaint_id: complaint {complaint.complaint_id} exists already") from None
+    return workflow_id
+
+
+async def complaint_status(client: Client, complaint_id: str) -> ComplaintStatus:
+    return await client.get_workflow_handle(complaint_workflow_id(complaint_id)).query(ComplaintWorkflow.status)

@@ -1,0 +1,81 @@
+"""The back office as the demo plays it: the desk that sends updates and files complaints, and waiting for a claim
+to reach a state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+
+from client import claims as claim_client
+from client.claims import CLAIM_UPDATES, execute_update, send_update
+from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complaint
+from client.credentials import development_token, with_credential
+from config.settings import Settings
+from letters.sms import code_in
+from models.complaints import ComplaintInput, complaint_workflow_id
+
+
+@dataclass
+class Desk:
+    """The back office as the demo plays it: sends each update with a token for the person (or channel) it
+    names, minted by the development issuer (or the ones a real issuer would give: not in the demo)."""
+
+    client: Client
+    settings: Settings
+
+    async def send(self, claim_id: str, update: str, payload: dict[str, Any]) -> Any:
+        return await send_update(self.client, claim_id, CLAIM_UPDATES[update],
+                                 with_credential(self.settings, update, payload, None))
+
+    async def file_complaint(self, complaint: dict[str, Any]) -> WorkflowHandle[Any, Any]:
+        """A complaint as the call centre files it (a channel's token); once it runs."""
+        token = development_token(self.settings, "call-centre", ["channel"])
+        filed = ComplaintInput.model_validate({**complaint, "credential": token})
+        await file_complaint(self.client, filed, self.settings.task_queue)
+        handle = self.client.get_workflow_handle(complaint_workflow_id(filed.complaint_id))
+        for _ in range(200):
+            try:
+                await complaint_status(self.client, filed.complaint_id)
+                return handle
+            except WorkflowQueryFailedError:
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"complaint {complaint['complaint_id']} never started")
+
+    async def on_complaint(self, handle: WorkflowHandle[Any, Any], update: str, payload: dict[str, Any]) -> Any:
+        return await execute_update(handle, COMPLAINT_UPDATES[update],
+                                           with_credential(self.settings, update, payload, None))
+
+    def code_received(self, claim_id: str, purpose: str) -> str:
+        """The code in the latest letter of this purpose in the outbox: what the claimant reads on the phone."""
+        letters = sorted((self.settings.outbox_dir / claim_id).glob(f"code_{purpose}-*"),
+                         key=lambda p: int(p.name.split("-")[1].split(".")[0]))
+        found = code_in(letters[-1].read_text(encoding="utf-8")) if letters else None
+        if found is None:
+            raise RuntimeError(f"no {purpose} code reached the outbox of claim {claim_id}")
+        return found
+
+
+async def wait_for(client: Client, claim_id: str, ready: Callable[[dict[str, Any]], bool],
+                   seconds: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        status = await claim_status(client, claim_id)
+        if ready(status):
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"claim {claim_id} stuck at {status['stage']}")
+        await asyncio.sleep(0.2)
+
+
+async def claim_status(client: Client, claim_id: str) -> dict[str, Any]:
+    """The claim's status as the demo's scripts read it: the contract's JSON."""
+    return (await claim_client.claim_status(client, claim_id)).model_dump(mode="json")
+
+
+def at_stage(stage: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda status: status["stage"] == stage
