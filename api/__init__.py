@@ -1,1 +1,1 @@
-"""The HTTP API in front of the claims (SPEC section 11): `python -m api`, or `make run` with the worker."""
+"""The HTTP API in front of the claims (docs/integrators.md): `python -m api`, or `make run` with the worker."""

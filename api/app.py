@@ -1,4 +1,4 @@
-"""The HTTP API (SPEC section 11): report a claim, upload its documents, act on it, follow it.
+"""The HTTP API (docs/integrators.md): report a claim, upload its documents, act on it, follow it.
 
 Every route talks to the claim's workflow through the Temporal client; the API keeps no claim state of its
 own beyond the idempotency keys of reports. Changes are the workflow's updates, sent with the caller's bearer

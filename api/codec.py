@@ -1,5 +1,5 @@
-"""The codec server (SPEC section 12): the payload codec over HTTP, so the Temporal web UI and the `temporal`
-CLI show claims decrypted to whoever presents a staff token, and nobody else.
+"""The codec server (docs/rules.md#personal-data): the payload codec over HTTP, so the Temporal web UI and the
+`temporal` CLI show claims decrypted to whoever presents a staff token, and nobody else.
 
 Protocol (Temporal's remote codec): `POST /codec/encode` and `POST /codec/decode` with
 `{"payloads": [{"metadata": {name: base64}, "data": base64}]}`, answered in the same shape. The UI calls it from

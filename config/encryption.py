@@ -1,4 +1,4 @@
-"""Every payload Temporal stores for a claim is encrypted (SPEC section 12): AES-256-GCM, a fresh nonce per
+"""Every payload Temporal stores for a claim is encrypted (docs/rules.md#personal-data): AES-256-GCM, a fresh nonce per
 payload, the key's id in the payload's metadata.
 
 A keyring holds every key that may still be needed to read a history and names the one new payloads are

@@ -1,5 +1,5 @@
-"""Personal data out of every log line (SPEC section 12): a structlog processor that masks phone numbers, e-mail
-addresses, ID card numbers and bank account numbers wherever they appear in a line's text, and the values of
+"""Personal data out of every log line (docs/rules.md#personal-data): a structlog processor that masks phone numbers,
+e-mail addresses, ID card numbers and bank account numbers wherever they appear in a line's text, and the values of
 fields that hold names, whatever logged them (this service, Temporal's SDK, SQLAlchemy)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The tables of business rules (SPEC sections 3-6), with their defaults.
+"""The tables of business rules (docs/rules.md), with their defaults.
 
 They reach a claim's workflow once, through the `load_rules` activity at its start, so a change of
 configuration applies to new claims and never changes how a running claim replays. A JSON file named by

@@ -1,4 +1,4 @@
-"""One-time codes that prove a claimant holds the phone or e-mail on file (SPEC section 11).
+"""One-time codes that prove a claimant holds the phone or e-mail on file (docs/rules.md#identity-and-access).
 
 A code is derived from the code secret, the claim, the purpose and the code's number, so every retry of the
 activity that sends it sends the same code and nothing secret is stored: the database keeps only when the code

@@ -1,6 +1,7 @@
 """SMS: one or two 70-character segments of plain text with the claim number and the progress page's link
-(SPEC section 13). The full letter goes to the outbox as the record and to e-mail and app claimants; an SMS
-claimant reads it on the progress page. Texts are message ids of the letters' catalogs (letters/i18n.py)."""
+(docs/rules.md#language-and-channels). The full letter goes to the outbox as the record and to e-mail and app
+claimants; an SMS claimant reads it on the progress page. Texts are message ids of the letters' catalogs
+(letters/i18n.py)."""
 
 from __future__ import annotations
 

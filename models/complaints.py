@@ -1,4 +1,4 @@
-"""The complaint contract (SPEC section 14): `ComplaintWorkflow`, id `complaint-<complaint_id>`, its input,
+"""The complaint contract (docs/complaints.md): `ComplaintWorkflow`, id `complaint-<complaint_id>`, its input,
 updates and `status` query. Any complaint (a claim's decision, the time it took, the staff, a letter, anything)
 is one, linked to a claim when there is one."""
 

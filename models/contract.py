@@ -141,7 +141,7 @@ class BankAccount(Message):
 
 
 class ClaimInput(Message):
-    """First notice of loss: the workflow's start input (SPEC section 8)."""
+    """First notice of loss: the workflow's start input (docs/contract.md)."""
 
     claim_id: Identifier
     policy_number: Identifier
@@ -429,8 +429,9 @@ class RecoveryReceipt(Message):
 
 
 class Recovery(Message):
-    """Money the claimant owes back on the claim (SPEC section 10): opened when the claim closes with more out than
-    its decision allows, closed by repayments, a manager's write-off, or a later decision that allows it."""
+    """Money the claimant owes back on the claim (docs/rules.md#money-invariants): opened when the claim closes with
+    more out than its decision allows, closed by repayments, a manager's write-off, or a later decision that allows
+    it."""
 
     number: int
     kind: RecoveryKind = RecoveryKind.OVERPAYMENT

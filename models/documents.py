@@ -92,7 +92,7 @@ class ReadingRecorded(Message):
 
 
 class DocumentRules(Message):
-    """How readings are checked (SPEC section 5 points, like the other risk rules)."""
+    """How readings are checked (docs/rules.md#risk-scoring points, like the other risk rules)."""
 
     min_confidence: float = 0.80
     """A field read with less is not trusted: a person looks at it; it never counts against the claim."""

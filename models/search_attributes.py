@@ -1,4 +1,4 @@
-"""The claim's search attributes (SPEC section 8): worklists and dashboards query these.
+"""The claim's search attributes (docs/contract.md): worklists and dashboards query these.
 
 No personal data goes into them: only stage, type, risk, path, assignee id, amount and SLA state.
 """

@@ -4,8 +4,8 @@ The world is what the shell and the activities are to the core: a policy with pe
 between steps, several claims on it, a payment gateway that settles, refuses an account or caps a payment at what
 the period's sum insured has left, a claimant who sends new details, clocks that breach, runs that continue as new
 (the state round-trips through JSON). Each rule sends one command; a refusal changes nothing; the events accepted
-are folded in and the effects they ask for reach the world. The invariants (SPEC section 10) are checked after every
-step, against an oracle the model keeps on its own, not against the core's own bookkeeping.
+are folded in and the effects they ask for reach the world. The invariants (docs/rules.md#money-invariants) are
+checked after every step, against an oracle the model keeps on its own, not against the core's own bookkeeping.
 
 `tests/test_decision_core.py` runs it in `make test`; `bench/core_sequences.py` runs 100,000 sequences.
 """
@@ -173,8 +173,8 @@ class CoreMachine(RuleBasedStateMachine):
                     f"claim {n}: the appeal was decided by the system, with no reviewer: {event.decision}"
 
     def check_final_is_authorised(self, n: int, amount: Decimal) -> None:
-        """The oracle's own reading of SPEC section 6: the decision this final payment pays was approved by the
-        system within its limit, or by enough people each within their own."""
+        """The oracle's own reading of the authority rules (docs/rules.md): the decision this final payment pays was
+        approved by the system within its limit, or by enough people each within their own."""
         state, oracle = self.states[n], self.oracles[n]
         decided = state.decision.amount if state.decision else ZERO
         people = {(who.casefold(), role) for who, role in oracle.round_approvals if role != Role.SYSTEM}

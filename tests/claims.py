@@ -1,4 +1,4 @@
-"""Sample claims for the tests: the SPEC's example, and variants of it."""
+"""Sample claims for the tests: the contract's example, and variants of it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HTTP API against the running product (SPEC section 11): an API process and a worker process on an
+"""The HTTP API against the running product (docs/integrators.md): an API process and a worker process on an
 embedded Temporal server, spoken to over HTTP with bearer tokens from the development issuer."""
 
 from __future__ import annotations

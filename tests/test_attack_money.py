@@ -1,6 +1,6 @@
-"""Attacks on the money invariants (SPEC section 10): each test is a sequence of updates a back-office system
-or a person with the `temporal` CLI can send today, and asserts what the SPEC says must hold. They fail while
-the hole they describe is open.
+"""Attacks on the money invariants (docs/rules.md#money-invariants): each test is a sequence of updates a back-office
+system or a person with the `temporal` CLI can send today, and asserts what docs/rules.md says must hold. They fail
+while the hole they describe is open.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ async def test_before_the_payout_is_computed_an_advance_is_held_to_the_estimate_
 
 async def test_one_manager_cannot_move_more_than_the_dual_manager_threshold_as_an_advance(claims):
     """Shrunk: green claim for 900,000 on P-AUTO-002 -> mgr-1 alone approves an advance of 600,000 -> paid.
-    Above 500,000 two different managers must approve (SPEC section 6)."""
+    Above 500,000 two different managers must approve (docs/rules.md#authority-limits)."""
     claim = green_claim(policy_number="P-AUTO-002", claimed_amount="900000.00")
     cid = claim["claim_id"]
     await claims.start(claim)
@@ -151,7 +151,8 @@ async def test_on_appeal_both_managers_agree_the_amount_that_is_paid(claims):
 
 async def test_once_an_advance_is_paid_the_claim_can_no_longer_be_withdrawn(claims):
     """Shrunk: green claim -> sup-1 approves an advance of 10,000 -> paid -> claimant withdraws -> accepted;
-    the claim closes `withdrawn` with 10,000 paid. SPEC 10: once payment has begun, withdrawal is refused."""
+    the claim closes `withdrawn` with 10,000 paid. docs/rules.md, money invariants: once payment has begun, withdrawal
+    is refused."""
     cid = await advance_paid_by_sup_1(claims)
     refused = await claims.refused(cid, "withdraw", {"by": "portal", "reason": "changed my mind"})
     assert refused.type == "NotAllowedInStage"

@@ -1,5 +1,5 @@
-"""A bank-account change needs the claimant's proof (SPEC section 11): a one-time code sent to the phone or
-e-mail on file through the notification outbox. A wrong code is counted; the third locks account changes and
+"""A bank-account change needs the claimant's proof (docs/rules.md#identity-and-access): a one-time code sent to the
+phone or e-mail on file through the notification outbox. A wrong code is counted; the third locks account changes and
 alerts a supervisor; the claimant is told of a change on the contact on file."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Complaints (SPEC section 14) on the time-skipping server: acknowledged late, resolved late, escalated at the
+"""Complaints (docs/complaints.md) on the time-skipping server: acknowledged late, resolved late, escalated at the
 regulator's 15-day ceiling; a complex complaint's 30-day ceiling; the handler took no part in the claim."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Payload encryption (SPEC section 12): what Temporal stores for a claim is encrypted; keys rotate without
+"""Payload encryption (docs/rules.md#personal-data): what Temporal stores for a claim is encrypted; keys rotate without
 losing old histories; the codec server decrypts for staff only."""
 
 from __future__ import annotations

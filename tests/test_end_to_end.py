@@ -122,7 +122,7 @@ async def test_the_temporal_cli_alone_runs_claims_through_every_update(live, dev
     cli = Cli(dev_env, live, codec_server)
     spec = json.loads((PROJECT_ROOT / "samples" / "claim.json").read_text())
 
-    # A: the SPEC's own JSON; documents, assignment, escalation and approval through the CLI
+    # A: the contract's example JSON; documents, assignment, escalation and approval through the CLI
     a = {**spec, "claim_id": "CLI-A", "incident": {**spec["incident"], "occurred_at": days_ago(1)}}
     await cli.start(a)
     await cli.wait("CLI-A", lambda s: s["stage"] == "awaiting_documents", "awaiting_documents")

@@ -1,4 +1,4 @@
-"""The survey after closing (SPEC section 14), on the time-skipping server: an answer within the window is
+"""The survey after closing (docs/complaints.md), on the time-skipping server: an answer within the window is
 recorded on the claim and in the database; a score of 1 or 2 opens a supervisor's call-back clock that warns
 and escalates when nobody calls, and only a supervisor who took no part may record the call-back."""
 

@@ -1,5 +1,5 @@
-"""Verified identity on every update (SPEC section 11): the workflow itself refuses a credential that is
-missing, expired, forged, from another issuer or for another service (NotAuthenticated), or that names
+"""Verified identity on every update (docs/rules.md#identity-and-access): the workflow itself refuses a credential
+that is missing, expired, forged, from another issuer or for another service (NotAuthenticated), or that names
 another person, role or kind of sender than the payload (NotAuthorized). Refused updates leave no trace."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Every letter and SMS in Chinese and English (SPEC section 13): no message id without a Chinese translation, no
-English left in a Chinese letter, no template variable rendered empty, amounts with their currency, Beijing
-time, and every SMS within two 70-character segments."""
+"""Every letter and SMS in Chinese and English (docs/rules.md#language-and-channels): no message id without a Chinese
+translation, no English left in a Chinese letter, no template variable rendered empty, amounts with their currency,
+Beijing time, and every SMS within two 70-character segments."""
 
 from __future__ import annotations
 

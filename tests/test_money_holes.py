@@ -233,7 +233,7 @@ async def test_one_document_reference_counts_for_one_kind_only(claims: Claims):
 
 
 def test_the_payout_is_rounded_one_way_everywhere():
-    """Half a cent rounds up (SPEC section 4) in the computed payout, in the guard's ceiling and in the
+    """Half a cent rounds up (docs/rules.md#payout) in the computed payout, in the guard's ceiling and in the
     estimate an advance is held to."""
     claimed, deductible, ratio = D("1000.05"), D("0"), D("0.5")  # 500.025
     assert after_terms(claimed, deductible, ratio) == D("500.03")

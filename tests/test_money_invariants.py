@@ -1,4 +1,4 @@
-"""SPEC section 10, the money invariants, under randomly generated sequences of updates and timer skips.
+"""docs/rules.md#money-invariants, the money invariants, under randomly generated sequences of updates and timer skips.
 
 A hypothesis state machine drives real claims through a real worker with the real activities (SQLite) on
 the time-skipping server. Rules are what the outside world can do to a claim: start it, send every update
@@ -616,7 +616,7 @@ class ClaimsMachine(RuleBasedStateMachine):
             seconds -= 86400
         ClaimsMachine.answers["test server lost a continued run's last task"] += self.rig.lost_tasks - lost
 
-    # ------------------------------------------------------------------ invariants (SPEC section 10)
+    # ------------------------------------------------------------------ invariants (docs/rules.md#money-invariants)
 
     def views(self) -> list[tuple[ClaimRecord, Snapshot]]:
         return [(r, self.seen[r.claim_id]) for r in self.claims if r.claim_id in self.seen]

@@ -1,4 +1,5 @@
-"""Properties of the pure money rules (SPEC sections 4 and 6), over hundreds of generated cases, no Temporal."""
+"""Properties of the pure money rules (docs/rules.md, payout and authority), over hundreds of generated cases, no
+Temporal."""
 
 from __future__ import annotations
 

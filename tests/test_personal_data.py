@@ -1,5 +1,5 @@
-"""No personal data in the clear (SPEC section 12), scanned where an outsider would look: the demo's claims down
-every path, then what the `temporal` CLI shows of each history (no codec: what anyone with read access to the
+"""No personal data in the clear (docs/rules.md#personal-data), scanned where an outsider would look: the demo's claims
+down every path, then what the `temporal` CLI shows of each history (no codec: what anyone with read access to the
 namespace sees), the worker's log, and every row of every table."""
 
 from __future__ import annotations

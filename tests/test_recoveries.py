@@ -1,6 +1,6 @@
-"""Money out that no decision allows is owed back (SPEC section 10): a recovery opens when the claim closes, the
-claimant gets a letter, and it stays open (keeping the claim's run open) until finance records the repayment or a
-manager who took no part writes off the rest. A later decision that allows the money sets it off.
+"""Money out that no decision allows is owed back (docs/rules.md#money-invariants): a recovery opens when the claim
+closes, the claimant gets a letter, and it stays open (keeping the claim's run open) until finance records the repayment
+or a manager who took no part writes off the rest. A later decision that allows the money sets it off.
 
 The general proof is the decision core's machine (tests/test_decision_core.py), which reaches every one of these
 events thousands of times; these run the same rule through the workflow, its letters and its read model.

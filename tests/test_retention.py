@@ -1,5 +1,5 @@
 """Closed claims' histories outlive the namespace's retention: exported, still encrypted, to the audit archive,
-kept as long as Insurance Law art. 87 says, and replayable from the export (SPEC section 12)."""
+kept as long as Insurance Law art. 87 says, and replayable from the export (docs/rules.md#personal-data)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every wait has a way out, and nothing fails silently (SPEC section 10)."""
+"""Every wait has a way out, and nothing fails silently (docs/rules.md#money-invariants)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The Temporal web UI, in headless Chromium, shows a claim's input decrypted to a signed-in staff member, through
-the codec server, and encrypted to anyone else (SPEC section 12).
+the codec server, and encrypted to anyone else (docs/rules.md#personal-data).
 
 The stack is `make run`'s: the embedded Temporal server started with the codec endpoint configured, a worker
 process and an API process. The browser signs in on the API's `/sign-in` page, then turns on the UI's own
@@ -68,8 +68,8 @@ def signed_in_with_token(browser: Browser, stack: Stack, token: str) -> tuple[Br
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{stack.url}/sign-in")
-    page.fill("#token", token)
-    page.click("#sign-in")
+    page.get_by_label("访问令牌 · Access token").fill(token)
+    page.get_by_role("button", name="登录 · Sign in").click()
     return context, page
 
 
@@ -152,16 +152,16 @@ def test_a_supervisor_finds_an_overdue_claim_approves_within_authority_and_is_re
     sign_in_as(page, "sup-1")
     page.wait_for_url(f"{stack.url}/app")
     assert "sup-1" in page.inner_text("#who")
-    row = page.locator(f"tr[data-claim='{within}']")
+    row = page.get_by_role("row").filter(has_text=within)
     assert "overdue" in (row.get_attribute("class") or ""), "the breached claim is marked overdue"
     page.screenshot(path=str(shots / "queue.png"), full_page=True)
 
-    row.locator("a").click()
+    row.get_by_role("link", name=within).click()
     page.wait_for_url(f"**/app/claims/{within}")
     assert "待审批" in page.inner_text("#stage")
     page.screenshot(path=str(shots / "claim.png"), full_page=True)
-    page.fill("input[name=comment]", "核对无误")
-    page.click("#approve")
+    page.get_by_label("意见").fill("核对无误")
+    page.get_by_role("button", name="批准 Approve").click()
     page.wait_for_url(f"**/app/claims/{within}?done=approve")
     status = stack.wait(within, lambda s: s["outcome"] == "paid", "paid")
     assert [a["approver_id"] for a in status["approvals"]] == ["sup-1"]
@@ -176,8 +176,9 @@ def test_a_supervisor_finds_an_overdue_claim_approves_within_authority_and_is_re
     stack.wait(beyond, lambda s: s["stage"] == "awaiting_approval", "awaiting approval")
     page.goto(f"{stack.url}/app/claims/{beyond}")
     assert "manager" in page.inner_text("#rule"), "the authority rule is shown before trying"
-    page.click("#approve")
-    assert "manager" in page.inner_text("#problem").lower() or "经理" in page.inner_text("#problem")
+    page.get_by_role("button", name="批准 Approve").click()
+    problem = page.get_by_role("alert").inner_text()
+    assert "manager" in problem.lower() or "经理" in problem
     page.screenshot(path=str(shots / "refused.png"), full_page=True)
     assert stack.wait(beyond, lambda s: True, "status")["approvals"] == [], "the workflow refused it"
     context.close()
@@ -199,24 +200,25 @@ def test_a_claimant_passes_the_code_check_uploads_the_missing_materials_and_sees
     page = context.new_page()
     page.goto(f"{stack.url}/c/{cid}")
     assert page.locator("#missing").count() == 0, "nothing of the claim shows before the code check"
-    page.click("#send-code")
+    page.get_by_role("button", name="发送验证码").click()
     page.wait_for_selector("#code-sent")
-    page.fill("#code", "000000" if stack.code_received(cid, "progress") != "000000" else "111111")
-    page.click("#verify")
-    assert "验证码不正确" in page.inner_text("#problem"), "a wrong code is refused, in Chinese"
-    page.fill("#code", stack.code_received(cid, "progress"))
+    page.get_by_label("验证码").fill("000000" if stack.code_received(cid, "progress") != "000000" else "111111")
+    page.get_by_role("button", name="查看进度").click()
+    assert "验证码不正确" in page.get_by_role("alert").inner_text(), "a wrong code is refused, in Chinese"
+    page.get_by_label("验证码").fill(stack.code_received(cid, "progress"))
     page.screenshot(path=str(shots / "claimant-code.png"), full_page=True)
-    page.click("#verify")
+    page.get_by_role("button", name="查看进度").click()
     page.wait_for_url(f"**/c/{cid}")
     assert page.get_attribute("#stage", "data-stage") == "awaiting_documents"
-    assert page.locator("#missing li").count() == len(missing)
+    items = page.locator("#missing").get_by_role("listitem")
+    assert items.count() == len(missing)
     assert page.get_attribute("#steps li.current", "data-stage") == "awaiting_documents"
     page.screenshot(path=str(shots / "claimant-missing.png"), full_page=True)
 
     for kind in missing:
         page.set_input_files(f"#file-{kind}", files=[{"name": f"{kind}.pdf", "mimeType": "application/pdf",
                                                        "buffer": pdf(f"{cid} {kind}")}])
-        page.click(f"#upload-{kind}")
+        items.filter(has=page.locator(f"#file-{kind}")).get_by_role("button", name="上传").click()
         page.wait_for_selector("#uploaded")
     status = stack.wait(cid, lambda s: s["stage"] not in ("awaiting_documents", "registered"), "materials complete")
     assert status["missing_documents"] == []
@@ -231,7 +233,8 @@ def test_a_claimant_passes_the_code_check_uploads_the_missing_materials_and_sees
     stranger = other.new_page()
     stranger.goto(f"{stack.url}/c/{cid}?lang=en")
     assert stranger.locator("#stage").count() == 0, "another browser must pass the code check itself"
-    assert stranger.inner_text("#send-code") == "Send me a code", "English claimants' links open in English"
+    assert stranger.get_by_role("button", name="Send me a code").count() == 1, \
+        "English claimants' links open in English"
     assert stranger.get_attribute("html", "lang") == "en"
     assert other.request.get(f"{stack.url}/app/documents/{'0' * 64}", max_redirects=0).status in (303, 307), \
         "stored files are for signed-in staff"
@@ -334,10 +337,10 @@ def test_staff_sign_in_by_the_identity_providers_authorization_code_flow(stack: 
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
     page.goto(f"{stack.url}/app")
-    page.click("#sign-in-oidc")
-    page.wait_for_selector("#idp-mgr-1")
-    assert "/dev-idp/authorize" in page.url and "code_challenge_method=S256" in page.url, "PKCE, S256"
-    page.click("#idp-mgr-1")
+    page.get_by_role("link", name=re.compile("通过统一身份认证登录")).click()
+    page.wait_for_url("**/dev-idp/authorize**")
+    assert "code_challenge_method=S256" in page.url, "PKCE, S256"
+    sign_in_as(page, "mgr-1")
     page.wait_for_url(f"{stack.url}/app")
     assert "mgr-1" in page.inner_text("#who"), "back at the workbench, signed in as the person chosen"
     session = next(c for c in context.cookies() if c["name"] == "claims_session")
@@ -348,7 +351,7 @@ def test_staff_sign_in_by_the_identity_providers_authorization_code_flow(stack: 
     stranger = browser.new_context()
     page = stranger.new_page()
     page.goto(f"{stack.url}/sign-in/callback?code=forged&state=forged")
-    assert "start again" in page.inner_text("#problem"), "a callback that this browser did not start is refused"
+    assert "start again" in page.get_by_role("alert").inner_text(), "a callback this browser did not start is refused"
     stranger.close()
 
 
@@ -383,15 +386,15 @@ def test_a_claimant_answers_the_survey_and_a_low_score_opens_a_call_back(stack: 
     context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
     page.goto(f"{stack.url}/c/{cid}")
-    page.click("#send-code")
+    page.get_by_role("button", name="发送验证码").click()
     page.wait_for_selector("#code-sent")
-    page.fill("#code", stack.code_received(cid, "progress"))
-    page.click("#verify")
+    page.get_by_label("验证码").fill(stack.code_received(cid, "progress"))
+    page.get_by_role("button", name="查看进度").click()
     page.wait_for_selector("#survey")
-    page.check("#score-2")
-    page.fill("#comment", "等待时间太长")
+    page.get_by_role("radio", name="2").check()
+    page.get_by_label("我们可以改进什么？（选填）").fill("等待时间太长")
     page.screenshot(path=str(shots / "claimant-survey.png"), full_page=True)
-    page.click("#send-survey")
+    page.get_by_role("button", name="提交").click()
     page.wait_for_selector("#answered")
     assert "回访" in page.inner_text("#answered") and page.locator("#survey").count() == 0
     context.close()
@@ -431,9 +434,9 @@ def test_staff_see_what_the_machine_read_beside_the_invoice_and_correct_it(stack
     page.wait_for_url(f"**/app/claims/{cid}")
     assert "4160.00" in page.inner_text("#documents dd[data-field='total']"), "the total read, beside the file"
     page.screenshot(path=str(shots / "claim-document-read.png"), full_page=True)
-    page.select_option("form.correct select[name='field']", "total")
-    page.fill("form.correct input[name='value']", "3200.00")
-    page.click("form.correct button")
+    page.get_by_label("字段 · field").select_option("total")
+    page.get_by_label("正确值 · value").fill("3200.00")
+    page.get_by_role("button", name="更正 Correct").click()
     page.wait_for_selector("#done")
     corrected = page.inner_text("#documents dd[data-field='total']")
     assert "3200.00" in corrected and "sup-1" in corrected, "the correction, with who made it"
@@ -477,15 +480,14 @@ def test_finance_records_a_repayment_and_a_manager_writes_off_the_rest_on_the_wo
     page.wait_for_url(f"**/app/claims/{cid}")
     assert "10,000.00" in page.inner_text("#recovery-outstanding")
     assert "拒赔案件已有预付款" in page.inner_text("#recoveries"), "the reason, in Chinese"
-    page.fill("#recoveries input[name='amount']", "4000.00")
-    page.fill("#recoveries input[name='reference']", "TRF-20261204-1")
+    page.get_by_label(re.compile("收回金额")).fill("4000.00")
+    page.get_by_label(re.compile("银行流水号")).fill("TRF-20261204-1")
     page.get_by_role("button", name=re.compile("登记收回")).click()
     page.wait_for_selector("#done")
     assert "6,000.00" in page.inner_text("#recovery-outstanding")
     page.get_by_label(re.compile("核销理由")).fill("claimant cannot be reached")
     page.get_by_role("button", name=re.compile("核销")).click()
-    page.wait_for_selector("#problem")
-    assert "manager" in page.inner_text("#problem"), "finance does not write off"
+    assert "manager" in page.get_by_role("alert").inner_text(), "finance does not write off"
     finance.close()
 
     manager = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1400})

@@ -1,4 +1,4 @@
-"""SLA clocks (SPEC section 3): start, pause, resume, stop; a watcher that warns, breaches and escalates.
+"""SLA clocks (docs/rules.md#deadlines): start, pause, resume, stop; a watcher that warns, breaches and escalates.
 
 A staff clock warns its owner at the SLA table's `warn_at` share of its time, and on breach records the
 breach, raises the claim one tier, tells that tier and gives it the clock's full length again. A claimant

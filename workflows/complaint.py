@@ -1,5 +1,5 @@
 """ComplaintWorkflow: one complaint from receipt to resolution, on the clocks of the service standard and the
-regulator (SPEC section 14).
+regulator (docs/complaints.md).
 
 Three clocks run from the moment the complaint was received: acknowledge within 24 hours and resolve within 72
 (the service standard), and in any case resolve within the regulator's 15 days (30 once marked complex, with a

@@ -1,4 +1,4 @@
-"""Reading a claim's uploaded documents by machine and acting on what they say (SPEC section 5 risk rules).
+"""Reading a claim's uploaded documents by machine and acting on what they say (docs/rules.md#risk-scoring risk rules).
 
 Each uploaded document of a kind that is read (`models/documents.py` READ_KINDS; only the API's content-addressed
 uploads, `doc://sha256/...`) goes to the OCR workers' task queue, so a slow page never holds a claims worker and

@@ -29,7 +29,7 @@ class Period:
 
 @dataclass(frozen=True)
 class Limits:
-    """The authority table the claim is decided under (SPEC section 6), fixed at registration."""
+    """The authority table the claim is decided under (docs/rules.md#authority-limits), fixed at registration."""
 
     adjuster: Decimal = Decimal("10000")
     supervisor: Decimal = Decimal("100000")

@@ -1,4 +1,4 @@
-"""Who may send which update, given the verified sender of its credential (SPEC section 11).
+"""Who may send which update, given the verified sender of its credential (docs/rules.md#identity-and-access).
 
 Staff updates need a staff token whose subject is the person the payload names and whose roles include the
 role the payload claims; the claimant-side updates need a channel's token. Ids compare case-insensitively.

@@ -1,4 +1,4 @@
-"""Authority limits and four-eyes rules (SPEC section 6 and lifecycle step 7)."""
+"""Authority limits and four-eyes rules (docs/rules.md#authority-limits and lifecycle step 7)."""
 
 from __future__ import annotations
 

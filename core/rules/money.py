@@ -1,4 +1,4 @@
-"""The one guard for money (SPEC section 10): every decision that moves money passes `refusal`.
+"""The one guard for money (docs/rules.md#money-invariants): every decision that moves money passes `refusal`.
 
 System approval, a person's approval, an amount agreed on appeal, an approved advance and the statutory
 advance are all `MoneyDecision`s. The workflow's validators call `refusal` before a request enters history,
@@ -56,7 +56,7 @@ class Terms:
 
 @dataclass(frozen=True)
 class Authority:
-    """Who may decide how much (SPEC section 6)."""
+    """Who may decide how much (docs/rules.md#authority-limits)."""
 
     limits: Mapping[str, Decimal | None]
     """Per role; None is unlimited."""

@@ -1,4 +1,4 @@
-"""Payout computation (SPEC section 4): Decimal throughout, half-up to cents, every step with its clause."""
+"""Payout computation (docs/rules.md#payout): Decimal throughout, half-up to cents, every step with its clause."""
 
 from __future__ import annotations
 

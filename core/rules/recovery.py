@@ -1,5 +1,5 @@
-"""Money out that no decision allows is owed back (SPEC section 10): the one rule the decision core and the claim
-workflow both reckon a closing with.
+"""Money out that no decision allows is owed back (docs/rules.md#money-invariants): the one rule the decision core and
+the claim workflow both reckon a closing with.
 
 At each closing the claim compares what went out with what its decision allows (the decided amount when the claim
 closes paid; nothing when it closes denied, withdrawn or incomplete). What the claimant holds beyond that, less

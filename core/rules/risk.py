@@ -1,4 +1,4 @@
-"""Risk scoring (SPEC section 5): points per rule, reasons kept with the score."""
+"""Risk scoring (docs/rules.md#risk-scoring): points per rule, reasons kept with the score."""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ def choose_path(claim: ClaimInput, risk: RiskAssessment, rules: Rules, one_ref_o
 
 
 def investigation_reason(claim: ClaimInput, risk: RiskAssessment, rules: Rules) -> str | None:
-    """Why the claim is investigated (SPEC lifecycle step 5), or None."""
+    """Why the claim is investigated (docs/lifecycle.md, step 5), or None."""
     if risk.level == "high":
         return "high risk"
     if risk.level == "medium" and claim.claimed_amount > rules.investigation_amount_threshold:
