@@ -6,13 +6,14 @@ from collections.abc import Callable
 
 import uvicorn
 
-from api.app import Services, create_app
+from api.app import create_app
 from config.encryption import EncryptionCodec, keyring_for
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from db.engine import make_engine
 from documents.store import store_for
+from edge.services import Services
 from identity import development
 from identity.codes import code_secret
 from identity.keys import verifier_for

@@ -12,11 +12,11 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 import structlog
-from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -29,17 +29,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import Client
 
-from api import auth
-from api.auth import Caller
-from api.claimant import router as claimant_router
-from api.claims import claim_status_of, send_update, store_and_submit
 from api.codec import router as codec_router
 from api.complaints import router as complaints_router
-from api.dev_idp import router as dev_idp_router
-from api.limits import BodyLimit
-from api.problems import (
+from client.claims import DuplicateClaim, UpdateMethod, start_claim
+from config.tracing import shutdown_tracing
+from db.engine import utc
+from db.verification_codes import check
+from edge.claims import claim_status_of, send_update, store_and_submit
+from edge.deps import ANYONE, CHANNEL, REPORTER, SERVICES, STAFF
+from edge.limits import BodyLimit
+from edge.problems import (
     PROBLEM_RESPONSES,
     ProblemError,
     forbidden,
@@ -48,25 +48,20 @@ from api.problems import (
     unexpected_handler,
     validation_handler,
 )
-from api.session import router as session_router
-from api.tracing import Traced
-from api.views import ClaimAccepted, ClaimProgress, MissingDocuments, StoredUpload, WorkItem, Worklist
-from api.workbench import SignInNeeded
-from api.workbench import router as workbench_router
-from client.claims import DuplicateClaim, UpdateMethod, start_claim
-from config.encryption import EncryptionCodec
-from config.tracing import shutdown_tracing
-from db.engine import utc
-from db.verification_codes import check
-from documents.store import DocumentStore
-from identity.keys import Verifier
-from identity.oidc import Login
+from edge.services import Services
+from edge.tracing import Traced
+from edge.views import ClaimAccepted, ClaimProgress, MissingDocuments, StoredUpload, WorkItem, Worklist
 from models import contract as c
 from models.documents import CorrectDocumentField
 from models.fields import DocumentKind
 from models.messages import CodeCheck
 from models.tables import Claim, IdempotentRequest
 from reporting.charts import ECHARTS
+from web.claimant import router as claimant_router
+from web.dev_idp import router as dev_idp_router
+from web.session import router as session_router
+from web.workbench import SignInNeeded
+from web.workbench import router as workbench_router
 from workflows.claim import ClaimWorkflow
 
 log = structlog.get_logger(__name__)
@@ -114,45 +109,6 @@ UPDATES: dict[str, tuple[UpdateMethod[Any], type[BaseModel], str]] = {
     "write_off_recovery": (ClaimWorkflow.write_off_recovery, c.WriteOffRecovery,
                           "Write off what is still owed on a recovery (a manager)"),
 }
-
-
-class Services:
-    """What the routes use: set on the app at start-up (or by a test)."""
-
-    def __init__(self, client: Client, engine: Engine, store: DocumentStore, verifier: Verifier, code_secret: bytes,
-                 task_queue: str, max_upload_bytes: int, codec: EncryptionCodec,
-                 session_same_site: Literal["strict", "lax", "none"] = "strict",
-                 demo_tokens: Callable[[str, tuple[str, ...]], str] | None = None,
-                 portal_token: Callable[[], str] | None = None, report_timezone: str = "Asia/Shanghai",
-                 login: Login | None = None) -> None:
-        self.client = client
-        self.engine = engine
-        self.store = store
-        self.verifier = verifier
-        self.code_secret = code_secret
-        self.task_queue = task_queue
-        self.max_upload_bytes = max_upload_bytes
-        self.codec = codec
-        self.session_same_site = session_same_site
-        self.demo_tokens = demo_tokens
-        """Mints a token for a demo staff member: only with the development issuer (the sign-in page's list)."""
-        self.portal_token = portal_token
-        self.report_timezone = report_timezone
-        self.login = login
-        """The staff sign-in by the identity provider's authorization-code flow (identity/oidc.py)."""
-        """The self-service channel's token, which the claimant pages act with (identity/portal.py)."""
-
-
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
-
-
-SERVICES = Annotated[Services, Depends(services)]
-STAFF = Annotated[Caller, Depends(auth.staff)]
-CHANNEL = Annotated[Caller, Depends(auth.channel)]
-ANYONE = Annotated[Caller, Depends(auth.authenticate)]
-REPORTER = Annotated[Caller, Depends(auth.channel_or_staff)]
 
 
 # --------------------------------------------------------------------------- routes
@@ -261,10 +217,14 @@ async def _require_stored(svc: Services, documents: list[dict[str, Any]]) -> Non
                                f"documents.{i}.ref: no document {ref} was uploaded; upload it with /documents")
 
 
-def _action(name: str, update: UpdateMethod[Any], model: type[BaseModel],
+Payload = TypeVar("Payload", bound=BaseModel)
+"""An action's payload model: the route is made once per update, with the update's own model."""
+
+
+def _action(name: str, update: UpdateMethod[Any], model: type[Payload],
             summary: str) -> Callable[..., Awaitable[Any]]:
     async def act(claim_id: CLAIM_ID, svc: SERVICES, caller: ANYONE,
-                  payload: Annotated[model, Body()]) -> Any:  # type: ignore[valid-type]
+                  payload: Annotated[Payload, Body()]) -> Any:
         body: BaseModel = payload
         sent = body.model_dump(mode="json", exclude_unset=True, exclude={"credential"})
         if name == "submit_documents":

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Body, Depends, Request
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
-from api import auth
-from api.auth import Caller
-from api.problems import PROBLEM_RESPONSES, ProblemError
 from config.encryption import EncryptionCodec, UnknownKey
+from edge import auth
+from edge.auth import Caller
+from edge.problems import PROBLEM_RESPONSES, ProblemError
+from edge.services import services_of
 
 router = APIRouter(prefix="/codec", tags=["codec"], responses=PROBLEM_RESPONSES)
 STAFF = Annotated[Caller, Depends(auth.staff_or_session)]
@@ -41,7 +42,7 @@ def _answer(payloads: list[Payload]) -> dict[str, Any]:
 
 
 def _codec(request: Request) -> EncryptionCodec:
-    codec: EncryptionCodec = request.app.state.services.codec
+    codec: EncryptionCodec = services_of(request).codec
     return codec
 
 

@@ -4,7 +4,7 @@ what, as for claims."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi import Path as PathParam
@@ -13,11 +13,12 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import auth
-from api.auth import Caller
-from api.problems import PROBLEM_RESPONSES, ProblemError, forbidden, not_found, refused
 from client import complaints as complaint_client
 from client.claims import UpdateMethod, execute_update
+from edge import auth
+from edge.auth import Caller
+from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden, not_found, refused
+from edge.services import services_of
 from models import complaints as k
 from workflows.complaint import ComplaintWorkflow
 
@@ -46,7 +47,7 @@ class ComplaintAccepted(BaseModel):
 
 
 def _client(request: Request) -> Client:
-    client: Client = request.app.state.services.client
+    client: Client = services_of(request).client
     return client
 
 
@@ -58,7 +59,7 @@ async def file_complaint(complaint: k.ComplaintInput, request: Request, response
     sent = complaint.model_copy(update={"credential": caller.token})
     try:
         workflow_id = await complaint_client.file_complaint(_client(request), sent,
-                                                            request.app.state.services.task_queue)
+                                                            services_of(request).task_queue)
     except complaint_client.DuplicateComplaint as err:
         raise ProblemError(409, "duplicate-complaint", "Duplicate complaint", str(err)) from None
     response.headers["Location"] = f"/complaints/{complaint.complaint_id}"
@@ -78,9 +79,13 @@ async def complaint_status(complaint_id: COMPLAINT_ID, request: Request, caller:
         raise
 
 
-def _action(name: str, update: UpdateMethod[Any], model: type[BaseModel], summary: str) -> Any:
+Payload = TypeVar("Payload", bound=BaseModel)
+"""An action's payload model: the route is made once per update, with the update's own model."""
+
+
+def _action(name: str, update: UpdateMethod[Any], model: type[Payload], summary: str) -> Any:
     async def act(complaint_id: COMPLAINT_ID, request: Request, caller: ANYONE,
-                  payload: Annotated[model, Body()]) -> Any:  # type: ignore[valid-type]
+                  payload: Annotated[Payload, Body()]) -> Any:
         body: BaseModel = payload
         sent = {**body.model_dump(mode="json", exclude_unset=True, exclude={"credential"}), "credential": caller.token}
         handle = _client(request).get_workflow_handle(k.complaint_workflow_id(complaint_id))

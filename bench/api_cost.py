@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from config.encryption import converter_for  # noqa: E402
 from identity.keys import verifier_for  # noqa: E402
 from models.contract import WORKFLOW_TYPE, workflow_id_for  # noqa: E402
-from tests.api_stack import Stack, start_stack, stop_stack  # noqa: E402
-from tests.claims import auto_claim, docs  # noqa: E402
+from testkit.api_stack import Stack, start_stack, stop_stack  # noqa: E402
+from testkit.claims import auto_claim, docs  # noqa: E402
 
 
 def figures(samples: list[float]) -> tuple[float, float]:

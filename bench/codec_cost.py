@@ -37,9 +37,9 @@ from db.engine import make_engine  # noqa: E402
 from db.schema import upgrade  # noqa: E402
 from models import search_attributes  # noqa: E402
 from models.contract import WORKFLOW_TYPE, workflow_id_for  # noqa: E402
-from tests.claims import auto_claim  # noqa: E402
-from tests.conftest import sample_policies  # noqa: E402
-from worker import build_worker  # noqa: E402
+from testkit.claims import auto_claim  # noqa: E402
+from testkit.world import sample_policies  # noqa: E402
+from workers.claims import build_worker  # noqa: E402
 
 KEYRING = Keyring("bench", {"bench": bytes(range(32))})
 

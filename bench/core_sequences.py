@@ -1,4 +1,4 @@
-"""The decision core's state machine (properties/core_machine.py) over many sequences, with the rate and violations.
+"""The decision core's state machine (testkit/core_machine.py) over many sequences, with the rate and violations.
 
     .venv/bin/python bench/core_sequences.py                 # 100,000 sequences of up to 30 commands
     .venv/bin/python bench/core_sequences.py --sequences 5000
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hypothesis import HealthCheck, settings  # noqa: E402
 from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 
-from properties.core_machine import CoreMachine  # noqa: E402
+from testkit.core_machine import CoreMachine  # noqa: E402
 
 
 def main() -> int:

@@ -50,9 +50,9 @@ from db.engine import make_engine  # noqa: E402
 from db.schema import upgrade  # noqa: E402
 from models import search_attributes  # noqa: E402
 from models.contract import WORKFLOW_TYPE, workflow_id_for  # noqa: E402
-from tests.claims import auto_claim, docs  # noqa: E402
-from tests.conftest import POSTGRES_URL, TEST_KEYRING, sample_policies  # noqa: E402
-from tests.conftest import TEST_KEYS as KEYS_FOR_HISTORIES  # noqa: E402  (the saved histories' key)
+from testkit.claims import auto_claim, docs  # noqa: E402
+from testkit.world import POSTGRES_URL, TEST_KEYRING, sample_policies  # noqa: E402
+from testkit.world import TEST_KEYS as KEYS_FOR_HISTORIES  # noqa: E402  (the saved histories' key)
 from workflows.claim import ClaimWorkflow  # noqa: E402
 
 # --------------------------------------------------------------------------- the two kinds of run

@@ -1,4 +1,4 @@
-"""Soak the money invariants: the state machine of tests/test_money_invariants.py, thousands of sequences.
+"""Soak the money invariants: the state machine of testkit/money_machine.py, thousands of sequences.
 
     .venv/bin/python bench/money_soak.py --sequences 2000 --steps 12
 
@@ -23,8 +23,8 @@ os.environ.setdefault("CLAIMS_PROPERTY_PROGRESS", "25")  # read when the state m
 
 from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 
-from tests.money_rig import Rig  # noqa: E402
-from tests.test_money_invariants import ClaimsMachine, machine_settings  # noqa: E402
+from testkit.money_machine import ClaimsMachine, machine_settings  # noqa: E402
+from testkit.money_rig import Rig  # noqa: E402
 
 
 def main() -> int:

@@ -8,13 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio.client import Client
 
 from client.claims import Refused, claims_matching, worklist_query
 from client.credentials import with_credential
 from config.settings import Settings
-from models.contract import ClaimInput
 
 
 class CommandError(Refused):
@@ -41,16 +39,6 @@ def read_claim_file(path: Path) -> dict[str, Any]:
     if not isinstance(claim, dict):
         raise CommandError(f"{path}: expected a claim as a JSON object, got a JSON {type(claim).__name__}")
     return claim
-
-
-def parse_claim(claim: Any) -> ClaimInput:
-    if not isinstance(claim, dict):
-        raise CommandError(f"invalid claim: expected a JSON object, got {type(claim).__name__}")
-    try:
-        return ClaimInput.model_validate(claim)
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise CommandError(f"invalid claim: {problems}") from None
 
 
 Flags = list[tuple[str, str, dict[str, Any]]]

@@ -17,12 +17,11 @@ from cli.claims import (
     Flags,
     add_update_commands,
     as_json,
-    parse_claim,
     read_claim_file,
     update_payload,
     worklist,
 )
-from client.claims import CLAIM_UPDATES, Refused, claim_status, send_update, start_claim
+from client.claims import CLAIM_UPDATES, Refused, claim_status, parse_claim, send_update, start_claim
 from client.credentials import development_token, with_credential
 from config.logging import configure_logging
 from config.settings import Settings, get_settings

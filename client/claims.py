@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from types import FunctionType
 from typing import Any, TypeVar, cast
 
+from pydantic import ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
@@ -59,6 +60,22 @@ CLAIM_UPDATES: dict[str, UpdateMethod[Any]] = {
         ClaimWorkflow.survey_response, ClaimWorkflow.record_callback, ClaimWorkflow.correct_document_field)}
 """The claim's updates by their names in the contract (docs/contract.md), for the command line and the demo,
 which take the name from the user or a script."""
+
+
+class InvalidClaim(Refused):
+    """A report the contract's model refuses, with every field that is wrong, in one line."""
+
+
+def parse_claim(claim: Any) -> ClaimInput:
+    """A report checked against the contract, at the edge that received it (a file, a script): the one check
+    before it starts; the HTTP API's model does the same for a request's body."""
+    if not isinstance(claim, dict):
+        raise InvalidClaim(f"invalid claim: expected a JSON object, got {type(claim).__name__}")
+    try:
+        return ClaimInput.model_validate(claim)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise InvalidClaim(f"invalid claim: {problems}") from None
 
 
 async def start_claim(client: Client, claim: ClaimInput, task_queue: str) -> str:

@@ -25,7 +25,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 
 from activities.database import load_policies
-from client.claims import Refused, start_claim
+from client.claims import Refused, parse_claim, start_claim
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import connect, embedded_server_running, stop_embedded_server
 from db.engine import make_engine
@@ -34,10 +34,10 @@ from demo.desk import Desk, at_stage, claim_status, wait_for
 from demo.read_documents import invoice_above_claim, invoice_read, uploaded_invoice
 from demo.services import start_background
 from documents.store import DocumentStore, store_for
-from models.contract import ClaimInput, PolicyTerms, workflow_id_for
+from models.contract import PolicyTerms, workflow_id_for
 from ocr.worker import build_ocr_worker
 from reporting.reports import build_daily_report, render_daily_report
-from worker import build_worker
+from workers.claims import build_worker
 
 SAMPLES = PROJECT_ROOT / "samples"
 
@@ -363,7 +363,7 @@ async def play(client: Client, scenario: Scenario, settings: Settings) -> Row:
     claim_id = scenario.claim["claim_id"]
     row = Row(claim_id, scenario.name, "-", "", "-", None, scenario.expected, scenario.notes)
     try:
-        await start_claim(client, ClaimInput.model_validate(scenario.claim), settings.task_queue)
+        await start_claim(client, parse_claim(scenario.claim), settings.task_queue)
     except Refused as err:
         row.outcome = "error:InvalidClaim"
         scenario.notes.append(f"refused before starting: {err}")

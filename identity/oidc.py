@@ -2,7 +2,7 @@
 
 With a real identity provider (`CLAIMS_OIDC_ISSUER`), its endpoints come from the issuer's discovery document
 and the workbench is a confidential client (`CLAIMS_OIDC_CLIENT_ID`, `CLAIMS_OIDC_CLIENT_SECRET`). With the
-development issuer, the API itself plays the provider's part (api/dev_idp.py: a page listing the demo staff),
+development issuer, the API itself plays the provider's part (web/dev_idp.py: a page listing the demo staff),
 so the embedded default signs in by the very same flow.
 """
 

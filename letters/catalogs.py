@@ -16,7 +16,8 @@ from babel.messages.pofile import read_po, write_po
 from letters.i18n import LANGUAGES, LOCALES
 
 SOURCES = Path(__file__).parent
-PAGES = SOURCES.parent / "api" / "templates"
+PAGES = SOURCES.parent / "web" / "templates"
+"""The claimant's pages (web/) use this catalog too; extraction reads their files, it imports nothing of them."""
 METHODS = [("templates/**.j2", "jinja2"), ("*.py", "python")]
 PAGE_METHODS = [("claimant.html", "jinja2"), ("claimant_*.html", "jinja2")]
 """The claimant's pages share the letters' catalog (the staff workbench is bilingual on the page itself)."""
@@ -26,14 +27,17 @@ KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 def message_ids() -> dict[str, list[tuple[str, int]]]:
     """Every message id in the letters' templates and the activities' code, with where it is used."""
     found: dict[str, list[tuple[str, int]]] = {}
-    for directory, methods, prefix in ((SOURCES, METHODS, ""), (PAGES, PAGE_METHODS, "../api/templates/")):
+    for needed in (SOURCES / "templates", PAGES, PAGES.parent / "claimant.py"):
+        if not needed.exists():
+            raise FileNotFoundError(f"{needed}: the catalog's messages are extracted from here; it moved?")
+    for directory, methods, prefix in ((SOURCES, METHODS, ""), (PAGES, PAGE_METHODS, "../web/templates/")):
         for filename, line, message, _comments, _context in extract_from_dir(directory, methods, keywords=KEYWORDS):
             if isinstance(message, str) and message:
                 found.setdefault(message, []).append((prefix + filename, line))
     for line, message, _comments, _context in extract_from_file("python", PAGES.parent / "claimant.py",
                                                                  keywords=KEYWORDS):
         if isinstance(message, str) and message:
-            found.setdefault(message, []).append(("../api/claimant.py", line))
+            found.setdefault(message, []).append(("../web/claimant.py", line))
     return found
 
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 
 from db.cloud_events import read
 from events.sinks import BadSignature, verify
-from tests.api_stack import free_port
+from testkit.api_stack import free_port
 
 SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtdGVzdHMtMTIzNDU2Nzg5MA=="
 

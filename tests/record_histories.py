@@ -38,8 +38,8 @@ from documents.store import FolderStore
 from models import search_attributes
 from models.contract import PolicyTerms, workflow_id_for
 from ocr.worker import build_ocr_worker
-from tests.conftest import TEST_KEYS, data_converter
-from worker import build_worker
+from testkit.world import TEST_KEYS, data_converter
+from workers.claims import build_worker
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -80,7 +80,7 @@ async def record(only_reading: bool = False) -> None:
 async def time_skipping_world(**rules: Any) -> tuple[Settings, Engine, WorkflowEnvironment]:
     """Settings (with these rules, if any), a database with the sample policies, and a time-skipping server that knows
     the claims' search attributes: where a recording runs."""
-    from tests.conftest import sample_policies
+    from testkit.world import sample_policies
 
     var = Path(tempfile.mkdtemp())
     settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
@@ -155,9 +155,9 @@ async def record_after_closing() -> None:
     denied owed back and written off, and an appeal whose review waits in a run continued as new (each run of that
     chain saved as `appeal-continued-run-N.json`)."""
     from audit.replay import runs_of
-    from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+    from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+    from testkit.harness import Claims
     from tests.conftest import claims_rig
-    from tests.harness import Claims
     from tests.test_money_holes import standard_claim
     from tests.test_recoveries import denied_after_an_advance
 

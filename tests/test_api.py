@@ -24,10 +24,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from documents.store import S3Store
-from tests.api_stack import UPLOAD_LIMIT, Stack, running_stack
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs, pdf
+from testkit.api_stack import UPLOAD_LIMIT, Stack, running_stack
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs, pdf
+from testkit.waiting import polled
 from tests.object_store import ObjectStoreServer
-from tests.waiting import polled
 
 PROBLEM = "application/problem+json"
 

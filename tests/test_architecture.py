@@ -4,6 +4,7 @@ update, query or workflow by a string."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -94,6 +95,27 @@ def test_no_workflow_client_or_api_module_calls_by_a_string_name():
     assert found == [], found
     assert STRING_CALLS.search('await handle.execute_update("approve", payload)'), "the pattern finds one"
     assert STRING_CALLS.search("await workflow.execute_activity('pay', req)"), "the pattern finds one"
+
+
+def imported_by(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    return found | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+
+
+def test_benchmarks_the_demo_and_the_product_import_no_test_module():
+    """What the tests and the benchmarks share is in testkit/; the product imports neither."""
+    wrong = []
+    for folder in ["bench", *PACKAGES]:
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            forbidden = ("tests",) if folder == "bench" else ("tests", "testkit")
+            for module in imported_by(path):
+                if module.split(".")[0] in forbidden:
+                    wrong.append(f"{path.relative_to(PROJECT_ROOT)} imports {module}")
+    for path in [PROJECT_ROOT / "worker.py", PROJECT_ROOT / "starter.py"]:
+        wrong += [f"{path.name} imports {m}" for m in imported_by(path) if m.split(".")[0] in ("tests", "testkit")]
+    assert wrong == [], wrong
+    assert "testkit.claims" in imported_by(PROJECT_ROOT / "bench" / "engine_floor.py"), "the scan reads imports"
 
 
 def test_no_class_stands_on_a_chain_of_more_than_two():

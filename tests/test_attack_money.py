@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 from tests.test_money_regressions import paid_on, small_policy, standard_claim
 
 D = Decimal

@@ -14,9 +14,9 @@ from temporalio.worker import Worker
 from activities.gateway import LedgerGateway
 from config.temporal import workflow_runner
 from identity import keys
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
-from tests.harness import Claims, queue_name
-from worker import build_activities
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.harness import Claims, queue_name
+from workers.claims import build_activities
 from workflows.claim import ClaimWorkflow
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from audit.trail import build_trail, render_html, render_json, render_text
 from cli.main import main
 from config.encryption import EncryptionCodec, decrypted_history
-from tests.conftest import TEST_KEYRING, TEST_KEYS
+from testkit.world import TEST_KEYRING, TEST_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"
 

@@ -17,15 +17,14 @@ from temporalio.exceptions import ApplicationError
 from activities.database import ClaimsDatabase
 from activities.gateway import LedgerGateway
 from cli import main as cli_main
-from cli.claims import CommandError, parse_claim
-from client.claims import DuplicateClaim, start_claim
+from client.claims import DuplicateClaim, InvalidClaim, parse_claim, start_claim
 from models.contract import ClaimInput
 from models.messages import ClaimEvent
 from models.tables import Claim
-from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
-from tests.conftest import TEST_SEAL_KEY
-from tests.harness import Claims, queue_name
-from worker import build_worker
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
+from testkit.harness import Claims, queue_name
+from testkit.world import TEST_SEAL_KEY
+from workers.claims import build_worker
 
 
 async def failure_of(handle) -> ApplicationError:
@@ -84,7 +83,7 @@ async def test_second_start_of_a_finished_claim_creates_no_second_claim_or_payme
 
 async def test_starter_refuses_a_malformed_claim_before_starting_it(claims):
     """The claim is checked once, at the edge: a malformed one never reaches the client."""
-    with pytest.raises(CommandError, match="claimed_amount"):
+    with pytest.raises(InvalidClaim, match="claimed_amount"):
         parse_claim(auto_claim(claimed_amount="-1"))
 
 

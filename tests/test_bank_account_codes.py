@@ -22,8 +22,8 @@ from letters.render import Renderer
 from letters.senders import FileSender
 from models.contract import CodePurpose
 from models.messages import CodeCheck, IssueCode, Recipient
-from tests.claims import auto_claim, docs
-from tests.conftest import TEST_KEYRING
+from testkit.claims import auto_claim, docs
+from testkit.world import TEST_KEYRING
 
 NEW_ACCOUNT = {"holder": "Li Lei", "number": "6222000011113333"}
 

@@ -22,11 +22,11 @@ from db.cloud_events import complaint_subject, read
 from db.outbox import OUTBOX
 from identity import development
 from models.complaints import COMPLAINT_WORKFLOW_TYPE, complaint_workflow_id
-from tests.claims import auto_claim
-from tests.conftest import TEST_KEYS
-from tests.harness import Claims
+from testkit.claims import auto_claim
+from testkit.harness import Claims
+from testkit.waiting import eventually
+from testkit.world import TEST_KEYS
 from tests.test_deadlines import DAY, when
-from tests.waiting import eventually
 
 HOUR = timedelta(hours=1)
 COMPLAINANT = {"name": "李雷", "phone": "13800000000", "channel": "sms"}
@@ -254,7 +254,7 @@ def test_a_complaint_write_older_than_the_rows_is_ignored_and_publishes_nothing(
 
     from activities.database import ClaimsDatabase
     from models.messages import ComplaintRecord
-    from tests.conftest import TEST_SEAL_KEY
+    from testkit.world import TEST_SEAL_KEY
 
     db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
     base = {"complaint_id": f"K-{uuid.uuid4().hex[:8]}", "claim_id": None, "category": "delay", "complex": False,

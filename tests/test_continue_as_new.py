@@ -19,8 +19,9 @@ from config.settings import Settings
 from config.temporal import workflow_runner
 from core.claim import carry
 from models.contract import workflow_id_for
-from tests.conftest import claims_rig, data_converter
-from tests.harness import Claims
+from testkit.harness import Claims
+from testkit.world import data_converter
+from tests.conftest import claims_rig
 from tests.test_deadlines import DAY, D, investigated_claim, when
 from workflows import core_view
 from workflows.claim import ClaimWorkflow

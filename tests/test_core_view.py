@@ -30,7 +30,7 @@ from models.contract import (
     Stage,
     Withdraw,
 )
-from tests.claims import auto_claim
+from testkit.claims import auto_claim
 from workflows import core_view
 from workflows.claim_state import ClaimState
 

@@ -30,8 +30,8 @@ from models.messages import (
     RiskRules,
 )
 from models.tables import Claim, ClaimEventRow, GatewayTransfer, Notification, Payment
-from tests.claims import auto_claim, docs
-from tests.conftest import TEST_KEYRING, TEST_SEAL_KEY
+from testkit.claims import auto_claim, docs
+from testkit.world import TEST_KEYRING, TEST_SEAL_KEY
 
 D = Decimal
 ACCOUNT = BankAccount(holder="Li Lei", number="6222000011112222")

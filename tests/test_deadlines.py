@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from config.masking import mask_text
 from core.rules.calendar import add_business_days
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 
 D = Decimal
 DAY = timedelta(days=1)

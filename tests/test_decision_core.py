@@ -1,5 +1,5 @@
 """The claim's decision core, alone: given these events, when this command, then these events or this refusal; and
-the state machine over random sequences (properties/core_machine.py), with the planted bugs it must find.
+the state machine over random sequences (testkit/core_machine.py), with the planted bugs it must find.
 
     CLAIMS_CORE_EXAMPLES=100000 .venv/bin/python bench/core_sequences.py   # the long run
 """
@@ -22,7 +22,7 @@ from core.claim import events as e
 from core.claim.state import Period, Recovery
 from core.rules.recovery import Reckoning
 from models.contract import Outcome, Path, Role, Stage
-from properties.core_machine import LIMITS, TODAY, CoreMachine
+from testkit.core_machine import LIMITS, TODAY, CoreMachine
 
 D = Decimal
 EXAMPLES = int(os.environ.get("CLAIMS_CORE_EXAMPLES", "2000"))

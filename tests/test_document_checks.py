@@ -14,8 +14,8 @@ from core.rules.documents import CHECKED, check_documents, with_findings
 from models.contract import ClaimInput, PolicyTerms, RiskAssessment
 from models.documents import DocumentReading, DocumentRules, ReadField
 from models.messages import RiskRules
-from tests.claims import auto_claim
-from tests.conftest import sample_policies
+from testkit.claims import auto_claim
+from testkit.world import sample_policies
 
 RULES = DocumentRules()
 POLICY: PolicyTerms = next(p for p in sample_policies() if p.policy_number == "P-AUTO-001")

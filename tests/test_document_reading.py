@@ -15,9 +15,9 @@ from activities.readings import ReadingActivities
 from config.encryption import keyring_for
 from demo.document_images import render_invoice
 from documents.store import FolderStore
-from tests.claims import auto_claim, docs
+from testkit.claims import auto_claim, docs
+from testkit.harness import Claims
 from tests.conftest import claims_rig, ocr_worker
-from tests.harness import Claims
 
 ISSUER = "上海瑞金汽车维修有限公司"
 TAX_ID = "91310000T73FNYEYQN"

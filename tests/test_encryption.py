@@ -12,15 +12,16 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.worker import Replayer
 
-from api.app import Services, create_app
+from api.app import create_app
 from audit.replay import history_from_file
 from config.encryption import EncryptionCodec, Keyring, UnknownKey, converter_for, keyring_for
 from config.settings import Settings
 from config.temporal import workflow_runner
 from documents.store import FolderStore
+from edge.services import Services
 from identity import keys
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
-from tests.conftest import TEST_KEYRING, TEST_KEYS
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.world import TEST_KEYRING, TEST_KEYS
 from tests.test_personal_data import NEEDED_IN_CLEAR, PERSONAL, personal_data_in_tables
 from workflows.claim import ClaimWorkflow
 from workflows.complaint import ComplaintWorkflow

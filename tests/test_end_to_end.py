@@ -16,20 +16,22 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.gateway import LedgerGateway
-from api.app import Services, create_app
+from api.app import create_app
 from config.encryption import EncryptionCodec
 from config.settings import PROJECT_ROOT
 from config.temporal import installed_binary
 from documents.store import FolderStore
+from edge.services import Services
 from identity import keys
 from models import search_attributes
 from models.tables import ReportRun
-from tests.api_stack import free_port
-from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
-from tests.conftest import TEST_KEYRING, TEST_KEYS, claims_rig, with_clocks
-from tests.harness import Claims, queue_name
-from tests.waiting import eventually
-from worker import build_worker
+from testkit.api_stack import free_port
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
+from testkit.harness import Claims, queue_name
+from testkit.waiting import eventually
+from testkit.world import TEST_KEYRING, TEST_KEYS
+from tests.conftest import claims_rig, with_clocks
+from workers.claims import build_worker
 
 pytestmark = pytest.mark.devserver
 

@@ -18,9 +18,9 @@ from db.cloud_events import read
 from db.outbox import Retry
 from events.relay import Relay
 from events.sinks import NatsSink, RabbitSink, Sink
-from tests.claims import auto_claim
+from testkit.claims import auto_claim
+from testkit.harness import Claims
 from tests.event_receivers import TcpProxy, first_seen, received, require_service
-from tests.harness import Claims
 from tests.test_events import drain, outbox_seqs
 
 RABBIT = ("127.0.0.1", 5672)

@@ -18,7 +18,7 @@ from db.schema import grant_app_role
 from documents.archive import FolderArchive
 from models.messages import ClaimEvent
 from models.tables import Claim, ClaimEventRow
-from tests.conftest import TEST_SEAL_KEY
+from testkit.world import TEST_SEAL_KEY
 from tests.test_database import register
 
 

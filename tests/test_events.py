@@ -27,8 +27,8 @@ from events.relay import Relay
 from events.sinks import BadSignature, DeliveryFailed, WebhookSink, sign, verify
 from models.messages import ClaimEvent
 from models.tables import ClaimEventRow
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
-from tests.conftest import TEST_SEAL_KEY, sample_policies
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.world import TEST_SEAL_KEY, sample_policies
 from tests.event_receivers import SECRET, WebhookReceiver, first_seen
 from tests.test_database import register
 

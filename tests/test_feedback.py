@@ -12,7 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from models.tables import Claim
-from tests.claims import auto_claim
+from testkit.claims import auto_claim
 from tests.test_deadlines import DAY, about, when
 
 

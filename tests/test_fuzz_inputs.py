@@ -26,7 +26,7 @@ from temporalio.service import RPCError
 
 from models import contract as c
 from models.tables import Claim, ClaimDocument, ClaimEventRow, Notification, Payment
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 
 UPDATES: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
     "submit_documents": (c.SubmitDocuments, {"documents": [{"kind": "id_card", "ref": "doc://x/id.pdf"}]}),

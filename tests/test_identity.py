@@ -29,8 +29,8 @@ from identity import development
 from identity.keys import LocalKeys, RemoteKeys
 from identity.tokens import NotAuthenticated, sender_of, verify
 from models.contract import Sender
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
-from tests.conftest import TEST_KEYRING
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.world import TEST_KEYRING
 
 
 def forged(settings: Settings, **claims: Any) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from core.rules import intake
 from models.contract import ClaimInput
-from tests.claims import auto_claim
+from testkit.claims import auto_claim
 
 NOW = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
 

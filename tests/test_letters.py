@@ -19,7 +19,7 @@ from letters.render import TEMPLATES, Renderer
 from letters.senders import FileSender
 from letters.sms import LIMIT
 from models.messages import NotificationRequest, Recipient
-from tests.conftest import TEST_KEYRING
+from testkit.world import TEST_KEYRING
 
 PUBLIC = "https://claims.insurer.example"
 """A public address as long as an insurer's would be: the SMS link counts against its length."""

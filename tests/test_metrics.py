@@ -11,11 +11,11 @@ from temporalio.client import Client
 
 from activities.gateway import LedgerGateway
 from config.temporal import metrics_runtime
-from tests.api_stack import free_port
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
-from tests.conftest import data_converter
-from tests.harness import Claims, queue_name
-from worker import build_worker
+from testkit.api_stack import free_port
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.harness import Claims, queue_name
+from testkit.world import data_converter
+from workers.claims import build_worker
 
 pytestmark = pytest.mark.devserver
 

@@ -28,12 +28,13 @@ from core.rules.money import Terms
 from core.rules.payout import after_terms, compute_payout
 from models.contract import WORKFLOW_TYPE, workflow_id_for
 from models.tables import DocumentReadingRow
-from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
-from tests.conftest import claims_rig, data_converter
-from tests.harness import Claims
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
+from testkit.harness import Claims
+from testkit.waiting import eventually
+from testkit.world import data_converter
+from tests.conftest import claims_rig
 from tests.test_attack_money import green_awaiting_approval
 from tests.test_money_regressions import paid_on, small_policy, standard_claim
-from tests.waiting import eventually
 
 D = Decimal
 DAY = 24 * 3600

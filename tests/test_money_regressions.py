@@ -1,6 +1,6 @@
 """Each way money used to move when it should not (issue: money moves only when it may), as a test.
 
-The properties in test_money_rules_properties.py and the state machine in test_money_invariants.py are the
+The properties in test_money_rules_properties.py and the state machine in testkit/money_machine.py are the
 general proof; these are the cases found by hand, kept so each stays fixed.
 """
 
@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from activities.database import load_policies
 from models.contract import PolicyTerms
 from models.tables import Payment
-from tests.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
 
 D = Decimal
 DAY = timedelta(days=1)

@@ -21,7 +21,7 @@ from config.settings import PROJECT_ROOT, Settings
 from config.temporal import installed_binary, stop_embedded_server
 from db.engine import make_engine
 from demo.services import stop_background
-from tests.api_stack import free_port
+from testkit.api_stack import free_port
 
 pytestmark = pytest.mark.devserver
 

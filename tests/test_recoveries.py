@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models.tables import Claim, ClaimEventRow
-from tests.harness import Claims
+from testkit.harness import Claims
 from tests.test_attack_money import green_awaiting_approval, green_claim
 
 D = Decimal

@@ -18,11 +18,11 @@ from audit.replay import history_from_file
 from config.settings import Settings
 from config.temporal import workflow_runner
 from models.contract import WORKFLOW_TYPE
+from testkit.claims import auto_claim
+from testkit.harness import queue_name
+from testkit.world import TEST_KEYS, data_converter
 from tests.changed_workflows import ChangedWithoutPatch, ChangedWithPatch
-from tests.claims import auto_claim
-from tests.conftest import TEST_KEYS, data_converter
-from tests.harness import queue_name
-from worker import build_worker
+from workers.claims import build_worker
 from workflows import metrics
 from workflows.claim import ClaimWorkflow
 from workflows.complaint import ComplaintWorkflow

@@ -24,10 +24,10 @@ from config.settings import Settings
 from models.tables import Claim, Payment, ReportRun
 from reporting.reports import build_daily_report, render_daily_report, stage_durations
 from reporting.scheduler import Jobs, build_scheduler
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.harness import Claims
+from testkit.waiting import eventually
 from tests.conftest import claims_rig, with_clocks
-from tests.harness import Claims
-from tests.waiting import eventually
 
 TZ = "Asia/Shanghai"
 

@@ -18,11 +18,11 @@ from audit.retention import ExportDamaged, export_closed, fetch_export, keep_unt
 from config.settings import PROJECT_ROOT
 from documents.archive import ArchiveConflict, FolderArchive, S3Archive
 from models.tables import HistoryExport, Policy
-from tests.claims import auto_claim
-from tests.conftest import TEST_KEYS
+from testkit.claims import auto_claim
+from testkit.waiting import eventually
+from testkit.world import TEST_KEYS
 from tests.object_store import ObjectStoreServer
 from tests.test_personal_data import in_the_clear
-from tests.waiting import eventually
 
 
 def policy(start: date, end: date) -> Policy:

@@ -20,7 +20,7 @@ from activities.database import load_policies
 from models.contract import PolicyTerms
 from models.fields import MAX_ACTOR, MAX_FREE_TEXT, MAX_LIST, MAX_NAME
 from models.tables import ClaimDocument, ClaimEventRow, DocumentReadingRow, Payment
-from tests.claims import ALL_AUTO_DOCS, days_ago
+from testkit.claims import ALL_AUTO_DOCS, days_ago
 
 LARGEST = "9999999999999.99"
 """The largest amount the contract accepts: 13 digits and cents (Numeric(15, 2))."""

@@ -8,12 +8,12 @@ from datetime import timedelta
 from temporalio.api.enums.v1 import EventType
 
 from activities.gateway import LedgerGateway
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.harness import Claims, queue_name
+from testkit.waiting import eventually
+from testkit.world import data_converter
 from tests.changed_workflows import BrokenLetterTask
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
-from tests.conftest import data_converter
-from tests.harness import Claims, queue_name
-from tests.waiting import eventually
-from worker import build_worker
+from workers.claims import build_worker
 
 DAY = timedelta(days=1)
 

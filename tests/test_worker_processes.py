@@ -20,9 +20,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from config.settings import PROJECT_ROOT, Settings
 from models.contract import WORKFLOW_TYPE, workflow_id_for
-from tests.claims import auto_claim
-from tests.conftest import POSTGRES_URL, TEST_KEYS
-from tests.harness import queue_name
+from testkit.claims import auto_claim
+from testkit.harness import queue_name
+from testkit.world import POSTGRES_URL, TEST_KEYS
 
 pytestmark = pytest.mark.devserver
 CLAIMS = 20

@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from letters.render import Renderer
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 
 D = Decimal
 
@@ -67,7 +67,7 @@ async def test_lapsed_policy_is_denied(claims):
 
 
 async def test_health_claim_within_waiting_period_is_denied(claims):
-    from tests.claims import days_ago
+    from testkit.claims import days_ago
 
     claim = auto_claim(policy_number="P-HEALTH-001", claim_type="health", incident={"occurred_at": days_ago(195)},
                        documents=docs("claim_form", "medical_invoice"))

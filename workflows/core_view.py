@@ -3,7 +3,7 @@ ask the core (`core.claim.decide`) whether the command is allowed, and refuse it
 says no.
 
 The validators keep their own checks too (codes, document kinds, windows in time, who sent the update): they are the
-shell's. What moves money or a stage is the core's to allow, and the core is what `properties/core_machine.py` proves
+shell's. What moves money or a stage is the core's to allow, and the core is what `testkit/core_machine.py` proves
 at 100,000 sequences. A command the core refuses is refused however the shell's own checks answered.
 """
 

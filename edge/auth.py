@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
-from api.problems import forbidden, unauthenticated
 from core.rules.access import CHANNEL_ROLE, STAFF_ROLES
+from edge.problems import forbidden, unauthenticated
+from edge.services import services_of
 from identity.keys import Verifier
 from identity.tokens import NotAuthenticated
 from models.contract import Sender
@@ -56,7 +57,7 @@ def authenticate(request: Request) -> Caller:
 
 
 def verify(request: Request, token: str) -> Caller:
-    verifier: Verifier = request.app.state.services.verifier
+    verifier: Verifier = services_of(request).verifier
     try:
         sender = verifier.verify(token, datetime.now(UTC))
     except NotAuthenticated as err:

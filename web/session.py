@@ -2,7 +2,7 @@
 included, shows a claim decrypted to a signed-in staff member and to nobody else.
 
 Staff sign in by the identity provider's OpenID Connect authorization-code flow with PKCE (`/sign-in/oidc`, back
-at `/sign-in/callback`; identity/oidc.py; with the development issuer its provider is api/dev_idp.py), or paste a
+at `/sign-in/callback`; identity/oidc.py; with the development issuer its provider is web/dev_idp.py), or paste a
 token (`POST /sign-in`). Either way the token is checked as every call checks it and kept in an HttpOnly,
 SameSite=Strict cookie that expires with it; the workbench and the codec server read it; `POST /sign-out` clears
 it.
@@ -20,8 +20,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 
-from api import auth
-from api.problems import PROBLEM_RESPONSES, ProblemError, forbidden
+from edge import auth
+from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden
+from edge.services import services_of
 
 router = APIRouter(tags=["session"], responses=PROBLEM_RESPONSES)
 FLOW_COOKIE = "claims_sign_in"
@@ -80,7 +81,7 @@ def _safe_next(next_: str | None) -> str:
 
 
 def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
-    services = request.app.state.services
+    services = services_of(request)
     demo = DEMO_STAFF if services.demo_tokens is not None else None
     next_ = _safe_next(values.pop("next", None) or request.query_params.get("next"))
     return HTMLResponse(PAGE.render(demo_staff=demo, next=next_, provider=services.login is not None, **values),
@@ -103,7 +104,7 @@ async def sign_in_page(request: Request) -> HTMLResponse:
 @router.post("/sign-in/demo", response_class=HTMLResponse, summary="Sign in as a demo staff member (development)")
 async def sign_in_demo(request: Request, subject: Annotated[str, Form(max_length=64)],
                        next: Annotated[str, Form(max_length=500)] = "") -> Response:  # noqa: A002
-    mint = request.app.state.services.demo_tokens
+    mint = services_of(request).demo_tokens
     staff = {s: roles for s, _, roles in DEMO_STAFF}
     if mint is None or subject not in staff:
         return _page(request, 403, problem="demo staff exist only with the development issuer")
@@ -114,7 +115,7 @@ async def sign_in_demo(request: Request, subject: Annotated[str, Form(max_length
 async def sign_in_oidc(request: Request, next: str = "") -> Response:  # noqa: A002
     """Sends the browser to the provider's sign-in, with a state and a PKCE challenge kept in a short-lived
     signed cookie until it comes back to `/sign-in/callback`."""
-    login = request.app.state.services.login
+    login = services_of(request).login
     if login is None:
         return _page(request, 404, problem="no identity provider client is configured (CLAIMS_OIDC_CLIENT_ID)")
     url, state, verifier = await login.start()
@@ -134,8 +135,11 @@ async def sign_in_callback(request: Request, state: str = "", code: str = "", er
     if error or not code or not state or not hmac.compare_digest(seal, _seal(request, kept)) or state != expected:
         return _page(request, 400, problem=f"sign-in did not complete ({error or 'state or code missing or wrong'}); "
                                             "start again")
+    login = services_of(request).login
+    if login is None:
+        return _page(request, 404, problem="sign-in by the identity provider is not configured")
     try:
-        token = await request.app.state.services.login.finish(code, verifier)
+        token = await login.finish(code, verifier)
     except Exception as err:  # noqa: BLE001 (the provider's refusal, shown to the person signing in)
         return _page(request, 400, problem=f"the identity provider refused the code: {err}")
     response = _signed_in(request, token, "", follow=next_ or "/app")
@@ -144,7 +148,7 @@ async def sign_in_callback(request: Request, state: str = "", code: str = "", er
 
 
 def _seal(request: Request, value: str) -> str:
-    secret: bytes = request.app.state.services.code_secret
+    secret: bytes = services_of(request).code_secret
     return hmac.new(secret, b"oidc-flow:" + value.encode(), hashlib.sha256).hexdigest()
 
 
@@ -166,7 +170,7 @@ def _signed_in(request: Request, token: str, next_: str, follow: str = "") -> Re
     page: Response = RedirectResponse(target, status_code=303) if target else _page(
         request, subject=caller.sender.subject, roles=", ".join(sorted(caller.roles)),
         until=until.isoformat(timespec="minutes"), next=follow)
-    same_site = request.app.state.services.session_same_site
+    same_site = services_of(request).session_same_site
     page.set_cookie(auth.SESSION_COOKIE, token, expires=until, httponly=True, samesite=same_site,
                     secure=same_site == "none" or request.url.scheme == "https", path="/")
     return page
@@ -176,7 +180,7 @@ def _signed_in(request: Request, token: str, next_: str, follow: str = "") -> Re
 async def sign_out(request: Request) -> HTMLResponse:
     page = _page(request)
     page.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True,
-                       samesite=request.app.state.services.session_same_site)
+                       samesite=services_of(request).session_same_site)
     return page
 
 

@@ -23,8 +23,8 @@ from config.settings import PROJECT_ROOT, Settings
 from config.temporal import ensure_embedded_server, stop_embedded_server
 from identity import development
 from letters.sms import code_in
-from tests.conftest import sample_policies
-from tests.waiting import STATE_DEADLINE, polled
+from testkit.waiting import STATE_DEADLINE, polled
+from testkit.world import sample_policies
 
 UPLOAD_LIMIT = 256 * 1024
 """The stack's upload limit: small, so a test can go past it cheaply."""

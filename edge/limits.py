@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import MEDIA_TYPE, TYPE_BASE
+from edge.problems import MEDIA_TYPE, TYPE_BASE
 
 JSON_BODY_LIMIT = 1024 * 1024
 """Every body but an upload: a claim report or an action is a few kilobytes."""

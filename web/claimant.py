@@ -23,11 +23,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Caller, verify
-from api.claims import claim_status_of, send_update, store_and_submit
-from api.problems import ProblemError
-from api.views import ClaimProgress
 from db.verification_codes import check
+from edge.auth import Caller, verify
+from edge.claims import claim_status_of, send_update, store_and_submit
+from edge.problems import ProblemError
+from edge.services import services_of
+from edge.views import ClaimProgress
 from letters.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, catalog, filters, template_gettext
 from models import contract as c
 from models.fields import DocumentKind
@@ -57,15 +58,15 @@ def _session_for(request: Request, claim_id: str) -> bool:
     until, _, signature = rest.partition("|")
     if cid != claim_id or not until.isdigit() or int(until) < time.time():
         return False
-    return hmac.compare_digest(signature, _signature(request.app.state.services.code_secret, cid, int(until)))
+    return hmac.compare_digest(signature, _signature(services_of(request).code_secret, cid, int(until)))
 
 
 def _csrf(request: Request, claim_id: str) -> str:
-    return _signature(request.app.state.services.code_secret, "csrf:" + claim_id, 0)[:32]
+    return _signature(services_of(request).code_secret, "csrf:" + claim_id, 0)[:32]
 
 
 def _portal(request: Request) -> Caller:
-    mint = request.app.state.services.portal_token
+    mint = services_of(request).portal_token
     if mint is None:
         raise ProblemError(503, "self-service-not-configured", "Self-service is not set up",
                            "the self-service channel has no token: set CLAIMS_PORTAL_TOKEN_URL, "
@@ -116,7 +117,7 @@ def _steps(progress: ClaimProgress, timeline_stages: set[str]) -> list[dict[str,
 @router.get("/{claim_id}", response_class=HTMLResponse)
 async def progress_page(request: Request, claim_id: str, sent: str | None = None, uploaded: str | None = None,
                         problem: str | None = None, answered: str | None = None) -> Response:
-    svc = request.app.state.services
+    svc = services_of(request)
     if not _session_for(request, claim_id):
         return _page(request, "claimant_code.html", claim_id=claim_id, sent=sent is not None, problem=problem)
     status = await claim_status_of(svc.client, claim_id)
@@ -128,7 +129,7 @@ async def progress_page(request: Request, claim_id: str, sent: str | None = None
 
 @router.post("/{claim_id}/code", response_class=HTMLResponse)
 async def send_code(request: Request, claim_id: str) -> Response:
-    svc = request.app.state.services
+    svc = services_of(request)
     try:
         await send_update(svc.client, claim_id, ClaimWorkflow.request_code, {"purpose": c.CodePurpose.PROGRESS.value},
                           _portal(request))
@@ -140,7 +141,7 @@ async def send_code(request: Request, claim_id: str) -> Response:
 
 @router.post("/{claim_id}/verify", response_class=HTMLResponse)
 async def verify_code(request: Request, claim_id: str, code: Annotated[str, Form(max_length=12)]) -> Response:
-    svc = request.app.state.services
+    svc = services_of(request)
     checked = CodeCheck.WRONG
     if code.strip().isdigit() and len(code.strip()) == 6:
         checked = await run_in_threadpool(check, svc.engine, svc.code_secret, claim_id, c.CodePurpose.PROGRESS,
@@ -161,7 +162,7 @@ async def survey(request: Request, claim_id: str, score: Annotated[int, Form(ge=
                  csrf: Annotated[str, Form(max_length=64)],
                  comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
     """The claimant's answer to the survey, sent to the claim as the self-service channel."""
-    svc = request.app.state.services
+    svc = services_of(request)
     if not _session_for(request, claim_id):
         return RedirectResponse(f"/c/{claim_id}", status_code=303)
     if not hmac.compare_digest(csrf, _csrf(request, claim_id)):
@@ -177,7 +178,7 @@ async def survey(request: Request, claim_id: str, score: Annotated[int, Form(ge=
 @router.post("/{claim_id}/documents", response_class=HTMLResponse)
 async def upload(request: Request, claim_id: str, kind: Annotated[DocumentKind, Form()],
                  file: Annotated[UploadFile, File()], csrf: Annotated[str, Form(max_length=64)]) -> Response:
-    svc = request.app.state.services
+    svc = services_of(request)
     if not _session_for(request, claim_id):
         return RedirectResponse(f"/c/{claim_id}", status_code=303)
     if not hmac.compare_digest(csrf, _csrf(request, claim_id)):

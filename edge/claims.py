@@ -12,11 +12,11 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import Caller
-from api.problems import ProblemError, not_found, refused
-from api.views import StoredUpload
 from client.claims import UpdateMethod, execute_update, update_name
 from documents.store import DocumentRejected, DocumentStore, check_upload
+from edge.auth import Caller
+from edge.problems import ProblemError, not_found, refused
+from edge.views import StoredUpload
 from models import contract as c
 from workflows.claim import ClaimWorkflow
 

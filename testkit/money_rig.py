@@ -27,9 +27,9 @@ from config.temporal import installed_binary
 from db.engine import make_engine
 from db.schema import upgrade
 from models import search_attributes
-from tests.conftest import POSTGRES_URL, data_converter, sample_policies
-from tests.harness import Claims, queue_name
-from worker import build_worker
+from testkit.harness import Claims, queue_name
+from testkit.world import POSTGRES_URL, data_converter, sample_policies
+from workers.claims import build_worker
 
 CLOSED_ACCOUNT = "6222000000000000"
 """An account the simulated bank refuses."""

@@ -24,13 +24,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from api import auth
-from api.auth import Caller
-from api.claims import claim_status_of, send_update
-from api.problems import ProblemError, not_found
 from client.claims import UpdateMethod, claims_matching, worklist_query
 from core.rules.authority import RANK
 from documents.uploads import sniff
+from edge import auth
+from edge.auth import Caller
+from edge.claims import claim_status_of, send_update
+from edge.problems import ProblemError, not_found
+from edge.services import services_of
 from letters.i18n import DOCUMENT_KINDS, catalog
 from models import contract as c
 from models.documents import FIELD_NAMES, FIELDS, READ_KINDS, DocumentReading, DocumentRules
@@ -85,7 +86,7 @@ def staff_session(request: Request) -> Caller:
 
 
 def csrf_token(request: Request, caller: Caller) -> str:
-    secret: bytes = request.app.state.services.code_secret
+    secret: bytes = services_of(request).code_secret
     return hmac.new(secret, b"csrf:" + caller.token.encode(), hashlib.sha256).hexdigest()[:32]
 
 
@@ -127,7 +128,7 @@ async def queue(request: Request, stage: str | None = None, overdue: bool = Fals
     mine = [q for q in QUEUES if q in caller.roles]
     chosen = queue if queue in QUEUES or queue == "all" else (mine[0] if mine and stage is None else "all")
     now = datetime.now(UTC)
-    services = request.app.state.services
+    services = services_of(request)
     rows = await claims_matching(services.client, worklist_query(None, None, False, None, now))
     counts: dict[str, int] = {}
     for row in rows:
@@ -146,7 +147,7 @@ async def dashboard(request: Request, day: date | None = None) -> Response:
     """The daily report's figures as charts (today's, in the report timezone), drawn by the browser from the
     figures the page carries."""
     caller = staff_session(request)
-    services = request.app.state.services
+    services = services_of(request)
     day = day or datetime.now(ZoneInfo(services.report_timezone)).date()
     report = await run_in_threadpool(build_daily_report, services.engine, day, services.report_timezone)
     return page(request, "dashboard.html", caller, report=report, charts=charts_json(chart_options(report)),
@@ -160,14 +161,14 @@ async def claim_page(request: Request, claim_id: str, done: str | None = None) -
 
 
 async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 200, **context: Any) -> HTMLResponse:
-    claim = await claim_status_of(request.app.state.services.client, claim_id)
+    claim = await claim_status_of(services_of(request).client, claim_id)
     mine = deciding_role(caller)
     rule = None
     if claim.stage == c.Stage.AWAITING_APPROVAL and claim.required_role is not None:
         if mine is None or RANK[mine] < RANK[claim.required_role]:
             rule = (f"此案需{ROLE_NAMES[claim.required_role.value]}审批，您的角色无此权限 · needs a "
                     f"{claim.required_role.value}'s approval; yours is {mine.value if mine else 'none'}")
-    documents = await run_in_threadpool(_documents_of, request.app.state.services.engine, claim_id)
+    documents = await run_in_threadpool(_documents_of, services_of(request).engine, claim_id)
     readings = {r["ref"]: DocumentReading.model_validate(r) for r in claim.document_readings}
     return page(request, "claim.html", caller, status=status, claim=claim, rule=rule, role=mine,
                 csrf=csrf_token(request, caller), documents=documents, readings=readings,
@@ -186,7 +187,7 @@ async def document_file(request: Request, sha256: str) -> Response:
     """A stored document, for staff: only one some claim was given (a content address alone opens nothing
     else), shown inline with its own media type and never sniffed into another."""
     staff_session(request)
-    services = request.app.state.services
+    services = services_of(request)
     if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
         raise not_found("no such document")
     ref = f"doc://sha256/{sha256}"
@@ -234,7 +235,7 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
     if action not in payloads:
         return await _claim(request, caller, claim_id, status=404, problem=f"unknown action {action}")
     try:
-        await send_update(request.app.state.services.client, claim_id, ACTIONS[action], payloads[action], caller)
+        await send_update(services_of(request).client, claim_id, ACTIONS[action], payloads[action], caller)
     except ProblemError as err:
         return await _claim(request, caller, claim_id, status=err.problem.status,
                             problem=err.problem.detail or err.problem.title)

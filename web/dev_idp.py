@@ -12,6 +12,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
@@ -20,9 +21,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment
 
-from api.problems import not_found
-from api.session import DEMO_STAFF
+from edge.problems import not_found
+from edge.services import services_of
 from identity.oidc import DEV_CLIENT_ID
+from web.session import DEMO_STAFF
 
 router = APIRouter(prefix="/dev-idp", include_in_schema=False)
 CODE_SECONDS = 60
@@ -56,17 +58,27 @@ _grants: dict[str, Grant] = {}
 _lock = threading.Lock()
 
 
-def _provider(request: Request) -> tuple[object, str]:
-    services = request.app.state.services
+@dataclass(frozen=True)
+class DevProvider:
+    """What the development provider needs of the app's services: who it mints for, and the workbench's client."""
+
+    mint: Callable[[str, tuple[str, ...]], str]
+    client_secret: str
+    redirect_uri: str
+
+
+def _provider(request: Request) -> DevProvider:
+    services = services_of(request)
     if services.demo_tokens is None or services.login is None:
         raise not_found("the development identity provider is off: a real issuer is configured")
-    return services, services.login.provider.redirect_uri
+    provider = services.login.provider
+    return DevProvider(services.demo_tokens, provider.client_secret, provider.redirect_uri)
 
 
 @router.get("/authorize", response_class=HTMLResponse)
 async def authorize_page(request: Request, response_type: str, client_id: str, redirect_uri: str, state: str,
                          code_challenge: str, code_challenge_method: str, scope: str = "") -> Response:
-    _, expected = _provider(request)
+    expected = _provider(request).redirect_uri
     if (response_type, client_id, redirect_uri, code_challenge_method) != ("code", DEV_CLIENT_ID, expected, "S256"):
         return HTMLResponse("unknown client, redirect address or challenge method", status_code=400)
     hidden = {"redirect_uri": redirect_uri, "state": state, "code_challenge": code_challenge}
@@ -77,7 +89,7 @@ async def authorize_page(request: Request, response_type: str, client_id: str, r
 async def authorize(request: Request, subject: Annotated[str, Form(max_length=64)],
                     redirect_uri: Annotated[str, Form(max_length=500)], state: Annotated[str, Form(max_length=200)],
                     code_challenge: Annotated[str, Form(max_length=128)]) -> Response:
-    _, expected = _provider(request)
+    expected = _provider(request).redirect_uri
     staff = {s: roles for s, _, roles in DEMO_STAFF}
     if redirect_uri != expected or subject not in staff:
         return HTMLResponse("unknown staff member or redirect address", status_code=400)
@@ -94,10 +106,10 @@ async def authorize(request: Request, subject: Annotated[str, Form(max_length=64
 async def token(request: Request, grant_type: Annotated[str, Form()], code: Annotated[str, Form(max_length=100)],
                 redirect_uri: Annotated[str, Form(max_length=500)],
                 code_verifier: Annotated[str, Form(min_length=43, max_length=128)]) -> Response:
-    services, _ = _provider(request)
+    provider = _provider(request)
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     client_id, _, secret = base64.b64decode(credentials or "Og==").decode().partition(":")
-    expected_secret = services.login.provider.client_secret  # type: ignore[attr-defined]
+    expected_secret = provider.client_secret
     if scheme.lower() != "basic" or client_id != DEV_CLIENT_ID or not hmac.compare_digest(secret, expected_secret):
         return JSONResponse({"error": "invalid_client"}, status_code=401)
     with _lock:
@@ -106,6 +118,6 @@ async def token(request: Request, grant_type: Annotated[str, Form()], code: Anno
     if (grant_type != "authorization_code" or grant is None or grant.until < time.monotonic()
             or grant.redirect_uri != redirect_uri or not hmac.compare_digest(challenge, grant.challenge)):
         return JSONResponse({"error": "invalid_grant"}, status_code=400)
-    access = services.demo_tokens(grant.subject, grant.roles)  # type: ignore[attr-defined]
+    access = provider.mint(grant.subject, grant.roles)
     return JSONResponse({"access_token": access, "token_type": "Bearer", "expires_in": 8 * 3600},
                         headers={"Cache-Control": "no-store"})

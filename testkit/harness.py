@@ -25,8 +25,8 @@ from config.settings import Settings
 from identity import development
 from models.contract import WORKFLOW_TYPE, workflow_id_for
 from models.tables import GatewayTransfer, Notification, Payment
-from tests.claims import ALL_AUTO_DOCS, auto_claim, docs
-from tests.waiting import STATE_DEADLINE, eventually
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.waiting import STATE_DEADLINE, eventually
 
 TOKEN_TTL_SECONDS = 24 * 3600
 """Tokens are checked against the workflow's clock; a day covers the time a test skips while one is in flight."""
