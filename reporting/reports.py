@@ -199,19 +199,3 @@ def digest_query(now: datetime, horizon_hours: int) -> str:
     soon = (now + timedelta(hours=horizon_hours)).astimezone(UTC).isoformat()
     return (f"WorkflowType = 'ClaimWorkflow' AND ExecutionStatus = 'Running' "
             f"AND (SlaDueAt < '{soon}' OR SlaBreached = true)")
-
-
-async def claims_matching(client: Any, query: str) -> list[dict[str, Any]]:
-    """Open claims a visibility query finds, as worklist rows, nearest deadline first."""
-    from models import search_attributes as sa
-
-    rows: list[dict[str, Any]] = []
-    async for wf in client.list_workflows(query):
-        attrs = wf.typed_search_attributes
-        rows.append({"workflow_id": wf.id, "stage": attrs.get(sa.CLAIM_STAGE), "type": attrs.get(sa.CLAIM_TYPE),
-                     "risk": attrs.get(sa.RISK_LEVEL), "assigned_to": attrs.get(sa.ASSIGNED_TO),
-                     "amount": attrs.get(sa.CLAIM_AMOUNT), "sla_due_at": attrs.get(sa.SLA_DUE_AT),
-                     "breached": attrs.get(sa.SLA_BREACHED)})
-    far = datetime.max.replace(tzinfo=UTC)
-    rows.sort(key=lambda r: r["sla_due_at"] or far)
-    return rows

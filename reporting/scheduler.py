@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from temporalio.client import Client
 
+from client.claims import claims_matching
 from config.logging import configure_logging
 from config.rules import STAFF_MAILBOXES
 from config.settings import Settings, get_settings
@@ -31,7 +32,7 @@ from db.engine import make_engine, now_utc
 from letters.senders import SmtpSender, build_sender
 from models.messages import Recipient
 from models.tables import ReportRun
-from reporting.reports import build_daily_report, claims_matching, digest_query, render_daily_report, render_sla_digest
+from reporting.reports import build_daily_report, digest_query, render_daily_report, render_sla_digest
 
 log = structlog.get_logger(__name__)
 
