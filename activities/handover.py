@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from config.settings import Settings
 from identity import development
 from identity.portal import CHANNEL_SUBJECT, portal_token
-from models.contract import ErrorType, workflow_id_for
+from models.contract import APPEAL_UPDATE, ErrorType, workflow_id_for
 from models.messages import HandOverAppeal
 
 log = structlog.get_logger(__name__)
@@ -48,7 +48,7 @@ class AppealHandover:
         handle = self.client.get_workflow_handle(workflow_id_for(req.claim_id))
         payload = {"reason": f"{req.reason} (complaint {req.complaint_id})", "credential": self._credential()}
         try:
-            await handle.execute_update("appeal", payload, id=f"appeal-from-complaint-{req.complaint_id}")
+            await handle.execute_update(APPEAL_UPDATE, payload, id=f"appeal-from-complaint-{req.complaint_id}")
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError):

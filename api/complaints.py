@@ -9,12 +9,10 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from client import complaints as complaint_client
-from client.claims import UpdateMethod, execute_update
+from client.claims import Ended, NoSuchWorkflow, UpdateMethod, UpdateRefused
 from edge import auth
 from edge.auth import Caller
 from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden, not_found, refused
@@ -73,10 +71,8 @@ async def complaint_status(complaint_id: COMPLAINT_ID, request: Request, caller:
         raise forbidden("a staff member's or a channel's token is needed")
     try:
         return await complaint_client.complaint_status(_client(request), complaint_id)
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise not_found(f"complaint {complaint_id} does not exist") from None
-        raise
+    except NoSuchWorkflow:
+        raise not_found(f"complaint {complaint_id} does not exist") from None
 
 
 Payload = TypeVar("Payload", bound=BaseModel)
@@ -88,16 +84,12 @@ def _action(name: str, update: UpdateMethod[Any], model: type[Payload], summary:
                   payload: Annotated[Payload, Body()]) -> Any:
         body: BaseModel = payload
         sent = {**body.model_dump(mode="json", exclude_unset=True, exclude={"credential"}), "credential": caller.token}
-        handle = _client(request).get_workflow_handle(k.complaint_workflow_id(complaint_id))
         try:
-            return await execute_update(handle, update, sent)
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            raise refused(cause.type if isinstance(cause, ApplicationError) else None, str(cause)) from None
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise not_found(f"complaint {complaint_id} does not exist or is resolved") from None
-            raise
+            return await complaint_client.send_to_complaint(_client(request), complaint_id, update, sent)
+        except UpdateRefused as err:
+            raise refused(err.type, err.reason) from None
+        except (NoSuchWorkflow, Ended):
+            raise not_found(f"complaint {complaint_id} does not exist or is resolved") from None
 
     act.__annotations__["payload"] = Annotated[model, Body()]
     act.__name__ = f"complaint_{name}"

@@ -87,6 +87,11 @@ async def replay(histories: Iterable[WorkflowHistory] | AsyncIterator[WorkflowHi
     return outcomes
 
 
+async def latest_history(client: Client, workflow_id: str) -> WorkflowHistory:
+    """The history of the workflow's latest run, as the server keeps it."""
+    return await client.get_workflow_handle(workflow_id).fetch_history()
+
+
 async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
     """Every run of a claim's workflow, first to last: a long claim continues as new, and each run's first
     event names the run it continued."""

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
+from temporalio.service import RPCError
 
 from cli import complaints
 from cli.claims import (
@@ -21,7 +22,7 @@ from cli.claims import (
     update_payload,
     worklist,
 )
-from client.claims import CLAIM_UPDATES, Refused, claim_status, parse_claim, send_update, start_claim
+from client.claims import CLAIM_UPDATES, Refused, claim_result, claim_status, parse_claim, send_update, start_claim
 from client.credentials import development_token, with_credential
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
@@ -313,8 +314,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         await audit_trail(args, settings)
         return
     if args.command == "audit" and args.audit_command == "export":
-        client = await connect(settings)
-        history = await client.get_workflow_handle(args.workflow_id).fetch_history()
+        from audit.replay import latest_history
+
+        history = await latest_history(await connect(settings), args.workflow_id)
         args.output.write_text(history.to_json(), encoding="utf-8")
         print(f"wrote {len(history.events)} events of {args.workflow_id} to {args.output}")
         return
@@ -333,7 +335,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         workflow_id = await start_claim(client, claim, settings.task_queue)
         print(f"started {workflow_id}")
         if args.wait:
-            print(as_json(await client.get_workflow_handle(workflow_id).result()))
+            print(as_json((await claim_result(client, claim.claim_id)).model_dump(mode="json")))
     elif args.command == "status":
         print(as_json((await claim_status(client, args.claim_id)).model_dump(mode="json")))
     elif args.command == "submit-documents":
@@ -398,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(run(args, settings))
     except Refused as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except RPCError as err:  # Temporal answered with an error of its own (unavailable, say)
+        print(f"error: Temporal: {err.message}", file=sys.stderr)
         return 2
     return 0
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from types import FunctionType
 from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
@@ -23,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from models import search_attributes as sa
-from models.contract import WORKFLOW_TYPE, ClaimInput, ClaimStatus, ErrorType, workflow_id_for
+from models.contract import WORKFLOW_TYPE, ClaimInput, ClaimResult, ClaimStatus, ErrorType, workflow_id_for
 from workflows.claim import ClaimWorkflow
 
 R = TypeVar("R")
@@ -39,8 +38,11 @@ async def execute_update(handle: WorkflowHandle[Any, Any], update: UpdateMethod[
 
 
 def update_name(update: UpdateMethod[Any]) -> str:
-    """The update's name in the contract: each handler is registered under its own name."""
-    return cast(FunctionType, update).__name__
+    """The name the workflow registered the update's handler under (`@workflow.update(name=...)`)."""
+    name = update._defn.name
+    if not name:
+        raise ValueError("a dynamic update handler has no name of its own")
+    return name
 
 
 class Refused(Exception):
@@ -49,6 +51,36 @@ class Refused(Exception):
 
 class DuplicateClaim(Refused):
     """A claim with this id exists already; nothing was started."""
+
+
+class NoSuchWorkflow(Refused):
+    """No claim or complaint has this id (or it was never registered)."""
+
+
+class NotRegistered(Refused):
+    """The claim's workflow ran but never registered the claim (a report refused at intake)."""
+
+
+class Ended(Refused):
+    """The claim or complaint has ended: it takes no more updates."""
+
+
+class UpdateRefused(Refused):
+    """The workflow refused the update: its typed reason (`ErrorType`, None for an untyped failure) and message."""
+
+    def __init__(self, type_: str | None, reason: str) -> None:
+        super().__init__(f"refused ({type_}): {reason}" if type_ else f"refused: {reason}")
+        self.type = type_
+        self.reason = reason
+
+
+class RunFailed(Refused):
+    """The workflow's run failed: its typed reason and message (a claim refused at intake, say)."""
+
+    def __init__(self, type_: str, reason: str) -> None:
+        super().__init__(f"failed ({type_}): {reason}")
+        self.type = type_
+        self.reason = reason
 
 
 CLAIM_UPDATES: dict[str, UpdateMethod[Any]] = {
@@ -119,22 +151,61 @@ async def send_update(client: Client, claim_id: str, update: UpdateMethod[R], pa
 
 
 async def send_to(client: Client, workflow_id: str, update: UpdateMethod[R], payload: dict[str, Any]) -> R:
-    """An update to a claim's or a complaint's workflow; a refusal as `Refused`, naming why."""
+    """An update to a claim's or a complaint's workflow. The workflow's refusal is `UpdateRefused` with its type;
+    no such workflow is `NoSuchWorkflow`, one that has ended `Ended`."""
     handle = client.get_workflow_handle(workflow_id)
     try:
         return await execute_update(handle, update, payload)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError):
-            raise Refused(f"refused ({cause.type}): {cause.message}") from None
-        raise Refused(f"refused: {cause}") from None
-    except RPCError as err:  # no such workflow, or it has ended (a resolved complaint)
-        raise Refused(f"{workflow_id}: {err.message}") from None
+            raise UpdateRefused(cause.type, cause.message) from None
+        raise UpdateRefused(None, f"{update_name(update)}: {cause}") from None
+    except RPCError as err:
+        raise missing_workflow(workflow_id, err) from None
+
+
+def missing_workflow(workflow_id: str, err: RPCError) -> Exception:
+    """What an RPC error on a workflow means here: not there, ended, or the service's own failure (kept)."""
+    if err.status == RPCStatusCode.NOT_FOUND:
+        if "completed" in err.message.lower():
+            return Ended(f"{workflow_id}: {err.message}")
+        return NoSuchWorkflow(f"{workflow_id}: {err.message}")
+    return err
 
 
 async def claim_status(client: Client, claim_id: str) -> ClaimStatus:
-    """The claim's `status` query, decoded into the contract's model."""
-    return await client.get_workflow_handle(workflow_id_for(claim_id)).query(ClaimWorkflow.status)
+    """The claim's `status` query, decoded into the contract's model; `NoSuchWorkflow` when there is no registered
+    claim of that id (a report refused at intake never registered one)."""
+    workflow_id = workflow_id_for(claim_id)
+    try:
+        return await client.get_workflow_handle(workflow_id).query(ClaimWorkflow.status)
+    except RPCError as err:
+        raise missing_workflow(workflow_id, err) from None
+    except ValidationError:
+        raise NotRegistered(f"claim {claim_id} was not registered") from None
+
+
+async def still_running(client: Client, workflow_id: str) -> bool:
+    """Whether the workflow's latest run is still running."""
+    described = await client.get_workflow_handle(workflow_id).describe()
+    return described.status == WorkflowExecutionStatus.RUNNING
+
+
+async def claim_result(client: Client, claim_id: str) -> ClaimResult:
+    """The claim's result once its workflow ends (following any continue-as-new); a failed run as `RunFailed`."""
+    handle = client.get_workflow_handle_for(ClaimWorkflow.run, workflow_id_for(claim_id))
+    return await result_of(handle)
+
+
+async def result_of(handle: WorkflowHandle[Any, R]) -> R:
+    try:
+        return await handle.result()
+    except WorkflowFailureError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise RunFailed(cause.type or "ApplicationError", cause.message) from None
+        raise RunFailed(type(cause).__name__, str(cause)) from None
 
 
 def worklist_query(stage: str | None, assignee: str | None, overdue: bool, claim_type: str | None,

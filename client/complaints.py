@@ -7,8 +7,9 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
-from client.claims import Refused, UpdateMethod, update_name
+from client.claims import R, Refused, UpdateMethod, missing_workflow, result_of, send_to, update_name
 from models.complaints import ComplaintInput, ComplaintStatus, complaint_workflow_id
 from workflows.complaint import ComplaintWorkflow
 
@@ -37,4 +38,19 @@ async def file_complaint(client: Client, complaint: ComplaintInput, task_queue: 
 
 
 async def complaint_status(client: Client, complaint_id: str) -> ComplaintStatus:
-    return await client.get_workflow_handle(complaint_workflow_id(complaint_id)).query(ComplaintWorkflow.status)
+    """The complaint's `status` query; `NoSuchWorkflow` when there is no complaint of that id."""
+    workflow_id = complaint_workflow_id(complaint_id)
+    try:
+        return await client.get_workflow_handle(workflow_id).query(ComplaintWorkflow.status)
+    except RPCError as err:
+        raise missing_workflow(workflow_id, err) from None
+
+
+async def send_to_complaint(client: Client, complaint_id: str, update: UpdateMethod[R],
+                            payload: dict[str, Any]) -> R:
+    return await send_to(client, complaint_workflow_id(complaint_id), update, payload)
+
+
+async def complaint_result(client: Client, complaint_id: str) -> ComplaintStatus:
+    """The complaint as it stood when resolved; a failed run as `RunFailed`."""
+    return await result_of(client.get_workflow_handle_for(ComplaintWorkflow.run, complaint_workflow_id(complaint_id)))

@@ -9,15 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowQueryFailedError
 
 from client import claims as claim_client
-from client.claims import CLAIM_UPDATES, execute_update, send_update
-from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complaint
+from client.claims import CLAIM_UPDATES, send_update
+from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complaint, send_to_complaint
 from client.credentials import development_token, with_credential
 from config.settings import Settings
 from letters.sms import code_in
-from models.complaints import ComplaintInput, complaint_workflow_id
+from models.complaints import ComplaintInput
 
 
 @dataclass
@@ -32,23 +32,22 @@ class Desk:
         return await send_update(self.client, claim_id, CLAIM_UPDATES[update],
                                  with_credential(self.settings, update, payload, None))
 
-    async def file_complaint(self, complaint: dict[str, Any]) -> WorkflowHandle[Any, Any]:
-        """A complaint as the call centre files it (a channel's token); once it runs."""
+    async def file_complaint(self, complaint: dict[str, Any]) -> str:
+        """A complaint as the call centre files it (a channel's token); its id, once it runs."""
         token = development_token(self.settings, "call-centre", ["channel"])
         filed = ComplaintInput.model_validate({**complaint, "credential": token})
         await file_complaint(self.client, filed, self.settings.task_queue)
-        handle = self.client.get_workflow_handle(complaint_workflow_id(filed.complaint_id))
         for _ in range(200):
             try:
                 await complaint_status(self.client, filed.complaint_id)
-                return handle
+                return filed.complaint_id
             except WorkflowQueryFailedError:
                 await asyncio.sleep(0.1)
         raise TimeoutError(f"complaint {complaint['complaint_id']} never started")
 
-    async def on_complaint(self, handle: WorkflowHandle[Any, Any], update: str, payload: dict[str, Any]) -> Any:
-        return await execute_update(handle, COMPLAINT_UPDATES[update],
-                                           with_credential(self.settings, update, payload, None))
+    async def on_complaint(self, complaint_id: str, update: str, payload: dict[str, Any]) -> Any:
+        return await send_to_complaint(self.client, complaint_id, COMPLAINT_UPDATES[update],
+                                       with_credential(self.settings, update, payload, None))
 
     def code_received(self, claim_id: str, purpose: str) -> str:
         """The code in the latest letter of this purpose in the outbox: what the claimant reads on the phone."""

@@ -19,13 +19,11 @@ from zoneinfo import ZoneInfo
 
 from temporalio.client import (
     Client,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
 )
-from temporalio.exceptions import ApplicationError
 
 from activities.database import load_policies
-from client.claims import Refused, parse_claim, start_claim
+from client.claims import Refused, RunFailed, claim_result, parse_claim, start_claim, still_running
+from client.complaints import complaint_result
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import connect, embedded_server_running, stop_embedded_server
 from db.engine import make_engine
@@ -248,19 +246,19 @@ async def low_score_and_complaint(desk: Desk, claim_id: str, notes: list[str]) -
     await desk.send(claim_id, "record_callback", {"by": "sup-zhou", "reached": True,
                                                   "outcome": "explained the fast path; apologised for the silence"})
     notes.append("survey score 2: call-back opened (24 h) and made by sup-zhou")
-    handle = await desk.file_complaint({
+    complaint = await desk.file_complaint({
         "complaint_id": f"{claim_id}-K", "claim_id": claim_id, "category": "letter",
         "description": "the payment letter came before any word that the claim was accepted",
         "complainant": {"name": "Li Lei", "phone": "13800000000", "channel": "sms"}})
-    await desk.on_complaint(handle, "assign_complaint", {"handler_id": "sup-wu", "by": "sup-liu"})
-    await desk.on_complaint(handle, "acknowledge_complaint", {"by": "sup-wu"})
-    await desk.on_complaint(handle, "resolve_complaint", {
+    await desk.on_complaint(complaint, "assign_complaint", {"handler_id": "sup-wu", "by": "sup-liu"})
+    await desk.on_complaint(complaint, "acknowledge_complaint", {"by": "sup-wu"})
+    await desk.on_complaint(complaint, "resolve_complaint", {
         "by": "sup-wu", "resolution": "letters now go in the order decisions are taken", "root_cause": "communication",
         "claimant_acknowledged": True})
-    result = await handle.result()
-    took = (datetime.now(UTC) - datetime.fromisoformat(result["received_at"])).total_seconds()
+    result = await complaint_result(desk.client, complaint)
+    took = (datetime.now(UTC) - result.received_at).total_seconds()
     notes.append(f"complaint {claim_id}-K resolved by sup-wu in {took:.1f}s, within the 72-hour standard "
-                 f"(root cause {result['root_cause']}; breaches: {len(result['sla_breaches'])})")
+                 f"(root cause {result.root_cause}; breaches: {len(result.sla_breaches)})")
 
 
 def scenarios(prefix: str, store: DocumentStore | None = None) -> list[Scenario]:
@@ -370,20 +368,17 @@ async def play(client: Client, scenario: Scenario, settings: Settings) -> Row:
         return row
     if scenario.script is not None:
         await scenario.script(Desk(client, settings), claim_id, scenario.notes)
-    handle = client.get_workflow_handle(workflow_id_for(claim_id))
-    while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+    while await still_running(client, workflow_id_for(claim_id)):
         status = await claim_status(client, claim_id)
         if status["outcome"] is not None:
             break
         await asyncio.sleep(0.2)
     else:
         try:
-            await handle.result()
-        except WorkflowFailureError as err:
-            cause = err.cause
-            kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
-            row.outcome = f"error:{kind}"
-            scenario.notes.append(str(cause))
+            await claim_result(client, claim_id)
+        except RunFailed as err:
+            row.outcome = f"error:{err.type}"
+            scenario.notes.append(err.reason)
             return row
         status = await claim_status(client, claim_id)
     row.path, row.outcome = status["path"] or "-", status["outcome"]

@@ -6,13 +6,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import structlog
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
-from client.claims import UpdateMethod, execute_update, update_name
+from client import claims as claim_client
+from client.claims import Ended, NoSuchWorkflow, NotRegistered, UpdateMethod, UpdateRefused, update_name
 from documents.store import DocumentRejected, DocumentStore, check_upload
 from edge.auth import Caller
 from edge.problems import ProblemError, not_found, refused
@@ -27,35 +25,25 @@ log = structlog.get_logger(__name__)
 
 async def claim_status_of(client: Client, claim_id: str) -> c.ClaimStatus:
     """The claim's `status` query, or 404 when there is no registered claim of that id."""
-    handle = client.get_workflow_handle(c.workflow_id_for(claim_id))
     try:
-        return await handle.query(ClaimWorkflow.status)
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise not_found(f"claim {claim_id} does not exist") from None
-        raise
-    except ValidationError:  # the claim failed before it was registered (an unknown policy, say)
+        return await claim_client.claim_status(client, claim_id)
+    except NotRegistered:  # the claim failed before it was registered (an unknown policy, say)
         raise not_found(f"claim {claim_id} was not registered") from None
+    except NoSuchWorkflow:
+        raise not_found(f"claim {claim_id} does not exist") from None
 
 
 async def send_update(client: Client, claim_id: str, update: UpdateMethod[R], payload: dict[str, Any],
                       caller: Caller) -> R:
     """An update with the caller's token as its `credential`; the workflow's refusal as a problem document."""
-    handle = client.get_workflow_handle(c.workflow_id_for(claim_id))
-    name = update_name(update)
     try:
-        return await execute_update(handle, update, {**payload, "credential": caller.token})
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError):
-            raise refused(cause.type, cause.message) from None
-        raise refused(None, f"{name}: {cause}") from None
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            if "completed" in err.message.lower():
-                raise refused(c.ErrorType.NOT_ALLOWED, f"{name}: claim {claim_id} has ended") from None
-            raise not_found(f"claim {claim_id} does not exist") from None
-        raise
+        return await claim_client.send_update(client, claim_id, update, {**payload, "credential": caller.token})
+    except UpdateRefused as err:
+        raise refused(err.type, err.reason) from None
+    except Ended:
+        raise refused(c.ErrorType.NOT_ALLOWED, f"{update_name(update)}: claim {claim_id} has ended") from None
+    except NoSuchWorkflow:
+        raise not_found(f"claim {claim_id} does not exist") from None
 
 
 async def store_and_submit(client: Client, store: DocumentStore, claim_id: str, kind: str, content: bytes,

@@ -43,6 +43,9 @@ from models.fields import (
 )
 
 WORKFLOW_TYPE = "ClaimWorkflow"
+APPEAL_UPDATE = "appeal"
+"""The claim's appeal update, by its name: what a complaint's handover sends (activities name it so, below the
+workflows), and what the workflow registers its handler under."""
 
 
 def workflow_id_for(claim_id: str) -> str:

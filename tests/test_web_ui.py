@@ -25,6 +25,7 @@ from config.settings import PROJECT_ROOT
 from demo.document_images import render_invoice
 from identity.codes import code_secret
 from identity.oidc import DEV_CLIENT_ID, dev_client_secret
+from letters.i18n import catalog, filters
 from reporting.reports import day_bounds
 from testkit.api_stack import Stack, running_stack
 from testkit.claims import pdf
@@ -215,10 +216,12 @@ def test_a_claimant_passes_the_code_check_uploads_the_missing_materials_and_sees
     assert page.get_attribute("#steps li.current", "data-stage") == "awaiting_documents"
     page.screenshot(path=str(shots / "claimant-missing.png"), full_page=True)
 
+    document_name = filters("zh-CN", catalog("zh-CN"))["document"]
     for kind in missing:
-        page.set_input_files(f"#file-{kind}", files=[{"name": f"{kind}.pdf", "mimeType": "application/pdf",
-                                                       "buffer": pdf(f"{cid} {kind}")}])
-        items.filter(has=page.locator(f"#file-{kind}")).get_by_role("button", name="上传").click()
+        item = items.filter(has_text=document_name(kind))
+        item.get_by_label(document_name(kind), exact=True).set_input_files(files=[
+            {"name": f"{kind}.pdf", "mimeType": "application/pdf", "buffer": pdf(f"{cid} {kind}")}])
+        item.get_by_role("button", name="上传").click()
         page.wait_for_selector("#uploaded")
     status = stack.wait(cid, lambda s: s["stage"] not in ("awaiting_documents", "registered"), "materials complete")
     assert status["missing_documents"] == []

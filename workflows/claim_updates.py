@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from core.rules.risk import with_reused_documents
     from identity.tokens import sender_of
     from models.contract import (
+        APPEAL_UPDATE,
         Appeal,
         ApprovalRecord,
         ApproveAdvance,
@@ -144,7 +145,7 @@ class ClaimUpdates:
         self._authenticate("withdraw", req.credential, req.by)
         core_view.check(self.s, "withdraw", core.Withdraw(req.reason))
 
-    @workflow.update(name="appeal")
+    @workflow.update(name=APPEAL_UPDATE)
     async def appeal(self, payload: Any) -> UpdateAck:
         req = parse(Appeal, payload, "appeal")
         self.s.appeal = req
