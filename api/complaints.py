@@ -71,7 +71,7 @@ async def complaint_status(complaint_id: COMPLAINT_ID, request: Request, caller:
         raise forbidden("a staff member's or a channel's token is needed")
     try:
         return await complaint_client.complaint_status(_client(request), complaint_id)
-    except NoSuchWorkflow:
+    except (NoSuchWorkflow, Ended):  # a query reaches a resolved complaint; this is only a guard
         raise not_found(f"complaint {complaint_id} does not exist") from None
 
 

@@ -168,7 +168,7 @@ async def send_to(client: Client, workflow_id: str, update: UpdateMethod[R], pay
 def missing_workflow(workflow_id: str, err: RPCError) -> Exception:
     """What an RPC error on a workflow means here: not there, ended, or the service's own failure (kept)."""
     if err.status == RPCStatusCode.NOT_FOUND:
-        if "completed" in err.message.lower():
+        if "workflow execution already completed" in err.message.lower():  # not an id that says "completed"
             return Ended(f"{workflow_id}: {err.message}")
         return NoSuchWorkflow(f"{workflow_id}: {err.message}")
     return err

@@ -29,7 +29,7 @@ async def claim_status_of(client: Client, claim_id: str) -> c.ClaimStatus:
         return await claim_client.claim_status(client, claim_id)
     except NotRegistered:  # the claim failed before it was registered (an unknown policy, say)
         raise not_found(f"claim {claim_id} was not registered") from None
-    except NoSuchWorkflow:
+    except (NoSuchWorkflow, Ended):  # a query reaches an ended claim; this is only a guard
         raise not_found(f"claim {claim_id} does not exist") from None
 
 
