@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from client import claims as claim_client
 from client.claims import Ended, NoSuchWorkflow, NotRegistered, UpdateMethod, UpdateRefused, update_name
+from documents.pages import refuse_oversized
 from documents.store import DocumentRejected, DocumentStore, check_upload
 from edge.auth import Caller
 from edge.problems import ProblemError, not_found, refused
@@ -55,6 +56,7 @@ async def store_and_submit(client: Client, store: DocumentStore, claim_id: str, 
                            f"file: larger than the limit of {max_bytes} bytes")
     try:
         media_type = check_upload(content, declared_type, max_bytes=max_bytes)
+        await run_in_threadpool(refuse_oversized, content)  # before anything is stored
         stored = await run_in_threadpool(store.put, content, media_type)
     except DocumentRejected as err:
         raise ProblemError(422, "document-rejected", "Document rejected", f"{err.field}: {err}") from None

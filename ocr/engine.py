@@ -1,6 +1,7 @@
 """The OCR engine: RapidOCR (PP-OCR models on ONNX Runtime), whose wheel carries its models, so it runs offline.
 
-Pages: an image is one page; a PDF's pages are rendered at 2x (about 144 dpi) with PDFium, up to `MAX_PAGES`.
+Pages: an image is one page; a PDF's pages are rendered at 2x (about 144 dpi) with PDFium, up to `READ_PAGES`,
+each measured first against the limits of documents/pages.py.
 One engine per process, loaded on first use (about a second, 130 MB) and used by one page at a time: ONNX Runtime
 already spreads one page over the cores, so a process is sized by its cores and more processes read more pages.
 """
@@ -18,10 +19,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from documents.uploads import sniff
+from documents.pages import MAX_PAGE_PIXELS, READ_PAGES, RENDER_SCALE, measure
+from documents.uploads import DocumentRejected, sniff
 
-MAX_PAGES = 10
-PDF_SCALE = 2.0
+Image.MAX_IMAGE_PIXELS = MAX_PAGE_PIXELS  # Pillow's own guard, behind the measure below, at the same figure
+
 ENGINE = f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')}"
 
 
@@ -38,7 +40,12 @@ class Segment:
 
 
 def pages(content: bytes) -> list[np.ndarray]:
-    """The document's pages as RGB arrays."""
+    """The document's first `READ_PAGES` pages as RGB arrays, each measured before it is rendered or decoded:
+    a document over a limit is `Unreadable`, naming the limit."""
+    try:
+        measure(content)
+    except DocumentRejected as err:
+        raise Unreadable(str(err)) from None
     media_type = sniff(content)
     if media_type == "application/pdf":
         import pypdfium2 as pdfium
@@ -48,8 +55,8 @@ def pages(content: bytes) -> list[np.ndarray]:
         except pdfium.PdfiumError as err:
             raise Unreadable(f"PDF: {err}") from None
         try:
-            return [np.asarray(pdf[i].render(scale=PDF_SCALE).to_pil().convert("RGB"))
-                    for i in range(min(len(pdf), MAX_PAGES))]
+            return [np.asarray(pdf[i].render(scale=RENDER_SCALE).to_pil().convert("RGB"))
+                    for i in range(min(len(pdf), READ_PAGES))]
         finally:
             pdf.close()
     try:

@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 from documents.store import S3Store
 from testkit.api_stack import UPLOAD_LIMIT, Stack, running_stack
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs, pdf
+from testkit.hostile_files import PDF_BOMB
 from testkit.waiting import polled
 from tests.object_store import ObjectStoreServer
 
@@ -171,6 +172,10 @@ def test_uploads_are_checked_and_stored_by_content(stack: Stack) -> None:
             f"/claims/{first['claim_id']}/documents", headers=portal, data={"kind": "id_card"},
             files={"file": ("big.pdf", pdf("big") + b" " * UPLOAD_LIMIT, "application/pdf")}), 413)
         assert str(UPLOAD_LIMIT) in too_large["detail"]
+        bomb = problem(http.post(f"/claims/{first['claim_id']}/documents", headers=portal, data={"kind": "id_card"},
+                                 files={"file": ("bomb.pdf", PDF_BOMB, "application/pdf")}), 422)
+        assert bomb["detail"].startswith("file: page 1 is 28800 x 28800 pixels") and "the limit is 40" in \
+            bomb["detail"], "a page too large to render is refused at the door, naming the limit"
         never_uploaded = problem(http.post(
             f"/claims/{first['claim_id']}/actions/submit_documents", headers=portal,
             json={"documents": [{"kind": "id_card", "ref": "doc://sha256/" + "0" * 64}]}), 422)
