@@ -30,7 +30,8 @@ async def build_services(settings: Settings) -> Services:
                     max_upload_bytes=settings.document_max_bytes, codec=EncryptionCodec(keyring_for(settings)),
                     session_same_site=settings.session_same_site, demo_tokens=demo_tokens(settings),
                     portal_token=portal_token(settings), report_timezone=settings.report_timezone,
-                    login=login_for(settings, secret))
+                    login=login_for(settings, secret),
+                    secure_cookies=settings.progress_base_url.startswith("https://"))
 
 
 def demo_tokens(settings: Settings) -> Callable[[str, tuple[str, ...]], str] | None:

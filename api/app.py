@@ -19,7 +19,6 @@ import structlog
 from fastapi import APIRouter, Body, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -37,6 +36,7 @@ from config.tracing import shutdown_tracing
 from db.engine import utc
 from db.verification_codes import check
 from edge.claims import claim_status_of, send_update, store_and_submit
+from edge.cors import CodecCORS
 from edge.deps import ANYONE, CHANNEL, REPORTER, SERVICES, STAFF
 from edge.limits import BodyLimit
 from edge.problems import (
@@ -306,8 +306,7 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.add_middleware(BodyLimit, upload_limit=max_upload_bytes)
     app.add_middleware(Traced)
 
-    app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["POST", "GET", "OPTIONS"],
-                       allow_headers=["Authorization", "Content-Type", "X-Namespace"], allow_credentials=True)
+    app.add_middleware(CodecCORS, prefix="/codec", origins=cors_origins)
     app.include_router(router)
     app.include_router(codec_router)
     app.include_router(session_router)

@@ -23,7 +23,7 @@ class Services:
                  session_same_site: Literal["strict", "lax", "none"] = "strict",
                  demo_tokens: Callable[[str, tuple[str, ...]], str] | None = None,
                  portal_token: Callable[[], str] | None = None, report_timezone: str = "Asia/Shanghai",
-                 login: Login | None = None) -> None:
+                 login: Login | None = None, secure_cookies: bool = False) -> None:
         self.client = client
         self.engine = engine
         self.store = store
@@ -39,6 +39,8 @@ class Services:
         """The self-service channel's token, which the claimant pages act with (identity/portal.py)."""
         self.report_timezone = report_timezone
         self.login = login
+        self.secure_cookies = secure_cookies
+        """Cookies only over HTTPS: the public address is https (behind a TLS proxy the app itself may see http)."""
         """The staff sign-in by the identity provider's authorization-code flow (identity/oidc.py)."""
 
 
@@ -48,3 +50,9 @@ def services_of(request: Request) -> Services:
     if not isinstance(found, Services):
         raise RuntimeError("the app has no services: create it with create_app(services)")
     return found
+
+
+def secure_cookie(request: Request) -> bool:
+    """Whether a cookie set on this response is marked Secure: the public address is https, or this request
+    came over https."""
+    return services_of(request).secure_cookies or request.url.scheme == "https"

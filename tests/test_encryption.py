@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -129,6 +130,18 @@ async def test_the_codec_server_decrypts_for_staff_and_answers_the_web_ui(claims
         elsewhere = await http.options("/codec/decode", headers={
             "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
         assert "access-control-allow-origin" not in elsewhere.headers
+        for path in ("/app", "/sign-in", "/claims/C-1", "/worklist"):  # the UI's origin reaches the codec only
+            workbench = await http.get(path, headers={"Origin": "http://127.0.0.1:8233"})
+            assert "access-control-allow-origin" not in workbench.headers, path
+            asked = await http.options(path, headers={"Origin": "http://127.0.0.1:8233",
+                                                      "Access-Control-Request-Method": "POST"})
+            assert "access-control-allow-origin" not in asked.headers, path
+
+
+def form_token(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
 
 
 async def test_a_staff_session_cookie_opens_the_codec_and_nothing_else(claims, tmp_path):
@@ -140,16 +153,36 @@ async def test_a_staff_session_cookie_opens_the_codec_and_nothing_else(claims, t
     body = {"payloads": [{"metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
                           "data": base64.b64encode(sealed.data).decode()}]}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://codec") as http:
-        refused = await http.post("/sign-in", data={"token": claims.token("portal", "channel")})
-        assert refused.status_code == 403 and "set-cookie" not in refused.headers
-        signed = await http.post("/sign-in", data={"token": claims.token("sup-1", "supervisor")})
+        forged = await http.post("/sign-in", data={"token": claims.token("sup-1", "supervisor"), "csrf": "x"})
+        assert forged.status_code == 403 and "claims_session" not in str(forged.headers.get_list("set-cookie")), \
+            "a sign-in form posted from another site (no form cookie) signs nobody in"
+        csrf = form_token(await http.get("/sign-in"))
+        refused = await http.post("/sign-in", data={"token": claims.token("portal", "channel"), "csrf": csrf})
+        assert refused.status_code == 403 and "claims_session" not in str(refused.headers.get_list("set-cookie"))
+        signed = await http.post("/sign-in", data={"token": claims.token("sup-1", "supervisor"), "csrf": csrf})
         assert signed.status_code == 200, signed.text
-        cookie = signed.headers["set-cookie"].lower()
+        cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith("claims_session=")).lower()
         assert "httponly" in cookie and "samesite=strict" in cookie and "expires=" in cookie
+        assert "secure" not in cookie, "plain http on loopback: the development stack"
         decoded = await http.post("/codec/decode", json=body)
         assert decoded.status_code == 200 and json.loads(base64.b64decode(decoded.json()["payloads"][0]["data"])) \
             == "Li Lei"
         assert (await http.get("/claims/C-1")).status_code == 401, "the cookie opens the codec only"
         assert (await http.get("/worklist")).status_code == 401
-        await http.post("/sign-out")
+        assert (await http.post("/sign-out")).status_code == 403, "signing out takes the page's form too"
+        await http.post("/sign-out", data={"csrf": form_token(await http.get("/sign-in"))})
         assert (await http.post("/codec/decode", json=body)).status_code == 401
+
+
+async def test_cookies_are_secure_when_the_public_address_is_https(claims, tmp_path):
+    """Behind a TLS proxy the app may see plain http; the public address says the browser uses https."""
+    services = Services(client=claims.client, engine=claims.engine, store=FolderStore(tmp_path),
+                        verifier=keys.verifier_for(claims.settings), code_secret=b"c" * 32,
+                        task_queue=claims.queue, max_upload_bytes=1024, codec=EncryptionCodec(TEST_KEYRING),
+                        secure_cookies=True)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=services)),
+                                 base_url="http://behind-the-proxy") as http:
+        csrf = form_token(await http.get("/sign-in"))
+        signed = await http.post("/sign-in", data={"token": claims.token("sup-1", "supervisor"), "csrf": csrf})
+        cookies = signed.headers.get_list("set-cookie")
+        assert cookies and all("secure" in c.lower() for c in cookies), cookies

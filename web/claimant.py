@@ -27,7 +27,7 @@ from db.verification_codes import check
 from edge.auth import Caller, verify
 from edge.claims import claim_status_of, send_update, store_and_submit
 from edge.problems import ProblemError
-from edge.services import services_of
+from edge.services import secure_cookie, services_of
 from edge.views import ClaimProgress
 from letters.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, catalog, filters, template_gettext
 from models import contract as c
@@ -86,7 +86,8 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
     response = PAGES[language].TemplateResponse(request, name, {"language": language, **context},
                                                 status_code=status, headers={"Cache-Control": "no-store"})
     if request.query_params.get("lang") in LANGUAGES:
-        response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", path="/c")
+        response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", path="/c",
+                            secure=secure_cookie(request))
     return response
 
 
@@ -153,7 +154,7 @@ async def verify_code(request: Request, claim_id: str, code: Annotated[str, Form
     response = RedirectResponse(f"/c/{claim_id}", status_code=303)
     response.set_cookie(COOKIE, f"{claim_id}|{until}|{_signature(svc.code_secret, claim_id, until)}",
                         max_age=SESSION_SECONDS, httponly=True, samesite="strict", path="/c",
-                        secure=request.url.scheme == "https")
+                        secure=secure_cookie(request))
     return response
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -22,10 +23,11 @@ from jinja2 import Environment
 
 from edge import auth
 from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden
-from edge.services import services_of
+from edge.services import secure_cookie, services_of
 
 router = APIRouter(tags=["session"], responses=PROBLEM_RESPONSES)
 FLOW_COOKIE = "claims_sign_in"
+CSRF_COOKIE = "claims_form"
 FLOW_SECONDS = 600
 
 PAGE = Environment(autoescape=True).from_string("""<!doctype html>
@@ -38,7 +40,8 @@ PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 <p lang="en">Signed in as {{ subject }} until {{ until }}: the Temporal web UI now shows claims decrypted.</p>
 {% if next %}<p><a href="{{ next }}" id="continue">继续 · Continue</a></p>
 <meta http-equiv="refresh" content="0;url={{ next }}">{% endif %}
-<form method="post" action="/sign-out"><button type="submit">退出 · Sign out</button></form>
+<form method="post" action="/sign-out"><input type="hidden" name="csrf" value="{{ csrf }}">
+<button type="submit">退出 · Sign out</button></form>
 {% else %}
 <h1>工作人员登录 · Staff sign-in</h1>
 {% if problem %}<p role="alert" id="problem">{{ problem }}</p>{% endif %}
@@ -50,7 +53,7 @@ PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 {% if demo_staff %}
 <h2>演示员工 · Demo staff <small>(development issuer only)</small></h2>
 <form method="post" action="/sign-in/demo">
-<input type="hidden" name="next" value="{{ next }}">
+<input type="hidden" name="next" value="{{ next }}"><input type="hidden" name="csrf" value="{{ csrf }}">
 {% for subject, name, roles in demo_staff %}
 <button type="submit" name="subject" value="{{ subject }}" id="demo-{{ subject }}">
 {{ name }} · {{ subject }}（{{ roles|join(", ") }}）</button><br>
@@ -59,7 +62,7 @@ PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 <h2>或使用访问令牌 · Or an access token</h2>
 {% endif %}
 <form method="post" action="/sign-in">
-<input type="hidden" name="next" value="{{ next }}">
+<input type="hidden" name="next" value="{{ next }}"><input type="hidden" name="csrf" value="{{ csrf }}">
 <label for="token">访问令牌 · Access token</label><br>
 <textarea id="token" name="token" rows="6" cols="60" required autocomplete="off"></textarea><br>
 <button type="submit" id="sign-in">登录 · Sign in</button>
@@ -81,11 +84,24 @@ def _safe_next(next_: str | None) -> str:
 
 
 def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
+    """The page, with its forms' CSRF token: the same value in a SameSite=Strict cookie and in each form, so a form
+    posted from another site (which sends no such cookie) is refused."""
     services = services_of(request)
     demo = DEMO_STAFF if services.demo_tokens is not None else None
     next_ = _safe_next(values.pop("next", None) or request.query_params.get("next"))
-    return HTMLResponse(PAGE.render(demo_staff=demo, next=next_, provider=services.login is not None, **values),
-                        status_code=status, headers={"Cache-Control": "no-store"})
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    page = HTMLResponse(PAGE.render(demo_staff=demo, next=next_, provider=services.login is not None, csrf=csrf,
+                                    **values), status_code=status, headers={"Cache-Control": "no-store"})
+    page.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure_cookie(request), path="/")
+    return page
+
+
+def _form_is_ours(request: Request, csrf: str) -> bool:
+    kept = request.cookies.get(CSRF_COOKIE, "")
+    return bool(kept) and hmac.compare_digest(kept, csrf)
+
+
+FORM_EXPIRED = "表单已过期，请重新打开登录页 · the form expired or came from another site: open the sign-in page again"
 
 
 @router.get("/sign-in", response_class=HTMLResponse, summary="The staff sign-in page")
@@ -103,7 +119,10 @@ async def sign_in_page(request: Request) -> HTMLResponse:
 
 @router.post("/sign-in/demo", response_class=HTMLResponse, summary="Sign in as a demo staff member (development)")
 async def sign_in_demo(request: Request, subject: Annotated[str, Form(max_length=64)],
-                       next: Annotated[str, Form(max_length=500)] = "") -> Response:  # noqa: A002
+                       next: Annotated[str, Form(max_length=500)] = "",  # noqa: A002
+                       csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    if not _form_is_ours(request, csrf):
+        return _page(request, 403, problem=FORM_EXPIRED)
     mint = services_of(request).demo_tokens
     staff = {s: roles for s, _, roles in DEMO_STAFF}
     if mint is None or subject not in staff:
@@ -122,7 +141,7 @@ async def sign_in_oidc(request: Request, next: str = "") -> Response:  # noqa: A
     response = RedirectResponse(url, status_code=303)
     kept = f"{state}|{verifier}|{_safe_next(next)}"
     response.set_cookie(FLOW_COOKIE, f"{kept}|{_seal(request, kept)}", max_age=FLOW_SECONDS, httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https", path="/sign-in")
+                        samesite="lax", secure=secure_cookie(request), path="/sign-in")
     return response
 
 
@@ -154,7 +173,10 @@ def _seal(request: Request, value: str) -> str:
 
 @router.post("/sign-in", response_class=HTMLResponse, summary="Sign a staff member in for the web UI")
 async def sign_in(request: Request, token: Annotated[str, Form(max_length=16_384)],
-                  next: Annotated[str, Form(max_length=500)] = "") -> Response:  # noqa: A002
+                  next: Annotated[str, Form(max_length=500)] = "",  # noqa: A002
+                  csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    if not _form_is_ours(request, csrf):
+        return _page(request, 403, problem=FORM_EXPIRED)
     return _signed_in(request, token.strip(), next)
 
 
@@ -172,12 +194,14 @@ def _signed_in(request: Request, token: str, next_: str, follow: str = "") -> Re
         until=until.isoformat(timespec="minutes"), next=follow)
     same_site = services_of(request).session_same_site
     page.set_cookie(auth.SESSION_COOKIE, token, expires=until, httponly=True, samesite=same_site,
-                    secure=same_site == "none" or request.url.scheme == "https", path="/")
+                    secure=same_site == "none" or secure_cookie(request), path="/")
     return page
 
 
 @router.post("/sign-out", response_class=HTMLResponse, summary="End the staff member's web session")
-async def sign_out(request: Request) -> HTMLResponse:
+async def sign_out(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> HTMLResponse:
+    if not _form_is_ours(request, csrf):
+        return _page(request, 403, problem=FORM_EXPIRED)
     page = _page(request)
     page.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True,
                        samesite=services_of(request).session_same_site)
