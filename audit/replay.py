@@ -27,15 +27,25 @@ def _start_input(events: list[dict[str, Any]], codec: EncryptionCodec | None) ->
     payloads = (started.get("input") or {}).get("payloads") or []
     if not payloads:
         return {}
-    decoded = json.loads(base64.b64decode(payloads[0]["data"]))
+    try:
+        decoded = json.loads(base64.b64decode(payloads[0]["data"]))
+    except ValueError:  # not JSON: a start refused for bad input
+        return {}
     return decoded if isinstance(decoded, dict) else {}
+
+
+def _first_run_id(events: list[dict[str, Any]]) -> str:
+    started = events[0].get("workflowExecutionStartedEventAttributes") or {} if events else {}
+    return str(started.get("firstExecutionRunId") or started.get("originalExecutionRunId") or "unknown")
 
 
 def history_from_json(text: str, workflow_id: str | None = None,
                       settings: Settings | None = None) -> WorkflowHistory:
     """A history as `temporal workflow show --output json` or `fetch_history().to_json()` writes it. The
     workflow id, which the history itself does not hold, is the complaint's (`complaint-<complaint_id>`) or the
-    claim's (`claim-<claim_id>`), read from the start input (decrypted with the configured keys)."""
+    claim's (`claim-<claim_id>`), read from the start input (decrypted with the configured keys). A start refused
+    for bad input may name neither; it replays under `unidentified-<first run id>`, which nothing in a refused
+    start's run reads."""
     data = json.loads(text)
     if workflow_id is None:
         codec = EncryptionCodec(keyring_for(settings or Settings()))
@@ -45,7 +55,7 @@ def history_from_json(text: str, workflow_id: str | None = None,
         elif start.get("claim_id"):
             workflow_id = workflow_id_for(str(start["claim_id"]))
         else:
-            raise ValueError("the history's start input has no claim_id or complaint_id: give --workflow-id")
+            workflow_id = f"unidentified-{_first_run_id(data.get('events', []))}"
     return WorkflowHistory.from_json(workflow_id, data)
 
 

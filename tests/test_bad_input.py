@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.database import ClaimsDatabase
 from activities.gateway import LedgerGateway
+from audit.replay import history_from_file, replay
 from cli import main as cli_main
 from client.claims import DuplicateClaim, InvalidClaim, parse_claim, start_claim
 from models.contract import ClaimInput
@@ -58,6 +59,20 @@ async def test_malformed_claim_fails_fast_naming_the_field(claims, change, field
 async def test_input_that_is_not_an_object_is_refused(claims):
     handle = await claims.client.start_workflow("ClaimWorkflow", "hello", id="claim-NOT-JSON", task_queue=claims.queue)
     assert (await failure_of(handle)).type == "InvalidClaim"
+
+
+@pytest.mark.parametrize("start", ["hello", {"claimed_amount": "-1"}, {"claim_id": "C-BAD", "claim_type": "marine"}],
+                         ids=["not-an-object", "no-claim-id", "bad-field"])
+async def test_an_auditor_replays_the_exported_history_of_a_refused_start(claims, settings, tmp_path, start):
+    """`audit replay --file` takes every history the `temporal` CLI exports, a start refused for bad input too,
+    whether or not its input names the claim."""
+    handle = await claims.client.start_workflow("ClaimWorkflow", start, id=f"claim-refused-{id(start)}",
+                                                task_queue=claims.queue)
+    assert (await failure_of(handle)).type == "InvalidClaim"
+    exported = tmp_path / "refused.json"
+    exported.write_text((await handle.fetch_history()).to_json(), encoding="utf-8")
+    [outcome] = await replay([history_from_file(exported, settings=settings)], settings=settings)
+    assert outcome.ok, outcome.problem
 
 
 async def test_unknown_policy_is_a_typed_error(claims):
