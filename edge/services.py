@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from config.encryption import EncryptionCodec
 from documents.store import DocumentStore
+from edge.budget import ANONYMOUS_CODES_PER_HOUR, AddressBudget
 from identity.keys import Verifier
 from identity.oidc import Login
 
@@ -23,7 +24,8 @@ class Services:
                  session_same_site: Literal["strict", "lax", "none"] = "strict",
                  demo_tokens: Callable[[str, tuple[str, ...]], str] | None = None,
                  portal_token: Callable[[], str] | None = None, report_timezone: str = "Asia/Shanghai",
-                 login: Login | None = None, secure_cookies: bool = False) -> None:
+                 login: Login | None = None, secure_cookies: bool = False,
+                 code_budget: AddressBudget | None = None) -> None:
         self.client = client
         self.engine = engine
         self.store = store
@@ -40,6 +42,8 @@ class Services:
         self.report_timezone = report_timezone
         self.login = login
         self.secure_cookies = secure_cookies
+        self.code_budget = code_budget or AddressBudget(ANONYMOUS_CODES_PER_HOUR, 3600)
+        """Progress codes one address may ask for in an hour on the claimant pages, whatever the claims."""
         """Cookies only over HTTPS: the public address is https (behind a TLS proxy the app itself may see http)."""
         """The staff sign-in by the identity provider's authorization-code flow (identity/oidc.py)."""
 

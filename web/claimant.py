@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import structlog
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -36,6 +37,7 @@ from models.messages import CodeCheck
 from workflows.claim import ClaimWorkflow
 
 router = APIRouter(prefix="/c", tags=["claimant pages"], include_in_schema=False)
+log = structlog.get_logger(__name__)
 
 COOKIE = "claims_claimant"
 SESSION_SECONDS = 30 * 60
@@ -128,15 +130,24 @@ async def progress_page(request: Request, claim_id: str, sent: str | None = None
                  csrf=_csrf(request, claim_id), uploaded=uploaded, problem=problem, answered=answered is not None)
 
 
+TOO_MANY_CODES = N_("Too many codes were asked for from this network. Please try again in an hour, or call us.")
+
+
 @router.post("/{claim_id}/code", response_class=HTMLResponse)
 async def send_code(request: Request, claim_id: str) -> Response:
-    svc = services_of(request)
+    """Asks the claim to send a progress code to the phone or e-mail on file. The answer is the same whether or
+    not the claim exists or sent a code (its own daily budget for the self-service page may be spent): the page
+    tells no stranger which claim numbers exist. An address gets `ANONYMOUS_CODES_PER_HOUR` tries an hour
+    (`edge/budget.py`)."""
+    if not services_of(request).code_budget.take(request.client.host if request.client else "unknown"):
+        return _page(request, "claimant_code.html", status=429, claim_id=claim_id, sent=False,
+                     problem=catalog(_language(request)).gettext(TOO_MANY_CODES))
+    portal = _portal(request)  # a page not set up says so
     try:
-        await send_update(svc.client, claim_id, ClaimWorkflow.request_code, {"purpose": c.CodePurpose.PROGRESS.value},
-                          _portal(request))
+        await send_update(services_of(request).client, claim_id, ClaimWorkflow.request_code,
+                          {"purpose": c.CodePurpose.PROGRESS.value}, portal)
     except ProblemError as err:
-        return _page(request, "claimant_code.html", status=err.problem.status, claim_id=claim_id, sent=False,
-                     problem=err.problem.detail)
+        log.info("progress code not sent", status=err.problem.status, reason=err.problem.title)
     return RedirectResponse(f"/c/{claim_id}?sent=1", status_code=303)
 
 

@@ -35,8 +35,16 @@ with workflow.unsafe.imports_passed_through():
 RESEND_SECONDS = 60
 """The least time between two codes of one purpose on a claim."""
 CODES_PER_DAY = 5
-"""The most codes of one purpose a claim sends in 24 hours: a bound on messages to the claimant and on the
-history that nobody can use to stop the claimant for good (a supervisor's release starts afresh)."""
+"""The most codes of one purpose a claim sends in 24 hours for one sender (the self-service page, the call centre,
+the app): a bound on messages to the claimant and on the history. Each sender has a budget of its own, so
+strangers asking through the anonymous page cannot spend the call centre's; a supervisor's release starts the
+bank-account budgets afresh."""
+
+
+def budget(purpose: str, credential: str | None) -> str:
+    """The budget a code request spends: its purpose, and the verified sender that asked."""
+    sender = sender_of(credential)
+    return f"{purpose} for {sender.subject.casefold()}" if sender else purpose
 
 
 class AccountChanges(ClockedPart):
@@ -51,7 +59,8 @@ class AccountChanges(ClockedPart):
         purpose = req.purpose.value
         sequence = s.codes_sent.get(purpose, 0) + 1
         s.codes_sent[purpose] = sequence
-        s.code_sent_at[purpose] = [*self._codes_of_the_last_day(purpose), workflow.now()]
+        spent = budget(purpose, req.credential)
+        s.code_sent_at[spent] = [*self._codes_of_the_last_day(spent), workflow.now()]
         c = claim.claimant
         issued = await self.shell.activity(CodeActivities.issue_code, IssueCode(
             claim_id=s.claim_id, purpose=req.purpose, sequence=sequence, at=workflow.now(),
@@ -69,16 +78,16 @@ class AccountChanges(ClockedPart):
         if req.purpose == CodePurpose.BANK_ACCOUNT and s.account_change_locked:
             raise refuse("request_code: bank-account changes are locked after wrong codes; a supervisor "
                          "must release them", ErrorType.NOT_AUTHORIZED)
-        recent = self._codes_of_the_last_day(purpose)
+        recent = self._codes_of_the_last_day(budget(purpose, req.credential))
         if len(recent) >= CODES_PER_DAY:
             raise refuse(f"request_code: {CODES_PER_DAY} {purpose} codes were sent in the last 24 hours; "
                          f"the next may be sent from {(recent[0] + timedelta(days=1)).isoformat()}")
         if recent and (workflow.now() - recent[-1]).total_seconds() < RESEND_SECONDS:
             raise refuse(f"request_code: a {purpose} code was sent less than {RESEND_SECONDS} seconds ago")
 
-    def _codes_of_the_last_day(self, purpose: str) -> list[datetime]:
+    def _codes_of_the_last_day(self, spent: str) -> list[datetime]:
         since = workflow.now() - timedelta(days=1)
-        return [at for at in self.s.code_sent_at.get(purpose, []) if at > since]
+        return [at for at in self.s.code_sent_at.get(spent, []) if at > since]
 
     # ------------------------------------------------------------------ the account
 
@@ -156,7 +165,8 @@ class AccountChanges(ClockedPart):
     async def release(self, req: ReleaseBankAccount) -> UpdateAck:
         self.s.account_change_locked = False
         self.s.account_code_failures = 0
-        self.s.code_sent_at.pop(CodePurpose.BANK_ACCOUNT.value, None)
+        for spent in [k for k in self.s.code_sent_at if k.split(" for ")[0] == CodePurpose.BANK_ACCOUNT.value]:
+            del self.s.code_sent_at[spent]
         await self.shell.note("bank_account_released", by=req.by, detail=req.reason, sender=sender_of(req.credential))
         return self.shell.ack("bank-account changes are possible again, with a new code")
 

@@ -1,0 +1,54 @@
+"""What anyone may ask of the claimant pages without signing in: a progress code. It tells no stranger which
+claims exist, and no stranger can spend the codes the claimant and the call centre rely on."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from api.app import create_app
+from config.encryption import EncryptionCodec
+from documents.store import FolderStore
+from edge.budget import AddressBudget
+from edge.services import Services
+from identity import keys
+from testkit.claims import auto_claim, docs
+from testkit.world import TEST_KEYRING
+
+
+async def test_asking_for_a_progress_code_tells_no_stranger_which_claims_exist(claims, tmp_path):
+    claim = auto_claim(documents=docs("claim_form", claim_id="x"))
+    await claims.start(claim)
+    await claims.at_stage(claim["claim_id"], "awaiting_documents")
+    cid = claim["claim_id"]
+    # The API checks the page's token by the wall clock, the workflow by the test server's, which may run ahead:
+    # issued now, it lasts until an hour past the server's time.
+    lasts = max(0.0, await claims.server_time() - time.time()) + 3600
+    services = Services(client=claims.client, engine=claims.engine, store=FolderStore(tmp_path),
+                        verifier=keys.verifier_for(claims.settings), code_secret=b"c" * 32,
+                        task_queue=claims.queue, max_upload_bytes=1024, codec=EncryptionCodec(TEST_KEYRING),
+                        portal_token=lambda: claims.token("self-service-web", "channel", ttl_seconds=lasts),
+                        code_budget=AddressBudget(3, 3600))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=services)),
+                                 base_url="http://pages") as http:
+        known = await http.post(f"/c/{cid}/code")
+        unknown = await http.post("/c/NO-SUCH-CLAIM/code")
+        assert (known.status_code, known.headers["location"]) == (303, f"/c/{cid}?sent=1")
+        assert (unknown.status_code, unknown.headers["location"]) == (303, "/c/NO-SUCH-CLAIM?sent=1"), \
+            "a claim that does not exist gets the same answer"
+        assert len(claims.notices(cid, "code_progress")) == 1, "the claim that exists sent its code"
+        again = await http.post(f"/c/{cid}/code")  # within a minute: the claim sends nothing, and says nothing
+        assert (again.status_code, again.headers["location"]) == (303, f"/c/{cid}?sent=1")
+        assert len(claims.notices(cid, "code_progress")) == 1
+        too_many = await http.post("/c/ANOTHER-CLAIM/code")
+        assert too_many.status_code == 429 and "请一小时后再试" in too_many.text, "the address's budget is spent"
+
+
+def test_an_address_budget_refills_as_its_window_slides():
+    now = [0.0]
+    budget = AddressBudget(2, 60, clock=lambda: now[0])
+    assert budget.take("a") and budget.take("a") and not budget.take("a")
+    assert budget.take("b"), "each address has its own"
+    now[0] = 60.5
+    assert budget.take("a") and budget.take("a") and not budget.take("a")
