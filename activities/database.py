@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from config.masking import mask_free_text
 from config.rules import load_rules
 from config.settings import get_settings
 from core.rules import intake
@@ -310,6 +311,7 @@ class ClaimsDatabase:
         outbox for other systems: one transaction. An event whose key the claim already has was recorded by an
         earlier attempt: nothing more is done."""
         key = ev.key or uuid.uuid4().hex
+        ev = ev.model_copy(update={"detail": mask_free_text(ev.detail, ev.names)})  # typed text: never in clear
         values = self._read_model_values(ev.changes)
         for attempt in (1, 2):
             try:

@@ -244,6 +244,9 @@ class ClaimEvent(Message):
     by: str = "system"
     detail: str = ""
     changes: dict[str, Any] = Field(default_factory=dict)
+    names: list[str] = Field(default_factory=list)
+    """The people the claim names (the claimant, the account holder): masked out of `detail` before it is stored
+    or published, with every phone, ID, account and e-mail in it."""
 
 
 class RecordDocuments(Message):

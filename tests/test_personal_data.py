@@ -15,13 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import installed_binary, stop_embedded_server
 from db.engine import make_engine
 from demo.services import stop_background
+from models.tables import ClaimEventRow, EventOutboxRow, Notification
 from testkit.api_stack import free_port
+from testkit.claims import auto_claim, docs
 
 pytestmark = pytest.mark.devserver
 
@@ -106,3 +108,33 @@ def test_every_path_leaves_no_personal_data_in_histories_logs_or_tables(tmp_path
         engine.dispose()
     assert found <= NEEDED_IN_CLEAR, f"personal data in the clear outside the documented columns: {found}"
     assert ("gateway_transfers", "account_number") in found, "the scan saw no payment: it proves nothing"
+
+
+# The formats the contract accepts for a claimant's phone, written as people write them, and what people type into a
+# reason: the claimant's name, their ID number in groups with an x, an account number, an e-mail.
+PHONES = ["+86 139 0013 8001", "139-0013-8002", "13900138003", "021-6888 8004", "+86 0571 8888 8005"]
+TYPED = ("王小明 asks to withdraw; call 王小明 on {phone} or 138 0000 1111, ID 110101 19900101 123x, "
+         "ID 11010119900101456X, account 6222000099998888 or 621700123, mail wxm.private@example.com")
+
+
+@pytest.mark.parametrize("phone", PHONES)
+async def test_typed_text_is_stored_and_published_without_personal_data_in_any_accepted_format(claims, phone):
+    claim = auto_claim(policy_number="P-HEALTH-001", claim_type="health", claimed_amount="2600.00",
+                       incident={"cause": "illness"}, line_items=[], documents=docs("claim_form"))
+    claim["claimant"] = {**claim["claimant"], "name": "王小明", "phone": phone, "channel": "sms"}
+    cid = claim["claim_id"]
+    handle = await claims.start(claim)
+    await claims.at_stage(cid, "awaiting_documents")
+    await claims.update(cid, "withdraw", {"by": "call-centre", "reason": TYPED.format(phone=phone)})
+    await handle.result()
+    with Session(claims.engine) as session:
+        details = [r.detail for r in session.exec(select(ClaimEventRow).where(ClaimEventRow.claim_id == cid))]
+        bodies = [r.body for r in session.exec(select(EventOutboxRow).where(EventOutboxRow.subject == cid))]
+        recipients = [r.recipient for r in session.exec(select(Notification).where(Notification.claim_id == cid))]
+    withdrawn = next(d for d in details if "withdraw" in d)
+    assert "****8888" in withdrawn and "110***********123x" in withdrawn, withdrawn  # the scan saw the reason
+    stored = "\n".join(details + bodies + recipients)
+    digits = re.sub(r"\D", "", phone)
+    for secret in ["王小明", phone, digits[-11:], "13800001111", "138 0000 1111", "19900101", "6222000099998888",
+                   "621700123", "wxm.private"]:
+        assert secret not in stored, f"{secret!r} is stored or published in the clear"

@@ -150,9 +150,12 @@ class Shell:
         at = workflow.now()
         s.timeline.append(TimelineEntry(at=at, event=event, by=by, detail=detail, sender=sender))
         s.event_count += 1
+        names = [s.claim.claimant.name] if s.claim is not None else []
+        if s.bank_account is not None:
+            names.append(s.bank_account.holder)
         await self.activity(ClaimsDatabase.record_event, ClaimEvent(claim_id=s.claim_id, event=event, at=at, by=by,
-                                                       detail=detail, changes=changes or {},
-                                                       key=str(s.event_count)))
+                                                                    detail=detail, changes=changes or {},
+                                                                    key=str(s.event_count), names=names))
 
     def notify(self, kind: str, context: dict[str, Any], sequence: int | None = None,
                recipient: Recipient | None = None) -> None:
