@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = Field(default=None, alias="CLAIMS_OIDC_ISSUER")
     oidc_jwks_url: str | None = Field(default=None, alias="CLAIMS_OIDC_JWKS_URL")
     oidc_audience: str = Field(default="claims", alias="CLAIMS_OIDC_AUDIENCE")
+    # The longest a token may live from issue to expiry; a longer one is refused, whatever its issuer wrote.
+    token_max_hours: float = Field(default=12, gt=0, le=24 * 7, alias="CLAIMS_TOKEN_MAX_HOURS")
     # The workbench's sign-in: a confidential client of the issuer (authorization code with PKCE). Unset with a
     # real issuer: staff paste a token instead. The callback is <CLAIMS_PUBLIC_URL>/sign-in/callback by default.
     oidc_client_id: str | None = Field(default=None, alias="CLAIMS_OIDC_CLIENT_ID")

@@ -21,7 +21,7 @@ from jwt.exceptions import PyJWKError, PyJWKSetError
 
 from config.settings import Settings
 from identity import development
-from identity.tokens import KeySource, verify
+from identity.tokens import MAX_LIFETIME_SECONDS, KeySource, verify
 from models.contract import Sender
 
 log = structlog.get_logger(__name__)
@@ -87,9 +87,11 @@ class Verifier:
     keys: KeySource
     issuer: str
     audience: str
+    max_lifetime: float = MAX_LIFETIME_SECONDS
 
     def verify(self, token: str | None, now: datetime) -> Sender:
-        return verify(token, self.keys, issuer=self.issuer, audience=self.audience, now=now)
+        return verify(token, self.keys, issuer=self.issuer, audience=self.audience, now=now,
+                      max_lifetime=self.max_lifetime)
 
 
 def verifier_for(settings: Settings) -> Verifier:
@@ -99,9 +101,10 @@ def verifier_for(settings: Settings) -> Verifier:
             raise ValueError("CLAIMS_OIDC_JWKS_URL is required when CLAIMS_OIDC_ISSUER is set")
         remote = RemoteKeys(settings.oidc_jwks_url)
         remote.prefetch()
-        return Verifier(remote, settings.oidc_issuer, settings.oidc_audience)
+        return Verifier(remote, settings.oidc_issuer, settings.oidc_audience, settings.token_max_hours * 3600)
     development.signing_key(settings.var_dir)
-    return Verifier(LocalKeys(development.jwks_path(settings.var_dir)), development.ISSUER, settings.oidc_audience)
+    return Verifier(LocalKeys(development.jwks_path(settings.var_dir)), development.ISSUER, settings.oidc_audience,
+                    settings.token_max_hours * 3600)
 
 
 _INSTALLED: dict[str, Verifier] = {}

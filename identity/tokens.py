@@ -31,7 +31,13 @@ class NotAuthenticated(Exception):
     for this service. The message says which, never the token."""
 
 
-def verify(token: str | None, keys: KeySource, *, issuer: str, audience: str, now: datetime) -> Sender:
+MAX_LIFETIME_SECONDS = 12 * 3600
+"""The longest a token may live from its issue to its expiry (`CLAIMS_TOKEN_MAX_HOURS`): a token lost or read
+somewhere works no longer than a working day, whatever its issuer wrote into it."""
+
+
+def verify(token: str | None, keys: KeySource, *, issuer: str, audience: str, now: datetime,
+           max_lifetime: float = MAX_LIFETIME_SECONDS) -> Sender:
     """The verified sender of a token, or NotAuthenticated."""
     if not token:
         raise NotAuthenticated("credential: a bearer token is required")
@@ -62,11 +68,11 @@ def verify(token: str | None, keys: KeySource, *, issuer: str, audience: str, no
         raise NotAuthenticated(f"credential: the token has no {err.claim!r} claim") from None
     except jwt.InvalidTokenError as err:
         raise NotAuthenticated(f"credential: {err}") from None
-    _check_times(claims, now.timestamp())
+    _check_times(claims, now.timestamp(), max_lifetime)
     return _sender(claims)
 
 
-def _check_times(claims: dict[str, Any], now: float) -> None:
+def _check_times(claims: dict[str, Any], now: float, max_lifetime: float) -> None:
     for name in ("exp", "iat", "nbf"):
         if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], int | float)):
             raise NotAuthenticated(f"credential: the {name!r} claim is not a time")
@@ -74,6 +80,9 @@ def _check_times(claims: dict[str, Any], now: float) -> None:
         raise NotAuthenticated("credential: the token has expired")
     if claims["iat"] - LEEWAY_SECONDS > now or claims.get("nbf", now) - LEEWAY_SECONDS > now:
         raise NotAuthenticated("credential: the token is not valid yet")
+    if claims["exp"] - claims["iat"] > max_lifetime:
+        raise NotAuthenticated(f"credential: the token lives {(claims['exp'] - claims['iat']) / 3600:.0f} hours; "
+                               f"this service accepts tokens of at most {max_lifetime / 3600:.0f} hours")
 
 
 def _sender(claims: dict[str, Any]) -> Sender:

@@ -28,7 +28,7 @@ from models.tables import GatewayTransfer, Notification, Payment
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 from testkit.waiting import STATE_DEADLINE, eventually
 
-TOKEN_TTL_SECONDS = 24 * 3600
+TOKEN_TTL_SECONDS = 12 * 3600
 """Tokens are checked against the workflow's clock; a day covers the time a test skips while one is in flight."""
 
 

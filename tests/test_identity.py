@@ -26,7 +26,7 @@ from config.encryption import EncryptionCodec, decrypted_history
 from config.settings import Settings
 from core.rules import access
 from identity import development
-from identity.keys import LocalKeys, RemoteKeys
+from identity.keys import LocalKeys, RemoteKeys, Verifier
 from identity.tokens import NotAuthenticated, sender_of, verify
 from models.contract import Sender
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
@@ -187,6 +187,24 @@ def test_the_verifier_checks_expiry_against_the_moment_it_is_given(settings):
         verify(token, keys, issuer=development.ISSUER, audience="claims", now=now + timedelta(hours=1))
     with pytest.raises(NotAuthenticated, match="not valid yet"):
         verify(token, keys, issuer=development.ISSUER, audience="claims", now=now - timedelta(hours=1))
+
+
+def test_a_token_that_lives_longer_than_a_working_day_is_refused(settings):
+    """Whatever the issuer wrote: a ten-year token read somewhere would otherwise work for ten years."""
+    development.signing_key(settings.var_dir)
+    keys = LocalKeys(development.jwks_path(settings.var_dir))
+    now = datetime.now(UTC)
+    for years in (10, 0):
+        ttl = years * 365 * 86400 or 12 * 3600
+        token = development.mint(settings.var_dir, subject="sup-7", roles=["supervisor"], audience="claims",
+                                 ttl_seconds=ttl, issued_at=now.timestamp())
+        if years:
+            with pytest.raises(NotAuthenticated, match="lives 87600 hours; this service accepts tokens of at most 12"):
+                verify(token, keys, issuer=development.ISSUER, audience="claims", now=now)
+        else:
+            assert verify(token, keys, issuer=development.ISSUER, audience="claims", now=now).subject == "sup-7"
+    with pytest.raises(NotAuthenticated, match="at most 1 hours"):  # the ceiling is a setting
+        Verifier(keys, development.ISSUER, "claims", max_lifetime=3600).verify(token, now)
 
 
 def test_unsigned_and_shared_secret_tokens_are_refused(settings):
