@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.database import held_on_policy, period_named
 from activities.gateway import InvalidAccountError, PaymentGateway
+from config.encryption import Keyring, seal_text
 from core.rules.payout import ZERO, cents
 from db.engine import lock_for_write, now_utc, refuses_bad_data, utc
 from models.contract import ErrorType
@@ -36,9 +37,10 @@ def idempotency_key(claim_id: str, sequence: int) -> str:
 
 
 class PaymentActivities:
-    def __init__(self, engine: Engine, gateway: PaymentGateway) -> None:
+    def __init__(self, engine: Engine, gateway: PaymentGateway, keyring: Keyring) -> None:
         self.engine = engine
         self.gateway = gateway
+        self.keyring = keyring
 
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
@@ -100,10 +102,12 @@ class PaymentActivities:
                 amount = cents(max(min(amount, sum_insured - held), ZERO))
             if row is None:
                 row = Payment(claim_id=req.claim_id, sequence=req.sequence, kind=req.kind, idempotency_key=key,
-                              amount=amount, requested=req.amount, account_holder=req.account.holder,
+                              amount=amount, requested=req.amount,
+                              account_holder=seal_text(self.keyring, req.account.holder),
                               account_masked=req.account.masked, status="pending", created_at=now_utc())
             row.amount, row.status = amount, "pending" if amount > ZERO else "nothing_left"
-            row.account_holder, row.account_masked = req.account.holder, req.account.masked
+            row.account_holder = seal_text(self.keyring, req.account.holder)
+            row.account_masked = req.account.masked
             session.add(row)
             session.commit()
             session.refresh(row)

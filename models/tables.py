@@ -140,7 +140,8 @@ class Payment(SQLModel, table=True):
     """What is held against the sum insured and paid: at most `requested`, less when the sum insured still
     available was less."""
     requested: Decimal | None = Field(default=None, sa_column=Column(Numeric(15, 2)))
-    account_holder: str = Field(max_length=200)
+    account_holder: str
+    """The payee's name, sealed with the payload keys (`seal_text`)."""
     account_masked: str = Field(max_length=40)
     status: str = Field(max_length=20)
     gateway_reference: str | None = Field(default=None, max_length=128)

@@ -44,7 +44,7 @@ def register(db: ClaimsDatabase, **changes) -> ClaimInput:
 
 
 def pay(engine, claim_id: str, sequence: int = 1, amount: str = "100.00", account: BankAccount = ACCOUNT):
-    payments = PaymentActivities(engine, LedgerGateway(engine))
+    payments = PaymentActivities(engine, LedgerGateway(engine), TEST_KEYRING)
     return payments.pay(PaymentRequest(claim_id=claim_id, sequence=sequence, kind="final", amount=D(amount),
                                        account=account))
 
@@ -68,6 +68,9 @@ def test_payment_is_made_once_per_key_whatever_the_retries(any_engine):
     with Session(any_engine) as session:
         assert len(session.exec(select(GatewayTransfer)).all()) == 2
         assert session.get(Claim, claim.claim_id).paid_amount == D("150.00")
+        holders = [p.account_holder for p in session.exec(select(Payment))]
+    assert holders and all(h.startswith("sealed:v1:") and ACCOUNT.holder not in h for h in holders), holders
+    assert {open_text(TEST_KEYRING, h) for h in holders} == {ACCOUNT.holder}, "sealed, and opened with the keys"
 
 
 def test_ledger_refuses_two_rows_with_one_key(any_engine):

@@ -30,11 +30,11 @@ pytestmark = pytest.mark.devserver
 PERSONAL = ["Li Lei", "13800000000", "li@example.com", "6222000011112222", "6222000011113333"]
 """The sample claimant's name, phone, e-mail and both account numbers the demo pays to."""
 
-NEEDED_IN_CLEAR = {("gateway_transfers", "account_number"), ("payments", "account_holder"),
-                   ("policies", "holder_name"), ("policy_periods", "holder_name")}
-"""The columns that hold personal data in the clear because their work needs it: the account a transfer goes
-to and the name the bank checks it against (the payment path), and the policy holder's name (policy
-administration's record). docs/operators.md lists them."""
+NEEDED_IN_CLEAR = {("gateway_transfers", "account_number"), ("policies", "holder_name"),
+                   ("policy_periods", "holder_name")}
+"""The columns that hold personal data in the clear because their work needs it: the account the embedded
+gateway's transfer goes to (a real gateway keeps its own), and the policy holder's name (policy administration's
+record). docs/rules.md lists them."""
 
 
 def personal_data_in_tables(engine: Engine) -> set[tuple[str, str]]:

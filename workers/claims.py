@@ -34,7 +34,8 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
     """Every activity the claim and complaint workflows call, bound to their resources (the complaint's
     handover to a claim's appeal needs the client)."""
     database = ClaimsDatabase(engine, audit_seal_key(settings), settings.event_source)
-    payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine))
+    payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine),
+                                 keyring_for(settings))
     renderer = Renderer(public_url=settings.progress_base_url)
     notifications = NotificationActivities(engine, renderer, build_sender(settings), keyring_for(settings))
     configuration = ConfigurationActivities(settings)
