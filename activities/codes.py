@@ -48,7 +48,8 @@ class CodeActivities:
         code = codes.derive(self.secret, req.claim_id, req.purpose.value, req.sequence)
         self.letters.notify(NotificationRequest(
             claim_id=req.claim_id, kind=f"code_{req.purpose.value}", sequence=req.sequence, recipient=req.recipient,
-            context={"code": code, "expires_at": expires_at, "minutes": codes.VALID_MINUTES}))
+            context={"code": code, "expires_at": expires_at, "minutes": codes.VALID_MINUTES,
+                     "account_last4": req.account_last4}))
         log.info("one-time code sent", claim_id=req.claim_id, purpose=req.purpose.value, sequence=req.sequence)
         return CodeIssued(expires_at=expires_at, channel=req.recipient.channel)
 

@@ -47,7 +47,9 @@ UPDATES: dict[str, tuple[str, Flags]] = {
     "appeal": ("appeal", [("--reason", "reason", {"required": True})]),
     "request-code": ("request_code", [("--purpose", "purpose", {
         "required": True, "choices": ["bank_account", "progress"],
-        "help": "what the code is for; it goes to the claimant's phone or e-mail on file"})]),
+        "help": "what the code is for; it goes to the claimant's phone or e-mail on file"}),
+        ("--account-last4", "account_last4", {
+            "help": "for a bank-account code: the new account's last four digits, which the message names"})]),
     "update-bank-account": ("update_bank_account", [("--holder", "holder", {"required": True}),
                                                     ("--number", "number", {"required": True}),
                                                     ("--code", "code", {

@@ -139,9 +139,9 @@ async def withdraw(desk: Desk, claim_id: str, notes: list[str]) -> None:
 async def new_bank_details(desk: Desk, claim_id: str, notes: list[str]) -> None:
     await wait_for(desk.client, claim_id, lambda s: any(t["event"] == "payment_failed" for t in s["timeline"]))
     notes.append("account rejected; claimant asked once for new details")
-    await desk.send(claim_id, "request_code", {"purpose": "bank_account"})
+    await desk.send(claim_id, "request_code", {"purpose": "bank_account", "account_last4": "8888"})
     code = desk.code_received(claim_id, "bank_account")
-    notes.append("new account proved with the one-time code sent to the phone on file")
+    notes.append("new account proved with the one-time code sent to the phone on file, naming the account ending 8888")
     await desk.send(claim_id, "update_bank_account", {"holder": "Li Lei", "number": "6222000099998888", "code": code})
 
 

@@ -35,12 +35,15 @@ TEXTS: dict[str, str] = {
     "code_progress": N_("Code %(code)s shows claim %(claim_id)s, valid %(minutes)s min. Ignore if not you."),
     "code_bank_account": N_("Code %(code)s changes the account of claim %(claim_id)s, valid %(minutes)s min. "
                             "Never share it."),
+    "code_bank_account_to": N_("Code %(code)s pays claim %(claim_id)s to an account ending %(last4)s, valid "
+                               "%(minutes)s min. Never share it."),
     "complaint_acknowledged": N_("Complaint %(complaint_id)s received; we answer within 72 hours."),
     "complaint_resolved": N_("Complaint %(complaint_id)s: our answer is on its way by letter or e-mail."),
     "bank_account_changed": N_("Claim %(claim_id)s: payment account changed to %(new_account)s. Not you? Call us."),
 }
 GENERIC = N_("Claim %(claim_id)s: news about your claim:")
-UNLINKED = {"withdrawn", "code_progress", "code_bank_account", "bank_account_changed", "complaint_acknowledged",
+UNLINKED = {"withdrawn", "code_progress", "code_bank_account", "code_bank_account_to", "bank_account_changed",
+            "complaint_acknowledged",
             "complaint_resolved"}
 """Texts that carry no link: nothing to do on the page, or a code that must stand on its own."""
 
@@ -66,6 +69,8 @@ def sms_text(kind: str, context: Mapping[str, Any], gettext: Callable[..., str],
     values: dict[str, Any] = {"claim_id": context["claim_id"]}
     if "missing" in context:
         values["count"] = str(len(context["missing"]))
+    if kind == "code_bank_account" and context.get("account_last4"):
+        kind, values["last4"] = "code_bank_account_to", str(context["account_last4"])
     for key in ("due_at", "amount", "account", "code", "minutes", "new_account", "complaint_id"):
         if key in context and context[key] is not None:
             name = "due" if key == "due_at" else key

@@ -225,6 +225,10 @@ class RequestCode(Message):
     """Send a one-time code to the claimant's phone or e-mail on file (sent by a channel)."""
 
     purpose: CodePurpose
+    account_last4: str | None = Field(default=None, pattern=r"^[0-9]{4}$")
+    """For a bank-account code: the last four digits of the account it is to change to. The message names them,
+    so a claimant tricked into passing a code on reads whose account it would pay, and the code then changes the
+    account only to one ending so."""
     credential: Credential | None = None
 
 

@@ -263,6 +263,8 @@ class IssueCode(Message):
     sequence: int
     recipient: Recipient
     at: datetime
+    account_last4: str | None = None
+    """A bank-account code's new account, by its last four digits: the letter names them."""
 
 
 class CodeIssued(Message):

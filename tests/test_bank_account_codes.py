@@ -14,12 +14,14 @@ from sqlalchemy.engine import Engine
 
 from activities.codes import CodeActivities
 from activities.notifications import NotificationActivities
+from config.encryption import open_text
 from db.engine import make_engine
 from db.schema import upgrade
 from db.verification_codes import check
 from identity import codes
 from letters.render import Renderer
 from letters.senders import FileSender
+from letters.sms import LIMIT
 from models.contract import CodePurpose
 from models.messages import CodeCheck, IssueCode, Recipient
 from testkit.claims import auto_claim, docs
@@ -59,6 +61,24 @@ async def test_the_code_goes_to_the_contact_on_file_and_changes_the_account_once
     [told] = await claims.sent(cid, "bank_account_changed")
     assert told.recipient == "138****0000" and "****3333" in told.body and "****2222" in told.body
     assert code not in str(status), "the status shows a one-time code"
+
+
+async def test_the_code_names_the_new_account_and_changes_the_account_only_to_that_one(claims):
+    """A claimant tricked into passing the code on reads whose account it would pay; and the code, once named
+    for an account, changes the account to no other."""
+    cid = await waiting_for_documents(claims)
+    await claims.update(cid, "request_code", {"purpose": "bank_account", "account_last4": "3333"})
+    [letter] = claims.notices(cid, "code_bank_account")
+    sms = open_text(TEST_KEYRING, letter.text or "")
+    assert "尾号 <strong>3333</strong>" in letter.body, letter.body
+    assert "尾号3333" in sms and len(sms) <= LIMIT, sms
+    code = claims.code_sent(cid)
+    other = await claims.refused(cid, "update_bank_account", {"holder": "Mallory", "number": "6222000099990000",
+                                                             "code": code})
+    assert other.type == "ClaimantCodeRefused" and "ending 3333" in other.message, other.message
+    await claims.update(cid, "update_bank_account", {**NEW_ACCOUNT, "code": code})
+    [told] = await claims.sent(cid, "bank_account_changed")
+    assert "****3333" in told.body, "the account ending 3333 is the one the claim now pays to"
 
 
 async def test_three_wrong_codes_lock_changes_and_alert_a_supervisor_who_releases_them(claims):

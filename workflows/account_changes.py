@@ -62,9 +62,13 @@ class AccountChanges(ClockedPart):
         spent = budget(purpose, req.credential)
         s.code_sent_at[spent] = [*self._codes_of_the_last_day(spent), workflow.now()]
         c = claim.claimant
+        bank = req.purpose == CodePurpose.BANK_ACCOUNT
+        if bank:
+            s.code_account_last4 = req.account_last4
         issued = await self.shell.activity(CodeActivities.issue_code, IssueCode(
             claim_id=s.claim_id, purpose=req.purpose, sequence=sequence, at=workflow.now(),
-            recipient=Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email)))
+            recipient=Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email),
+            account_last4=req.account_last4 if bank else None))
         s.code_expires_at[purpose] = issued.expires_at
         await self.shell.note("code_sent", detail=f"{purpose} code {sequence} by {issued.channel}",
                               sender=sender_of(req.credential))
@@ -157,6 +161,9 @@ class AccountChanges(ClockedPart):
         if expires is None or workflow.now() >= expires:
             raise refuse("update_bank_account: code: no valid code has been sent; request a new one",
                          ErrorType.CODE_REFUSED)
+        if s.code_account_last4 is not None and not req.number.endswith(s.code_account_last4):
+            raise refuse(f"update_bank_account: number: the code was sent for an account ending "
+                         f"{s.code_account_last4}; ask for a code for this account", ErrorType.CODE_REFUSED)
         if s.transfer_in_flight:
             raise refuse("update_bank_account: a payment is being made to the account on file; try again shortly")
 

@@ -172,6 +172,8 @@ class ClaimState:
     codes_sent: dict[str, int] = field(default_factory=dict)
     """One-time codes sent to the claimant, by purpose: the number of the latest."""
     code_sent_at: dict[str, list[datetime]] = field(default_factory=dict)
+    code_account_last4: str | None = None
+    """The account the latest bank-account code was sent for, by its last four digits (None: not named)."""
     """When the codes of each purpose were sent, the last day's (a rolling limit on how many a day)."""
     code_expires_at: dict[str, datetime] = field(default_factory=dict)
     account_code_failures: int = 0
