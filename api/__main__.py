@@ -31,7 +31,8 @@ async def build_services(settings: Settings) -> Services:
                     session_same_site=settings.session_same_site, demo_tokens=demo_tokens(settings),
                     portal_token=portal_token(settings), report_timezone=settings.report_timezone,
                     login=login_for(settings, secret),
-                    secure_cookies=settings.progress_base_url.startswith("https://"))
+                    secure_cookies=settings.progress_base_url.startswith("https://"),
+                    codec_roles=frozenset(settings.codec_roles))
 
 
 def demo_tokens(settings: Settings) -> Callable[[str, tuple[str, ...]], str] | None:

@@ -1,5 +1,6 @@
 """The codec server (docs/rules.md#personal-data): the payload codec over HTTP, so the Temporal web UI and the
-`temporal` CLI show claims decrypted to whoever presents a staff token, and nobody else.
+`temporal` CLI show claims decrypted to staff of the roles that need it (`CLAIMS_CODEC_ROLES`: auditor, supervisor,
+manager), each request recorded, credentials redacted.
 
 Protocol (Temporal's remote codec): `POST /codec/encode` and `POST /codec/decode` with
 `{"payloads": [{"metadata": {name: base64}, "data": base64}]}`, answered in the same shape. The UI calls it from
@@ -8,17 +9,23 @@ the browser, so the origins in `CLAIMS_CODEC_CORS_ORIGINS` (the UI's address) ma
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from google.protobuf import json_format
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from temporalio.api.common.v1 import Payload
 
 from config.encryption import EncryptionCodec, UnknownKey
 from edge import auth
 from edge.auth import Caller
-from edge.problems import PROBLEM_RESPONSES, ProblemError
+from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden
 from edge.services import services_of
+from models.tables import CodecDecode
 
 router = APIRouter(prefix="/codec", tags=["codec"], responses=PROBLEM_RESPONSES)
 STAFF = Annotated[Caller, Depends(auth.staff_or_session)]
@@ -53,7 +60,46 @@ async def encode(body: PAYLOADS, request: Request, caller: STAFF) -> dict[str, A
 
 @router.post("/decode", summary="Decrypt payloads (for the web UI and the CLI)")
 async def decode(body: PAYLOADS, request: Request, caller: STAFF) -> dict[str, Any]:
+    """For the roles that may read decrypted histories (`CLAIMS_CODEC_ROLES`). Each request is recorded (who, when,
+    the namespace, how many payloads) in `codec_decodes`; a credential in a decoded payload comes back redacted."""
+    services = services_of(request)
+    allowed = caller.roles & services.codec_roles
+    if not allowed:
+        raise forbidden(f"decrypted histories are for {', '.join(sorted(services.codec_roles))}; "
+                        f"{caller.sender.subject} holds {sorted(caller.roles)}")
+    payloads = _payloads(body)
     try:
-        return _answer(await _codec(request).decode(_payloads(body)))
+        opened = await _codec(request).decode(payloads)
     except (UnknownKey, ValueError) as err:
         raise ProblemError(422, "undecryptable", "Cannot decrypt", str(err)) from None
+    await run_in_threadpool(_record, services.engine, CodecDecode(
+        at=datetime.now(UTC), subject=caller.sender.subject[:200], roles=",".join(sorted(caller.roles))[:200],
+        namespace=request.headers.get("x-namespace", "")[:200], payloads=len(payloads),
+        through="token" if "authorization" in request.headers else "session"))
+    return _answer([_redacted(p) for p in opened])
+
+
+def _record(engine: Engine, row: CodecDecode) -> None:
+    with Session(engine) as session:
+        session.add(row)
+        session.commit()
+
+
+REDACTED = "[redacted]"
+
+
+def _redacted(payload: Payload) -> Payload:
+    """The payload with any `credential` it carries (an update's, a complaint's start) replaced: what the codec shows
+    is for reading, never for acting."""
+    if payload.metadata.get("encoding") != b"json/plain":
+        return payload
+    try:
+        value = json.loads(payload.data)
+    except ValueError:
+        return payload
+    if not isinstance(value, dict) or not value.get("credential"):
+        return payload
+    shown = Payload()
+    shown.CopyFrom(payload)
+    shown.data = json.dumps({**value, "credential": REDACTED}, ensure_ascii=False, separators=(",", ":")).encode()
+    return shown

@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     # Browser origins that may call the codec server (/codec): the Temporal web UI's address (a JSON list;
     # by default the embedded UI's two addresses).
     codec_cors_origins_setting: list[str] | None = Field(default=None, alias="CLAIMS_CODEC_CORS_ORIGINS")
+    # Who may read decrypted histories through the codec server: staff of these roles (a JSON list).
+    codec_roles: list[str] = Field(default=["auditor", "supervisor", "manager"], alias="CLAIMS_CODEC_ROLES")
     # The staff session cookie (`/sign-in`) is sent only from the API's own site ("strict"); "none" lets a UI on
     # another site (Temporal Cloud's) send it, over HTTPS only.
     session_same_site: Literal["strict", "lax", "none"] = Field(default="strict", alias="CLAIMS_SESSION_SAMESITE")

@@ -19,6 +19,10 @@ from identity.keys import Verifier
 from identity.tokens import NotAuthenticated
 from models.contract import Sender
 
+READING_ROLES = STAFF_ROLES | {"auditor"}
+"""Who may read claims through the HTTP edges: the staff, and auditors, who read and never act (the workflow's own
+access rules give them no update)."""
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -31,7 +35,7 @@ class Caller:
 
     @property
     def is_staff(self) -> bool:
-        return bool(self.roles & STAFF_ROLES) and CHANNEL_ROLE not in self.roles
+        return bool(self.roles & READING_ROLES) and CHANNEL_ROLE not in self.roles
 
     @property
     def is_channel(self) -> bool:

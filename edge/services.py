@@ -25,7 +25,8 @@ class Services:
                  demo_tokens: Callable[[str, tuple[str, ...]], str] | None = None,
                  portal_token: Callable[[], str] | None = None, report_timezone: str = "Asia/Shanghai",
                  login: Login | None = None, secure_cookies: bool = False,
-                 code_budget: AddressBudget | None = None) -> None:
+                 code_budget: AddressBudget | None = None,
+                 codec_roles: frozenset[str] = frozenset({"auditor", "supervisor", "manager"})) -> None:
         self.client = client
         self.engine = engine
         self.store = store
@@ -43,6 +44,8 @@ class Services:
         self.login = login
         self.secure_cookies = secure_cookies
         self.code_budget = code_budget or AddressBudget(ANONYMOUS_CODES_PER_HOUR, 3600)
+        self.codec_roles = codec_roles
+        """The staff roles that may read decrypted histories through the codec server."""
         """Progress codes one address may ask for in an hour on the claimant pages, whatever the claims."""
         """Cookies only over HTTPS: the public address is https (behind a TLS proxy the app itself may see http)."""
         """The staff sign-in by the identity provider's authorization-code flow (identity/oidc.py)."""

@@ -258,6 +258,23 @@ class IdempotentRequest(SQLModel, table=True):
     created_at: datetime = _when()
 
 
+class CodecDecode(SQLModel, table=True):
+    """Who read decrypted payloads through the codec server, and when: one row per request. The codec answers the
+    Temporal web UI and the `temporal` CLI, which send payloads without saying whose history they come from, so
+    the row names the caller, the namespace and how many payloads were opened."""
+
+    __tablename__ = "codec_decodes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(index=True)
+    subject: str = Field(max_length=200)
+    roles: str = Field(max_length=200)
+    namespace: str = Field(max_length=200)
+    payloads: int
+    through: str = Field(max_length=20)
+    """`token` (the CLI's `--codec-auth`) or `session` (the web UI with the staff cookie)."""
+
+
 class HistoryExport(SQLModel, table=True):
     """A closed claim workflow's history, exported (its payloads still encrypted) to the audit archive before the
     namespace's retention deletes it from Temporal; one row per run."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 from temporalio.api.common.v1 import Payload
 from temporalio.worker import Replayer
 
@@ -21,6 +22,7 @@ from config.temporal import workflow_runner
 from documents.store import FolderStore
 from edge.services import Services
 from identity import keys
+from models.tables import CodecDecode
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 from testkit.world import TEST_KEYRING, TEST_KEYS
 from tests.test_personal_data import NEEDED_IN_CLEAR, PERSONAL, personal_data_in_tables
@@ -122,6 +124,24 @@ async def test_the_codec_server_decrypts_for_staff_and_answers_the_web_ui(claims
                                 headers={"Authorization": f"Bearer {claims.token('sup-1', 'supervisor')}"})
         assert staff.status_code == 200, staff.text
         assert json.loads(base64.b64decode(staff.json()["payloads"][0]["data"])) == "Li Lei"
+        for subject, role in (("desk-1", "service"), ("fin-1", "finance"), ("adj-1", "adjuster")):
+            other = await http.post("/codec/decode", json=body,
+                                    headers={"Authorization": f"Bearer {claims.token(subject, role)}"})
+            assert other.status_code == 403, f"{role} reads decrypted histories"
+        [update] = await EncryptionCodec(TEST_KEYRING).encode([plain({"reason": "x", "credential": "eyJ.secret"})])
+        auditor = await http.post("/codec/decode", headers={
+            "Authorization": f"Bearer {claims.token('aud-1', 'auditor')}", "X-Namespace": "claims-prod"},
+            json={"payloads": [{"metadata": {k: base64.b64encode(v).decode() for k, v in update.metadata.items()},
+                                "data": base64.b64encode(update.data).decode()}]})
+        assert auditor.status_code == 200, auditor.text
+        shown = json.loads(base64.b64decode(auditor.json()["payloads"][0]["data"]))
+        assert shown == {"reason": "x", "credential": "[redacted]"}, "a credential read through the codec is redacted"
+    with Session(claims.engine) as session:
+        decodes = session.exec(select(CodecDecode).order_by(CodecDecode.id)).all()
+    assert [(d.subject, d.roles, d.namespace, d.payloads, d.through) for d in decodes] == [
+        ("sup-1", "supervisor", "", 1, "token"), ("aud-1", "auditor", "claims-prod", 1, "token")], \
+        "each decode is recorded with who, where and how many; refusals decode nothing"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://codec") as http:
         preflight = await http.options("/codec/decode", headers={
             "Origin": "http://127.0.0.1:8233", "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "authorization,content-type,x-namespace"})
