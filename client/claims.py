@@ -165,6 +165,13 @@ async def send_to(client: Client, workflow_id: str, update: UpdateMethod[R], pay
         raise missing_workflow(workflow_id, err) from None
 
 
+def unanswered(err: RPCError) -> bool:
+    """A query that timed out before a worker answered it (a busy worker; on the time-skipping test server, a run
+    that has just continued as new): asking again is right, the claim is there."""
+    return err.status == RPCStatusCode.DEADLINE_EXCEEDED or (
+        err.status == RPCStatusCode.CANCELLED and "timeout" in err.message.lower())
+
+
 def missing_workflow(workflow_id: str, err: RPCError) -> Exception:
     """What an RPC error on a workflow means here: not there, ended, or the service's own failure (kept)."""
     if err.status == RPCStatusCode.NOT_FOUND:

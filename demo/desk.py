@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from client import claims as claim_client
 from client.claims import CLAIM_UPDATES, send_update
@@ -43,6 +44,10 @@ class Desk:
                 return filed.complaint_id
             except WorkflowQueryFailedError:
                 await asyncio.sleep(0.1)
+            except RPCError as err:  # a busy worker left the query unanswered: ask again
+                if not claim_client.unanswered(err):
+                    raise
+                await asyncio.sleep(0.5)
         raise TimeoutError(f"complaint {complaint['complaint_id']} never started")
 
     async def on_complaint(self, complaint_id: str, update: str, payload: dict[str, Any]) -> Any:
@@ -71,9 +76,21 @@ async def wait_for(client: Client, claim_id: str, ready: Callable[[dict[str, Any
         await asyncio.sleep(0.2)
 
 
+QUERY_PATIENCE = 120.0
+"""How long the demo asks again when a busy worker leaves a status query unanswered."""
+
+
 async def claim_status(client: Client, claim_id: str) -> dict[str, Any]:
-    """The claim's status as the demo's scripts read it: the contract's JSON."""
-    return (await claim_client.claim_status(client, claim_id)).model_dump(mode="json")
+    """The claim's status as the demo's scripts read it: the contract's JSON. A query a busy worker did not answer
+    in time is asked again: the claim is there, the machine is slow."""
+    deadline = time.monotonic() + QUERY_PATIENCE
+    while True:
+        try:
+            return (await claim_client.claim_status(client, claim_id)).model_dump(mode="json")
+        except RPCError as err:
+            if not claim_client.unanswered(err) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 def at_stage(stage: str) -> Callable[[dict[str, Any]], bool]:

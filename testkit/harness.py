@@ -17,9 +17,10 @@ from sqlmodel import Session, select
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from activities.gateway import LedgerGateway
+from client.claims import unanswered
 from config.encryption import keyring_for, open_text
 from config.settings import Settings
 from identity import development
@@ -30,13 +31,6 @@ from testkit.waiting import STATE_DEADLINE, eventually
 
 TOKEN_TTL_SECONDS = 12 * 3600
 """Tokens are checked against the workflow's clock; a day covers the time a test skips while one is in flight."""
-
-
-def unanswered(err: RPCError) -> bool:
-    """A query that timed out before a worker answered it: the server's deadline, or (the time-skipping test server,
-    on a run that has just continued as new) the call cancelled with "Timeout expired"."""
-    return err.status == RPCStatusCode.DEADLINE_EXCEEDED or (
-        err.status == RPCStatusCode.CANCELLED and "timeout" in err.message.lower())
 
 
 @dataclass
