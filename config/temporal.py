@@ -73,9 +73,25 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _ours(settings: Settings) -> bool:
+    """Whether the server this installation started (its pid under var/) is alive."""
+    pid_file = settings.var_dir / "temporal-server.pid"
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 async def ensure_embedded_server(settings: Settings) -> str:
-    """Start the embedded dev server unless it already runs; its address."""
+    """Start the embedded dev server unless it already runs; its address. A server on the port that this
+    installation did not start (another checkout's demo, say) is refused: its workers, running other code, would
+    take this one's claims."""
     port = settings.embedded_port
+    if _listening(port) and not _ours(settings):
+        raise RuntimeError(f"port {port} is taken by a Temporal server this installation ({settings.var_dir}) did "
+                           "not start, another checkout's demo perhaps: stop it (`make stop` there), or set "
+                           "CLAIMS_EMBEDDED_PORT and CLAIMS_EMBEDDED_UI_PORT to free ports")
     if not _listening(port):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         log_file = (settings.var_dir / "temporal-server.log").open("ab")

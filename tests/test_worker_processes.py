@@ -117,3 +117,18 @@ async def test_two_worker_processes_keep_every_claims_chain_whole(dev_env, two_w
         assert "notification sent" in text, "the log shows no letters: the scan below proves nothing"
         for personal in ("Li Lei", "13800000000", "li@example.com", "6222000011112222"):
             assert personal not in text, f"{log.name} holds {personal!r} in the clear"
+
+
+async def test_a_temporal_server_this_installation_did_not_start_is_refused(tmp_path):
+    """Another checkout's demo on the embedded port would lend this one its workers, running other code."""
+    import socket
+
+    from config.temporal import ensure_embedded_server
+
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", 0))
+        foreign.listen()
+        port = foreign.getsockname()[1]
+        settings = Settings(CLAIMS_VAR_DIR=tmp_path / "var", CLAIMS_EMBEDDED_PORT=port)
+        with pytest.raises(RuntimeError, match=f"port {port} is taken by a Temporal server this installation"):
+            await ensure_embedded_server(settings)
