@@ -75,14 +75,15 @@ async def codec_server(live: Claims, tmp_path: Path) -> AsyncIterator[str]:
 class Cli:
     """The `temporal` CLI, nothing of this project's code, against the dev server. Each update carries a token
     from the development issuer, as `python starter.py token` prints it; payloads go through the codec server
-    (`--codec-endpoint`, with a staff token), as an operator's CLI would."""
+    (`--codec-endpoint`, with an auditor's token: a role that may read decrypted payloads), as an operator's
+    CLI would."""
 
     def __init__(self, env: WorkflowEnvironment, claims: Claims, codec_url: str | None = None) -> None:
         self.address = env.client.service_client.config.target_host
         self.queue = claims.queue
         self.claims = claims
         self.codec = ["--codec-endpoint", f"{codec_url}/codec", "--codec-auth",
-                      f"Bearer {claims.token('ops-1', 'service')}"] if codec_url else []
+                      f"Bearer {claims.token('ops-1', 'auditor')}"] if codec_url else []
 
     async def run(self, *args: str) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
