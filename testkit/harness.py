@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
@@ -21,9 +22,11 @@ from temporalio.service import RPCError
 
 from activities.gateway import LedgerGateway
 from client.claims import unanswered
-from config.encryption import keyring_for, open_text
+from config.encryption import EncryptionCodec, keyring_for, open_text
 from config.settings import Settings
-from identity import development
+from documents.store import FolderStore
+from edge.services import Services
+from identity import development, keys
 from models.contract import WORKFLOW_TYPE, workflow_id_for
 from models.tables import GatewayTransfer, Notification, Payment
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
@@ -156,6 +159,15 @@ class Claims:
         await self.update(claim_id, "request_code", {"purpose": "bank_account"})
         code = self.code_sent(claim_id)
         return await self.update(claim_id, "update_bank_account", {**account, "code": code})
+
+    def services(self, store_dir: Path, **changes: Any) -> Services:
+        """What an in-process HTTP app needs to serve these claims: their client and database, a document folder,
+        the development issuer's keys and the tests' payload key."""
+        values: dict[str, Any] = {"client": self.client, "engine": self.engine, "store": FolderStore(store_dir),
+                                  "verifier": keys.verifier_for(self.settings), "code_secret": b"c" * 32,
+                                  "task_queue": self.queue, "max_upload_bytes": 1024,
+                                  "codec": EncryptionCodec(keyring_for(self.settings))}
+        return Services(**{**values, **changes})
 
     def payments(self, claim_id: str) -> list[Payment]:
         with Session(self.engine) as session:

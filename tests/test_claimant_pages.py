@@ -8,13 +8,8 @@ import time
 import httpx
 
 from api.app import create_app
-from config.encryption import EncryptionCodec
-from documents.store import FolderStore
 from edge.budget import AddressBudget
-from edge.services import Services
-from identity import keys
 from testkit.claims import auto_claim, docs
-from testkit.world import TEST_KEYRING
 
 
 async def test_asking_for_a_progress_code_tells_no_stranger_which_claims_exist(claims, tmp_path):
@@ -25,11 +20,9 @@ async def test_asking_for_a_progress_code_tells_no_stranger_which_claims_exist(c
     # The API checks the page's token by the wall clock, the workflow by the test server's, which may run ahead:
     # issued now, it lasts until an hour past the server's time.
     lasts = max(0.0, await claims.server_time() - time.time()) + 3600
-    services = Services(client=claims.client, engine=claims.engine, store=FolderStore(tmp_path),
-                        verifier=keys.verifier_for(claims.settings), code_secret=b"c" * 32,
-                        task_queue=claims.queue, max_upload_bytes=1024, codec=EncryptionCodec(TEST_KEYRING),
-                        portal_token=lambda: claims.token("self-service-web", "channel", ttl_seconds=lasts),
-                        code_budget=AddressBudget(3, 3600))
+    services = claims.services(
+        tmp_path, portal_token=lambda: claims.token("self-service-web", "channel", ttl_seconds=lasts),
+        code_budget=AddressBudget(3, 3600))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=services)),
                                  base_url="http://pages") as http:
         known = await http.post(f"/c/{cid}/code")

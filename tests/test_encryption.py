@@ -19,9 +19,6 @@ from audit.replay import history_from_file
 from config.encryption import EncryptionCodec, Keyring, UnknownKey, converter_for, keyring_for
 from config.settings import Settings
 from config.temporal import workflow_runner
-from documents.store import FolderStore
-from edge.services import Services
-from identity import keys
 from models.tables import CodecDecode
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 from testkit.world import TEST_KEYRING, TEST_KEYS
@@ -108,9 +105,7 @@ async def test_a_claims_history_holds_no_personal_data_in_the_clear(claims):
 
 
 async def test_the_codec_server_decrypts_for_staff_and_answers_the_web_ui(claims, tmp_path):
-    services = Services(client=claims.client, engine=claims.engine, store=FolderStore(tmp_path),
-                        verifier=keys.verifier_for(claims.settings), code_secret=b"c" * 32,
-                        task_queue=claims.queue, max_upload_bytes=1024, codec=EncryptionCodec(TEST_KEYRING))
+    services = claims.services(tmp_path)
     app = create_app(ready=services, cors_origins=["http://127.0.0.1:8233"])
     [sealed] = await EncryptionCodec(TEST_KEYRING).encode([plain("Li Lei")])
     body = {"payloads": [{"metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
@@ -165,9 +160,7 @@ def form_token(page: httpx.Response) -> str:
 
 
 async def test_a_staff_session_cookie_opens_the_codec_and_nothing_else(claims, tmp_path):
-    services = Services(client=claims.client, engine=claims.engine, store=FolderStore(tmp_path),
-                        verifier=keys.verifier_for(claims.settings), code_secret=b"c" * 32,
-                        task_queue=claims.queue, max_upload_bytes=1024, codec=EncryptionCodec(TEST_KEYRING))
+    services = claims.services(tmp_path)
     app = create_app(ready=services)
     [sealed] = await EncryptionCodec(TEST_KEYRING).encode([plain("Li Lei")])
     body = {"payloads": [{"metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
@@ -196,10 +189,7 @@ async def test_a_staff_session_cookie_opens_the_codec_and_nothing_else(claims, t
 
 async def test_cookies_are_secure_when_the_public_address_is_https(claims, tmp_path):
     """Behind a TLS proxy the app may see plain http; the public address says the browser uses https."""
-    services = Services(client=claims.client, engine=claims.engine, store=FolderStore(tmp_path),
-                        verifier=keys.verifier_for(claims.settings), code_secret=b"c" * 32,
-                        task_queue=claims.queue, max_upload_bytes=1024, codec=EncryptionCodec(TEST_KEYRING),
-                        secure_cookies=True)
+    services = claims.services(tmp_path, secure_cookies=True)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=services)),
                                  base_url="http://behind-the-proxy") as http:
         csrf = form_token(await http.get("/sign-in"))

@@ -17,19 +17,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.gateway import LedgerGateway
 from api.app import create_app
-from config.encryption import EncryptionCodec
 from config.settings import PROJECT_ROOT
 from config.temporal import installed_binary
-from documents.store import FolderStore
-from edge.services import Services
-from identity import keys
 from models import search_attributes
 from models.tables import ReportRun
 from testkit.api_stack import free_port
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
 from testkit.harness import Claims, queue_name
 from testkit.waiting import eventually
-from testkit.world import TEST_KEYRING, TEST_KEYS
+from testkit.world import TEST_KEYS
 from tests.conftest import claims_rig, with_clocks
 from workers.claims import build_worker
 
@@ -58,9 +54,7 @@ async def test_fast_path_end_to_end_is_paid_without_a_person_and_listed_by_stage
 @pytest.fixture
 async def codec_server(live: Claims, tmp_path: Path) -> AsyncIterator[str]:
     """The API (with its codec server) on a free port, beside the live worker: its URL."""
-    services = Services(client=live.client, engine=live.engine, store=FolderStore(tmp_path / "documents"),
-                        verifier=keys.verifier_for(live.settings), code_secret=b"c" * 32, task_queue=live.queue,
-                        max_upload_bytes=1024 * 1024, codec=EncryptionCodec(TEST_KEYRING))
+    services = live.services(tmp_path / "documents", max_upload_bytes=1024 * 1024)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(ready=services), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
