@@ -32,7 +32,7 @@ $(CHROMIUM) $(CJK_FONT) $(LIBGL):
 demo: $(STAMP) $(CJK_FONT) $(LIBGL)
 	@mkdir -p var
 	$(BIN)/python starter.py db upgrade 2>>var/demo.log
-	CLAIMS_SLA_PROFILE=$${CLAIMS_SLA_PROFILE:-demo} $(BIN)/python starter.py demo 2>>var/demo.log
+	CLAIMS_DEV_ISSUER=true CLAIMS_SLA_PROFILE=$${CLAIMS_SLA_PROFILE:-demo} $(BIN)/python starter.py demo 2>>var/demo.log
 
 ## test: the whole suite (time-skipping server, dev server, SQLite and PostgreSQL)
 test: $(STAMP) $(CHROMIUM) $(CJK_FONT) $(LIBGL)
@@ -55,7 +55,7 @@ db-upgrade: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python starter.py db upgrade
 	$(BIN)/python starter.py server start
-	export CLAIMS_TRACES_FILE=$${CLAIMS_TRACES_FILE-var/traces.jsonl}; \
+	export CLAIMS_TRACES_FILE=$${CLAIMS_TRACES_FILE-var/traces.jsonl} CLAIMS_DEV_ISSUER=$${CLAIMS_DEV_ISSUER-true}; \
 	$(BIN)/python -m reporting.scheduler & scheduler=$$!; \
 	$(BIN)/python -m api & api=$$!; \
 	$(BIN)/python -m events & events=$$!; \

@@ -13,6 +13,7 @@ import sys
 
 import structlog
 
+from config.embedded import UnsafeIdentity, refuse_unsafe_identity
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect
@@ -41,6 +42,10 @@ def more_processes(settings: Settings, count: int) -> list[subprocess.Popen[byte
 async def main() -> None:
     settings = get_settings()
     configure_logging(settings)
+    try:
+        refuse_unsafe_identity(settings, "the worker")
+    except UnsafeIdentity as err:
+        raise SystemExit(f"error: {err}") from None
     engine = make_engine(settings.resolved_database_url)
     # Starts the embedded server first, if it is the one.
     client = await connect(settings, metrics=True, service="claims-worker")

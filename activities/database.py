@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from config.encryption import SealKeys
 from config.masking import mask_free_text
 from config.rules import load_rules
 from config.settings import get_settings
@@ -33,6 +34,7 @@ from models.messages import (
     ComplaintRecord,
     ComputePayout,
     CoverageResult,
+    LogHead,
     RecordDocuments,
     RegisterClaim,
 )
@@ -106,7 +108,7 @@ def held_on_policy(session: Session, policy_number: str, period: str | None, *, 
 class ClaimsDatabase:
     """Activities on the claims database; the worker hands it the engine."""
 
-    def __init__(self, engine: Engine, seal_key: bytes, event_source: str = cloud.DEFAULT_SOURCE) -> None:
+    def __init__(self, engine: Engine, seal_key: bytes | SealKeys, event_source: str = cloud.DEFAULT_SOURCE) -> None:
         self.engine = engine
         self.seal_key = seal_key
         self.event_source = event_source
@@ -306,21 +308,23 @@ class ClaimsDatabase:
 
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
-    def record_event(self, ev: ClaimEvent) -> None:
+    def record_event(self, ev: ClaimEvent) -> LogHead | None:
         """Append to the claim's event log, move the read model and, for a published event, put it in the
         outbox for other systems: one transaction. An event whose key the claim already has was recorded by an
-        earlier attempt: nothing more is done."""
+        earlier attempt: nothing more is done. The answer, which the workflow's history keeps, is the row's seq
+        and hash: `audit verify-log` holds the log against it, so rows removed later are seen. (Never None; the
+        histories of claims recorded before heads were returned hold None, and replay it.)"""
         key = ev.key or uuid.uuid4().hex
         ev = ev.model_copy(update={"detail": mask_free_text(ev.detail, ev.names)})  # typed text: never in clear
         values = self._read_model_values(ev.changes)
         for attempt in (1, 2):
             try:
                 with event_log.locked_for_claim(self.engine, ev.claim_id) as conn:
-                    seq = event_log.append(conn, ev.claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc(),
-                                           self.seal_key)
-                    if seq is None:
+                    head = event_log.append(conn, ev.claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc(),
+                                            self.seal_key)
+                    if not head.new:
                         log.info("claim event already recorded", claim_id=ev.claim_id, key=key)
-                        return
+                        return LogHead(seq=head.seq, hash=head.hash)
                     if "stage" in values:
                         entered = conn.execute(select(CLAIMS.c.stage_entered_at)
                                                .where(CLAIMS.c.claim_id == ev.claim_id)).scalar_one_or_none()
@@ -329,16 +333,18 @@ class ClaimsDatabase:
                                        .values(**values, updated_at=now_utc())
                                        .returning(CLAIMS.c.stage, CLAIMS.c.outcome)).first()
                     if cloud.published(ev.event):
-                        self._to_outbox(conn, ev, seq, now)
+                        self._to_outbox(conn, ev, head.seq, now)
                 break
             except IntegrityError:
                 # Under the claim's lock only a writer that skipped the lock could get here; re-check.
                 with self.engine.connect() as conn:
-                    if event_log.has_key(conn, ev.claim_id, key):
-                        return
+                    found = event_log.head_of(conn, ev.claim_id, key)
+                if found is not None:
+                    return LogHead(seq=found.seq, hash=found.hash)
                 if attempt == 2:
                     raise
         log.info("claim event", claim_id=ev.claim_id, claim_event=ev.event, by=ev.by, key=key)
+        return LogHead(seq=head.seq, hash=head.hash)
 
     def _to_outbox(self, conn: Connection, ev: ClaimEvent, seq: int, now: Row[Any] | None) -> None:
         id_, type_, body = cloud.claim_event(

@@ -1,14 +1,16 @@
 """A complaint that turns out to be an appeal: the claim's `appeal` update, sent for the complainant.
 
 The update goes as a channel would send it (the complaints desk acts for the claimant, as the call centre
-does), with the self-service channel's token: minted by the development issuer, or from the identity provider
-by the client-credentials grant (`CLAIMS_PORTAL_*`). Its update id is the complaint's, so an attempt retried
+does), with an action proof for the self-service channel: signed here with the development issuer on, or
+otherwise the channel's token (the client-credentials grant, `CLAIMS_PORTAL_*`) exchanged at the API's `/token`
+(CLAIMS_API_URL). Its update id is the complaint's, so an attempt retried
 after the claim took the appeal gets the same answer instead of a second appeal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from temporalio import activity
@@ -18,8 +20,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from config.settings import Settings
 from identity import development
+from identity.exchange import ExchangeRefused, proof_for
+from identity.keys import signer_for
 from identity.portal import CHANNEL_SUBJECT, portal_token
-from models.contract import APPEAL_UPDATE, ErrorType, workflow_id_for
+from models.contract import APPEAL_UPDATE, ErrorType, Sender, workflow_id_for
 from models.messages import HandOverAppeal
 
 log = structlog.get_logger(__name__)
@@ -31,22 +35,28 @@ class AppealHandover:
         self.settings = settings
         self._token: Callable[[], str] | None = None if settings.uses_development_issuer else portal_token(settings)
 
-    def _credential(self) -> str:
+    def _proved(self, workflow_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The appeal with its action proof: with the development issuer signed here for the self-service channel;
+        otherwise the channel's token exchanged at the API."""
         if self.settings.uses_development_issuer:
-            # Issued at the server's time of this attempt, which the claim's workflow checks tokens against.
+            # Issued at the server's time of this attempt, which the claim's workflow checks proofs against.
             issued = activity.info().current_attempt_scheduled_time.timestamp()
-            return development.mint(self.settings.var_dir, subject=CHANNEL_SUBJECT, roles=("channel",),
-                                    audience=self.settings.oidc_audience, ttl_seconds=600, issued_at=issued)
+            sender = Sender(issuer=development.ISSUER, subject=CHANNEL_SUBJECT, roles=["channel"])
+            return signer_for(self.settings).credential(sender, workflow_id, APPEAL_UPDATE, payload, issued_at=issued)
         if self._token is None:
             raise ApplicationError("no channel credential to send the appeal with: set CLAIMS_PORTAL_TOKEN_URL, "
                                    "CLAIMS_PORTAL_CLIENT_ID and CLAIMS_PORTAL_CLIENT_SECRET",
                                    type=ErrorType.NOT_AUTHENTICATED, non_retryable=True)
-        return self._token()
+        try:
+            proof = proof_for(self.settings, self._token(), workflow_id, APPEAL_UPDATE, payload)
+        except ExchangeRefused as err:
+            raise ApplicationError(str(err), type=ErrorType.NOT_AUTHENTICATED) from None  # retried: the API may be back
+        return {**payload, "credential": proof}
 
     @activity.defn(name="hand_over_appeal")
     async def hand_over_appeal(self, req: HandOverAppeal) -> None:
         handle = self.client.get_workflow_handle(workflow_id_for(req.claim_id))
-        payload = {"reason": f"{req.reason} (complaint {req.complaint_id})", "credential": self._credential()}
+        payload = self._proved(handle.id, {"reason": f"{req.reason} (complaint {req.complaint_id})"})
         try:
             await handle.execute_update(APPEAL_UPDATE, payload, id=f"appeal-from-complaint-{req.complaint_id}")
         except WorkflowUpdateFailedError as err:

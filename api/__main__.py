@@ -7,6 +7,7 @@ from collections.abc import Callable
 import uvicorn
 
 from api.app import create_app
+from config.embedded import UnsafeIdentity, no_identity_problem, refuse_unsafe_identity
 from config.encryption import EncryptionCodec, keyring_for
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
@@ -16,7 +17,7 @@ from documents.store import store_for
 from edge.services import Services
 from identity import development
 from identity.codes import code_secret
-from identity.keys import verifier_for
+from identity.keys import signer_for, verifier_for
 from identity.oidc import login_for
 from identity.portal import portal_token
 
@@ -32,7 +33,7 @@ async def build_services(settings: Settings) -> Services:
                     portal_token=portal_token(settings), report_timezone=settings.report_timezone,
                     login=login_for(settings, secret),
                     secure_cookies=settings.progress_base_url.startswith("https://"),
-                    codec_roles=frozenset(settings.codec_roles))
+                    codec_roles=frozenset(settings.codec_roles), signer=signer_for(settings))
 
 
 def demo_tokens(settings: Settings) -> Callable[[str, tuple[str, ...]], str] | None:
@@ -46,6 +47,12 @@ def demo_tokens(settings: Settings) -> Callable[[str, tuple[str, ...]], str] | N
 def main() -> None:
     settings = get_settings()
     configure_logging(settings)
+    try:
+        refuse_unsafe_identity(settings, "the API", settings.api_host)
+        if problem := no_identity_problem(settings):
+            raise UnsafeIdentity(f"the API: {problem}")
+    except UnsafeIdentity as err:
+        raise SystemExit(f"error: {err}") from None
     app = create_app(lambda: build_services(settings), max_upload_bytes=settings.document_max_bytes,
                      cors_origins=settings.codec_cors_origins)
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, proxy_headers=True)

@@ -1,8 +1,9 @@
 """The HTTP API (docs/integrators.md): report a claim, upload its documents, act on it, follow it.
 
 Every route talks to the claim's workflow through the Temporal client; the API keeps no claim state of its
-own beyond the idempotency keys of reports. Changes are the workflow's updates, sent with the caller's bearer
-token as `credential`, so the workflow decides who may do what.
+own beyond the idempotency keys of reports. Changes are the workflow's updates, each sent with an action proof
+in the caller's name as `credential` (bound to that update, claim and payload; never the caller's token), so the
+workflow decides who may do what.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.codec import router as codec_router
 from api.complaints import router as complaints_router
+from api.token import router as token_router
 from client.claims import DuplicateClaim, UpdateMethod, start_claim
 from config.tracing import shutdown_tracing
 from db.engine import utc
@@ -174,7 +176,7 @@ async def claim_status(claim_id: CLAIM_ID, svc: SERVICES, caller: STAFF) -> c.Cl
              summary="Send the claimant a code to see the claim's progress")
 async def progress_code(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL) -> Any:
     """The code goes to the phone or e-mail on file, never to an address given here."""
-    return await send_update(svc.client, claim_id, ClaimWorkflow.request_code,
+    return await send_update(svc, claim_id, ClaimWorkflow.request_code,
                              {"purpose": c.CodePurpose.PROGRESS.value}, caller)
 
 
@@ -204,7 +206,7 @@ async def upload_document(claim_id: CLAIM_ID, svc: SERVICES, caller: CHANNEL,
     against the reused-document rule."""
     await claim_status_of(svc.client, claim_id)  # nothing is stored for a claim that does not exist
     content = await file.read(svc.max_upload_bytes + 1)
-    return await store_and_submit(svc.client, svc.store, claim_id, kind, content, file.content_type,
+    return await store_and_submit(svc, claim_id, kind, content, file.content_type,
                                   svc.max_upload_bytes, caller)
 
 
@@ -229,13 +231,14 @@ def _action(name: str, update: UpdateMethod[Any], model: type[Payload],
         sent = body.model_dump(mode="json", exclude_unset=True, exclude={"credential"})
         if name == "submit_documents":
             await _require_stored(svc, sent["documents"])
-        result = await send_update(svc.client, claim_id, update, sent, caller)
+        result = await send_update(svc, claim_id, update, sent, caller)
         return MissingDocuments(missing_documents=list(result)) if name == "submit_documents" else result
 
     act.__annotations__["payload"] = Annotated[model, Body()]  # the class itself: this module's annotations are text
     act.__name__ = f"action_{name}"
-    act.__doc__ = (f"{summary}. The caller's bearer token is sent as the update's `credential` (a `credential` "
-                   f"in the body is ignored); the workflow checks it and the rules of `{name}`.")
+    act.__doc__ = (f"{summary}. The API sends the update with an action proof in the caller's name as its "
+                   f"`credential` (a `credential` in the body is ignored); the workflow checks it and the rules "
+                   f"of `{name}`.")
     return act
 
 
@@ -314,6 +317,7 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.include_router(claimant_router)
     app.include_router(dev_idp_router)
     app.include_router(complaints_router)
+    app.include_router(token_router)
     app.mount("/app/static", StaticFiles(directory=ECHARTS.parent), name="static")
     app.add_exception_handler(SignInNeeded, _to_sign_in)
     return app

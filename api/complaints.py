@@ -1,6 +1,6 @@
-"""Complaints over HTTP (docs/complaints.md): file one, act on it, follow it. The caller's bearer token goes to the
-complaint's workflow as the `credential` of its start and of every update, so the workflow decides who may do
-what, as for claims."""
+"""Complaints over HTTP (docs/complaints.md): file one, act on it, follow it. The complaint's start and every
+update carry an action proof in the caller's name as `credential` (never the caller's token), so the workflow
+decides who may do what, as for claims."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from edge.auth import Caller
 from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden, not_found, refused
 from edge.services import services_of
 from models import complaints as k
-from workflows.complaint import ComplaintWorkflow
+from models.complaints import complaint_workflow_id
+from workflows.complaint import FILE_COMPLAINT, ComplaintWorkflow
 
 router = APIRouter(prefix="/complaints", tags=["complaints"], responses=PROBLEM_RESPONSES)
 COMPLAINT_ID = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", max_length=64)]
@@ -54,10 +55,11 @@ async def file_complaint(complaint: k.ComplaintInput, request: Request, response
                          caller: REPORTER) -> ComplaintAccepted:
     """Starts the complaint's workflow (once per complaint id); its clocks run from `received_at` (now when
     not given)."""
-    sent = complaint.model_copy(update={"credential": caller.token})
+    svc = services_of(request)
+    start = complaint_client.start_payload(complaint)
+    sent = svc.signer.credential(caller.sender, complaint_workflow_id(complaint.complaint_id), FILE_COMPLAINT, start)
     try:
-        workflow_id = await complaint_client.file_complaint(_client(request), sent,
-                                                            services_of(request).task_queue)
+        workflow_id = await complaint_client.file_complaint(svc.client, sent, svc.task_queue)
     except complaint_client.DuplicateComplaint as err:
         raise ProblemError(409, "duplicate-complaint", "Duplicate complaint", str(err)) from None
     response.headers["Location"] = f"/complaints/{complaint.complaint_id}"
@@ -83,7 +85,9 @@ def _action(name: str, update: UpdateMethod[Any], model: type[Payload], summary:
     async def act(complaint_id: COMPLAINT_ID, request: Request, caller: ANYONE,
                   payload: Annotated[Payload, Body()]) -> Any:
         body: BaseModel = payload
-        sent = {**body.model_dump(mode="json", exclude_unset=True, exclude={"credential"}), "credential": caller.token}
+        sent = services_of(request).signer.credential(
+            caller.sender, complaint_workflow_id(complaint_id), name,
+            body.model_dump(mode="json", exclude_unset=True, exclude={"credential"}))
         try:
             return await complaint_client.send_to_complaint(_client(request), complaint_id, update, sent)
         except UpdateRefused as err:
@@ -93,7 +97,7 @@ def _action(name: str, update: UpdateMethod[Any], model: type[Payload], summary:
 
     act.__annotations__["payload"] = Annotated[model, Body()]
     act.__name__ = f"complaint_{name}"
-    act.__doc__ = f"{summary}. The caller's bearer token is the update's `credential`."
+    act.__doc__ = f"{summary}. The update's `credential` is an action proof in the caller's name."
     return act
 
 

@@ -33,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 from config.encryption import converter_for  # noqa: E402
-from identity.keys import verifier_for  # noqa: E402
-from models.contract import WORKFLOW_TYPE, workflow_id_for  # noqa: E402
+from identity import development  # noqa: E402
+from identity.keys import signer_for, verifier_for  # noqa: E402
+from models.contract import WORKFLOW_TYPE, Sender, workflow_id_for  # noqa: E402
 from testkit.api_stack import Stack, start_stack, stop_stack  # noqa: E402
 from testkit.claims import auto_claim, docs  # noqa: E402
 
@@ -57,7 +58,10 @@ async def timed(n: int, step: Callable[[int], Awaitable[Any]]) -> list[float]:
 
 
 async def measure(stack: Stack, n: int) -> dict[str, list[float]]:
-    client = await Client.connect(stack.env["TEMPORAL_ADDRESS"], data_converter=converter_for(stack.settings))
+    client = await Client.connect(f"127.0.0.1:{stack.env['CLAIMS_EMBEDDED_PORT']}",
+                                  data_converter=converter_for(stack.settings))
+    signer = signer_for(stack.settings)
+    channel = Sender(issuer=development.ISSUER, subject="portal", roles=["channel"])
     queue = stack.env["CLAIMS_TASK_QUEUE"]
     portal = stack.token("portal", "channel")
     tag = uuid.uuid4().hex[:6]
@@ -85,9 +89,10 @@ async def measure(stack: Stack, n: int) -> dict[str, list[float]]:
             await wait_until_waiting(client, cid)
 
         async def update_direct(i: int) -> None:
+            payload = {"documents": [{"kind": "id_card", "ref": f"doc://{direct_ids[i]}/id"}]}
             await client.get_workflow_handle(workflow_id_for(direct_ids[i])).execute_update(
-                "submit_documents", {"documents": [{"kind": "id_card", "ref": f"doc://{direct_ids[i]}/id"}],
-                                     "credential": portal})
+                "submit_documents", signer.credential(channel, workflow_id_for(direct_ids[i]), "submit_documents",
+                                                      payload))
 
         async def update_api(i: int) -> None:
             response = await http.post(f"/claims/{api_ids[i]}/actions/submit_documents",

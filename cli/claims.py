@@ -56,10 +56,12 @@ def add_update_commands(commands: Any, updates: dict[str, tuple[str, Flags]], id
         cmd.add_argument("--credential", help=credential_help)
 
 
-def update_payload(settings: Settings, args: argparse.Namespace, update: str, flags: Flags) -> dict[str, Any]:
-    """The update's payload from the command's flags (those given), with the sender's credential."""
+def update_payload(settings: Settings, args: argparse.Namespace, workflow_id: str, update: str,
+                   flags: Flags) -> dict[str, Any]:
+    """The update's payload from the command's flags (those given), with its action proof as credential."""
     payload = {field: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, field, _ in flags}
-    return with_credential(settings, update, {k: v for k, v in payload.items() if v is not None}, args.credential)
+    return with_credential(settings, workflow_id, update, {k: v for k, v in payload.items() if v is not None},
+                           args.credential)
 
 
 async def worklist(client: Client, args: argparse.Namespace) -> list[dict[str, Any]]:

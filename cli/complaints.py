@@ -12,10 +12,11 @@ from temporalio.client import Client
 
 from cli.claims import CommandError, Flags, add_update_commands, as_json, update_payload
 from client.claims import send_to
-from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complaint
-from client.credentials import development_token
+from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complaint, start_payload
+from client.credentials import development_channel, development_token, exchanged, signed_here
 from config.settings import Settings
 from models.complaints import ComplaintInput, complaint_workflow_id
+from workflows.complaint import FILE_COMPLAINT
 
 # command -> (update, [(flag, payload field, argparse options)])
 UPDATES: dict[str, tuple[str, Flags]] = {
@@ -61,9 +62,14 @@ def read_complaint(path: Path) -> ComplaintInput:
 async def run(args: argparse.Namespace, settings: Settings, client: Client) -> None:
     if args.complaint_command == "file":
         complaint = read_complaint(args.file)
-        credential = args.credential or development_token(settings, FILED_BY, ["channel"])
-        workflow_id = await file_complaint(client, complaint.model_copy(update={"credential": credential}),
-                                           settings.task_queue)
+        start = start_payload(complaint)
+        target = complaint_workflow_id(complaint.complaint_id)
+        if args.credential:
+            start = exchanged(settings, args.credential, target, FILE_COMPLAINT, start)
+        else:
+            development_token(settings, FILED_BY, ["channel"])  # refused unless the development issuer is on
+            start = signed_here(settings, development_channel(FILED_BY), target, FILE_COMPLAINT, start)
+        workflow_id = await file_complaint(client, start, settings.task_queue)
         print(f"filed {workflow_id}")
         return
     workflow_id = complaint_workflow_id(args.complaint_id)
@@ -71,6 +77,6 @@ async def run(args: argparse.Namespace, settings: Settings, client: Client) -> N
         print(as_json((await complaint_status(client, args.complaint_id)).model_dump(mode="json")))
         return
     update, flags = UPDATES[args.complaint_command]
-    payload = update_payload(settings, args, update, flags)
+    payload = update_payload(settings, args, workflow_id, update, flags)
     result = await send_to(client, workflow_id, COMPLAINT_UPDATES[update], payload)
     print(as_json(result.model_dump(mode="json")))

@@ -27,7 +27,7 @@ from client.credentials import development_token, with_credential
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import connect
-from models.contract import ClaimInput, PolicyTerms
+from models.contract import ClaimInput, PolicyTerms, workflow_id_for
 
 # update name -> (command, [(flag, payload field, kwargs)])
 UPDATES: dict[str, tuple[str, Flags]] = {
@@ -116,19 +116,29 @@ async def audit_trail(args: argparse.Namespace, settings: Settings) -> None:
         print(rendered)
 
 
-def verify_log(settings: Settings) -> None:
-    from config.encryption import audit_seal_key
+async def verify_log(settings: Settings, *, with_histories: bool = True) -> None:
+    from audit import log_heads
+    from config.encryption import EncryptionCodec, audit_seal_keys, keyring_for
     from db.engine import make_engine
     from db.event_log import verify
     from documents.archive import archive_for
 
-    result = verify(make_engine(settings.resolved_database_url), audit_seal_key(settings), archive_for(settings))
+    archive = archive_for(settings)
+    recorded = None
+    if with_histories:
+        codec = EncryptionCodec(keyring_for(settings))
+        found = log_heads.from_archive(archive, codec) + await log_heads.from_temporal(await connect(settings), codec,
+                                                                                      settings.task_queue)
+        recorded = log_heads.merge(found)
+    result = verify(make_engine(settings.resolved_database_url), audit_seal_keys(settings), archive, recorded)
     for problem in result.problems:
         print(f"claim {problem.claim_id} seq {problem.seq}: {problem.what}")
     checked = f"{result.rows} rows in {result.claims} claims"
+    against = f", against the heads {len(recorded)} claims' histories recorded" if recorded is not None else ""
     if result.problems:
-        raise CommandError(f"the claim event log is broken in {len(result.problems)} places ({checked} checked)")
-    print(f"claim event log intact: {checked}, every claim's hash chain unbroken")
+        raise CommandError(f"the claim event log is broken in {len(result.problems)} places "
+                           f"({checked} checked{against})")
+    print(f"claim event log intact: {checked}, every claim's hash chain unbroken{against}")
 
 
 async def audit_retention(args: argparse.Namespace, settings: Settings) -> None:
@@ -230,7 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--workflow-id", help="a claim's workflow id, e.g. claim-C-1001")
     source.add_argument("--file", type=Path, help="a history JSON (temporal workflow show --output json)")
     source.add_argument("--query", help="a visibility query, e.g. \"ClaimStage = 'closed'\"")
-    audit_sub.add_parser("verify-log", help="check the claim event log: hash chains, seals, the latest checkpoint")
+    vl = audit_sub.add_parser("verify-log", help="check the claim event log: hash chains, seals, the latest "
+                                                  "checkpoint, and the heads the claims' histories recorded")
+    vl.add_argument("--without-histories", action="store_true",
+                    help="skip the claims' histories (Temporal and the exported ones): rows and whole chains removed "
+                         "since the last checkpoint then go unseen")
     audit_sub.add_parser("checkpoint", help="write a signed checkpoint of every chain's head outside the database")
     trail = audit_sub.add_parser("trail", help="a claim's decision trail, reconstructed from its history")
     trail_source = trail.add_mutually_exclusive_group(required=True)
@@ -297,20 +311,20 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         await run_demo(settings)
         return
     if args.command == "audit" and args.audit_command == "checkpoint":
-        from config.encryption import audit_seal_key
+        from config.encryption import audit_seal_keys
         from db.engine import make_engine
         from db.event_log import write_checkpoint
         from documents.archive import archive_for
 
         archive = archive_for(settings)
-        name = write_checkpoint(make_engine(settings.resolved_database_url), audit_seal_key(settings), archive)
+        name = write_checkpoint(make_engine(settings.resolved_database_url), audit_seal_keys(settings), archive)
         print(f"wrote checkpoint {name} in {archive.describe()}")
         return
     if args.command == "audit" and args.audit_command in ("export-closed", "fetch-export"):
         await audit_retention(args, settings)
         return
     if args.command == "audit" and args.audit_command == "verify-log":
-        verify_log(settings)
+        await verify_log(settings, with_histories=not args.without_histories)
         return
     if args.command == "audit" and args.audit_command == "trail":
         await audit_trail(args, settings)
@@ -347,7 +361,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
             if not sep:
                 raise CommandError(f"--doc {item!r}: expected KIND=REF")
             documents.append({"kind": kind, "ref": ref})
-        payload = with_credential(settings, "submit_documents", {"documents": documents}, args.credential)
+        payload = with_credential(settings, workflow_id_for(args.claim_id), "submit_documents",
+                                  {"documents": documents}, args.credential)
         missing = await send_update(client, args.claim_id, CLAIM_UPDATES["submit_documents"], payload)
         print("still missing: " + (", ".join(missing) if missing else "nothing"))
     elif args.command == "worklist":
@@ -361,7 +376,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         print(f"{len(rows)} claims")
     else:
         update, flags = UPDATES[args.command]
-        payload = update_payload(settings, args, update, flags)
+        payload = update_payload(settings, args, workflow_id_for(args.claim_id), update, flags)
         result = await send_update(client, args.claim_id, CLAIM_UPDATES[update], payload)
         print(as_json(result.model_dump(mode="json") if hasattr(result, "model_dump") else result))
 

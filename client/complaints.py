@@ -24,16 +24,22 @@ class DuplicateComplaint(Refused):
     """A complaint with this id was filed already."""
 
 
-async def file_complaint(client: Client, complaint: ComplaintInput, task_queue: str) -> str:
-    """Start the complaint's workflow, once per complaint id. The complaint arrives checked, with its sender's
-    credential."""
-    workflow_id = complaint_workflow_id(complaint.complaint_id)
+def start_payload(complaint: ComplaintInput) -> dict[str, Any]:
+    """The complaint's start as the workflow receives it (JSON, without a credential): what its proof binds."""
+    return complaint.model_dump(mode="json", exclude={"credential"})
+
+
+async def file_complaint(client: Client, start: dict[str, Any], task_queue: str) -> str:
+    """Start the complaint's workflow, once per complaint id. The start is the complaint as JSON
+    (`start_payload`) with an action proof for `file_complaint` as its credential."""
+    complaint_id = str(start["complaint_id"])
+    workflow_id = complaint_workflow_id(complaint_id)
     try:
-        await client.start_workflow(ComplaintWorkflow.run, complaint, id=workflow_id, task_queue=task_queue,
+        await client.start_workflow(ComplaintWorkflow.run, start, id=workflow_id, task_queue=task_queue,
                                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
     except WorkflowAlreadyStartedError:
-        raise DuplicateComplaint(f"complaint_id: complaint {complaint.complaint_id} exists already") from None
+        raise DuplicateComplaint(f"complaint_id: complaint {complaint_id} exists already") from None
     return workflow_id
 
 

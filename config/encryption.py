@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 import json
 import os
 import secrets
@@ -190,6 +191,42 @@ def open_text(keyring: Keyring, stored: str) -> str:
         return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"text:{kid}".encode()).decode()
     except InvalidTag:
         raise ValueError(f"text sealed under key {kid!r} does not decrypt: altered") from None
+
+
+@dataclass(frozen=True)
+class SealKeys:
+    """The audit seal key that seals now, and those rotated out that still verify, by key id (a fingerprint of the
+    key, so the id needs no configuration and names the key it belongs to)."""
+
+    current: bytes
+    older: tuple[bytes, ...] = ()
+
+    @staticmethod
+    def of(keys: bytes | SealKeys) -> SealKeys:
+        return keys if isinstance(keys, SealKeys) else SealKeys(keys)
+
+    @staticmethod
+    def kid_of(key: bytes) -> str:
+        return "seal-" + hashlib.sha256(b"claims audit seal key id\x00" + key).hexdigest()[:12]
+
+    @property
+    def kid(self) -> str:
+        return self.kid_of(self.current)
+
+    def key(self, kid: str) -> bytes | None:
+        return next((k for k in (self.current, *self.older) if self.kid_of(k) == kid), None)
+
+    def all(self) -> tuple[bytes, ...]:
+        return (self.current, *self.older)
+
+
+def audit_seal_keys(settings: Settings) -> SealKeys:
+    """The seal key and the rotated-out ones (CLAIMS_AUDIT_SEAL_OLD_KEYS)."""
+    older = tuple(_decode_key("CLAIMS_AUDIT_SEAL_OLD_KEYS", k) for k in (settings.audit_seal_old_keys or "").split(",")
+                  if k.strip())
+    if any(len(k) != 32 for k in older):
+        raise ValueError("every key in CLAIMS_AUDIT_SEAL_OLD_KEYS must be 32 bytes")
+    return SealKeys(audit_seal_key(settings), older)
 
 
 def audit_seal_key(settings: Settings) -> bytes:

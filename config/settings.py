@@ -80,13 +80,24 @@ class Settings(BaseSettings):
     report_timezone: str = Field(default="Asia/Shanghai", alias="CLAIMS_REPORT_TIMEZONE")
     digest_horizon_hours: int = Field(default=24, alias="CLAIMS_DIGEST_HORIZON_HOURS")
 
-    # Identity: the OpenID Connect issuer whose tokens the workers trust. Unset issuer: the development
-    # issuer, whose signing key is made under var/identity/ on first use (`python starter.py token`).
+    # Identity: the OpenID Connect issuer whose tokens the API trusts. The development issuer (signing key made
+    # under var/identity/ on first use, `python starter.py token`) runs only when explicitly enabled, and only on
+    # the embedded stack: `make demo` and `make run` set CLAIMS_DEV_ISSUER=true (config/embedded.py).
+    dev_issuer: bool = Field(default=False, alias="CLAIMS_DEV_ISSUER")
     oidc_issuer: str | None = Field(default=None, alias="CLAIMS_OIDC_ISSUER")
     oidc_jwks_url: str | None = Field(default=None, alias="CLAIMS_OIDC_JWKS_URL")
     oidc_audience: str = Field(default="claims", alias="CLAIMS_OIDC_AUDIENCE")
     # The longest a token may live from issue to expiry; a longer one is refused, whatever its issuer wrote.
     token_max_hours: float = Field(default=12, gt=0, le=24 * 7, alias="CLAIMS_TOKEN_MAX_HOURS")
+    # Action proofs (identity/actions.py): the API signs, for one update of one workflow, the `credential` the
+    # workflow checks. The API's signing key (PEM, EC P-256): unset, made under var/identity/ on first use. The
+    # workers verify with the public key set: a URL (the API serves it at /.well-known/action-jwks.json), or,
+    # unset, the file beside the key (one machine only).
+    action_issuer: str = Field(default="urn:claims:api", alias="CLAIMS_ACTION_ISSUER")
+    action_key_file: Path | None = Field(default=None, alias="CLAIMS_ACTION_KEY_FILE")
+    action_jwks_url: str | None = Field(default=None, alias="CLAIMS_ACTION_JWKS_URL")
+    # Where the command line exchanges a person's token for an action proof (the API's /token).
+    api_url: str | None = Field(default=None, alias="CLAIMS_API_URL")
     # The workbench's sign-in: a confidential client of the issuer (authorization code with PKCE). Unset with a
     # real issuer: staff paste a token instead. The callback is <CLAIMS_PUBLIC_URL>/sign-in/callback by default.
     oidc_client_id: str | None = Field(default=None, alias="CLAIMS_OIDC_CLIENT_ID")
@@ -111,6 +122,9 @@ class Settings(BaseSettings):
     # The claim event log's seal key (base64, 32 bytes), which the database never holds; unset: a random one made
     # under var/keys/ on first use. Checkpoints of every chain's head go to the audit folder.
     audit_seal_key: str | None = Field(default=None, alias="CLAIMS_AUDIT_SEAL_KEY", repr=False)
+    # Seal keys rotated out (base64, comma-separated): rows and checkpoints they sealed still verify. Each key's id
+    # (its fingerprint) is written beside every seal.
+    audit_seal_old_keys: str | None = Field(default=None, alias="CLAIMS_AUDIT_SEAL_OLD_KEYS", repr=False)
     audit_dir: Path | None = Field(default=None, alias="CLAIMS_AUDIT_DIR")
 
     # HTTP API (`python -m api`, started by `make run`).
@@ -186,7 +200,8 @@ class Settings(BaseSettings):
 
     @property
     def uses_development_issuer(self) -> bool:
-        return not self.oidc_issuer
+        """The development issuer is on: enabled explicitly, and no real issuer configured."""
+        return self.dev_issuer and not self.oidc_issuer
 
     @property
     def audit_root(self) -> Path:

@@ -28,6 +28,7 @@ from sqlalchemy import func, insert
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
+from config.encryption import SealKeys
 from db.engine import SQLITE_BEGIN, utc
 from documents.archive import Archive
 from models.tables import ClaimEventRow
@@ -43,7 +44,14 @@ def row_hash(prev_hash: str, claim_id: str, seq: int, key: str, at: datetime, ev
 
 
 def seal(key: bytes, hash_: str) -> str:
+    """The seal of rows written before key ids: of the hash alone."""
     return hmac.new(key, hash_.encode(), hashlib.sha256).hexdigest()
+
+
+def seal_row(key: bytes, hash_: str, recorded_at: datetime) -> str:
+    """A row's seal: of its hash and the moment it was recorded, so neither can be changed unseen."""
+    material = "\x1f".join(["v2", hash_, utc(recorded_at).isoformat(timespec="microseconds")])
+    return hmac.new(key, material.encode(), hashlib.sha256).hexdigest()
 
 
 EVENTS = ClaimEventRow.__table__  # type: ignore[attr-defined]
@@ -63,25 +71,39 @@ def locked_for_claim(engine: Engine, claim_id: str) -> Iterator[Connection]:
             yield conn
 
 
-def has_key(conn: Connection, claim_id: str, key: str) -> bool:
-    return conn.execute(select(EVENTS.c.id).where(EVENTS.c.claim_id == claim_id, EVENTS.c.key == key)
-                        .limit(1)).first() is not None
+@dataclass(frozen=True)
+class Head:
+    """Where a claim's chain stands after an append: the row's seq and hash (the workflow keeps it in its
+    history, where whoever holds the database cannot take it back)."""
+
+    seq: int
+    hash: str
+    new: bool = True
+
+
+def head_of(conn: Connection, claim_id: str, key: str) -> Head | None:
+    """The row of the claim's event with this key, if there is one."""
+    found = conn.execute(select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.claim_id == claim_id,
+                                                                   EVENTS.c.key == key).limit(1)).first()
+    return Head(found.seq, found.hash, new=False) if found is not None else None
 
 
 def append(conn: Connection, claim_id: str, key: str, at: datetime, event: str, actor: str, detail: str,
-           recorded_at: datetime, seal_key: bytes) -> int | None:
-    """Add the claim's next row in the connection's transaction (the caller holds `locked_for_claim`): its seq.
-    None, adding nothing, when the claim already has an event with this key."""
-    if has_key(conn, claim_id, key):
-        return None
+           recorded_at: datetime, seal_keys: bytes | SealKeys) -> Head:
+    """Add the claim's next row in the connection's transaction (the caller holds `locked_for_claim`): its seq and
+    hash. When the claim already has an event with this key, nothing is added: that row's (`new` False)."""
+    found = head_of(conn, claim_id, key)
+    if found is not None:
+        return found
+    keys = SealKeys.of(seal_keys)
     last = conn.execute(select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.claim_id == claim_id)
                         .order_by(EVENTS.c.seq.desc()).limit(1)).first()
     seq, prev = (last.seq + 1, last.hash) if last is not None else (1, GENESIS)
     hash_ = row_hash(prev, claim_id, seq, key, at, event, actor, detail)
     conn.execute(insert(EVENTS).values(claim_id=claim_id, seq=seq, key=key, at=utc(at), event=event, actor=actor,
                                        detail=detail, recorded_at=recorded_at, prev_hash=prev, hash=hash_,
-                                       seal=seal(seal_key, hash_)))
-    return seq
+                                       seal=seal_row(keys.current, hash_, recorded_at), seal_kid=keys.kid))
+    return Head(seq, hash_)
 
 
 @dataclass(frozen=True)
@@ -98,9 +120,12 @@ class Verification:
     problems: list[Problem] = field(default_factory=list)
 
 
-def verify(engine: Engine, seal_key: bytes, checkpoints: Archive | None = None) -> Verification:
+def verify(engine: Engine, seal_keys: bytes | SealKeys, checkpoints: Archive | None = None,
+           recorded: dict[str, RecordedHead] | None = None) -> Verification:
     """Walk every claim's chain in seq order, checking each row's hash and seal, then hold the chains against
-    the latest checkpoint: the rows and claims checked and every break found."""
+    the latest checkpoint and against the heads the claims' workflows recorded in their histories (`recorded`):
+    the rows and claims checked and every break found."""
+    keys = SealKeys.of(seal_keys)
     problems: list[Problem] = []
     rows = claims = 0
     heads: dict[str, int] = {}
@@ -121,15 +146,60 @@ def verify(engine: Engine, seal_key: bytes, checkpoints: Archive | None = None) 
                 if row_hash(row.prev_hash, claim_id, row.seq, row.key, row.at, row.event, row.actor,
                             row.detail) != row.hash:
                     problems.append(Problem(claim_id, row.seq, "its contents were changed after it was written"))
-                elif row.seal is None or not hmac.compare_digest(row.seal, seal(seal_key, row.hash)):
-                    problems.append(Problem(claim_id, row.seq, "its seal does not match: the row was rewritten "
-                                                               "(hashes recomputed) or sealed with another key"))
+                elif (problem := _seal_problem(row, keys)) is not None:
+                    problems.append(Problem(claim_id, row.seq, problem))
                 expected_seq, expected_prev = row.seq + 1, row.hash
                 heads[claim_id] = row.seq
                 hashes[(claim_id, row.seq)] = row.hash
     if checkpoints is not None:
-        problems += _against_checkpoint(heads, hashes, seal_key, checkpoints)
+        problems += _against_checkpoint(heads, hashes, keys, checkpoints)
+    if recorded is not None:
+        problems += _against_recorded(heads, hashes, recorded)
     return Verification(rows, claims, problems)
+
+
+def _seal_problem(row: ClaimEventRow, keys: SealKeys) -> str | None:
+    if row.seal is None:
+        return "it has no seal: the row was written by someone without the seal key"
+    if row.seal_kid is None:  # sealed before key ids: of the hash alone, under any key held
+        if any(hmac.compare_digest(row.seal, seal(k, row.hash)) for k in keys.all()):
+            return None
+        return "its seal does not match: the row was rewritten (hashes recomputed) or sealed with another key"
+    key = keys.key(row.seal_kid)
+    if key is None:
+        return (f"sealed with key {row.seal_kid!r}, which this check does not hold (a key rotated out must stay in "
+                "CLAIMS_AUDIT_SEAL_OLD_KEYS)")
+    if not hmac.compare_digest(row.seal, seal_row(key, row.hash, row.recorded_at)):
+        return ("its seal does not match: the row (its recorded_at included) was rewritten after it was written, "
+                "or its seal forged")
+    return None
+
+
+@dataclass(frozen=True)
+class RecordedHead:
+    """A claim's chain head as its workflow's history recorded it: the seq and hash the append returned, and
+    where it was read (a workflow run, an exported history)."""
+
+    seq: int
+    hash: str
+    source: str
+
+
+def _against_recorded(heads: dict[str, int], hashes: dict[tuple[str, int], str],
+                      recorded: dict[str, RecordedHead]) -> list[Problem]:
+    problems = []
+    for claim_id, head in sorted(recorded.items()):
+        have = heads.get(claim_id)
+        if have is None:
+            problems.append(Problem(claim_id, head.seq, f"the claim's whole chain is gone: its history ({head.source}) "
+                                                        f"recorded rows up to {head.seq}"))
+        elif have < head.seq:
+            problems.append(Problem(claim_id, have + 1, f"rows {have + 1}-{head.seq} were removed: the claim's history "
+                                                        f"({head.source}) recorded rows up to {head.seq}"))
+        elif hashes.get((claim_id, head.seq)) != head.hash:
+            problems.append(Problem(claim_id, head.seq, f"differs from the row its history ({head.source}) recorded: "
+                                                        "the chain was rewritten"))
+    return problems
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -142,7 +212,7 @@ def _signed(body: dict[str, object], key: bytes) -> str:
 CHECKPOINTS = "checkpoints/"
 
 
-def write_checkpoint(engine: Engine, seal_key: bytes, archive: Archive, now: datetime | None = None) -> str:
+def write_checkpoint(engine: Engine, seal_keys: bytes | SealKeys, archive: Archive, now: datetime | None = None) -> str:
     """Write every chain's head (last seq and hash), signed, to the audit archive under a new name: outside the
     database, so whoever rewrites the database cannot take rows away unseen. The name written."""
     with Session(engine) as session:
@@ -151,14 +221,16 @@ def write_checkpoint(engine: Engine, seal_key: bytes, archive: Archive, now: dat
         found = session.exec(select(ClaimEventRow.claim_id, ClaimEventRow.seq, ClaimEventRow.hash).join(
             last, (col(ClaimEventRow.claim_id) == last.c.claim_id) & (col(ClaimEventRow.seq) == last.c.seq))).all()
     at = (now or datetime.now(UTC)).astimezone(UTC)
-    body: dict[str, object] = {"at": at.isoformat(), "heads": {c: [seq, h] for c, seq, h in sorted(found)}}
+    keys = SealKeys.of(seal_keys)
+    body: dict[str, object] = {"at": at.isoformat(), "kid": keys.kid,
+                               "heads": {c: [seq, h] for c, seq, h in sorted(found)}}
     name = f"{CHECKPOINTS}checkpoint-{at.strftime('%Y%m%dT%H%M%S%fZ')}.json"
-    archive.put(name, json.dumps({**body, "signature": _signed(body, seal_key)}, indent=1).encode(),
+    archive.put(name, json.dumps({**body, "signature": _signed(body, keys.current)}, indent=1).encode(),
                 "application/json")
     return name
 
 
-def _against_checkpoint(heads: dict[str, int], hashes: dict[tuple[str, int], str], seal_key: bytes,
+def _against_checkpoint(heads: dict[str, int], hashes: dict[tuple[str, int], str], keys: SealKeys,
                         archive: Archive) -> list[Problem]:
     names = [n for n in archive.names(CHECKPOINTS) if n.rsplit("/", 1)[-1].startswith("checkpoint-")]
     if not names:
@@ -166,7 +238,11 @@ def _against_checkpoint(heads: dict[str, int], hashes: dict[tuple[str, int], str
     name = names[-1].rsplit("/", 1)[-1]
     data = json.loads(archive.get(names[-1]))
     signature = data.pop("signature", "")
-    if not hmac.compare_digest(signature, _signed(data, seal_key)):
+    kid = data.get("kid")
+    candidates = keys.all() if kid is None else [k for k in (keys.key(str(kid)),) if k is not None]
+    if not candidates:
+        return [Problem("-", 0, f"checkpoint {name}: signed with key {kid!r}, which this check does not hold")]
+    if not any(hmac.compare_digest(signature, _signed(data, key)) for key in candidates):
         return [Problem("-", 0, f"checkpoint {name}: its signature does not match (altered)")]
     problems = []
     for claim_id, (seq, hash_) in data["heads"].items():

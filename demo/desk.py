@@ -14,30 +14,33 @@ from temporalio.service import RPCError
 
 from client import claims as claim_client
 from client.claims import CLAIM_UPDATES, send_update
-from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complaint, send_to_complaint
-from client.credentials import development_token, with_credential
+from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complaint, send_to_complaint, start_payload
+from client.credentials import development_channel, signed_here, with_credential
 from config.settings import Settings
 from letters.sms import code_in
-from models.complaints import ComplaintInput
+from models.complaints import ComplaintInput, complaint_workflow_id
+from models.contract import workflow_id_for
+from workflows.complaint import FILE_COMPLAINT
 
 
 @dataclass
 class Desk:
-    """The back office as the demo plays it: sends each update with a token for the person (or channel) it
-    names, minted by the development issuer (or the ones a real issuer would give: not in the demo)."""
+    """The back office as the demo plays it: sends each update with an action proof for the person (or channel)
+    it names, signed with this installation's action key as the development issuer vouches for them."""
 
     client: Client
     settings: Settings
 
     async def send(self, claim_id: str, update: str, payload: dict[str, Any]) -> Any:
         return await send_update(self.client, claim_id, CLAIM_UPDATES[update],
-                                 with_credential(self.settings, update, payload, None))
+                                 with_credential(self.settings, workflow_id_for(claim_id), update, payload, None))
 
     async def file_complaint(self, complaint: dict[str, Any]) -> str:
         """A complaint as the call centre files it (a channel's token); its id, once it runs."""
-        token = development_token(self.settings, "call-centre", ["channel"])
-        filed = ComplaintInput.model_validate({**complaint, "credential": token})
-        await file_complaint(self.client, filed, self.settings.task_queue)
+        filed = ComplaintInput.model_validate({**complaint, "credential": None})
+        start = signed_here(self.settings, development_channel("call-centre"),
+                            complaint_workflow_id(filed.complaint_id), FILE_COMPLAINT, start_payload(filed))
+        await file_complaint(self.client, start, self.settings.task_queue)
         for _ in range(200):
             try:
                 await complaint_status(self.client, filed.complaint_id)
@@ -51,8 +54,8 @@ class Desk:
         raise TimeoutError(f"complaint {complaint['complaint_id']} never started")
 
     async def on_complaint(self, complaint_id: str, update: str, payload: dict[str, Any]) -> Any:
-        return await send_to_complaint(self.client, complaint_id, COMPLAINT_UPDATES[update],
-                                       with_credential(self.settings, update, payload, None))
+        return await send_to_complaint(self.client, complaint_id, COMPLAINT_UPDATES[update], with_credential(
+            self.settings, complaint_workflow_id(complaint_id), update, payload, None))
 
     def code_received(self, claim_id: str, purpose: str) -> str:
         """The code in the latest letter of this purpose in the outbox: what the claimant reads on the phone."""

@@ -1,8 +1,9 @@
-"""The caller's bearer token, checked at the door with the same keys the workers use.
+"""The caller's bearer token, checked at the door with the identity provider's keys.
 
-The API checks a token only to answer early and to choose what a caller may read; for every change it forwards
-the token itself as the update's `credential`, and the workflow checks it again. So the API holds no power of
-its own: a request it wrongly let through is still refused by the workflow.
+The API checks a token to answer early, to choose what a caller may read, and to sign, for every change, an
+action proof in the caller's name (identity/actions.py): the update's `credential`, good for that one update of
+that one claim with that payload. The token itself never leaves the API. The workflow checks the proof and its
+own access rules again, so a request the API wrongly let through is still refused there.
 """
 
 from __future__ import annotations

@@ -12,11 +12,13 @@ from temporalio.client import Client
 from client import claims as claim_client
 from client.claims import Ended, NoSuchWorkflow, NotRegistered, UpdateMethod, UpdateRefused, update_name
 from documents.pages import refuse_oversized
-from documents.store import DocumentRejected, DocumentStore, check_upload
+from documents.store import DocumentRejected, check_upload
 from edge.auth import Caller
 from edge.problems import ProblemError, not_found, refused
+from edge.services import Services
 from edge.views import StoredUpload
 from models import contract as c
+from models.contract import workflow_id_for
 from workflows.claim import ClaimWorkflow
 
 R = TypeVar("R")
@@ -34,11 +36,13 @@ async def claim_status_of(client: Client, claim_id: str) -> c.ClaimStatus:
         raise not_found(f"claim {claim_id} does not exist") from None
 
 
-async def send_update(client: Client, claim_id: str, update: UpdateMethod[R], payload: dict[str, Any],
+async def send_update(svc: Services, claim_id: str, update: UpdateMethod[R], payload: dict[str, Any],
                       caller: Caller) -> R:
-    """An update with the caller's token as its `credential`; the workflow's refusal as a problem document."""
+    """An update in the caller's name: its `credential` an action proof for this claim, update and payload, signed
+    for the caller's verified token (never the token); the workflow's refusal as a problem document."""
+    sent = svc.signer.credential(caller.sender, workflow_id_for(claim_id), update_name(update), payload)
     try:
-        return await claim_client.send_update(client, claim_id, update, {**payload, "credential": caller.token})
+        return await claim_client.send_update(svc.client, claim_id, update, sent)
     except UpdateRefused as err:
         raise refused(err.type, err.reason) from None
     except Ended:
@@ -47,7 +51,7 @@ async def send_update(client: Client, claim_id: str, update: UpdateMethod[R], pa
         raise not_found(f"claim {claim_id} does not exist") from None
 
 
-async def store_and_submit(client: Client, store: DocumentStore, claim_id: str, kind: str, content: bytes,
+async def store_and_submit(svc: Services, claim_id: str, kind: str, content: bytes,
                            declared_type: str | None, max_bytes: int, caller: Caller) -> StoredUpload:
     """Store an uploaded file by its SHA-256 (the same file twice is stored once), then send it to the claim as
     `submit_documents` with the reference `doc://sha256/<hex>`, in the caller's name."""
@@ -57,10 +61,10 @@ async def store_and_submit(client: Client, store: DocumentStore, claim_id: str, 
     try:
         media_type = check_upload(content, declared_type, max_bytes=max_bytes)
         await run_in_threadpool(refuse_oversized, content)  # before anything is stored
-        stored = await run_in_threadpool(store.put, content, media_type)
+        stored = await run_in_threadpool(svc.store.put, content, media_type)
     except DocumentRejected as err:
         raise ProblemError(422, "document-rejected", "Document rejected", f"{err.field}: {err}") from None
-    missing = await send_update(client, claim_id, ClaimWorkflow.submit_documents,
+    missing = await send_update(svc, claim_id, ClaimWorkflow.submit_documents,
                                 {"documents": [{"kind": kind, "ref": stored.ref}]}, caller)
     log.info("document uploaded", claim_id=claim_id, kind=kind, sha256=stored.sha256, size=stored.size)
     return StoredUpload(kind=kind, ref=stored.ref, sha256=stored.sha256, size=stored.size,

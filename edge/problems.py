@@ -51,6 +51,8 @@ class Problem(BaseModel):
     instance: str | None = None
     errors: list[FieldProblem] = Field(default_factory=list)
     """For bad input: each field at fault and what is wrong with it."""
+    error: str | None = None
+    """On the token endpoint: the OAuth error code (RFC 6749 section 5.2) token clients read."""
 
 
 class ProblemError(Exception):

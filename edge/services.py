@@ -12,6 +12,7 @@ from temporalio.client import Client
 from config.encryption import EncryptionCodec
 from documents.store import DocumentStore
 from edge.budget import ANONYMOUS_CODES_PER_HOUR, AddressBudget
+from identity.actions import ActionSigner
 from identity.keys import Verifier
 from identity.oidc import Login
 
@@ -26,7 +27,8 @@ class Services:
                  portal_token: Callable[[], str] | None = None, report_timezone: str = "Asia/Shanghai",
                  login: Login | None = None, secure_cookies: bool = False,
                  code_budget: AddressBudget | None = None,
-                 codec_roles: frozenset[str] = frozenset({"auditor", "supervisor", "manager"})) -> None:
+                 codec_roles: frozenset[str] = frozenset({"auditor", "supervisor", "manager"}),
+                 signer: ActionSigner | None = None) -> None:
         self.client = client
         self.engine = engine
         self.store = store
@@ -44,6 +46,10 @@ class Services:
         self.login = login
         self.secure_cookies = secure_cookies
         self.code_budget = code_budget or AddressBudget(ANONYMOUS_CODES_PER_HOUR, 3600)
+        if signer is None:
+            raise ValueError("the services need the API's action-proof signer (identity.keys.signer_for)")
+        self.signer = signer
+        """Signs the action proof each update carries, for a caller whose token was verified (identity/actions.py)."""
         self.codec_roles = codec_roles
         """The staff roles that may read decrypted histories through the codec server."""
         """Progress codes one address may ask for in an hour on the claimant pages, whatever the claims."""

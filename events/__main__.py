@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import structlog
 
+from config.embedded import UnsafeIdentity, refuse_unsafe_identity
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from db.engine import make_engine
@@ -29,6 +30,10 @@ def relay_for(settings: Settings) -> Relay:
 async def main() -> None:
     settings = get_settings()
     configure_logging(settings)
+    try:
+        refuse_unsafe_identity(settings, "the event relay")
+    except UnsafeIdentity as err:
+        raise SystemExit(f"error: {err}") from None
     relay = relay_for(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

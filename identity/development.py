@@ -7,9 +7,6 @@ the command line and the tests mint their own. Never used when CLAIMS_OIDC_ISSUE
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -17,14 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from config.key_files import write_once
+from identity import key_pairs
 
 ISSUER = "urn:claims:development-issuer"
-ALGORITHM = "ES256"
+ALGORITHM = key_pairs.ALGORITHM
 DEFAULT_TTL_SECONDS = 3600
 
 
@@ -40,38 +35,9 @@ def _key_path(var_dir: Path) -> Path:
     return key_dir(var_dir) / "dev-signing-key.pem"
 
 
-_KEYS: dict[Path, tuple[PrivateKeyTypes, str]] = {}
-
-
 def signing_key(var_dir: Path) -> tuple[PrivateKeyTypes, str]:
     """The development signing key and its key id, made (with the public JWKS) on first use."""
-    path = _key_path(var_dir).resolve()
-    cached = _KEYS.get(path)
-    if cached is not None and path.exists():
-        return cached
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        write_once(path, pem, 0o600)
-    private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    public_jwk: dict[str, Any] = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private.public_key()))  # type: ignore[arg-type]
-    kid = _thumbprint(public_jwk)
-    public_jwk.update({"kid": kid, "use": "sig", "alg": ALGORITHM})
-    jwks = json.dumps({"keys": [public_jwk]}, indent=2).encode()
-    target = jwks_path(var_dir)
-    if not target.exists() or json.loads(target.read_bytes()) != json.loads(jwks):
-        target.unlink(missing_ok=True)
-        write_once(target, jwks, 0o644)
-    _KEYS[path] = (private, kid)
-    return private, kid
-
-
-def _thumbprint(public_jwk: dict[str, Any]) -> str:
-    """RFC 7638: the key id is the SHA-256 of the key's required members."""
-    members = {k: public_jwk[k] for k in ("crv", "kty", "x", "y")}
-    digest = hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return key_pairs.signing_key(_key_path(var_dir), jwks_path(var_dir))
 
 
 def mint(var_dir: Path, *, subject: str, roles: Sequence[str], audience: str,

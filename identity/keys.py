@@ -1,10 +1,11 @@
-"""The keys a worker verifies credentials with, and how workflow code reaches them.
+"""The keys credentials are verified with, and how workflow code reaches them.
 
-`build_worker` installs a `Verifier` for its task queue before the worker starts; update validators look it
-up by `workflow.info().task_queue`. This is replay-safe: Temporal runs an update's validator only when the
-update is first delivered, never on replay, so checking against the worker's current keys (which rotate)
-cannot change a history that is replayed. Update handlers, which do replay, only read the token already in
-the payload (`tokens.sender_of`).
+The API verifies callers' bearer tokens with the identity provider's keys (`Verifier`) and signs action proofs
+(`signer_for`); workers verify those proofs (`ActionVerifier`). `build_worker` installs the worker's
+`ActionVerifier` for its task queue before the worker starts; update validators look it up by
+`workflow.info().task_queue`. This is replay-safe: Temporal runs an update's validator only when the update is
+first delivered, never on replay, so checking against the worker's current keys (which rotate) cannot change a
+history that is replayed. Update handlers, which do replay, only read the proof already in the payload.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import structlog
 from jwt import PyJWK, PyJWKClient, PyJWKClientConnectionError, PyJWKClientError, PyJWKSet
 from jwt.exceptions import PyJWKError, PyJWKSetError
 
+from config.embedded import UnsafeIdentity, no_identity_problem
 from config.settings import Settings
-from identity import development
+from identity import actions, development, key_pairs
 from identity.tokens import MAX_LIFETIME_SECONDS, KeySource, verify
 from models.contract import Sender
 
@@ -95,25 +97,69 @@ class Verifier:
 
 
 def verifier_for(settings: Settings) -> Verifier:
-    """The configured issuer's keys, or the development issuer's (made under var/ on first use)."""
+    """The configured issuer's keys, or the development issuer's when it is enabled (made under var/ on first
+    use); neither is refused."""
     if settings.oidc_issuer:
         if not settings.oidc_jwks_url:
             raise ValueError("CLAIMS_OIDC_JWKS_URL is required when CLAIMS_OIDC_ISSUER is set")
         remote = RemoteKeys(settings.oidc_jwks_url)
         remote.prefetch()
         return Verifier(remote, settings.oidc_issuer, settings.oidc_audience, settings.token_max_hours * 3600)
+    problem = no_identity_problem(settings)
+    if problem:
+        raise UnsafeIdentity(problem)
     development.signing_key(settings.var_dir)
     return Verifier(LocalKeys(development.jwks_path(settings.var_dir)), development.ISSUER, settings.oidc_audience,
                     settings.token_max_hours * 3600)
 
 
-_INSTALLED: dict[str, Verifier] = {}
+@dataclass(frozen=True)
+class ActionVerifier:
+    """What a workflow checks an update's `credential` with: the public keys of the API's action proofs."""
+
+    keys: KeySource
+    issuer: str
+
+    def verify(self, proof: str | None, action: actions.Action, now: datetime) -> Sender:
+        return actions.verify_proof(proof, self.keys, issuer=self.issuer, action=action, now=now)
 
 
-def install(task_queue: str, verifier: Verifier) -> None:
+def action_key_path(settings: Settings) -> Path:
+    return settings.action_key_file or development.key_dir(settings.var_dir) / "action-signing-key.pem"
+
+
+def action_jwks_path(settings: Settings) -> Path:
+    return development.key_dir(settings.var_dir) / "action-jwks.json"
+
+
+def signer_for(settings: Settings) -> actions.ActionSigner:
+    """The API's action-proof signer: its key file, made on first use (with the JWKS beside it) when unset."""
+    private, kid = key_pairs.signing_key(action_key_path(settings),
+                                         None if settings.action_key_file else action_jwks_path(settings))
+    return actions.ActionSigner(private, kid, settings.action_issuer)
+
+
+def action_verifier_for(settings: Settings) -> ActionVerifier:
+    """The keys a worker verifies action proofs with: the API's published set (CLAIMS_ACTION_JWKS_URL), or the
+    file beside the key on this machine (made with the key on first use)."""
+    if settings.action_jwks_url:
+        remote = RemoteKeys(settings.action_jwks_url)
+        remote.prefetch()
+        return ActionVerifier(remote, settings.action_issuer)
+    if settings.action_key_file:
+        raise ValueError("CLAIMS_ACTION_JWKS_URL is required when CLAIMS_ACTION_KEY_FILE is set: the workers verify "
+                         "action proofs with the key set the API publishes at /.well-known/action-jwks.json")
+    signer_for(settings)
+    return ActionVerifier(LocalKeys(action_jwks_path(settings)), settings.action_issuer)
+
+
+_INSTALLED: dict[str, ActionVerifier] = {}
+
+
+def install(task_queue: str, verifier: ActionVerifier) -> None:
     """Make the verifier the one validators of workflows on this task queue use (before the worker starts)."""
     _INSTALLED[task_queue] = verifier
 
 
-def installed(task_queue: str) -> Verifier | None:
+def installed(task_queue: str) -> ActionVerifier | None:
     return _INSTALLED.get(task_queue)

@@ -18,6 +18,8 @@ ALGORITHMS = ["RS256", "ES256", "EdDSA"]
 LEEWAY_SECONDS = 60
 """Clock skew allowed between the issuer and the worker."""
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti"]
+PROOF_AUDIENCE = "urn:claims:workflows"
+"""The audience of the API's action proofs (identity/actions.py): what workflows accept as `credential`."""
 
 
 class KeySource(Protocol):
@@ -96,12 +98,15 @@ def _sender(claims: dict[str, Any]) -> Sender:
 
 
 def sender_of(token: str | None) -> Sender | None:
-    """Who a token names, read without checking it. Only for update handlers, after the validator has
-    verified the same token: the handler runs again on replay, where validators do not, and this reads
+    """Who a token (or an action proof) names, read without checking it. Only for update handlers, after the
+    validator has verified the same token: the handler runs again on replay, where validators do not, and this reads
     nothing but the payload, so a replay records exactly what the first run did."""
     if not token:
         return None
     try:
-        return _sender(jwt.decode(token, options={"verify_signature": False}))
+        claims = jwt.decode(token, options={"verify_signature": False})
+        if claims.get("aud") == PROOF_AUDIENCE and isinstance(claims.get("subject_issuer"), str):
+            claims["iss"] = claims["subject_issuer"]  # an action proof names the person's issuer apart from its own
+        return _sender(claims)
     except (jwt.InvalidTokenError, NotAuthenticated, KeyError):
         return None

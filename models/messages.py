@@ -229,6 +229,13 @@ class NotificationReceipt(Message):
     already_sent: bool
 
 
+class LogHead(Message):
+    """A claim's event-log row as the append left it: its seq and hash, kept in the workflow's history."""
+
+    seq: int
+    hash: str
+
+
 class ClaimEvent(Message):
     """One entry in the append-only event log, with the read-model fields that change with it.
 

@@ -224,8 +224,11 @@ class ClaimEventRow(SQLModel, table=True):
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
     seal: str | None = Field(default=None, max_length=64)
-    """HMAC-SHA256 of `hash` under the seal key, which the database does not hold: whoever can write to the
-    table can recompute plain hashes, not seals."""
+    """HMAC-SHA256 of `hash` and `recorded_at` under the seal key, which the database does not hold: whoever can
+    write to the table can recompute plain hashes, not seals. (Rows without `seal_kid`, sealed before key ids:
+    of `hash` alone.)"""
+    seal_kid: str | None = Field(default=None, max_length=24)
+    """Which seal key sealed the row (`config.encryption.SealKeys`), so a rotated key's rows still verify."""
 
 
 class VerificationCode(SQLModel, table=True):

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from client.claims import claims_matching
+from config.embedded import UnsafeIdentity, refuse_unsafe_identity
 from config.logging import configure_logging
 from config.rules import STAFF_MAILBOXES
 from config.settings import Settings, get_settings
@@ -81,12 +82,12 @@ class Jobs:
 
     def audit_checkpoint(self) -> str:
         """Every hour: the heads of the claim event log's chains, signed, outside the database."""
-        from config.encryption import audit_seal_key
+        from config.encryption import audit_seal_keys
         from db.event_log import write_checkpoint
         from documents.archive import archive_for
 
         archive = archive_for(self.settings)
-        name = write_checkpoint(self.engine, audit_seal_key(self.settings), archive)
+        name = write_checkpoint(self.engine, audit_seal_keys(self.settings), archive)
         log.info("audit checkpoint written", name=name, archive=archive.describe())
         return name
 
@@ -129,6 +130,10 @@ def build_scheduler(jobs: Jobs, timezone: str) -> AsyncIOScheduler:
 async def main() -> None:
     settings = get_settings()
     configure_logging(settings)
+    try:
+        refuse_unsafe_identity(settings, "the scheduler")
+    except UnsafeIdentity as err:
+        raise SystemExit(f"error: {err}") from None
     engine = make_engine(settings.resolved_database_url)
     scheduler = build_scheduler(Jobs(settings, engine), settings.report_timezone)
     scheduler.start()

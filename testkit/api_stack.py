@@ -139,7 +139,8 @@ def start_stack(var_dir: Path, sla_profile: str = "demo", *, traces: bool = Fals
     settings = Settings(CLAIMS_VAR_DIR=var_dir, CLAIMS_EMBEDDED_PORT=int(env["CLAIMS_EMBEDDED_PORT"]),
                         CLAIMS_EMBEDDED_UI_PORT=int(env["CLAIMS_EMBEDDED_UI_PORT"]),
                         CLAIMS_API_PORT=int(env["CLAIMS_API_PORT"]))
-    env["TEMPORAL_ADDRESS"] = asyncio.run(ensure_embedded_server(settings))
+    asyncio.run(ensure_embedded_server(settings))  # started once here; each process finds it as its embedded server
+    env["CLAIMS_DEV_ISSUER"] = "true"
     subprocess.run([sys.executable, "starter.py", "db", "upgrade"], cwd=PROJECT_ROOT, env=env, check=True,
                    capture_output=True)
     policies = var_dir / "policies.json"

@@ -27,7 +27,7 @@ from config.settings import Settings
 from documents.store import FolderStore
 from edge.services import Services
 from identity import development, keys
-from models.contract import WORKFLOW_TYPE, workflow_id_for
+from models.contract import WORKFLOW_TYPE, Sender, workflow_id_for
 from models.tables import GatewayTransfer, Notification, Payment
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 from testkit.waiting import STATE_DEADLINE, eventually
@@ -65,15 +65,25 @@ class Claims:
                     raise
 
     async def update(self, claim_id: str, name: str, payload: Any) -> Any:
-        """Send an update as the payload's actor would: with a development token for the person and role it
-        names (or the channel), unless the payload brings its own `credential` (even None)."""
+        """Send an update as the payload's actor would: with an action proof for the person and role it names (or
+        the channel), as the API signs it for them, unless the payload brings its own `credential` (even None)."""
         if isinstance(payload, dict) and "credential" not in payload:
-            payload = {**payload, "credential": self.token_for(name, payload, issued_at=await self.server_time())}
+            payload = await self.proved(workflow_id_for(claim_id), name, payload)
         return await self.handle(claim_id).execute_update(name, payload)
 
-    def token_for(self, name: str, payload: Any, issued_at: float | None = None) -> str:
-        subject, roles = development.sender_for(name, payload)
-        return self.token(subject, *roles, issued_at=issued_at)
+    async def proved(self, workflow_id: str, name: str, payload: dict[str, Any], subject: str | None = None,
+                     *roles: str) -> dict[str, Any]:
+        """The payload with an action proof for `name` on `workflow_id`, issued at the server's time: for the
+        person and role the payload names (or the channel), or for `subject` with `roles`."""
+        return self.proof_for(workflow_id, name, payload, subject, *roles, issued_at=await self.server_time())
+
+    def proof_for(self, workflow_id: str, name: str, payload: dict[str, Any], subject: str | None = None,
+                  *roles: str, issued_at: float | None = None) -> dict[str, Any]:
+        if subject is None:
+            subject, named = development.sender_for(name, payload)
+            roles = tuple(named)
+        sender = Sender(issuer=development.ISSUER, subject=subject, roles=list(roles))
+        return keys.signer_for(self.settings).credential(sender, workflow_id, name, payload, issued_at=issued_at)
 
     async def server_time(self) -> float:
         """The server's clock: the time-skipping server's runs ahead of the wall clock (years, in long tests),
@@ -166,7 +176,8 @@ class Claims:
         values: dict[str, Any] = {"client": self.client, "engine": self.engine, "store": FolderStore(store_dir),
                                   "verifier": keys.verifier_for(self.settings), "code_secret": b"c" * 32,
                                   "task_queue": self.queue, "max_upload_bytes": 1024,
-                                  "codec": EncryptionCodec(keyring_for(self.settings))}
+                                  "codec": EncryptionCodec(keyring_for(self.settings)),
+                                  "signer": keys.signer_for(self.settings)}
         return Services(**{**values, **changes})
 
     def payments(self, claim_id: str) -> list[Payment]:

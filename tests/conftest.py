@@ -39,6 +39,10 @@ from testkit.world import (  # noqa: F401  (shared with the tests and the benchm
 from tests.object_store import object_store_server  # noqa: F401  (the session's S3-compatible server)
 from workers.claims import build_worker
 
+os.environ["CLAIMS_DEV_ISSUER"] = "true"
+"""The suite runs the embedded stack's development issuer, enabled explicitly as `make demo` and `make run` do;
+processes that must run without it (beside PostgreSQL, a Temporal dev server) drop it from their environment."""
+
 
 def _sqlite_engine(tmp_path: Path) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path / 'claims.db'}")

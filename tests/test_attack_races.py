@@ -22,7 +22,7 @@ from workflows.claim import ClaimWorkflow
 
 def build_worker(client, settings, engine, *, task_queue, gateway) -> Worker:
     """The product's worker, without a workflow cache: a restarted worker picks the claim up at once."""
-    keys.install(task_queue, keys.verifier_for(settings))
+    keys.install(task_queue, keys.action_verifier_for(settings))
     return Worker(client, task_queue=task_queue, workflows=[ClaimWorkflow], workflow_runner=workflow_runner(),
                   activities=build_activities(settings, engine, gateway),
                   activity_executor=ThreadPoolExecutor(max_workers=8), max_cached_workflows=0)

@@ -34,10 +34,9 @@ COMPLAINANT = {"name": "李雷", "phone": "13800000000", "channel": "sms"}
 
 async def file(claims: Claims, claim_id: str | None = None, **changes: Any) -> tuple[str, WorkflowHandle[Any, Any]]:
     complaint_id = f"K-{uuid.uuid4().hex[:8]}"
-    complaint = {"complaint_id": complaint_id, "claim_id": claim_id, "category": "delay",
-                 "description": "等了三周还没有结果", "complainant": COMPLAINANT,
-                 "credential": claims.token("call-centre", "channel", issued_at=await claims.server_time()),
-                 **changes}
+    complaint = await claims.proved(complaint_workflow_id(complaint_id), "file_complaint", {
+        "complaint_id": complaint_id, "claim_id": claim_id, "category": "delay", "description": "等了三周还没有结果",
+        "complainant": COMPLAINANT, **changes}, "call-centre", "channel")
     handle = await claims.client.start_workflow(COMPLAINT_WORKFLOW_TYPE, complaint,
                                                 id=complaint_workflow_id(complaint_id), task_queue=claims.queue)
 
@@ -54,10 +53,10 @@ async def file(claims: Claims, claim_id: str | None = None, **changes: Any) -> t
 
 async def send(claims: Claims, handle: WorkflowHandle[Any, Any], update: str, payload: dict[str, Any],
                *roles: str) -> Any:
-    """The update with a development token for the person it names, in these roles (or the update's usual)."""
+    """The update with an action proof for the person it names, in these roles (or the update's usual)."""
     subject, usual = development.sender_for(update, payload)
-    token = claims.token(subject, *(roles or usual), issued_at=await claims.server_time())
-    return await handle.execute_update(update, {**payload, "credential": token})
+    return await handle.execute_update(update, await claims.proved(handle.id, update, payload, subject,
+                                                                   *(roles or usual)))
 
 
 async def refused(claims: Claims, handle: WorkflowHandle[Any, Any], update: str, payload: dict[str, Any],

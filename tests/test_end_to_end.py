@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from sqlmodel import Session, select
@@ -19,6 +20,7 @@ from activities.gateway import LedgerGateway
 from api.app import create_app
 from config.settings import PROJECT_ROOT
 from config.temporal import installed_binary
+from identity import development
 from models import search_attributes
 from models.tables import ReportRun
 from testkit.api_stack import free_port
@@ -67,15 +69,16 @@ async def codec_server(live: Claims, tmp_path: Path) -> AsyncIterator[str]:
 
 
 class Cli:
-    """The `temporal` CLI, nothing of this project's code, against the dev server. Each update carries a token
-    from the development issuer, as `python starter.py token` prints it; payloads go through the codec server
-    (`--codec-endpoint`, with an auditor's token: a role that may read decrypted payloads), as an operator's
-    CLI would."""
+    """The `temporal` CLI, nothing of this project's code, against the dev server. Each update carries an action
+    proof the API's `/token` gave for a development issuer's token (docs/contract.md); payloads go through the codec
+    server (`--codec-endpoint`, with an auditor's token: a role that may read decrypted payloads), as an
+    operator's CLI would."""
 
     def __init__(self, env: WorkflowEnvironment, claims: Claims, codec_url: str | None = None) -> None:
         self.address = env.client.service_client.config.target_host
         self.queue = claims.queue
         self.claims = claims
+        self.codec_url = codec_url
         self.codec = ["--codec-endpoint", f"{codec_url}/codec", "--codec-auth",
                       f"Bearer {claims.token('ops-1', 'auditor')}"] if codec_url else []
 
@@ -92,11 +95,26 @@ class Cli:
         assert code == 0, out
 
     async def update(self, claim_id: str, name: str, payload: dict[str, Any], ok: bool = True) -> str:
-        payload = {**payload, "credential": self.claims.token_for(name, payload)}
+        payload = {**payload, "credential": await self.proof(f"claim-{claim_id}", name, payload)}
         code, out = await self.run("workflow", "update", "execute", "--workflow-id", f"claim-{claim_id}",
                                    "--name", name, "--input", json.dumps(payload))
         assert (code == 0) == ok, out
         return out
+
+    async def proof(self, workflow_id: str, name: str, payload: dict[str, Any]) -> str:
+        """The contract's recipe: the person's token (as `python starter.py token` prints it) exchanged at the API's
+        `/token` for a proof of this one update (RFC 8693, the action in `authorization_details`)."""
+        assert self.codec_url, "the recipe needs the API"
+        subject, roles = development.sender_for(name, payload)
+        details = [{"type": "claim_update", "workflow_id": workflow_id, "update": name, "payload": payload}]
+        async with httpx.AsyncClient(base_url=self.codec_url) as http:
+            answer = await http.post("/token", data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": self.claims.token(subject, *roles),
+                "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "authorization_details": json.dumps(details)})
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["access_token"])
 
     async def status(self, claim_id: str) -> dict[str, Any]:
         code, out = await self.run("workflow", "query", "--workflow-id", f"claim-{claim_id}", "--name", "status",

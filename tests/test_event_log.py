@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -12,13 +13,17 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from activities.database import ClaimsDatabase
+from audit.log_heads import heads_in, merge
+from config.encryption import EncryptionCodec, SealKeys
 from db.engine import make_engine
-from db.event_log import GENESIS, row_hash, verify, write_checkpoint
+from db.event_log import GENESIS, RecordedHead, row_hash, verify, write_checkpoint
 from db.schema import grant_app_role
 from documents.archive import FolderArchive
 from models.messages import ClaimEvent
 from models.tables import Claim, ClaimEventRow
-from testkit.world import TEST_SEAL_KEY
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.world import TEST_KEYRING, TEST_SEAL_KEY
+from tests.conftest import claims_rig
 from tests.test_database import register
 
 
@@ -224,3 +229,79 @@ def test_the_workers_role_may_only_append_to_the_log(any_engine):
         with any_engine.begin() as conn:
             conn.execute(text(f"DROP OWNED BY {role}"))
             conn.execute(text(f"DROP ROLE {role}"))
+
+
+# --------------------------------------------------------------------------- what the histories recorded, seal keys
+
+
+def _recorded(engine, claim_id: str) -> dict[str, RecordedHead]:
+    last = _rows(engine, claim_id)[-1]
+    return {claim_id: RecordedHead(last.seq, last.hash, "the claim's history")}
+
+
+def test_a_changed_recorded_at_fails_its_seal(any_engine):
+    claim_id = _log_some_events(any_engine)
+    _tamper(any_engine, "UPDATE claim_events SET recorded_at = :at WHERE claim_id = :c AND seq = 2",
+            at=datetime(2020, 1, 1, tzinfo=UTC), c=claim_id)
+    problems = verify(any_engine, TEST_SEAL_KEY).problems
+    assert [(p.claim_id, p.seq) for p in problems] == [(claim_id, 2)] and "recorded_at" in problems[0].what, problems
+
+
+def test_rows_and_checkpoints_name_their_seal_key_and_verify_after_rotation(any_engine, tmp_path):
+    old, new = TEST_SEAL_KEY, bytes(range(32))
+    claim_id = _log_some_events(any_engine, 2)
+    name = write_checkpoint(any_engine, old, FolderArchive(tmp_path))
+    assert json.loads((tmp_path / name).read_text())["kid"] == SealKeys.kid_of(old)
+    db = ClaimsDatabase(any_engine, SealKeys(new, (old,)))
+    db.record_event(ClaimEvent(claim_id=claim_id, key="3", event="after-rotation", at=datetime.now(UTC)))
+    assert [r.seal_kid for r in _rows(any_engine, claim_id)] == [SealKeys.kid_of(old)] * 2 + [SealKeys.kid_of(new)]
+    assert verify(any_engine, SealKeys(new, (old,)), FolderArchive(tmp_path)).problems == []
+    forgot = verify(any_engine, new, FolderArchive(tmp_path)).problems
+    assert {p.seq for p in forgot if p.claim_id == claim_id} == {1, 2} and "does not hold" in forgot[0].what
+    assert any("checkpoint" in p.what and "does not hold" in p.what for p in forgot), forgot
+
+
+def test_a_removed_tail_and_a_removed_chain_are_seen_against_the_histories_without_any_checkpoint(any_engine):
+    tail, whole, kept = (_log_some_events(any_engine) for _ in range(3))
+    recorded = {**_recorded(any_engine, tail), **_recorded(any_engine, whole), **_recorded(any_engine, kept)}
+    assert verify(any_engine, TEST_SEAL_KEY, recorded=recorded).problems == []
+    _tamper(any_engine, "DELETE FROM claim_events WHERE claim_id = :c AND seq > 3", c=tail)
+    _tamper(any_engine, "DELETE FROM claim_events WHERE claim_id = :c", c=whole)
+    assert verify(any_engine, TEST_SEAL_KEY).problems == [], "the chains left are whole: only the histories tell"
+    problems = {p.claim_id: p for p in verify(any_engine, TEST_SEAL_KEY, recorded=recorded).problems}
+    assert set(problems) == {tail, whole}, problems
+    assert problems[tail].seq == 4 and "rows 4-5 were removed" in problems[tail].what
+    assert "whole chain is gone" in problems[whole].what
+
+
+async def test_each_claims_history_keeps_its_log_head_and_verify_log_holds_the_database_to_it(
+        time_env, settings, any_engine, tmp_path):
+    """A claim paid before the last checkpoint and two after it: the tail of one and the whole chain of the other
+    are removed. The checkpoint cannot see it; the heads the histories recorded do."""
+    async with claims_rig(time_env, settings, any_engine, ocr=False) as claims:
+        first = auto_claim(claimed_amount="3200.00", documents=docs(*ALL_AUTO_DOCS, claim_id="first"))
+        await claims.start(first)
+        await claims.wait(first["claim_id"], lambda s: s["outcome"] == "paid", "paid")
+        archive = FolderArchive(tmp_path / "audit")
+        write_checkpoint(any_engine, TEST_SEAL_KEY, archive)
+        later = [auto_claim(claimed_amount="3200.00", documents=docs(*ALL_AUTO_DOCS, claim_id=n)) for n in "ab"]
+        for claim in later:
+            await claims.start(claim)
+        for claim in later:
+            await claims.wait(claim["claim_id"], lambda s: s["outcome"] == "paid", "paid")
+        codec = EncryptionCodec(TEST_KEYRING)
+        heads = []
+        for claim in (first, *later):
+            history = (await claims.handle(claim["claim_id"]).fetch_history()).to_json_dict()
+            head = heads_in(history, codec)
+            rows = {r.seq: r.hash for r in _rows(any_engine, claim["claim_id"])}
+            assert head is not None and head.seq >= 5 and rows[head.seq] == head.hash, "the history keeps the head"
+            heads.append((claim["claim_id"], head))
+    recorded = merge(heads)
+    assert verify(any_engine, TEST_SEAL_KEY, archive, recorded).problems == []
+    cut, gone = later[0]["claim_id"], later[1]["claim_id"]
+    _tamper(any_engine, "DELETE FROM claim_events WHERE claim_id = :c AND seq > 2", c=cut)
+    _tamper(any_engine, "DELETE FROM claim_events WHERE claim_id = :c", c=gone)
+    assert verify(any_engine, TEST_SEAL_KEY, archive).problems == [], "the checkpoint predates both claims"
+    problems = {p.claim_id: p.what for p in verify(any_engine, TEST_SEAL_KEY, archive, recorded).problems}
+    assert set(problems) == {cut, gone} and "were removed" in problems[cut] and "gone" in problems[gone], problems

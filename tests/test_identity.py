@@ -4,6 +4,7 @@ another person, role or kind of sender than the payload (NotAuthorized). Refused
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 import threading
@@ -25,10 +26,11 @@ from cli.main import main as starter
 from config.encryption import EncryptionCodec, decrypted_history
 from config.settings import Settings
 from core.rules import access
-from identity import development
+from identity import development, keys
+from identity.actions import Action
 from identity.keys import LocalKeys, RemoteKeys, Verifier
 from identity.tokens import NotAuthenticated, sender_of, verify
-from models.contract import Sender
+from models.contract import Sender, workflow_id_for
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 from testkit.world import TEST_KEYRING
 
@@ -65,53 +67,80 @@ async def refusal(handle: Any, name: str, payload: dict[str, Any]) -> Applicatio
     raise AssertionError(f"{name} with {payload} was accepted, expected a refusal")
 
 
+def proof(settings: Settings, action: Action, subject: str = "mgr-1", roles: tuple[str, ...] = ("manager",), *,
+          key: Any = None, kid: str | None = None, **changes: Any) -> str:
+    """An action proof like the API's, with some claims changed, signed by its key unless another is given."""
+    private, own_kid = keys.signer_for(settings)._private, keys.signer_for(settings).kid
+    now = int(time.time())
+    body = {"iss": settings.action_issuer, "aud": "urn:claims:workflows", "sub": subject, "roles": list(roles),
+            "subject_issuer": development.ISSUER, "iat": now, "exp": now + 300, "jti": uuid.uuid4().hex,
+            "authorization_details": [action.detail()], **changes}
+    return jwt.encode(body, key or private, algorithm="ES256", headers={"kid": kid or own_kid})
+
+
 async def test_bad_credentials_are_refused_with_typed_errors_and_leave_no_trace_in_history(claims):
     claim = auto_claim(policy_number="P-AUTO-002", claimed_amount="800000.00", line_items=[],
                        documents=docs(*ALL_AUTO_DOCS))
     cid = claim["claim_id"]
+    wf = workflow_id_for(cid)
     handle = await claims.start(claim)
     await claims.at_stage(cid, "awaiting_approval")
     approve = {"approver_id": "mgr-1", "role": "manager", "comment": "ok"}
-    hour_ago = time.time() - 3600
+    this = Action.of(wf, "approve", approve)
+    hour_ago = int(time.time()) - 3600
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    settings = claims.settings
+
+    def as_(name: str, payload: dict[str, Any], subject: str | None = None, *roles: str) -> dict[str, Any]:
+        return claims.proof_for(wf, name, payload, subject, *roles)
+
     cases: list[tuple[str, str, dict[str, Any], str]] = [
         ("no credential", "approve", approve, "NotAuthenticated"),
         ("an empty credential", "approve", {**approve, "credential": ""}, "NotAuthenticated"),
         ("not a token", "approve", {**approve, "credential": "hello"}, "NotAuthenticated"),
-        ("an expired token", "approve",
-         {**approve, "credential": claims.token("mgr-1", "manager", ttl_seconds=60, issued_at=hour_ago)},
+        ("the person's own bearer token", "approve",
+         {**approve, "credential": claims.token("mgr-1", "manager")}, "NotAuthenticated"),
+        ("an expired proof", "approve",
+         {**approve, "credential": proof(settings, this, iat=hour_ago, exp=hour_ago + 300)}, "NotAuthenticated"),
+        ("a proof that lives too long", "approve",
+         {**approve, "credential": proof(settings, this, exp=int(time.time()) + 3600)}, "NotAuthenticated"),
+        ("a forged signature", "approve", {**approve, "credential": proof(settings, this, key=other_key)},
          "NotAuthenticated"),
-        ("a forged signature", "approve", {**approve, "credential": forged(claims.settings)}, "NotAuthenticated"),
-        ("a key nobody published", "approve", {**approve, "credential": jwt.encode(
-            {"iss": development.ISSUER, "aud": "claims", "sub": "mgr-1", "roles": ["manager"], "iat": int(time.time()),
-             "exp": int(time.time()) + 600, "jti": "j"}, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256",
-            headers={"kid": "not-published"})}, "NotAuthenticated"),
-        ("another issuer", "approve", {**approve, "credential": signed(claims.settings, iss="https://idp.example")},
+        ("a key nobody published", "approve",
+         {**approve, "credential": proof(settings, this, key=other_key, kid="not-published")}, "NotAuthenticated"),
+        ("another issuer", "approve", {**approve, "credential": proof(settings, this, iss="https://idp.example")},
          "NotAuthenticated"),
-        ("another audience", "approve", {**approve, "credential": signed(claims.settings, aud="payments")},
+        ("another audience", "approve", {**approve, "credential": proof(settings, this, aud="claims")},
          "NotAuthenticated"),
-        ("another person's token", "approve", {**approve, "credential": claims.token("mgr-2", "manager")},
+        ("a proof bound to another claim", "approve",
+         claims.proof_for("claim-C-OTHER", "approve", approve), "NotAuthenticated"),
+        ("a proof for another update", "approve",
+         {**approve, "credential": claims.proof_for(wf, "reject", approve)["credential"]}, "NotAuthenticated"),
+        ("a proof for another payload", "approve",
+         {**approve, "comment": "changed", "credential": as_("approve", approve)["credential"]}, "NotAuthenticated"),
+        ("a proof for two actions", "approve", {**approve, "credential": proof(
+            settings, this, authorization_details=[this.detail(), Action.of(wf, "reject", approve).detail()])},
+         "NotAuthenticated"),
+        ("a proof without its action", "approve",
+         {**approve, "credential": proof(settings, this, authorization_details=[])}, "NotAuthenticated"),
+        ("another person's proof", "approve", as_("approve", approve, "mgr-2", "manager"), "NotAuthorized"),
+        ("a role the proof lacks", "approve", as_("approve", approve, "mgr-1", "supervisor"), "NotAuthorized"),
+        ("a channel's proof on a staff update", "approve", as_("approve", approve, "portal", "channel"),
          "NotAuthorized"),
-        ("a role the token lacks", "approve", {**approve, "credential": claims.token("mgr-1", "supervisor")},
-         "NotAuthorized"),
-        ("a channel token on a staff update", "approve", {**approve, "credential": claims.token("portal", "channel")},
-         "NotAuthorized"),
-        ("a staff token on a claimant-side update", "submit_documents",
-         {"documents": docs("id_card", claim_id=cid), "credential": claims.token("mgr-1", "manager")},
-         "NotAuthorized"),
+        ("a staff proof on a claimant-side update", "submit_documents",
+         as_("submit_documents", {"documents": docs("id_card", claim_id=cid)}, "mgr-1", "manager"), "NotAuthorized"),
         ("a withdrawal by someone other than the channel", "withdraw",
-         {"by": "call-centre", "reason": "settled", "credential": claims.token("portal", "channel")},
-         "NotAuthorized"),
-        ("a staff token on update_bank_account", "update_bank_account",
-         {"holder": "Mallory", "number": "6222000011119999", "code": "123456",
-          "credential": claims.token("sup-1", "supervisor")}, "NotAuthorized"),
+         as_("withdraw", {"by": "call-centre", "reason": "settled"}, "portal", "channel"), "NotAuthorized"),
+        ("a staff proof on update_bank_account", "update_bank_account",
+         as_("update_bank_account", {"holder": "Mallory", "number": "6222000011119999", "code": "123456"},
+             "sup-1", "supervisor"), "NotAuthorized"),
         ("a bank account change without the claimant's code", "update_bank_account",
-         {"holder": "Mallory", "number": "6222000011119999", "credential": claims.token("portal", "channel")},
-         "ClaimantCodeRefused"),
+         as_("update_bank_account", {"holder": "Mallory", "number": "6222000011119999"}), "ClaimantCodeRefused"),
         ("a bank account change with a code nobody sent", "update_bank_account",
-         {"holder": "Mallory", "number": "6222000011119999", "code": "123456",
-          "credential": claims.token("portal", "channel")}, "ClaimantCodeRefused"),
-        ("an adjuster escalating", "escalate",
-         {"by": "adj-1", "reason": "large", "credential": claims.token("adj-1", "adjuster")}, "NotAuthorized"),
+         as_("update_bank_account", {"holder": "Mallory", "number": "6222000011119999", "code": "123456"}),
+         "ClaimantCodeRefused"),
+        ("an adjuster escalating", "escalate", as_("escalate", {"by": "adj-1", "reason": "large"}, "adj-1", "adjuster"),
+         "NotAuthorized"),
     ]
     for what, name, payload, expected in cases:
         err = await refusal(handle, name, payload)
@@ -122,15 +151,37 @@ async def test_bad_credentials_are_refused_with_typed_errors_and_leave_no_trace_
     assert status["stage"] == "awaiting_approval" and status["approvals"] == []
 
 
+async def test_a_proof_is_spent_once_even_when_sent_twice_at_once(claims):
+    """One proof, two deliveries (one after the other, and two at the same moment): one action."""
+    claim = auto_claim(documents=docs("claim_form", claim_id="x"))
+    cid = claim["claim_id"]
+    handle = await claims.start(claim)
+    await claims.at_stage(cid, "awaiting_documents")
+    first = await claims.proved(workflow_id_for(cid), "assign", {"by": "sup-1", "handler_id": "adj-1"})
+    await handle.execute_update("assign", first)
+    again = await refusal(handle, "assign", first)
+    assert again.type == "NotAuthenticated" and "used already" in again.message, again.message
+    second = await claims.proved(workflow_id_for(cid), "assign", {"by": "sup-1", "handler_id": "adj-2"})
+    results = await asyncio.gather(handle.execute_update("assign", second), handle.execute_update("assign", second),
+                                   return_exceptions=True)
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 1, results
+    assert isinstance(refused[0], WorkflowUpdateFailedError) and "used already" in str(refused[0].cause), refused
+    status = await claims.status(cid)
+    assert [e["detail"] for e in status["timeline"] if e["event"] == "assigned"] == ["handler adj-1", "handler adj-2"]
+
+
 async def test_a_valid_token_is_accepted_and_its_sender_recorded_without_the_token(claims):
     claim = auto_claim(policy_number="P-AUTO-002", claimed_amount="800000.00", line_items=[],
                        documents=docs(*ALL_AUTO_DOCS))
     cid = claim["claim_id"]
     handle = await claims.start(claim)
     await claims.at_stage(cid, "awaiting_approval")
-    token = claims.token("MGR-1", "manager", "adjuster")
+    sent = await claims.proved(workflow_id_for(cid), "approve", {"approver_id": "mgr-1", "role": "manager"},
+                               "MGR-1", "manager", "adjuster")
+    token = sent["credential"]
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
-    await handle.execute_update("approve", {"approver_id": "mgr-1", "role": "manager", "credential": token})
+    await handle.execute_update("approve", sent)
     status = await claims.status(cid)
     expected = {"issuer": development.ISSUER, "subject": "MGR-1", "roles": ["manager", "adjuster"], "token_id": jti}
     entry = next(e for e in status["timeline"] if e["event"] == "approved")
@@ -150,8 +201,9 @@ async def test_the_status_shows_the_investigations_sender_but_not_its_token(clai
     cid = claim["claim_id"]
     await claims.start(claim)
     await claims.at_stage(cid, "investigating")
-    refused = await claims.refused(cid, "record_investigation", {
-        "investigator_id": "adj-1", "findings": "as reported", "credential": claims.token("adj-1", "adjuster")})
+    refused = await claims.refused(cid, "record_investigation", await claims.proved(
+        workflow_id_for(cid), "record_investigation", {"investigator_id": "adj-1", "findings": "as reported"},
+        "adj-1", "adjuster"))
     assert refused.type == "NotAuthorized" and "investigator" in refused.message
     await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
     status = await claims.wait(cid, lambda s: s["investigation"] is not None, "investigation recorded")
@@ -165,8 +217,9 @@ async def test_a_channel_token_sends_the_claimant_side_updates(claims):
     cid = claim["claim_id"]
     await claims.start(claim)
     await claims.at_stage(cid, "awaiting_documents")
-    await claims.handle(cid).execute_update("withdraw", {
-        "by": "Call-Centre", "reason": "settled privately", "credential": claims.token("call-centre", "channel")})
+    await claims.handle(cid).execute_update("withdraw", await claims.proved(
+        workflow_id_for(cid), "withdraw", {"by": "Call-Centre", "reason": "settled privately"},
+        "call-centre", "channel"))
     status = await claims.wait(cid, lambda s: s["outcome"] == "withdrawn", "withdrawn")
     entry = next(e for e in status["timeline"] if e["event"] == "withdrawal_requested")
     assert entry["sender"]["subject"] == "call-centre" and entry["sender"]["roles"] == ["channel"]

@@ -268,8 +268,8 @@ async def test_an_update_in_a_continued_runs_first_task_sees_the_carried_claim(
         started = await eventually(first_event, lambda e: len(e.input.payloads) == 2, "the run continued as new")
         claim_in, carried = await data_converter.decode(started.input.payloads, [dict, dict])
         await claims.handle(cid).terminate("the same run again, with an update in its first task")
-        payload = {"documents": docs("id_card", claim_id=cid)}
-        payload["credential"] = claims.token_for("submit_documents", payload, issued_at=time.time())
+        payload = claims.proof_for(workflow_id_for(cid), "submit_documents",
+                                   {"documents": docs("id_card", claim_id=cid)}, issued_at=time.time())
         start = WithStartWorkflowOperation(WORKFLOW_TYPE, args=[claim_in, carried], id=workflow_id_for(cid),
                                            task_queue=claims.queue,
                                            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)

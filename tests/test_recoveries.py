@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from models.contract import workflow_id_for
 from models.tables import Claim, ClaimEventRow
 from testkit.harness import Claims
 from tests.test_attack_money import green_awaiting_approval, green_claim
@@ -55,11 +56,12 @@ async def test_an_advance_on_a_claim_then_denied_is_owed_back_until_repaid_or_wr
     await claims.update(cid, "record_recovery", {"amount": "4000.00", "reference": "TRF-1", "by": "fin-1"})
     assert owed(await claims.status(cid)) == [(D("6000.00"), "open")]
 
-    supervisor = await claims.refused(cid, "write_off_recovery", {
-        "reason": "cannot be found", "by": "sup-3", "credential": claims.token("sup-3", "supervisor")})
+    supervisor = await claims.refused(cid, "write_off_recovery", await claims.proved(
+        workflow_id_for(cid), "write_off_recovery", {"reason": "cannot be found", "by": "sup-3"},
+        "sup-3", "supervisor"))
     assert supervisor.type == "NotAuthorized" and "manager" in str(supervisor)
-    took_part = await claims.refused(cid, "write_off_recovery", {
-        "reason": "cannot be found", "by": "sup-2", "credential": claims.token("sup-2", "manager")})
+    took_part = await claims.refused(cid, "write_off_recovery", await claims.proved(
+        workflow_id_for(cid), "write_off_recovery", {"reason": "cannot be found", "by": "sup-2"}, "sup-2", "manager"))
     assert took_part.type == "NotAuthorized" and "four-eyes" in str(took_part)
     await claims.update(cid, "write_off_recovery", {"reason": "the claimant cannot be found", "by": "mgr-1"})
     status = await claims.status(cid)

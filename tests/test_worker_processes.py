@@ -39,7 +39,10 @@ def database_url(engine: Engine) -> str:
 
 @pytest.fixture
 def process_env(any_engine: Engine, fast_clock: Settings, tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": database_url(any_engine), "CLAIMS_VAR_DIR": str(tmp_path / "var"),
+    """Worker processes as production runs them: no development issuer (they refuse it beside PostgreSQL or a
+    Temporal server they did not start) and none needed, since they verify action proofs."""
+    return {**{k: v for k, v in os.environ.items() if k != "CLAIMS_DEV_ISSUER"},
+            "DATABASE_URL": database_url(any_engine), "CLAIMS_VAR_DIR": str(tmp_path / "var"),
             "CLAIMS_SLA_PROFILE": "demo", "CLAIMS_RULES_FILE": str(fast_clock.rules_file),
             "CLAIMS_LOG_FORMAT": "json", "CLAIMS_ENCRYPTION_KEYS": TEST_KEYS}
 
@@ -109,9 +112,11 @@ async def test_two_worker_processes_keep_every_claims_chain_whole(dev_env, two_w
     assert len(identities) == 2, f"both worker processes should have run claims, saw {identities}"
 
     verify = subprocess.run([sys.executable, "starter.py", "audit", "verify-log"], cwd=PROJECT_ROOT,
-                            env=process_env, capture_output=True, text=True, timeout=60)
+                            env={**process_env, "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+                                 "CLAIMS_TASK_QUEUE": queue}, capture_output=True, text=True, timeout=60)
     assert verify.returncode == 0, f"verify-log found breaks:\n{verify.stdout}{verify.stderr}"
     assert f"intact: {recorded} rows in {CLAIMS} claims" in verify.stdout, verify.stdout
+    assert f"against the heads {CLAIMS} claims' histories recorded" in verify.stdout, verify.stdout
     for log in (tmp_path / "worker-1.log", tmp_path / "worker-2.log"):
         text = log.read_text()
         assert "notification sent" in text, "the log shows no letters: the scan below proves nothing"

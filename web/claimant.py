@@ -144,7 +144,7 @@ async def send_code(request: Request, claim_id: str) -> Response:
                      problem=catalog(_language(request)).gettext(TOO_MANY_CODES))
     portal = _portal(request)  # a page not set up says so
     try:
-        await send_update(services_of(request).client, claim_id, ClaimWorkflow.request_code,
+        await send_update(services_of(request), claim_id, ClaimWorkflow.request_code,
                           {"purpose": c.CodePurpose.PROGRESS.value}, portal)
     except ProblemError as err:
         log.info("progress code not sent", status=err.problem.status, reason=err.problem.title)
@@ -181,7 +181,7 @@ async def survey(request: Request, claim_id: str, score: Annotated[int, Form(ge=
         raise ProblemError(403, "forbidden", "Forbidden", "csrf: the form is not this page's")
     answer = {"score": score, **({"comment": comment.strip()} if comment.strip() else {})}
     try:
-        await send_update(svc.client, claim_id, ClaimWorkflow.survey_response, answer, _portal(request))
+        await send_update(svc, claim_id, ClaimWorkflow.survey_response, answer, _portal(request))
     except ProblemError as err:
         return RedirectResponse(f"/c/{claim_id}?problem={quote((err.problem.detail or '')[:200])}", status_code=303)
     return RedirectResponse(f"/c/{claim_id}?answered=1", status_code=303)
@@ -197,7 +197,7 @@ async def upload(request: Request, claim_id: str, kind: Annotated[DocumentKind, 
         raise ProblemError(403, "forbidden", "Forbidden", "csrf: the form is not this page's")
     content = await file.read(svc.max_upload_bytes + 1)
     try:
-        await store_and_submit(svc.client, svc.store, claim_id, kind, content, file.content_type,
+        await store_and_submit(svc, claim_id, kind, content, file.content_type,
                                svc.max_upload_bytes, _portal(request))
     except ProblemError as err:
         return RedirectResponse(f"/c/{claim_id}?problem={quote((err.problem.detail or '')[:200])}", status_code=303)

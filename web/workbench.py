@@ -235,7 +235,7 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
     if action not in payloads:
         return await _claim(request, caller, claim_id, status=404, problem=f"unknown action {action}")
     try:
-        await send_update(services_of(request).client, claim_id, ACTIONS[action], payloads[action], caller)
+        await send_update(services_of(request), claim_id, ACTIONS[action], payloads[action], caller)
     except ProblemError as err:
         return await _claim(request, caller, claim_id, status=err.problem.status,
                             problem=err.problem.detail or err.problem.title)

@@ -18,7 +18,7 @@ from activities.handover import AppealHandover
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.readings import ReadingActivities
-from config.encryption import audit_seal_key, keyring_for
+from config.encryption import audit_seal_keys, keyring_for
 from config.settings import Settings
 from config.temporal import workflow_runner
 from identity import keys
@@ -33,7 +33,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
                      client: Client | None = None) -> Sequence[Any]:
     """Every activity the claim and complaint workflows call, bound to their resources (the complaint's
     handover to a claim's appeal needs the client)."""
-    database = ClaimsDatabase(engine, audit_seal_key(settings), settings.event_source)
+    database = ClaimsDatabase(engine, audit_seal_keys(settings), settings.event_source)
     payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine),
                                  keyring_for(settings))
     renderer = Renderer(public_url=settings.progress_base_url)
@@ -59,7 +59,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *, task_que
                  workflows: Sequence[type] = (ClaimWorkflow, ComplaintWorkflow)) -> Worker:
     queue = task_queue or settings.task_queue
     # Update validators on this queue verify credentials with these keys (see identity/keys.py).
-    keys.install(queue, keys.verifier_for(settings))
+    keys.install(queue, keys.action_verifier_for(settings))
     return Worker(
         client,
         task_queue=queue,

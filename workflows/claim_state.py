@@ -223,6 +223,8 @@ class ClaimState:
     """By document ref: the other claims whose invoices carry the same invoice number."""
     document_review: list[str] = field(default_factory=list)
     """What a person must read: while this holds anything, the system approves nothing by itself."""
+    proofs: dict[str, datetime] = field(default_factory=dict)
+    """The action proofs accepted on this claim, by id, until they expire: none is accepted twice."""
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON, carried into the next run when the claim continues as new."""

@@ -4,9 +4,10 @@ Each update has a validator: a bad or unauthorised request is refused before it 
 change state before their first `await`, so the next validator in the same workflow task already sees it.
 Money decisions go through the one guard (`Decisions.refusal`).
 
-Every validator first checks who sent the update (`_authenticate`): the `credential` must be a token the
-worker's keys verify, naming the person (or channel) and role the payload states. The handlers record the
-token's issuer, subject, roles and id (`sender_of`), never the token.
+Every validator first checks who sent the update (`_authenticate`): the `credential` must be an action proof
+the worker's keys verify, bound to this claim, this update and this payload, not used here before, naming the
+person (or channel) and role the payload states. Every handler first spends the proof (`_spend`), then records
+its sender's issuer, subject, roles and proof id (`sender_of`), never the proof.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.after_closing import AfterClosing
     from workflows.claim_state import ClaimState, parse, refuse
     from workflows.clocks import Clocks
-    from workflows.credentials import authenticate
+    from workflows.credentials import authenticate, spend
     from workflows.decisions import Decisions
     from workflows.readings import Reader, normalised
     from workflows.shell import Shell
@@ -95,15 +96,20 @@ class ClaimUpdates:
         if self.s.stage == Stage.CLOSED:
             raise refuse(f"{action}: the claim is closed ({self.s.outcome})")
 
-    def _authenticate(self, update: str, credential: str | None, actor: str | None = None,
-                      role: Role | None = None) -> None:
-        """Refuse an update whose credential does not prove its sender, or whose sender may not send it."""
-        authenticate(update, credential, actor, role)
+    def _authenticate(self, update: str, payload: Any, actor: str | None = None, role: Role | None = None) -> None:
+        """Refuse an update whose action proof does not prove its sender for this very update and payload, was
+        used before, or whose sender may not send it."""
+        authenticate(update, payload, actor, role, spent=self.s.proofs)
+
+    def _spend(self, update: str, payload: Any) -> None:
+        """The handler's first step: the proof, once accepted, is never accepted again on this claim."""
+        spend(update, payload.get("credential") if isinstance(payload, dict) else None, self.s.proofs)
 
     # ================================================================== claimant's side
 
     @workflow.update(name="submit_documents")
     async def submit_documents(self, payload: Any) -> list[str]:
+        self._spend("submit_documents", payload)
         s = self.s
         req = parse(SubmitDocuments, payload, "submit_documents")
         fresh = [d for d in req.documents if (d.kind, d.ref) not in {(x.kind, x.ref) for x in s.submitted}]
@@ -125,7 +131,7 @@ class ClaimUpdates:
     @submit_documents.validator
     def _validate_submit_documents(self, payload: Any) -> None:
         req = parse(SubmitDocuments, payload, "submit_documents")
-        self._authenticate("submit_documents", req.credential)
+        self._authenticate("submit_documents", payload)
         self._require_open("submit_documents")
         _, rules = self.s.require_ready()
         unknown = sorted({d.kind for d in req.documents} - set(rules.known_document_kinds))
@@ -134,6 +140,7 @@ class ClaimUpdates:
 
     @workflow.update(name="withdraw")
     async def withdraw(self, payload: Any) -> UpdateAck:
+        self._spend("withdraw", payload)
         req = parse(Withdraw, payload, "withdraw")
         self.s.withdrawal = req
         await self.shell.note("withdrawal_requested", by=req.by, detail=req.reason, sender=sender_of(req.credential))
@@ -142,11 +149,12 @@ class ClaimUpdates:
     @withdraw.validator
     def _validate_withdraw(self, payload: Any) -> None:
         req = parse(Withdraw, payload, "withdraw")
-        self._authenticate("withdraw", req.credential, req.by)
+        self._authenticate("withdraw", payload, req.by)
         core_view.check(self.s, "withdraw", core.Withdraw(req.reason))
 
     @workflow.update(name=APPEAL_UPDATE)
     async def appeal(self, payload: Any) -> UpdateAck:
+        self._spend("appeal", payload)
         req = parse(Appeal, payload, "appeal")
         self.s.appeal = req
         return self.shell.ack("appeal received: a supervisor will review the decision")
@@ -154,7 +162,7 @@ class ClaimUpdates:
     @appeal.validator
     def _validate_appeal(self, payload: Any) -> None:
         req = parse(Appeal, payload, "appeal")
-        self._authenticate("appeal", req.credential)
+        self._authenticate("appeal", payload)
         core_view.check(self.s, "appeal", core.Appeal(req.reason))
         window = self._appeal_window_end()  # the window in time is the workflow's; what may be appealed, the core's
         if window is None:
@@ -174,35 +182,38 @@ class ClaimUpdates:
     @workflow.update(name="request_code")
     async def request_code(self, payload: Any) -> UpdateAck:
         """Send a one-time code to the claimant's phone or e-mail on file (never to one given in the request)."""
+        self._spend("request_code", payload)
         return await self.accounts.request_code(parse(RequestCode, payload, "request_code"))
 
     @request_code.validator
     def _validate_request_code(self, payload: Any) -> None:
         req = parse(RequestCode, payload, "request_code")
-        self._authenticate("request_code", req.credential)
+        self._authenticate("request_code", payload)
         if req.purpose == CodePurpose.BANK_ACCOUNT:
             self._require_open("request_code")
         self.accounts.check_request_code(req)
 
     @workflow.update(name="update_bank_account")
     async def update_bank_account(self, payload: Any) -> UpdateAck:
+        self._spend("update_bank_account", payload)
         return await self.accounts.update_bank_account(parse(UpdateBankAccount, payload, "update_bank_account"))
 
     @update_bank_account.validator
     def _validate_update_bank_account(self, payload: Any) -> None:
         req = parse(UpdateBankAccount, payload, "update_bank_account")
-        self._authenticate("update_bank_account", req.credential)
+        self._authenticate("update_bank_account", payload)
         self._require_open("update_bank_account")
         self.accounts.check_update_bank_account(req)
 
     @workflow.update(name="release_bank_account")
     async def release_bank_account(self, payload: Any) -> UpdateAck:
+        self._spend("release_bank_account", payload)
         return await self.accounts.release(parse(ReleaseBankAccount, payload, "release_bank_account"))
 
     @release_bank_account.validator
     def _validate_release_bank_account(self, payload: Any) -> None:
         req = parse(ReleaseBankAccount, payload, "release_bank_account")
-        self._authenticate("release_bank_account", req.credential, req.by, req.role)
+        self._authenticate("release_bank_account", payload, req.by, req.role)
         self._require_open("release_bank_account")
         self.accounts.check_release(req)
 
@@ -210,6 +221,7 @@ class ClaimUpdates:
 
     @workflow.update(name="record_investigation")
     async def record_investigation(self, payload: Any) -> UpdateAck:
+        self._spend("record_investigation", payload)
         req = parse(RecordInvestigation, payload, "record_investigation")
         self.s.investigation = req
         await self.shell.note("investigation_recorded", by=req.investigator_id,
@@ -220,12 +232,13 @@ class ClaimUpdates:
     @record_investigation.validator
     def _validate_record_investigation(self, payload: Any) -> None:
         req = parse(RecordInvestigation, payload, "record_investigation")
-        self._authenticate("record_investigation", req.credential, req.investigator_id)
+        self._authenticate("record_investigation", payload, req.investigator_id)
         core_view.check(self.s, "record_investigation", core.RecordInvestigation(
             req.investigator_id, req.confirmed_amount, req.fraud_suspected))
 
     @workflow.update(name="approve")
     async def approve(self, payload: Any) -> UpdateAck:
+        self._spend("approve", payload)
         req = parse(ApproveInput, payload, "approve")
         if req.amount is not None:
             self.s.agreed_amount = req.amount
@@ -241,11 +254,12 @@ class ClaimUpdates:
     @approve.validator
     def _validate_approve(self, payload: Any) -> None:
         req = parse(ApproveInput, payload, "approve")
-        self._authenticate("approve", req.credential, req.approver_id, req.role)
+        self._authenticate("approve", payload, req.approver_id, req.role)
         core_view.check(self.s, "approve", core.Approve(req.approver_id, req.role, req.amount))
 
     @workflow.update(name="reject")
     async def reject(self, payload: Any) -> UpdateAck:
+        self._spend("reject", payload)
         req = parse(Reject, payload, "reject")
         self.s.rejection = req
         self.s.rejected_by.append(req.approver_id)
@@ -256,11 +270,12 @@ class ClaimUpdates:
     @reject.validator
     def _validate_reject(self, payload: Any) -> None:
         req = parse(Reject, payload, "reject")
-        self._authenticate("reject", req.credential, req.approver_id, req.role)
+        self._authenticate("reject", payload, req.approver_id, req.role)
         core_view.check(self.s, "reject", core.Reject(req.approver_id, req.role, req.reason))
 
     @workflow.update(name="approve_advance")
     async def approve_advance(self, payload: Any) -> UpdateAck:
+        self._spend("approve_advance", payload)
         req = parse(ApproveAdvance, payload, "approve_advance")
         self.s.advance_approvers.append(req.approver_id)
         self.decisions.request_advance(req.amount, req.approver_id, req.role)
@@ -271,7 +286,7 @@ class ClaimUpdates:
     @approve_advance.validator
     def _validate_approve_advance(self, payload: Any) -> None:
         req = parse(ApproveAdvance, payload, "approve_advance")
-        self._authenticate("approve_advance", req.credential, req.approver_id, req.role)
+        self._authenticate("approve_advance", payload, req.approver_id, req.role)
         s = self.s
         if not s.advance_held:
             core_view.check(s, "approve_advance", core.ApproveAdvance(req.approver_id, req.role, req.amount))
@@ -289,6 +304,7 @@ class ClaimUpdates:
 
     @workflow.update(name="escalate")
     async def escalate(self, payload: Any) -> UpdateAck:
+        self._spend("escalate", payload)
         req = parse(Escalate, payload, "escalate")
         self.s.escalations += 1
         await self.shell.note("escalated", by=req.by, detail=req.reason, sender=sender_of(req.credential))
@@ -298,11 +314,12 @@ class ClaimUpdates:
     @escalate.validator
     def _validate_escalate(self, payload: Any) -> None:
         req = parse(Escalate, payload, "escalate")
-        self._authenticate("escalate", req.credential, req.by)
+        self._authenticate("escalate", payload, req.by)
         core_view.check(self.s, "escalate", core.Escalate(req.by))
 
     @workflow.update(name="assign")
     async def assign(self, payload: Any) -> UpdateAck:
+        self._spend("assign", payload)
         req = parse(Assign, payload, "assign")
         self.s.set_handler(req.handler_id)
         self.shell.upsert_search_attributes()
@@ -313,11 +330,12 @@ class ClaimUpdates:
     @assign.validator
     def _validate_assign(self, payload: Any) -> None:
         req = parse(Assign, payload, "assign")
-        self._authenticate("assign", req.credential, req.by)
+        self._authenticate("assign", payload, req.by)
         core_view.check(self.s, "assign", core.Assign(req.handler_id))
 
     @workflow.update(name="reopen")
     async def reopen(self, payload: Any) -> UpdateAck:
+        self._spend("reopen", payload)
         req = parse(Reopen, payload, "reopen")
         self.s.reopen_request = req
         return self.shell.ack("reopened: awaiting the materials again")
@@ -325,7 +343,7 @@ class ClaimUpdates:
     @reopen.validator
     def _validate_reopen(self, payload: Any) -> None:
         req = parse(Reopen, payload, "reopen")
-        self._authenticate("reopen", req.credential, req.by, req.role)
+        self._authenticate("reopen", payload, req.by, req.role)
         s = self.s
         core_view.check(s, "reopen", core.Reopen(req.by, req.role))
         _, rules = s.require_ready()  # the window in time is the workflow's; what may be reopened, the core's
@@ -336,50 +354,55 @@ class ClaimUpdates:
 
     @workflow.update(name="record_recovery")
     async def record_recovery(self, payload: Any) -> UpdateAck:
+        self._spend("record_recovery", payload)
         return await self.after.record_recovery(parse(RecordRecovery, payload, "record_recovery"))
 
     @record_recovery.validator
     def _validate_record_recovery(self, payload: Any) -> None:
         req = parse(RecordRecovery, payload, "record_recovery")
-        self._authenticate("record_recovery", req.credential, req.by)
+        self._authenticate("record_recovery", payload, req.by)
         self.after.check_recovery(req)
 
     @workflow.update(name="write_off_recovery")
     async def write_off_recovery(self, payload: Any) -> UpdateAck:
+        self._spend("write_off_recovery", payload)
         return await self.after.write_off_recovery(parse(WriteOffRecovery, payload, "write_off_recovery"))
 
     @write_off_recovery.validator
     def _validate_write_off_recovery(self, payload: Any) -> None:
         req = parse(WriteOffRecovery, payload, "write_off_recovery")
-        self._authenticate("write_off_recovery", req.credential, req.by)
+        self._authenticate("write_off_recovery", payload, req.by)
         self.after.check_write_off(req)
 
     # ================================================================== after closing: survey and call-back
 
     @workflow.update(name="survey_response")
     async def survey_response(self, payload: Any) -> UpdateAck:
+        self._spend("survey_response", payload)
         return await self.after.survey_response(parse(SurveyResponse, payload, "survey_response"))
 
     @survey_response.validator
     def _validate_survey_response(self, payload: Any) -> None:
-        req = parse(SurveyResponse, payload, "survey_response")
-        self._authenticate("survey_response", req.credential)
+        parse(SurveyResponse, payload, "survey_response")
+        self._authenticate("survey_response", payload)
         self.after.check_survey_response()
 
     @workflow.update(name="record_callback")
     async def record_callback(self, payload: Any) -> UpdateAck:
+        self._spend("record_callback", payload)
         return await self.after.record_callback(parse(RecordCallback, payload, "record_callback"))
 
     @record_callback.validator
     def _validate_record_callback(self, payload: Any) -> None:
         req = parse(RecordCallback, payload, "record_callback")
-        self._authenticate("record_callback", req.credential, req.by)
+        self._authenticate("record_callback", payload, req.by)
         self.after.check_callback(req)
 
     # ------------------------------------------------------------------ staff correct what the machine read
 
     @workflow.update(name="correct_document_field")
     async def correct_document_field(self, payload: Any) -> UpdateAck:
+        self._spend("correct_document_field", payload)
         s = self.s
         req = parse(CorrectDocumentField, payload, "correct_document_field")
         claim, _ = s.require_ready()
@@ -397,7 +420,7 @@ class ClaimUpdates:
     @correct_document_field.validator
     def _validate_correct_document_field(self, payload: Any) -> None:
         req = parse(CorrectDocumentField, payload, "correct_document_field")
-        self._authenticate("correct_document_field", req.credential, req.by, req.role)
+        self._authenticate("correct_document_field", payload, req.by, req.role)
         self._require_open("correct_document_field")
         reading = self.s.readings.get(req.ref)
         if reading is None:

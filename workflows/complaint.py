@@ -45,9 +45,11 @@ with workflow.unsafe.imports_passed_through():
     from models.contract import ErrorType, Role, Sender, SlaBreach, SlaWarning, TimelineEntry
     from models.messages import ComplaintRecord, HandOverAppeal, NotificationRequest, Recipient, Rules
     from workflows.claim_state import Clock, parse, refuse
-    from workflows.credentials import authenticate
+    from workflows.credentials import authenticate, spend
     from workflows.shell import LETTER_RETRY, STEADY_RETRY, business_error
 
+FILE_COMPLAINT = "file_complaint"
+"""The action a complaint's start proof is bound to."""
 TIERS = {Role.SUPERVISOR: Role.MANAGER, Role.MANAGER: Role.MANAGER}
 
 
@@ -74,6 +76,8 @@ class ComplaintState:
     """While the claim's appeal is being sent: nothing else may change the complaint."""
     writes: int = 0
     """The complaint's row writes so far: each carries its number, so a late retry never undoes a later write."""
+    proofs: dict[str, datetime] = field(default_factory=dict)
+    """The action proofs accepted on this complaint, by id, until they expire: none is accepted twice."""
 
 
 @workflow.defn(name=COMPLAINT_WORKFLOW_TYPE)
@@ -89,7 +93,7 @@ class ComplaintWorkflow:
         if workflow.info().workflow_id != complaint_workflow_id(req.complaint_id):
             raise refuse(f"invalid complaint: workflow id must be {complaint_workflow_id(req.complaint_id)!r}",
                          ErrorType.INVALID_CLAIM)
-        filed_by = self._filed_by(req.credential)
+        filed_by = self._filed_by(complaint)
         rules = await workflow.execute_local_activity_method(
             ConfigurationActivities.load_rules, start_to_close_timeout=timedelta(seconds=10), retry_policy=STEADY_RETRY)
         participants: list[str] = []
@@ -112,13 +116,15 @@ class ComplaintWorkflow:
         return self.status()
 
     @staticmethod
-    def _filed_by(credential: str | None) -> Sender:
-        """Who filed the complaint: the start's credential, verified with the worker's keys. On replay (an audit,
-        or a worker rebuilding the complaint) the keys may have rotated or be absent: the credential was checked
-        when the complaint first ran, so its sender is read as recorded."""
+    def _filed_by(complaint: Any) -> Sender:
+        """Who filed the complaint: the start's action proof (for `file_complaint` on this workflow, with this
+        complaint), verified with the worker's keys. On replay (an audit, or a worker rebuilding the complaint)
+        the keys may have rotated and the proof expired: it was checked when the complaint first ran, so its
+        sender is read as recorded."""
         try:
-            return authenticate("file a complaint", credential, any_sender=True)
+            return authenticate(FILE_COMPLAINT, complaint, any_sender=True)
         except ApplicationError:
+            credential = complaint.get("credential") if isinstance(complaint, dict) else None
             recorded = sender_of(credential) if workflow.unsafe.is_replaying() else None
             if recorded is None:
                 raise
@@ -174,6 +180,7 @@ class ComplaintWorkflow:
 
     @workflow.update(name="assign_complaint")
     async def assign_complaint(self, payload: Any) -> ComplaintStatus:
+        self._spend("assign_complaint", payload)
         req = parse(AssignComplaint, payload, "assign_complaint")
         s = self._state()
         s.handler = req.handler_id
@@ -184,7 +191,7 @@ class ComplaintWorkflow:
     @assign_complaint.validator
     def _validate_assign(self, payload: Any) -> None:
         req = parse(AssignComplaint, payload, "assign_complaint")
-        authenticate("assign_complaint", req.credential, req.by)
+        authenticate("assign_complaint", payload, req.by, spent=self._state().proofs)
         s = self._open("assign_complaint")
         part = {authority.person_key(p) for p in s.participants}
         if authority.person_key(req.handler_id) in part:
@@ -193,6 +200,7 @@ class ComplaintWorkflow:
 
     @workflow.update(name="acknowledge_complaint")
     async def acknowledge_complaint(self, payload: Any) -> ComplaintStatus:
+        self._spend("acknowledge_complaint", payload)
         req = parse(AcknowledgeComplaint, payload, "acknowledge_complaint")
         s = self._state()
         s.state, s.acknowledged_at = "acknowledged", workflow.now()
@@ -205,13 +213,14 @@ class ComplaintWorkflow:
     @acknowledge_complaint.validator
     def _validate_acknowledge(self, payload: Any) -> None:
         req = parse(AcknowledgeComplaint, payload, "acknowledge_complaint")
-        authenticate("acknowledge_complaint", req.credential, req.by)
+        authenticate("acknowledge_complaint", payload, req.by, spent=self._state().proofs)
         s = self._handled_by(req.by, "acknowledge_complaint")
         if s.state != "received":
             raise refuse("acknowledge_complaint: the complaint was acknowledged already")
 
     @workflow.update(name="mark_complex")
     async def mark_complex(self, payload: Any) -> ComplaintStatus:
+        self._spend("mark_complex", payload)
         req = parse(MarkComplex, payload, "mark_complex")
         s = self._state()
         s.complex = True
@@ -226,12 +235,13 @@ class ComplaintWorkflow:
     @mark_complex.validator
     def _validate_complex(self, payload: Any) -> None:
         req = parse(MarkComplex, payload, "mark_complex")
-        authenticate("mark_complex", req.credential, req.by)
+        authenticate("mark_complex", payload, req.by, spent=self._state().proofs)
         if self._handled_by(req.by, "mark_complex").complex:
             raise refuse("mark_complex: the complaint is marked complex already")
 
     @workflow.update(name="resolve_complaint")
     async def resolve_complaint(self, payload: Any) -> ComplaintStatus:
+        self._spend("resolve_complaint", payload)
         req = parse(ResolveComplaint, payload, "resolve_complaint")
         s = self._state()
         s.resolution, s.resolved_at = req.model_copy(update={"credential": None}), workflow.now()
@@ -245,7 +255,7 @@ class ComplaintWorkflow:
     @resolve_complaint.validator
     def _validate_resolve(self, payload: Any) -> None:
         req = parse(ResolveComplaint, payload, "resolve_complaint")
-        authenticate("resolve_complaint", req.credential, req.by)
+        authenticate("resolve_complaint", payload, req.by, spent=self._state().proofs)
         s = self._handled_by(req.by, "resolve_complaint")
         if s.state == "received":
             raise refuse("resolve_complaint: acknowledge the complaint first")
@@ -258,6 +268,7 @@ class ComplaintWorkflow:
 
     @workflow.update(name="refer_to_appeal")
     async def refer_to_appeal(self, payload: Any) -> ComplaintStatus:
+        self._spend("refer_to_appeal", payload)
         req = parse(ReferToAppeal, payload, "refer_to_appeal")
         s = self._state()
         claim_id = s.complaint.claim_id or ""
@@ -291,7 +302,7 @@ class ComplaintWorkflow:
     @refer_to_appeal.validator
     def _validate_refer(self, payload: Any) -> None:
         req = parse(ReferToAppeal, payload, "refer_to_appeal")
-        authenticate("refer_to_appeal", req.credential, req.by)
+        authenticate("refer_to_appeal", payload, req.by, spent=self._state().proofs)
         s = self._handled_by(req.by, "refer_to_appeal")
         if not s.complaint.claim_id:
             raise refuse("refer_to_appeal: the complaint is about no claim", ErrorType.INVALID_UPDATE)
@@ -308,6 +319,10 @@ class ComplaintWorkflow:
             resolution=s.resolution.resolution if s.resolution else None, timeline=list(s.timeline))
 
     # ------------------------------------------------------------------ plumbing
+
+    def _spend(self, update: str, payload: Any) -> None:
+        """The handler's first step: the proof, once accepted, is never accepted again on this complaint."""
+        spend(update, payload.get("credential") if isinstance(payload, dict) else None, self._state().proofs)
 
     def _state(self) -> ComplaintState:
         if self.s is None:
