@@ -14,7 +14,7 @@ from config.masking import mask_text
 from db.engine import insert_once, now_utc, refuses_bad_data
 from letters.i18n import EmptyValue
 from letters.render import Renderer
-from letters.senders import Sender
+from letters.senders import NoGateway, Sender
 from models.contract import ErrorType
 from models.messages import NotificationReceipt, NotificationRequest
 from models.tables import Notification
@@ -54,8 +54,11 @@ class NotificationActivities:
                 assert row.id is not None
                 return NotificationReceipt(outbox_id=row.id, kind=req.kind, sequence=req.sequence,
                                            already_sent=True)
-            where = self.sender.send(req.recipient, subject, text if text is not None else body,
-                                     claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
+            try:
+                where = self.sender.send(req.recipient, subject, text if text is not None else body,
+                                         claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
+            except NoGateway as err:  # nothing to retry: the letter is recorded as not sent, and why
+                raise ApplicationError(str(err), type="NoSender", non_retryable=True) from None
             row.status, row.sent_at = "sent", now_utc()
             session.add(row)
             session.commit()

@@ -12,7 +12,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from config.encryption import EncryptionCodec, converter_for, decrypted_history, keyring_for
+from config.encryption import WORKFLOW_ID, EncryptionCodec, converter_for, decrypted_history, keyring_for
 from config.settings import Settings
 from config.temporal import workflow_runner
 from models.complaints import complaint_workflow_id
@@ -34,6 +34,16 @@ def _start_input(events: list[dict[str, Any]], codec: EncryptionCodec | None) ->
     return decoded if isinstance(decoded, dict) else {}
 
 
+def _bound_workflow(events: list[dict[str, Any]]) -> str | None:
+    """The workflow the start input's payload was encrypted for (its metadata says so in the clear)."""
+    started = (events[0].get("workflowExecutionStartedEventAttributes") or {}) if events else {}
+    for payload in (started.get("input") or {}).get("payloads") or []:
+        bound = (payload.get("metadata") or {}).get(WORKFLOW_ID)
+        if bound:
+            return base64.b64decode(bound).decode()
+    return None
+
+
 def _first_run_id(events: list[dict[str, Any]]) -> str:
     started = events[0].get("workflowExecutionStartedEventAttributes") or {} if events else {}
     return str(started.get("firstExecutionRunId") or started.get("originalExecutionRunId") or "unknown")
@@ -42,11 +52,14 @@ def _first_run_id(events: list[dict[str, Any]]) -> str:
 def history_from_json(text: str, workflow_id: str | None = None,
                       settings: Settings | None = None) -> WorkflowHistory:
     """A history as `temporal workflow show --output json` or `fetch_history().to_json()` writes it. The
-    workflow id, which the history itself does not hold, is the complaint's (`complaint-<complaint_id>`) or the
-    claim's (`claim-<claim_id>`), read from the start input (decrypted with the configured keys). A start refused
-    for bad input may name neither; it replays under `unidentified-<first run id>`, which nothing in a refused
-    start's run reads."""
+    workflow id, which the history itself does not hold, is the one its start input was encrypted for (the
+    payload's metadata names it); for histories written before payloads were bound, the complaint's
+    (`complaint-<complaint_id>`) or the claim's (`claim-<claim_id>`), read from the start input (decrypted with the
+    configured keys). Such a start refused for bad input may name neither; it replays under
+    `unidentified-<first run id>`, which nothing in a refused start's run reads."""
     data = json.loads(text)
+    if workflow_id is None:
+        workflow_id = _bound_workflow(data.get("events", []))
     if workflow_id is None:
         codec = EncryptionCodec(keyring_for(settings or Settings()))
         start = _start_input(data.get("events", []), codec)

@@ -141,6 +141,20 @@ async def verify_log(settings: Settings, *, with_histories: bool = True) -> None
     print(f"claim event log intact: {checked}, every claim's hash chain unbroken{against}")
 
 
+def read_outbox(settings: Settings, claim_id: str, kind: str | None) -> None:
+    """Print a claim's letters from the embedded demo's outbox folder, opened with this installation's keys."""
+    from config.encryption import keyring_for
+    from letters.senders import letters_of, read_letter
+
+    letters = letters_of(settings.outbox_dir, claim_id, kind)
+    if not letters:
+        raise CommandError(f"no letters of claim {claim_id}{f' of kind {kind}' if kind else ''} in "
+                           f"{settings.outbox_dir} (the outbox folder holds the embedded demo's letters only)")
+    keyring = keyring_for(settings)
+    for path in letters:
+        print(f"== {path.name.removesuffix('.sealed')}\n{read_letter(keyring, path)}\n")
+
+
 async def audit_retention(args: argparse.Namespace, settings: Settings) -> None:
     from audit.retention import ExportDamaged, export_closed, fetch_export
     from db.engine import make_engine
@@ -225,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--subject", help="only this claim's (its id) or complaint's (complaint:<id>)")
     complaints.add_parser(sub, CREDENTIAL_HELP)
     sub.add_parser("demo", help="run sample claims down every path and show the outcome")
+    outbox = sub.add_parser("outbox", help="the embedded demo's letters (sealed under var/outbox/)")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
+    read = outbox_sub.add_parser("read", help="open a claim's letters, latest last: what the claimant received")
+    read.add_argument("claim_id")
+    read.add_argument("--kind", help="only letters of this kind, e.g. code_progress")
     server = sub.add_parser("server", help="the embedded Temporal server (when TEMPORAL_ADDRESS is unset)")
     server_sub = server.add_subparsers(dest="server_command", required=True)
     server_sub.add_parser("start", help="start it unless it runs already, and print its address")
@@ -304,6 +323,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         from config.temporal import ensure_embedded_server
 
         print(settings.temporal_address or await ensure_embedded_server(settings))
+        return
+    if args.command == "outbox":
+        read_outbox(settings, args.claim_id, args.kind)
         return
     if args.command == "demo":
         from demo.scenarios import run_demo

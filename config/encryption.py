@@ -10,12 +10,20 @@ a development key is made under `var/keys/` on first use.
 
 Failures are encrypted too: the failure converter moves messages and stack traces into an encoded attribute,
 so an activity error that quotes a payload cannot leak it through the history.
+
+Each payload is bound to its workflow: the SDK hands the codec the workflow a payload belongs to (its
+serialization context), the workflow id travels in the clear in the payload's metadata
+(`encryption-workflow-id`) and is part of the AES-GCM associated data, so it cannot be changed without the
+payload failing to decrypt; and a worker or client decoding in another workflow's context refuses it. A payload
+copied from one claim's history into another's is refused. Payloads without a workflow (written before binding,
+or encoded through the codec server, which has no context) still read.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import dataclasses
 import hashlib
 import json
@@ -24,20 +32,28 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+)
 
 from config.converter import data_converter as plain_converter
 from config.key_files import write_once
 from config.settings import Settings
+from models.messages import REFUSED_PAYLOAD
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+WORKFLOW_ID = "encryption-workflow-id"
 NONCE_BYTES = 12
 
 
@@ -105,10 +121,24 @@ def keyring_for(settings: Settings) -> Keyring:
     return dataclasses.replace(ring, write_id=settings.encryption_write_key) if settings.encryption_write_key else ring
 
 
-class EncryptionCodec(PayloadCodec):
-    def __init__(self, keyring: Keyring) -> None:
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
+    def __init__(self, keyring: Keyring, workflow_id: str | None = None) -> None:
         self.keyring = keyring
+        self.workflow_id = workflow_id
+        """The workflow the payloads being encoded or decoded belong to, when the SDK says (`with_context`)."""
         self._ciphers = {kid: AESGCM(key) for kid, key in keyring.keys.items()}
+
+    def with_context(self, context: SerializationContext) -> Self:
+        workflow_id = getattr(context, "workflow_id", None)
+        if not isinstance(workflow_id, str) or workflow_id == self.workflow_id:
+            return self
+        bound = copy.copy(self)
+        bound.workflow_id = workflow_id
+        return bound
+
+    @staticmethod
+    def _associated(kid: str, workflow_id: str | None) -> bytes:
+        return kid.encode() if workflow_id is None else kid.encode() + b"\x1fworkflow:" + workflow_id.encode()
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encrypt(p) for p in payloads]
@@ -119,20 +149,31 @@ class EncryptionCodec(PayloadCodec):
     def encrypt(self, payload: Payload) -> Payload:
         kid = self.keyring.write_id
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._ciphers[kid].encrypt(nonce, payload.SerializeToString(), kid.encode())
-        return Payload(metadata={"encoding": ENCODING, KEY_ID: kid.encode()}, data=nonce + sealed)
+        sealed = self._ciphers[kid].encrypt(nonce, payload.SerializeToString(), self._associated(kid, self.workflow_id))
+        metadata = {"encoding": ENCODING, KEY_ID: kid.encode()}
+        if self.workflow_id is not None:
+            metadata[WORKFLOW_ID] = self.workflow_id.encode()
+        return Payload(metadata=metadata, data=nonce + sealed)
 
     def decrypt(self, payload: Payload) -> Payload:
         """An encrypted payload's plain form; one that is not encrypted (written before encryption) as it is."""
         if payload.metadata.get("encoding") != ENCODING:
             return payload
         kid = payload.metadata.get(KEY_ID, b"").decode()
+        bound = payload.metadata[WORKFLOW_ID].decode() if WORKFLOW_ID in payload.metadata else None
+        if bound is not None and self.workflow_id is not None and bound != self.workflow_id:
+            # Not raised: a payload that fails to decode fails the workflow's task again and again. Handed on as
+            # a refusal the workflow's parsing turns into a typed error (workflows/claim_state.py `parse`).
+            reason = (f"a payload of workflow {bound!r} was given to workflow {self.workflow_id!r}: copied from "
+                      "another history, refused")
+            return Payload(metadata={"encoding": b"json/plain"},
+                           data=json.dumps({REFUSED_PAYLOAD: reason}).encode())
         cipher = self._ciphers.get(kid)
         if cipher is None:
             raise UnknownKey(f"payload encrypted with key {kid!r}, which this keyring does not hold "
                             f"(it holds {sorted(self._ciphers)})")
         try:
-            plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], kid.encode())
+            plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], self._associated(kid, bound))
         except InvalidTag:
             raise ValueError(f"payload under key {kid!r} does not decrypt: altered, or another key of that id") \
                 from None

@@ -68,7 +68,10 @@ class Settings(BaseSettings):
     # Payments: "ledger" is the embedded gateway; "module:Class" loads a real adapter.
     payment_gateway: str = Field(default="ledger", alias="CLAIMS_PAYMENT_GATEWAY")
 
-    # Notifications: SMTP is used for e-mail when a host is given; otherwise files under var/outbox.
+    # Notifications: SMTP for e-mail when a host is given; SMS and app messages through the insurer's gateway
+    # (`package.module:Class` with letters.senders.Sender's `send`). The outbox folder (sealed files under var/outbox)
+    # serves the embedded demo only, with the development issuer on.
+    message_gateway: str | None = Field(default=None, alias="CLAIMS_MESSAGE_GATEWAY")
     smtp_host: str | None = Field(default=None, alias="CLAIMS_SMTP_HOST")
     smtp_port: int = Field(default=587, alias="CLAIMS_SMTP_PORT")
     smtp_user: str | None = Field(default=None, alias="CLAIMS_SMTP_USER")

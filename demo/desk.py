@@ -16,7 +16,9 @@ from client import claims as claim_client
 from client.claims import CLAIM_UPDATES, send_update
 from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complaint, send_to_complaint, start_payload
 from client.credentials import development_channel, signed_here, with_credential
+from config.encryption import keyring_for
 from config.settings import Settings
+from letters.senders import letters_of, read_letter
 from letters.sms import code_in
 from models.complaints import ComplaintInput, complaint_workflow_id
 from models.contract import workflow_id_for
@@ -59,9 +61,8 @@ class Desk:
 
     def code_received(self, claim_id: str, purpose: str) -> str:
         """The code in the latest letter of this purpose in the outbox: what the claimant reads on the phone."""
-        letters = sorted((self.settings.outbox_dir / claim_id).glob(f"code_{purpose}-*"),
-                         key=lambda p: int(p.name.split("-")[1].split(".")[0]))
-        found = code_in(letters[-1].read_text(encoding="utf-8")) if letters else None
+        letters = letters_of(self.settings.outbox_dir, claim_id, f"code_{purpose}")
+        found = code_in(read_letter(keyring_for(self.settings), letters[-1])) if letters else None
         if found is None:
             raise RuntimeError(f"no {purpose} code reached the outbox of claim {claim_id}")
         return found

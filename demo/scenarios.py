@@ -434,13 +434,15 @@ async def _run_demo(settings: Settings) -> None:
                       encoding="utf-8")
     print(f"\nToday's daily report: {report}")
     outbox = Path(settings.outbox_dir)
-    print(f"\nLetters: {outbox}/<claim id>/   (e.g. {outbox / rows[0].claim_id})")
+    print(f"\nLetters (sealed in {outbox}/<claim id>/): python starter.py outbox read <claim id>   "
+          f"(e.g. {rows[0].claim_id})")
     failed = [r for r in rows if not r.ok]
     if failed:
         raise Refused(f"{len(failed)} sample claims did not reach their expected outcome")
     print(f"\nAll {len(rows)} sample claims reached their expected outcome.")
     url = start_background(settings)
-    print(f"\nClaimants' progress pages (a code goes to the phone on file; read it in {outbox}/<claim id>/):")
+    print("\nClaimants' progress pages (a code goes to the phone on file; read it with "
+          "`python starter.py outbox read <claim id> --kind code_progress`):")
     for row in rows[:3]:
         print(f"  {url}/c/{row.claim_id}")
     print(f"Staff pages of the same claims: {url}/app/claims/<claim id>, e.g. {url}/app/claims/{rows[0].claim_id}")

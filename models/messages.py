@@ -229,6 +229,12 @@ class NotificationReceipt(Message):
     already_sent: bool
 
 
+REFUSED_PAYLOAD = "payload_refused"
+"""What the payload codec (config/encryption.py) hands on in place of a payload it refused, one copied from another
+workflow's history: the reason, which workflows turn into a typed refusal (workflows/claim_state.py `parse`) instead
+of failing their task over and over."""
+
+
 class LogHead(Message):
     """A claim's event-log row as the append left it: its seq and hash, kept in the workflow's history."""
 

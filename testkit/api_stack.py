@@ -19,9 +19,11 @@ from typing import Any
 
 import httpx
 
+from config.encryption import keyring_for
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import ensure_embedded_server, stop_embedded_server
 from identity import development
+from letters.senders import letters_of, read_letter
 from letters.sms import code_in
 from testkit.waiting import STATE_DEADLINE, polled
 from testkit.world import sample_policies
@@ -69,10 +71,9 @@ class Stack:
 
     def code_received(self, claim_id: str, purpose: str) -> str:
         """The code in the latest letter of this purpose: what the claimant reads on the phone."""
-        letters = sorted((self.var_dir / "outbox" / claim_id).glob(f"code_{purpose}-*"),
-                         key=lambda p: int(p.name.split("-")[1].split(".")[0]))
+        letters = letters_of(self.var_dir / "outbox", claim_id, f"code_{purpose}")
         assert letters, f"no {purpose} code reached the outbox of claim {claim_id}"
-        found = code_in(letters[-1].read_text(encoding="utf-8"))
+        found = code_in(read_letter(keyring_for(self.settings), letters[-1]))
         assert found, letters[-1]
         return found
 

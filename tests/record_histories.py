@@ -5,6 +5,7 @@
     .venv/bin/python -m tests.record_histories complaint NAME   # a complaint acknowledged and resolved late
     .venv/bin/python -m tests.record_histories reading      # the claims whose invoices are read by machine
     .venv/bin/python -m tests.record_histories after-closing  # appeal after a denial, reopening, money owed back
+    .venv/bin/python -m tests.record_histories proofs       # updates with action proofs, across a continue-as-new
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -236,9 +237,45 @@ async def record_after_closing() -> None:
         await env.shutdown()
 
 
+async def record_action_proofs() -> None:
+    """A claim whose updates carry action proofs and whose payloads are bound to its workflow: assigned, escalated
+    and approved by people, paid, with the proofs' ids kept across a continue-as-new (`proofs-run-N.json`)."""
+    from audit.replay import runs_of
+    from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+    from tests.conftest import claims_rig
+
+    settings, engine, env = await time_skipping_world()
+    rules = settings.var_dir / "continuing.json"
+    rules.write_text(json.dumps({"continue_after_events": 40}))
+    try:
+        async with claims_rig(env, settings.model_copy(update={"rules_file": rules}), engine) as claims:
+            claim = auto_claim(claimed_amount="15000.00", line_items=[], documents=docs(*ALL_AUTO_DOCS, claim_id="p"))
+            cid = claim["claim_id"]
+            await claims.start(claim)
+            await claims.at_stage(cid, "awaiting_approval")
+            runs = before = len(await runs_of(env.client, workflow_id_for(cid)))
+            while runs == before:
+                await claims.update(cid, "assign", {"handler_id": "adj-7", "by": "sup-9"})
+                runs = len(await runs_of(env.client, workflow_id_for(cid)))
+            await claims.at_stage(cid, "awaiting_approval")
+            await claims.update(cid, "escalate", {"by": "sup-9", "reason": "a second look"})
+            await claims.update(cid, "approve", {"approver_id": "mgr-1", "role": "manager"})
+            await claims.wait(cid, lambda s: s["outcome"] == "paid", "paid")
+            await env.sleep(timedelta(days=90))
+            with contextlib.suppress(RPCError):
+                await claims.handle(cid).terminate("recorded")
+            for number, history in enumerate(await runs_of(env.client, workflow_id_for(cid)), 1):
+                (HISTORIES / f"proofs-run-{number}.json").write_text(history.to_json(), encoding="utf-8")
+                print(f"proofs-run-{number}: {len(history.events)} events")  # noqa: T201
+    finally:
+        await env.shutdown()
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["complaint"]:
         asyncio.run(record_complaint(sys.argv[2]))
+    elif sys.argv[1:] == ["proofs"]:
+        asyncio.run(record_action_proofs())
     elif sys.argv[1:] == ["after-closing"]:
         asyncio.run(record_after_closing())
     elif sys.argv[1:] == ["reading"]:

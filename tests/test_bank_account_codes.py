@@ -142,7 +142,7 @@ class CodeBook(RuleBasedStateMachine):
         self.issued = 0
         self.model: dict[str, object] = {}
         self.sender = CodeActivities(self.engine, self.secret, NotificationActivities(
-            self.engine, Renderer(), FileSender(self.outbox), TEST_KEYRING))
+            self.engine, Renderer(), FileSender(self.outbox, TEST_KEYRING), TEST_KEYRING))
 
     def _latest(self) -> tuple[int, datetime, int, bool] | None:
         return self.model.get("latest")  # type: ignore[return-value]

@@ -17,7 +17,7 @@ from activities.payments import PaymentActivities, idempotency_key
 from config.encryption import open_text
 from config.rules import CLAUSES
 from letters.render import Renderer
-from letters.senders import FileSender
+from letters.senders import FileSender, read_letter
 from models.contract import BankAccount, ClaimInput
 from models.messages import (
     AssessRisk,
@@ -95,7 +95,7 @@ def test_rejected_account_is_a_typed_business_error_and_a_retry_with_new_details
 
 
 def test_notification_is_sent_at_most_once_per_claim_kind_and_sequence(any_engine, tmp_path: Path):
-    sender = FileSender(tmp_path / "outbox")
+    sender = FileSender(tmp_path / "outbox", TEST_KEYRING)
     notifications = NotificationActivities(any_engine, Renderer(), sender, TEST_KEYRING)
     req = NotificationRequest(claim_id="C-9", kind="withdrawn", recipient=Recipient(name="Li <b>Lei</b>",
                                                                                      channel="sms"),
@@ -108,12 +108,14 @@ def test_notification_is_sent_at_most_once_per_claim_kind_and_sequence(any_engin
     with Session(any_engine) as session:
         body = open_text(TEST_KEYRING, session.exec(select(Notification)).one().body)
     assert "Li&lt;b&gt;Lei&lt;/b&gt;" in body or "Li &lt;b&gt;Lei&lt;/b&gt;" in body, "letters are autoescaped"
-    sms = (tmp_path / "outbox" / "C-9" / "withdrawn-1.sms.txt").read_text(encoding="utf-8")
+    written = (tmp_path / "outbox" / "C-9" / "withdrawn-1.sms.sealed").read_text(encoding="utf-8")
+    assert "C-9" not in written and "Li" not in written, "the demo's outbox file is sealed"
+    sms = read_letter(TEST_KEYRING, tmp_path / "outbox" / "C-9" / "withdrawn-1.sms.sealed")
     assert "C-9" in sms and "<b>" not in sms, "an SMS is its short text, never the letter's markup"
 
 
 def test_a_letter_missing_a_field_is_an_error_not_a_blank(any_engine, tmp_path: Path):
-    notifications = NotificationActivities(any_engine, Renderer(), FileSender(tmp_path), TEST_KEYRING)
+    notifications = NotificationActivities(any_engine, Renderer(), FileSender(tmp_path, TEST_KEYRING), TEST_KEYRING)
     req = NotificationRequest(claim_id="C-9", kind="withdrawn", recipient=Recipient(name="Li", channel="sms"))
     with pytest.raises(ApplicationError) as err:
         notifications.notify(req)

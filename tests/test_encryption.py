@@ -12,11 +12,15 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 from temporalio.api.common.v1 import Payload
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import RawValue
+from temporalio.converter import WorkflowSerializationContext
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
 from api.app import create_app
 from audit.replay import history_from_file
-from config.encryption import EncryptionCodec, Keyring, UnknownKey, converter_for, keyring_for
+from config.encryption import WORKFLOW_ID, EncryptionCodec, Keyring, UnknownKey, converter_for, keyring_for
 from config.settings import Settings
 from config.temporal import workflow_runner
 from models.tables import CodecDecode
@@ -196,3 +200,32 @@ async def test_cookies_are_secure_when_the_public_address_is_https(claims, tmp_p
         signed = await http.post("/sign-in", data={"token": claims.token("sup-1", "supervisor"), "csrf": csrf})
         cookies = signed.headers.get_list("set-cookie")
         assert cookies and all("secure" in c.lower() for c in cookies), cookies
+
+
+async def test_a_payload_copied_from_one_claims_history_is_refused_by_another(claims):
+    """Payloads are bound to their workflow (AES-GCM associated data): the `withdraw` payload an operator copies,
+    still encrypted, from one claim's history and sends as it is to another claim is refused (typed, at once, the
+    claim untouched), and changing the workflow id in its metadata breaks its decryption."""
+    first, second = (auto_claim(claimed_amount="8000.00", line_items=[], documents=docs("claim_form", claim_id=n))
+                     for n in ("one", "two"))
+    for claim in (first, second):
+        await claims.start(claim)
+        await claims.at_stage(claim["claim_id"], "awaiting_documents")
+    await claims.update(first["claim_id"], "withdraw", {"by": "portal", "reason": "settled"})
+    history = await claims.handle(first["claim_id"]).fetch_history()
+    sent = next(e.workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads[0]
+                for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes"))
+    assert sent.metadata[WORKFLOW_ID] == f"claim-{first['claim_id']}".encode()
+    operator = Client(claims.client.service_client, namespace=claims.client.namespace)  # no codec: bytes as stored
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await operator.get_workflow_handle(f"claim-{second['claim_id']}").execute_update("withdraw", RawValue(sent))
+    assert isinstance(refused.value.cause, ApplicationError) and refused.value.cause.type == "InvalidUpdate", \
+        refused.value.cause
+    as_the_worker_reads_it = EncryptionCodec(TEST_KEYRING).with_context(
+        WorkflowSerializationContext(namespace="default", workflow_id=f"claim-{second['claim_id']}")).decrypt(sent)
+    assert "copied from another history" in json.loads(as_the_worker_reads_it.data)["payload_refused"]
+    relabelled = Payload(metadata={**sent.metadata, WORKFLOW_ID: f"claim-{second['claim_id']}".encode()},
+                         data=sent.data)
+    with pytest.raises(ValueError, match="does not decrypt"):
+        EncryptionCodec(TEST_KEYRING).decrypt(relabelled)
+    assert (await claims.status(second["claim_id"]))["stage"] == "awaiting_documents", "the copy moved the claim"

@@ -16,10 +16,10 @@ from activities.notifications import NotificationActivities
 from letters.catalogs import message_ids
 from letters.i18n import LOCALES, EmptyValue, catalog
 from letters.render import TEMPLATES, Renderer
-from letters.senders import FileSender
+from letters.senders import FileSender, read_letter
 from letters.sms import LIMIT
 from models.messages import NotificationRequest, Recipient
-from testkit.world import TEST_KEYRING
+from testkit.world import TEST_KEYRING, TEST_KEYS
 
 PUBLIC = "https://claims.insurer.example"
 """A public address as long as an insurer's would be: the SMS link counts against its length."""
@@ -161,13 +161,14 @@ def test_a_value_left_empty_is_refused_not_sent_blank(renderer: Renderer):
 
 
 def test_the_outbox_keeps_the_letter_in_its_language_and_the_sms_as_sent(any_engine, tmp_path: Path):
-    activities = NotificationActivities(any_engine, Renderer(public_url=PUBLIC), FileSender(tmp_path), TEST_KEYRING)
+    activities = NotificationActivities(any_engine, Renderer(public_url=PUBLIC), FileSender(tmp_path, TEST_KEYRING),
+                                        TEST_KEYRING)
     for language, claim in (("zh-CN", "C-L1"), ("en", "C-L2")):
         request = NotificationRequest(claim_id=claim, kind="payment_sent", sequence=1, context={
             **SAMPLES["payment_sent"], "paid_at": AT.isoformat(), "amount": "7500.00"},
             recipient=Recipient(name="李雷", channel="sms", phone="13800000000", language=language))
         activities.notify(request)
-        sent = (tmp_path / claim / "payment_sent-1.sms.txt").read_text(encoding="utf-8")
+        sent = read_letter(TEST_KEYRING, tmp_path / claim / "payment_sent-1.sms.sealed")
         assert len(sent) <= LIMIT and ("¥7,500.00" if language == "zh-CN" else "CNY 7,500.00") in sent
     from sqlmodel import Session, select
 
@@ -179,3 +180,32 @@ def test_the_outbox_keeps_the_letter_in_its_language_and_the_sms_as_sent(any_eng
     assert rows["C-L1"].language == "zh-CN" and "已支付" in open_text(TEST_KEYRING, rows["C-L1"].body)
     assert rows["C-L2"].language == "en" and "We have paid" in open_text(TEST_KEYRING, rows["C-L2"].body)
     assert open_text(TEST_KEYRING, rows["C-L1"].text or "").startswith("【理赔】")
+
+
+def test_outside_the_embedded_demo_no_letter_is_written_to_a_folder(tmp_path: Path, monkeypatch):
+    """With the development issuer off and no sender configured for SMS or app messages, such a letter is refused
+    as not sent (typed, not retried) and nothing is written; e-mail with no SMTP server likewise."""
+    from config.settings import Settings
+    from letters.senders import NoGateway, build_sender
+    from models.messages import Recipient
+
+    monkeypatch.delenv("CLAIMS_DEV_ISSUER", raising=False)
+    sender = build_sender(Settings(CLAIMS_VAR_DIR=tmp_path))
+    for channel in ("sms", "app", "email"):
+        with pytest.raises(NoGateway, match="no sender is configured"):
+            sender.send(Recipient(name="李雷", channel=channel, phone="13800000000", email="li@example.com"),
+                        "验证码", "您的验证码是 123456", claim_id="C-1", kind="code_progress", sequence=1)
+    assert not (tmp_path / "outbox").exists(), "a letter reached the outbox folder outside the embedded demo"
+
+
+def test_the_embedded_demos_outbox_files_are_sealed(tmp_path: Path):
+    from config.settings import Settings
+    from letters.senders import build_sender, letters_of
+    from models.messages import Recipient
+
+    settings = Settings(CLAIMS_VAR_DIR=tmp_path, CLAIMS_DEV_ISSUER=True, CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)
+    build_sender(settings).send(Recipient(name="李雷", channel="sms", phone="13800000000"), "验证码",
+                                "李雷：您的验证码是 123456", claim_id="C-1", kind="code_progress", sequence=1)
+    [path] = letters_of(settings.outbox_dir, "C-1", "code_progress")
+    assert "123456" not in path.read_text() and "李雷" not in path.read_text(), "the file holds the code in clear"
+    assert read_letter(TEST_KEYRING, path) == "李雷：您的验证码是 123456"

@@ -46,7 +46,8 @@ def test_every_path_has_a_saved_history():
             "continued-run-1", "continued-run-2", "complaint-late", "complaint-late-before-events",
             "invoice-read-by-machine", "invoice-above-the-claim", "denied-then-appeal-upheld",
             "closed-incomplete-then-reopened", "advance-then-denied-owed-back-written-off", "appeal-continued-run-1",
-            "appeal-continued-run-2", "appeal-continued-run-3", "excluded-then-appeal-with-nothing-to-pay"} <= names
+            "appeal-continued-run-2", "appeal-continued-run-3", "excluded-then-appeal-with-nothing-to-pay",
+            "proofs-run-1", "proofs-run-2", "proofs-run-3", "complaint-with-action-proofs"} <= names
     first = saved(Path(__file__).parent / "histories" / "continued-run-1.json")
     assert first.events[-1].HasField("workflow_execution_continued_as_new_event_attributes"), \
         "the saved chain starts with a run that continued as new"

@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         Withdraw,
     )
     from models.documents import DocumentReading
-    from models.messages import Rules
+    from models.messages import REFUSED_PAYLOAD, Rules
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -104,6 +104,8 @@ def parse(model: type[M], payload: Any, what: str, error_type: ErrorType = Error
     """Validate a JSON payload, or refuse it with a typed, non-retryable error naming each bad field."""
     if isinstance(payload, model):
         return payload
+    if isinstance(payload, dict) and isinstance(payload.get(REFUSED_PAYLOAD), str):  # the codec refused it
+        raise ApplicationError(f"{what}: {payload[REFUSED_PAYLOAD]}", type=error_type, non_retryable=True)
     try:
         return model.model_validate(payload)
     except ValidationError as err:
