@@ -101,6 +101,12 @@ def test_every_path_leaves_no_personal_data_in_histories_logs_or_tables(tmp_path
     assert log.count("\n") > 20, "the worker logged next to nothing: the scan would prove nothing"
     assert in_the_clear(log) == [], f"the worker's log holds {in_the_clear(log)}"
 
+    letters = [p for p in (var / "outbox").rglob("*") if p.is_file()]
+    assert len(letters) > 20, "the demo sent next to no letters: the scan of the outbox folder would prove nothing"
+    written = "".join(p.read_text(encoding="utf-8") for p in letters)
+    assert in_the_clear(written) == [], f"the outbox folder holds {in_the_clear(written)}"
+    assert not re.search(r"验证码|\b[0-9]{6}\b", written), "a one-time code sits in the outbox folder in the clear"
+
     engine = make_engine(env["DATABASE_URL"])
     try:
         found = personal_data_in_tables(engine)
