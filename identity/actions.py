@@ -39,7 +39,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from identity.key_pairs import public_key_set
-from identity.tokens import ALGORITHMS, LEEWAY_SECONDS, PROOF_AUDIENCE, KeySource, NotAuthenticated
+from identity.tokens import PROOF_AUDIENCE, KeySource, NotAuthenticated, check_times, decode_signed
 from models.contract import Sender
 
 AUDIENCE = PROOF_AUDIENCE
@@ -82,44 +82,12 @@ def verify_proof(proof: str | None, keys: KeySource, *, issuer: str, action: Act
     if not proof:
         raise NotAuthenticated("credential: an action proof is required (the API's /token exchanges a token for "
                                "one)")
-    try:
-        header = jwt.get_unverified_header(proof)
-    except jwt.InvalidTokenError:
-        raise NotAuthenticated("credential: not a signed action proof") from None
-    kid = header.get("kid")
-    key = keys.key(kid) if isinstance(kid, str) and kid and header.get("alg") in ALGORITHMS else None
-    if key is None:
-        raise NotAuthenticated("credential: not an action proof signed by a key the workers trust (a bearer token "
-                               "is not accepted here: exchange it at the API's /token)")
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            proof, key, algorithms=ALGORITHMS, audience=AUDIENCE, issuer=issuer,
-            options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False, "verify_nbf": False})
-    except jwt.InvalidSignatureError:
-        raise NotAuthenticated("credential: the proof's signature does not verify") from None
-    except jwt.InvalidAudienceError:
-        raise NotAuthenticated("credential: not an action proof (audience)") from None
-    except jwt.InvalidIssuerError:
-        raise NotAuthenticated(f"credential: the proof was not signed by {issuer!r}") from None
-    except jwt.MissingRequiredClaimError as err:
-        raise NotAuthenticated(f"credential: the proof has no {err.claim!r} claim") from None
-    except jwt.InvalidTokenError as err:
-        raise NotAuthenticated(f"credential: {err}") from None
-    _check_times(claims, now.timestamp())
+    claims = decode_signed(proof, keys, issuer=issuer, audience=AUDIENCE, required=REQUIRED_CLAIMS,
+                           what="action proof", untrusted="credential: not an action proof signed by a key the "
+                           "workers trust (a bearer token is not accepted here: exchange it at the API's /token)")
+    check_times(claims, now.timestamp(), PROOF_MAX_SECONDS, what="action proof")
     _check_binding(claims.get("authorization_details"), action)
     return sender_in(claims)
-
-
-def _check_times(claims: dict[str, Any], now: float) -> None:
-    for name in ("exp", "iat"):
-        if isinstance(claims[name], bool) or not isinstance(claims[name], int | float):
-            raise NotAuthenticated(f"credential: the proof's {name!r} claim is not a time")
-    if claims["exp"] + LEEWAY_SECONDS <= now:
-        raise NotAuthenticated("credential: the action proof has expired; ask for a new one")
-    if claims["iat"] - LEEWAY_SECONDS > now:
-        raise NotAuthenticated("credential: the action proof is not valid yet")
-    if claims["exp"] - claims["iat"] > PROOF_MAX_SECONDS:
-        raise NotAuthenticated(f"credential: the action proof lives longer than {PROOF_MAX_SECONDS} seconds")
 
 
 def _check_binding(details: Any, action: Action) -> None:

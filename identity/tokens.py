@@ -43,48 +43,59 @@ def verify(token: str | None, keys: KeySource, *, issuer: str, audience: str, no
     """The verified sender of a token, or NotAuthenticated."""
     if not token:
         raise NotAuthenticated("credential: a bearer token is required")
+    claims = decode_signed(token, keys, issuer=issuer, audience=audience, required=REQUIRED_CLAIMS)
+    check_times(claims, now.timestamp(), max_lifetime)
+    return _sender(claims)
+
+
+def decode_signed(token: str, keys: KeySource, *, issuer: str, audience: str, required: list[str],
+                  what: str = "token", untrusted: str = "") -> dict[str, Any]:
+    """The claims of a JWT signed by one of `keys` with an accepted algorithm, from `issuer`, for `audience`, with
+    the `required` claims; NotAuthenticated naming what is wrong (the token's times are the caller's to check)."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError:
-        raise NotAuthenticated("credential: not a signed token (JWT)") from None
+        raise NotAuthenticated(f"credential: not a signed {what} (JWT)") from None
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
-        raise NotAuthenticated("credential: the token names no signing key (kid)")
+        raise NotAuthenticated(f"credential: the {what} names no signing key (kid)")
     if header.get("alg") not in ALGORITHMS:
         raise NotAuthenticated(f"credential: signature algorithm {header.get('alg')!r} is not accepted")
     key = keys.key(kid)
     if key is None:
-        raise NotAuthenticated(f"credential: signed by a key this service does not trust (kid {kid[:40]!r})")
+        raise NotAuthenticated(untrusted or f"credential: signed by a key this service does not trust "
+                                            f"(kid {kid[:40]!r})")
     try:
         claims: dict[str, Any] = jwt.decode(
             token, key, algorithms=ALGORITHMS, audience=audience, issuer=issuer,
-            options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False, "verify_nbf": False})
+            options={"require": required, "verify_exp": False, "verify_iat": False, "verify_nbf": False})
     except jwt.InvalidSignatureError:
-        raise NotAuthenticated("credential: the signature does not verify") from None
+        raise NotAuthenticated(f"credential: the {what}'s signature does not verify") from None
     except jwt.InvalidAudienceError:
-        raise NotAuthenticated(f"credential: the token is not meant for this service (audience {audience!r})") \
+        raise NotAuthenticated(f"credential: the {what} is not meant for this service (audience {audience!r})") \
             from None
     except jwt.InvalidIssuerError:
-        raise NotAuthenticated(f"credential: the token was not issued by {issuer!r}") from None
+        raise NotAuthenticated(f"credential: the {what} was not issued by {issuer!r}") from None
     except jwt.MissingRequiredClaimError as err:
-        raise NotAuthenticated(f"credential: the token has no {err.claim!r} claim") from None
+        raise NotAuthenticated(f"credential: the {what} has no {err.claim!r} claim") from None
     except jwt.InvalidTokenError as err:
         raise NotAuthenticated(f"credential: {err}") from None
-    _check_times(claims, now.timestamp(), max_lifetime)
-    return _sender(claims)
+    return claims
 
 
-def _check_times(claims: dict[str, Any], now: float, max_lifetime: float) -> None:
+def check_times(claims: dict[str, Any], now: float, max_lifetime: float, what: str = "token") -> None:
+    """Refuse a token that has expired, is not valid yet, or lives longer than `max_lifetime` seconds."""
     for name in ("exp", "iat", "nbf"):
         if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], int | float)):
             raise NotAuthenticated(f"credential: the {name!r} claim is not a time")
     if claims["exp"] + LEEWAY_SECONDS <= now:
-        raise NotAuthenticated("credential: the token has expired")
+        raise NotAuthenticated(f"credential: the {what} has expired")
     if claims["iat"] - LEEWAY_SECONDS > now or claims.get("nbf", now) - LEEWAY_SECONDS > now:
-        raise NotAuthenticated("credential: the token is not valid yet")
+        raise NotAuthenticated(f"credential: the {what} is not valid yet")
     if claims["exp"] - claims["iat"] > max_lifetime:
-        raise NotAuthenticated(f"credential: the token lives {(claims['exp'] - claims['iat']) / 3600:.0f} hours; "
-                               f"this service accepts tokens of at most {max_lifetime / 3600:.0f} hours")
+        unit, size = ("hours", 3600) if max_lifetime >= 3600 else ("seconds", 1)
+        raise NotAuthenticated(f"credential: the {what} lives {(claims['exp'] - claims['iat']) / size:.0f} {unit}; "
+                               f"this service accepts {what}s of at most {max_lifetime / size:.0f} {unit}")
 
 
 def _sender(claims: dict[str, Any]) -> Sender:
