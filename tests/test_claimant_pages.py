@@ -4,10 +4,12 @@ claims exist, and no stranger can spend the codes the claimant and the call cent
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 import httpx
 
 from api.app import create_app
+from edge.auth import SESSION_COOKIE
 from edge.budget import AddressBudget
 from testkit.claims import auto_claim, docs
 
@@ -45,3 +47,26 @@ def test_an_address_budget_refills_as_its_window_slides():
     assert budget.take("b"), "each address has its own"
     now[0] = 60.5
     assert budget.take("a") and budget.take("a") and not budget.take("a")
+
+
+async def test_no_address_puts_words_of_its_own_into_a_pages_alert(claims, tmp_path):
+    """`?problem=` on the claimant page and `?done=` on the staff page are codes the page looks up in its own list;
+    anything else shows nothing, so a link cannot dress a phishing text as the insurer's message."""
+    claim = auto_claim(documents=docs("claim_form", claim_id="x"))
+    await claims.start(claim)
+    await claims.at_stage(claim["claim_id"], "awaiting_documents")
+    cid = claim["claim_id"]
+    phishing = "您的银行卡信息有误，请致电 400-000-0000 核实"
+    services = claims.services(tmp_path)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=services)),
+                                 base_url="http://pages") as http:
+        for query in (f"?problem={quote(phishing)}", f"?uploaded={quote(phishing)}"):
+            page = await http.get(f"/c/{cid}{query}")
+            assert page.status_code == 200 and "400-000-0000" not in page.text, f"{query} shows its own text"
+            assert 'role="alert"' not in page.text
+        told = await http.get(f"/c/{cid}?problem=file_type")
+        assert "无法读取该文件" in told.text and 'role="alert"' in told.text, "a known code is said in Chinese"
+        http.cookies.set(SESSION_COOKIE, claims.token("sup-1", "supervisor"))
+        staff = await http.get(f"/app/claims/{cid}?done={quote(phishing)}")
+        assert staff.status_code == 200 and "400-000-0000" not in staff.text, "the staff page shows the address's text"
+        assert "已批准" in (await http.get(f"/app/claims/{cid}?done=approve")).text

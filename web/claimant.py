@@ -16,7 +16,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -30,7 +29,7 @@ from edge.claims import claim_status_of, send_update, store_and_submit
 from edge.problems import ProblemError
 from edge.services import secure_cookie, services_of
 from edge.views import ClaimProgress
-from letters.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, catalog, filters, template_gettext
+from letters.i18n import DEFAULT_LANGUAGE, DOCUMENT_KINDS, LANGUAGES, N_, catalog, filters, template_gettext
 from models import contract as c
 from models.fields import DocumentKind
 from models.messages import CodeCheck
@@ -47,6 +46,25 @@ CHECK_PROBLEMS = {CodeCheck.NONE: N_("No code has been sent yet: ask for one fir
                   CodeCheck.EXPIRED: N_("The code has expired: ask for a new one."),
                   CodeCheck.LOCKED: N_("Too many wrong codes: this one no longer works; ask for a new one.")}
 WRONG_CODE = N_("That code is not right: check it and try again.")
+PROBLEMS = {
+    "file_type": N_("This file cannot be read: please send a PDF, or a photo (JPEG, PNG, HEIC, TIFF or WebP)."),
+    "file_size": N_("This file is too large: please send a smaller one, or a photo of each page."),
+    "file_pages": N_("This document has too many or too large pages: please send the pages we need, one by one."),
+    "not_accepted": N_("We could not take this now: please try again later, or call us."),
+}
+"""What the page may say went wrong, by code: the address carries the code, never text, so no link can put words of
+its own into the page's alert."""
+
+
+def problem_code(err: ProblemError) -> str:
+    """The code of a refusal the claimant may be told about."""
+    kind = err.problem.type.rsplit("/", 1)[-1]
+    if kind == "document-too-large":
+        return "file_size"
+    if kind == "document-rejected":
+        detail = err.problem.detail or ""
+        return "file_pages" if "page" in detail or "pixel" in detail else "file_type"
+    return "not_accepted"
 
 
 def _signature(secret: bytes, claim_id: str, until: int) -> str:
@@ -121,13 +139,15 @@ def _steps(progress: ClaimProgress, timeline_stages: set[str]) -> list[dict[str,
 async def progress_page(request: Request, claim_id: str, sent: str | None = None, uploaded: str | None = None,
                         problem: str | None = None, answered: str | None = None) -> Response:
     svc = services_of(request)
+    said = catalog(_language(request)).gettext(PROBLEMS[problem]) if problem in PROBLEMS else None
     if not _session_for(request, claim_id):
-        return _page(request, "claimant_code.html", claim_id=claim_id, sent=sent is not None, problem=problem)
+        return _page(request, "claimant_code.html", claim_id=claim_id, sent=sent is not None, problem=said)
     status = await claim_status_of(svc.client, claim_id)
     progress = ClaimProgress.of(status)
     stages = {t.event.removeprefix("stage:") for t in status.timeline if t.event.startswith("stage:")}
     return _page(request, "claimant.html", claim_id=claim_id, progress=progress, steps=_steps(progress, stages),
-                 csrf=_csrf(request, claim_id), uploaded=uploaded, problem=problem, answered=answered is not None)
+                 csrf=_csrf(request, claim_id), uploaded=uploaded if uploaded in DOCUMENT_KINDS else None,
+                 problem=said, answered=answered is not None)
 
 
 TOO_MANY_CODES = N_("Too many codes were asked for from this network. Please try again in an hour, or call us.")
@@ -183,7 +203,7 @@ async def survey(request: Request, claim_id: str, score: Annotated[int, Form(ge=
     try:
         await send_update(svc, claim_id, ClaimWorkflow.survey_response, answer, _portal(request))
     except ProblemError as err:
-        return RedirectResponse(f"/c/{claim_id}?problem={quote((err.problem.detail or '')[:200])}", status_code=303)
+        return RedirectResponse(f"/c/{claim_id}?problem={problem_code(err)}", status_code=303)
     return RedirectResponse(f"/c/{claim_id}?answered=1", status_code=303)
 
 
@@ -200,5 +220,5 @@ async def upload(request: Request, claim_id: str, kind: Annotated[DocumentKind, 
         await store_and_submit(svc, claim_id, kind, content, file.content_type,
                                svc.max_upload_bytes, _portal(request))
     except ProblemError as err:
-        return RedirectResponse(f"/c/{claim_id}?problem={quote((err.problem.detail or '')[:200])}", status_code=303)
+        return RedirectResponse(f"/c/{claim_id}?problem={problem_code(err)}", status_code=303)
     return RedirectResponse(f"/c/{claim_id}?uploaded={kind}", status_code=303)

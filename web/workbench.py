@@ -156,8 +156,10 @@ async def dashboard(request: Request, day: date | None = None) -> Response:
 
 @router.get("/claims/{claim_id}", response_class=HTMLResponse)
 async def claim_page(request: Request, claim_id: str, done: str | None = None) -> Response:
+    """The claim; after an action (`?done=<action>`) a note that it was sent, named from the page's own list of
+    actions: an address cannot put words of its own on the page."""
     caller = staff_session(request)
-    return await _claim(request, caller, claim_id, done=done)
+    return await _claim(request, caller, claim_id, done=DONE.get(done or ""))
 
 
 async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -205,6 +207,9 @@ ACTIONS: dict[str, UpdateMethod[Any]] = {
     "approve": ClaimWorkflow.approve, "reject": ClaimWorkflow.reject, "correct": ClaimWorkflow.correct_document_field,
     "record_recovery": ClaimWorkflow.record_recovery, "write_off_recovery": ClaimWorkflow.write_off_recovery}
 """The claim page's forms and the update each sends."""
+DONE = {"approve": "已批准", "reject": "已拒赔", "correct": "已更正识别结果", "record_recovery": "已登记追回款",
+        "write_off_recovery": "已核销"}
+"""What the page says an action did, once sent."""
 
 
 @router.post("/claims/{claim_id}/{action}", response_class=HTMLResponse)
