@@ -23,6 +23,11 @@ from identity.portal import portal_token
 
 
 async def build_services(settings: Settings) -> Services:
+    """The API's services; refused, whoever starts the app, with the development issuer outside the embedded
+    stack or with no identity provider at all (config/embedded.py)."""
+    refuse_unsafe_identity(settings, "the API", settings.api_host)
+    if problem := no_identity_problem(settings):
+        raise UnsafeIdentity(f"the API: {problem}")
     secret = code_secret(settings.code_secret, settings.var_dir)
     return Services(client=await connect(settings, service="claims-api"),
                     engine=make_engine(settings.resolved_database_url), store=store_for(settings),

@@ -53,20 +53,28 @@ def _codec(request: Request) -> EncryptionCodec:
     return codec
 
 
+def _codec_role(request: Request, caller: Caller) -> None:
+    services = services_of(request)
+    if not caller.roles & services.codec_roles:
+        raise forbidden(f"the codec is for {', '.join(sorted(services.codec_roles))}; "
+                        f"{caller.sender.subject} holds {sorted(caller.roles)}")
+
+
 @router.post("/encode", summary="Encrypt payloads (the CLI's input)")
 async def encode(body: PAYLOADS, request: Request, caller: STAFF) -> dict[str, Any]:
+    """For the same roles as decoding (`CLAIMS_CODEC_ROLES`): what it encrypts names no workflow (the CLI does not
+    say which), so it is not handed to everyone."""
+    _codec_role(request, caller)
     return _answer(await _codec(request).encode(_payloads(body)))
 
 
 @router.post("/decode", summary="Decrypt payloads (for the web UI and the CLI)")
 async def decode(body: PAYLOADS, request: Request, caller: STAFF) -> dict[str, Any]:
     """For the roles that may read decrypted histories (`CLAIMS_CODEC_ROLES`). Each request is recorded (who, when,
-    the namespace, how many payloads) in `codec_decodes`; a credential in a decoded payload comes back redacted."""
+    the namespace, how many payloads) in `codec_decodes`; a credential anywhere in a decoded payload (an update's,
+    a complaint's start, a request kept in a carried state) comes back redacted."""
     services = services_of(request)
-    allowed = caller.roles & services.codec_roles
-    if not allowed:
-        raise forbidden(f"decrypted histories are for {', '.join(sorted(services.codec_roles))}; "
-                        f"{caller.sender.subject} holds {sorted(caller.roles)}")
+    _codec_role(request, caller)
     payloads = _payloads(body)
     try:
         opened = await _codec(request).decode(payloads)
@@ -97,9 +105,19 @@ def _redacted(payload: Payload) -> Payload:
         value = json.loads(payload.data)
     except ValueError:
         return payload
-    if not isinstance(value, dict) or not value.get("credential"):
+    redacted = _without_credentials(value)
+    if redacted == value:
         return payload
     shown = Payload()
     shown.CopyFrom(payload)
-    shown.data = json.dumps({**value, "credential": REDACTED}, ensure_ascii=False, separators=(",", ":")).encode()
+    shown.data = json.dumps(redacted, ensure_ascii=False, separators=(",", ":")).encode()
     return shown
+
+
+def _without_credentials(value: Any) -> Any:
+    """The value with every non-empty `credential`, at any depth, replaced."""
+    if isinstance(value, dict):
+        return {k: REDACTED if k == "credential" and v else _without_credentials(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_credentials(v) for v in value]
+    return value

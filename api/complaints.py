@@ -13,13 +13,14 @@ from temporalio.client import Client
 
 from client import complaints as complaint_client
 from client.claims import Ended, NoSuchWorkflow, UpdateMethod, UpdateRefused
+from core.rules.access import FILE_COMPLAINT
 from edge import auth
 from edge.auth import Caller
 from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden, not_found, refused
 from edge.services import services_of
 from models import complaints as k
 from models.complaints import complaint_workflow_id
-from workflows.complaint import FILE_COMPLAINT, ComplaintWorkflow
+from workflows.complaint import ComplaintWorkflow
 
 router = APIRouter(prefix="/complaints", tags=["complaints"], responses=PROBLEM_RESPONSES)
 COMPLAINT_ID = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", max_length=64)]

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Form, Request
 from client.claims import CLAIM_UPDATES
 from client.complaints import COMPLAINT_UPDATES
 from core.rules import access
+from core.rules.access import FILE_COMPLAINT
 from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden, unauthenticated
 from edge.services import services_of
 from identity.actions import DETAIL_TYPE, PROOF_TTL_SECONDS, Action, payload_digest
@@ -33,7 +34,7 @@ router = APIRouter(tags=["identity"], responses={
                                                                         "OAuth `error` says why"}})
 
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
-FILE_COMPLAINT = "file_complaint"
+
 _WORKFLOW_ID = re.compile(r"^(claim|complaint)-[A-Za-z0-9][A-Za-z0-9_.:-]{0,95}$")
 
 
@@ -95,7 +96,7 @@ async def exchange(request: Request, grant_type: Annotated[str, Form()], subject
     actor = next((fields[k] for k in ("approver_id", "investigator_id", "by") if isinstance(fields.get(k), str)),
                  None)
     role = fields.get("role") if isinstance(fields.get("role"), str) else None
-    problem = None if update == FILE_COMPLAINT else access.refusal(update, sender, actor, role)
+    problem = access.refusal(update, sender, actor, role)
     if problem:
         raise forbidden(f"{update}: {problem}")
     action = Action(workflow_id, update, digest)

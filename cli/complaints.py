@@ -15,8 +15,8 @@ from client.claims import send_to
 from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complaint, start_payload
 from client.credentials import development_channel, development_token, exchanged, signed_here
 from config.settings import Settings
+from core.rules.access import FILE_COMPLAINT
 from models.complaints import ComplaintInput, complaint_workflow_id
-from workflows.complaint import FILE_COMPLAINT
 
 # command -> (update, [(flag, payload field, argparse options)])
 UPDATES: dict[str, tuple[str, Flags]] = {

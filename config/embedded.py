@@ -3,13 +3,15 @@
 It mints a manager's token for anyone who asks (the sign-in page's demo staff, `python starter.py token`), which
 is right on one developer's machine and nowhere else. So every process refuses to start with it enabled
 (`CLAIMS_DEV_ISSUER=true`) beside a Temporal cluster (TEMPORAL_ADDRESS set), a database other than the embedded
-SQLite (DATABASE_URL), or an API listening beyond loopback (CLAIMS_API_HOST); and it refuses to start with both
-it and a real issuer configured. The message says what to set instead.
+SQLite (DATABASE_URL), or an API listening beyond loopback (CLAIMS_API_HOST) or reached from beyond it
+(CLAIMS_PUBLIC_URL, a proxy on loopback); and it refuses to start with both it and a real issuer configured. The
+message says what to set instead.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import urlsplit
 
 from config.settings import Settings
 
@@ -41,6 +43,10 @@ def development_issuer_problems(settings: Settings, listen_host: str | None = No
         problems.append("the database is not the embedded SQLite (DATABASE_URL is set to another database)")
     if listen_host is not None and not loopback(listen_host):
         problems.append(f"the API listens beyond this machine (CLAIMS_API_HOST={listen_host})")
+    public = urlsplit(settings.public_url).hostname if settings.public_url else None
+    if public is not None and not loopback(public):
+        problems.append(f"the API is reached from beyond this machine (CLAIMS_PUBLIC_URL={settings.public_url}), "
+                        "through a proxy on loopback perhaps")
     return problems
 
 

@@ -18,11 +18,11 @@ from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complain
 from client.credentials import development_channel, signed_here, with_credential
 from config.encryption import keyring_for
 from config.settings import Settings
+from core.rules.access import FILE_COMPLAINT
 from letters.senders import letters_of, read_letter
 from letters.sms import code_in
 from models.complaints import ComplaintInput, complaint_workflow_id
 from models.contract import workflow_id_for
-from workflows.complaint import FILE_COMPLAINT
 
 
 @dataclass

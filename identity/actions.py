@@ -55,7 +55,7 @@ def payload_digest(payload: Any) -> str:
     """The SHA-256 (hex) of the payload without its `credential`, as canonical JSON."""
     body = {k: v for k, v in payload.items() if k != "credential"} if isinstance(payload, dict) else payload
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()  # a lone surrogate too: no crash
 
 
 @dataclass(frozen=True)

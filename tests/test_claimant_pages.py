@@ -3,8 +3,11 @@ claims exist, and no stranger can spend the codes the claimant and the call cent
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -70,3 +73,19 @@ async def test_no_address_puts_words_of_its_own_into_a_pages_alert(claims, tmp_p
         staff = await http.get(f"/app/claims/{cid}?done={quote(phishing)}")
         assert staff.status_code == 200 and "400-000-0000" not in staff.text, "the staff page shows the address's text"
         assert "已批准" in (await http.get(f"/app/claims/{cid}?done=approve")).text
+
+
+async def test_staff_pages_show_beijing_time(claims, tmp_path):
+    claim = auto_claim(documents=docs("claim_form", claim_id="x"))
+    await claims.start(claim)
+    status = await claims.at_stage(claim["claim_id"], "awaiting_documents")
+    registered = datetime.fromisoformat(status["timeline"][0]["at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=claims.services(tmp_path))),
+                                 base_url="http://pages") as http:
+        http.cookies.set(SESSION_COOKIE, claims.token("sup-1", "supervisor"))
+        page = (await http.get(f"/app/claims/{claim['claim_id']}")).text
+        signed_in = (await http.get("/sign-in")).text
+    assert registered.strftime("%Y-%m-%d %H:%M") in page, "the timeline is not in Beijing time"
+    assert "UTC" not in page, "a staff page shows UTC"
+    assert "+00:00" not in signed_in and re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d", signed_in), \
+        "the sign-in page shows the session's end as an ISO time in UTC"

@@ -12,11 +12,13 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
-from temporalio.client import WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from api.app import create_app
 from config.settings import PROJECT_ROOT
 from db.cloud_events import complaint_subject, read
 from db.outbox import OUTBOX
@@ -267,3 +269,26 @@ def test_a_complaint_write_older_than_the_rows_is_ignored_and_publishes_nothing(
         rows = conn.execute(select(OUTBOX.c.body).where(OUTBOX.c.subject == subject).order_by(OUTBOX.c.seq)).all()
     assert [(read(r.body).get_data()["event"], read(r.body).get_data()["detail"]) for r in rows] == [
         ("received", "delay"), ("assigned", "sup-1"), ("assigned", "sup-2")]
+
+
+async def test_only_a_channel_or_staff_may_file_a_complaint_through_the_token_exchange_or_temporal(claims, tmp_path):
+    """A token with no role gets no proof for `file_complaint` at the API, and a start whose proof names such a
+    sender is refused by the workflow: nobody files a complaint (about any claim, backdated) in nobody's name."""
+    complaint_id = f"K-{uuid.uuid4().hex[:8]}"
+    body = {"complaint_id": complaint_id, "category": "delay", "description": "等了三周", "complainant": COMPLAINANT}
+    details = [{"type": "claim_update", "workflow_id": complaint_workflow_id(complaint_id), "update": "file_complaint",
+                "payload": body}]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=claims.services(tmp_path))),
+                                 base_url="http://api") as http:
+        answer = await http.post("/token", data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": claims.token("somebody"), "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "authorization_details": json.dumps(details)})
+    assert answer.status_code == 403 and "channel or a staff member" in answer.json()["detail"], answer.text
+    start = await claims.proved(complaint_workflow_id(complaint_id), "file_complaint", body, "somebody")
+    handle = await claims.client.start_workflow(COMPLAINT_WORKFLOW_TYPE, start, id=complaint_workflow_id(complaint_id),
+                                                task_queue=claims.queue)
+    with pytest.raises(WorkflowFailureError) as refused:
+        await handle.result()
+    assert isinstance(refused.value.cause, ApplicationError) and refused.value.cause.type == "NotAuthorized", \
+        refused.value.cause

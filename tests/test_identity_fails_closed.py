@@ -73,3 +73,21 @@ def test_what_makes_a_stack_not_the_embedded_one(change, named, tmp_path):
 def test_only_loopback_listeners_count_as_this_machine():
     assert all(loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"))
     assert not any(loopback(h) for h in ("0.0.0.0", "::", "10.0.0.5", "claims.insurer.example"))
+
+
+def test_a_public_address_beyond_this_machine_is_not_the_embedded_stack(tmp_path):
+    """Behind a proxy on loopback the API listens on 127.0.0.1 and is still reached from anywhere."""
+    settings = Settings(CLAIMS_VAR_DIR=tmp_path, CLAIMS_DEV_ISSUER=True, CLAIMS_PUBLIC_URL="https://claims.insurer.example")
+    [problem] = development_issuer_problems(settings, "127.0.0.1")
+    assert "CLAIMS_PUBLIC_URL" in problem
+    local = Settings(CLAIMS_VAR_DIR=tmp_path, CLAIMS_DEV_ISSUER=True, CLAIMS_PUBLIC_URL="http://127.0.0.1:8000")
+    assert development_issuer_problems(local, "127.0.0.1") == []
+
+
+async def test_the_apps_services_refuse_the_development_issuer_however_the_app_is_started(tmp_path):
+    from api.__main__ import build_services
+    from config.embedded import UnsafeIdentity
+
+    settings = Settings(CLAIMS_VAR_DIR=tmp_path, CLAIMS_DEV_ISSUER=True, **PRODUCTION_LIKE)
+    with pytest.raises(UnsafeIdentity, match="TEMPORAL_ADDRESS"):
+        await build_services(settings)

@@ -8,7 +8,6 @@ the cases found by a hostile reading from coming back.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -19,8 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from temporalio.client import WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from config.settings import Settings
@@ -31,7 +31,6 @@ from models.tables import DocumentReadingRow
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs
 from testkit.harness import Claims
 from testkit.waiting import eventually
-from testkit.world import data_converter
 from tests.conftest import claims_rig
 from tests.test_attack_money import green_awaiting_approval
 from tests.test_money_regressions import paid_on, small_policy, standard_claim
@@ -248,10 +247,11 @@ def test_the_payout_is_rounded_one_way_everywhere():
 
 # ---------------------------------------------------------------------------------------------- 9
 
-async def test_an_update_in_a_continued_runs_first_task_sees_the_carried_claim(
+async def test_a_continued_run_answers_with_the_carried_claim_and_no_start_may_bring_a_carried_state(
         dev_env: WorkflowEnvironment, settings: Settings, engine: Engine, tmp_path: Path):
-    """The new run answers updates with the carried state from its first moment, not only once `run` starts:
-    an update delivered with the run's start (update-with-start) is the earliest one can come."""
+    """The continued run answers updates with the carried state. A start that brings a carried state, here the
+    claim's own, copied from its history after the claim was terminated (a Temporal operator's rollback, with the
+    proofs spent since forgotten), is refused at once and moves no money."""
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"continue_after_events": 40}))
     async with claims_rig(dev_env, settings.model_copy(update={"rules_file": rules}), engine) as claims:
@@ -266,14 +266,15 @@ async def test_an_update_in_a_continued_runs_first_task_sees_the_carried_claim(
             return (await claims.handle(cid).fetch_history()).events[0].workflow_execution_started_event_attributes
 
         started = await eventually(first_event, lambda e: len(e.input.payloads) == 2, "the run continued as new")
-        claim_in, carried = await data_converter.decode(started.input.payloads, [dict, dict])
-        await claims.handle(cid).terminate("the same run again, with an update in its first task")
-        payload = claims.proof_for(workflow_id_for(cid), "submit_documents",
-                                   {"documents": docs("id_card", claim_id=cid)}, issued_at=time.time())
-        start = WithStartWorkflowOperation(WORKFLOW_TYPE, args=[claim_in, carried], id=workflow_id_for(cid),
-                                           task_queue=claims.queue,
-                                           id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
-        missing = await dev_env.client.execute_update_with_start_workflow(
-            "submit_documents", payload, start_workflow_operation=start)
+        missing = await claims.update(cid, "submit_documents", {"documents": docs("id_card", claim_id=cid)})
         assert "id_card" not in missing and "claim_form" not in missing, missing
-        await claims.handle(cid).terminate("done")
+        await claims.handle(cid).terminate("rolled back by someone with access to Temporal")
+        operator = Client(dev_env.client.service_client, namespace=dev_env.client.namespace)  # the stored bytes
+        await operator.start_workflow(WORKFLOW_TYPE, args=[RawValue(p) for p in started.input.payloads],
+                                      id=workflow_id_for(cid), task_queue=claims.queue)
+        with pytest.raises(WorkflowFailureError) as refused:
+            await claims.handle(cid).result()
+        assert isinstance(refused.value.cause, ApplicationError) and refused.value.cause.type == "InvalidClaim", \
+            refused.value.cause
+        assert "carried state" in str(refused.value.cause)
+        assert claims.payments(cid) == []

@@ -24,6 +24,7 @@ from jinja2 import Environment
 from edge import auth
 from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden
 from edge.services import secure_cookie, services_of
+from web.workbench import when
 
 router = APIRouter(tags=["session"], responses=PROBLEM_RESPONSES)
 FLOW_COOKIE = "claims_sign_in"
@@ -111,7 +112,7 @@ async def sign_in_page(request: Request) -> HTMLResponse:
         try:
             caller = auth.verify(request, cookie)
             return _page(request, subject=caller.sender.subject, roles=", ".join(sorted(caller.roles)),
-                         until=_expiry(cookie).isoformat(timespec="minutes"))
+                         until=when(_expiry(cookie)))
         except ProblemError:
             pass  # expired or revoked: sign in again
     return _page(request)
@@ -191,7 +192,7 @@ def _signed_in(request: Request, token: str, next_: str, follow: str = "") -> Re
     target = _safe_next(next_)
     page: Response = RedirectResponse(target, status_code=303) if target else _page(
         request, subject=caller.sender.subject, roles=", ".join(sorted(caller.roles)),
-        until=until.isoformat(timespec="minutes"), next=follow)
+        until=when(until), next=follow)
     same_site = services_of(request).session_same_site
     page.set_cookie(auth.SESSION_COOKIE, token, expires=until, httponly=True, samesite=same_site,
                     secure=same_site == "none" or secure_cookie(request), path="/")

@@ -100,15 +100,11 @@ def money(amount: Any) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    return "—" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def local(moment: datetime | None) -> str:
-    """A moment as the claimant reads it: Beijing time."""
+    """A moment as staff and claimants read it: Beijing time, to the minute (2026-12-05 08:44)."""
     return "—" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-templates.env.filters.update(money=money, when=when, local=local)
+templates.env.filters.update(money=money, when=when, local=when)
 templates.env.globals.update(FIELD_NAMES=FIELD_NAMES, DOCUMENT_NAMES=DOCUMENT_NAMES, STAGE_NAMES=STAGE_NAMES,
                              OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES,
                              RECOVERY_STATUS_NAMES=RECOVERY_STATUS_NAMES, RECOVERY_REASON_NAMES=RECOVERY_REASON_NAMES)

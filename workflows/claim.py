@@ -54,7 +54,8 @@ class ClaimWorkflow(ClaimUpdates):
     def __init__(self, claim: Any = None, carried: Any = None) -> None:
         """A continued run restores the carried state here, before any update's validator can run: an update
         that reaches the new run in its first task sees the claim as it was, not an empty one."""
-        state = core_view.restored(carried) if carried is not None else \
+        continued = workflow.info().continued_run_id is not None
+        state = core_view.restored(carried) if carried is not None and continued else \
             ClaimState(workflow.info().workflow_id.removeprefix("claim-"))
         self.shell = Shell(state)
         self.clocks = Clocks(self.shell)
@@ -68,8 +69,13 @@ class ClaimWorkflow(ClaimUpdates):
     @workflow.run
     async def run(self, claim: Any = None, carried: Any = None) -> ClaimResult:
         """`carried` is the state of the run before, when the claim continued as new; only the workflow
-        itself passes it."""
+        itself passes it. A start that brings one (a state copied from a history, or made up: approvals, a bank
+        account) is refused: only a run the claim itself continued may carry state."""
         if carried is not None:
+            if workflow.info().continued_run_id is None or self.s.claim_id != workflow.info().workflow_id.removeprefix(
+                    "claim-"):
+                raise refuse("invalid claim: a start may not bring a carried state; only the claim's own "
+                             "continue-as-new passes one", ErrorType.INVALID_CLAIM)
             return await self._resume(carried)
         s = self.s
         if claim is None:  # `temporal workflow start` without --input
@@ -417,7 +423,8 @@ class ClaimWorkflow(ClaimUpdates):
         s.approvals_from = len(s.approvals)
         self.clocks.start("appeal_ack", rules.sla.appeal_ack_days, owner=Role.SUPERVISOR)
         self.clocks.start("appeal_resolution", rules.sla.appeal_resolution_days, owner=Role.SUPERVISOR)
-        await self.shell.note("appeal_received", detail=appeal.reason, sender=sender_of(appeal.credential))
+        sender = s.appeal_sender or sender_of(appeal.credential)  # a state carried from before kept the proof
+        await self.shell.note("appeal_received", detail=appeal.reason, sender=sender)
         self.shell.notify("appeal_received", {"reason": appeal.reason})
         self.clocks.stop("appeal_ack")
         if then == Stage.ADJUSTING:
@@ -460,5 +467,6 @@ class ClaimWorkflow(ClaimUpdates):
         request = s.reopen_request
         assert request is not None
         s.reopen_request, s.outcome, s.closed_at, s.decision_taken = None, None, None, False
-        await self.shell.note("reopened", by=request.by, detail=request.reason, sender=sender_of(request.credential))
+        sender = s.reopen_sender or sender_of(request.credential)  # a state carried from before kept the proof
+        await self.shell.note("reopened", by=request.by, detail=request.reason, sender=sender)
         await self._standard_path()

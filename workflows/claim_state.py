@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         Reopen,
         RiskAssessment,
         Role,
+        Sender,
         SlaBreach,
         SlaWarning,
         Stage,
@@ -185,8 +186,10 @@ class ClaimState:
     """A new account's code is being checked: a payment waits for the outcome before it starts."""
     withdrawal: Withdraw | None = None
     appeal: Appeal | None = None
+    appeal_sender: Sender | None = None
     appeals: int = 0
     reopen_request: Reopen | None = None
+    reopen_sender: Sender | None = None
     review: str | None = None
     one_ref_one_kind: bool = False
     """One document reference counts for one kind (claims started since the rule; set at the start)."""

@@ -142,7 +142,7 @@ class ClaimUpdates:
     async def withdraw(self, payload: Any) -> UpdateAck:
         self._spend("withdraw", payload)
         req = parse(Withdraw, payload, "withdraw")
-        self.s.withdrawal = req
+        self.s.withdrawal = req.model_copy(update={"credential": None})  # its sender is on the timeline
         await self.shell.note("withdrawal_requested", by=req.by, detail=req.reason, sender=sender_of(req.credential))
         return self.shell.ack("withdrawal accepted: the claim closes as withdrawn")
 
@@ -156,7 +156,7 @@ class ClaimUpdates:
     async def appeal(self, payload: Any) -> UpdateAck:
         self._spend("appeal", payload)
         req = parse(Appeal, payload, "appeal")
-        self.s.appeal = req
+        self.s.appeal, self.s.appeal_sender = req.model_copy(update={"credential": None}), sender_of(req.credential)
         return self.shell.ack("appeal received: a supervisor will review the decision")
 
     @appeal.validator
@@ -223,7 +223,7 @@ class ClaimUpdates:
     async def record_investigation(self, payload: Any) -> UpdateAck:
         self._spend("record_investigation", payload)
         req = parse(RecordInvestigation, payload, "record_investigation")
-        self.s.investigation = req
+        self.s.investigation = req.model_copy(update={"credential": None})
         await self.shell.note("investigation_recorded", by=req.investigator_id,
                               detail=f"confirmed {req.confirmed_amount}; fraud suspected: {req.fraud_suspected}",
                               sender=sender_of(req.credential))
@@ -261,7 +261,7 @@ class ClaimUpdates:
     async def reject(self, payload: Any) -> UpdateAck:
         self._spend("reject", payload)
         req = parse(Reject, payload, "reject")
-        self.s.rejection = req
+        self.s.rejection = req.model_copy(update={"credential": None})
         self.s.rejected_by.append(req.approver_id)
         await self.shell.note("rejected", by=req.approver_id, detail=f"{req.reason} ({req.clause})",
                               sender=sender_of(req.credential))
@@ -337,7 +337,8 @@ class ClaimUpdates:
     async def reopen(self, payload: Any) -> UpdateAck:
         self._spend("reopen", payload)
         req = parse(Reopen, payload, "reopen")
-        self.s.reopen_request = req
+        self.s.reopen_request, self.s.reopen_sender = req.model_copy(update={"credential": None}), \
+            sender_of(req.credential)
         return self.shell.ack("reopened: awaiting the materials again")
 
     @reopen.validator

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.handover import AppealHandover
     from activities.notifications import NotificationActivities
     from core.rules import authority
+    from core.rules.access import FILE_COMPLAINT
     from core.rules.calendar import due
     from identity.tokens import sender_of
     from models.complaints import (
@@ -48,8 +49,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.credentials import authenticate, spend
     from workflows.shell import LETTER_RETRY, STEADY_RETRY, business_error
 
-FILE_COMPLAINT = "file_complaint"
-"""The action a complaint's start proof is bound to."""
 TIERS = {Role.SUPERVISOR: Role.MANAGER, Role.MANAGER: Role.MANAGER}
 
 
@@ -122,7 +121,7 @@ class ComplaintWorkflow:
         the keys may have rotated and the proof expired: it was checked when the complaint first ran, so its
         sender is read as recorded."""
         try:
-            return authenticate(FILE_COMPLAINT, complaint, any_sender=True)
+            return authenticate(FILE_COMPLAINT, complaint)
         except ApplicationError:
             credential = complaint.get("credential") if isinstance(complaint, dict) else None
             recorded = sender_of(credential) if workflow.unsafe.is_replaying() else None

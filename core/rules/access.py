@@ -26,9 +26,17 @@ NEEDED_ROLES: dict[str, frozenset[str]] = {
 }
 
 
+FILE_COMPLAINT = "file_complaint"
+"""A complaint's start: filed by a channel (for the complainant) or by staff."""
+
+
 def refusal(update: str, sender: Sender, actor: str | None = None, role: str | None = None) -> str | None:
     """Why this sender may not send this update as `actor` in `role`, or None if they may."""
     roles = {r.strip().casefold() for r in sender.roles}
+    if update == FILE_COMPLAINT:
+        if CHANNEL_ROLE in roles or roles & STAFF_ROLES:
+            return None
+        return f"a complaint is filed by a channel or a staff member; {sender.subject}'s roles are {sorted(roles)}"
     if update in CLAIMANT_SIDE:
         if CHANNEL_ROLE not in roles:
             return f"{update} is sent by a channel (a token with the role 'channel'), not by {sender.subject}"
