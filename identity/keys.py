@@ -23,6 +23,7 @@ from jwt.exceptions import PyJWKError, PyJWKSetError
 from config.embedded import UnsafeIdentity, no_identity_problem
 from config.settings import Settings
 from identity import actions, development, key_pairs
+from identity import installed as installed_verifiers
 from identity.tokens import MAX_LIFETIME_SECONDS, KeySource, verify
 from models.contract import Sender
 
@@ -153,13 +154,5 @@ def action_verifier_for(settings: Settings) -> ActionVerifier:
     return ActionVerifier(LocalKeys(action_jwks_path(settings)), settings.action_issuer)
 
 
-_INSTALLED: dict[str, ActionVerifier] = {}
-
-
-def install(task_queue: str, verifier: ActionVerifier) -> None:
-    """Make the verifier the one validators of workflows on this task queue use (before the worker starts)."""
-    _INSTALLED[task_queue] = verifier
-
-
-def installed(task_queue: str) -> ActionVerifier | None:
-    return _INSTALLED.get(task_queue)
+install = installed_verifiers.install
+installed = installed_verifiers.installed

@@ -18,8 +18,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core.rules import access
-    from identity import keys
     from identity.actions import Action, read_unverified
+    from identity.installed import installed
     from identity.tokens import LEEWAY_SECONDS, NotAuthenticated
     from models.contract import ErrorType, Role, Sender
     from workflows.claim_state import refuse
@@ -30,7 +30,7 @@ def authenticate(update: str, payload: Any, actor: str | None = None, role: Role
     """The sender the payload's proof names; refused when it proves nobody, is bound to another action or was
     used already (`spent`), or (unless `any_sender`) when its sender may not send this update as `actor` in
     `role`."""
-    verifier = keys.installed(workflow.info().task_queue)
+    verifier = installed(workflow.info().task_queue)
     if verifier is None:
         raise refuse(f"{update}: this worker holds no keys to verify credentials with", ErrorType.NOT_AUTHENTICATED)
     credential = payload.get("credential") if isinstance(payload, dict) else None
