@@ -89,3 +89,15 @@ async def test_staff_pages_show_beijing_time(claims, tmp_path):
     assert "UTC" not in page, "a staff page shows UTC"
     assert "+00:00" not in signed_in and re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d", signed_in), \
         "the sign-in page shows the session's end as an ISO time in UTC"
+
+
+async def test_staff_see_chinese_pages_for_an_unknown_claim_and_after_signing_in(claims, tmp_path):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=claims.services(tmp_path))),
+                                 base_url="http://pages") as http:
+        http.cookies.set(SESSION_COOKIE, claims.token("sup-1", "supervisor"))
+        missing = await http.get("/app/claims/NO-SUCH-CLAIM")
+        signed_in = await http.get("/sign-in")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html"), missing.text
+    assert "未找到案件" in missing.text and 'href="/app"' in missing.text
+    assert '<a href="/app" id="continue">进入工作台</a>' in signed_in.text, "signed in, the page leads to the workbench"
+    assert "主管" in signed_in.text and "supervisor" not in signed_in.text, "roles are named in Chinese"

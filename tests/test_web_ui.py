@@ -69,8 +69,8 @@ def signed_in_with_token(browser: Browser, stack: Stack, token: str) -> tuple[Br
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{stack.url}/sign-in")
-    page.get_by_label("访问令牌 · Access token").fill(token)
-    page.get_by_role("button", name="登录 · Sign in").click()
+    page.get_by_label("访问令牌").fill(token)
+    page.get_by_role("button", name="登录", exact=True).click()
     return context, page
 
 

@@ -24,7 +24,7 @@ from jinja2 import Environment
 from edge import auth
 from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden
 from edge.services import secure_cookie, services_of
-from web.workbench import when
+from web.workbench import ROLE_NAMES, when
 
 router = APIRouter(tags=["session"], responses=PROBLEM_RESPONSES)
 FLOW_COOKIE = "claims_sign_in"
@@ -32,44 +32,44 @@ CSRF_COOKIE = "claims_form"
 FLOW_SECONDS = 600
 
 PAGE = Environment(autoescape=True).from_string("""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>工作人员登录 · Staff sign-in</title>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>工作人员登录</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 36rem; margin: 3rem auto">
+<body style="font-family: sans-serif; max-width: 36rem; margin: 3rem auto"><main>
 {% if subject %}
-<h1>已登录 · Signed in</h1>
-<p id="signed-in">{{ subject }}（{{ roles }}）已登录，有效至 {{ until }}。Temporal 界面现在可以解密显示理赔数据。</p>
-<p lang="en">Signed in as {{ subject }} until {{ until }}: the Temporal web UI now shows claims decrypted.</p>
-{% if next %}<p><a href="{{ next }}" id="continue">继续 · Continue</a></p>
-<meta http-equiv="refresh" content="0;url={{ next }}">{% endif %}
+<h1>已登录</h1>
+<p id="signed-in">{{ subject }}（{{ roles }}）已登录，有效至 {{ until }}（北京时间）。
+Temporal 界面现在可以解密显示理赔数据；已打开的 Temporal 页面请刷新一次。</p>
+<p><a href="{{ next or '/app' }}" id="continue">{% if next %}继续{% else %}进入工作台{% endif %}</a></p>
+{% if next %}<meta http-equiv="refresh" content="0;url={{ next }}">{% endif %}
 <form method="post" action="/sign-out"><input type="hidden" name="csrf" value="{{ csrf }}">
-<button type="submit">退出 · Sign out</button></form>
+<button type="submit">退出登录</button></form>
 {% else %}
-<h1>工作人员登录 · Staff sign-in</h1>
+<h1>工作人员登录</h1>
 {% if problem %}<p role="alert" id="problem">{{ problem }}</p>{% endif %}
 {% if provider %}
 <p><a href="/sign-in/oidc?next={{ next|urlencode }}" id="sign-in-oidc" style="display:inline-block;
  padding:.6rem 1.2rem;background:#12355b;color:#fff;text-decoration:none;border-radius:.3rem">
-通过统一身份认证登录 · Sign in with the identity provider</a></p>
+通过统一身份认证登录</a></p>
 {% endif %}
 {% if demo_staff %}
-<h2>演示员工 · Demo staff <small>(development issuer only)</small></h2>
+<h2>演示员工 <small>（仅限开发环境）</small></h2>
 <form method="post" action="/sign-in/demo">
 <input type="hidden" name="next" value="{{ next }}"><input type="hidden" name="csrf" value="{{ csrf }}">
 {% for subject, name, roles in demo_staff %}
 <button type="submit" name="subject" value="{{ subject }}" id="demo-{{ subject }}">
-{{ name }} · {{ subject }}（{{ roles|join(", ") }}）</button><br>
+{{ name }} · {{ subject }}（{{ role_names(roles) }}）</button><br>
 {% endfor %}
 </form>
-<h2>或使用访问令牌 · Or an access token</h2>
+<h2>或使用访问令牌</h2>
 {% endif %}
 <form method="post" action="/sign-in">
 <input type="hidden" name="next" value="{{ next }}"><input type="hidden" name="csrf" value="{{ csrf }}">
-<label for="token">访问令牌 · Access token</label><br>
+<label for="token">访问令牌</label><br>
 <textarea id="token" name="token" rows="6" cols="60" required autocomplete="off"></textarea><br>
-<button type="submit" id="sign-in">登录 · Sign in</button>
+<button type="submit" id="sign-in">登录</button>
 </form>
 {% endif %}
-</body></html>""")
+</main></body></html>""")
 
 
 DEMO_STAFF = [
@@ -77,6 +77,10 @@ DEMO_STAFF = [
     ("inv-1", "赵查勘", ("investigator",)), ("desk-1", "陈客服", ("service",)), ("fin-1", "刘财务", ("finance",)),
 ]
 """Who the development issuer offers on the sign-in page (never with a real identity provider)."""
+
+
+def _role_names(roles: Any) -> str:
+    return "、".join(ROLE_NAMES.get(r, r) for r in sorted(roles))
 
 
 def _safe_next(next_: str | None) -> str:
@@ -91,8 +95,9 @@ def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
     demo = DEMO_STAFF if services.demo_tokens is not None else None
     next_ = _safe_next(values.pop("next", None) or request.query_params.get("next"))
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    page = HTMLResponse(PAGE.render(demo_staff=demo, next=next_, provider=services.login is not None, csrf=csrf,
-                                    **values), status_code=status, headers={"Cache-Control": "no-store"})
+    page = HTMLResponse(PAGE.render(role_names=_role_names, demo_staff=demo, next=next_,
+                                    provider=services.login is not None, csrf=csrf, **values),
+                        status_code=status, headers={"Cache-Control": "no-store"})
     page.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure_cookie(request), path="/")
     return page
 
@@ -111,7 +116,7 @@ async def sign_in_page(request: Request) -> HTMLResponse:
     if cookie:
         try:
             caller = auth.verify(request, cookie)
-            return _page(request, subject=caller.sender.subject, roles=", ".join(sorted(caller.roles)),
+            return _page(request, subject=caller.sender.subject, roles=_role_names(caller.roles),
                          until=when(_expiry(cookie)))
         except ProblemError:
             pass  # expired or revoked: sign in again
@@ -191,7 +196,7 @@ def _signed_in(request: Request, token: str, next_: str, follow: str = "") -> Re
     until = _expiry(token)
     target = _safe_next(next_)
     page: Response = RedirectResponse(target, status_code=303) if target else _page(
-        request, subject=caller.sender.subject, roles=", ".join(sorted(caller.roles)),
+        request, subject=caller.sender.subject, roles=_role_names(caller.roles),
         until=when(until), next=follow)
     same_site = services_of(request).session_same_site
     page.set_cookie(auth.SESSION_COOKIE, token, expires=until, httponly=True, samesite=same_site,

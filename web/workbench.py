@@ -55,7 +55,8 @@ RECOVERY_REASON_NAMES = {"advances beyond the amount decided": "预付款超出�
                          "paid on a claim closed withdrawn": "撤案案件已有预付款",
                          "paid on a claim closed closed_incomplete": "材料不全结案案件已有预付款"}
 RECOVERY_STATUS_NAMES = {"open": "追偿中", "recovered": "已收回", "written_off": "已核销", "set_off": "已抵销"}
-ROLE_NAMES = {"system": "系统", "adjuster": "理算员", "supervisor": "主管", "manager": "经理"}
+ROLE_NAMES = {"system": "系统", "adjuster": "理算员", "supervisor": "主管", "manager": "经理", "investigator": "查勘员",
+              "finance": "财务", "service": "客服", "auditor": "审计", "channel": "渠道"}
 DECIDING_ROLES = (c.Role.MANAGER, c.Role.SUPERVISOR, c.Role.ADJUSTER)
 QUEUES = {  # each role's queue: the stages whose work is theirs
     "service": ("registered", "awaiting_documents"), "investigator": ("investigating",),
@@ -159,7 +160,12 @@ async def claim_page(request: Request, claim_id: str, done: str | None = None) -
 
 
 async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 200, **context: Any) -> HTMLResponse:
-    claim = await claim_status_of(services_of(request).client, claim_id)
+    try:
+        claim = await claim_status_of(services_of(request).client, claim_id)
+    except ProblemError as err:
+        if err.problem.status != 404:
+            raise
+        return page(request, "missing.html", caller, status=404, claim_id=claim_id)
     mine = deciding_role(caller)
     rule = None
     if claim.stage == c.Stage.AWAITING_APPROVAL and claim.required_role is not None:
