@@ -101,3 +101,25 @@ async def test_staff_see_chinese_pages_for_an_unknown_claim_and_after_signing_in
     assert "未找到案件" in missing.text and 'href="/app"' in missing.text
     assert '<a href="/app" id="continue">进入工作台</a>' in signed_in.text, "signed in, the page leads to the workbench"
     assert "主管" in signed_in.text and "supervisor" not in signed_in.text, "roles are named in Chinese"
+
+
+async def test_a_spent_code_is_not_offered_for_typing_again(claims, tmp_path):
+    """After the wrong codes that spend it, the page says the code no longer works and offers a new one, without
+    the code box or the 'code sent' notice beside it; a wrong code before that keeps the box."""
+    claim = auto_claim(documents=docs("claim_form", claim_id="x"))
+    await claims.start(claim)
+    await claims.at_stage(claim["claim_id"], "awaiting_documents")
+    cid = claim["claim_id"]
+    lasts = max(0.0, await claims.server_time() - time.time()) + 3600
+    services = claims.services(tmp_path, portal_token=lambda: claims.token("self-service-web", "channel",
+                                                                           ttl_seconds=lasts))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=services)),
+                                 base_url="http://pages") as http:
+        await http.post(f"/c/{cid}/code")
+        right = claims.code_sent(cid, "progress")
+        wrong = f"{(int(right) + 1) % 1000000:06d}"
+        pages = [(await http.post(f"/c/{cid}/verify", data={"code": wrong})).text for _ in range(4)]
+    assert 'id="code"' in pages[0] and 'id="code-sent"' in pages[0], "a wrong code may be typed again"
+    locked = pages[-1]
+    assert "已失效" in locked, locked
+    assert 'id="code"' not in locked and 'id="code-sent"' not in locked, "a spent code is offered for typing again"

@@ -178,8 +178,8 @@ async def verify_code(request: Request, claim_id: str, code: Annotated[str, Form
     if code.strip().isdigit() and len(code.strip()) == 6:
         checked = await run_in_threadpool(check, svc.engine, svc.code_secret, claim_id, c.CodePurpose.PROGRESS,
                                           code.strip(), datetime.now(UTC))
-    if checked != CodeCheck.OK:
-        return _page(request, "claimant_code.html", status=403, claim_id=claim_id, sent=True,
+    if checked != CodeCheck.OK:  # a wrong code may be typed again; a spent, expired or missing one may not
+        return _page(request, "claimant_code.html", status=403, claim_id=claim_id, sent=checked == CodeCheck.WRONG,
                      problem=catalog(_language(request)).gettext(CHECK_PROBLEMS.get(checked, WRONG_CODE)))
     until = int(time.time()) + SESSION_SECONDS
     response = RedirectResponse(f"/c/{claim_id}", status_code=303)
