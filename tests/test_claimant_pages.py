@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -14,7 +16,8 @@ import httpx
 from api.app import create_app
 from edge.auth import SESSION_COOKIE
 from edge.budget import AddressBudget
-from testkit.claims import auto_claim, docs
+from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.waiting import eventually
 
 
 async def test_asking_for_a_progress_code_tells_no_stranger_which_claims_exist(claims, tmp_path):
@@ -123,3 +126,37 @@ async def test_a_spent_code_is_not_offered_for_typing_again(claims, tmp_path):
     locked = pages[-1]
     assert "已失效" in locked, locked
     assert 'id="code"' not in locked and 'id="code-sent"' not in locked, "a spent code is offered for typing again"
+
+
+async def test_the_queue_lists_open_claims_with_the_amount_to_decide_and_the_handler(live, tmp_path):
+    """On the dev server, where the queue reads Temporal's visibility: a claim waiting for approval shows the payout
+    to decide (not the amount claimed) and its handler; a closed claim whose run still waits out its windows is not
+    listed as open. Only these claims' rows are read: other tests' claims share the server."""
+    waiting = auto_claim(policy_number="P-AUTO-002", claimed_amount="15000.00", line_items=[],
+                         documents=docs(*ALL_AUTO_DOCS, claim_id="queue-waiting"))
+    closed = auto_claim(documents=docs("claim_form", claim_id="queue-closed"))
+    for claim in (waiting, closed):
+        await live.start(claim)
+    await live.at_stage(waiting["claim_id"], "awaiting_approval")
+    await live.update(waiting["claim_id"], "assign", {"handler_id": "adj-7", "by": "sup-1"})
+    await live.at_stage(closed["claim_id"], "awaiting_documents")
+    await live.update(closed["claim_id"], "withdraw", {"by": "portal", "reason": "settled"})
+    payout = (await live.wait(waiting["claim_id"], lambda s: s["handler"] == "adj-7", "assigned"))["payout"]["total"]
+
+    async def closed_but_running() -> list[Any]:
+        query = f"WorkflowId = 'claim-{closed['claim_id']}' AND ClaimStage = 'closed' AND ExecutionStatus = 'Running'"
+        return [w async for w in live.client.list_workflows(query)]
+
+    await eventually(closed_but_running, bool, "the withdrawn claim closed, its run still open")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=live.services(tmp_path))),
+                                 base_url="http://pages") as http:
+        http.cookies.set(SESSION_COOKIE, live.token("sup-1", "supervisor"))
+
+        async def row_of_waiting() -> str:
+            page = (await http.get("/app?queue=all")).text
+            found = re.search(rf'<tr[^>]*data-claim="{waiting["claim_id"]}".*?</tr>', page, re.S)
+            assert f'data-claim="{closed["claim_id"]}"' not in page, "a closed claim is listed as open"
+            return found.group(0) if found else ""
+
+        row = await eventually(row_of_waiting, lambda r: "adj-7" in r, "the waiting claim's row with its handler")
+    assert f"待决 ¥{Decimal(payout):,.2f}" in row, row

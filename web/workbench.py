@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -35,7 +36,7 @@ from edge.services import services_of
 from letters.i18n import DOCUMENT_KINDS, catalog
 from models import contract as c
 from models.documents import FIELD_NAMES, FIELDS, READ_KINDS, DocumentReading, DocumentRules
-from models.tables import ClaimDocument
+from models.tables import Claim, ClaimDocument
 from reporting.charts import CHARTS, DRAW_CHARTS, chart_options, charts_json
 from reporting.reports import build_daily_report
 from workflows.claim import ClaimWorkflow
@@ -55,6 +56,8 @@ RECOVERY_REASON_NAMES = {"advances beyond the amount decided": "预付款超出�
                          "paid on a claim closed withdrawn": "撤案案件已有预付款",
                          "paid on a claim closed closed_incomplete": "材料不全结案案件已有预付款"}
 RECOVERY_STATUS_NAMES = {"open": "追偿中", "recovered": "已收回", "written_off": "已核销", "set_off": "已抵销"}
+TYPE_NAMES = {"auto": "车险", "health": "健康险", "property": "财产险"}
+RISK_NAMES = {"low": "低", "medium": "中", "high": "高"}
 ROLE_NAMES = {"system": "系统", "adjuster": "理算员", "supervisor": "主管", "manager": "经理", "investigator": "查勘员",
               "finance": "财务", "service": "客服", "auditor": "审计", "channel": "渠道"}
 DECIDING_ROLES = (c.Role.MANAGER, c.Role.SUPERVISOR, c.Role.ADJUSTER)
@@ -107,7 +110,8 @@ def when(moment: datetime | None) -> str:
 
 templates.env.filters.update(money=money, when=when, local=when)
 templates.env.globals.update(FIELD_NAMES=FIELD_NAMES, DOCUMENT_NAMES=DOCUMENT_NAMES, STAGE_NAMES=STAGE_NAMES,
-                             OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES,
+                             OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES, TYPE_NAMES=TYPE_NAMES,
+                             RISK_NAMES=RISK_NAMES,
                              RECOVERY_STATUS_NAMES=RECOVERY_STATUS_NAMES, RECOVERY_REASON_NAMES=RECOVERY_REASON_NAMES)
 
 
@@ -126,17 +130,33 @@ async def queue(request: Request, stage: str | None = None, overdue: bool = Fals
     chosen = queue if queue in QUEUES or queue == "all" else (mine[0] if mine and stage is None else "all")
     now = datetime.now(UTC)
     services = services_of(request)
-    rows = await claims_matching(services.client, worklist_query(None, None, False, None, now))
+    found = await claims_matching(services.client, worklist_query(None, None, False, None, now))
+    rows = [r for r in found if r["stage"] != c.Stage.CLOSED.value]  # open means open: closed claims wait for
+    # their appeal window in Temporal, not for anyone's work
+    ids = [r["workflow_id"].removeprefix("claim-") for r in rows]
+    facts = await run_in_threadpool(_read_model, services.engine, ids)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["stage"] or "registered"] = counts.get(row["stage"] or "registered", 0) + 1
         row["claim_id"] = row["workflow_id"].removeprefix("claim-")
         row["overdue"] = bool(row["breached"]) or (row["sla_due_at"] is not None and row["sla_due_at"] < now)
+        handler, payout = facts.get(row["claim_id"], (None, None))
+        row["handler"] = handler or row["assigned_to"]
+        row["to_decide"] = payout if row["stage"] == c.Stage.AWAITING_APPROVAL.value else None
     stages = QUEUES.get(chosen or "all")
     shown = [r for r in rows if (stage is None or r["stage"] == stage) and (not overdue or r["overdue"])
              and (stages is None or r["stage"] in stages)]
     return page(request, "queue.html", caller, rows=shown, counts=counts, stage=stage, overdue=overdue,
                 queue=chosen, queues=QUEUE_NAMES, mine=mine)
+
+
+def _read_model(engine: Engine, claim_ids: list[str]) -> dict[str, tuple[str | None, Decimal | None]]:
+    """Each claim's handler and the payout awaiting decision, from the read model."""
+    if not claim_ids:
+        return {}
+    with Session(engine) as session:
+        found = session.exec(select(Claim).where(col(Claim.claim_id).in_(claim_ids))).all()
+    return {row.claim_id: (row.handler, row.payout_amount) for row in found}
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
