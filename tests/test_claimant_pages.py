@@ -160,3 +160,27 @@ async def test_the_queue_lists_open_claims_with_the_amount_to_decide_and_the_han
 
         row = await eventually(row_of_waiting, lambda r: "adj-7" in r, "the waiting claim's row with its handler")
     assert f"待决 ¥{Decimal(payout):,.2f}" in row, row
+
+
+async def test_a_large_or_flagged_claim_is_approved_only_with_a_confirmation_and_a_comment(claims, tmp_path):
+    claim = auto_claim(policy_number="P-AUTO-002", claimed_amount="59500.00", line_items=[],
+                       documents=docs(*ALL_AUTO_DOCS, claim_id="large"))
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.at_stage(cid, "awaiting_approval")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=claims.services(tmp_path))),
+                                 base_url="http://pages") as http:
+        http.cookies.set(SESSION_COOKIE, claims.token("sup-1", "supervisor"))
+        page = (await http.get(f"/app/claims/{cid}")).text
+        assert 'id="confirm-reasons"' in page and "赔付金额达" in page and 'name="confirmed"' in page, page
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        for form in ({"csrf": csrf, "comment": ""}, {"csrf": csrf, "comment": "ok"},
+                     {"csrf": csrf, "comment": "", "confirmed": "yes"}):
+            answer = await http.post(f"/app/claims/{cid}/approve", data=form)
+            assert answer.status_code == 422 and "须勾选确认并填写审批意见" in answer.text, form
+        assert (await claims.status(cid))["approvals"] == [], "an unconfirmed approval reached the claim"
+        done = await http.post(f"/app/claims/{cid}/approve",
+                               data={"csrf": csrf, "comment": "已核对", "confirmed": "yes"})
+        assert done.status_code == 303, done.text
+    status = await claims.wait(cid, lambda s: s["approvals"], "approved")
+    assert status["approvals"][0]["comment"] == "已核对"

@@ -161,8 +161,8 @@ def test_a_supervisor_finds_an_overdue_claim_approves_within_authority_and_is_re
     page.wait_for_url(f"**/app/claims/{within}")
     assert "待审批" in page.inner_text("#stage")
     page.screenshot(path=str(shots / "claim.png"), full_page=True)
-    page.get_by_label("意见").fill("核对无误")
-    page.get_by_role("button", name="批准 Approve").click()
+    page.get_by_label("审批意见").fill("核对无误")
+    page.get_by_role("button", name="批准", exact=True).click()
     page.wait_for_url(f"**/app/claims/{within}?done=approve")
     status = stack.wait(within, lambda s: s["outcome"] == "paid", "paid")
     assert [a["approver_id"] for a in status["approvals"]] == ["sup-1"]
@@ -177,7 +177,10 @@ def test_a_supervisor_finds_an_overdue_claim_approves_within_authority_and_is_re
     stack.wait(beyond, lambda s: s["stage"] == "awaiting_approval", "awaiting approval")
     page.goto(f"{stack.url}/app/claims/{beyond}")
     assert "manager" in page.inner_text("#rule"), "the authority rule is shown before trying"
-    page.get_by_role("button", name="批准 Approve").click()
+    assert "赔付金额达" in page.inner_text("#confirm-reasons"), "a large payout asks for a deliberate approval"
+    page.get_by_label("审批意见").fill("金额较大，已核")
+    page.get_by_label("我已核阅上述提示和材料，确认批准").check()
+    page.get_by_role("button", name="批准", exact=True).click()
     problem = page.get_by_role("alert").inner_text()
     assert "manager" in problem.lower() or "经理" in problem
     page.screenshot(path=str(shots / "refused.png"), full_page=True)

@@ -150,6 +150,26 @@ async def queue(request: Request, stage: str | None = None, overdue: bool = Fals
                 queue=chosen, queues=QUEUE_NAMES, mine=mine)
 
 
+CONFIRM_ABOVE = Decimal("50000")
+"""A payout from this amount up is approved only with a confirmation and a comment, whatever its risk."""
+
+
+def confirmation_reasons(claim: c.ClaimStatus) -> list[str]:
+    """Why approving this claim needs a second, deliberate step (a required comment and a confirmation): a high
+    risk, a flagged document, documents a person has yet to read, or a large payout. Empty when one click will do."""
+    reasons = []
+    if claim.risk is not None and claim.risk.level == "high":
+        reasons.append(f"风险等级高（{claim.risk.score}分）")
+    if claim.risk is not None and any(r.rule in ("reused_document", "invoice_total_mismatch", "reused_invoice")
+                                      for r in claim.risk.reasons):
+        reasons.append("有材料被标记（重复使用或金额不符）")
+    if claim.document_review:
+        reasons.append(f"有{len(claim.document_review)}项材料需人工核阅")
+    if claim.payout is not None and claim.payout.total >= CONFIRM_ABOVE:
+        reasons.append(f"赔付金额达 {money(CONFIRM_ABOVE)} 以上")
+    return reasons
+
+
 def _read_model(engine: Engine, claim_ids: list[str]) -> dict[str, tuple[str | None, Decimal | None]]:
     """Each claim's handler and the payout awaiting decision, from the read model."""
     if not claim_ids:
@@ -195,6 +215,7 @@ async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 
     documents = await run_in_threadpool(_documents_of, services_of(request).engine, claim_id)
     readings = {r["ref"]: DocumentReading.model_validate(r) for r in claim.document_readings}
     return page(request, "claim.html", caller, status=status, claim=claim, rule=rule, role=mine,
+                confirm=confirmation_reasons(claim),
                 csrf=csrf_token(request, caller), documents=documents, readings=readings,
                 reading_fields={kind: FIELDS[layout] for kind, layout in READ_KINDS.items()},
                 min_confidence=DocumentRules().min_confidence, **context)
@@ -261,6 +282,10 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
                             "by": caller.sender.subject}
     if action not in payloads:
         return await _claim(request, caller, claim_id, status=404, problem=f"unknown action {action}")
+    if action == "approve" and (form.get("confirmed") != "yes" or not comment.strip()) and confirmation_reasons(
+            await claim_status_of(services_of(request).client, claim_id)):
+        return await _claim(request, caller, claim_id, status=422,
+                            problem="此案批准前须勾选确认并填写审批意见（见审批栏中的提示）")
     try:
         await send_update(services_of(request), claim_id, ACTIONS[action], payloads[action], caller)
     except ProblemError as err:
