@@ -177,7 +177,16 @@ async def test_a_large_or_flagged_claim_is_approved_only_with_a_confirmation_and
         for form in ({"csrf": csrf, "comment": ""}, {"csrf": csrf, "comment": "ok"},
                      {"csrf": csrf, "comment": "", "confirmed": "yes"}):
             answer = await http.post(f"/app/claims/{cid}/approve", data=form)
-            assert answer.status_code == 422 and "须勾选确认并填写审批意见" in answer.text, form
+            assert (answer.status_code, answer.headers["location"]) == (303, f"/app/claims/{cid}"), \
+                "a refused form is answered with a redirect: reloading the page sends nothing again"
+            shown = await http.get(f"/app/claims/{cid}")
+            assert "须勾选确认并填写审批意见" in shown.text, form
+            again = await http.get(f"/app/claims/{cid}")
+            assert "须勾选确认并填写审批意见" not in again.text, "the refusal is told once"
+        http.cookies.set("claims_refused", "5LuK5aSp6K-36Ie055S1IDQwMA.0123456789abcdef0123456789abcdef")
+        forged = await http.get(f"/app/claims/{cid}")
+        assert "claims_refused=" in forged.request.headers["cookie"], "the forged refusal was not even sent"
+        assert "请致电" not in forged.text, "a refusal the server did not sign is shown"
         assert (await claims.status(cid))["approvals"] == [], "an unconfirmed approval reached the claim"
         done = await http.post(f"/app/claims/{cid}/approve",
                                data={"csrf": csrf, "comment": "已核对", "confirmed": "yes"})

@@ -9,6 +9,7 @@ cookie's SameSite=Strict).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from datetime import UTC, date, datetime
@@ -32,7 +33,7 @@ from edge import auth
 from edge.auth import Caller
 from edge.claims import claim_status_of, send_update
 from edge.problems import ProblemError, not_found
-from edge.services import services_of
+from edge.services import secure_cookie, services_of
 from letters.i18n import DOCUMENT_KINDS, catalog
 from models import contract as c
 from models.documents import FIELD_NAMES, FIELDS, READ_KINDS, DocumentReading, DocumentRules
@@ -196,7 +197,42 @@ async def claim_page(request: Request, claim_id: str, done: str | None = None) -
     """The claim; after an action (`?done=<action>`) a note that it was sent, named from the page's own list of
     actions: an address cannot put words of its own on the page."""
     caller = staff_session(request)
-    return await _claim(request, caller, claim_id, done=DONE.get(done or ""))
+    refused = _flash(request, caller, claim_id)
+    page_ = await _claim(request, caller, claim_id, done=DONE.get(done or ""), problem=refused)
+    if refused is not None:
+        page_.delete_cookie(FLASH_COOKIE, path=f"/app/claims/{claim_id}")
+    return page_
+
+
+FLASH_COOKIE = "claims_refused"
+"""Why the last action on a claim page was refused, for the page the browser is sent back to (Post/Redirect/Get: a
+reload never sends the form again). Signed, so only this server's words are shown."""
+
+
+def _flash_signature(request: Request, caller: Caller, claim_id: str, text: str) -> str:
+    secret: bytes = services_of(request).code_secret
+    material = b"flash:" + caller.token.encode() + b"|" + claim_id.encode() + b"|" + text.encode()
+    return hmac.new(secret, material, hashlib.sha256).hexdigest()[:32]
+
+
+def _refused_redirect(request: Request, caller: Caller, claim_id: str, text: str) -> Response:
+    text = text[:600]
+    response = RedirectResponse(f"/app/claims/{claim_id}", status_code=303)
+    value = base64.urlsafe_b64encode(text.encode()).decode() + "." + _flash_signature(request, caller, claim_id, text)
+    response.set_cookie(FLASH_COOKIE, value, max_age=120, httponly=True, samesite="strict",
+                        secure=secure_cookie(request), path=f"/app/claims/{claim_id}")
+    return response
+
+
+def _flash(request: Request, caller: Caller, claim_id: str) -> str | None:
+    encoded, _, signature = (request.cookies.get(FLASH_COOKIE) or "").partition(".")
+    try:
+        text = base64.urlsafe_b64decode(encoded.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not text or not hmac.compare_digest(signature, _flash_signature(request, caller, claim_id, text)):
+        return None
+    return text
 
 
 async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -284,11 +320,9 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
         return await _claim(request, caller, claim_id, status=404, problem=f"unknown action {action}")
     if action == "approve" and (form.get("confirmed") != "yes" or not comment.strip()) and confirmation_reasons(
             await claim_status_of(services_of(request).client, claim_id)):
-        return await _claim(request, caller, claim_id, status=422,
-                            problem="此案批准前须勾选确认并填写审批意见（见审批栏中的提示）")
+        return _refused_redirect(request, caller, claim_id, "此案批准前须勾选确认并填写审批意见（见审批栏中的提示）")
     try:
         await send_update(services_of(request), claim_id, ACTIONS[action], payloads[action], caller)
     except ProblemError as err:
-        return await _claim(request, caller, claim_id, status=err.problem.status,
-                            problem=err.problem.detail or err.problem.title)
+        return _refused_redirect(request, caller, claim_id, err.problem.detail or err.problem.title)
     return RedirectResponse(f"/app/claims/{claim_id}?done={action}", status_code=303)
