@@ -78,10 +78,13 @@ async def test_no_address_puts_words_of_its_own_into_a_pages_alert(claims, tmp_p
         assert "已批准" in (await http.get(f"/app/claims/{cid}?done=approve")).text
 
 
-async def test_staff_pages_show_beijing_time(claims, tmp_path):
+async def test_staff_pages_show_beijing_time_and_name_events_and_senders(claims, tmp_path):
     claim = auto_claim(documents=docs("claim_form", claim_id="x"))
     await claims.start(claim)
     status = await claims.at_stage(claim["claim_id"], "awaiting_documents")
+    await claims.update(claim["claim_id"], "submit_documents", {"documents": docs("id_card", claim_id="x")})
+    await claims.wait(claim["claim_id"], lambda s: any(t["event"] == "documents_submitted" for t in s["timeline"]),
+                      "the upload on the timeline")
     registered = datetime.fromisoformat(status["timeline"][0]["at"]).astimezone(ZoneInfo("Asia/Shanghai"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=claims.services(tmp_path))),
                                  base_url="http://pages") as http:
@@ -90,6 +93,11 @@ async def test_staff_pages_show_beijing_time(claims, tmp_path):
         signed_in = (await http.get("/sign-in")).text
     assert registered.strftime("%Y-%m-%d %H:%M") in page, "the timeline is not in Beijing time"
     assert "UTC" not in page, "a staff page shows UTC"
+    timeline = re.search(r'<table id="timeline">.*?</table>', page, re.S).group(0)
+    assert "报案登记" in timeline and "进入：" in timeline, "the timeline's events are not named in Chinese"
+    assert "stage:" not in timeline and "notified:" not in timeline and "registered" not in timeline, timeline
+    upload = re.search(r"<tr><td>[^<]*</td><td>收到材料</td>\s*<td>([^<]*)</td>", timeline)
+    assert upload and upload.group(1) == "portal", "a claimant's upload names the channel that sent it, not 'system'"
     assert "+00:00" not in signed_in and re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d", signed_in), \
         "the sign-in page shows the session's end as an ISO time in UTC"
 

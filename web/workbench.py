@@ -57,6 +57,53 @@ RECOVERY_REASON_NAMES = {"advances beyond the amount decided": "预付款超出�
                          "paid on a claim closed withdrawn": "撤案案件已有预付款",
                          "paid on a claim closed closed_incomplete": "材料不全结案案件已有预付款"}
 RECOVERY_STATUS_NAMES = {"open": "追偿中", "recovered": "已收回", "written_off": "已核销", "set_off": "已抵销"}
+LETTER_NAMES = {
+    "acknowledgement": "受理通知", "appeal_received": "申诉受理", "bank_account_changed": "收款账户变更",
+    "bank_details_reminder": "补充账户提醒", "closed_incomplete": "材料不全结案", "decision_denied": "拒赔通知",
+    "decision_partial": "部分赔付通知", "investigation_opened": "调查通知", "missing_materials": "补充材料通知",
+    "payment_failed": "支付失败", "payment_sent": "赔款已支付", "payout_reduced": "赔付调整",
+    "recovery_requested": "追回通知", "reminder": "材料提醒", "survey": "满意度回访", "withdrawn": "撤案通知",
+    "code_progress": "查询验证码", "code_bank_account": "账户变更验证码",
+}
+CLOCK_NAMES = {
+    "documents": "补充材料", "determination": "核定", "investigation": "调查", "approval": "审批", "payment": "支付",
+    "advance_payment": "先行赔付", "bank_details": "收款账户", "denial_notice": "拒赔通知",
+    "appeal_ack": "申诉受理", "appeal_resolution": "申诉处理", "callback": "回访",
+}
+EVENT_NAMES = {
+    "registered": "报案登记", "triaged": "分流", "acknowledged": "已受理", "documents_requested": "一次性告知所需材料",
+    "documents_submitted": "收到材料", "documents_complete": "材料齐全", "documents_overdue": "材料逾期",
+    "document_read": "材料已识别", "document_corrected": "识别结果已更正", "investigation_opened": "启动调查",
+    "investigation_recorded": "调查结论", "risk_rescored": "重新评估风险", "payout_computed": "核定赔付金额",
+    "approved": "批准", "rejected": "拒赔", "decided": "作出理赔决定", "advance_payment": "预付赔款",
+    "advance_approved": "批准预付", "advance_refused": "拒绝预付", "advance_overpaid": "预付超出赔付",
+    "statutory_advance_due": "法定先行赔付到期", "statutory_advance_held": "法定先行赔付暂缓", "paid": "已支付",
+    "payment_failed": "支付失败", "payment_reduced": "支付金额扣减", "withdrawal_requested": "申请撤案",
+    "appeal_received": "收到申诉", "reopened": "重新打开", "escalated": "升级处理", "assigned": "分派经办人",
+    "sla_warning": "时限预警", "sla_breached": "超出时限", "continued_as_new": "流程续接（新运行）",
+    "code_sent": "发送验证码", "bank_account_code_refused": "验证码错误（变更账户）",
+    "bank_account_locked": "账户变更已锁定", "bank_account_released": "账户变更已解锁",
+    "bank_account_updated": "收款账户已变更", "notification_failed": "通知发送失败",
+    "survey_response": "满意度回访", "callback_opened": "安排回访电话", "callback_done": "回访完成",
+    "recovery_opened": "登记应追回款", "recovery_set_off": "追回款抵扣", "recovery_received": "收到追回款",
+    "recovery_written_off": "追回款核销",
+}
+"""The timeline's events as staff read them; `stage:` and `notified:` events are named from the stage or letter."""
+
+
+def event_name(event: str) -> str:
+    kind, _, what = event.partition(":")
+    if kind == "stage" and what:
+        return f"进入：{STAGE_NAMES.get(what, what)}"
+    if kind == "notified" and what:
+        return f"已通知客户：{LETTER_NAMES.get(what, what)}"
+    return EVENT_NAMES.get(event, event)
+
+
+def clock_name(name: str) -> str:
+    return CLOCK_NAMES.get(name, name)
+
+
 TYPE_NAMES = {"auto": "车险", "health": "健康险", "property": "财产险"}
 RISK_NAMES = {"low": "低", "medium": "中", "high": "高"}
 ROLE_NAMES = {"system": "系统", "adjuster": "理算员", "supervisor": "主管", "manager": "经理", "investigator": "查勘员",
@@ -109,7 +156,7 @@ def when(moment: datetime | None) -> str:
     return "—" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-templates.env.filters.update(money=money, when=when, local=when)
+templates.env.filters.update(money=money, when=when, local=when, event_name=event_name, clock_name=clock_name)
 templates.env.globals.update(FIELD_NAMES=FIELD_NAMES, DOCUMENT_NAMES=DOCUMENT_NAMES, STAGE_NAMES=STAGE_NAMES,
                              OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES, TYPE_NAMES=TYPE_NAMES,
                              RISK_NAMES=RISK_NAMES,
