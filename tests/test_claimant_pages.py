@@ -96,6 +96,7 @@ async def test_staff_pages_show_beijing_time_and_name_events_and_senders(claims,
     timeline = re.search(r'<table id="timeline">.*?</table>', page, re.S).group(0)
     assert "报案登记" in timeline and "进入：" in timeline, "the timeline's events are not named in Chinese"
     assert "stage:" not in timeline and "notified:" not in timeline and "registered" not in timeline, timeline
+    assert "车险" in page and "auto" not in re.search(r"<h1>.*?</h1>", page, re.S).group(0)
     upload = re.search(r"<tr><td>[^<]*</td><td>收到材料</td>\s*<td>([^<]*)</td>", timeline)
     assert upload and upload.group(1) == "portal", "a claimant's upload names the channel that sent it, not 'system'"
     assert "+00:00" not in signed_in and re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d", signed_in), \
@@ -201,3 +202,18 @@ async def test_a_large_or_flagged_claim_is_approved_only_with_a_confirmation_and
         assert done.status_code == 303, done.text
     status = await claims.wait(cid, lambda s: s["approvals"], "approved")
     assert status["approvals"][0]["comment"] == "已核对"
+
+
+def test_risk_rules_and_payout_steps_are_named_in_chinese():
+    from core.rules.payout import compute_payout
+    from models.contract import LineItem
+    from web.workbench import RISK_RULE_NAMES, payout_step, risk_rule
+
+    payout = compute_payout(claimed_amount=Decimal("9000"), line_items=[LineItem(description="repair", amount="9000")],
+                            confirmed_amount=None, deductible=Decimal("500"), payout_ratio=Decimal("0.8"),
+                            sum_insured=Decimal("5000"), paid_on_policy=Decimal("0"), advances_paid=Decimal("100"),
+                            clauses={})
+    steps = [payout_step(s.step) for s in payout.basis]
+    assert all(not re.search(r"[A-Za-z]{3,}", s) for s in steps), steps
+    assert "扣除免赔额 500.00" in steps, steps
+    assert risk_rule("reused_document") == RISK_RULE_NAMES["reused_document"] != "reused_document"

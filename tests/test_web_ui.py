@@ -438,6 +438,7 @@ def test_staff_see_what_the_machine_read_beside_the_invoice_and_correct_it(stack
     page.goto(f"{stack.url}/app/claims/{cid}")
     sign_in_as(page, "sup-1")
     page.wait_for_url(f"**/app/claims/{cid}")
+    assert "发票金额不符" in page.inner_text("#risk"), "the flag is named in Chinese"
     assert "4160.00" in page.inner_text("#documents dd[data-field='total']"), "the total read, beside the file"
     page.screenshot(path=str(shots / "claim-document-read.png"), full_page=True)
     page.get_by_label("字段 · field").select_option("total")
@@ -446,7 +447,7 @@ def test_staff_see_what_the_machine_read_beside_the_invoice_and_correct_it(stack
     page.wait_for_selector("#done")
     corrected = page.inner_text("#documents dd[data-field='total']")
     assert "3200.00" in corrected and "sup-1" in corrected, "the correction, with who made it"
-    assert "invoice_total_mismatch" not in page.inner_text("#risk"), "its points went with the mismatch"
+    assert "发票金额不符" not in page.inner_text("#risk"), "its points went with the mismatch"
     staff.close()
 
 

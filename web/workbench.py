@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -91,6 +92,34 @@ EVENT_NAMES = {
 """The timeline's events as staff read them; `stage:` and `notified:` events are named from the stage or letter."""
 
 
+RISK_RULE_NAMES = {
+    "frequent_claims": "短期内多次报案", "high_claim": "金额较大", "id_name_mismatch": "身份证姓名不符",
+    "late_report": "报案迟延", "new_policy": "新保单出险", "reused_document": "材料被其他案件使用过",
+    "document_date_before_incident": "材料日期早于出险", "document_date_outside_policy": "材料日期不在保险期间",
+    "invoice_total_mismatch": "发票金额不符", "reused_invoice": "发票被其他案件使用过",
+}
+PAYOUT_STEPS = [  # the payout computation's steps, by how each begins, as staff read them
+    ("agreed on appeal review", "申诉复核议定金额"), ("assessed loss (amount claimed)", "核定损失（按索赔金额）"),
+    ("assessed loss (confirmed by investigation)", "核定损失（调查确认）"), ("assessed loss", "核定损失（按费用明细）"),
+    ("capped at", "以剩余保险金额为限"), ("limited to the amount claimed", "不超过索赔金额"),
+    ("less advance payments", "扣除已预付赔款"), ("less deductible", "扣除免赔额"),
+    ("times payout ratio", "乘以赔付比例"),
+]
+
+
+def risk_rule(rule: str) -> str:
+    return RISK_RULE_NAMES.get(rule, rule)
+
+
+def payout_step(step: str) -> str:
+    """A step of the payout's basis in Chinese, with the figure it ends on (the deductible, the ratio, the cap)."""
+    name = next((name for start, name in PAYOUT_STEPS if step.startswith(start)), None)
+    if name is None:
+        return step
+    figure = re.search(r"\d[\d,]*(?:\.\d+)?$", step)
+    return f"{name} {figure.group(0)}" if figure else name
+
+
 def event_name(event: str) -> str:
     kind, _, what = event.partition(":")
     if kind == "stage" and what:
@@ -156,7 +185,8 @@ def when(moment: datetime | None) -> str:
     return "—" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-templates.env.filters.update(money=money, when=when, local=when, event_name=event_name, clock_name=clock_name)
+templates.env.filters.update(money=money, when=when, local=when, event_name=event_name, clock_name=clock_name,
+                             risk_rule=risk_rule, payout_step=payout_step)
 templates.env.globals.update(FIELD_NAMES=FIELD_NAMES, DOCUMENT_NAMES=DOCUMENT_NAMES, STAGE_NAMES=STAGE_NAMES,
                              OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES, TYPE_NAMES=TYPE_NAMES,
                              RISK_NAMES=RISK_NAMES,
