@@ -217,3 +217,24 @@ def test_risk_rules_and_payout_steps_are_named_in_chinese():
     assert all(not re.search(r"[A-Za-z]{3,}", s) for s in steps), steps
     assert "扣除免赔额 500.00" in steps, steps
     assert risk_rule("reused_document") == RISK_RULE_NAMES["reused_document"] != "reused_document"
+
+
+async def test_the_claim_page_opens_with_a_summary_and_shows_the_investigators_findings(claims, tmp_path):
+    claim = auto_claim(policy_number="P-AUTO-002", claimed_amount="150000.00", incident={"injuries": True},
+                       line_items=[{"description": "repair", "amount": "150000.00"}],
+                       documents=docs(*ALL_AUTO_DOCS, claim_id="summary"))
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    await claims.at_stage(cid, "investigating")
+    await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "现场照片与报案一致",
+                                                      "confirmed_amount": "120000.00", "fraud_suspected": False})
+    await claims.at_stage(cid, "awaiting_approval")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=claims.services(tmp_path))),
+                                 base_url="http://pages") as http:
+        http.cookies.set(SESSION_COOKIE, claims.token("sup-1", "supervisor"))
+        page = (await http.get(f"/app/claims/{cid}")).text
+    summary = re.search(r'<div id="summary".*?</div>', page, re.S).group(0)
+    assert "P-AUTO-002" in summary and "索赔金额 ¥150,000.00" in summary and "待决赔付" in summary, summary
+    assert "出险时间 20" in summary and "未分派" in summary, summary
+    findings = re.search(r'<section id="investigation">.*?</section>', page, re.S).group(0)
+    assert "inv-1" in findings and "现场照片与报案一致" in findings and "¥120,000.00" in findings, findings

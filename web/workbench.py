@@ -326,12 +326,19 @@ async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 
             rule = (f"此案需{ROLE_NAMES[claim.required_role.value]}审批，您的角色无此权限 · needs a "
                     f"{claim.required_role.value}'s approval; yours is {mine.value if mine else 'none'}")
     documents = await run_in_threadpool(_documents_of, services_of(request).engine, claim_id)
+    summary = await run_in_threadpool(_summary_of, services_of(request).engine, claim_id)
     readings = {r["ref"]: DocumentReading.model_validate(r) for r in claim.document_readings}
     return page(request, "claim.html", caller, status=status, claim=claim, rule=rule, role=mine,
-                confirm=confirmation_reasons(claim),
+                confirm=confirmation_reasons(claim), summary=summary,
                 csrf=csrf_token(request, caller), documents=documents, readings=readings,
                 reading_fields={kind: FIELDS[layout] for kind, layout in READ_KINDS.items()},
                 min_confidence=DocumentRules().min_confidence, **context)
+
+
+def _summary_of(engine: Engine, claim_id: str) -> Claim | None:
+    """The claim's read model: policy, period, incident date, amounts, for the page's summary."""
+    with Session(engine) as session:
+        return session.get(Claim, claim_id)
 
 
 def _documents_of(engine: Engine, claim_id: str) -> list[ClaimDocument]:
