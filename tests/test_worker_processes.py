@@ -40,11 +40,13 @@ def database_url(engine: Engine) -> str:
 @pytest.fixture
 def process_env(any_engine: Engine, fast_clock: Settings, tmp_path: Path) -> dict[str, str]:
     """Worker processes as production runs them: no development issuer (they refuse it beside PostgreSQL or a
-    Temporal server they did not start) and none needed, since they verify action proofs."""
+    Temporal server they did not start) and none needed, since they verify action proofs; SMS through a gateway
+    adapter, since the outbox folder is the embedded demo's only."""
     return {**{k: v for k, v in os.environ.items() if k != "CLAIMS_DEV_ISSUER"},
             "DATABASE_URL": database_url(any_engine), "CLAIMS_VAR_DIR": str(tmp_path / "var"),
             "CLAIMS_SLA_PROFILE": "demo", "CLAIMS_RULES_FILE": str(fast_clock.rules_file),
-            "CLAIMS_LOG_FORMAT": "json", "CLAIMS_ENCRYPTION_KEYS": TEST_KEYS}
+            "CLAIMS_LOG_FORMAT": "json", "CLAIMS_ENCRYPTION_KEYS": TEST_KEYS,
+            "CLAIMS_MESSAGE_GATEWAY": "testkit.messages:AcceptingGateway"}
 
 
 @pytest.fixture
