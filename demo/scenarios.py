@@ -419,13 +419,20 @@ async def _run_demo(settings: Settings) -> None:
     upgrade(engine)  # `make demo` has run `starter.py db upgrade`; this covers `starter.py demo` alone
     policies = [PolicyTerms.model_validate(p)
                 for p in json.loads((SAMPLES / "policies.json").read_text(encoding="utf-8"))]
-    load_policies(engine, policies)
-    client = await connect(settings)
     prefix = "D" + datetime.now(UTC).strftime("%m%d%H%M%S")
+    # The samples' policies as they are (for the README's examples), and a copy of each for this run's claims: a
+    # run's payments count against the sum insured of the policies it used, so every run starts from a whole one.
+    load_policies(engine, [*policies, *(p.model_copy(update={"policy_number": f"{p.policy_number}-{prefix}"})
+                                        for p in policies)])
+    client = await connect(settings)
     print(f"SLA profile: {settings.sla_profile}; Temporal: {settings.temporal_address or 'embedded dev server'}; "
           f"database: {engine.url.render_as_string()}")
     async with build_worker(client, settings, engine), build_ocr_worker(client, settings):
-        rows = await asyncio.gather(*(play(client, s, settings) for s in scenarios(prefix, store_for(settings))))
+        runs = scenarios(prefix, store_for(settings))
+        for scenario in runs:
+            if isinstance(scenario.claim.get("policy_number"), str):
+                scenario.claim["policy_number"] = f"{scenario.claim['policy_number']}-{prefix}"
+        rows = await asyncio.gather(*(play(client, s, settings) for s in runs))
     print_table(list(rows))
     today = datetime.now(ZoneInfo(settings.report_timezone)).date()
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
