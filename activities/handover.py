@@ -23,7 +23,7 @@ from identity import development
 from identity.exchange import ExchangeRefused, proof_for
 from identity.keys import signer_for
 from identity.portal import CHANNEL_SUBJECT, portal_token
-from models.contract import APPEAL_UPDATE, ErrorType, Sender, workflow_id_for
+from models.contract import APPEAL_UPDATE, ErrorType, workflow_id_for
 from models.messages import HandOverAppeal
 
 log = structlog.get_logger(__name__)
@@ -41,7 +41,7 @@ class AppealHandover:
         if self.settings.uses_development_issuer:
             # Issued at the server's time of this attempt, which the claim's workflow checks proofs against.
             issued = activity.info().current_attempt_scheduled_time.timestamp()
-            sender = Sender(issuer=development.ISSUER, subject=CHANNEL_SUBJECT, roles=["channel"])
+            sender = development.vouched(CHANNEL_SUBJECT, ["channel"])
             return signer_for(self.settings).credential(sender, workflow_id, APPEAL_UPDATE, payload, issued_at=issued)
         if self._token is None:
             raise ApplicationError("no channel credential to send the appeal with: set CLAIMS_PORTAL_TOKEN_URL, "

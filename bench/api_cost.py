@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from config.encryption import converter_for  # noqa: E402
 from identity import development  # noqa: E402
 from identity.keys import signer_for, verifier_for  # noqa: E402
-from models.contract import WORKFLOW_TYPE, Sender, workflow_id_for  # noqa: E402
+from models.contract import WORKFLOW_TYPE, workflow_id_for  # noqa: E402
 from testkit.api_stack import Stack, start_stack, stop_stack  # noqa: E402
 from testkit.claims import auto_claim, docs  # noqa: E402
 
@@ -61,7 +61,7 @@ async def measure(stack: Stack, n: int) -> dict[str, list[float]]:
     client = await Client.connect(f"127.0.0.1:{stack.env['CLAIMS_EMBEDDED_PORT']}",
                                   data_converter=converter_for(stack.settings))
     signer = signer_for(stack.settings)
-    channel = Sender(issuer=development.ISSUER, subject="portal", roles=["channel"])
+    channel = development.vouched("portal", ["channel"])
     queue = stack.env["CLAIMS_TASK_QUEUE"]
     portal = stack.token("portal", "channel")
     tag = uuid.uuid4().hex[:6]

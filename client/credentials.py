@@ -45,14 +45,14 @@ def development_sender(update: str, payload: dict[str, Any]) -> Sender:
     from identity import development
 
     subject, roles = development.sender_for(update, payload)
-    return Sender(issuer=development.ISSUER, subject=subject, roles=roles)
+    return development.vouched(subject, roles)
 
 
 def development_channel(subject: str) -> Sender:
     """A channel (the call centre, the app) as the development issuer would vouch for it."""
     from identity import development
 
-    return Sender(issuer=development.ISSUER, subject=subject, roles=["channel"])
+    return development.vouched(subject, ["channel"])
 
 
 def exchanged(settings: Settings, token: str, workflow_id: str, update: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from identity import key_pairs
+from models.contract import Sender
 
 ISSUER = "urn:claims:development-issuer"
 ALGORITHM = key_pairs.ALGORITHM
@@ -56,6 +57,12 @@ CHANNEL_UPDATES = frozenset({"submit_documents", "withdraw", "appeal", "update_b
                              "survey_response"})
 DEFAULT_CHANNEL = "portal"
 _ACTOR_FIELDS = ("approver_id", "investigator_id", "by")
+
+
+def vouched(subject: str, roles: Sequence[str]) -> Sender:
+    """A sender as the development issuer vouches for them: what the command line, the demo and the tests sign
+    action proofs for."""
+    return Sender(issuer=ISSUER, subject=subject, roles=list(roles))
 
 
 def sender_for(update: str, payload: Any) -> tuple[str, list[str]]:

@@ -27,7 +27,7 @@ from config.settings import Settings
 from documents.store import FolderStore
 from edge.services import Services
 from identity import development, keys
-from models.contract import WORKFLOW_TYPE, Sender, workflow_id_for
+from models.contract import WORKFLOW_TYPE, workflow_id_for
 from models.tables import GatewayTransfer, Notification, Payment
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 from testkit.waiting import STATE_DEADLINE, eventually
@@ -82,8 +82,8 @@ class Claims:
         if subject is None:
             subject, named = development.sender_for(name, payload)
             roles = tuple(named)
-        sender = Sender(issuer=development.ISSUER, subject=subject, roles=list(roles))
-        return keys.signer_for(self.settings).credential(sender, workflow_id, name, payload, issued_at=issued_at)
+        return keys.signer_for(self.settings).credential(development.vouched(subject, roles), workflow_id, name,
+                                                         payload, issued_at=issued_at)
 
     async def server_time(self) -> float:
         """The server's clock: the time-skipping server's runs ahead of the wall clock (years, in long tests),

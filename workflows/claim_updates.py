@@ -103,7 +103,7 @@ class ClaimUpdates:
 
     def _spend(self, update: str, payload: Any) -> None:
         """The handler's first step: the proof, once accepted, is never accepted again on this claim."""
-        spend(update, payload.get("credential") if isinstance(payload, dict) else None, self.s.proofs)
+        spend(update, payload, self.s.proofs)
 
     # ================================================================== claimant's side
 

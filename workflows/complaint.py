@@ -321,7 +321,7 @@ class ComplaintWorkflow:
 
     def _spend(self, update: str, payload: Any) -> None:
         """The handler's first step: the proof, once accepted, is never accepted again on this complaint."""
-        spend(update, payload.get("credential") if isinstance(payload, dict) else None, self._state().proofs)
+        spend(update, payload, self._state().proofs)
 
     def _state(self) -> ComplaintState:
         if self.s is None:

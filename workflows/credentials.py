@@ -47,11 +47,11 @@ def authenticate(update: str, payload: Any, actor: str | None = None, role: Role
     return sender
 
 
-def spend(update: str, credential: str | None, spent: MutableMapping[str, datetime]) -> None:
+def spend(update: str, payload: Any, spent: MutableMapping[str, datetime]) -> None:
     """Keep the proof's id, so it is never accepted again on this workflow; refuse one spent already (two updates
     with one proof, both validated before either handler ran). Ids of proofs past their expiry are dropped: an
     expired proof is refused anyway. Bearer tokens in older histories are not proofs and are not kept."""
-    claims = read_unverified(credential)
+    claims = read_unverified(payload.get("credential") if isinstance(payload, dict) else None)
     if claims is None or not isinstance(claims.get("jti"), str):
         return
     if claims["jti"] in spent:
