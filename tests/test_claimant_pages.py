@@ -207,7 +207,7 @@ async def test_a_large_or_flagged_claim_is_approved_only_with_a_confirmation_and
 def test_risk_rules_and_payout_steps_are_named_in_chinese():
     from core.rules.payout import compute_payout
     from models.contract import LineItem
-    from web.workbench import RISK_RULE_NAMES, payout_step, risk_rule
+    from web.names import RISK_RULE_NAMES, payout_step, risk_rule
 
     payout = compute_payout(claimed_amount=Decimal("9000"), line_items=[LineItem(description="repair", amount="9000")],
                             confirmed_amount=None, deductible=Decimal("500"), payout_ratio=Decimal("0.8"),

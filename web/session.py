@@ -24,7 +24,7 @@ from jinja2 import Environment
 from edge import auth
 from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden
 from edge.services import secure_cookie, services_of
-from web.workbench import ROLE_NAMES, when
+from web.names import ROLE_NAMES, when
 
 router = APIRouter(tags=["session"], responses=PROBLEM_RESPONSES)
 FLOW_COOKIE = "claims_sign_in"
