@@ -22,6 +22,7 @@ from config.settings import PROJECT_ROOT, Settings
 from models.contract import WORKFLOW_TYPE, workflow_id_for
 from testkit.claims import auto_claim
 from testkit.harness import queue_name
+from testkit.waiting import STATE_DEADLINE
 from testkit.world import POSTGRES_URL, TEST_KEYS
 
 pytestmark = pytest.mark.devserver
@@ -70,7 +71,9 @@ def two_workers(dev_env: WorkflowEnvironment, process_env: dict[str, str],
             proc.kill()
 
 
-async def wait_until_running(procs: list[subprocess.Popen[bytes]], logs: list[Path], seconds: float = 20) -> None:
+async def wait_until_running(procs: list[subprocess.Popen[bytes]], logs: list[Path],
+                             seconds: float = STATE_DEADLINE) -> None:
+    """Until both workers say they started: a process that exits fails at once; a busy machine only takes longer."""
     deadline = time.monotonic() + seconds
     while not all("worker started" in log.read_text() for log in logs):
         for proc, log in zip(procs, logs, strict=True):
