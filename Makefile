@@ -32,7 +32,7 @@ $(CHROMIUM) $(CJK_FONT) $(LIBGL):
 demo: $(STAMP) $(CJK_FONT) $(LIBGL)
 	@mkdir -p var
 	$(BIN)/python starter.py db upgrade 2>>var/demo.log
-	CLAIMS_DEV_ISSUER=true CLAIMS_SLA_PROFILE=$${CLAIMS_SLA_PROFILE:-demo} $(BIN)/python starter.py demo 2>>var/demo.log
+	CLAIMS_DEV_ISSUER=true CLAIMS_SLA_PROFILE=$${CLAIMS_SLA_PROFILE:-demo} CLAIMS_HOTLINE=$${CLAIMS_HOTLINE:-400-000-0000} $(BIN)/python starter.py demo 2>>var/demo.log
 
 ## test: the whole suite (time-skipping server, dev server, SQLite and PostgreSQL)
 test: $(STAMP) $(CHROMIUM) $(CJK_FONT) $(LIBGL)

@@ -38,7 +38,7 @@ async def build_services(settings: Settings) -> Services:
                     portal_token=portal_token(settings), report_timezone=settings.report_timezone,
                     login=login_for(settings, secret),
                     secure_cookies=settings.progress_base_url.startswith("https://"),
-                    codec_roles=frozenset(settings.codec_roles), signer=signer_for(settings))
+                    codec_roles=frozenset(settings.codec_roles), signer=signer_for(settings), hotline=settings.hotline)
 
 
 def demo_tokens(settings: Settings) -> Callable[[str, tuple[str, ...]], str] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
@@ -14,16 +14,19 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from models import search_attributes as sa
 from models.contract import WORKFLOW_TYPE, ClaimInput, ClaimResult, ClaimStatus, ErrorType, workflow_id_for
+from models.messages import EndedClaimCode
 from workflows.claim import ClaimWorkflow
+from workflows.ended_claim_code import EndedClaimCodeWorkflow, ended_code_workflow_id
 
 R = TypeVar("R")
 UpdateMethod = UpdateMethodMultiParam[[Any, Any], Awaitable[R]]
@@ -242,3 +245,27 @@ async def claims_matching(client: Client, query: str) -> list[dict[str, Any]]:
     far = datetime.max.replace(tzinfo=UTC)
     rows.sort(key=lambda r: r["sla_due_at"] or far)
     return rows
+
+
+async def ended_claim_code(client: Client, task_queue: str, request: EndedClaimCode) -> None:
+    """Run the ended claim's progress-code workflow for this request (its proof bound to that workflow), one at a
+    time per claim; `Refused` with the reason when no code went out (too soon, too many, another under way)."""
+    workflow_id = ended_code_workflow_id(request.claim_id)
+    try:
+        await client.execute_workflow(
+            EndedClaimCodeWorkflow.run, request, id=workflow_id, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL, id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            execution_timeout=timedelta(minutes=2))
+    except WorkflowAlreadyStartedError:
+        raise Refused(f"a progress code for claim {request.claim_id} is being sent already") from None
+    except WorkflowFailureError as err:
+        cause = err.cause.cause if isinstance(err.cause, ActivityError) else err.cause
+        raise Refused(str(cause)) from None
+
+
+async def code_destination(client: Client, claim_id: str) -> str | None:
+    """Where the claim's codes go, masked (****5678); None when there is no such claim, or it cannot say."""
+    try:
+        return await client.get_workflow_handle(workflow_id_for(claim_id)).query(ClaimWorkflow.code_destination)
+    except (RPCError, WorkflowQueryFailedError):
+        return None

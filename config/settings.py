@@ -81,6 +81,8 @@ class Settings(BaseSettings):
 
     # Reports and digests: the day a daily report covers is a day in this timezone.
     report_timezone: str = Field(default="Asia/Shanghai", alias="CLAIMS_REPORT_TIMEZONE")
+    # The service line the claimant pages offer as a tel: link (400-000-0000 in the demo); unset, they name none.
+    hotline: str | None = Field(default=None, alias="CLAIMS_HOTLINE", pattern=r"^\+?[0-9][0-9 -]{2,19}$")
     digest_horizon_hours: int = Field(default=24, alias="CLAIMS_DIGEST_HORIZON_HOURS")
 
     # Identity: the OpenID Connect issuer whose tokens the API trusts. The development issuer (signing key made

@@ -42,3 +42,12 @@ def check(engine: Engine, secret: bytes, claim_id: str, purpose: CodePurpose, gi
             session.add(row)
         session.commit()
         return CodeCheck.OK
+
+
+def tries_left(engine: Engine, claim_id: str, purpose: CodePurpose) -> int:
+    """The wrong tries the claim's latest code of this purpose still allows (none when there is no code)."""
+    with Session(engine) as session:
+        row = session.exec(select(VerificationCode).where(
+            VerificationCode.claim_id == claim_id, VerificationCode.purpose == purpose.value)
+            .order_by(col(VerificationCode.sequence).desc()).limit(1)).first()
+    return 0 if row is None else max(0, codes.MAX_WRONG_TRIES - row.wrong_tries)

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from client import claims as claim_client
-from client.claims import Ended, NoSuchWorkflow, NotRegistered, UpdateMethod, UpdateRefused, update_name
+from client.claims import Ended, NoSuchWorkflow, NotRegistered, Refused, UpdateMethod, UpdateRefused, update_name
 from documents.pages import refuse_oversized
 from documents.store import DocumentRejected, check_upload
 from edge.auth import Caller
@@ -19,7 +19,10 @@ from edge.services import Services
 from edge.views import StoredUpload
 from models import contract as c
 from models.contract import workflow_id_for
+from models.messages import EndedClaimCode
 from workflows.claim import ClaimWorkflow
+from workflows.ended_claim_code import REQUEST as ENDED_REQUEST
+from workflows.ended_claim_code import ended_code_workflow_id
 
 R = TypeVar("R")
 
@@ -49,6 +52,30 @@ async def send_update(svc: Services, claim_id: str, update: UpdateMethod[R], pay
         raise refused(c.ErrorType.NOT_ALLOWED, f"{update_name(update)}: claim {claim_id} has ended") from None
     except NoSuchWorkflow:
         raise not_found(f"claim {claim_id} does not exist") from None
+
+
+async def request_progress_code(svc: Services, claim_id: str, caller: Caller) -> str | None:
+    """Ask the claim to send a progress code to the contact on file; a claim whose workflow has ended sends it
+    through a workflow of its own (workflows/ended_claim_code.py), so a paid, rejected or withdrawn claim's page
+    opens as any other. Where the code went, masked (****5678); None when the claim does not exist. A code
+    refused (one a minute, five a day) is logged, and the answer is the same."""
+    payload = {"purpose": c.CodePurpose.PROGRESS.value}
+    sent = svc.signer.credential(caller.sender, workflow_id_for(claim_id), update_name(ClaimWorkflow.request_code),
+                                 payload)
+    try:
+        await claim_client.send_update(svc.client, claim_id, ClaimWorkflow.request_code, sent)
+    except Ended:
+        request = svc.signer.credential(caller.sender, ended_code_workflow_id(claim_id), ENDED_REQUEST,
+                                        {"claim_id": claim_id})
+        try:
+            await claim_client.ended_claim_code(svc.client, svc.task_queue, EndedClaimCode.model_validate(request))
+        except Refused as err:
+            log.info("progress code not sent", claim_id=claim_id, reason=str(err))
+    except NoSuchWorkflow:
+        return None
+    except UpdateRefused as err:
+        log.info("progress code not sent", claim_id=claim_id, type=err.type, reason=err.reason)
+    return await claim_client.code_destination(svc.client, claim_id)
 
 
 async def store_and_submit(svc: Services, claim_id: str, kind: str, content: bytes,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,6 +62,14 @@ class BodyLimit:
 
 
 async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+    path: str = scope["path"]
+    parts = path.split("/")
+    if len(parts) >= 4 and parts[1] == "c":  # a claimant page's form: back to the page, which says so in words
+        await send({"type": "http.response.start", "status": 303,
+                    "headers": [(b"location", f"/c/{quote(parts[2], safe='')}?problem=file_size".encode()),
+                                (b"content-length", b"0"), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": b""})
+        return
     body: dict[str, Any] = {"type": TYPE_BASE + "content-too-large", "title": "Content too large", "status": 413,
                             "detail": f"the request body is larger than {limit} bytes", "instance": scope["path"]}
     payload = json.dumps(body).encode()

@@ -28,7 +28,7 @@ class Services:
                  login: Login | None = None, secure_cookies: bool = False,
                  code_budget: AddressBudget | None = None,
                  codec_roles: frozenset[str] = frozenset({"auditor", "supervisor", "manager"}),
-                 signer: ActionSigner | None = None) -> None:
+                 signer: ActionSigner | None = None, hotline: str | None = None) -> None:
         self.client = client
         self.engine = engine
         self.store = store
@@ -52,6 +52,8 @@ class Services:
         """Signs the action proof each update carries, for a caller whose token was verified (identity/actions.py)."""
         self.codec_roles = codec_roles
         """The staff roles that may read decrypted histories through the codec server."""
+        self.hotline = hotline
+        """The service line the claimant pages offer as a tel: link (CLAIMS_HOTLINE); None names none."""
         """Progress codes one address may ask for in an hour on the claimant pages, whatever the claims."""
         """Cookies only over HTTPS: the public address is https (behind a TLS proxy the app itself may see http)."""
         """The staff sign-in by the identity provider's authorization-code flow (identity/oidc.py)."""

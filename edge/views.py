@@ -57,6 +57,46 @@ class PaymentView(BaseModel):
     paid_at: datetime
 
 
+class ProgressStep(BaseModel):
+    """One step of the claim as its claimant sees it: a stage it went through (with when it got there), the one
+    it is at, or one still to come. A closing step carries the outcome it closed with."""
+
+    stage: Stage
+    state: Literal["done", "current", "todo"]
+    at: datetime | None = None
+    outcome: Outcome | None = None
+
+
+AHEAD = (Stage.ADJUSTING, Stage.AWAITING_APPROVAL, Stage.PAYING, Stage.CLOSED)
+"""The stages still to come, in order, for a claim not yet closed (documents and investigation are shown only when
+a claim goes through them)."""
+
+
+def progress_steps(status: ClaimStatus) -> list[ProgressStep]:
+    """The stages the claim went through, in order and dated, from its timeline (an appeal or a reopening shows
+    the stages it went through again), then the ones still to come. True on every path: a claim denied, withdrawn
+    or closed incomplete never shows a payment step it did not reach."""
+    went = [ProgressStep(stage=Stage.REGISTERED, state="done", at=status.registered_at)]
+    closes = [t for t in status.timeline if t.event == "stage:closed"]
+    for entry in status.timeline:
+        if not entry.event.startswith("stage:"):
+            continue
+        try:
+            stage = Stage(entry.event.removeprefix("stage:"))
+        except ValueError:
+            continue
+        if went and went[-1].stage == stage:
+            continue
+        final = stage == Stage.CLOSED and entry is closes[-1]
+        went.append(ProgressStep(stage=stage, state="done", at=entry.at,
+                                 outcome=status.outcome if final else None))
+    if status.stage == Stage.CLOSED:
+        return went
+    went[-1] = went[-1].model_copy(update={"state": "current"})
+    ahead = AHEAD[AHEAD.index(status.stage) + 1:] if status.stage in AHEAD else AHEAD
+    return [*went, *(ProgressStep(stage=stage, state="todo") for stage in ahead)]
+
+
 class ClaimProgress(BaseModel):
     """What a claimant may see of their claim: no staff notes, no risk reasons, no other person's name."""
 
@@ -75,6 +115,9 @@ class ClaimProgress(BaseModel):
     survey_until: datetime | None = None
     """The survey may be answered until then (it was sent, and is not answered yet)."""
     survey_score: int | None = None
+    appeal_until: datetime | None = None
+    """The decision may be appealed until then (a denial or a partial payment, not appealed yet)."""
+    steps: list[ProgressStep] = Field(default_factory=list)
 
     @classmethod
     def of(cls, status: ClaimStatus) -> ClaimProgress:
@@ -91,7 +134,7 @@ class ClaimProgress(BaseModel):
                       for p in status.payments],
             paid_amount=sum((p.amount for p in status.payments), Decimal("0")),
             registered_at=status.registered_at, closed_at=status.closed_at, survey_until=status.survey_until,
-            survey_score=status.survey_score)
+            survey_score=status.survey_score, appeal_until=status.appeal_until, steps=progress_steps(status))
 
 
 class WorkItem(BaseModel):

@@ -24,6 +24,25 @@ DIGITS = 6
 VALID_MINUTES = 10
 MAX_WRONG_TRIES = 3
 """Wrong tries a code (and a claim's bank-account change) allows before it is locked."""
+RESEND_SECONDS = 60
+"""The least time between two codes of one purpose on a claim."""
+CODES_PER_DAY = 5
+"""The most codes of one purpose a claim sends in 24 hours for one sender (the self-service page, the call centre,
+the app): a bound on messages to the claimant and on the history. Each sender has a budget of its own, so
+strangers asking through the anonymous page cannot spend the call centre's; a supervisor's release starts the
+bank-account budgets afresh. An ended claim's progress codes (workflows/ended_claim_code.py) share one budget."""
+
+
+def masked(phone: str | None, email: str | None) -> str:
+    """Where a code went, as a page may name it: a phone by its last four digits (****5678), an e-mail
+    by its first letter and domain (z***@example.com): enough for the claimant to know it, too little to reach them."""
+    if phone:
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        return f"****{digits[-4:]}" if len(digits) >= 8 else "****"
+    if email and "@" in email:
+        name, _, domain = email.partition("@")
+        return f"{name[:1]}***@{domain}"
+    return "****"
 
 
 def derive(secret: bytes, claim_id: str, purpose: str, sequence: int) -> str:

@@ -43,6 +43,9 @@ from models.fields import (
 )
 
 WORKFLOW_TYPE = "ClaimWorkflow"
+CONTACT_QUERY = "claimant_contact"
+"""The claim's query for the claimant's contact on file, by its name: what an ended claim's code is sent to
+(activities/ended_claims.py names it so, below the workflows)."""
 APPEAL_UPDATE = "appeal"
 """The claim's appeal update, by its name: what a complaint's handover sends (activities name it so, below the
 workflows), and what the workflow registers its handler under."""
@@ -485,6 +488,8 @@ class ClaimStatus(Message):
     survey_score: int | None = None
     """The claimant's survey score, once given."""
     survey_until: datetime | None = None
+    appeal_until: datetime | None = None
+    """The decision may be appealed until then (a denial or a partial payment, not appealed yet)."""
     document_readings: list[dict[str, Any]] = Field(default_factory=list)
     """What machine reading found in each uploaded document: ref, kind, readable, fields {name: {value,
     confidence, corrected_by}} (models/documents.py)."""

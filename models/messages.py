@@ -285,6 +285,21 @@ class CodeIssued(Message):
     channel: str
 
 
+class PlanCode(Message):
+    """An ended claim's next progress code: its number, unless the claim sent one too recently or too often."""
+
+    claim_id: str
+    at: datetime
+
+
+class EndedClaimCode(Message):
+    """A progress code asked for on a claim whose workflow has ended (`request_code`'s payload, with its proof
+    bound to this workflow)."""
+
+    claim_id: str
+    credential: str | None = None
+
+
 class CodeCheck(StrEnum):
     """What checking a one-time code found."""
 

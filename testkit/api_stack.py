@@ -122,9 +122,11 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: fl
     raise RuntimeError(f"the API did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
 
 
-def start_stack(var_dir: Path, sla_profile: str = "demo", *, traces: bool = False, **sla: Any) -> Stack:
-    """The stack; under the `demo` SLA profile (the tests') a day lasts a second. `sla` overrides the SLA table.
-    With `traces`, every process writes its spans to `traces.jsonl` in the var directory."""
+def start_stack(var_dir: Path, sla_profile: str = "demo", *, traces: bool = False, env: dict[str, str] | None = None,
+                **sla: Any) -> Stack:
+    """The stack; under the `demo` SLA profile (the tests') a day lasts a second. `sla` overrides the SLA table,
+    `env` adds settings. With `traces`, every process writes its spans to `traces.jsonl` in the var directory."""
+    extra = env or {}
     var_dir.mkdir(parents=True, exist_ok=True)
     rules = var_dir / "rules.json"
     rules.write_text(json.dumps({"sla": {"documents_days": 30, "reminder_days_before": [1], **sla}}))
@@ -132,7 +134,7 @@ def start_stack(var_dir: Path, sla_profile: str = "demo", *, traces: bool = Fals
            "CLAIMS_SLA_PROFILE": sla_profile, "CLAIMS_RULES_FILE": str(rules), "CLAIMS_TASK_QUEUE": "claims-api",
            "CLAIMS_EMBEDDED_PORT": str(free_port()), "CLAIMS_EMBEDDED_UI_PORT": str(free_port()),
            "CLAIMS_LOG_FORMAT": "json", "CLAIMS_LOG_LEVEL": "WARNING", "CLAIMS_DOCUMENT_MAX_BYTES": str(UPLOAD_LIMIT),
-           "CLAIMS_API_PORT": str(free_port())}
+           "CLAIMS_API_PORT": str(free_port()), **extra}
     if traces:
         env.update(CLAIMS_TRACES_FILE=str(var_dir / "traces.jsonl"), OTEL_BSP_SCHEDULE_DELAY="200")
     for name in ("CLAIMS_OIDC_ISSUER", "CLAIMS_OIDC_JWKS_URL", "TEMPORAL_ADDRESS", "CLAIMS_DOCUMENT_STORE"):
@@ -165,8 +167,9 @@ def stop_stack(stack: Stack) -> None:
     stop_embedded_server(stack.settings)
 
 
-def running_stack(var_dir: Path, *, traces: bool = False, **sla: Any) -> Iterator[Stack]:
-    stack = start_stack(var_dir, traces=traces, **sla)
+def running_stack(var_dir: Path, *, traces: bool = False, env: dict[str, str] | None = None,
+                  **sla: Any) -> Iterator[Stack]:
+    stack = start_stack(var_dir, traces=traces, env=env, **sla)
     try:
         yield stack
     finally:

@@ -23,13 +23,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from db.verification_codes import check
+from db.verification_codes import check, tries_left
 from edge.auth import Caller, verify
-from edge.claims import claim_status_of, send_update, store_and_submit
+from edge.claims import claim_status_of, request_progress_code, send_update, store_and_submit
 from edge.problems import ProblemError
 from edge.services import secure_cookie, services_of
 from edge.views import ClaimProgress
 from letters.i18n import DEFAULT_LANGUAGE, DOCUMENT_KINDS, LANGUAGES, N_, catalog, filters, template_gettext
+from letters.reasons import clause_name, decision_reason, payout_step
 from models import contract as c
 from models.fields import DocumentKind
 from models.messages import CodeCheck
@@ -40,7 +41,6 @@ log = structlog.get_logger(__name__)
 
 COOKIE = "claims_claimant"
 SESSION_SECONDS = 30 * 60
-STEPS = ("registered", "awaiting_documents", "investigating", "adjusting", "awaiting_approval", "paying", "closed")
 LANGUAGE_COOKIE = "claims_language"
 CHECK_PROBLEMS = {CodeCheck.NONE: N_("No code has been sent yet: ask for one first."),
                   CodeCheck.EXPIRED: N_("The code has expired: ask for a new one."),
@@ -50,6 +50,7 @@ PROBLEMS = {
     "file_type": N_("This file cannot be read: please send a PDF, or a photo (JPEG, PNG, HEIC, TIFF or WebP)."),
     "file_size": N_("This file is too large: please send a smaller one, or a photo of each page."),
     "file_pages": N_("This document has too many or too large pages: please send the pages we need, one by one."),
+    "file_count": N_("Please send at most 10 files at a time."),
     "not_accepted": N_("We could not take this now: please try again later, or call us."),
 }
 """What the page may say went wrong, by code: the address carries the code, never text, so no link can put words of
@@ -103,7 +104,10 @@ def _language(request: Request) -> str:
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     language = _language(request)
-    response = PAGES[language].TemplateResponse(request, name, {"language": language, **context},
+    said = catalog(language)
+    problems = {code: said.gettext(message) for code, message in PROBLEMS.items()}
+    response = PAGES[language].TemplateResponse(request, name, {"language": language, "problems": problems,
+                                                                **context},
                                                 status_code=status, headers={"Cache-Control": "no-store"})
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", path="/c",
@@ -114,7 +118,8 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
 def _pages(language: str) -> Jinja2Templates:
     pages = Jinja2Templates(directory=Path(__file__).parent / "templates")
     translations = catalog(language)
-    pages.env.filters.update(filters(language, translations))
+    pages.env.filters.update(filters(language, translations), decision_reason=decision_reason(translations),
+                             payout_step=payout_step(translations), clause_name=clause_name(translations))
     pages.env.globals["_"] = template_gettext(translations)
     return pages
 
@@ -123,31 +128,20 @@ PAGES = {language: _pages(language) for language in LANGUAGES}
 """The claimant's pages in each language, with the letters' catalog and filters (letters/i18n.py)."""
 
 
-def _steps(progress: ClaimProgress, timeline_stages: set[str]) -> list[dict[str, str]]:
-    """The stages the claimant sees, each done, current or to come; documents and investigation only when the
-    claim went through them (or is there now)."""
-    current = progress.stage.value
-    shown = [s for s in STEPS if s not in ("awaiting_documents", "investigating") or s in timeline_stages
-             or s == current]
-    at = shown.index(current) if current in shown else 0
-    return [{"stage": s,
-             "state": "done" if i < at or (current == "closed") else "current" if i == at else "todo"}
-            for i, s in enumerate(shown)]
-
-
 @router.get("/{claim_id}", response_class=HTMLResponse)
 async def progress_page(request: Request, claim_id: str, sent: str | None = None, uploaded: str | None = None,
-                        problem: str | None = None, answered: str | None = None) -> Response:
+                        problem: str | None = None, answered: str | None = None,
+                        appealed: str | None = None) -> Response:
     svc = services_of(request)
     said = catalog(_language(request)).gettext(PROBLEMS[problem]) if problem in PROBLEMS else None
     if not _session_for(request, claim_id):
-        return _page(request, "claimant_code.html", claim_id=claim_id, sent=sent is not None, problem=said)
+        return _page(request, "claimant_code.html", claim_id=claim_id, sent=sent is not None, problem=said,
+                     sent_to=_sent_to(request, claim_id), tries_left=None, hotline=svc.hotline)
     status = await claim_status_of(svc.client, claim_id)
-    progress = ClaimProgress.of(status)
-    stages = {t.event.removeprefix("stage:") for t in status.timeline if t.event.startswith("stage:")}
-    return _page(request, "claimant.html", claim_id=claim_id, progress=progress, steps=_steps(progress, stages),
+    return _page(request, "claimant.html", claim_id=claim_id, progress=ClaimProgress.of(status),
                  csrf=_csrf(request, claim_id), uploaded=uploaded if uploaded in DOCUMENT_KINDS else None,
-                 problem=said, answered=answered is not None)
+                 problem=said, answered=answered is not None, appealed=appealed is not None, hotline=svc.hotline,
+                 max_upload_bytes=svc.max_upload_bytes)
 
 
 TOO_MANY_CODES = N_("Too many codes were asked for from this network. Please try again in an hour, or call us.")
@@ -162,13 +156,36 @@ async def send_code(request: Request, claim_id: str) -> Response:
     if not services_of(request).code_budget.take(request.client.host if request.client else "unknown"):
         return _page(request, "claimant_code.html", status=429, claim_id=claim_id, sent=False,
                      problem=catalog(_language(request)).gettext(TOO_MANY_CODES))
+    svc = services_of(request)
     portal = _portal(request)  # a page not set up says so
-    try:
-        await send_update(services_of(request), claim_id, ClaimWorkflow.request_code,
-                          {"purpose": c.CodePurpose.PROGRESS.value}, portal)
-    except ProblemError as err:
-        log.info("progress code not sent", status=err.problem.status, reason=err.problem.title)
-    return RedirectResponse(f"/c/{claim_id}?sent=1", status_code=303)
+    destination = await request_progress_code(svc, claim_id, portal)
+    response = RedirectResponse(f"/c/{claim_id}?sent=1", status_code=303)
+    # Where the code went, for the next page to say: the claim's masked contact, or for a number that is no claim
+    # one made from the number (the same each time), so the page tells no stranger which claims exist.
+    shown = destination or _decoy(svc.code_secret, claim_id)
+    response.set_cookie(SENT_COOKIE, f"{claim_id}|{shown}|{_signature(svc.code_secret, claim_id + shown, 0)}",
+                        max_age=SESSION_SECONDS, httponly=True, samesite="strict", path="/c",
+                        secure=secure_cookie(request))
+    return response
+
+
+SENT_COOKIE = "claims_code_sent"
+
+
+def _decoy(secret: bytes, claim_id: str) -> str:
+    digest = hmac.new(secret, f"decoy:{claim_id}".encode(), hashlib.sha256).digest()
+    number = int.from_bytes(digest[:8], "big")
+    return f"****{number % 10000:04d}"
+
+
+def _sent_to(request: Request, claim_id: str) -> str | None:
+    """The masked contact the last code request on this claim named, from its signed cookie."""
+    cid, _, rest = request.cookies.get(SENT_COOKIE, "").partition("|")
+    shown, _, signature = rest.rpartition("|")
+    if cid != claim_id or not shown:
+        return None
+    expected = _signature(services_of(request).code_secret, claim_id + shown, 0)
+    return shown if hmac.compare_digest(signature, expected) else None
 
 
 @router.post("/{claim_id}/verify", response_class=HTMLResponse)
@@ -179,8 +196,11 @@ async def verify_code(request: Request, claim_id: str, code: Annotated[str, Form
         checked = await run_in_threadpool(check, svc.engine, svc.code_secret, claim_id, c.CodePurpose.PROGRESS,
                                           code.strip(), datetime.now(UTC))
     if checked != CodeCheck.OK:  # a wrong code may be typed again; a spent, expired or missing one may not
+        left = await run_in_threadpool(tries_left, svc.engine, claim_id, c.CodePurpose.PROGRESS)
         return _page(request, "claimant_code.html", status=403, claim_id=claim_id, sent=checked == CodeCheck.WRONG,
-                     problem=catalog(_language(request)).gettext(CHECK_PROBLEMS.get(checked, WRONG_CODE)))
+                     problem=catalog(_language(request)).gettext(CHECK_PROBLEMS.get(checked, WRONG_CODE)),
+                     sent_to=_sent_to(request, claim_id), tries_left=left if checked == CodeCheck.WRONG else None,
+                     hotline=svc.hotline)
     until = int(time.time()) + SESSION_SECONDS
     response = RedirectResponse(f"/c/{claim_id}", status_code=303)
     response.set_cookie(COOKIE, f"{claim_id}|{until}|{_signature(svc.code_secret, claim_id, until)}",
@@ -207,18 +227,43 @@ async def survey(request: Request, claim_id: str, score: Annotated[int, Form(ge=
     return RedirectResponse(f"/c/{claim_id}?answered=1", status_code=303)
 
 
-@router.post("/{claim_id}/documents", response_class=HTMLResponse)
-async def upload(request: Request, claim_id: str, kind: Annotated[DocumentKind, Form()],
-                 file: Annotated[UploadFile, File()], csrf: Annotated[str, Form(max_length=64)]) -> Response:
+@router.post("/{claim_id}/appeal", response_class=HTMLResponse)
+async def appeal(request: Request, claim_id: str, reason: Annotated[str, Form(min_length=1, max_length=2000)],
+                 csrf: Annotated[str, Form(max_length=64)]) -> Response:
+    """The claimant's appeal of a denial or a partial payment, within the appeal window, sent to the claim as the
+    self-service channel: a supervisor who took no part in the decision reviews it."""
     svc = services_of(request)
     if not _session_for(request, claim_id):
         return RedirectResponse(f"/c/{claim_id}", status_code=303)
     if not hmac.compare_digest(csrf, _csrf(request, claim_id)):
         raise ProblemError(403, "forbidden", "Forbidden", "csrf: the form is not this page's")
-    content = await file.read(svc.max_upload_bytes + 1)
     try:
-        await store_and_submit(svc, claim_id, kind, content, file.content_type,
-                               svc.max_upload_bytes, _portal(request))
+        await send_update(svc, claim_id, ClaimWorkflow.appeal, {"reason": reason.strip()}, _portal(request))
     except ProblemError as err:
         return RedirectResponse(f"/c/{claim_id}?problem={problem_code(err)}", status_code=303)
+    return RedirectResponse(f"/c/{claim_id}?appealed=1", status_code=303)
+
+
+@router.post("/{claim_id}/documents", response_class=HTMLResponse)
+async def upload(request: Request, claim_id: str, kind: Annotated[DocumentKind, Form()],
+                 file: Annotated[list[UploadFile], File()], csrf: Annotated[str, Form(max_length=64)]) -> Response:
+    """One item's files (several photos of the damage, say), each stored and sent to the claim as that item."""
+    svc = services_of(request)
+    if not _session_for(request, claim_id):
+        return RedirectResponse(f"/c/{claim_id}", status_code=303)
+    if not hmac.compare_digest(csrf, _csrf(request, claim_id)):
+        raise ProblemError(403, "forbidden", "Forbidden", "csrf: the form is not this page's")
+    if not file or len(file) > FILES_PER_ITEM:
+        return RedirectResponse(f"/c/{claim_id}?problem=file_count", status_code=303)
+    portal = _portal(request)
+    for one in file:
+        content = await one.read(svc.max_upload_bytes + 1)
+        try:
+            await store_and_submit(svc, claim_id, kind, content, one.content_type, svc.max_upload_bytes, portal)
+        except ProblemError as err:
+            return RedirectResponse(f"/c/{claim_id}?problem={problem_code(err)}", status_code=303)
     return RedirectResponse(f"/c/{claim_id}?uploaded={kind}", status_code=303)
+
+
+FILES_PER_ITEM = 10
+"""The most files one upload may carry for one item (photos of the damage, pages of a bill)."""

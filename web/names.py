@@ -3,11 +3,11 @@ the name tables and filters the workbench's templates and the sign-in page use."
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from letters import reasons
 from letters.i18n import DOCUMENT_KINDS, catalog
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -63,26 +63,12 @@ RISK_RULE_NAMES = {
     "document_date_before_incident": "材料日期早于出险", "document_date_outside_policy": "材料日期不在保险期间",
     "invoice_total_mismatch": "发票金额不符", "reused_invoice": "发票被其他案件使用过",
 }
-PAYOUT_STEPS = [  # the payout computation's steps, by how each begins, as staff read them
-    ("agreed on appeal review", "申诉复核议定金额"), ("assessed loss (amount claimed)", "核定损失（按索赔金额）"),
-    ("assessed loss (confirmed by investigation)", "核定损失（调查确认）"), ("assessed loss", "核定损失（按费用明细）"),
-    ("capped at", "以剩余保险金额为限"), ("limited to the amount claimed", "不超过索赔金额"),
-    ("less advance payments", "扣除已预付赔款"), ("less deductible", "扣除免赔额"),
-    ("times payout ratio", "乘以赔付比例"),
-]
-
-
 def risk_rule(rule: str) -> str:
     return RISK_RULE_NAMES.get(rule, rule)
 
 
-def payout_step(step: str) -> str:
-    """A step of the payout's basis in Chinese, with the figure it ends on (the deductible, the ratio, the cap)."""
-    name = next((name for start, name in PAYOUT_STEPS if step.startswith(start)), None)
-    if name is None:
-        return step
-    figure = re.search(r"\d[\d,]*(?:\.\d+)?$", step)
-    return f"{name} {figure.group(0)}" if figure else name
+payout_step = reasons.payout_step(catalog("zh-CN"))
+"""A step of the payout's basis in Chinese, with the figure it ends on (the deductible, the ratio, the cap)."""
 
 
 def event_name(event: str) -> str:

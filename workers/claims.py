@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from activities.codes import CodeActivities
 from activities.configuration import ConfigurationActivities
 from activities.database import ClaimsDatabase
+from activities.ended_claims import EndedClaims
 from activities.gateway import PaymentGateway, build_gateway
 from activities.handover import AppealHandover
 from activities.notifications import NotificationActivities
@@ -27,6 +28,7 @@ from letters.render import Renderer
 from letters.senders import build_sender
 from workflows.claim import ClaimWorkflow
 from workflows.complaint import ComplaintWorkflow
+from workflows.ended_claim_code import EndedClaimCodeWorkflow
 
 
 def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway | None = None,
@@ -48,15 +50,16 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
         database.compute_payout, database.record_event, database.claim_participants, database.record_complaint,
         payments.pay,
         notifications.notify,
-        codes.issue_code, codes.check_code,
+        codes.issue_code, codes.check_code, codes.plan_progress_code,
         readings.record_reading,
-        *([AppealHandover(client, settings).hand_over_appeal] if client is not None else []),
+        *([AppealHandover(client, settings).hand_over_appeal, EndedClaims(client).ended_claim_contact]
+          if client is not None else []),
     ]
 
 
 def build_worker(client: Client, settings: Settings, engine: Engine, *, task_queue: str | None = None,
                  gateway: PaymentGateway | None = None,
-                 workflows: Sequence[type] = (ClaimWorkflow, ComplaintWorkflow)) -> Worker:
+                 workflows: Sequence[type] = (ClaimWorkflow, ComplaintWorkflow, EndedClaimCodeWorkflow)) -> Worker:
     queue = task_queue or settings.task_queue
     # Update validators on this queue verify credentials with these keys (see identity/keys.py).
     keys.install(queue, keys.action_verifier_for(settings))

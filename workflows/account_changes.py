@@ -15,7 +15,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.codes import CodeActivities
     from core.rules import authority
-    from identity.codes import MAX_WRONG_TRIES
+    from identity.codes import CODES_PER_DAY, MAX_WRONG_TRIES, RESEND_SECONDS
     from identity.tokens import sender_of
     from models.contract import (
         BankAccount,
@@ -32,13 +32,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.claim_state import refuse
     from workflows.clocks import ClockedPart
 
-RESEND_SECONDS = 60
-"""The least time between two codes of one purpose on a claim."""
-CODES_PER_DAY = 5
-"""The most codes of one purpose a claim sends in 24 hours for one sender (the self-service page, the call centre,
-the app): a bound on messages to the claimant and on the history. Each sender has a budget of its own, so
-strangers asking through the anonymous page cannot spend the call centre's; a supervisor's release starts the
-bank-account budgets afresh."""
 
 
 def budget(purpose: str, credential: str | None) -> str:

@@ -380,7 +380,9 @@ class ClaimWorkflow(ClaimUpdates):
             if not s.survey_sent and s.outcome in (Outcome.PAID, Outcome.DENIED):
                 moments["survey"] = due(s.closed_at, rules.sla.survey_days, rules.sla)
             answer_until = s.survey_until()
-            if answer_until is not None and answer_until > workflow.now() and workflow.patched("survey-window"):
+            # The patch is asked about whenever there is a window, before the time is compared: whether a marker is
+            # written must not hang on the moment a task runs.
+            if answer_until is not None and workflow.patched("survey-window") and answer_until > workflow.now():
                 moments["survey_window"] = answer_until  # the claim stays open for the claimant's answer
             window = self._appeal_window_end()
             if window is not None and window > workflow.now():

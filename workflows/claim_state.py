@@ -388,10 +388,20 @@ class ClaimState:
             decision=self.decision, investigation=self._shown(self.investigation), registered_at=self.registered_at,
             closed_at=self.closed_at, sla_warnings=list(self.warnings), escalated_to=self.escalated_to,
             survey_score=self.survey.score if self.survey else None, survey_until=self.survey_until(),
+            appeal_until=self.appeal_until(),
             document_readings=[r.model_dump(mode="json") for r in self.readings.values()],
             document_review=list(self.document_review), recoveries=list(self.recoveries),
             recovery_outstanding=recoveries.outstanding(self.recoveries),
         )
+
+    def appeal_until(self) -> datetime | None:
+        """Until when the decision may be appealed: a denial or a partial payment, once, within the appeal window
+        from the decision; None for any other claim."""
+        if self.rules is None or self.decision is None or self.decision.decided_at is None or self.appeals > 0:
+            return None
+        if self.outcome == Outcome.DENIED or (self.outcome == Outcome.PAID and self.decision.kind == "partial"):
+            return due(self.decision.decided_at, self.rules.sla.appeal_window_days, self.rules.sla)
+        return None
 
     def survey_until(self) -> datetime | None:
         """Until when the survey may be answered: from its sending, for the survey window; None once answered."""

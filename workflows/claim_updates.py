@@ -24,9 +24,11 @@ with workflow.unsafe.imports_passed_through():
     from core.rules.calendar import due
     from core.rules.money import Kind
     from core.rules.risk import with_reused_documents
+    from identity.codes import masked
     from identity.tokens import sender_of
     from models.contract import (
         APPEAL_UPDATE,
+        CONTACT_QUERY,
         Appeal,
         ApprovalRecord,
         ApproveAdvance,
@@ -35,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
         CodePurpose,
         ErrorType,
         Escalate,
-        Outcome,
         RecordCallback,
         RecordInvestigation,
         RecordRecovery,
@@ -54,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contract import Approve as ApproveInput
     from models.documents import FIELDS, READ_KINDS, CorrectDocumentField, ReadField, RecordReading
-    from models.messages import RecordDocuments
+    from models.messages import Recipient, RecordDocuments
     from workflows import core_view
     from workflows.account_changes import AccountChanges
     from workflows.after_closing import AfterClosing
@@ -85,6 +86,22 @@ class ClaimUpdates:
     @workflow.query(name="status")
     def status(self) -> ClaimStatus:
         return self.s.status()
+
+    @workflow.query(name=CONTACT_QUERY)
+    def claimant_contact(self) -> Recipient | None:
+        """The claimant's contact on file (None before the claim is registered): where a code for the claim goes
+        once its workflow has ended (workflows/ended_claim_code.py)."""
+        claim = self.s.claim
+        if claim is None:
+            return None
+        c = claim.claimant
+        return Recipient(name=c.name, channel=c.channel, phone=c.phone, email=c.email, language=c.language)
+
+    @workflow.query(name="code_destination")
+    def code_destination(self) -> str | None:
+        """Where the claim's codes go, masked (****5678), for the page that asks the claimant to type one."""
+        claim = self.s.claim
+        return None if claim is None else masked(claim.claimant.phone, claim.claimant.email)
 
     @workflow.query(name="core_disagreements")
     def core_disagreements(self) -> list[str]:
@@ -171,13 +188,8 @@ class ClaimUpdates:
             raise refuse(f"appeal: the appeal window closed on {window.isoformat()}")
 
     def _appeal_window_end(self) -> datetime | None:
-        s = self.s
-        _, rules = s.require_ready()
-        if s.decision is None or s.decision.decided_at is None or s.appeals > 0:
-            return None
-        if s.outcome == Outcome.DENIED or (s.outcome == Outcome.PAID and s.decision.kind == "partial"):
-            return due(s.decision.decided_at, rules.sla.appeal_window_days, rules.sla)
-        return None
+        self.s.require_ready()
+        return self.s.appeal_until()
 
     @workflow.update(name="request_code")
     async def request_code(self, payload: Any) -> UpdateAck:
