@@ -30,7 +30,7 @@ from db.engine import make_engine
 from db.schema import upgrade
 from demo.desk import Desk, at_stage, claim_status, wait_for
 from demo.read_documents import invoice_above_claim, invoice_read, uploaded_invoice
-from demo.services import start_background
+from demo.services import demo_queue, start_background
 from documents.store import DocumentStore, store_for
 from models.contract import PolicyTerms, workflow_id_for
 from ocr.worker import build_ocr_worker
@@ -403,6 +403,32 @@ def print_table(rows: list[Row]) -> None:
             print(f"{'':<17}- {note}")
 
 
+STAGE_WORDS = {"awaiting_approval": "awaiting a supervisor's approval", "investigating": "under investigation",
+               "awaiting_documents": "waiting for materials"}
+
+
+async def leave_claims_to_decide(client: Client, settings: Settings, prefix: str) -> list[tuple[str, str]]:
+    """Claims the workbench's worker runs on the statutory clock, each waiting for a person: three for a
+    supervisor's approval (above an adjuster's authority, below the investigation threshold), one under
+    investigation and one waiting for the claimant's materials. Each claim id and the stage it waits at."""
+    auto_all = ["claim_form", "id_card", "driver_license", "vehicle_license", "accident_report",
+                "repair_invoice", "damage_photos"]
+    waiting = [(f"{prefix}-W{n}", amount, auto_all, "awaiting_approval")
+               for n, amount in ((1, "12800.00"), (2, "15600.00"), (3, "18400.00"))]
+    waiting += [(f"{prefix}-W4", "36000.00", auto_all, "investigating"),
+                (f"{prefix}-W5", "6400.00", ["claim_form"], "awaiting_documents")]
+    for claim_id, amount, kinds, stage in waiting:
+        claim = base_claim(claim_id, policy_number=f"P-AUTO-002-{prefix}", claimed_amount=amount,
+                           line_items=[{"description": "body repair", "amount": amount}],
+                           documents=documents(claim_id, *kinds))
+        if stage == "investigating":  # an injury is investigated whatever the amount
+            claim["incident"] = {**claim["incident"], "injuries": True, "description": "rear-ended, neck injury"}
+        await start_claim(client, parse_claim(claim), settings.task_queue)
+    for claim_id, _, _, stage in waiting:
+        await wait_for(client, claim_id, at_stage(stage))
+    return [(claim_id, stage) for claim_id, _, _, stage in waiting]
+
+
 async def run_demo(settings: Settings) -> None:
     """Play the samples; a demo that fails stops the embedded server it started, so nothing is left running."""
     started_here = not settings.temporal_address and not embedded_server_running(settings)
@@ -427,12 +453,13 @@ async def _run_demo(settings: Settings) -> None:
     client = await connect(settings)
     print(f"SLA profile: {settings.sla_profile}; Temporal: {settings.temporal_address or 'embedded dev server'}; "
           f"database: {engine.url.render_as_string()}")
-    async with build_worker(client, settings, engine), build_ocr_worker(client, settings):
+    samples = settings.model_copy(update={"task_queue": demo_queue(settings)})
+    async with build_worker(client, samples, engine), build_ocr_worker(client, settings):
         runs = scenarios(prefix, store_for(settings))
         for scenario in runs:
             if isinstance(scenario.claim.get("policy_number"), str):
                 scenario.claim["policy_number"] = f"{scenario.claim['policy_number']}-{prefix}"
-        rows = await asyncio.gather(*(play(client, s, settings) for s in runs))
+        rows = await asyncio.gather(*(play(client, s, samples) for s in runs))
     print_table(list(rows))
     today = datetime.now(ZoneInfo(settings.report_timezone)).date()
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
@@ -448,10 +475,16 @@ async def _run_demo(settings: Settings) -> None:
         raise Refused(f"{len(failed)} sample claims did not reach their expected outcome")
     print(f"\nAll {len(rows)} sample claims reached their expected outcome.")
     url = start_background(settings)
+    waiting = await leave_claims_to_decide(client, settings, prefix)
+    print(f"\nLeft for you on the workbench, on the statutory clock (they wait for days): "
+          f"{', '.join(f'{cid} ({STAGE_WORDS[stage]})' for cid, stage in waiting)}")
     print("\nClaimants' progress pages (a code goes to the phone on file; read it with "
           "`python starter.py outbox read <claim id> --kind code_progress`):")
-    for row in rows[:3]:
-        print(f"  {url}/c/{row.claim_id}")
+    paid = next(r for r in rows if r.outcome == "paid")
+    print(f"  {url}/c/{paid.claim_id}   (paid; its page opens after the claim has ended)")
+    for row in [r for r in rows if r.outcome in ("denied", "withdrawn")][:2]:
+        print(f"  {url}/c/{row.claim_id}   ({row.outcome})")
+    print(f"  {url}/c/{waiting[-1][0]}   (waiting for materials: upload them there)")
     print(f"Staff pages of the same claims: {url}/app/claims/<claim id>, e.g. {url}/app/claims/{rows[0].claim_id}")
     if not settings.temporal_address:
         print(f"Temporal UI: http://127.0.0.1:{settings.embedded_ui_port}")

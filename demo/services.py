@@ -1,6 +1,7 @@
-"""What `make demo` leaves running: the API (the staff workbench, the claimants' pages, the codec server) and a
-worker that keeps the sample claims' timers moving, each a process of its own in the background with its pid
-under the var directory. `make stop` ends them with the embedded server."""
+"""What `make demo` leaves running: the API (the staff workbench, the claimants' pages, the codec server), a worker
+for the claims the workbench and the API start (on the statutory clock), and one that keeps the sample claims'
+timers moving (on the demo's), each a process of its own in the background with its pid under the var directory.
+`make stop` ends them with the embedded server."""
 
 from __future__ import annotations
 
@@ -14,7 +15,26 @@ import httpx
 
 from config.settings import PROJECT_ROOT, Settings
 
-PROCESSES = {"api": [sys.executable, "-m", "api"], "worker": [sys.executable, "worker.py"]}
+PROCESSES = {"api": [sys.executable, "-m", "api"], "worker": [sys.executable, "worker.py"],
+             "demo-worker": [sys.executable, "worker.py"]}
+
+
+def demo_queue(settings: Settings) -> str:
+    """The task queue of the demo's sample claims, whose days last a second: apart from the claims the workbench
+    and the API start, which keep the statutory clock."""
+    return f"{settings.task_queue}-demo"
+
+
+def _environment(settings: Settings, name: str) -> dict[str, str]:
+    """The workbench's worker keeps the statutory clock (a claim reported after the demo waits for days, as in
+    production); the sample claims' worker keeps the demo's (a day a second) on the demo's queue, so their pages
+    and after-closing windows go on answering."""
+    if name == "worker":
+        return {**os.environ, "CLAIMS_SLA_PROFILE": "statutory"}
+    if name == "demo-worker":
+        return {**os.environ, "CLAIMS_SLA_PROFILE": "demo", "CLAIMS_TASK_QUEUE": demo_queue(settings),
+                "CLAIMS_OCR_IN_WORKER": "false"}
+    return dict(os.environ)
 
 
 def _running(settings: Settings, name: str) -> bool:
@@ -36,7 +56,8 @@ def start_background(settings: Settings) -> str:
             continue
         log = (settings.var_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,  # noqa: S603
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+                                   stdin=subprocess.DEVNULL, start_new_session=True,
+                                   env=_environment(settings, name))
         (settings.var_dir / f"{name}.pid").write_text(str(process.pid))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -3,7 +3,7 @@ and the replies to a report and an upload."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -97,6 +97,11 @@ def progress_steps(status: ClaimStatus) -> list[ProgressStep]:
     return [*went, *(ProgressStep(stage=stage, state="todo") for stage in ahead)]
 
 
+def _ahead(moment: datetime | None) -> datetime | None:
+    """A window's end while it is still ahead: one that has passed offers the claimant nothing."""
+    return moment if moment is not None and moment > datetime.now(UTC) else None
+
+
 class ClaimProgress(BaseModel):
     """What a claimant may see of their claim: no staff notes, no risk reasons, no other person's name."""
 
@@ -133,8 +138,8 @@ class ClaimProgress(BaseModel):
             payments=[PaymentView(kind=p.kind, amount=p.amount, account=p.account, paid_at=p.paid_at)
                       for p in status.payments],
             paid_amount=sum((p.amount for p in status.payments), Decimal("0")),
-            registered_at=status.registered_at, closed_at=status.closed_at, survey_until=status.survey_until,
-            survey_score=status.survey_score, appeal_until=status.appeal_until, steps=progress_steps(status))
+            registered_at=status.registered_at, closed_at=status.closed_at, survey_until=_ahead(status.survey_until),
+            survey_score=status.survey_score, appeal_until=_ahead(status.appeal_until), steps=progress_steps(status))
 
 
 class WorkItem(BaseModel):
