@@ -26,6 +26,7 @@ from core.rules.risk import RiskFacts, score_risk
 from db import cloud_events as cloud
 from db import event_log, outbox
 from db.engine import now_utc, refuses_bad_data, utc
+from identity import codes
 from models.contract import ClaimInput, ErrorType, Payout, PolicyTerms, RiskAssessment
 from models.messages import (
     AssessRisk,
@@ -46,7 +47,7 @@ CLAIMS = Claim.__table__  # type: ignore[attr-defined]
 COMPLAINTS = ComplaintRow.__table__  # type: ignore[attr-defined]
 
 READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "handler", "payout_amount",
-                     "closed_at", "survey_score", "recovery_outstanding"}
+                     "closed_at", "survey_score", "recovery_outstanding", "deciding_role"}
 
 
 def _policy(session: Session, policy_number: str) -> Policy:
@@ -108,10 +109,14 @@ def held_on_policy(session: Session, policy_number: str, period: str | None, *, 
 class ClaimsDatabase:
     """Activities on the claims database; the worker hands it the engine."""
 
-    def __init__(self, engine: Engine, seal_key: bytes | SealKeys, event_source: str = cloud.DEFAULT_SOURCE) -> None:
+    def __init__(self, engine: Engine, seal_key: bytes | SealKeys, event_source: str = cloud.DEFAULT_SOURCE,
+                 search_key: bytes | None = None) -> None:
         self.engine = engine
         self.seal_key = seal_key
         self.event_source = event_source
+        self.search_key = search_key
+        """Keys the claimant's name and phone for the workbench's search (identity/codes.py `claimant_key`); the
+        read model keeps those keys and a masked form, never the name or the number."""
 
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
@@ -139,7 +144,8 @@ class ClaimsDatabase:
                 policy_period=period_key(period),
                 claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
                 incident_at=utc(claim.incident.occurred_at), registered_at=at,
-                stage_entered_at={"registered": at.isoformat()}, updated_at=now_utc()))
+                stage_entered_at={"registered": at.isoformat()}, updated_at=now_utc(),
+                **self._claimant_search(claim)))
             self._add_documents(session, claim.claim_id, claim.documents, at)
             try:
                 session.commit()
@@ -352,6 +358,14 @@ class ClaimsDatabase:
             detail=ev.detail, changes=ev.changes, stage=now.stage if now else None,
             outcome=now.outcome if now else None)
         outbox.add(conn, subject=ev.claim_id, seq=seq, event_id=id_, type_=type_, body=body, at=now_utc())
+
+    def _claimant_search(self, claim: ClaimInput) -> dict[str, Any]:
+        person = claim.claimant
+        masked = f"{codes.masked_name(person.name)} {codes.masked(person.phone, person.email)}"
+        if self.search_key is None:
+            return {"claimant_masked": masked}
+        return {"claimant_masked": masked, "name_key": codes.claimant_key(self.search_key, person.name),
+                "phone_key": codes.claimant_key(self.search_key, person.phone) if person.phone else None}
 
     @staticmethod
     def _read_model_values(changes: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,27 @@ def masked(phone: str | None, email: str | None) -> str:
     return "****"
 
 
+def masked_name(name: str) -> str:
+    """A name as a list may show it to staff who have not opened the claim: its first character (李*)."""
+    name = name.strip()
+    return name[:1] + "*" * min(max(len(name) - 1, 1), 3)
+
+
+def search_key(secret: bytes) -> bytes:
+    """The key the claimant's name and phone are kept under for the workbench's search, made from the code
+    secret (the same on every worker and API process)."""
+    return hmac.new(secret, b"claimant-search", hashlib.sha256).digest()
+
+
+def claimant_key(key: bytes, value: str) -> str:
+    """A name or a phone number as the read model keeps it for an exact search: keyed, so the table alone never
+    gives the name or the number back. Phones by their last eleven digits; names without spaces or case."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    phone = len(digits) >= 7 and all(ch.isdigit() or ch in " +-()" for ch in value.strip())
+    normal = digits[-11:] if phone else "".join(value.split()).casefold()
+    return hmac.new(key, normal.encode(), hashlib.sha256).hexdigest()
+
+
 def derive(secret: bytes, claim_id: str, purpose: str, sequence: int) -> str:
     """The code numbered `sequence` for this claim and purpose."""
     mac = hmac.new(secret, f"{claim_id}\x1f{purpose}\x1f{sequence}".encode(), hashlib.sha256).digest()

@@ -19,8 +19,8 @@ SOURCES = Path(__file__).parent
 PAGES = SOURCES.parent / "web" / "templates"
 """The claimant's pages (web/) use this catalog too; extraction reads their files, it imports nothing of them."""
 METHODS = [("templates/**.j2", "jinja2"), ("*.py", "python")]
-PAGE_METHODS = [("claimant.html", "jinja2"), ("claimant_*.html", "jinja2")]
-"""The claimant's pages share the letters' catalog (the staff workbench is bilingual on the page itself)."""
+PAGE_METHODS = [("*.html", "jinja2")]
+"""The claimant's pages and the staff workbench share the letters' catalog."""
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 
@@ -34,10 +34,10 @@ def message_ids() -> dict[str, list[tuple[str, int]]]:
         for filename, line, message, _comments, _context in extract_from_dir(directory, methods, keywords=KEYWORDS):
             if isinstance(message, str) and message:
                 found.setdefault(message, []).append((prefix + filename, line))
-    for line, message, _comments, _context in extract_from_file("python", PAGES.parent / "claimant.py",
-                                                                 keywords=KEYWORDS):
-        if isinstance(message, str) and message:
-            found.setdefault(message, []).append(("../web/claimant.py", line))
+    for source in sorted(PAGES.parent.glob("*.py")):
+        for line, message, _comments, _context in extract_from_file("python", source, keywords=KEYWORDS):
+            if isinstance(message, str) and message:
+                found.setdefault(message, []).append((f"../web/{source.name}", line))
     return found
 
 

@@ -86,6 +86,13 @@ class Claim(SQLModel, table=True):
     recovery_outstanding: Decimal = Field(default=Decimal("0"), sa_column=Column(
         Numeric(15, 2), nullable=False, server_default="0"))
     """What the claimant still owes back on the claim's open recoveries."""
+    deciding_role: str | None = Field(default=None, max_length=20)
+    """Who must decide a claim awaiting approval (adjuster, supervisor, manager): each role's queue."""
+    claimant_masked: str | None = Field(default=None, max_length=80)
+    """The claimant as a list shows them: the name's first character and the phone's last four digits."""
+    name_key: str | None = Field(default=None, max_length=64, index=True)
+    phone_key: str | None = Field(default=None, max_length=64, index=True)
+    """The claimant's name and phone keyed for an exact search (identity/codes.py `claimant_key`)."""
     updated_at: datetime = _when()
 
 

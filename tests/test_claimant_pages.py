@@ -12,12 +12,14 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from api.app import create_app
 from edge.auth import SESSION_COOKIE
 from edge.budget import AddressBudget
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 from testkit.waiting import eventually
+from tests.conftest import claims_rig, with_clocks
 
 
 async def test_asking_for_a_progress_code_tells_no_stranger_which_claims_exist(claims, tmp_path):
@@ -111,7 +113,8 @@ async def test_staff_see_chinese_pages_for_an_unknown_claim_and_after_signing_in
         signed_in = await http.get("/sign-in")
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html"), missing.text
     assert "未找到案件" in missing.text and 'href="/app"' in missing.text
-    assert '<a href="/app" id="continue">进入工作台</a>' in signed_in.text, "signed in, the page leads to the workbench"
+    assert re.search(r'<a href="/app" id="continue"[^>]*>进入工作台</a>', signed_in.text), \
+        "signed in, the page leads to the workbench"
     assert "主管" in signed_in.text and "supervisor" not in signed_in.text, "roles are named in Chinese"
 
 
@@ -137,19 +140,26 @@ async def test_a_spent_code_is_not_offered_for_typing_again(claims, tmp_path):
     assert 'id="code"' not in locked and 'id="code-sent"' not in locked, "a spent code is offered for typing again"
 
 
-async def test_the_queue_lists_open_claims_with_the_amount_to_decide_and_the_handler(live, tmp_path):
+@pytest.fixture
+async def live_appeals(dev_env, fast_clock, engine):
+    """The rig on the dev server with an appeal window of a demo hour: a denied claim stays closed and running."""
+    async with claims_rig(dev_env, with_clocks(fast_clock, appeal_window_days=3600), engine) as rig:
+        yield rig
+
+
+async def test_the_queue_lists_open_claims_with_the_amount_to_decide_and_the_handler(live_appeals, tmp_path):
     """On the dev server, where the queue reads Temporal's visibility: a claim waiting for approval shows the payout
-    to decide (not the amount claimed) and its handler; a closed claim whose run still waits out its windows is not
-    listed as open. Only these claims' rows are read: other tests' claims share the server."""
+    to decide (not the amount claimed) and its handler; a closed claim whose run still waits out its appeal window
+    is not listed as open. Only these claims' rows are read: other tests' claims share the server."""
+    live = live_appeals
     waiting = auto_claim(policy_number="P-AUTO-002", claimed_amount="15000.00", line_items=[],
                          documents=docs(*ALL_AUTO_DOCS, claim_id="queue-waiting"))
-    closed = auto_claim(documents=docs("claim_form", claim_id="queue-closed"))
+    closed = auto_claim(incident={"cause": "racing"}, documents=docs("claim_form", claim_id="queue-closed"))
     for claim in (waiting, closed):
         await live.start(claim)
     await live.at_stage(waiting["claim_id"], "awaiting_approval")
     await live.update(waiting["claim_id"], "assign", {"handler_id": "adj-7", "by": "sup-1"})
-    await live.at_stage(closed["claim_id"], "awaiting_documents")
-    await live.update(closed["claim_id"], "withdraw", {"by": "portal", "reason": "settled"})
+    await live.wait(closed["claim_id"], lambda s: s["outcome"] == "denied", "denied (racing is excluded)")
     payout = (await live.wait(waiting["claim_id"], lambda s: s["handler"] == "adj-7", "assigned"))["payout"]["total"]
 
     async def closed_but_running() -> list[Any]:
@@ -207,16 +217,18 @@ async def test_a_large_or_flagged_claim_is_approved_only_with_a_confirmation_and
 def test_risk_rules_and_payout_steps_are_named_in_chinese():
     from core.rules.payout import compute_payout
     from models.contract import LineItem
-    from web.names import RISK_RULE_NAMES, payout_step, risk_rule
+    from web.names import RISK_RULE_NAMES, staff_words
 
     payout = compute_payout(claimed_amount=Decimal("9000"), line_items=[LineItem(description="repair", amount="9000")],
                             confirmed_amount=None, deductible=Decimal("500"), payout_ratio=Decimal("0.8"),
                             sum_insured=Decimal("5000"), paid_on_policy=Decimal("0"), advances_paid=Decimal("100"),
                             clauses={})
+    words = staff_words("zh-CN")
+    payout_step, risk_rule = words["payout_step"], words["risk_rule"]
     steps = [payout_step(s.step) for s in payout.basis]
     assert all(not re.search(r"[A-Za-z]{3,}", s) for s in steps), steps
     assert "扣除免赔额 500.00" in steps, steps
-    assert risk_rule("reused_document") == RISK_RULE_NAMES["reused_document"] != "reused_document"
+    assert risk_rule("reused_document") == "材料被其他案件使用过" != RISK_RULE_NAMES["reused_document"]
 
 
 async def test_the_claim_page_opens_with_a_summary_and_shows_the_investigators_findings(claims, tmp_path):
@@ -236,5 +248,5 @@ async def test_the_claim_page_opens_with_a_summary_and_shows_the_investigators_f
     summary = re.search(r'<div id="summary".*?</div>', page, re.S).group(0)
     assert "P-AUTO-002" in summary and "索赔金额 ¥150,000.00" in summary and "待决赔付" in summary, summary
     assert "出险时间 20" in summary and "未分派" in summary, summary
-    findings = re.search(r'<section id="investigation">.*?</section>', page, re.S).group(0)
+    findings = re.search(r'<section id="investigation".*?</section>', page, re.S).group(0)
     assert "inv-1" in findings and "现场照片与报案一致" in findings and "¥120,000.00" in findings, findings

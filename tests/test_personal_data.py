@@ -95,7 +95,7 @@ def test_every_path_leaves_no_personal_data_in_histories_logs_or_tables(tmp_path
     finally:
         stopped = stop_background(settings)
         stop_embedded_server(settings)
-    assert set(stopped) == {"api", "worker"}, "the demo left the workbench running"
+    assert set(stopped) == {"api", "worker", "demo-worker"}, "the demo left the workbench running"
 
     log = demo.stderr + "".join(p.read_text(encoding="utf-8") for p in (var / "api.log", var / "worker.log"))
     assert log.count("\n") > 20, "the worker logged next to nothing: the scan would prove nothing"

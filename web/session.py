@@ -14,62 +14,35 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
+import structlog
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment
+from jinja2 import Environment, FileSystemLoader, Template
 
 from edge import auth
 from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden
 from edge.services import secure_cookie, services_of
-from web.names import ROLE_NAMES, when
+from letters.i18n import LANGUAGES, N_, catalog, template_gettext
+from web.names import staff_words, when
+from web.workbench import STAFF_LANGUAGE, staff_language
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["session"], responses=PROBLEM_RESPONSES)
 FLOW_COOKIE = "claims_sign_in"
 CSRF_COOKIE = "claims_form"
 FLOW_SECONDS = 600
 
-PAGE = Environment(autoescape=True).from_string("""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>工作人员登录</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 36rem; margin: 3rem auto"><main>
-{% if subject %}
-<h1>已登录</h1>
-<p id="signed-in">{{ subject }}（{{ roles }}）已登录，有效至 {{ until }}（北京时间）。
-Temporal 界面现在可以解密显示理赔数据；已打开的 Temporal 页面请刷新一次。</p>
-<p><a href="{{ next or '/app' }}" id="continue">{% if next %}继续{% else %}进入工作台{% endif %}</a></p>
-{% if next %}<meta http-equiv="refresh" content="0;url={{ next }}">{% endif %}
-<form method="post" action="/sign-out"><input type="hidden" name="csrf" value="{{ csrf }}">
-<button type="submit">退出登录</button></form>
-{% else %}
-<h1>工作人员登录</h1>
-{% if problem %}<p role="alert" id="problem">{{ problem }}</p>{% endif %}
-{% if provider %}
-<p><a href="/sign-in/oidc?next={{ next|urlencode }}" id="sign-in-oidc" style="display:inline-block;
- padding:.6rem 1.2rem;background:#12355b;color:#fff;text-decoration:none;border-radius:.3rem">
-通过统一身份认证登录</a></p>
-{% endif %}
-{% if demo_staff %}
-<h2>演示员工 <small>（仅限开发环境）</small></h2>
-<form method="post" action="/sign-in/demo">
-<input type="hidden" name="next" value="{{ next }}"><input type="hidden" name="csrf" value="{{ csrf }}">
-{% for subject, name, roles in demo_staff %}
-<button type="submit" name="subject" value="{{ subject }}" id="demo-{{ subject }}">
-{{ name }} · {{ subject }}（{{ role_names(roles) }}）</button><br>
-{% endfor %}
-</form>
-<h2>或使用访问令牌</h2>
-{% endif %}
-<form method="post" action="/sign-in">
-<input type="hidden" name="next" value="{{ next }}"><input type="hidden" name="csrf" value="{{ csrf }}">
-<label for="token">访问令牌</label><br>
-<textarea id="token" name="token" rows="6" cols="60" required autocomplete="off"></textarea><br>
-<button type="submit" id="sign-in">登录</button>
-</form>
-{% endif %}
-</main></body></html>""")
+def _sign_in_page(language: str) -> Template:
+    environment = Environment(autoescape=True, loader=FileSystemLoader(Path(__file__).parent / "templates"))
+    environment.globals["_"] = template_gettext(catalog(language))
+    return environment.get_template("sign_in.html")
+
+
+PAGES = {language: _sign_in_page(language) for language in LANGUAGES}
 
 
 DEMO_STAFF = [
@@ -79,8 +52,9 @@ DEMO_STAFF = [
 """Who the development issuer offers on the sign-in page (never with a real identity provider)."""
 
 
-def _role_names(roles: Any) -> str:
-    return "、".join(ROLE_NAMES.get(r, r) for r in sorted(roles))
+def _role_names(roles: Any, language: str = "zh-CN") -> str:
+    name = staff_words(language)["role_name"]
+    return ("、" if language == "zh-CN" else ", ").join(name(r) for r in sorted(roles))
 
 
 def _safe_next(next_: str | None) -> str:
@@ -95,9 +69,16 @@ def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
     demo = DEMO_STAFF if services.demo_tokens is not None else None
     next_ = _safe_next(values.pop("next", None) or request.query_params.get("next"))
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    page = HTMLResponse(PAGE.render(role_names=_role_names, demo_staff=demo, next=next_,
-                                    provider=services.login is not None, csrf=csrf, **values),
+    language = staff_language(request)
+    problem = values.pop("problem", None)
+    said = catalog(language).gettext(problem) if problem else None
+    page = HTMLResponse(PAGES[language].render(role_names=lambda roles: _role_names(roles, language),
+                                               demo_staff=demo, next=next_, language=language, problem=said,
+                                               provider=services.login is not None, csrf=csrf, **values),
                         status_code=status, headers={"Cache-Control": "no-store"})
+    if request.query_params.get("lang") in LANGUAGES:
+        page.set_cookie(STAFF_LANGUAGE, language, max_age=365 * 86400, samesite="lax", path="/",
+                        secure=secure_cookie(request))
     page.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure_cookie(request), path="/")
     return page
 
@@ -107,7 +88,7 @@ def _form_is_ours(request: Request, csrf: str) -> bool:
     return bool(kept) and hmac.compare_digest(kept, csrf)
 
 
-FORM_EXPIRED = "表单已过期，请重新打开登录页 · the form expired or came from another site: open the sign-in page again"
+FORM_EXPIRED = N_("The form expired or came from another site: open the sign-in page again.")
 
 
 @router.get("/sign-in", response_class=HTMLResponse, summary="The staff sign-in page")
@@ -116,8 +97,8 @@ async def sign_in_page(request: Request) -> HTMLResponse:
     if cookie:
         try:
             caller = auth.verify(request, cookie)
-            return _page(request, subject=caller.sender.subject, roles=_role_names(caller.roles),
-                         until=when(_expiry(cookie)))
+            return _page(request, subject=caller.sender.subject,
+                         roles=_role_names(caller.roles, staff_language(request)), until=when(_expiry(cookie)))
         except ProblemError:
             pass  # expired or revoked: sign in again
     return _page(request)
@@ -132,7 +113,7 @@ async def sign_in_demo(request: Request, subject: Annotated[str, Form(max_length
     mint = services_of(request).demo_tokens
     staff = {s: roles for s, _, roles in DEMO_STAFF}
     if mint is None or subject not in staff:
-        return _page(request, 403, problem="demo staff exist only with the development issuer")
+        return _page(request, 403, problem=N_("Demo staff exist only with the development issuer."))
     return _signed_in(request, mint(subject, staff[subject]), next)
 
 
@@ -142,7 +123,7 @@ async def sign_in_oidc(request: Request, next: str = "") -> Response:  # noqa: A
     signed cookie until it comes back to `/sign-in/callback`."""
     login = services_of(request).login
     if login is None:
-        return _page(request, 404, problem="no identity provider client is configured (CLAIMS_OIDC_CLIENT_ID)")
+        return _page(request, 404, problem=N_("Sign-in by the identity provider is not set up."))
     url, state, verifier = await login.start()
     response = RedirectResponse(url, status_code=303)
     kept = f"{state}|{verifier}|{_safe_next(next)}"
@@ -158,15 +139,16 @@ async def sign_in_callback(request: Request, state: str = "", code: str = "", er
     kept, _, seal = request.cookies.get(FLOW_COOKIE, "").rpartition("|")
     expected, verifier, next_ = (kept.split("|") + ["", "", ""])[:3]
     if error or not code or not state or not hmac.compare_digest(seal, _seal(request, kept)) or state != expected:
-        return _page(request, 400, problem=f"sign-in did not complete ({error or 'state or code missing or wrong'}); "
-                                            "start again")
+        log.info("sign-in did not complete", error=error or "state or code missing or wrong")
+        return _page(request, 400, problem=N_("Sign-in did not complete: start again."))
     login = services_of(request).login
     if login is None:
-        return _page(request, 404, problem="sign-in by the identity provider is not configured")
+        return _page(request, 404, problem=N_("Sign-in by the identity provider is not set up."))
     try:
         token = await login.finish(code, verifier)
-    except Exception as err:  # noqa: BLE001 (the provider's refusal, shown to the person signing in)
-        return _page(request, 400, problem=f"the identity provider refused the code: {err}")
+    except Exception as err:  # noqa: BLE001 (the provider's refusal: logged, the person told to start again)
+        log.info("the identity provider refused the code", error=str(err))
+        return _page(request, 400, problem=N_("The identity provider did not accept the sign-in: start again."))
     response = _signed_in(request, token, "", follow=next_ or "/app")
     response.delete_cookie(FLOW_COOKIE, path="/sign-in")
     return response
@@ -192,9 +174,12 @@ def _signed_in(request: Request, token: str, next_: str, follow: str = "") -> Re
         if not caller.is_staff:
             raise forbidden(f"only staff sign in here; {caller.sender.subject} holds {sorted(caller.roles)}")
     except ProblemError as err:
-        return _page(request, err.problem.status, problem=err.problem.detail or err.problem.title)
+        log.info("sign-in refused", reason=err.problem.detail or err.problem.title)
+        return _page(request, err.problem.status, problem=N_(
+            "Only staff sign in here") if err.problem.status == 403 else N_(
+            "This token is not valid (expired, or not from the company's identity provider)."))
     until = _expiry(token)
-    target = _safe_next(next_)
+    target = _safe_next(next_) or ("" if follow else "/app")
     page: Response = RedirectResponse(target, status_code=303) if target else _page(
         request, subject=caller.sender.subject, roles=_role_names(caller.roles),
         until=when(until), next=follow)

@@ -16,12 +16,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -34,32 +36,39 @@ from edge.auth import Caller
 from edge.claims import claim_status_of, send_update
 from edge.problems import ProblemError, not_found
 from edge.services import secure_cookie, services_of
+from identity.codes import claimant_key, search_key
+from letters.i18n import LANGUAGES, N_, catalog, template_gettext
 from models import contract as c
-from models.documents import FIELD_NAMES, FIELDS, READ_KINDS, DocumentReading, DocumentRules
+from models.documents import FIELDS, READ_KINDS, DocumentReading, DocumentRules
 from models.tables import Claim, ClaimDocument
 from reporting.charts import CHARTS, DRAW_CHARTS, chart_options, charts_json
 from reporting.reports import build_daily_report
-from web.names import (
-    DOCUMENT_NAMES,
-    OUTCOME_NAMES,
-    QUEUE_NAMES,
-    RECOVERY_REASON_NAMES,
-    RECOVERY_STATUS_NAMES,
-    RISK_NAMES,
-    ROLE_NAMES,
-    STAGE_NAMES,
-    TYPE_NAMES,
-    clock_name,
-    event_name,
-    money,
-    payout_step,
-    risk_rule,
-    when,
-)
+from web.names import QUEUE_NAMES, money, staff_words
 from workflows.claim import ClaimWorkflow
 
 router = APIRouter(prefix="/app", tags=["workbench"], include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+STAFF_LANGUAGE = "claims_staff_language"
+"""The staff member's language for the workbench, chosen with its switch (`?lang=en`); Chinese by default."""
+
+
+def _templates(language: str) -> Jinja2Templates:
+    pages = Jinja2Templates(directory=Path(__file__).parent / "templates")
+    pages.env.filters.update(staff_words(language))
+    pages.env.globals["_"] = template_gettext(catalog(language))
+    return pages
+
+
+TEMPLATES = {language: _templates(language) for language in LANGUAGES}
+
+
+def staff_language(request: Request) -> str:
+    asked = request.query_params.get("lang") or request.cookies.get(STAFF_LANGUAGE)
+    return asked if asked in LANGUAGES else "zh-CN"
+
+
+def gettext_of(request: Request) -> Any:
+    return catalog(staff_language(request)).gettext
 
 DECIDING_ROLES = (c.Role.MANAGER, c.Role.SUPERVISOR, c.Role.ADJUSTER)
 QUEUES = {  # each role's queue: the stages whose work is theirs
@@ -94,76 +103,125 @@ def deciding_role(caller: Caller) -> c.Role | None:
     return next((r for r in DECIDING_ROLES if r.value in caller.roles), None)
 
 
-templates.env.filters.update(money=money, when=when, local=when, event_name=event_name, clock_name=clock_name,
-                             risk_rule=risk_rule, payout_step=payout_step)
-templates.env.globals.update(FIELD_NAMES=FIELD_NAMES, DOCUMENT_NAMES=DOCUMENT_NAMES, STAGE_NAMES=STAGE_NAMES,
-                             OUTCOME_NAMES=OUTCOME_NAMES, ROLE_NAMES=ROLE_NAMES, TYPE_NAMES=TYPE_NAMES,
-                             RISK_NAMES=RISK_NAMES,
-                             RECOVERY_STATUS_NAMES=RECOVERY_STATUS_NAMES, RECOVERY_REASON_NAMES=RECOVERY_REASON_NAMES)
-
-
 def page(request: Request, name: str, caller: Caller | None, status: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"caller": caller, **context}, status_code=status,
-                                      headers={"Cache-Control": "no-store"})
+    language = staff_language(request)
+    response = TEMPLATES[language].TemplateResponse(
+        request, name, {"caller": caller, "language": language, **context}, status_code=status,
+        headers={"Cache-Control": "no-store"})
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(STAFF_LANGUAGE, language, max_age=365 * 86400, samesite="lax", path="/",
+                            secure=secure_cookie(request))
+    return response
+
+
+PAGE_SIZE = 50
+"""Claims a queue page shows."""
 
 
 @router.get("", response_class=HTMLResponse)
-async def queue(request: Request, stage: str | None = None, overdue: bool = False,
-                queue: str | None = None) -> Response:
-    """A role's queue (the signed-in person's first, by default), or every open claim (`queue=all`), nearest
-    deadline first; overdue ones marked; counts per stage."""
+async def queue(request: Request, stage: str | None = None, overdue: bool = False, queue: str | None = None,
+                q: str | None = None,
+                page_number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1) -> Response:
+    """A role's queue (the signed-in person's first, by default): the claims at its stages, and for the deciding
+    roles only those it may decide; or every open claim (`queue=all`), nearest deadline first; overdue ones marked;
+    counts per stage. `q` finds claims, open or closed, by claim number, policy number, the claimant's full name or
+    phone number (kept keyed: the list shows them masked)."""
     caller = staff_session(request)
-    mine = [q for q in QUEUES if q in caller.roles]
-    chosen = queue if queue in QUEUES or queue == "all" else (mine[0] if mine and stage is None else "all")
+    mine = [name for name in QUEUES if name in caller.roles]
+    chosen = queue if queue in QUEUES or queue == "all" else (mine[0] if mine and stage is None and not q else "all")
     now = datetime.now(UTC)
     services = services_of(request)
     found = await claims_matching(services.client, worklist_query(None, None, False, None, now))
-    rows = [r for r in found if r["stage"] != c.Stage.CLOSED.value]  # open means open: closed claims wait for
+    open_rows = [r for r in found if r["stage"] != c.Stage.CLOSED.value]  # open means open: closed claims wait for
     # their appeal window in Temporal, not for anyone's work
-    ids = [r["workflow_id"].removeprefix("claim-") for r in rows]
-    facts = await run_in_threadpool(_read_model, services.engine, ids)
     counts: dict[str, int] = {}
-    for row in rows:
+    for row in open_rows:
         counts[row["stage"] or "registered"] = counts.get(row["stage"] or "registered", 0) + 1
-        row["claim_id"] = row["workflow_id"].removeprefix("claim-")
-        row["overdue"] = bool(row["breached"]) or (row["sla_due_at"] is not None and row["sla_due_at"] < now)
-        handler, payout = facts.get(row["claim_id"], (None, None))
-        row["handler"] = handler or row["assigned_to"]
-        row["to_decide"] = payout if row["stage"] == c.Stage.AWAITING_APPROVAL.value else None
-    stages = QUEUES.get(chosen or "all")
-    shown = [r for r in rows if (stage is None or r["stage"] == stage) and (not overdue or r["overdue"])
-             and (stages is None or r["stage"] in stages)]
+    if q and q.strip():
+        rows = [_row_of(fact) for fact in await run_in_threadpool(
+            _search, services.engine, services.code_secret, q.strip())]
+    else:
+        ids = [r["workflow_id"].removeprefix("claim-") for r in open_rows]
+        by_id = {f.claim_id: f for f in await run_in_threadpool(_read_model, services.engine, ids)}
+        rows = []
+        for row in open_rows:
+            row["claim_id"] = row["workflow_id"].removeprefix("claim-")
+            row["overdue"] = bool(row["breached"]) or (row["sla_due_at"] is not None and row["sla_due_at"] < now)
+            fact = by_id.get(row["claim_id"])
+            row["handler"] = (fact.handler if fact else None) or row["assigned_to"]
+            row["to_decide"] = fact.payout_amount if fact and row["stage"] == c.Stage.AWAITING_APPROVAL.value else None
+            row["deciding_role"] = fact.deciding_role if fact else None
+            row["claimant"] = fact.claimant_masked if fact else None
+            rows.append(row)
+        stages = QUEUES.get(chosen or "all")
+        rows = [r for r in rows if (stage is None or r["stage"] == stage) and (not overdue or r["overdue"])
+                and (stages is None or r["stage"] in stages) and _may_decide(chosen, r)]
+    shown = rows[(page_number - 1) * PAGE_SIZE: page_number * PAGE_SIZE]
+
+    def page_link(number: int) -> str:
+        kept = {k: v for k, v in request.query_params.items() if k != "page"}
+        return "/app?" + urlencode({**kept, "page": number})
+
     return page(request, "queue.html", caller, rows=shown, counts=counts, stage=stage, overdue=overdue,
-                queue=chosen, queues=QUEUE_NAMES, mine=mine)
+                queue=chosen, queues=list(QUEUE_NAMES), mine=mine, q=q, page_number=page_number,
+                more=len(rows) > page_number * PAGE_SIZE, page_link=page_link)
+
+
+def _may_decide(queue: str | None, row: dict[str, Any]) -> bool:
+    """A deciding role's queue holds the claims awaiting approval that it may decide: at or below its tier."""
+    if queue not in DECIDING or row["stage"] != c.Stage.AWAITING_APPROVAL.value or row["deciding_role"] is None:
+        return True
+    return RANK[c.Role(row["deciding_role"])] <= RANK[c.Role(queue)]
+
+
+DECIDING = {"adjuster", "supervisor", "manager"}
+
+
+def _row_of(fact: Claim) -> dict[str, Any]:
+    return {"claim_id": fact.claim_id, "stage": fact.stage, "type": fact.claim_type, "risk": fact.risk_level,
+            "to_decide": fact.payout_amount if fact.stage == c.Stage.AWAITING_APPROVAL.value else None,
+            "amount": fact.claimed_amount, "handler": fact.handler, "sla_due_at": None, "overdue": False,
+            "claimant": fact.claimant_masked, "deciding_role": fact.deciding_role}
+
+
+def _search(engine: Engine, secret: bytes, text: str) -> list[Claim]:
+    """Claims whose number contains the text, or whose policy number, claimant name or phone is the text."""
+    key = claimant_key(search_key(secret), text)
+    with Session(engine) as session:
+        return list(session.exec(select(Claim).where(or_(
+            col(Claim.claim_id).contains(text, autoescape=True), col(Claim.policy_number) == text,
+            col(Claim.name_key) == key, col(Claim.phone_key) == key))
+            .order_by(col(Claim.registered_at).desc()).limit(500)).all())
 
 
 CONFIRM_ABOVE = Decimal("50000")
 """A payout from this amount up is approved only with a confirmation and a comment, whatever its risk."""
 
 
-def confirmation_reasons(claim: c.ClaimStatus) -> list[str]:
+def confirmation_reasons(claim: c.ClaimStatus, gettext: Any = None) -> list[str]:
     """Why approving this claim needs a second, deliberate step (a required comment and a confirmation): a high
     risk, a flagged document, documents a person has yet to read, or a large payout. Empty when one click will do."""
+    gettext = gettext or catalog("zh-CN").gettext
     reasons = []
     if claim.risk is not None and claim.risk.level == "high":
-        reasons.append(f"风险等级高（{claim.risk.score}分）")
+        reasons.append(gettext(N_("a high risk (%(score)s points)")) % {"score": claim.risk.score})
     if claim.risk is not None and any(r.rule in ("reused_document", "invoice_total_mismatch", "reused_invoice")
                                       for r in claim.risk.reasons):
-        reasons.append("有材料被标记（重复使用或金额不符）")
+        reasons.append(gettext(N_("a document is flagged (used before, or its amount does not match)")))
     if claim.document_review:
-        reasons.append(f"有{len(claim.document_review)}项材料需人工核阅")
+        reasons.append(gettext(N_("%(count)s documents for a person to read")) % {"count": len(claim.document_review)})
     if claim.payout is not None and claim.payout.total >= CONFIRM_ABOVE:
-        reasons.append(f"赔付金额达 {money(CONFIRM_ABOVE)} 以上")
+        reasons.append(gettext(N_("a payout of %(amount)s or more")) % {"amount": money(CONFIRM_ABOVE)})
     return reasons
 
 
-def _read_model(engine: Engine, claim_ids: list[str]) -> dict[str, tuple[str | None, Decimal | None]]:
-    """Each claim's handler and the payout awaiting decision, from the read model."""
+def _read_model(engine: Engine, claim_ids: list[str]) -> list[Claim]:
+    """The claims' rows of the read model: handler, the payout awaiting decision, who decides, the claimant
+    masked."""
     if not claim_ids:
-        return {}
+        return []
     with Session(engine) as session:
-        found = session.exec(select(Claim).where(col(Claim.claim_id).in_(claim_ids))).all()
-    return {row.claim_id: (row.handler, row.payout_amount) for row in found}
+        return list(session.exec(select(Claim).where(col(Claim.claim_id).in_(claim_ids))).all())
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -184,7 +242,10 @@ async def claim_page(request: Request, claim_id: str, done: str | None = None) -
     actions: an address cannot put words of its own on the page."""
     caller = staff_session(request)
     refused = _flash(request, caller, claim_id)
-    page_ = await _claim(request, caller, claim_id, done=DONE.get(done or ""), problem=refused)
+    words = staff_words(staff_language(request))
+    said = None if refused is None else words["refusal"](*refused.split("|", 1)) if "|" in refused else refused
+    done_text = gettext_of(request)(DONE[done]) if done in DONE else None
+    page_ = await _claim(request, caller, claim_id, done=done_text, problem=said)
     if refused is not None:
         page_.delete_cookie(FLASH_COOKIE, path=f"/app/claims/{claim_id}")
     return page_
@@ -232,13 +293,12 @@ async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 
     rule = None
     if claim.stage == c.Stage.AWAITING_APPROVAL and claim.required_role is not None:
         if mine is None or RANK[mine] < RANK[claim.required_role]:
-            rule = (f"此案需{ROLE_NAMES[claim.required_role.value]}审批，您的角色无此权限 · needs a "
-                    f"{claim.required_role.value}'s approval; yours is {mine.value if mine else 'none'}")
+            rule = (claim.required_role.value, mine.value if mine else None)
     documents = await run_in_threadpool(_documents_of, services_of(request).engine, claim_id)
     summary = await run_in_threadpool(_summary_of, services_of(request).engine, claim_id)
     readings = {r["ref"]: DocumentReading.model_validate(r) for r in claim.document_readings}
     return page(request, "claim.html", caller, status=status, claim=claim, rule=rule, role=mine,
-                confirm=confirmation_reasons(claim), summary=summary,
+                confirm=confirmation_reasons(claim, gettext_of(request)), summary=summary,
                 csrf=csrf_token(request, caller), documents=documents, readings=readings,
                 reading_fields={kind: FIELDS[layout] for kind, layout in READ_KINDS.items()},
                 min_confidence=DocumentRules().min_confidence, **context)
@@ -279,8 +339,8 @@ ACTIONS: dict[str, UpdateMethod[Any]] = {
     "approve": ClaimWorkflow.approve, "reject": ClaimWorkflow.reject, "correct": ClaimWorkflow.correct_document_field,
     "record_recovery": ClaimWorkflow.record_recovery, "write_off_recovery": ClaimWorkflow.write_off_recovery}
 """The claim page's forms and the update each sends."""
-DONE = {"approve": "已批准", "reject": "已拒赔", "correct": "已更正识别结果", "record_recovery": "已登记追回款",
-        "write_off_recovery": "已核销"}
+DONE = {"approve": N_("Approved"), "reject": N_("Rejected"), "correct": N_("The reading is corrected"),
+        "record_recovery": N_("The repayment is recorded"), "write_off_recovery": N_("Written off")}
 """What the page says an action did, once sent."""
 
 
@@ -290,7 +350,8 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
               clause: Annotated[str, Form()] = "") -> Response:
     caller = staff_session(request)
     if not hmac.compare_digest(csrf, csrf_token(request, caller)):
-        return await _claim(request, caller, claim_id, status=403, problem="表单已过期，请重试 · the form expired")
+        return await _claim(request, caller, claim_id, status=403,
+                            problem=gettext_of(request)(N_("The form expired: send it again")))
     role = deciding_role(caller)
     payloads: dict[str, dict[str, Any]] = {
         "approve": {"approver_id": caller.sender.subject, "role": role.value if role else "adjuster",
@@ -310,12 +371,15 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
         payloads[action] = {"number": str(form.get("number", "")) or None, "reason": reason,
                             "by": caller.sender.subject}
     if action not in payloads:
-        return await _claim(request, caller, claim_id, status=404, problem=f"unknown action {action}")
+        return await _claim(request, caller, claim_id, status=404,
+                            problem=gettext_of(request)(N_("This page has no such action")))
     if action == "approve" and (form.get("confirmed") != "yes" or not comment.strip()) and confirmation_reasons(
             await claim_status_of(services_of(request).client, claim_id)):
-        return _refused_redirect(request, caller, claim_id, "此案批准前须勾选确认并填写审批意见（见审批栏中的提示）")
+        return _refused_redirect(request, caller, claim_id, gettext_of(request)(
+            N_("Approving this claim needs the confirmation ticked and a comment (see the notes by the decision)")))
     try:
         await send_update(services_of(request), claim_id, ACTIONS[action], payloads[action], caller)
     except ProblemError as err:
-        return _refused_redirect(request, caller, claim_id, err.problem.detail or err.problem.title)
+        kind = err.problem.title
+        return _refused_redirect(request, caller, claim_id, f"{kind}|{err.problem.detail or err.problem.title}")
     return RedirectResponse(f"/app/claims/{claim_id}?done={action}", status_code=303)

@@ -23,7 +23,7 @@ from config.encryption import audit_seal_keys, keyring_for
 from config.settings import Settings
 from config.temporal import workflow_runner
 from identity import keys
-from identity.codes import code_secret
+from identity.codes import code_secret, search_key
 from letters.render import Renderer
 from letters.senders import build_sender
 from workflows.claim import ClaimWorkflow
@@ -35,13 +35,14 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
                      client: Client | None = None) -> Sequence[Any]:
     """Every activity the claim and complaint workflows call, bound to their resources (the complaint's
     handover to a claim's appeal needs the client)."""
-    database = ClaimsDatabase(engine, audit_seal_keys(settings), settings.event_source)
+    secret = code_secret(settings.code_secret, settings.var_dir)
+    database = ClaimsDatabase(engine, audit_seal_keys(settings), settings.event_source, search_key(secret))
     payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine),
                                  keyring_for(settings))
     renderer = Renderer(public_url=settings.progress_base_url)
     notifications = NotificationActivities(engine, renderer, build_sender(settings), keyring_for(settings))
     configuration = ConfigurationActivities(settings)
-    codes = CodeActivities(engine, code_secret(settings.code_secret, settings.var_dir), notifications)
+    codes = CodeActivities(engine, secret, notifications)
     readings = ReadingActivities(engine, keyring_for(settings))
     return [
         configuration.load_rules,

@@ -153,8 +153,13 @@ class Shell:
         names = [s.claim.claimant.name] if s.claim is not None else []
         if s.bank_account is not None:
             names.append(s.bank_account.holder)
+        changes = dict(changes or {})
+        if s.stage == Stage.AWAITING_APPROVAL and s.rules is not None:
+            changes.setdefault("deciding_role", s.required_role().value)  # the queue shows each role what it decides
+        elif "stage" in changes:
+            changes.setdefault("deciding_role", None)
         await self.activity(ClaimsDatabase.record_event, ClaimEvent(claim_id=s.claim_id, event=event, at=at, by=by,
-                                                                    detail=detail, changes=changes or {},
+                                                                    detail=detail, changes=changes,
                                                                     key=str(s.event_count), names=names))
 
     def notify(self, kind: str, context: dict[str, Any], sequence: int | None = None,
