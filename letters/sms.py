@@ -69,6 +69,8 @@ def sms_text(kind: str, context: Mapping[str, Any], gettext: Callable[..., str],
     values: dict[str, Any] = {"claim_id": context["claim_id"]}
     if "missing" in context:
         values["count"] = str(len(context["missing"]))
+        if kind == "missing_materials" and not context["missing"]:
+            kind = "reminder"  # nothing left to list: the deadline and the link, never "0 materials needed"
     if kind == "code_bank_account" and context.get("account_last4"):
         kind, values["last4"] = "code_bank_account_to", str(context["account_last4"])
     for key in ("due_at", "amount", "account", "code", "minutes", "new_account", "complaint_id"):

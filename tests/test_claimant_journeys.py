@@ -174,6 +174,15 @@ def test_wrong_codes_count_down_and_a_locked_code_says_only_that(stack: Stack, b
     assert page.get_by_label("验证码").count() == 0
     context.close()
 
+    staff = browser.new_context(locale="zh-CN")
+    page = staff.new_page()
+    page.goto(f"{stack.url}/sign-in")
+    page.locator("#demo-sup-1").click()
+    page.goto(f"{stack.url}/app/claims/{claim_id}")
+    codes = page.get_by_role("region", name="客户验证码")
+    assert "多次错误已锁定" in codes.inner_text(), "staff see the claimant locked out of their code"
+    staff.close()
+
 
 def test_a_file_the_claim_cannot_take_is_refused_in_chinese_and_several_photos_go_at_once(
         stack: Stack, browser: Browser):

@@ -209,3 +209,12 @@ def test_the_embedded_demos_outbox_files_are_sealed(tmp_path: Path):
     [path] = letters_of(settings.outbox_dir, "C-1", "code_progress")
     assert "123456" not in path.read_text() and "李雷" not in path.read_text(), "the file holds the code in clear"
     assert read_letter(TEST_KEYRING, path) == "李雷：您的验证码是 123456"
+
+
+def test_a_materials_sms_with_nothing_left_to_list_never_says_none_are_needed(renderer: Renderer):
+    """A materials request whose list is empty by the time it is written says the deadline and the link, not
+    "0 materials needed"."""
+    listed = renderer.sms("missing_materials", context("missing_materials", "zh-CN"), "zh-CN")
+    empty = renderer.sms("missing_materials", {**context("missing_materials", "zh-CN"), "missing": []}, "zh-CN")
+    assert "还需" in listed and "0项" not in empty and "还需0" not in empty, empty
+    assert "C-20261122-0001" in empty and empty.endswith(f"{PUBLIC}/c/C-20261122-0001")

@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from config.settings import PROJECT_ROOT
 from testkit.api_stack import Stack, running_stack
 from testkit.claims import pdf
+from testkit.waiting import polled
 
 pytestmark = pytest.mark.devserver
 
@@ -83,7 +84,18 @@ def claims(stack: Stack) -> dict[str, str]:
             assert http.post(f"/claims/{large}/actions/record_investigation",
                              headers=stack.auth("inv-1", "investigator"), json=found).status_code == 200
     stack.wait(large, lambda s: s["stage"] == "awaiting_approval", "awaiting approval")
-    return {"large": large, "waiting": waiting}
+    beyond = report(stack, documents=ALL_AUTO, policy_number="P-AUTO-002", claimed_amount="150000.00",
+                    line_items=[{"description": "write-off", "amount": "150000.00", "category": "repair"}])
+    if stack.wait(beyond, lambda s: s["stage"] in ("awaiting_approval", "investigating"), "decided on")["stage"] \
+            == "investigating":
+        with stack.client() as http:
+            found = {"investigator_id": "inv-1", "findings": "全损", "confirmed_amount": "150000.00",
+                     "fraud_suspected": False}
+            assert http.post(f"/claims/{beyond}/actions/record_investigation",
+                             headers=stack.auth("inv-1", "investigator"), json=found).status_code == 200
+    stack.wait(beyond, lambda s: s["stage"] == "awaiting_approval" and s["required_role"] == "manager",
+               "awaiting a manager's approval")
+    return {"large": large, "waiting": waiting, "beyond": beyond}
 
 
 def staff_page(browser: Browser, stack: Stack, language: str, subject: str = "sup-1") -> Page:
@@ -214,3 +226,54 @@ def test_a_claimant_uploads_with_the_keyboard_alone(stack: Stack, browser: Brows
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     page.get_by_role("status").filter(has_text="已收到").wait_for()
+
+
+def queue_rows(page: Page) -> list[str]:
+    return [row.get_attribute("data-claim") or "" for row in page.locator("#queue tbody tr[data-claim]").all()]
+
+
+def test_each_deciding_role_sees_what_it_may_decide_and_a_supervisor_assigns_from_the_list(
+        stack: Stack, browser: Browser, claims: dict[str, str]):
+    mid = report(stack, documents=ALL_AUTO, policy_number="P-AUTO-002", claimed_amount="15600.00",
+                 line_items=[{"description": "door", "amount": "15600.00", "category": "repair"}])
+    stack.wait(mid, lambda s: s["stage"] == "awaiting_approval" and s["required_role"] == "supervisor",
+               "awaiting a supervisor's approval")
+    page = staff_page(browser, stack, "zh-CN")
+
+    def supervisors_queue() -> list[str]:
+        page.goto(f"{stack.url}/app?queue=supervisor")
+        return queue_rows(page)
+    rows = polled(supervisors_queue, lambda rows: mid in rows, "the claim in the supervisor's queue")
+    assert claims["beyond"] not in rows, "a supervisor's queue holds only what a supervisor may decide"
+    manager = staff_page(browser, stack, "zh-CN", "mgr-1")
+    manager.goto(f"{stack.url}/app?queue=manager")
+    assert {mid, claims["beyond"]} <= set(queue_rows(manager)), "a manager may decide both"
+
+    page.goto(f"{stack.url}/app?queue=all")
+    page.get_by_label(f"案件 {claims['waiting']} 的经办人").fill("desk-7")
+    page.get_by_label(f"案件 {claims['waiting']} 的经办人").press("Enter")
+    page.get_by_role("status").filter(has_text="已分派经办人").wait_for()
+    stack.wait(claims["waiting"], lambda s: s["handler"] == "desk-7", "assigned")
+
+    def handler_shown() -> str:
+        page.goto(f"{stack.url}/app?queue=all")
+        return page.locator(f"#queue tr[data-claim='{claims['waiting']}'] td.handler").inner_text()
+    polled(handler_shown, lambda shown: "desk-7" in shown, "the new handler in the queue")
+
+
+def test_a_claim_is_found_by_number_policy_name_or_phone_and_shown_masked(
+        stack: Stack, browser: Browser, claims: dict[str, str]):
+    page = staff_page(browser, stack, "zh-CN")
+    every = set(claims.values())
+    for text, expected in ((claims["waiting"], {claims["waiting"]}), ("李雷", every), ("138 0000 0000", every),
+                           ("P-AUTO-002", {claims["large"], claims["beyond"]})):
+        page.get_by_label("查找案件").fill(text)
+        page.get_by_role("button", name="查找").click()
+        page.wait_for_url("**q=*")
+        assert expected <= set(queue_rows(page)), (text, queue_rows(page))
+    page.get_by_label("查找案件").fill("13800000000")
+    page.get_by_role("button", name="查找").click()
+    page.wait_for_url("**q=*")
+    shown = page.inner_text("#queue")
+    assert "李*" in shown and "****0000" in shown and "13800000000" not in shown and "李雷" not in shown
+    assert "NO-SUCH" not in page.inner_text("#queue")

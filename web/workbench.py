@@ -36,11 +36,11 @@ from edge.auth import Caller
 from edge.claims import claim_status_of, send_update
 from edge.problems import ProblemError, not_found
 from edge.services import secure_cookie, services_of
-from identity.codes import claimant_key, search_key
+from identity.codes import MAX_WRONG_TRIES, claimant_key, search_key
 from letters.i18n import LANGUAGES, N_, catalog, template_gettext
 from models import contract as c
 from models.documents import FIELDS, READ_KINDS, DocumentReading, DocumentRules
-from models.tables import Claim, ClaimDocument
+from models.tables import Claim, ClaimDocument, VerificationCode
 from reporting.charts import CHARTS, DRAW_CHARTS, chart_options, charts_json
 from reporting.reports import build_daily_report
 from web.names import QUEUE_NAMES, money, staff_words
@@ -162,9 +162,12 @@ async def queue(request: Request, stage: str | None = None, overdue: bool = Fals
         kept = {k: v for k, v in request.query_params.items() if k != "page"}
         return "/app?" + urlencode({**kept, "page": number})
 
+    done = request.query_params.get("done")
     return page(request, "queue.html", caller, rows=shown, counts=counts, stage=stage, overdue=overdue,
                 queue=chosen, queues=list(QUEUE_NAMES), mine=mine, q=q, page_number=page_number,
-                more=len(rows) > page_number * PAGE_SIZE, page_link=page_link)
+                more=len(rows) > page_number * PAGE_SIZE, page_link=page_link,
+                done=gettext_of(request)(DONE[done]) if done in DONE else None,
+                assigns=bool({"supervisor", "manager"} & set(caller.roles)), csrf=csrf_token(request, caller))
 
 
 def _may_decide(queue: str | None, row: dict[str, Any]) -> bool:
@@ -295,11 +298,13 @@ async def _claim(request: Request, caller: Caller, claim_id: str, status: int = 
         if mine is None or RANK[mine] < RANK[claim.required_role]:
             rule = (claim.required_role.value, mine.value if mine else None)
     documents = await run_in_threadpool(_documents_of, services_of(request).engine, claim_id)
+    codes = await run_in_threadpool(_codes_of, services_of(request).engine, claim_id)
     summary = await run_in_threadpool(_summary_of, services_of(request).engine, claim_id)
     readings = {r["ref"]: DocumentReading.model_validate(r) for r in claim.document_readings}
     return page(request, "claim.html", caller, status=status, claim=claim, rule=rule, role=mine,
                 confirm=confirmation_reasons(claim, gettext_of(request)), summary=summary,
-                csrf=csrf_token(request, caller), documents=documents, readings=readings,
+                csrf=csrf_token(request, caller), documents=documents, readings=readings, codes=codes,
+                max_tries=MAX_WRONG_TRIES,
                 reading_fields={kind: FIELDS[layout] for kind, layout in READ_KINDS.items()},
                 min_confidence=DocumentRules().min_confidence, **context)
 
@@ -308,6 +313,14 @@ def _summary_of(engine: Engine, claim_id: str) -> Claim | None:
     """The claim's read model: policy, period, incident date, amounts, for the page's summary."""
     with Session(engine) as session:
         return session.get(Claim, claim_id)
+
+
+def _codes_of(engine: Engine, claim_id: str) -> list[VerificationCode]:
+    """The one-time codes sent for the claim, with their wrong tries: staff see a claimant locked out, or someone
+    guessing."""
+    with Session(engine) as session:
+        return list(session.exec(select(VerificationCode).where(VerificationCode.claim_id == claim_id)
+                                 .order_by(col(VerificationCode.issued_at))).all())
 
 
 def _documents_of(engine: Engine, claim_id: str) -> list[ClaimDocument]:
@@ -337,10 +350,12 @@ async def document_file(request: Request, sha256: str) -> Response:
 
 ACTIONS: dict[str, UpdateMethod[Any]] = {
     "approve": ClaimWorkflow.approve, "reject": ClaimWorkflow.reject, "correct": ClaimWorkflow.correct_document_field,
-    "record_recovery": ClaimWorkflow.record_recovery, "write_off_recovery": ClaimWorkflow.write_off_recovery}
+    "record_recovery": ClaimWorkflow.record_recovery, "write_off_recovery": ClaimWorkflow.write_off_recovery,
+    "assign": ClaimWorkflow.assign}
 """The claim page's forms and the update each sends."""
 DONE = {"approve": N_("Approved"), "reject": N_("Rejected"), "correct": N_("The reading is corrected"),
-        "record_recovery": N_("The repayment is recorded"), "write_off_recovery": N_("Written off")}
+        "record_recovery": N_("The repayment is recorded"), "write_off_recovery": N_("Written off"),
+        "assign": N_("The handler is assigned")}
 """What the page says an action did, once sent."""
 
 
@@ -367,6 +382,8 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
     elif action == "record_recovery":
         payloads[action] = {"number": str(form.get("number", "")) or None, "amount": str(form.get("amount", "")),
                             "reference": str(form.get("reference", "")), "by": caller.sender.subject}
+    elif action == "assign":
+        payloads[action] = {"handler_id": str(form.get("handler_id", "")).strip(), "by": caller.sender.subject}
     elif action == "write_off_recovery":
         payloads[action] = {"number": str(form.get("number", "")) or None, "reason": reason,
                             "by": caller.sender.subject}
@@ -382,4 +399,6 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
     except ProblemError as err:
         kind = err.problem.title
         return _refused_redirect(request, caller, claim_id, f"{kind}|{err.problem.detail or err.problem.title}")
+    if form.get("back") == "queue":  # assigned from the queue: back to the list, which names what was done
+        return RedirectResponse(f"/app?queue=all&done={action}", status_code=303)
     return RedirectResponse(f"/app/claims/{claim_id}?done={action}", status_code=303)
