@@ -31,6 +31,7 @@ pytestmark = pytest.mark.devserver
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOTLINE = "400-000-0000"
+SHOTS = PROJECT_ROOT / "var" / "test-artifacts" / "screenshots"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
 
 
@@ -106,6 +107,7 @@ def steps_of(page: Page) -> list[str]:
 
 def test_a_paid_claim_whose_workflow_has_ended_opens_with_a_code_sent_to_the_masked_phone(
         stack: Stack, browser: Browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
     claim_id = report(stack, claimed_amount="1500.00",
                       line_items=[{"description": "mirror", "amount": "1500.00", "category": "repair"}])
     polled(lambda: workflow_status(stack, claim_id), lambda s: s == WorkflowExecutionStatus.COMPLETED,
@@ -114,6 +116,7 @@ def test_a_paid_claim_whose_workflow_has_ended_opens_with_a_code_sent_to_the_mas
     context, page = on_a_phone(browser)
     ask_for_a_code(page, stack, claim_id)
     assert "****0000" in page.get_by_role("status").inner_text(), "the page says where the code went, masked"
+    page.screenshot(path=str(SHOTS / "claimant-code-sent.png"), full_page=True)
     assert "13800000000" not in page.content()
     first = stack.code_received(claim_id, "progress")
     page.get_by_role("button", name="重新发送验证码").click()
@@ -127,6 +130,7 @@ def test_a_paid_claim_whose_workflow_has_ended_opens_with_a_code_sent_to_the_mas
     assert steps[0] == "已登记" and steps[-1] == "已赔付" and "支付中" in steps, steps
     assert page.locator("#steps time").count() == len(steps), "every step the claim went through is dated"
     assert page.get_by_role("heading", name="对决定提出申诉").count() == 0, "a claim paid in full has no appeal"
+    page.screenshot(path=str(SHOTS / "claimant-paid-ended.png"), full_page=True)
     hotline = page.get_by_role("link", name=HOTLINE)
     assert hotline.get_attribute("href") == "tel:4000000000"
     context.close()
@@ -147,6 +151,7 @@ def test_a_denied_claim_shows_no_payment_step_says_why_in_chinese_and_takes_an_a
     assert "excluded" not in decision and "General Terms" not in decision
 
     page.get_by_label("申诉理由").fill("赛道体验日是车友会组织的安全驾驶培训，不是比赛")
+    page.screenshot(path=str(SHOTS / "claimant-denied-appeal.png"), full_page=True)
     page.get_by_role("button", name="提交申诉").click()
     page.get_by_role("status").filter(has_text="已收到您的申诉").wait_for()
     context.close()
@@ -202,6 +207,7 @@ def test_a_file_the_claim_cannot_take_is_refused_in_chinese_and_several_photos_g
         {"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff" + bytes(UPLOAD_LIMIT + 10)}])
     photos.get_by_role("button", name="上传").click()
     assert "过大" in photos.get_by_role("alert").inner_text()
+    page.screenshot(path=str(SHOTS / "claimant-upload-refused.png"), full_page=True)
     assert sent == [], "both were refused before anything was sent"
 
     pictures = [photo(f"{claim_id} photo {n}") for n in (1, 2)]

@@ -111,7 +111,7 @@ def test_the_web_ui_shows_a_claim_decrypted_only_to_a_signed_in_staff_member(sta
     stranger.close()
 
     channel, page = signed_in_with_token(browser, stack, stack.token("portal", "channel"))
-    assert "staff" in page.inner_text("[role=alert]")
+    assert "仅限工作人员" in page.inner_text("[role=alert]")
     assert not [c for c in channel.cookies() if c["name"] == "claims_session"], "a channel gets no session"
     channel.close()
 

@@ -55,6 +55,8 @@ PROBLEMS = {
 }
 """What the page may say went wrong, by code: the address carries the code, never text, so no link can put words of
 its own into the page's alert."""
+GONE = N_("We cannot show this claim any more: please call us.")
+"""A claim whose history is no longer kept (the namespace's retention passed), to a claimant with its code."""
 
 
 def problem_code(err: ProblemError) -> str:
@@ -137,7 +139,14 @@ async def progress_page(request: Request, claim_id: str, sent: str | None = None
     if not _session_for(request, claim_id):
         return _page(request, "claimant_code.html", claim_id=claim_id, sent=sent is not None, problem=said,
                      sent_to=_sent_to(request, claim_id), tries_left=None, hotline=svc.hotline)
-    status = await claim_status_of(svc.client, claim_id)
+    try:
+        status = await claim_status_of(svc.client, claim_id)
+    except ProblemError as err:
+        if err.problem.status != 404:
+            raise
+        said = catalog(_language(request)).gettext(GONE)
+        return _page(request, "claimant_code.html", status=404, claim_id=claim_id, sent=False, problem=said,
+                     sent_to=None, tries_left=None, hotline=svc.hotline)
     return _page(request, "claimant.html", claim_id=claim_id, progress=ClaimProgress.of(status),
                  csrf=_csrf(request, claim_id), uploaded=uploaded if uploaded in DOCUMENT_KINDS else None,
                  problem=said, answered=answered is not None, appealed=appealed is not None, hotline=svc.hotline,
