@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import activity
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -26,14 +28,16 @@ class EndedClaims:
         """The claimant's contact on file, for a claim whose workflow has ended; refused for one still running (it
         sends its own codes) and for none (nothing to send)."""
         handle = self.client.get_workflow_handle(workflow_id_for(claim_id))
-        try:
-            described = await handle.describe()
+        try:  # the raw call: only the status is needed, not the decoded search attributes
+            described = await self.client.workflow_service.describe_workflow_execution(
+                DescribeWorkflowExecutionRequest(namespace=self.client.namespace,
+                                                 execution=WorkflowExecution(workflow_id=handle.id)))
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
             raise ApplicationError(f"request_code: claim {claim_id} does not exist", type=ErrorType.NOT_ALLOWED,
                                    non_retryable=True) from None
-        if described.status == WorkflowExecutionStatus.RUNNING:
+        if described.workflow_execution_info.status == WorkflowExecutionStatus.RUNNING.value:
             raise ApplicationError(f"request_code: claim {claim_id} is open and sends its own codes",
                                    type=ErrorType.NOT_ALLOWED, non_retryable=True)
         contact: Any = await handle.query(CONTACT_QUERY, result_type=Recipient)

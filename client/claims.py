@@ -248,8 +248,8 @@ async def claims_matching(client: Client, query: str) -> list[dict[str, Any]]:
 
 
 async def ended_claim_code(client: Client, task_queue: str, request: EndedClaimCode) -> None:
-    """Run the ended claim's progress-code workflow for this request (its proof bound to that workflow), one at a
-    time per claim; `Refused` with the reason when no code went out (too soon, too many, another under way)."""
+    """Run the ended claim's progress-code workflow for this request, one at a time per claim; `Refused` with the
+    reason when no code went out (too soon, too many, another under way)."""
     workflow_id = ended_code_workflow_id(request.claim_id)
     try:
         await client.execute_workflow(

@@ -21,8 +21,6 @@ from models import contract as c
 from models.contract import workflow_id_for
 from models.messages import EndedClaimCode
 from workflows.claim import ClaimWorkflow
-from workflows.ended_claim_code import REQUEST as ENDED_REQUEST
-from workflows.ended_claim_code import ended_code_workflow_id
 
 R = TypeVar("R")
 
@@ -65,10 +63,9 @@ async def request_progress_code(svc: Services, claim_id: str, caller: Caller) ->
     try:
         await claim_client.send_update(svc.client, claim_id, ClaimWorkflow.request_code, sent)
     except Ended:
-        request = svc.signer.credential(caller.sender, ended_code_workflow_id(claim_id), ENDED_REQUEST,
-                                        {"claim_id": claim_id})
+        request = EndedClaimCode(claim_id=claim_id, requested_by=caller.sender.subject)
         try:
-            await claim_client.ended_claim_code(svc.client, svc.task_queue, EndedClaimCode.model_validate(request))
+            await claim_client.ended_claim_code(svc.client, svc.task_queue, request)
         except Refused as err:
             log.info("progress code not sent", claim_id=claim_id, reason=str(err))
     except NoSuchWorkflow:

@@ -293,11 +293,10 @@ class PlanCode(Message):
 
 
 class EndedClaimCode(Message):
-    """A progress code asked for on a claim whose workflow has ended (`request_code`'s payload, with its proof
-    bound to this workflow)."""
+    """A progress code asked for on a claim whose workflow has ended, and who asked (the channel's subject)."""
 
     claim_id: str
-    credential: str | None = None
+    requested_by: str
 
 
 class CodeCheck(StrEnum):

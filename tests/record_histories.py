@@ -6,6 +6,7 @@
     .venv/bin/python -m tests.record_histories reading      # the claims whose invoices are read by machine
     .venv/bin/python -m tests.record_histories after-closing  # appeal after a denial, reopening, money owed back
     .venv/bin/python -m tests.record_histories proofs       # updates with action proofs, across a continue-as-new
+    .venv/bin/python -m tests.record_histories ended-code   # a progress code asked for on a claim that has ended
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -271,8 +272,34 @@ async def record_action_proofs() -> None:
         await env.shutdown()
 
 
+async def record_ended_claim_code() -> None:
+    """A claim paid in full whose workflow has ended, then a progress code asked for on it: the code's own
+    workflow saved as `ended-claim-code.json`."""
+    from client.claims import ended_claim_code
+    from models.messages import EndedClaimCode
+    from testkit.claims import auto_claim
+    from tests.conftest import claims_rig
+    from workflows.ended_claim_code import ended_code_workflow_id
+
+    settings, engine, env = await time_skipping_world()
+    try:
+        async with claims_rig(env, settings, engine) as claims:
+            claim = auto_claim(claimed_amount="1500.00", line_items=[])
+            handle = await claims.start(claim)
+            await handle.result()
+            await ended_claim_code(env.client, claims.queue,
+                                   EndedClaimCode(claim_id=claim["claim_id"], requested_by="self-service-web"))
+            history = await env.client.get_workflow_handle(ended_code_workflow_id(claim["claim_id"])).fetch_history()
+            (HISTORIES / "ended-claim-code.json").write_text(history.to_json(), encoding="utf-8")
+            print(f"ended-claim-code: {len(history.events)} events")  # noqa: T201
+    finally:
+        await env.shutdown()
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["complaint"]:
+    if sys.argv[1:] == ["ended-code"]:
+        asyncio.run(record_ended_claim_code())
+    elif sys.argv[1:2] == ["complaint"]:
         asyncio.run(record_complaint(sys.argv[2]))
     elif sys.argv[1:] == ["proofs"]:
         asyncio.run(record_action_proofs())

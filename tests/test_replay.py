@@ -26,6 +26,7 @@ from workers.claims import build_worker
 from workflows import metrics
 from workflows.claim import ClaimWorkflow
 from workflows.complaint import ComplaintWorkflow
+from workflows.ended_claim_code import EndedClaimCodeWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -35,7 +36,8 @@ def saved(path: Path) -> WorkflowHistory:
 
 
 def replayer(workflow_class: type = ClaimWorkflow) -> Replayer:
-    return Replayer(workflows=[workflow_class, ComplaintWorkflow], data_converter=data_converter,
+    return Replayer(workflows=[workflow_class, ComplaintWorkflow, EndedClaimCodeWorkflow],
+                    data_converter=data_converter,
                     workflow_runner=workflow_runner())
 
 
@@ -47,7 +49,7 @@ def test_every_path_has_a_saved_history():
             "invoice-read-by-machine", "invoice-above-the-claim", "denied-then-appeal-upheld",
             "closed-incomplete-then-reopened", "advance-then-denied-owed-back-written-off", "appeal-continued-run-1",
             "appeal-continued-run-2", "appeal-continued-run-3", "excluded-then-appeal-with-nothing-to-pay",
-            "proofs-run-1", "proofs-run-2", "proofs-run-3", "complaint-with-action-proofs"} <= names
+            "proofs-run-1", "proofs-run-2", "proofs-run-3", "complaint-with-action-proofs", "ended-claim-code"} <= names
     first = saved(Path(__file__).parent / "histories" / "continued-run-1.json")
     assert first.events[-1].HasField("workflow_execution_continued_as_new_event_attributes"), \
         "the saved chain starts with a run that continued as new"
@@ -75,7 +77,7 @@ def stages_recorded(history: WorkflowHistory) -> list[str]:
     return stages[1:]
 
 
-CLAIM_HISTORIES = [p for p in HISTORIES if not p.stem.startswith("complaint")]
+CLAIM_HISTORIES = [p for p in HISTORIES if not p.stem.startswith(("complaint", "ended-claim-code"))]
 
 
 @pytest.mark.parametrize("path", CLAIM_HISTORIES, ids=[p.stem for p in CLAIM_HISTORIES])
