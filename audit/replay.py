@@ -19,6 +19,7 @@ from models.complaints import complaint_workflow_id
 from models.contract import workflow_id_for
 from workflows.claim import ClaimWorkflow
 from workflows.complaint import ComplaintWorkflow
+from workflows.ended_claim_code import EndedClaimCodeWorkflow
 
 
 def _start_input(events: list[dict[str, Any]], codec: EncryptionCodec | None) -> dict[str, Any]:
@@ -87,7 +88,8 @@ class ReplayOutcome:
 def production_replayer(settings: Settings | None = None) -> Replayer:
     """The replayer with the production data converter (its keys decrypt the history) and the production
     workflow."""
-    return Replayer(workflows=[ClaimWorkflow, ComplaintWorkflow], data_converter=converter_for(settings),
+    return Replayer(workflows=[ClaimWorkflow, ComplaintWorkflow, EndedClaimCodeWorkflow],
+                    data_converter=converter_for(settings),
                     workflow_runner=workflow_runner())
 
 

@@ -49,16 +49,26 @@ PAYOUT_STEPS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def _reader(patterns: list[tuple[re.Pattern[str], str]],
-            translations: NullTranslations) -> Callable[[str], str]:
-    def read(text: str) -> str:
+Patterns = list[tuple[re.Pattern[str], str]]
+
+
+def read_with(patterns: Patterns, translations: NullTranslations,
+              value_name: Callable[[str, str], str]) -> Callable[[str], str | None]:
+    """A reader of the record's English: the first pattern that matches gives the message, translated, filled with
+    the values it caught (each named by `value_name(field, value)`); None when no pattern matches."""
+    def read(text: str) -> str | None:
         for pattern, message in patterns:
             found = pattern.match(text.strip())
             if found:
-                values = {k: translations.gettext(CLAIM_TYPES.get(v, v)) for k, v in found.groupdict().items()}
+                values = {k: value_name(k, v) for k, v in found.groupdict().items()}
                 return translations.gettext(message) % values if values else translations.gettext(message)
-        return text
+        return None
     return read
+
+
+def _reader(patterns: Patterns, translations: NullTranslations) -> Callable[[str], str]:
+    read = read_with(patterns, translations, lambda _, value: translations.gettext(CLAIM_TYPES.get(value, value)))
+    return lambda text: read(text) or text
 
 
 def decision_reason(translations: NullTranslations) -> Callable[[str], str]:

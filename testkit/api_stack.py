@@ -77,6 +77,21 @@ class Stack:
         assert found, letters[-1]
         return found
 
+    def report(self, prefix: str, documents: tuple[str, ...] | None = None, **changes: Any) -> str:
+        """The sample claim (`samples/claim-over-http.json`) with these changes, reported over HTTP as the portal
+        channel under a new id starting with `prefix`; with `documents`, those kinds instead of the sample's.
+        The claim's id."""
+        claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
+        claim.update({"claim_id": f"{prefix}-{secrets.token_hex(4)}", **changes})
+        if documents is not None:
+            claim["documents"] = [{"kind": k, "ref": f"doc://{prefix.lower()}/{claim['claim_id']}/{k}.pdf"}
+                                  for k in documents]
+        with self.client() as http:
+            answer = http.post("/claims", json=claim, headers={**self.auth("portal", "channel"),
+                                                               "Idempotency-Key": claim["claim_id"]})
+            assert answer.status_code == 201, answer.text
+        return str(claim["claim_id"])
+
     @property
     def ui_url(self) -> str:
         """The embedded Temporal web UI, whose codec endpoint is this stack's first API."""

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -176,3 +177,35 @@ async def claims_on_any(time_env: WorkflowEnvironment, settings: Settings, any_e
     """The claims rig on SQLite and on PostgreSQL: for the cases where the database decides."""
     async with claims_rig(time_env, settings, any_engine) as rig:
         yield rig
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium, which `make test` installs: the browser the page tests drive."""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium for one test module's pages."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the Debian package"
+    from testkit.waiting import STATE_DEADLINE
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        opened = launched.new_context
+
+        def new_context(**options: Any) -> Any:
+            """A context whose pages wait for a state as long as any state may take (testkit/waiting.py), not
+            Playwright's 30 seconds: on a busy machine a page may take longer to answer, and nothing is wrong."""
+            context = opened(**options)
+            context.set_default_timeout(STATE_DEADLINE * 1000)
+            return context
+
+        def new_page(**options: Any) -> Any:
+            return new_context(**options).new_page()
+
+        launched.new_context = new_context  # type: ignore[method-assign]
+        launched.new_page = new_page  # type: ignore[method-assign]
+        yield launched
+        launched.close()

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from config.settings import PROJECT_ROOT
@@ -29,7 +26,6 @@ from testkit.waiting import polled
 
 pytestmark = pytest.mark.devserver
 
-CHROMIUM = Path("/usr/bin/chromium")
 HOTLINE = "400-000-0000"
 SHOTS = PROJECT_ROOT / "var" / "test-artifacts" / "screenshots"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
@@ -42,27 +38,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                              approval_business_days=3600)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the Debian package"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
+ALL_AUTO = ("claim_form", "id_card", "driver_license", "vehicle_license", "accident_report", "repair_invoice",
+            "damage_photos")
 
 
 def report(stack: Stack, *, all_documents: bool = True, **changes: Any) -> str:
-    claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
-    claim.update({"claim_id": f"CJ-{uuid.uuid4().hex[:8]}", **changes})
-    if all_documents:
-        claim["documents"] = [{"kind": k, "ref": f"doc://cj/{claim['claim_id']}/{k}.pdf"} for k in (
-            "claim_form", "id_card", "driver_license", "vehicle_license", "accident_report", "repair_invoice",
-            "damage_photos")]
-    with stack.client() as http:
-        answer = http.post("/claims", json=claim, headers={**stack.auth("portal", "channel"),
-                                                           "Idempotency-Key": claim["claim_id"]})
-        assert answer.status_code == 201, answer.text
-    return str(claim["claim_id"])
+    return stack.report("CJ", ALL_AUTO if all_documents else None, **changes)
 
 
 def photo(text: str) -> bytes:

@@ -29,6 +29,7 @@ from testkit.world import TEST_KEYRING, TEST_KEYS
 from tests.test_personal_data import NEEDED_IN_CLEAR, PERSONAL, personal_data_in_tables
 from workflows.claim import ClaimWorkflow
 from workflows.complaint import ComplaintWorkflow
+from workflows.ended_claim_code import EndedClaimCodeWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 KEY_B = bytes(range(100, 132))
@@ -76,8 +77,8 @@ def test_the_embedded_default_makes_a_development_key_once(tmp_path):
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_histories_written_under_key_a_replay_after_key_b_becomes_the_writing_key(path: Path):
     rotated = Keyring("test-2", {"test-2": KEY_B, **TEST_KEYRING.keys})
-    replayer = Replayer(workflows=[ClaimWorkflow, ComplaintWorkflow], data_converter=converter_for(keyring=rotated),
-                        workflow_runner=workflow_runner())
+    replayer = Replayer(workflows=[ClaimWorkflow, ComplaintWorkflow, EndedClaimCodeWorkflow],
+                        data_converter=converter_for(keyring=rotated), workflow_runner=workflow_runner())
     await replayer.replay_workflow(history_from_file(path, settings=Settings(CLAIMS_ENCRYPTION_KEYS=TEST_KEYS)))
     [sealed] = await EncryptionCodec(rotated).encode([plain("new")])
     assert sealed.metadata["encryption-key-id"] == b"test-2"
@@ -177,7 +178,7 @@ async def test_a_staff_session_cookie_opens_the_codec_and_nothing_else(claims, t
         refused = await http.post("/sign-in", data={"token": claims.token("portal", "channel"), "csrf": csrf})
         assert refused.status_code == 403 and "claims_session" not in str(refused.headers.get_list("set-cookie"))
         signed = await http.post("/sign-in", data={"token": claims.token("sup-1", "supervisor"), "csrf": csrf})
-        assert signed.status_code == 200, signed.text
+        assert (signed.status_code, signed.headers["location"]) == (303, "/app"), "signed in, on to the workbench"
         cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith("claims_session=")).lower()
         assert "httponly" in cookie and "samesite=strict" in cookie and "expires=" in cookie
         assert "secure" not in cookie, "plain http on loopback: the development stack"

@@ -8,16 +8,13 @@ second and the approval clock a demo hour, so the claims stay where the pages ar
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from config.settings import PROJECT_ROOT
 from testkit.api_stack import Stack, running_stack
@@ -26,7 +23,6 @@ from testkit.waiting import polled
 
 pytestmark = pytest.mark.devserver
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = PROJECT_ROOT / "var" / "test-artifacts" / "screenshots"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -42,30 +38,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                              approval_business_days=3600, investigation_days=3600)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the Debian package"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
+CLAIMANT = {"name": "李雷", "phone": "13800000000", "email": "li@example.com", "channel": "sms"}
+"""A Chinese claimant: the name on the pages is theirs, not the page's."""
 
 
 def report(stack: Stack, *, documents: tuple[str, ...], **changes: Any) -> str:
-    claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
-    claim.update({"claim_id": f"AX-{uuid.uuid4().hex[:8]}", **changes})
-    claim["claimant"] = {**claim["claimant"], "name": "李雷"}  # a Chinese claimant: the name is theirs, not the page's
-    claim["bank_account"] = {**claim["bank_account"], "holder": "李雷"}
-    claim["documents"] = [{"kind": k, "ref": f"doc://ax/{claim['claim_id']}/{k}.pdf"} for k in documents]
-    with stack.client() as http:
-        answer = http.post("/claims", json=claim, headers={**stack.auth("portal", "channel"),
-                                                           "Idempotency-Key": claim["claim_id"]})
-        assert answer.status_code == 201, answer.text
-    return str(claim["claim_id"])
+    return stack.report("AX", documents, claimant=CLAIMANT,
+                        bank_account={"holder": "李雷", "number": "6222000011112222"}, **changes)
 
 
 ALL_AUTO = ("claim_form", "id_card", "driver_license", "vehicle_license", "accident_report", "repair_invoice",
             "damage_photos")
+
+
+def awaiting_approval(stack: Stack, claim_id: str, confirmed: str) -> dict[str, Any]:
+    """The claim at its approval, its investigation (a large claim is looked into) recorded first if it has one."""
+    if stack.wait(claim_id, lambda s: s["stage"] in ("awaiting_approval", "investigating"), "decided on")["stage"] \
+            == "investigating":
+        with stack.client() as http:
+            found = {"investigator_id": "inv-1", "findings": "现场与报案一致", "confirmed_amount": confirmed,
+                     "fraud_suspected": False}
+            assert http.post(f"/claims/{claim_id}/actions/record_investigation",
+                             headers=stack.auth("inv-1", "investigator"), json=found).status_code == 200
+    return stack.wait(claim_id, lambda s: s["stage"] == "awaiting_approval", "awaiting approval")
 
 
 @pytest.fixture(scope="module")
@@ -76,25 +71,10 @@ def claims(stack: Stack) -> dict[str, str]:
                    line_items=[{"description": "body and engine", "amount": "59000.00", "category": "repair"}])
     waiting = report(stack, documents=("claim_form",))
     stack.wait(waiting, lambda s: s["stage"] == "awaiting_documents", "awaiting documents")
-    if stack.wait(large, lambda s: s["stage"] in ("awaiting_approval", "investigating"), "decided on")["stage"] \
-            == "investigating":
-        with stack.client() as http:
-            found = {"investigator_id": "inv-1", "findings": "现场与报案一致", "confirmed_amount": "59000.00",
-                     "fraud_suspected": False}
-            assert http.post(f"/claims/{large}/actions/record_investigation",
-                             headers=stack.auth("inv-1", "investigator"), json=found).status_code == 200
-    stack.wait(large, lambda s: s["stage"] == "awaiting_approval", "awaiting approval")
+    awaiting_approval(stack, large, "59000.00")
     beyond = report(stack, documents=ALL_AUTO, policy_number="P-AUTO-002", claimed_amount="150000.00",
                     line_items=[{"description": "write-off", "amount": "150000.00", "category": "repair"}])
-    if stack.wait(beyond, lambda s: s["stage"] in ("awaiting_approval", "investigating"), "decided on")["stage"] \
-            == "investigating":
-        with stack.client() as http:
-            found = {"investigator_id": "inv-1", "findings": "全损", "confirmed_amount": "150000.00",
-                     "fraud_suspected": False}
-            assert http.post(f"/claims/{beyond}/actions/record_investigation",
-                             headers=stack.auth("inv-1", "investigator"), json=found).status_code == 200
-    stack.wait(beyond, lambda s: s["stage"] == "awaiting_approval" and s["required_role"] == "manager",
-               "awaiting a manager's approval")
+    assert awaiting_approval(stack, beyond, "150000.00")["required_role"] == "manager"
     return {"large": large, "waiting": waiting, "beyond": beyond}
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Response
 
 from config.settings import PROJECT_ROOT
 from demo.document_images import render_invoice
@@ -33,7 +33,6 @@ from testkit.waiting import polled
 
 pytestmark = pytest.mark.devserver
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT_ROOT / "var" / "test-artifacts" / "screenshots"
 """Each page as the browser showed it, kept after the run (the staff guide's pictures come from here)."""
 
@@ -44,24 +43,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from running_stack(tmp_path_factory.mktemp("ui") / "var", approval_business_days=10)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the Debian package"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
-
-
 def report_claim(stack: Stack) -> str:
-    claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
-    claim["claim_id"] = f"UI-{uuid.uuid4().hex[:8]}"
-    with stack.client() as http:
-        answer = http.post("/claims", json=claim, headers={**stack.auth("portal", "channel"),
-                                                           "Idempotency-Key": claim["claim_id"]})
-        assert answer.status_code == 201, answer.text
-    stack.wait(claim["claim_id"], lambda s: s["stage"] is not None, "registered")
-    return str(claim["claim_id"])
+    claim_id = stack.report("UI")
+    stack.wait(claim_id, lambda s: s["stage"] is not None, "registered")
+    return claim_id
 
 
 def signed_in_with_token(browser: Browser, stack: Stack, token: str) -> tuple[BrowserContext, Page]:
@@ -85,7 +70,7 @@ def open_with_codec(page: Page, stack: Stack, claim_id: str) -> list[Response]:
         localStorage.setItem('endpoint', JSON.stringify(endpoint));
         localStorage.setItem('includeCredentials', 'true');
     }""", f"{stack.url}/codec")
-    with page.expect_response(lambda r: r.url.startswith(f"{stack.url}/codec/decode"), timeout=30_000):
+    with page.expect_response(lambda r: r.url.startswith(f"{stack.url}/codec/decode")):
         page.goto(f"{stack.ui_url}/namespaces/default/workflows/claim-{claim_id}")
     return answers
 
@@ -96,7 +81,7 @@ def test_the_web_ui_shows_a_claim_decrypted_only_to_a_signed_in_staff_member(sta
     staff, page = signed_in_with_token(browser, stack, stack.token("sup-1", "supervisor"))
     assert "sup-1" in page.inner_text("#who") and page.url.endswith("/app"), "signed in, the workbench opens"
     answers = open_with_codec(page, stack, claim_id)
-    page.wait_for_function("() => document.body.innerText.includes('Li Lei')", timeout=30_000)
+    page.wait_for_function("() => document.body.innerText.includes('Li Lei')")
     shown = page.inner_text("body")
     assert f'"claim_id": "{claim_id}"' in shown and '"phone": "13800000000"' in shown, "the input, decrypted"
     assert answers and all(r.status == 200 for r in answers), [(r.url, r.status) for r in answers]
@@ -119,17 +104,12 @@ def test_the_web_ui_shows_a_claim_decrypted_only_to_a_signed_in_staff_member(sta
 # --------------------------------------------------------------------------- the staff workbench
 
 
+WORKBENCH_DOCUMENTS = ("claim_form", "id_card", "driver_license", "vehicle_license", "accident_report",
+                       "repair_invoice", "damage_photos")
+
+
 def report(stack: Stack, **changes: object) -> str:
-    claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
-    claim.update({"claim_id": f"WB-{uuid.uuid4().hex[:8]}", **changes})
-    claim["documents"] = [{"kind": k, "ref": f"doc://wb/{claim['claim_id']}/{k}.pdf"} for k in (
-        "claim_form", "id_card", "driver_license", "vehicle_license", "accident_report", "repair_invoice",
-        "damage_photos")]
-    with stack.client() as http:
-        answer = http.post("/claims", json=claim, headers={**stack.auth("portal", "channel"),
-                                                           "Idempotency-Key": claim["claim_id"]})
-        assert answer.status_code == 201, answer.text
-    return str(claim["claim_id"])
+    return stack.report("WB", WORKBENCH_DOCUMENTS, **changes)
 
 
 @pytest.fixture(scope="module")

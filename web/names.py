@@ -155,18 +155,6 @@ def _name(table: Mapping[str, str], translations: NullTranslations) -> Callable[
     return name
 
 
-def _read(patterns: list[tuple[re.Pattern[str], str]], translations: NullTranslations,
-          value_names: Callable[[str, str], str]) -> Callable[[str], str | None]:
-    def read(text: str) -> str | None:
-        for pattern, message in patterns:
-            found = pattern.match(text.strip())
-            if found:
-                values = {k: value_names(k, v) for k, v in found.groupdict().items()}
-                return translations.gettext(message) % values if values else translations.gettext(message)
-        return None
-    return read
-
-
 def staff_words(language: str) -> dict[str, Callable[..., Any]]:
     """The workbench's filters in this language: names of stages, roles, events, clocks, documents and the rest,
     money and time, and the timeline's details and the workflow's refusals read into words."""
@@ -189,8 +177,8 @@ def staff_words(language: str) -> dict[str, Callable[..., Any]]:
     def value_name(key: str, value: str) -> str:
         return names[key](value) if key in names else value
 
-    detail_of = _read(DETAILS, translations, value_name)
-    refusal_of = _read(REFUSALS, translations, value_name)
+    detail_of = reasons.read_with(DETAILS, translations, value_name)
+    refusal_of = reasons.read_with(REFUSALS, translations, value_name)
 
     def event(name: str) -> str:
         kind, _, what = name.partition(":")
