@@ -234,6 +234,9 @@ def test_a_claimant_passes_the_code_check_uploads_the_missing_materials_and_sees
     page.wait_for_url(f"**/app/claims/{cid}")
     links = page.locator("#documents a")
     assert links.count() == len(missing), "each uploaded file is listed on the claim page"
+    with page.expect_response(lambda r: "/app/documents/" in r.url) as shown:
+        page.locator("#documents summary").first.click()  # the file, inline beside its reading
+    assert shown.value.status == 200 and shown.value.headers["content-type"] == "application/pdf"
     first = staff.request.get(f"{stack.url}{links.first.get_attribute('href')}")
     assert first.status == 200 and first.headers["content-type"] == "application/pdf"
     assert first.body() in {pdf(f"{cid} {kind}") for kind in missing}, "the stored file itself"

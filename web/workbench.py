@@ -345,7 +345,8 @@ async def document_file(request: Request, sha256: str) -> Response:
     media_type = sniff(content) or "application/octet-stream"
     return Response(content, media_type=media_type, headers={
         "Content-Disposition": f'inline; filename="{sha256[:12]}"', "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, no-store", "Content-Security-Policy": "default-src 'none'; img-src 'self'"})
+        "Cache-Control": "private, no-store",
+        "Content-Security-Policy": "default-src 'none'; img-src 'self'; frame-ancestors 'self'"})
 
 
 ACTIONS: dict[str, UpdateMethod[Any]] = {
