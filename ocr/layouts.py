@@ -272,10 +272,12 @@ _ORG_W = [3, 7, 9, 10, 5, 8, 4, 2]
 
 
 def org_code_valid(code9: str) -> bool:
-    """GB 11714 organisation code check (USCC characters 9-17)."""
-    if any(c not in _USCC_CS for c in code9[:8]):
+    """GB 11714 organisation code check (USCC characters 9-17): digits count as themselves and letters A-Z as
+    10-35 (the standard's own mapping, not the USCC alphabet's, which skips I, O, S, V and Z), weighted
+    3 7 9 10 5 8 4 2; the check character is 11 - sum mod 11, with 10 written X and 11 written 0."""
+    if len(code9) != 9 or any(not (c.isdigit() or "A" <= c <= "Z") for c in code9[:8]):
         return False
-    t = sum(_USCC_CS.index(c) * w for c, w in zip(code9[:8], _ORG_W, strict=False))
+    t = sum(int(c, 36) * w for c, w in zip(code9[:8], _ORG_W, strict=False))
     c = 11 - t % 11
     return code9[8] == {10: "X", 11: "0"}.get(c, str(c))
 
@@ -293,7 +295,11 @@ _USCC_ALT = {"0": "DQU", "D": "0", "Q": "0", "U": "0W", "W": "U", "1": "LTJ", "L
 def parse_tax_id(s: str) -> tuple[str | None, bool]:
     """Return (code, checksum_ok). A code failing the GB 32100 checksum is
     repaired with one common OCR confusion when exactly one repair (preferring
-    those that also pass the GB 11714 org-code check) fits. 15-digit legacy
+    those that also pass the GB 11714 org-code check) fits, and is then offered
+    as a suggestion, not a reading: (repaired, False), so its confidence is cut
+    and a person confirms it (a repair can turn one real id into another).
+    Letters no USCC holds (I, O, S, V, Z) and letters in the digits-only area
+    code are normalised first: that is reading, not repair. 15-digit legacy
     tax numbers are accepted as they are."""
     s = norm(s).upper().replace(" ", "").translate(_USCC_FIX)
     m = re.search(r"(?<![0-9A-Z])([0-9A-Z]{18})(?![0-9A-Z])", s)
@@ -314,7 +320,7 @@ def parse_tax_id(s: str) -> tuple[str | None, bool]:
                 cands.add(cand)
     best = [c for c in cands if org_code_valid(c[8:17])] or list(cands)
     if len(best) == 1:
-        return best[0], True
+        return best[0], False
     return code, False
 
 

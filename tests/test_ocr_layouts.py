@@ -32,11 +32,30 @@ def test_tax_id_checksum_repair():
     assert ex.uscc_valid(good)
     assert ex.parse_tax_id(good) == (good, True)
     assert ex.parse_tax_id("9131OOOOT73FNYEYQN") == (good, True)      # O -> 0 in area code
-    # single confusions repaired when checksum + org-code check agree on one candidate
-    assert ex.parse_tax_id("9144030036B04K653E") == ("914403003GB04K653E", True)   # G read as 6
-    assert ex.parse_tax_id("914403003GB04K653F") == ("914403003GB04K653E", True)   # E read as F
+    # a single confusion that the checksum and the org-code check agree on is suggested, never taken as read:
+    # a repair can turn one real id into another, so a person confirms it
+    assert ex.parse_tax_id("9144030036B04K653E") == ("914403003GB04K653E", False)   # G read as 6
+    assert ex.parse_tax_id("914403003GB04K653F") == ("914403003GB04K653E", False)   # E read as F
     # ambiguous repair is not guessed
     assert ex.parse_tax_id("91310000173FNYEYQN")[1] is False
+
+
+def test_check_characters_follow_gb_32100_and_gb_11714_and_their_published_examples():
+    # GB 32100-2015's example of a unified social credit code, and GB 11714's of an organisation code
+    assert ex.uscc_valid("91350100M000100Y43") and ex.org_code_valid("M000100Y4")
+    assert ex.org_code_valid("D2143569X"), "a check of 10 is written X"
+    assert not ex.org_code_valid("D21435690") and not ex.uscc_valid("91350100M000100Y44")
+    # GB 11714 counts letters A-Z as 10-35: an organisation code with letters after H (which the USCC alphabet
+    # numbers differently, skipping I, O, S, V and Z) checks by the standard's numbers
+    assert ex.org_code_valid("MA1K4W2N7") and not ex.org_code_valid("MA1K4W2NX")
+    assert ex.org_code_valid("MA01X7T52") and ex.org_code_valid("MA1FP8QY4")
+
+
+def test_a_valid_tax_id_read_cleanly_keeps_its_confidence_and_a_repaired_one_goes_to_a_person():
+    clean = ex.parse_tax_id("91350100M000100Y43")
+    repaired = ex.parse_tax_id("91350100M000100Y4B")  # 3 read as B
+    assert clean == ("91350100M000100Y43", True)
+    assert repaired[1] is False, "a repaired id is a suggestion for a person, not a reading at high confidence"
 
 
 def test_invoice_layout_rotated_and_split_boxes():
