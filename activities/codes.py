@@ -14,14 +14,13 @@ import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.notifications import NotificationActivities
 from db.engine import insert_once, refuses_bad_data, utc
 from db.verification_codes import check
 from identity import codes
-from models.contract import CodePurpose, ErrorType
-from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, NotificationRequest, PlanCode
+from models.contract import CodePurpose
+from models.messages import CheckCode, CodeCheck, CodeIssued, IssueCode, NotificationRequest, PlanCode, PlannedCode
 from models.tables import VerificationCode
 
 log = structlog.get_logger(__name__)
@@ -64,7 +63,7 @@ class CodeActivities:
 
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
-    def plan_progress_code(self, req: PlanCode) -> int:
+    def plan_progress_code(self, req: PlanCode) -> PlannedCode:
         """The number of an ended claim's next progress code, from the codes it sent (while it ran, and since);
         refused when the last went out less than a minute ago or five went out in a day. Its workflow runs one
         at a time per claim, so two requests never take one number."""
@@ -75,11 +74,10 @@ class CodeActivities:
         at = utc(req.at)
         recent = sorted(utc(row.issued_at) for row in sent if utc(row.issued_at) > at - timedelta(days=1))
         if len(recent) >= codes.CODES_PER_DAY:
-            raise ApplicationError(
-                f"request_code: {codes.CODES_PER_DAY} progress codes were sent in the last 24 hours; the next may be "
-                f"sent from {(recent[0] + timedelta(days=1)).isoformat()}", type=ErrorType.NOT_ALLOWED,
-                non_retryable=True)
+            after = (recent[0] + timedelta(days=1)).isoformat()
+            return PlannedCode(refused=f"request_code: {codes.CODES_PER_DAY} progress codes were sent in the last 24 "
+                                       f"hours; the next may be sent from {after}")
         if recent and (at - recent[-1]).total_seconds() < codes.RESEND_SECONDS:
-            raise ApplicationError(f"request_code: a progress code was sent less than {codes.RESEND_SECONDS} "
-                                   "seconds ago", type=ErrorType.NOT_ALLOWED, non_retryable=True)
-        return max((row.sequence for row in sent), default=0) + 1
+            return PlannedCode(refused=f"request_code: a progress code was sent less than {codes.RESEND_SECONDS} "
+                                       "seconds ago")
+        return PlannedCode(sequence=max((row.sequence for row in sent), default=0) + 1)

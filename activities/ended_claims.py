@@ -9,7 +9,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -40,7 +40,11 @@ class EndedClaims:
         if described.workflow_execution_info.status == WorkflowExecutionStatus.RUNNING.value:
             raise ApplicationError(f"request_code: claim {claim_id} is open and sends its own codes",
                                    type=ErrorType.NOT_ALLOWED, non_retryable=True)
-        contact: Any = await handle.query(CONTACT_QUERY, result_type=Recipient)
+        try:
+            contact: Any = await handle.query(CONTACT_QUERY, result_type=Recipient)
+        except WorkflowQueryFailedError as err:  # not a claim's workflow, or one that cannot answer: never retried
+            raise ApplicationError(f"request_code: claim {claim_id} cannot say its contact: {err}",
+                                   type=ErrorType.NOT_ALLOWED, non_retryable=True) from None
         if contact is None:
             raise ApplicationError(f"request_code: claim {claim_id} was never registered", type=ErrorType.NOT_ALLOWED,
                                    non_retryable=True)

@@ -18,7 +18,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
@@ -248,19 +248,16 @@ async def claims_matching(client: Client, query: str) -> list[dict[str, Any]]:
 
 
 async def ended_claim_code(client: Client, task_queue: str, request: EndedClaimCode) -> None:
-    """Run the ended claim's progress-code workflow for this request, one at a time per claim; `Refused` with the
-    reason when no code went out (too soon, too many, another under way)."""
-    workflow_id = ended_code_workflow_id(request.claim_id)
+    """Start the ended claim's progress-code workflow for this request, one at a time per claim, without waiting
+    for it: the page answers at once, the same whether a code goes out or not (the workflow's result says which).
+    `Refused` when another request for the claim is under way."""
     try:
-        await client.execute_workflow(
-            EndedClaimCodeWorkflow.run, request, id=workflow_id, task_queue=task_queue,
+        await client.start_workflow(
+            EndedClaimCodeWorkflow.run, request, id=ended_code_workflow_id(request.claim_id), task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL, id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             execution_timeout=timedelta(minutes=2))
     except WorkflowAlreadyStartedError:
         raise Refused(f"a progress code for claim {request.claim_id} is being sent already") from None
-    except WorkflowFailureError as err:
-        cause = err.cause.cause if isinstance(err.cause, ActivityError) else err.cause
-        raise Refused(str(cause)) from None
 
 
 async def code_destination(client: Client, claim_id: str) -> str | None:

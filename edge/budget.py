@@ -11,6 +11,9 @@ from collections.abc import Callable
 
 ANONYMOUS_CODES_PER_HOUR = 10
 """Progress codes one address may ask for in an hour through the claimant pages, whatever the claims."""
+ANONYMOUS_CHECKS_PER_HOUR = 30
+"""Codes one address may type in an hour on the claimant pages, whatever the claims: a stranger walking through
+claim numbers gets a few a minute, a claimant who mistypes is never stopped."""
 
 
 class AddressBudget:

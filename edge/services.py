@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from config.encryption import EncryptionCodec
 from documents.store import DocumentStore
-from edge.budget import ANONYMOUS_CODES_PER_HOUR, AddressBudget
+from edge.budget import ANONYMOUS_CHECKS_PER_HOUR, ANONYMOUS_CODES_PER_HOUR, AddressBudget
 from identity.actions import ActionSigner
 from identity.keys import Verifier
 from identity.oidc import Login
@@ -46,6 +46,8 @@ class Services:
         self.login = login
         self.secure_cookies = secure_cookies
         self.code_budget = code_budget or AddressBudget(ANONYMOUS_CODES_PER_HOUR, 3600)
+        self.check_budget = AddressBudget(ANONYMOUS_CHECKS_PER_HOUR, 3600)
+        """Codes one address may type in an hour on the claimant pages."""
         if signer is None:
             raise ValueError("the services need the API's action-proof signer (identity.keys.signer_for)")
         self.signer = signer

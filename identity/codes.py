@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from pathlib import Path
 
 from config.key_files import write_once
@@ -34,14 +35,13 @@ bank-account budgets afresh. An ended claim's progress codes (workflows/ended_cl
 
 
 def masked(phone: str | None, email: str | None) -> str:
-    """Where a code went, as a page may name it: a phone by its last four digits (****5678), an e-mail
-    by its first letter and domain (z***@example.com): enough for the claimant to know it, too little to reach them."""
+    """Where a code went, as a page may name it: a phone by its last four digits (****5678), an e-mail by no part
+    of it (****@****): enough for the claimant to know it, too little to reach them or to tell who they are."""
     if phone:
-        digits = "".join(ch for ch in phone if ch.isdigit())
-        return f"****{digits[-4:]}" if len(digits) >= 8 else "****"
+        digits = "".join(ch for ch in unicodedata.normalize("NFKC", phone) if ch.isdigit())
+        return f"****{digits[-4:]}" if len(digits) >= 4 else "****"
     if email and "@" in email:
-        name, _, domain = email.partition("@")
-        return f"{name[:1]}***@{domain}"
+        return "****@****"  # an address's letters or domain would tell a stranger too much
     return "****"
 
 
@@ -60,6 +60,7 @@ def search_key(secret: bytes) -> bytes:
 def claimant_key(key: bytes, value: str) -> str:
     """A name or a phone number as the read model keeps it for an exact search: keyed, so the table alone never
     gives the name or the number back. Phones by their last eleven digits; names without spaces or case."""
+    value = unicodedata.normalize("NFKC", value)  # full-width digits and letters, as an IME types them
     digits = "".join(ch for ch in value if ch.isdigit())
     phone = len(digits) >= 7 and all(ch.isdigit() or ch in " +-()" for ch in value.strip())
     normal = digits[-11:] if phone else "".join(value.split()).casefold()

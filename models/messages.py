@@ -292,6 +292,20 @@ class PlanCode(Message):
     at: datetime
 
 
+class PlannedCode(Message):
+    """The next code's number, or why none may go out now (too soon, too many)."""
+
+    sequence: int = 0
+    refused: str | None = None
+
+
+class EndedCodeResult(Message):
+    """What asking an ended claim for a code came to: the code sent, or why not."""
+
+    issued: CodeIssued | None = None
+    refused: str | None = None
+
+
 class EndedClaimCode(Message):
     """A progress code asked for on a claim whose workflow has ended, and who asked (the channel's subject)."""
 

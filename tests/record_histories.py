@@ -289,7 +289,9 @@ async def record_ended_claim_code() -> None:
             await handle.result()
             await ended_claim_code(env.client, claims.queue,
                                    EndedClaimCode(claim_id=claim["claim_id"], requested_by="self-service-web"))
-            history = await env.client.get_workflow_handle(ended_code_workflow_id(claim["claim_id"])).fetch_history()
+            code = env.client.get_workflow_handle(ended_code_workflow_id(claim["claim_id"]))
+            await code.result()
+            history = await code.fetch_history()
             (HISTORIES / "ended-claim-code.json").write_text(history.to_json(), encoding="utf-8")
             print(f"ended-claim-code: {len(history.events)} events")  # noqa: T201
     finally:

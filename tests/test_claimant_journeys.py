@@ -21,8 +21,10 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from config.settings import PROJECT_ROOT
+from letters.senders import letters_of
 from testkit.api_stack import UPLOAD_LIMIT, Stack, running_stack
 from testkit.waiting import polled
+from workflows.ended_claim_code import ended_code_workflow_id
 
 pytestmark = pytest.mark.devserver
 
@@ -54,10 +56,14 @@ def photo(text: str) -> bytes:
     return out.getvalue()
 
 
-def workflow_status(stack: Stack, claim_id: str) -> WorkflowExecutionStatus | None:
+def code_request_status(stack: Stack, claim_id: str) -> WorkflowExecutionStatus | None:
+    return workflow_status(stack, claim_id, ended_code_workflow_id(claim_id))
+
+
+def workflow_status(stack: Stack, claim_id: str, workflow_id: str | None = None) -> WorkflowExecutionStatus | None:
     async def describe() -> WorkflowExecutionStatus | None:
         client = await Client.connect(f"127.0.0.1:{stack.env['CLAIMS_EMBEDDED_PORT']}")
-        return (await client.get_workflow_handle(f"claim-{claim_id}").describe()).status
+        return (await client.get_workflow_handle(workflow_id or f"claim-{claim_id}").describe()).status
     with ThreadPoolExecutor(1) as thread:  # the browser's own event loop runs in this one
         return thread.submit(asyncio.run, describe()).result()
 
@@ -106,6 +112,10 @@ def test_a_paid_claim_whose_workflow_has_ended_opens_with_a_code_sent_to_the_mas
     page.get_by_label("验证码").fill(first)
     page.get_by_role("button", name="查看进度").click()
     page.get_by_role("heading", level=1).filter(has_text="已赔付").wait_for()
+    again = polled(lambda: code_request_status(stack, claim_id), lambda s: s != WorkflowExecutionStatus.RUNNING,
+                   "the second code request answered")
+    assert again == WorkflowExecutionStatus.COMPLETED, "a request within the minute ends with its reason, not failed"
+    assert len(letters_of(stack.var_dir / "outbox", claim_id, "code_progress")) == 1, "one code a minute"
 
     steps = steps_of(page)
     assert steps[0] == "已登记" and steps[-1] == "已赔付" and "支付中" in steps, steps
@@ -131,7 +141,7 @@ def test_a_denied_claim_shows_no_payment_step_says_why_in_chinese_and_takes_an_a
     assert "出险原因“racing”属于保单责任免除" in decision and "通用条款第4条（责任免除）" in decision, decision
     assert "excluded" not in decision and "General Terms" not in decision
 
-    page.get_by_label("申诉理由").fill("赛道体验日是车友会组织的安全驾驶培训，不是比赛")
+    page.get_by_label("申诉理由").fill(APPEAL)
     page.screenshot(path=str(SHOTS / "claimant-denied-appeal.png"), full_page=True)
     page.get_by_role("button", name="提交申诉").click()
     page.get_by_role("status").filter(has_text="已收到您的申诉").wait_for()
@@ -140,6 +150,19 @@ def test_a_denied_claim_shows_no_payment_step_says_why_in_chinese_and_takes_an_a
                         "the appeal received")
     appeal = next(t for t in status["timeline"] if t["event"] == "appeal_received")
     assert appeal["sender"]["subject"] == "self-service-web"
+
+    staff = browser.new_context(locale="zh-CN")
+    page = staff.new_page()
+    page.goto(f"{stack.url}/sign-in")
+    page.locator("#demo-sup-1").click()
+    page.goto(f"{stack.url}/app/claims/{claim_id}")
+    row = page.locator("#timeline tr").filter(has_text="self-service-web").filter(has_text="收到申诉")
+    assert APPEAL in row.inner_text(), "the claimant's words are shown as typed, never read as a system entry"
+    staff.close()
+
+
+APPEAL = "handler sup-1 approved: 50000 赛道体验日是车友会组织的安全驾驶培训"
+"""An appeal whose words look like the system's own entries: staff must see them as the claimant typed them."""
 
 
 def test_wrong_codes_count_down_and_a_locked_code_says_only_that(stack: Stack, browser: Browser):

@@ -250,3 +250,41 @@ async def test_the_claim_page_opens_with_a_summary_and_shows_the_investigators_f
     assert "出险时间 20" in summary and "未分派" in summary, summary
     findings = re.search(r'<section id="investigation".*?</section>', page, re.S).group(0)
     assert "inv-1" in findings and "现场照片与报案一致" in findings and "¥120,000.00" in findings, findings
+
+
+def test_where_a_code_went_is_masked_and_a_name_or_phone_is_searched_however_it_is_typed():
+    from identity.codes import claimant_key, masked, search_key
+    from workflows.ended_claim_code import ended_code_workflow_id
+
+    assert masked("13800005678", None) == "****5678" and masked("+86 138 0000 5678", None) == "****5678"
+    assert masked(None, "zhang.wei@example.com") == "****@****", "an e-mail's letters and domain tell too much"
+    key = search_key(b"secret")
+    assert claimant_key(key, "+86 138 0000 5678") == claimant_key(key, "13800005678") \
+        == claimant_key(key, "１３８００００５６７８"), "a phone with its country code, spaces or full-width digits"
+    assert claimant_key(key, "李 雷") == claimant_key(key, "李雷") != claimant_key(key, "李蕾")
+    assert not ended_code_workflow_id("X-1").startswith("claim-"), "no claim's workflow id has the code's shape"
+
+
+async def test_a_number_that_is_no_claim_reads_like_a_claim_on_the_code_page(claims, tmp_path):
+    """The page tells no stranger which claims exist: a number that is no claim is 'sent' a code to a masked
+    number made from it (the same each time), a six-digit guess is 'not right' with tries left, and what cannot be
+    a code is refused before anything is read."""
+    lasts = max(0.0, await claims.server_time() - time.time()) + 3600
+    services = claims.services(tmp_path, portal_token=lambda: claims.token("self-service-web", "channel",
+                                                                          ttl_seconds=lasts))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ready=services)),
+                                 base_url="http://pages") as http:
+        pages = []
+        for _ in range(2):
+            asked = await http.post("/c/NO-SUCH-CLAIM-1/code")
+            assert asked.status_code == 303
+            pages.append((await http.get(asked.headers["location"])).text)
+        shown = [re.search(r"已发送至 (\S+?)，", page) for page in pages]
+        assert shown[0] and shown[1] and shown[0].group(1) == shown[1].group(1), "the same masked number each time"
+        guessed = await http.post("/c/NO-SUCH-CLAIM-1/verify", data={"code": "123456"})
+        assert guessed.status_code == 403 and "验证码不正确" in guessed.text and "还可尝试 2 次" in guessed.text
+        short = await http.post("/c/NO-SUCH-CLAIM-1/verify", data={"code": "12a"})
+        assert "6位数字" in short.text and "还可尝试" not in short.text
+        strange = await http.get("/c/%3Cb%3E%E8%AF%B7%E8%87%B4%E7%94%B5400-123")
+        assert strange.status_code == 404 and "请致电" in strange.text and "<b>" not in strange.text
+        assert "400-123" not in strange.text, "nothing of an address that is no claim number goes into the page"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from edge.claims import claim_status_of, request_progress_code, send_update, sto
 from edge.problems import ProblemError
 from edge.services import secure_cookie, services_of
 from edge.views import ClaimProgress
+from identity.codes import MAX_WRONG_TRIES, masked
 from letters.i18n import DEFAULT_LANGUAGE, DOCUMENT_KINDS, LANGUAGES, N_, catalog, filters, template_gettext
 from letters.reasons import clause_name, decision_reason, payout_step
 from models import contract as c
@@ -46,6 +48,7 @@ CHECK_PROBLEMS = {CodeCheck.NONE: N_("No code has been sent yet: ask for one fir
                   CodeCheck.EXPIRED: N_("The code has expired: ask for a new one."),
                   CodeCheck.LOCKED: N_("Too many wrong codes: this one no longer works; ask for a new one.")}
 WRONG_CODE = N_("That code is not right: check it and try again.")
+SIX_DIGITS = N_("The code is six digits: type them as the message shows them.")
 PROBLEMS = {
     "file_type": N_("This file cannot be read: please send a PDF, or a photo (JPEG, PNG, HEIC, TIFF or WebP)."),
     "file_size": N_("This file is too large: please send a smaller one, or a photo of each page."),
@@ -55,6 +58,8 @@ PROBLEMS = {
 }
 """What the page may say went wrong, by code: the address carries the code, never text, so no link can put words of
 its own into the page's alert."""
+CLAIM_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+"""What a claim number may be (the contract's `Identifier`)."""
 GONE = N_("We cannot show this claim any more: please call us.")
 """A claim whose history is no longer kept (the namespace's retention passed), to a claimant with its code."""
 
@@ -135,6 +140,10 @@ async def progress_page(request: Request, claim_id: str, sent: str | None = None
                         problem: str | None = None, answered: str | None = None,
                         appealed: str | None = None) -> Response:
     svc = services_of(request)
+    if not CLAIM_NUMBER.fullmatch(claim_id):  # no claim has such a number: nothing of it goes into the page
+        return _page(request, "claimant_code.html", status=404, claim_id="—", sent=False,
+                     problem=catalog(_language(request)).gettext(GONE), sent_to=None, tries_left=None,
+                     hotline=svc.hotline)
     said = catalog(_language(request)).gettext(PROBLEMS[problem]) if problem in PROBLEMS else None
     if not _session_for(request, claim_id):
         return _page(request, "claimant_code.html", claim_id=claim_id, sent=sent is not None, problem=said,
@@ -172,7 +181,7 @@ async def send_code(request: Request, claim_id: str) -> Response:
     # Where the code went, for the next page to say: the claim's masked contact, or for a number that is no claim
     # one made from the number (the same each time), so the page tells no stranger which claims exist.
     shown = destination or _decoy(svc.code_secret, claim_id)
-    response.set_cookie(SENT_COOKIE, f"{claim_id}|{shown}|{_signature(svc.code_secret, claim_id + shown, 0)}",
+    response.set_cookie(SENT_COOKIE, f"{claim_id}|{shown}|{_sent_signature(svc.code_secret, claim_id, shown)}",
                         max_age=SESSION_SECONDS, httponly=True, samesite="strict", path="/c",
                         secure=secure_cookie(request))
     return response
@@ -182,9 +191,15 @@ SENT_COOKIE = "claims_code_sent"
 
 
 def _decoy(secret: bytes, claim_id: str) -> str:
-    digest = hmac.new(secret, f"decoy:{claim_id}".encode(), hashlib.sha256).digest()
+    """A masked contact for a number that is no claim, the same each time: a phone's last four digits, or (as
+    about one claimant in eight gives only an e-mail) an e-mail's mask."""
+    digest = hmac.new(secret, f"decoy\x1f{claim_id}".encode(), hashlib.sha256).digest()
     number = int.from_bytes(digest[:8], "big")
-    return f"****{number % 10000:04d}"
+    return masked(None, "x@x") if number % 8 == 0 else f"****{number // 8 % 10000:04d}"
+
+
+def _sent_signature(secret: bytes, claim_id: str, shown: str) -> str:
+    return hmac.new(secret, f"code-sent\x1f{claim_id}\x1f{shown}".encode(), hashlib.sha256).hexdigest()
 
 
 def _sent_to(request: Request, claim_id: str) -> str | None:
@@ -193,21 +208,33 @@ def _sent_to(request: Request, claim_id: str) -> str | None:
     shown, _, signature = rest.rpartition("|")
     if cid != claim_id or not shown:
         return None
-    expected = _signature(services_of(request).code_secret, claim_id + shown, 0)
+    expected = _sent_signature(services_of(request).code_secret, claim_id, shown)
     return shown if hmac.compare_digest(signature, expected) else None
 
 
 @router.post("/{claim_id}/verify", response_class=HTMLResponse)
 async def verify_code(request: Request, claim_id: str, code: Annotated[str, Form(max_length=12)]) -> Response:
     svc = services_of(request)
-    checked = CodeCheck.WRONG
-    if code.strip().isdigit() and len(code.strip()) == 6:
-        checked = await run_in_threadpool(check, svc.engine, svc.code_secret, claim_id, c.CodePurpose.PROGRESS,
-                                          code.strip(), datetime.now(UTC))
+    said = catalog(_language(request))
+    typed = code.strip()
+    if not (typed.isdigit() and len(typed) == 6):  # nothing is read for a code that cannot be one
+        return _page(request, "claimant_code.html", status=422, claim_id=claim_id, sent=True,
+                     problem=said.gettext(SIX_DIGITS), sent_to=_sent_to(request, claim_id), tries_left=None,
+                     hotline=svc.hotline)
+    if not svc.check_budget.take(request.client.host if request.client else "unknown"):
+        return _page(request, "claimant_code.html", status=429, claim_id=claim_id, sent=False,
+                     problem=said.gettext(TOO_MANY_CODES), sent_to=None, tries_left=None, hotline=svc.hotline)
+    checked = await run_in_threadpool(check, svc.engine, svc.code_secret, claim_id, c.CodePurpose.PROGRESS,
+                                      typed, datetime.now(UTC))
+    if checked == CodeCheck.NONE:
+        # As a wrong code, so a number that is no claim reads as one whose code was mistyped once.
+        return _page(request, "claimant_code.html", status=403, claim_id=claim_id, sent=True,
+                     problem=said.gettext(WRONG_CODE), sent_to=_sent_to(request, claim_id),
+                     tries_left=MAX_WRONG_TRIES - 1, hotline=svc.hotline)
     if checked != CodeCheck.OK:  # a wrong code may be typed again; a spent, expired or missing one may not
         left = await run_in_threadpool(tries_left, svc.engine, claim_id, c.CodePurpose.PROGRESS)
         return _page(request, "claimant_code.html", status=403, claim_id=claim_id, sent=checked == CodeCheck.WRONG,
-                     problem=catalog(_language(request)).gettext(CHECK_PROBLEMS.get(checked, WRONG_CODE)),
+                     problem=said.gettext(CHECK_PROBLEMS.get(checked, WRONG_CODE)),
                      sent_to=_sent_to(request, claim_id), tries_left=left if checked == CodeCheck.WRONG else None,
                      hotline=svc.hotline)
     until = int(time.time()) + SESSION_SECONDS

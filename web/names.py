@@ -123,6 +123,12 @@ DETAILS: list[tuple[re.Pattern[str], str]] = [
 ]
 """The timeline's details the workflow writes, read into the page's language; a person's own words (a comment, a
 reason) are shown as they were typed."""
+SYSTEM_DETAILS = frozenset({
+    "registered", "triaged", "documents_requested", "documents_overdue", "documents_submitted", "payout_computed",
+    "decided", "paid", "payment_reduced", "code_sent", "bank_account_code_refused", "bank_account_locked",
+    "bank_account_updated", "sla_warning", "sla_breached", "assigned", "survey_response", "callback_opened",
+    "callback_done", "investigation_recorded", "risk_rescored", "advance_payment", "document_review"})
+"""The events whose details the workflow writes itself: only these are read into words."""
 REFUSALS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\w+: (?P<role>\w+) may decide up to (?P<limit>[\d.]+).*$"),
      N_("a %(role)s may decide up to %(limit)s: this claim needs a higher authority")),
@@ -188,8 +194,12 @@ def staff_words(language: str) -> dict[str, Callable[..., Any]]:
             return translations.gettext(N_("claimant told: %(letter)s")) % {"letter": letter(what)}
         return translations.gettext(EVENT_NAMES.get(name, name))
 
-    def detail(text: str | None) -> str:
-        return "" if not text else detail_of(text) or text
+    def detail(text: str | None, event: str = "") -> str:
+        """A timeline entry's detail in words when the system wrote it; a person's own words (an appeal, a
+        reason, a comment) as they were typed, whatever they look like."""
+        if not text:
+            return ""
+        return (detail_of(text) or text) if event in SYSTEM_DETAILS else text
 
     def refusal(kind: str | None, text: str) -> str:
         read = refusal_of(text)
@@ -212,5 +222,3 @@ def staff_words(language: str) -> dict[str, Callable[..., Any]]:
             "decision_reason": reasons.decision_reason(translations)}
 
 
-payout_step = reasons.payout_step(catalog("zh-CN"))
-"""A step of the payout's basis in Chinese, with the figure it ends on (the deductible, the ratio, the cap)."""

@@ -181,7 +181,7 @@ def _signed_in(request: Request, token: str, next_: str, follow: str = "") -> Re
     until = _expiry(token)
     target = _safe_next(next_) or ("" if follow else "/app")
     page: Response = RedirectResponse(target, status_code=303) if target else _page(
-        request, subject=caller.sender.subject, roles=_role_names(caller.roles),
+        request, subject=caller.sender.subject, roles=_role_names(caller.roles, staff_language(request)),
         until=when(until), next=follow)
     same_site = services_of(request).session_same_site
     page.set_cookie(auth.SESSION_COOKIE, token, expires=until, httponly=True, samesite=same_site,
