@@ -396,11 +396,15 @@ def extract_invoice(lines: list[Line]) -> dict[str, Field]:
         if f:
             votes.append((f.value, f.confidence, f.source))
             break
+    # A VAT invoice's 合计 row holds the amount before tax and the tax (税额): together they are the total with
+    # tax, and confirm the (小写) amount; alone, the pre-tax amount would outvote it.
+    tax = _tax_on_total_row(lines)
     f = _first(find_after(lines, ["合计"]), lambda s: parse_money(s) if re.search(r"\d[.,]\d\d$", s) else None)
     if f:
-        votes.append((f.value, f.confidence * 0.9, f.source))
+        votes.append((round(f.value + (tax or 0.0), 2), f.confidence * 0.9, f.source))
     if items:
-        votes.append((round(sum(a for _, a, _ in items), 2), min(c for _, _, c in items) * 0.8, "sum(items)"))
+        votes.append((round(sum(a for _, a, _ in items) + (tax or 0.0), 2), min(c for _, _, c in items) * 0.8,
+                      "sum(items)" + ("+tax" if tax else "")))
     if not votes:
         for ln in reversed(lines):
             v = parse_money(ln.text, need_symbol=True)
@@ -410,6 +414,19 @@ def extract_invoice(lines: list[Line]) -> dict[str, Field]:
     if votes:
         out["total"] = _vote(votes)
     return out
+
+
+def _tax_on_total_row(lines: list[Line]) -> float | None:
+    """The tax (税额) on the 合计 row of an invoice that shows it apart: the second amount on that row (the first is
+    the amount before tax). None on one that shows a single amount there."""
+    for ln in lines:
+        t = ln.text.replace(" ", "")
+        if "合计" not in t or "价税" in t:
+            continue
+        amounts = [v for seg in ln.segs if re.search(r"\d[.,]\d\d$", seg.text.replace(" ", ""))
+                   and (v := parse_money(seg.text)) is not None]
+        return amounts[1] if len(amounts) >= 2 else None
+    return None
 
 
 def _vote(votes: list[tuple[float, float, str]]) -> Field:

@@ -79,6 +79,28 @@ def test_invoice_layout_rotated_and_split_boxes():
     assert got["tax_id"].value == "91310000T73FNYEYQN"
 
 
+def test_a_vat_invoice_total_is_the_amount_with_tax_confirmed_by_the_pre_tax_amount_and_the_tax():
+    """A VAT invoice shows the items and the 合计 row before tax, the tax beside it, and 价税合计 (小写) with tax:
+    the total is the amount with tax, read with confidence (the tax explains the difference), never the pre-tax
+    amount that the 合计 row and the items would otherwise outvote it with."""
+    ocr = [
+        (_box(820, 110), "发票号码：24312000000123456789", 0.99),
+        (_box(820, 140), "开票日期：2026年03月05日", 0.98),
+        (_box(60, 290), "货物或应税劳务、服务名称", 0.99),
+        (_box(60, 335), "*修理修配劳务*车身修复", 0.97), (_box(700, 335, 90), "2,100.00", 0.99),
+        (_box(850, 335, 90), "273.00", 0.99),
+        (_box(60, 371), "*零部件*前保险杠", 0.97), (_box(700, 371, 90), "1,581.41", 0.99),
+        (_box(850, 371, 90), "205.59", 0.99),
+        (_box(60, 505, 80), "合计", 0.99), (_box(700, 505, 100), "¥3,681.41", 0.97),
+        (_box(850, 505, 100), "¥478.59", 0.97),
+        (_box(60, 553), "价税合计(大写)", 0.99), (_box(300, 553, 200), "肆仟壹佰陆拾圆整", 0.97),
+        (_box(760, 553, 70), "(小写)", 0.99), (_box(850, 553, 100), "¥4,160.00", 0.98),
+    ]
+    got = ex.extract(ocr, "invoice")
+    assert got["total"].value == 4160.0, got["total"]
+    assert got["total"].confidence >= 0.9, "the tax explains the pre-tax amounts: no doubt, no person needed"
+
+
 def test_diagnosis_labels_not_confused():
     ocr = [(_box(80, 270), "入院日期：2026年2月1日", 0.99),
            (_box(600, 270), "出院日期：2026-02-09", 0.99),
