@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from temporalio.client import (
     Client,
 )
@@ -403,6 +405,27 @@ def print_table(rows: list[Row]) -> None:
             print(f"{'':<17}- {note}")
 
 
+async def open_progress_page(url: str, desk: Desk, claim_id: str) -> str:
+    """Open a claim's progress page as its claimant does: ask for a code, read it from the outbox (the phone), type
+    it, and see the claim's outcome; where the page said the code went. Fails the demo if any step does not."""
+    async with httpx.AsyncClient(base_url=url, timeout=30, follow_redirects=True) as http:
+        asked = await http.post(f"/c/{claim_id}/code")
+        sent_to = re.search(r"已发送至 (\S+?)，", asked.text)
+        deadline = asyncio.get_running_loop().time() + 120
+        while True:  # the code goes out through a worker: wait for it, not for a time
+            try:
+                code = desk.code_received(claim_id, "progress")
+                break
+            except RuntimeError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        opened = await http.post(f"/c/{claim_id}/verify", data={"code": code})
+    if opened.status_code != 200 or 'id="steps"' not in opened.text or "已赔付" not in opened.text:
+        raise Refused(f"the progress page of {claim_id} did not open with its code ({opened.status_code})")
+    return sent_to.group(1) if sent_to else "the phone on file"
+
+
 STAGE_WORDS = {"awaiting_approval": "awaiting a supervisor's approval", "investigating": "under investigation",
                "awaiting_documents": "waiting for materials"}
 
@@ -481,7 +504,8 @@ async def _run_demo(settings: Settings) -> None:
     print("\nClaimants' progress pages (a code goes to the phone on file; read it with "
           "`python starter.py outbox read <claim id> --kind code_progress`):")
     paid = next(r for r in rows if r.outcome == "paid")
-    print(f"  {url}/c/{paid.claim_id}   (paid; its page opens after the claim has ended)")
+    shown = await open_progress_page(url, Desk(client, settings), paid.claim_id)
+    print(f"  {url}/c/{paid.claim_id}   (paid; opened just now with the code sent to {shown})")
     for row in [r for r in rows if r.outcome in ("denied", "withdrawn")][:2]:
         print(f"  {url}/c/{row.claim_id}   ({row.outcome})")
     print(f"  {url}/c/{waiting[-1][0]}   (waiting for materials: upload them there)")
