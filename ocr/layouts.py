@@ -345,7 +345,7 @@ def _nearest_idx(lines: list[Line], anchors: Sequence[str]) -> int | None:
 
 def extract_invoice(lines: list[Line]) -> dict[str, Field]:
     out: dict[str, Field] = {}
-    f = _first(find_after(lines, ["发票号码", "票据号码", "号码"]), parse_invoice_no)
+    f = _first(find_after(lines, ["发票号码", "票据号码", "号码"]), parse_invoice_no) or _unlabelled_number(lines)
     if f:
         out["invoice_no"] = f
     f = _first(find_after(lines, ["开票日期", "填开日期", "日期"]), parse_date)
@@ -414,6 +414,21 @@ def extract_invoice(lines: list[Line]) -> dict[str, Field]:
     if votes:
         out["total"] = _vote(votes)
     return out
+
+
+_NO = re.compile(r"(?:^|[^A-Za-z])(?:No|NO|№)[.:：]?\s*([0-9OoDQ ]{8,24})")
+
+
+def _unlabelled_number(lines: list[Line]) -> Field | None:
+    """A receipt's number printed without a Chinese label: `No 3100824561` (often in red at the top right)."""
+    for ln in lines:
+        for seg in ln.segs:
+            found = _NO.search(norm(seg.text))
+            if found:
+                number = parse_invoice_no(found[1])
+                if number is not None:
+                    return Field(number, round(seg.conf * 0.95, 3), seg.text)
+    return None
 
 
 def _tax_on_total_row(lines: list[Line]) -> float | None:

@@ -288,3 +288,14 @@ async def test_a_number_that_is_no_claim_reads_like_a_claim_on_the_code_page(cla
         strange = await http.get("/c/%3Cb%3E%E8%AF%B7%E8%87%B4%E7%94%B5400-123")
         assert strange.status_code == 404 and "请致电" in strange.text and "<b>" not in strange.text
         assert "400-123" not in strange.text, "nothing of an address that is no claim number goes into the page"
+
+
+def test_what_a_person_must_read_is_named_in_chinese():
+    from web.names import staff_words
+
+    detail = staff_words("zh-CN")["detail"]
+    for text in ("invoice total read with confidence 0.57", "medical_invoice date not found"):
+        said = detail(text, "document_review")
+        assert not re.search(r"[A-Za-z]{2,}", said), said
+    assert detail("invoice total read with confidence 0.57", "appeal_received") == \
+        "invoice total read with confidence 0.57", "a claimant's words are never read as the system's"

@@ -101,6 +101,17 @@ def test_a_vat_invoice_total_is_the_amount_with_tax_confirmed_by_the_pre_tax_amo
     assert got["total"].confidence >= 0.9, "the tax explains the pre-tax amounts: no doubt, no person needed"
 
 
+def test_a_receipt_number_printed_without_a_label_is_read():
+    """A Shanghai outpatient receipt prints its number as `No 3100824561` at the top right, with no 票据号码."""
+    ocr = [
+        (_box(300, 60, 400), "上海市医疗门诊收费票据", 0.99), (_box(860, 60, 180), "No 3100824561", 0.97),
+        (_box(60, 140), "开票日期：2026年03月05日", 0.98),
+        (_box(60, 505, 80), "合计", 0.99), (_box(850, 505, 100), "¥286.50", 0.97),
+    ]
+    got = ex.extract(ocr, "invoice")
+    assert got["invoice_no"].value == "3100824561" and got["invoice_no"].confidence >= 0.9
+
+
 def test_diagnosis_labels_not_confused():
     ocr = [(_box(80, 270), "入院日期：2026年2月1日", 0.99),
            (_box(600, 270), "出院日期：2026-02-09", 0.99),

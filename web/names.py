@@ -120,6 +120,9 @@ DETAILS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"account (?P<account>\S+)$"), N_("account %(account)s")),
     (re.compile(r"advance of (?P<amount>[\d.]+)$"), N_("advance of %(amount)s")),
     (re.compile(r"appeal not upheld$"), N_("appeal not upheld")),
+    (re.compile(r"(?P<document>\w+) (?P<field>\w+) read with confidence (?P<confidence>[\d.]+)$"),
+     N_("%(document)s: %(field)s read with confidence %(confidence)s")),
+    (re.compile(r"(?P<document>\w+) (?P<field>\w+) not found$"), N_("%(document)s: %(field)s not found")),
 ]
 """The timeline's details the workflow writes, read into the page's language; a person's own words (a comment, a
 reason) are shown as they were typed."""
@@ -177,7 +180,8 @@ def staff_words(language: str) -> dict[str, Callable[..., Any]]:
              "channel": lambda v: v.upper() if v == "sms" else translations.gettext(N_("e-mail")),
              "kinds": lambda v: "、".join(document(k) for k in v.split(", ")) if language == "zh-CN"
              else ", ".join(document(k) for k in v.split(", ")),
-             "at": lambda v: when(datetime.fromisoformat(v)), "kind": lambda v: translations.gettext(
+             "at": lambda v: when(datetime.fromisoformat(v)), "document": document,
+             "field": _name(FIELD_NAMES, translations), "kind": lambda v: translations.gettext(
                  N_("approved in full") if v == "approved" else N_("approved in part"))}
 
     def value_name(key: str, value: str) -> str:
