@@ -37,7 +37,7 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from running_stack(tmp_path_factory.mktemp("journeys") / "var", env={"CLAIMS_HOTLINE": HOTLINE},
                              survey_days=1, survey_window_days=2, appeal_window_days=3600,
-                             approval_business_days=3600)
+                             approval_business_days=3600, documents_days=3600)
 
 
 ALL_AUTO = ("claim_form", "id_card", "driver_license", "vehicle_license", "accident_report", "repair_invoice",

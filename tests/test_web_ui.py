@@ -39,8 +39,9 @@ SCREENSHOTS = PROJECT_ROOT / "var" / "test-artifacts" / "screenshots"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    # ten demo days (seconds) to approve: time to act between the first breach and the next
-    yield from running_stack(tmp_path_factory.mktemp("ui") / "var", approval_business_days=10)
+    # ten demo days (seconds) to approve: time to act between the first breach and the next; a claim waits for its
+    # materials a demo hour, however long the machine takes to reach its upload
+    yield from running_stack(tmp_path_factory.mktemp("ui") / "var", approval_business_days=10, documents_days=3600)
 
 
 def report_claim(stack: Stack) -> str:
