@@ -474,7 +474,9 @@ def _company(s: str) -> str | None:
 
 def _items(lines: list[Line]) -> list[tuple[str, float, float]]:
     """Rows between the item header (货物或应税劳务/项目名称) and 合计: the first
-    segment is the description, the first money-looking segment the amount."""
+    segment is the description; the amount is the money on the row that is its
+    quantity times its unit price, else the largest (a row shows the amount
+    beside a smaller unit price or tax, never beside a larger sum)."""
     head = _nearest_idx(lines, ["货物或应税劳务", "项目名称", "服务名称"])
     if head is None:
         return []
@@ -486,12 +488,22 @@ def _items(lines: list[Line]) -> list[tuple[str, float, float]]:
         desc = ln.segs[0].text
         if not re.search(r"[\u4e00-\u9fff]", desc):
             continue
+        money: list[tuple[float, float]] = []
+        counts: list[float] = []
         for s in ln.segs[1:]:
-            if re.fullmatch(r"[¥Y]?[\d,. OoDQ]+\.\d\d", s.text.replace(" ", "")):
+            text = s.text.replace(" ", "")
+            if re.fullmatch(r"[¥Y]?[\d,. OoDQ]+\.\d\d", text):
                 v = parse_money(s.text)
                 if v is not None:
-                    out.append((desc, v, min(ln.segs[0].conf, s.conf)))
-                    break
+                    money.append((v, s.conf))
+            elif re.fullmatch(r"\d{1,4}(?:\.\d{1,3})?", text):
+                counts.append(float(text))
+        if not money:
+            continue
+        priced = [(a, c) for a, c in money if any(abs(q * p - a) < 0.01 and q != 1 for q in counts for p, _ in money
+                                                    if p != a)]
+        amount, conf = priced[0] if priced else max(money)
+        out.append((desc, amount, min(ln.segs[0].conf, conf)))
     return out
 
 

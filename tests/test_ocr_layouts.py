@@ -101,6 +101,23 @@ def test_a_vat_invoice_total_is_the_amount_with_tax_confirmed_by_the_pre_tax_amo
     assert got["total"].confidence >= 0.9, "the tax explains the pre-tax amounts: no doubt, no person needed"
 
 
+def test_an_item_s_amount_is_its_quantity_times_its_price_not_the_first_figure_on_its_row():
+    ocr = [
+        (_box(60, 290), "货物或应税劳务、服务名称", 0.99),
+        (_box(60, 335), "*零部件*雨刮片", 0.97), (_box(500, 335, 40), "2", 0.99),
+        (_box(600, 335, 90), "500.00", 0.99), (_box(700, 335, 90), "1,000.00", 0.99),
+        (_box(850, 335, 90), "130.00", 0.99),
+        (_box(60, 371), "*修理修配劳务*更换工时", 0.97), (_box(700, 371, 90), "300.00", 0.99),
+        (_box(850, 371, 90), "39.00", 0.99),
+        (_box(60, 505, 80), "合计", 0.99), (_box(700, 505, 100), "¥1,300.00", 0.97),
+        (_box(850, 505, 100), "¥169.00", 0.97),
+        (_box(760, 553, 70), "(小写)", 0.99), (_box(850, 553, 100), "¥1,469.00", 0.98),
+    ]
+    got = ex.extract(ocr, "invoice")
+    assert [amount for _, amount in got["items"].value] == [1000.0, 300.0], got["items"]
+    assert got["total"].value == 1469.0
+
+
 def test_a_receipt_number_printed_without_a_label_is_read():
     """A Shanghai outpatient receipt prints its number as `No 3100824561` at the top right, with no 票据号码."""
     ocr = [
