@@ -396,6 +396,10 @@ def extract_invoice(lines: list[Line]) -> dict[str, Field]:
         if f:
             votes.append((f.value, f.confidence, f.source))
             break
+    # The amount in words (大写) is the strongest witness of the total: nothing is misread into another amount.
+    words = _first(find_after(lines, ["大写"]), parse_amount_in_words)
+    if words:
+        votes.append((words.value, words.confidence, words.source))
     # A VAT invoice's 合计 row holds the amount before tax and the tax (税额): together they are the total with
     # tax, and confirm the (小写) amount; alone, the pre-tax amount would outvote it.
     tax = _tax_on_total_row(lines)
@@ -429,6 +433,46 @@ def _unlabelled_number(lines: list[Line]) -> Field | None:
                 if number is not None:
                     return Field(number, round(seg.conf * 0.95, 3), seg.text)
     return None
+
+
+_NUMERALS = {**{c: i for i, c in enumerate("零壹贰叁肆伍陆柒捌玖")},
+             **{c: i for i, c in enumerate("〇一二三四五六七八九")}, "两": 2, "貮": 2, "参": 3, "陸": 6}
+_UNITS = {"拾": 10, "十": 10, "佰": 100, "百": 100, "仟": 1000, "千": 1000}
+
+
+def parse_amount_in_words(s: str) -> float | None:
+    """An amount written in capital numerals (大写), as a VAT invoice prints its total: 肆仟壹佰陆拾圆整 is 4160.00,
+    壹万零伍拾元叁角贰分 is 10050.32. None when the text holds no such amount."""
+    text = re.sub(r"[^零壹贰叁肆伍陆柒捌玖〇一二三四五六七八九两貮参陸拾十佰百仟千万萬亿億圆元角分整正]", "", norm(s))
+    if not any(c in _NUMERALS or c in _UNITS for c in text) or not any(c in "圆元角分" for c in text):
+        return None
+    mark = "圆" if "圆" in text else "元" if "元" in text else None
+    whole, cents = (text.partition(mark)[0], text.partition(mark)[2]) if mark else ("", text)
+    total = section = number = 0
+    for c in whole:
+        if c in _NUMERALS:
+            number = _NUMERALS[c]
+        elif c in _UNITS:
+            section += (number or (1 if c in "拾十" else 0)) * _UNITS[c]
+            number = 0
+        elif c in "万萬":
+            total += (section + number) * 10_000
+            section = number = 0
+        elif c in "亿億":
+            total = (total + section + number) * 100_000_000
+            section = number = 0
+    total += section + number
+    fraction = number = 0
+    for c in cents:
+        if c in _NUMERALS:
+            number = _NUMERALS[c]
+        elif c == "角":
+            fraction += number * 10
+            number = 0
+        elif c == "分":
+            fraction += number
+            number = 0
+    return round(total + fraction / 100, 2)
 
 
 def _tax_on_total_row(lines: list[Line]) -> float | None:

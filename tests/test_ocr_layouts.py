@@ -118,6 +118,14 @@ def test_an_item_s_amount_is_its_quantity_times_its_price_not_the_first_figure_o
     assert got["total"].value == 1469.0
 
 
+def test_an_amount_in_capital_numerals_is_read():
+    for words, amount in (("肆仟壹佰陆拾圆整", 4160.0), ("壹万零伍拾元叁角贰分", 10050.32), ("拾圆整", 10.0),
+                          ("壹拾壹万叁仟伍佰圆整", 113500.0), ("伍角", 0.5), ("壹亿零贰万圆整", 100020000.0),
+                          ("ⓧ人民币 叁佰捌拾陆元伍角整", 386.5)):
+        assert ex.parse_amount_in_words(words) == amount, words
+    assert ex.parse_amount_in_words("价税合计") is None and ex.parse_amount_in_words("¥4,160.00") is None
+
+
 def test_a_receipt_number_printed_without_a_label_is_read():
     """A Shanghai outpatient receipt prints its number as `No 3100824561` at the top right, with no 票据号码."""
     ocr = [
