@@ -120,7 +120,7 @@ PAGE_SIZE = 50
 
 @router.get("", response_class=HTMLResponse)
 async def queue(request: Request, stage: str | None = None, overdue: bool = False, queue: str | None = None,
-                q: str | None = None,
+                q: Annotated[str | None, Query(max_length=64)] = None,
                 page_number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1) -> Response:
     """A role's queue (the signed-in person's first, by default): the claims at its stages, and for the deciding
     roles only those it may decide; or every open claim (`queue=all`), nearest deadline first; overdue ones marked;
