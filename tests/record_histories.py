@@ -7,6 +7,7 @@
     .venv/bin/python -m tests.record_histories after-closing  # appeal after a denial, reopening, money owed back
     .venv/bin/python -m tests.record_histories proofs       # updates with action proofs, across a continue-as-new
     .venv/bin/python -m tests.record_histories ended-code   # a progress code asked for on a claim that has ended
+    .venv/bin/python -m tests.record_histories changes-at-start  # claims that ask every change at their start
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -46,11 +47,13 @@ from workers.claims import build_worker
 HISTORIES = Path(__file__).parent / "histories"
 
 
-async def record(only_reading: bool = False) -> None:
+async def record(only_reading: bool = False, only: tuple[str, ...] = (), suffix: str = "") -> None:
     """Every demo scenario (`only_reading`: just those whose invoices are read by machine, so the histories of
-    the others, recorded by earlier code, stay as they were)."""
+    the others, recorded by earlier code, stay as they were; `only`: just the scenarios of these names, saved under
+    their name and `suffix` beside the histories earlier code recorded)."""
     var = Path(tempfile.mkdtemp())
-    settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_SLA_PROFILE="demo", CLAIMS_TASK_QUEUE="claims-record")
+    settings = Settings(CLAIMS_VAR_DIR=var, CLAIMS_SLA_PROFILE="demo", CLAIMS_TASK_QUEUE="claims-record",
+                        CLAIMS_DEV_ISSUER=True)
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
     policies = json.loads((demo.SAMPLES / "policies.json").read_text(encoding="utf-8"))
@@ -65,6 +68,8 @@ async def record(only_reading: bool = False) -> None:
             scenarios = demo.scenarios("H", store)
             if only_reading:
                 scenarios = [s for s in scenarios if "invoice" in s.name]
+            if only:
+                scenarios = [s for s in scenarios if s.name in only]
             rows = await asyncio.gather(*(demo.play(env.client, s, settings) for s in scenarios))
             await asyncio.sleep(5)  # surveys and timers after closing
             for scenario, row in zip(scenarios, rows, strict=True):
@@ -73,10 +78,14 @@ async def record(only_reading: bool = False) -> None:
                 handle = env.client.get_workflow_handle(workflow_id_for(row.claim_id))
                 history = await handle.fetch_history()
                 name = re.sub(r"[^a-z0-9]+", "-", scenario.name.lower()).strip("-")
-                (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+                (HISTORIES / f"{name}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
                 print(f"{name}: {len(history.events)} events, outcome {row.outcome}")  # noqa: T201
     finally:
         await env.shutdown()
+
+
+CHANGES_AT_START = ("fast path", "excluded cause", "invoice read by machine", "low survey score, call-back, complaint")
+"""Claims whose run asks every change at its start (`changes-asked-at-start`), one a local activity at a time."""
 
 
 async def time_skipping_world(**rules: Any) -> tuple[Settings, Engine, WorkflowEnvironment]:
@@ -299,7 +308,9 @@ async def record_ended_claim_code() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["ended-code"]:
+    if sys.argv[1:] == ["changes-at-start"]:
+        asyncio.run(record(only=CHANGES_AT_START, suffix="-changes-at-start"))
+    elif sys.argv[1:] == ["ended-code"]:
         asyncio.run(record_ended_claim_code())
     elif sys.argv[1:2] == ["complaint"]:
         asyncio.run(record_complaint(sys.argv[2]))

@@ -5,24 +5,35 @@ A change that running claims would replay differently fails here, in CI, instead
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
-from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.worker import Replayer, Worker
 from temporalio.workflow import NondeterminismError
 
+from activities.gateway import LedgerGateway
+from activities.notifications import NotificationActivities
 from audit.replay import history_from_file
 from config.settings import Settings
 from config.temporal import workflow_runner
-from models.contract import WORKFLOW_TYPE
+from identity import keys
+from letters.render import Renderer
+from letters.senders import FileSender
+from models.contract import WORKFLOW_TYPE, workflow_id_for
 from testkit.claims import auto_claim
 from testkit.harness import queue_name
-from testkit.world import TEST_KEYS, data_converter
+from testkit.world import TEST_KEYRING, TEST_KEYS, data_converter
 from tests.changed_workflows import ChangedWithoutPatch, ChangedWithPatch
-from workers.claims import build_worker
+from workers.claims import build_activities, build_worker
 from workflows import metrics
 from workflows.claim import ClaimWorkflow
 from workflows.complaint import ComplaintWorkflow
@@ -115,3 +126,115 @@ async def test_a_patched_change_replays_old_and_new_histories(time_env, settings
         await patched.replay_workflow(saved(path))
     with pytest.raises(NondeterminismError):
         await replayer(ClaimWorkflow).replay_workflow(new)
+
+
+@asynccontextmanager
+async def following(handle: WorkflowHandle[Any, Any]) -> AsyncIterator[None]:
+    """The claim's status asked for all the while, as a claimant's page and the back office ask for it: a query
+    answered while local activities run is what splits a run's workflow tasks where its replay does not."""
+    async def follow() -> None:
+        while True:
+            await handle.query("status")
+            await asyncio.sleep(0.05)
+    task = asyncio.create_task(follow())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+class SlowSender(FileSender):
+    """An SMS gateway that takes a demo day and a half to take each letter: a letter still going out while the
+    lifecycle goes on to its next wait."""
+
+    def send(self, recipient: Any, subject: str, body: str, *, claim_id: str, kind: str, sequence: int) -> str:
+        time.sleep(1.5)  # the provider's own slowness, not a wait in the test
+        return super().send(recipient, subject, body, claim_id=claim_id, kind=kind, sequence=sequence)
+
+
+@pytest.mark.parametrize("cause", ["racing", "collision"], ids=["denied", "paid"])
+async def test_a_claim_whose_letters_go_out_slowly_replays(dev_env, fast_clock, engine, cause: str):
+    """Found under load: a decision letter still being sent while the claim went on to its survey wait. A local
+    activity's result carries the moment it completed, and a replay took that moment earlier than the run had, so
+    the replay saw the survey already due where the run had set a timer for it, and refused the history. A letter
+    is work beside the lifecycle and goes through the server; the lifecycle's own steps stay local, one at a time.
+    The whole claim (decision, survey, its window and the appeal window) must replay as it ran."""
+    claim = auto_claim(incident={"cause": cause})
+    queue = queue_name()
+    slow = NotificationActivities(engine, Renderer(), SlowSender(fast_clock.outbox_dir, TEST_KEYRING), TEST_KEYRING)
+    activities = [a for a in build_activities(fast_clock, engine, client=dev_env.client) if a.__name__ != "notify"]
+    keys.install(queue, keys.action_verifier_for(fast_clock))
+    async with Worker(dev_env.client, task_queue=queue, workflows=[ClaimWorkflow], workflow_runner=workflow_runner(),
+                      activities=[*activities, slow.notify], activity_executor=ThreadPoolExecutor(max_workers=8)):
+        handle = await dev_env.client.start_workflow(WORKFLOW_TYPE, claim, id=workflow_id_for(claim["claim_id"]),
+                                                     task_queue=queue)
+        async with following(handle):
+            result = await handle.result()
+        history = await handle.fetch_history()
+    assert result["outcome"] == ("denied" if cause == "racing" else "paid")
+    assert any(e.HasField("marker_recorded_event_attributes") for e in history.events), "the lifecycle ran locally"
+    await replayer().replay_workflow(history)
+
+
+class SlowGateway(LedgerGateway):
+    """A bank that takes three seconds to take a transfer."""
+
+    def transfer(self, idempotency_key: str, account: Any, amount: Any) -> Any:
+        time.sleep(3)  # the bank's own slowness, not a wait in the test
+        return super().transfer(idempotency_key, account, amount)
+
+
+async def test_a_fast_path_payment_that_outlasts_its_workflow_task_replays(dev_env, fast_clock, engine):
+    """The fast path's local activities may outlast the workflow task, which the worker then extends; under load a
+    replay met a claim's later steps in an earlier task than the run had, and a change asked in the middle of the run
+    (`survey-window`) replayed in another task than the one holding its marker (the test below keeps every change at
+    the start). A two-second task and a bank that takes three make the extension certain here, while the claim's
+    status is asked for all the while; the claim must replay as it ran."""
+    claim = auto_claim()
+    queue = queue_name()
+    async with build_worker(dev_env.client, fast_clock, engine, task_queue=queue, gateway=SlowGateway(engine)):
+        handle = await dev_env.client.start_workflow(WORKFLOW_TYPE, claim, id=workflow_id_for(claim["claim_id"]),
+                                                     task_queue=queue, task_timeout=timedelta(seconds=2))
+        async with following(handle):
+            result = await handle.result()
+        history = await handle.fetch_history()
+    assert result["outcome"] == "paid" and result["fast_path"]
+    tasks = sum(e.HasField("workflow_task_completed_event_attributes") for e in history.events)
+    assert tasks >= 3, "the payment outlasted a workflow task"
+    await replayer().replay_workflow(history)
+
+
+def test_every_change_is_asked_at_the_start_of_a_claim():
+    """A change asked in the middle of a run is asked, on replay, wherever a local activity's result reaches the
+    replay, which may be another workflow task than the run's (test above). The claim's code asks `workflow.patched`
+    only at the start of its run, before the first thing it awaits, and the changes asked mid-run by claims started
+    before that rule go through `Shell.changed`, which new claims answer from their state."""
+    import ast
+
+    from workflows import shell
+
+    folder = Path(shell.__file__).parent
+    earlier = set(get_args(shell.EarlierChange))
+    asked_in: list[tuple[str, str, int]] = []
+    for path in sorted(folder.glob("*.py")):
+        if path.stem == "complaint":  # a complaint runs no local activity after its start
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            first_await = min((n.lineno for n in ast.walk(function) if isinstance(n, ast.Await)
+                               and "_resume" not in ast.unparse(n)), default=10**9)  # a continued run asks none
+            for call in ast.walk(function):
+                if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+                    continue
+                if call.func.attr == "patched":
+                    asked_in.append((path.stem, function.name, call.lineno))
+                    assert (path.stem, function.name) in {("claim", "run"), ("shell", "changed")}, \
+                        f"{path.name}:{call.lineno}: workflow.patched in {function.name}; ask changes at the start"
+                    if function.name == "run":
+                        assert call.lineno < first_await, f"{path.name}:{call.lineno}: a change asked after an await"
+                if call.func.attr == "changed" and call.args:
+                    assert isinstance(call.args[0], ast.Constant) and call.args[0].value in earlier, \
+                        f"{path.name}:{call.lineno}: Shell.changed is for the changes asked mid-run before the rule"
+    assert sum(f == "run" for _, f, _ in asked_in) >= 4, "the changes asked at the start are found"

@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.main import build_parser, run
 from config.settings import Settings
+from models.contract import workflow_id_for
 from models.tables import Claim, Payment, ReportRun
 from reporting.reports import build_daily_report, render_daily_report, stage_durations
 from reporting.scheduler import Jobs, build_scheduler
@@ -28,6 +29,7 @@ from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 from testkit.harness import Claims
 from testkit.waiting import eventually
 from tests.conftest import claims_rig, with_clocks
+from tests.test_replay import replayer
 
 TZ = "Asia/Shanghai"
 
@@ -210,6 +212,11 @@ async def test_report_of_the_demo_claims_matches_the_database(live):
     received_line, closed_line, _paid = charts["trend"]["series"]
     assert received_line["data"][-1] == sum(received.values()) and closed_line["data"][-1] == sum(closed.values())
     assert len(received_line["data"]) == 30 and sum(received_line["data"][:-1]) == 0, "a fresh database: today only"
+
+    # Every history these claims wrote, side by side on a busy worker, replays against the code that wrote it.
+    for claim_id in started:
+        await replayer().replay_workflow(
+            await live.client.get_workflow_handle(workflow_id_for(claim_id)).fetch_history())
     # Satisfaction and complaints (the demo's low score, its call-back, and its complaint resolved in time).
     with live.engine.connect() as conn:
         scores = dict(conn.execute(text(

@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clocks import Clocks
     from workflows.decisions import Decisions
     from workflows.readings import Reader
-    from workflows.shell import STEADY_RETRY, ClaimClosed, Shell
+    from workflows.shell import ON_LIFECYCLE, STEADY_RETRY, ClaimClosed, Shell
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -71,6 +71,7 @@ class ClaimWorkflow(ClaimUpdates):
         """`carried` is the state of the run before, when the claim continued as new; only the workflow
         itself passes it. A start that brings one (a state copied from a history, or made up: approvals, a bank
         account) is refused: only a run the claim itself continued may carry state."""
+        ON_LIFECYCLE.set(True)
         if carried is not None:
             if workflow.info().continued_run_id is None or self.s.claim_id != workflow.info().workflow_id.removeprefix(
                     "claim-"):
@@ -83,6 +84,8 @@ class ClaimWorkflow(ClaimUpdates):
         s.claim = parse(ClaimInput, claim, "invalid claim", ErrorType.INVALID_CLAIM)
         s.one_ref_one_kind = workflow.patched("one-ref-one-kind")
         s.recoveries_on = workflow.patched("overpayment-recovery")
+        s.local_one_at_a_time = workflow.patched("local-activities-one-at-a-time")
+        s.changes_at_start = workflow.patched("changes-asked-at-start")
         problem = intake.refusal(s.claim, workflow.now())
         if problem:
             raise refuse(problem, ErrorType.INVALID_CLAIM)
@@ -160,7 +163,7 @@ class ClaimWorkflow(ClaimUpdates):
             return
         s.risk = risk = await self.shell.activity(ClaimsDatabase.assess_risk, AssessRisk(
             claim=claim, reported_at=s.registered_at or workflow.now(), risk=rules.risk))
-        if rules.ocr_task_queue and workflow.patched("document-reading"):
+        if rules.ocr_task_queue and self.shell.changed("document-reading"):
             s.reads_documents = True
             await self.reader.read_new()
         s.path = triage.choose_path(claim, s.risk, rules, s.one_ref_one_kind)
@@ -382,7 +385,7 @@ class ClaimWorkflow(ClaimUpdates):
             answer_until = s.survey_until()
             # The patch is asked about whenever there is a window, before the time is compared: whether a marker is
             # written must not hang on the moment a task runs.
-            if answer_until is not None and workflow.patched("survey-window") and answer_until > workflow.now():
+            if answer_until is not None and self.shell.changed("survey-window") and answer_until > workflow.now():
                 moments["survey_window"] = answer_until  # the claim stays open for the claimant's answer
             window = self._appeal_window_end()
             if window is not None and window > workflow.now():
@@ -439,7 +442,7 @@ class ClaimWorkflow(ClaimUpdates):
     async def _resume_appeal(self) -> None:
         """The run continued as new while the appeal waited for its reviewer: it goes on waiting."""
         s = self.s
-        if workflow.patched("appeal-resume-awaits-approval"):
+        if self.shell.changed("appeal-resume-awaits-approval"):
             await self.clocks.wait_for(lambda: s.approved() or s.rejection is not None, "approval")
         await self._decide_appeal()
 

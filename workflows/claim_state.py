@@ -194,6 +194,11 @@ class ClaimState:
     one_ref_one_kind: bool = False
     """One document reference counts for one kind (claims started since the rule; set at the start)."""
     recoveries_on: bool = False
+    local_one_at_a_time: bool = False
+    changes_at_start: bool = False
+    """Every change made to the workflow before this claim started applies to it, asked once at its start (claims
+    started since; see `Shell.changed`)."""
+    """Only the lifecycle runs local activities, one at a time (claims started since; see `Shell.activity`)."""
     """Money out beyond what the decision allows opens a recovery (claims started since recoveries exist)."""
     recoveries: list[Recovery] = field(default_factory=list)
     """Money owed back on the claim, open and closed (core/rules/recovery.py)."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -43,6 +44,16 @@ LETTER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeffi
                            non_retryable_error_types=BUSINESS_ERRORS)
 
 
+EarlierChange = Literal["document-reading", "survey-window", "appeal-resume-awaits-approval", "carry-core"]
+"""The changes asked in the middle of a run before claims asked every change at their start (`Shell.changed`). A
+later change is asked at the start of `ClaimWorkflow.run`, before its first local activity, into the claim's
+state; never in the middle of a run."""
+
+ON_LIFECYCLE: ContextVar[bool] = ContextVar("on_lifecycle", default=False)
+"""True in the claim's lifecycle (the run and what it awaits), False in update handlers and side tasks: only the
+lifecycle's own steps may run as local activities (see `Shell.activity`)."""
+
+
 class ClaimClosed(Exception):
     """Unwinds the lifecycle when the claim closes early (withdrawn)."""
 
@@ -64,7 +75,9 @@ class Shell:
 
     s: ClaimState
     fast: bool
-    """True while intake and the fast path run: activities are local (no server round trip)."""
+    """True while intake and the fast path run: the lifecycle's activities are local (no server round trip)."""
+    local_in_flight: int
+    """Local activities running now: at most one, when the claim keeps to one at a time."""
     crash: BaseException | None
     """The first failure of a side task (clock watcher, letter, advance): the run re-raises it, so it
     surfaces as a failed workflow task an operator sees instead of a silent hang."""
@@ -76,6 +89,7 @@ class Shell:
     def __init__(self, state: ClaimState) -> None:
         self.s = state
         self.fast = False
+        self.local_in_flight = 0
         self.crash = None
         self.side_tasks = 0
         self.in_flight = 0
@@ -86,6 +100,7 @@ class Shell:
         """Run work beside the lifecycle. Its failure is never lost: it ends the run (see `crash`)."""
 
         async def supervised() -> None:
+            ON_LIFECYCLE.set(False)  # work beside the lifecycle is never local (see `activity`)
             try:
                 await work
             except ClaimClosed:
@@ -114,12 +129,20 @@ class Shell:
 
     async def activity(self, fn: Callable[[Any, A], R], arg: A, *, retry: RetryPolicy = STEADY_RETRY,
                        timeout: timedelta = timedelta(seconds=30), passthrough: bool = False) -> R:
-        """Run an activity, named by its method (`ClaimsDatabase.pay`): a local one on the intake and fast path, a
-        normal one otherwise. A business rejection surfaces as the workflow's own typed error unless
-        `passthrough` (the caller handles it)."""
+        """Run an activity, named by its method (`ClaimsDatabase.pay`): a local one for the lifecycle's steps on the
+        intake and fast path, a normal one otherwise. A business rejection surfaces as the workflow's own typed error
+        unless `passthrough` (the caller handles it).
+
+        A local activity's result reaches the workflow with the moment it completed, and a replay may take that
+        moment at another point of the run than the run did when two local activities overlapped: a letter still
+        going out while the lifecycle went on to a wait replayed as if the wait were already due. So (claims
+        started since `local_one_at_a_time`) only the lifecycle runs local activities, one at a time; letters,
+        side tasks and update handlers go through the server, whose events a replay sees where the run saw them."""
+        local = self.fast and (not self.s.local_one_at_a_time or (ON_LIFECYCLE.get() and self.local_in_flight == 0))
         self.in_flight += 1
+        self.local_in_flight += local
         try:
-            if self.fast:
+            if local:
                 return await workflow.execute_local_activity_method(
                     fn, arg, start_to_close_timeout=timeout, retry_policy=retry)
             return await workflow.execute_activity_method(fn, arg, start_to_close_timeout=timeout, retry_policy=retry)
@@ -130,6 +153,7 @@ class Shell:
             raise refuse(cause.message, ErrorType(cause.type or ErrorType.INVALID_CLAIM)) from err
         finally:
             self.in_flight -= 1
+            self.local_in_flight -= local
 
     # ------------------------------------------------------------------ timeline, stages, letters
 
@@ -244,9 +268,19 @@ class Shell:
         await workflow.wait_condition(self._quiet)
         s.resume_at = wait
         carried = s.snapshot()
-        if workflow.patched("carry-core"):  # and the core's own state, which the next run must read the same
+        if self.changed("carry-core"):  # and the core's own state, which the next run must read the same
             carried[core_view.CARRIED_CORE] = core_view.carried_core(s)
         workflow.continue_as_new(args=[s.claim, carried])
+
+    def changed(self, change: EarlierChange) -> bool:
+        """Whether this claim takes a change its workflow code made after the claim may have started.
+
+        A claim started since `changes_at_start` takes every such change: its run asked, once and first of all,
+        before any local activity. A change asked in the middle of a run may not replay: a local activity's result
+        can reach a replay in an earlier workflow task than it reached the run (after the task was extended while
+        the activity ran), so the replay asks in another task than the one that wrote the change's marker, and
+        refuses the history. Older claims ask where they always did."""
+        return self.s.changes_at_start or workflow.patched(change)
 
     def check_withdrawn(self) -> None:
         if self.s.withdrawal is not None and self.s.outcome is None:
