@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from models import search_attributes as sa
-from models.contract import WORKFLOW_TYPE, ClaimInput, ClaimResult, ClaimStatus, ErrorType, workflow_id_for
+from models.contract import CLAIM_TASK_TIMEOUT, WORKFLOW_TYPE, ClaimInput, ClaimResult, ClaimStatus, ErrorType, workflow_id_for
 from models.messages import EndedClaimCode
 from workflows.claim import ClaimWorkflow
 from workflows.ended_claim_code import EndedClaimCodeWorkflow, ended_code_workflow_id
@@ -122,7 +122,7 @@ async def start_claim(client: Client, claim: ClaimInput, task_queue: str) -> str
         raise DuplicateClaim(f"claim {claim.claim_id} already exists ({workflow_id}); not started again")
     try:
         await client.start_workflow(ClaimWorkflow.run, claim, id=workflow_id,
-                                    task_queue=task_queue,
+                                    task_queue=task_queue, task_timeout=CLAIM_TASK_TIMEOUT,
                                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
     except WorkflowAlreadyStartedError:

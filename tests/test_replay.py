@@ -28,7 +28,7 @@ from config.temporal import workflow_runner
 from identity import keys
 from letters.render import Renderer
 from letters.senders import FileSender
-from models.contract import WORKFLOW_TYPE, workflow_id_for
+from models.contract import CLAIM_TASK_TIMEOUT, WORKFLOW_TYPE, workflow_id_for
 from testkit.claims import auto_claim
 from testkit.harness import queue_name
 from testkit.world import TEST_KEYRING, TEST_KEYS, data_converter
@@ -238,3 +238,16 @@ def test_every_change_is_asked_at_the_start_of_a_claim():
                     assert isinstance(call.args[0], ast.Constant) and call.args[0].value in earlier, \
                         f"{path.name}:{call.lineno}: Shell.changed is for the changes asked mid-run before the rule"
     assert sum(f == "run" for _, f, _ in asked_in) >= 4, "the changes asked at the start are found"
+
+
+async def test_a_claim_starts_with_a_task_its_local_activities_rarely_outlast(live):
+    """The other half of the fix above: the worker extends a workflow task only when its local activities take
+    four-fifths of it, and a claim's task is long enough that a busy worker rarely does."""
+    from client.claims import parse_claim, start_claim
+
+    claim = auto_claim()
+    workflow_id = await start_claim(live.client, parse_claim(claim), live.queue)
+    handle = live.client.get_workflow_handle(workflow_id)
+    config = (await handle.describe()).raw_description.execution_config
+    assert config.default_workflow_task_timeout.ToTimedelta() == CLAIM_TASK_TIMEOUT == timedelta(seconds=60)
+    await handle.result()
