@@ -23,7 +23,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from models import search_attributes as sa
-from models.contract import CLAIM_TASK_TIMEOUT, WORKFLOW_TYPE, ClaimInput, ClaimResult, ClaimStatus, ErrorType, workflow_id_for
+from models.contract import (
+    CLAIM_TASK_TIMEOUT,
+    WORKFLOW_TYPE,
+    ClaimInput,
+    ClaimResult,
+    ClaimStatus,
+    ErrorType,
+    workflow_id_for,
+)
 from models.messages import EndedClaimCode
 from workflows.claim import ClaimWorkflow
 from workflows.ended_claim_code import EndedClaimCodeWorkflow, ended_code_workflow_id
