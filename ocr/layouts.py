@@ -516,39 +516,67 @@ def _company(s: str) -> str | None:
     return m[1] if m else None
 
 
-def _items(lines: list[Line]) -> list[tuple[str, float, float]]:
-    """Rows between the item header (货物或应税劳务/项目名称) and 合计: the first
-    segment is the description; the amount is the money on the row that is its
-    quantity times its unit price, else the largest (a row shows the amount
-    beside a smaller unit price or tax, never beside a larger sum)."""
-    head = _nearest_idx(lines, ["货物或应税劳务", "项目名称", "服务名称"])
+_ITEM_HEADS = ("货物或应税劳务", "项目名称", "服务名称")
+
+
+def _item_head(lines: list[Line]) -> tuple[int, list[float]] | None:
+    """The items table's header row, and where each of its column sets begins (the left edge of each item-name
+    label): a receipt may print two sets side by side (项目 金额 | 项目 金额). A header that names only 项目 counts
+    when it also names 金额."""
+    head = _nearest_idx(lines, _ITEM_HEADS)
+    labels: tuple[str, ...] = _ITEM_HEADS
     if head is None:
+        head = next((i for i, ln in enumerate(lines) if "项目" in (t := ln.text.replace(" ", "")) and "金额" in t),
+                    None)
+        labels = ("项目",)
+        if head is None:
+            return None
+    starts = [seg.x - seg.w / 2 for seg in lines[head].segs if any(a in seg.text.replace(" ", "") for a in labels)]
+    return head, starts[1:]
+
+
+def _items(lines: list[Line]) -> list[tuple[str, float, float]]:
+    """Rows between the item header (货物或应税劳务/项目名称) and 合计, each column set of a row read as an item of
+    its own, left set first."""
+    found = _item_head(lines)
+    if found is None:
         return []
-    out = []
+    head, splits = found
+    columns: list[list[list[Seg]]] = [[] for _ in range(len(splits) + 1)]  # per column set, its rows' segments
     for ln in lines[head + 1:]:
         t = ln.text.replace(" ", "")
         if "合计" in t or "价税" in t:
             break
-        desc = ln.segs[0].text
-        if not re.search(r"[\u4e00-\u9fff]", desc):
-            continue
-        money: list[tuple[float, float]] = []
-        counts: list[float] = []
-        for s in ln.segs[1:]:
-            text = s.text.replace(" ", "")
-            if re.fullmatch(r"[¥Y]?[\d,. OoDQ]+\.\d\d", text):
-                v = parse_money(s.text)
-                if v is not None:
-                    money.append((v, s.conf))
-            elif re.fullmatch(r"\d{1,4}(?:\.\d{1,3})?", text):
-                counts.append(float(text))
-        if not money:
-            continue
-        priced = [(a, c) for a, c in money if any(abs(q * p - a) < 0.01 and q != 1 for q in counts for p, _ in money
-                                                    if p != a)]
-        amount, conf = priced[0] if priced else max(money)
-        out.append((desc, amount, min(ln.segs[0].conf, conf)))
-    return out
+        for column in columns:
+            column.append([])
+        for seg in ln.segs:
+            columns[sum(seg.x >= edge for edge in splits)][-1].append(seg)
+    return [item for column in columns for segs in column if segs and (item := _item(segs)) is not None]
+
+
+def _item(segs: list[Seg]) -> tuple[str, float, float] | None:
+    """One item: the first segment is the description; the amount is the money that is its quantity times its unit
+    price, else the largest (a row shows the amount beside a smaller unit price or tax, never beside a larger
+    sum)."""
+    desc = segs[0].text
+    if not re.search(r"[\u4e00-\u9fff]", desc):
+        return None
+    money: list[tuple[float, float]] = []
+    counts: list[float] = []
+    for seg in segs[1:]:
+        text = seg.text.replace(" ", "")
+        if re.fullmatch(r"[¥Y]?[\d,. OoDQ]+\.\d\d", text):
+            v = parse_money(seg.text)
+            if v is not None:
+                money.append((v, seg.conf))
+        elif re.fullmatch(r"\d{1,4}(?:\.\d{1,3})?", text):
+            counts.append(float(text))
+    if not money:
+        return None
+    priced = [(a, c) for a, c in money if any(abs(q * p - a) < 0.01 and q != 1 for q in counts for p, _ in money
+                                                if p != a)]
+    amount, conf = priced[0] if priced else max(money)
+    return desc, amount, min(segs[0].conf, conf)
 
 
 def extract_diagnosis(lines: list[Line]) -> dict[str, Field]:

@@ -169,3 +169,21 @@ def test_an_invoices_line_items_are_read_with_their_amounts():
     found = fields("invoice", segments)
     assert found["items"].value == "*医疗服务*门诊诊疗费 1200.00; *药品*阿莫西林胶囊 2000.00"
     assert found["total"].value == "3200.00"
+
+
+def test_a_receipt_with_two_column_sets_side_by_side_reads_both():
+    """The issue's Shanghai outpatient receipt: its items table prints 项目 and 金额 twice on each row. Only the left set
+    was read, so the items summed to less than the total and voted against it."""
+    ocr = [
+        (_box(60, 200, 400), "上海市医疗服务收费票据", 0.99),
+        (_box(60, 290, 90), "项目名称", 0.99), (_box(330, 290, 60), "金额", 0.99),
+        (_box(520, 290, 90), "项目名称", 0.99), (_box(790, 290, 60), "金额", 0.99),
+        (_box(60, 330, 90), "西药费", 0.98), (_box(330, 330, 80), "126.50", 0.98),
+        (_box(520, 330, 90), "检查费", 0.98), (_box(790, 330, 80), "240.00", 0.98),
+        (_box(60, 366, 90), "诊疗费", 0.98), (_box(330, 366, 80), "25.00", 0.98),
+        (_box(520, 366, 90), "化验费", 0.98), (_box(790, 366, 80), "88.50", 0.98),
+        (_box(60, 450, 80), "合计", 0.99), (_box(330, 450, 100), "¥480.00", 0.97),
+    ]
+    got = ex.extract(ocr, "invoice")
+    assert got["items"].value == [("西药费", 126.5), ("诊疗费", 25.0), ("检查费", 240.0), ("化验费", 88.5)]
+    assert got["total"].value == 480.0 and got["total"].confidence >= 0.9, got["total"]
