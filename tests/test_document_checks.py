@@ -96,3 +96,15 @@ def test_a_rule_counts_once_and_a_rescore_replaces_the_documents_earlier_reasons
     assert with_findings(once, found, RiskRules()) == once, "checking the same readings again changes nothing"
     cleared = with_findings(once, check_documents(CLAIM, POLICY, [], {}, RULES), RiskRules())
     assert cleared.reasons == [], "a correction that removes a mismatch removes its points"
+
+
+def test_an_invoice_whose_number_was_not_found_asks_a_person():
+    """The reused-invoice check needs the number: a receipt whose number machine reading missed went unchecked and
+    no person was asked (claims started since `invoice-number-expected`; those before keep their course)."""
+    today = str(date.today())
+    unnumbered = reading(total=("3200.00", 0.99), date=(today, 0.98))
+    found = check_documents(CLAIM, POLICY, [unnumbered], {}, RULES, number_expected=True)
+    assert (found.reasons, found.review) == ([], ["repair_invoice invoice_number not found"])
+    numbered = reading(total=("3200.00", 0.99), date=(today, 0.98), invoice_number=("3100824561", 0.97))
+    assert check_documents(CLAIM, POLICY, [numbered], {}, RULES, number_expected=True).review == []
+    assert check_documents(CLAIM, POLICY, [unnumbered], {}, RULES).review == [], "a claim started before"

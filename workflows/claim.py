@@ -86,6 +86,7 @@ class ClaimWorkflow(ClaimUpdates):
         s.recoveries_on = workflow.patched("overpayment-recovery")
         s.local_one_at_a_time = workflow.patched("local-activities-one-at-a-time")
         s.changes_at_start = workflow.patched("changes-asked-at-start")
+        s.invoice_number_expected = workflow.patched("invoice-number-expected")
         problem = intake.refusal(s.claim, workflow.now())
         if problem:
             raise refuse(problem, ErrorType.INVALID_CLAIM)

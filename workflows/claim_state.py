@@ -195,6 +195,8 @@ class ClaimState:
     """One document reference counts for one kind (claims started since the rule; set at the start)."""
     recoveries_on: bool = False
     local_one_at_a_time: bool = False
+    invoice_number_expected: bool = False
+    """An invoice whose number machine reading did not find asks a person (claims started since)."""
     changes_at_start: bool = False
     """Every change made to the workflow before this claim started applies to it, asked once at its start (claims
     started since; see `Shell.changed`)."""

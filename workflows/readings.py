@@ -80,7 +80,8 @@ class Reader:
         claim, rules = s.require_ready()
         if s.risk is None or s.policy is None:
             return
-        findings = check_documents(claim, s.policy, list(s.readings.values()), s.reused_invoices, rules.documents)
+        findings = check_documents(claim, s.policy, list(s.readings.values()), s.reused_invoices, rules.documents,
+                                   number_expected=s.invoice_number_expected)
         s.document_review = findings.review
         rescored = with_findings(s.risk, findings, rules.risk)
         if rescored != s.risk:

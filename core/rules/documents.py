@@ -33,6 +33,10 @@ EXPECTED = {"invoice": ("total", "date"), "expense_list": ("total",), "diagnosis
             "accident": ("accident_date",), "id_card": ("name",)}
 """What a person must find when the machine did not: the fields the checks most rely on, per layout."""
 
+EXPECTED_WITH_NUMBER = {**EXPECTED, "invoice": ("total", "date", "invoice_number")}
+"""The same, with an invoice's or receipt's number, which the reused-invoice check needs (claims started since
+`invoice-number-expected`: a claim started before decided its course without it)."""
+
 
 def _trusted(reading: DocumentReading, name: str, rules: DocumentRules) -> str | None:
     found: ReadField | None = reading.fields.get(name)
@@ -41,13 +45,13 @@ def _trusted(reading: DocumentReading, name: str, rules: DocumentRules) -> str |
     return found.value
 
 
-def _to_review(reading: DocumentReading, rules: DocumentRules) -> list[str]:
+def _to_review(reading: DocumentReading, rules: DocumentRules, number_expected: bool) -> list[str]:
     """Each field the checks use read with low confidence, and each expected field not found."""
     doubtful = [f"{reading.kind} {name} read with confidence {f.confidence:.2f}"
                 for name, f in sorted(reading.fields.items())
                 if name in CHECKED and f.confidence < rules.min_confidence]
-    missing = [f"{reading.kind} {name} not found"
-               for name in EXPECTED.get(READ_KINDS.get(reading.kind, ""), ()) if name not in reading.fields]
+    expected = (EXPECTED_WITH_NUMBER if number_expected else EXPECTED).get(READ_KINDS.get(reading.kind, ""), ())
+    missing = [f"{reading.kind} {name} not found" for name in expected if name not in reading.fields]
     return doubtful + missing
 
 
@@ -70,9 +74,10 @@ def _same_name(a: str, b: str) -> bool:
 
 
 def check_documents(claim: ClaimInput, policy: PolicyTerms, readings: list[DocumentReading],
-                    reused: dict[str, list[str]], rules: DocumentRules) -> Findings:
+                    reused: dict[str, list[str]], rules: DocumentRules, *, number_expected: bool = False) -> Findings:
     """The risk reasons and review points of these readings. `reused`: per document ref, the other claims whose
-    invoices carry the same invoice number."""
+    invoices carry the same invoice number; `number_expected`: an invoice whose number was not found asks a
+    person (`EXPECTED_WITH_NUMBER`)."""
     findings = Findings()
     incident = claim.incident.occurred_at.date()
     totals: list[Decimal] = []
@@ -80,7 +85,7 @@ def check_documents(claim: ClaimInput, policy: PolicyTerms, readings: list[Docum
         if not reading.readable:
             findings.review.append(f"{reading.kind}: no readable text")
             continue
-        findings.review += _to_review(reading, rules)
+        findings.review += _to_review(reading, rules, number_expected)
         total = _amount(_trusted(reading, "total", rules))
         if total is not None and reading.kind in ("repair_invoice", "medical_invoice"):
             totals.append(total)
