@@ -172,8 +172,8 @@ def test_an_invoices_line_items_are_read_with_their_amounts():
 
 
 def test_a_receipt_with_two_column_sets_side_by_side_reads_both():
-    """The issue's Shanghai outpatient receipt: its items table prints 项目 and 金额 twice on each row. Only the left set
-    was read, so the items summed to less than the total and voted against it."""
+    """The issue's Shanghai outpatient receipt: its items table prints 项目 and 金额 twice on each row. Only the left
+    set was read, so the items summed to less than the total and voted against it."""
     ocr = [
         (_box(60, 200, 400), "上海市医疗服务收费票据", 0.99),
         (_box(60, 290, 90), "项目名称", 0.99), (_box(330, 290, 60), "金额", 0.99),
