@@ -78,6 +78,10 @@ class Shell:
     """True while intake and the fast path run: the lifecycle's activities are local (no server round trip)."""
     local_in_flight: int
     """Local activities running now: at most one, when the claim keeps to one at a time."""
+    letters_queued: int
+    letters_sent: int
+    """Letters handed out and letters done with (sent or recorded as failed): a claim's letters go out in the order
+    they were written (claims started since `local_one_at_a_time`; see `send`)."""
     crash: BaseException | None
     """The first failure of a side task (clock watcher, letter, advance): the run re-raises it, so it
     surfaces as a failed workflow task an operator sees instead of a silent hang."""
@@ -90,6 +94,7 @@ class Shell:
         self.s = state
         self.fast = False
         self.local_in_flight = 0
+        self.letters_queued = self.letters_sent = 0
         self.crash = None
         self.side_tasks = 0
         self.in_flight = 0
@@ -198,19 +203,30 @@ class Shell:
                                            language=c.language)
         request = NotificationRequest(claim_id=s.claim_id, kind=kind, sequence=seq, recipient=recipient,
                                       context=context)
-        self.spawn(self.send(request), name=f"letter:{kind}:{seq}")
+        turn = None
+        if self.s.local_one_at_a_time:
+            turn, self.letters_queued = self.letters_queued, self.letters_queued + 1
+        self.spawn(self.send(request, turn), name=f"letter:{kind}:{seq}")
 
-    async def send(self, request: NotificationRequest) -> None:
+    async def send(self, request: NotificationRequest, turn: int | None = None) -> None:
+        """Send one letter. With a `turn`, after every letter written before it is done with: the claimant reads
+        the acknowledgement before the decision, though each goes through the server on its own."""
         try:
-            await self.activity(NotificationActivities.notify, request, retry=LETTER_RETRY,
-                                timeout=timedelta(seconds=30), passthrough=True)
-        except ActivityFailure as err:
-            self.s.letters_failed.append(f"{request.kind}-{request.sequence}")
-            metrics.letter_failed(request.kind)
-            await self.note("notification_failed", detail=f"{request.kind}: {err.cause or err}")
-            return
-        self.s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{request.kind}",
-                                             detail=request.recipient.name))
+            if turn is not None:
+                await workflow.wait_condition(lambda: self.letters_sent == turn)
+            try:
+                await self.activity(NotificationActivities.notify, request, retry=LETTER_RETRY,
+                                    timeout=timedelta(seconds=30), passthrough=True)
+            except ActivityFailure as err:
+                self.s.letters_failed.append(f"{request.kind}-{request.sequence}")
+                metrics.letter_failed(request.kind)
+                await self.note("notification_failed", detail=f"{request.kind}: {err.cause or err}")
+                return
+            self.s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{request.kind}",
+                                                 detail=request.recipient.name))
+        finally:
+            if turn is not None:
+                self.letters_sent += 1
 
     async def wait_until(self, condition: Callable[[], bool], moment: datetime) -> bool:
         """Wait for the condition until a moment; True if it held in time."""
@@ -255,7 +271,8 @@ class Shell:
         """Nothing under way that the next run could not pick up: no activity (letters included), no
         update being handled, no money moving and no account change being checked."""
         s = self.s
-        return (self.in_flight == 0 and workflow.all_handlers_finished() and not s.advance_requests
+        return (self.in_flight == 0 and self.letters_sent == self.letters_queued and workflow.all_handlers_finished()
+                and not s.advance_requests
                 and not s.advance_in_flight and not s.transfer_in_flight and not s.awaiting_bank_details
                 and not s.account_change_checking)
 
