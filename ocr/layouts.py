@@ -345,7 +345,10 @@ def _nearest_idx(lines: list[Line], anchors: Sequence[str]) -> int | None:
 
 def extract_invoice(lines: list[Line]) -> dict[str, Field]:
     out: dict[str, Field] = {}
-    f = _first(find_after(lines, ["发票号码", "票据号码", "号码"]), parse_invoice_no) or _unlabelled_number(lines)
+    # A receipt's number: 发票号码 or 票据号码 on invoices and receipts; 单号 (结算单号), 流水号 on a shop's or a
+    # pharmacy's printed receipt; else a `No` with no label.
+    f = (_first(find_after(lines, ["发票号码", "票据号码", "号码", "单号", "流水号"]), parse_invoice_no)
+         or _unlabelled_number(lines))
     if f:
         out["invoice_no"] = f
     f = _first(find_after(lines, ["开票日期", "填开日期", "日期"]), parse_date)
