@@ -353,9 +353,12 @@ def run(n: int, seed: int) -> dict[str, list[bool]]:
                 false_mismatch = total is not None and total.confidence >= RULES.min_confidence and abs(
                     Decimal(total.value) - values["total"]) > RULES.total_tolerance * values["total"]
                 scores.setdefault(f"false mismatch {condition}", []).append(false_mismatch)
-                asks = any(f.confidence < RULES.min_confidence for k, f in found.items() if k in CHECKED) or any(
-                    k not in found for k in EXPECTED_WITH_NUMBER["invoice"])
-                scores.setdefault(f"asks a person {condition}", []).append(asks)
+                doubts = [f"{k} at {f.confidence:.2f}" for k, f in found.items()
+                          if k in CHECKED and f.confidence < RULES.min_confidence]
+                doubts += [f"{k} not found" for k in EXPECTED_WITH_NUMBER["invoice"] if k not in found]
+                scores.setdefault(f"asks a person {condition}", []).append(bool(doubts))
+                if doubts:
+                    print(f"  #{i} {name} ({condition}) asks a person: {', '.join(doubts)}")
     return scores
 
 

@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clocks import Clocks
     from workflows.decisions import Decisions
     from workflows.readings import Reader
-    from workflows.shell import ON_LIFECYCLE, STEADY_RETRY, ClaimClosed, Shell
+    from workflows.shell import LOCAL_OPTIONS, ON_LIFECYCLE, STEADY_RETRY, ClaimClosed, Shell
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -94,7 +94,8 @@ class ClaimWorkflow(ClaimUpdates):
             raise refuse(f"workflow id must be {workflow_id_for(s.claim.claim_id)!r} for claim_id "
                          f"{s.claim.claim_id!r}", ErrorType.INVALID_CLAIM)
         rules = await workflow.execute_local_activity_method(
-            ConfigurationActivities.load_rules, start_to_close_timeout=timedelta(seconds=10), retry_policy=STEADY_RETRY)
+            ConfigurationActivities.load_rules, start_to_close_timeout=timedelta(seconds=10), retry_policy=STEADY_RETRY,
+            local_retry_threshold=LOCAL_OPTIONS["local_retry_threshold"] if s.local_one_at_a_time else None)
         unknown = sorted({d.kind for d in s.claim.documents} - set(rules.known_document_kinds))
         if unknown:
             raise refuse(f"invalid claim: documents.kind: unknown kinds {unknown}", ErrorType.INVALID_CLAIM)

@@ -194,14 +194,15 @@ class ClaimState:
     one_ref_one_kind: bool = False
     """One document reference counts for one kind (claims started since the rule; set at the start)."""
     recoveries_on: bool = False
+    """Money out beyond what the decision allows opens a recovery (claims started since recoveries exist)."""
     local_one_at_a_time: bool = False
-    invoice_number_expected: bool = False
-    """An invoice whose number machine reading did not find asks a person (claims started since)."""
+    """Only the lifecycle runs local activities, one at a time, each retried through a timer, and the claim's letters
+    go out in the order written (claims started since; see `Shell.activity`, `Shell.send`, `Reader.read_new`)."""
     changes_at_start: bool = False
     """Every change made to the workflow before this claim started applies to it, asked once at its start (claims
     started since; see `Shell.changed`)."""
-    """Only the lifecycle runs local activities, one at a time (claims started since; see `Shell.activity`)."""
-    """Money out beyond what the decision allows opens a recovery (claims started since recoveries exist)."""
+    invoice_number_expected: bool = False
+    """An invoice whose number machine reading did not find asks a person (claims started since)."""
     recoveries: list[Recovery] = field(default_factory=list)
     """Money owed back on the claim, open and closed (core/rules/recovery.py)."""
     decision_taken: bool = False

@@ -50,12 +50,20 @@ class Reader:
         fresh = [d for d in s.submitted if d.kind in READ_KINDS and d.ref.startswith(UPLOADED)
                  and d.ref not in s.readings]
         unique = list({d.ref: d for d in fresh}.values())
-        await asyncio.gather(*(self._read(d) for d in unique))
+        if not s.local_one_at_a_time:
+            await asyncio.gather(*(self._read(d) for d in unique))
+        else:  # read side by side, recorded one by one: a recording may be a local activity, one at a time
+            readings = await asyncio.gather(*(self._reading(d) for d in unique))
+            for document, reading in zip(unique, readings, strict=True):
+                await self._record(document, reading)
         await self.check()
 
     async def _read(self, document: DocumentRef) -> None:
-        s = self.s
-        claim, rules = s.require_ready()
+        await self._record(document, await self._reading(document))
+
+    async def _reading(self, document: DocumentRef) -> DocumentReading:
+        """The document read by the OCR workers, or marked unreadable when it could not be read in time."""
+        claim, rules = self.s.require_ready()
         assert rules.ocr_task_queue is not None
         try:
             reading = await workflow.execute_activity_method(
@@ -68,6 +76,11 @@ class Reader:
             reading = DocumentReading(ref=document.ref, kind=document.kind, engine="none", pages=0, readable=False,
                                       read_at=workflow.now())
             workflow.logger.warning("document not read: %s", err.cause or err)
+        return reading
+
+    async def _record(self, document: DocumentRef, reading: DocumentReading) -> None:
+        s = self.s
+        claim, _ = s.require_ready()
         recorded = await self.shell.activity(ReadingActivities.record_reading,
                                              RecordReading(claim_id=claim.claim_id, reading=reading))
         s.readings[document.ref] = reading

@@ -49,6 +49,13 @@ EarlierChange = Literal["document-reading", "survey-window", "appeal-resume-awai
 later change is asked at the start of `ClaimWorkflow.run`, before its first local activity, into the claim's
 state; never in the middle of a run."""
 
+LOCAL_OPTIONS: dict[str, Any] = {"start_to_close_timeout": timedelta(seconds=10),
+                                   "local_retry_threshold": timedelta(seconds=1)}
+"""A local activity (claims started since `local_one_at_a_time`): an attempt has ten seconds, and a retry after
+more than a second's backoff waits on a timer, in a workflow task of its own, rather than inside the task. A task
+held open by local activities is extended by the worker, and a replay may meet a result in another task after an
+extension (`Shell.changed`); a slow or failing database must not hold a task open."""
+
 ON_LIFECYCLE: ContextVar[bool] = ContextVar("on_lifecycle", default=False)
 """True in the claim's lifecycle (the run and what it awaits), False in update handlers and side tasks: only the
 lifecycle's own steps may run as local activities (see `Shell.activity`)."""
@@ -79,9 +86,9 @@ class Shell:
     local_in_flight: int
     """Local activities running now: at most one, when the claim keeps to one at a time."""
     letters_queued: int
-    letters_sent: int
-    """Letters handed out and letters done with (sent or recorded as failed): a claim's letters go out in the order
-    they were written (claims started since `local_one_at_a_time`; see `send`)."""
+    letters_done: set[int]
+    """Letters handed out, and the turns of those done with (sent or recorded as failed): a claim's letters go out in
+    the order they were written (claims started since `local_one_at_a_time`; see `send`)."""
     crash: BaseException | None
     """The first failure of a side task (clock watcher, letter, advance): the run re-raises it, so it
     surfaces as a failed workflow task an operator sees instead of a silent hang."""
@@ -94,7 +101,7 @@ class Shell:
         self.s = state
         self.fast = False
         self.local_in_flight = 0
-        self.letters_queued = self.letters_sent = 0
+        self.letters_queued, self.letters_done = 0, set()
         self.crash = None
         self.side_tasks = 0
         self.in_flight = 0
@@ -143,10 +150,13 @@ class Shell:
         going out while the lifecycle went on to a wait replayed as if the wait were already due. So (claims
         started since `local_one_at_a_time`) only the lifecycle runs local activities, one at a time; letters,
         side tasks and update handlers go through the server, whose events a replay sees where the run saw them."""
-        local = self.fast and (not self.s.local_one_at_a_time or (ON_LIFECYCLE.get() and self.local_in_flight == 0))
+        one_at_a_time = self.s.local_one_at_a_time
+        local = self.fast and (not one_at_a_time or (ON_LIFECYCLE.get() and self.local_in_flight == 0))
         self.in_flight += 1
         self.local_in_flight += local
         try:
+            if local and one_at_a_time:
+                return await workflow.execute_local_activity_method(fn, arg, **LOCAL_OPTIONS, retry_policy=retry)
             if local:
                 return await workflow.execute_local_activity_method(
                     fn, arg, start_to_close_timeout=timeout, retry_policy=retry)
@@ -213,7 +223,7 @@ class Shell:
         the acknowledgement before the decision, though each goes through the server on its own."""
         try:
             if turn is not None:
-                await workflow.wait_condition(lambda: self.letters_sent == turn)
+                await workflow.wait_condition(lambda: self.letters_done.issuperset(range(turn)))
             try:
                 await self.activity(NotificationActivities.notify, request, retry=LETTER_RETRY,
                                     timeout=timedelta(seconds=30), passthrough=True)
@@ -226,7 +236,7 @@ class Shell:
                                                  detail=request.recipient.name))
         finally:
             if turn is not None:
-                self.letters_sent += 1
+                self.letters_done.add(turn)
 
     async def wait_until(self, condition: Callable[[], bool], moment: datetime) -> bool:
         """Wait for the condition until a moment; True if it held in time."""
@@ -271,8 +281,8 @@ class Shell:
         """Nothing under way that the next run could not pick up: no activity (letters included), no
         update being handled, no money moving and no account change being checked."""
         s = self.s
-        return (self.in_flight == 0 and self.letters_sent == self.letters_queued and workflow.all_handlers_finished()
-                and not s.advance_requests
+        return (self.in_flight == 0 and len(self.letters_done) == self.letters_queued
+                and workflow.all_handlers_finished() and not s.advance_requests
                 and not s.advance_in_flight and not s.transfer_in_flight and not s.awaiting_bank_details
                 and not s.account_change_checking)
 
