@@ -388,8 +388,8 @@ def extract_invoice(lines: list[Line]) -> dict[str, Field]:
 
     items = _items(lines)
     if items:
-        out["items"] = Field([(d, a) for d, a, _ in items],
-                             round(min(c for _, _, c in items), 3))
+        out["items"] = Field([(d, a) for d, a, _, _ in items],
+                             round(min(c for _, _, c, _ in items), 3))
 
     # total: the (小写) amount, cross-checked against the 合计 row and the sum
     # of the line items; OCR often drops a digit or reads ¥ as 4/7/Y.
@@ -407,10 +407,16 @@ def extract_invoice(lines: list[Line]) -> dict[str, Field]:
     # tax, and confirm the (小写) amount; alone, the pre-tax amount would outvote it.
     tax = _tax_on_total_row(lines)
     f = _first(find_after(lines, ["合计"]), lambda s: parse_money(s) if re.search(r"\d[.,]\d\d$", s) else None)
+    # The rows' own taxes: when a seal or a fold hides the 合计 row's amount before tax, the figure left on that row
+    # may be its tax, which the rows' taxes add up to (give or take a cent a row of rounding).
+    row_taxes = [t for *_, t in items if t is not None]
+    if (f and tax is None and items and len(row_taxes) == len(items)
+            and abs(f.value - sum(row_taxes)) <= 0.011 * len(items)):
+        tax, f = f.value, None
     if f:
         votes.append((round(f.value + (tax or 0.0), 2), f.confidence * 0.9, f.source))
     if items:
-        votes.append((round(sum(a for _, a, _ in items) + (tax or 0.0), 2), min(c for _, _, c in items) * 0.8,
+        votes.append((round(sum(a for _, a, _, _ in items) + (tax or 0.0), 2), min(c for _, _, c, _ in items) * 0.8,
                       "sum(items)" + ("+tax" if tax else "")))
     if not votes:
         for ln in reversed(lines):
@@ -538,7 +544,11 @@ def _item_head(lines: list[Line]) -> tuple[int, list[float]] | None:
     return head, starts[1:]
 
 
-def _items(lines: list[Line]) -> list[tuple[str, float, float]]:
+Item = tuple[str, float, float, float | None]
+"""An item: its description, amount, confidence, and its tax when the row shows one after its rate (13%)."""
+
+
+def _items(lines: list[Line]) -> list[Item]:
     """Rows between the item header (货物或应税劳务/项目名称) and 合计, each column set of a row read as an item of
     its own, left set first."""
     found = _item_head(lines)
@@ -557,20 +567,26 @@ def _items(lines: list[Line]) -> list[tuple[str, float, float]]:
     return [item for column in columns for segs in column if segs and (item := _item(segs)) is not None]
 
 
-def _item(segs: list[Seg]) -> tuple[str, float, float] | None:
+def _item(segs: list[Seg]) -> Item | None:
     """One item: the first segment is the description; the amount is the money that is its quantity times its unit
     price, else the largest (a row shows the amount beside a smaller unit price or tax, never beside a larger
-    sum)."""
+    sum); the tax is the money after the rate, on a row that shows one."""
     desc = segs[0].text
     if not re.search(r"[\u4e00-\u9fff]", desc):
         return None
     money: list[tuple[float, float]] = []
     counts: list[float] = []
+    tax: float | None = None
+    rated = False
     for seg in segs[1:]:
         text = seg.text.replace(" ", "")
-        if re.fullmatch(r"[¥Y]?[\d,. OoDQ]+\.\d\d", text):
+        if re.fullmatch(r"\d{1,2}(?:\.\d)?%|免税|不征税", text):
+            rated = True
+        elif re.fullmatch(r"[¥Y]?[\d,. OoDQ]+\.\d\d", text):
             v = parse_money(seg.text)
-            if v is not None:
+            if v is not None and rated:
+                tax = v if tax is None else tax
+            elif v is not None:
                 money.append((v, seg.conf))
         elif re.fullmatch(r"\d{1,4}(?:\.\d{1,3})?", text):
             counts.append(float(text))
@@ -579,7 +595,7 @@ def _item(segs: list[Seg]) -> tuple[str, float, float] | None:
     priced = [(a, c) for a, c in money if any(abs(q * p - a) < 0.01 and q != 1 for q in counts for p, _ in money
                                                 if p != a)]
     amount, conf = priced[0] if priced else max(money)
-    return desc, amount, min(segs[0].conf, conf)
+    return desc, amount, min(segs[0].conf, conf), tax
 
 
 def extract_diagnosis(lines: list[Line]) -> dict[str, Field]:
