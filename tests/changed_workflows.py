@@ -49,7 +49,7 @@ class BrokenLetterTask(ClaimWorkflow):
     def __init__(self, claim: Any = None, carried: Any = None) -> None:
         super().__init__(claim, carried)
 
-        async def broken(request: Any) -> None:
+        async def broken(request: Any, turn: int | None = None) -> None:
             raise RuntimeError(f"bug in the task sending the {request.kind} letter")
 
         self.shell.send = broken  # type: ignore[method-assign]
