@@ -70,9 +70,10 @@ class Stack:
         return httpx.Client(base_url=url or self.url, timeout=30)
 
     def code_received(self, claim_id: str, purpose: str) -> str:
-        """The code in the latest letter of this purpose: what the claimant reads on the phone."""
-        letters = letters_of(self.var_dir / "outbox", claim_id, f"code_{purpose}")
-        assert letters, f"no {purpose} code reached the outbox of claim {claim_id}"
+        """The code in the latest letter of this purpose: what the claimant reads on the phone. It is waited for: the
+        code of a claim whose workflow has ended is sent by a workflow the page starts without waiting for it."""
+        letters = polled(lambda: letters_of(self.var_dir / "outbox", claim_id, f"code_{purpose}"), bool,
+                         f"a {purpose} code reached the outbox of claim {claim_id}")
         found = code_in(read_letter(keyring_for(self.settings), letters[-1]))
         assert found, letters[-1]
         return found
