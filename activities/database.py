@@ -24,7 +24,7 @@ from core.rules import intake
 from core.rules.payout import ZERO, compute_payout
 from core.rules.risk import RiskFacts, score_risk
 from db import cloud_events as cloud
-from db import event_log, outbox
+from db import event_log, ledger, outbox
 from db.engine import now_utc, refuses_bad_data, utc
 from identity import codes
 from models.contract import ClaimInput, ErrorType, Payout, PolicyTerms, RiskAssessment
@@ -110,8 +110,10 @@ class ClaimsDatabase:
     """Activities on the claims database; the worker hands it the engine."""
 
     def __init__(self, engine: Engine, seal_key: bytes | SealKeys, event_source: str = cloud.DEFAULT_SOURCE,
-                 search_key: bytes | None = None) -> None:
+                 search_key: bytes | None = None, report_timezone: str = "Asia/Shanghai") -> None:
         self.engine = engine
+        self.report_timezone = report_timezone
+        """The accident month of the ledger's rows is the incident's month here (the report time zone)."""
         self.seal_key = seal_key
         self.event_source = event_source
         self.search_key = search_key
@@ -340,6 +342,7 @@ class ClaimsDatabase:
                                        .returning(CLAIMS.c.stage, CLAIMS.c.outcome)).first()
                     if cloud.published(ev.event):
                         self._to_outbox(conn, ev, head.seq, now)
+                    self._to_ledger(conn, ev, key)
                 break
             except IntegrityError:
                 # Under the claim's lock only a writer that skipped the lock could get here; re-check.
@@ -351,6 +354,18 @@ class ClaimsDatabase:
                     raise
         log.info("claim event", claim_id=ev.claim_id, claim_event=ev.event, by=ev.by, key=key)
         return LogHead(seq=head.seq, hash=head.hash)
+
+    def _to_ledger(self, conn: Connection, ev: ClaimEvent, key: str) -> None:
+        """The money the event moved, in the financial ledger (under the claim's lock the event log holds)."""
+        if not ev.ledger:
+            return
+        facts = ledger.facts_of(conn, ev.claim_id, self.report_timezone)
+        if facts is None:
+            raise ApplicationError(f"claim {ev.claim_id} is not registered: its money cannot be booked",
+                                   type=ErrorType.INVALID_UPDATE, non_retryable=True)
+        recorded_at = now_utc()
+        for i, move in enumerate(ev.ledger, 1):
+            ledger.append(conn, ev.claim_id, facts, f"event/{key}/{i}", ev.at, move, recorded_at, self.seal_key)
 
     def _to_outbox(self, conn: Connection, ev: ClaimEvent, seq: int, now: Row[Any] | None) -> None:
         id_, type_, body = cloud.claim_event(

@@ -21,11 +21,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.database import held_on_policy, period_named
 from activities.gateway import InvalidAccountError, PaymentGateway
-from config.encryption import Keyring, seal_text
+from config.encryption import Keyring, SealKeys, seal_text
 from core.rules.payout import ZERO, cents
-from db.engine import lock_for_write, now_utc, refuses_bad_data, utc
+from db import ledger
+from db.engine import SQLITE_BEGIN, lock_for_write, now_utc, refuses_bad_data, utc
 from models.contract import ErrorType
-from models.messages import PaymentReceipt, PaymentRequest
+from models.messages import LedgerMove, PaymentReceipt, PaymentRequest
 from models.tables import Claim, Payment, Policy
 
 log = structlog.get_logger(__name__)
@@ -37,10 +38,14 @@ def idempotency_key(claim_id: str, sequence: int) -> str:
 
 
 class PaymentActivities:
-    def __init__(self, engine: Engine, gateway: PaymentGateway, keyring: Keyring) -> None:
+    def __init__(self, engine: Engine, gateway: PaymentGateway, keyring: Keyring, seal_keys: bytes | SealKeys,
+                 report_timezone: str = "Asia/Shanghai") -> None:
         self.engine = engine
         self.gateway = gateway
         self.keyring = keyring
+        self.seal_keys = seal_keys
+        """Seal the payment's row in the financial ledger (db/ledger.py)."""
+        self.report_timezone = report_timezone
 
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
@@ -65,6 +70,8 @@ class PaymentActivities:
             logger.warning("payment rejected", reason=str(err))
             raise ApplicationError(str(err), type=ErrorType.INVALID_BANK_ACCOUNT, non_retryable=True) from err
         with Session(self.engine) as session:
+            conn = session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+            ledger.lock_claim(conn, req.claim_id)  # the ledger's row is written in the transaction that books it
             booked = session.exec(select(Payment).where(Payment.idempotency_key == key)).one()
             booked.status, booked.gateway_reference, booked.paid_at = "paid", transfer.reference, transfer.executed_at
             session.add(booked)
@@ -72,6 +79,11 @@ class PaymentActivities:
             if claim is not None:
                 claim.paid_amount = Decimal(claim.paid_amount) + Decimal(booked.amount)
                 session.add(claim)
+                facts = ledger.facts_of(conn, req.claim_id, self.report_timezone)
+                assert facts is not None
+                ledger.append(conn, req.claim_id, facts, key, transfer.executed_at, LedgerMove(
+                    movement="payment", amount=Decimal(booked.amount), balance=Decimal(claim.paid_amount),
+                    cause=f"{req.kind} payment {req.sequence}", actor="system"), now_utc(), self.seal_keys)
             session.commit()
             session.refresh(booked)
         logger.info("payment made", amount=str(booked.amount), reference=transfer.reference,

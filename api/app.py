@@ -13,14 +13,14 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Body, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import func, or_
@@ -43,6 +43,7 @@ from edge.deps import ANYONE, CHANNEL, REPORTER, SERVICES, STAFF
 from edge.limits import BodyLimit
 from edge.problems import (
     PROBLEM_RESPONSES,
+    FieldProblem,
     ProblemError,
     forbidden,
     http_handler,
@@ -58,6 +59,7 @@ from models.documents import CorrectDocumentField
 from models.fields import DocumentKind
 from models.messages import CodeCheck
 from models.tables import Claim, IdempotentRequest
+from reporting import finance
 from reporting.charts import ECHARTS
 from web.claimant import router as claimant_router
 from web.dev_idp import router as dev_idp_router
@@ -110,6 +112,10 @@ UPDATES: dict[str, tuple[UpdateMethod[Any], type[BaseModel], str]] = {
                        "Record money the claimant paid back on a recovery (finance)"),
     "write_off_recovery": (ClaimWorkflow.write_off_recovery, c.WriteOffRecovery,
                           "Write off what is still owed on a recovery (a manager)"),
+    "open_recovery": (ClaimWorkflow.open_recovery, c.OpenRecovery,
+                     "Open a recovery: subrogation against a third party, or the salvage (staff)"),
+    "set_reserve": (ClaimWorkflow.set_reserve, c.SetReserve,
+                   "Set the claim's case reserve within the reserve authority (staff)"),
 }
 
 
@@ -267,6 +273,63 @@ async def worklist(svc: SERVICES, caller: STAFF,
                       why="assigned" if (r.handler or "").casefold() == me else "awaiting_approval")
              for r in rows]
     return Worklist(subject=caller.sender.subject, items=items)
+
+
+FINANCE_ROLES = frozenset({"finance", "manager"})
+"""Who may take the claims' figures out of the financial ledger."""
+FINANCE_MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
+                 "json": "application/json"}
+FINANCE_MONTH = Annotated[str, Query(examples=["2026-11"], description=(
+    "YYYY-MM: the figures are taken at the month's last instant in the report time zone (Beijing time by default)"))]
+FINANCE_FORMAT = Annotated[Literal["csv", "parquet", "json"], Query(alias="format", description=(
+    "csv (UTF-8, no byte-order mark), parquet (amounts as decimal(18, 2)) or json (amounts as strings)"))]
+
+
+class ClaimFiguresRow(BaseModel):
+    """One claim's figures as at the month's end (docs/finance.md); amounts as decimal strings with two places."""
+
+    claim_id: str
+    policy_number: str
+    policy_period: str | None
+    product: str
+    accident_date: str
+    reserve: str
+    paid: str
+    recovered: str
+    recovery_reserve: str
+    written_off: str
+    incurred: str
+    gross_incurred: str
+
+
+@router.get("/finance/claims", tags=["finance"], summary="Each claim's figures as at a month's end (finance)",
+            response_class=Response, responses={
+                200: {"description": "One row per claim with a ledger movement by the month's end, by claim id",
+                      "model": list[ClaimFiguresRow],
+                      "content": {"text/csv": {"schema": {"type": "string"}},
+                                  "application/vnd.apache.parquet": {"schema": {"type": "string",
+                                                                                "format": "binary"}}}},
+                400: {**PROBLEM_RESPONSES[422], "description": "The month is not a month written YYYY-MM"}})
+async def finance_claims(svc: SERVICES, caller: STAFF, month: FINANCE_MONTH,
+                         as_format: FINANCE_FORMAT = "json") -> Response:
+    """Each claim's reserve, paid, recovered, recovery reserve, written off, net and gross incurred, summed from the
+    financial ledger up to the end of `month` in the report time zone (docs/finance.md): for finance and managers."""
+    if not caller.roles & FINANCE_ROLES:
+        raise forbidden(f"the claims' figures are for {', '.join(sorted(FINANCE_ROLES))}; "
+                        f"{caller.sender.subject} holds {sorted(caller.roles)}")
+    try:
+        finance.parse_month(month)
+    except ValueError as err:
+        raise ProblemError(400, "invalid-month", "Invalid month", str(err),
+                           [FieldProblem(field="month", message=str(err).removeprefix("month: "))]) from None
+    figures = await run_in_threadpool(finance.month_end, svc.engine, month, svc.report_timezone)
+    if as_format == "json":
+        return JSONResponse(finance.figures_json(figures))
+    name = f"claims-{month}.{as_format}"
+    content = finance.figures_csv(figures).encode("utf-8") if as_format == "csv" \
+        else await run_in_threadpool(finance.figures_parquet, figures)
+    return Response(content, media_type=FINANCE_MEDIA[as_format],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/health", tags=["operations"], summary="Liveness: the API answers and reaches Temporal")

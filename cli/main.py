@@ -141,6 +141,24 @@ async def verify_log(settings: Settings, *, with_histories: bool = True) -> None
     print(f"claim event log intact: {checked}, every claim's hash chain unbroken{against}")
 
 
+def verify_ledger(settings: Settings) -> None:
+    """The financial ledger's chains and seals, and its payments against the payments table (docs/finance.md)."""
+    from config.encryption import audit_seal_keys
+    from db import ledger
+    from db.engine import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    result = ledger.verify(engine, audit_seal_keys(settings))
+    problems = [*result.problems, *ledger.reconcile(engine)]
+    for problem in problems:
+        print(f"claim {problem.claim_id} row {problem.seq}: {problem.what}")
+    checked = f"{result.rows} rows in {result.claims} claims"
+    if problems:
+        raise CommandError(f"the financial ledger is broken or does not reconcile in {len(problems)} places "
+                           f"({checked} checked)")
+    print(f"financial ledger intact: {checked}, every chain unbroken and sealed, every payment made booked once")
+
+
 def read_outbox(settings: Settings, claim_id: str, kind: str | None) -> None:
     """Print a claim's letters from the embedded demo's outbox folder, opened with this installation's keys."""
     from config.encryption import keyring_for
@@ -174,6 +192,38 @@ async def audit_retention(args: argparse.Namespace, settings: Settings) -> None:
         raise CommandError(str(err).strip("'\"")) from None
     args.output.write_bytes(content)
     print(f"wrote the exported history of {args.workflow_id} to {args.output} (SHA-256 checked)")
+
+
+def finance_command(args: argparse.Namespace, settings: Settings) -> None:
+    """`finance export` and `finance triangle`: figures from the financial ledger as at the end of a month in the
+    report time zone (docs/finance.md). The month is checked before the database is opened."""
+    from db.engine import make_engine
+    from reporting import finance
+
+    try:
+        finance.parse_month(args.month)
+    except ValueError as err:
+        raise CommandError(f"--{err}") from None
+    engine, zone = make_engine(settings.resolved_database_url), settings.report_timezone
+    if args.finance_command == "export":
+        if args.format == "parquet" and args.out is None:
+            raise CommandError("--format parquet writes a file: name it with --out")
+        figures = finance.month_end(engine, args.month, zone)
+        if args.out is None:
+            print(finance.figures_csv(figures), end="")
+            return
+        finance.export(figures, args.out, args.format)
+        print(f"wrote the figures of {len(figures)} claims as at the end of {args.month} ({zone}) to {args.out}")
+        return
+    found = finance.triangles(engine, args.month, zone)
+    if not found:
+        raise CommandError(f"the ledger holds no movement up to the end of {args.month} ({zone})")
+    if args.product is not None:
+        if args.product not in found:
+            raise CommandError(f"--product: no {args.product} claim has a movement up to the end of {args.month} "
+                               f"({zone}); the ledger's products by then: {', '.join(found)}")
+        found = {args.product: found[args.product]}
+    print(finance.estimates_text(finance.estimated(found), args.month, zone))
 
 
 async def audit_replay(args: argparse.Namespace, settings: Settings) -> None:
@@ -252,6 +302,19 @@ def build_parser() -> argparse.ArgumentParser:
     daily = report_sub.add_parser("daily", help="the daily KPI report for one day, as an HTML page")
     daily.add_argument("--date", type=date.fromisoformat, required=True, help="YYYY-MM-DD, in the report timezone")
     daily.add_argument("-o", "--output", type=Path, required=True)
+    finance = sub.add_parser("finance", help="figures from the financial ledger as at a month's end "
+                                             "(docs/finance.md)")
+    finance_sub = finance.add_subparsers(dest="finance_command", required=True)
+    month_help = "YYYY-MM: the figures are taken at the month's last instant in the report timezone"
+    fx = finance_sub.add_parser("export", help="each claim's reserve, paid, recoveries and incurred, as CSV or "
+                                               "Parquet")
+    fx.add_argument("--month", required=True, help=month_help)
+    fx.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    fx.add_argument("--out", type=Path, help="write to this file (without it, CSV to the terminal)")
+    tri = finance_sub.add_parser("triangle", help="the paid and incurred loss triangles of each product, their "
+                                                  "development factors and the IBNR (chain ladder)")
+    tri.add_argument("--month", required=True, help=month_help)
+    tri.add_argument("--product", help="only this product (the claim type: auto, health or property)")
     audit_cmd = sub.add_parser("audit", help="auditors' tools")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
     rp = audit_sub.add_parser("replay", help="replay claim histories against this code; non-zero exit on any failure")
@@ -264,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     vl.add_argument("--without-histories", action="store_true",
                     help="skip the claims' histories (Temporal and the exported ones): rows and whole chains removed "
                          "since the last checkpoint then go unseen")
+    audit_sub.add_parser("verify-ledger", help="check the financial ledger: hash chains, seals, and every payment "
+                                               "against the payments table")
     audit_sub.add_parser("checkpoint", help="write a signed checkpoint of every chain's head outside the database")
     trail = audit_sub.add_parser("trail", help="a claim's decision trail, reconstructed from its history")
     trail_source = trail.add_mutually_exclusive_group(required=True)
@@ -311,6 +376,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
                                encoding="utf-8")
         print(f"wrote the daily report for {args.date} ({settings.report_timezone}) to {args.output}")
         return
+    if args.command == "finance":
+        finance_command(args, settings)
+        return
     if args.command == "events":
         claim_events(args, settings)
         return
@@ -347,6 +415,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         return
     if args.command == "audit" and args.audit_command == "verify-log":
         await verify_log(settings, with_histories=not args.without_histories)
+        return
+    if args.command == "audit" and args.audit_command == "verify-ledger":
+        verify_ledger(settings)
         return
     if args.command == "audit" and args.audit_command == "trail":
         await audit_trail(args, settings)

@@ -100,6 +100,7 @@ CLAIM_UPDATES: dict[str, UpdateMethod[Any]] = {
         ClaimWorkflow.update_bank_account, ClaimWorkflow.release_bank_account, ClaimWorkflow.record_investigation,
         ClaimWorkflow.approve, ClaimWorkflow.reject, ClaimWorkflow.approve_advance, ClaimWorkflow.escalate,
         ClaimWorkflow.assign, ClaimWorkflow.reopen, ClaimWorkflow.record_recovery, ClaimWorkflow.write_off_recovery,
+        ClaimWorkflow.open_recovery, ClaimWorkflow.set_reserve,
         ClaimWorkflow.survey_response, ClaimWorkflow.record_callback, ClaimWorkflow.correct_document_field)}
 """The claim's updates by their names in the contract (docs/contract.md), for the command line and the demo,
 which take the name from the user or a script."""

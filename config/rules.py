@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from config.settings import Settings
-from models.messages import RiskRules, Rules, SlaTable
+from models.messages import ReserveRules, RiskRules, Rules, SlaTable
 
 REQUIRED_DOCUMENTS: dict[str, list[str]] = {
     "auto": ["claim_form", "id_card", "driver_license", "vehicle_license", "accident_report",
@@ -63,6 +63,16 @@ GREEN_CHANNEL_HANDLERS = {
     "property": ["gc-property-1", "gc-property-2"],
 }
 
+# The case reserve at registration (docs/finance.md#reserves): an average cost by claim type or "type/cause", where
+# the insurer has one; otherwise the amount claimed. Within the sum insured available, always. And who may set a
+# reserve how high: a manager without limit, two managers above the four-eyes threshold.
+RESERVES: dict[str, Any] = {
+    "initial": {"health": Decimal("6000"), "auto/theft": Decimal("80000")},
+    "adjuster": Decimal("50000"),
+    "supervisor": Decimal("500000"),
+    "four_eyes_above": Decimal("1000000"),
+}
+
 # A claim's run continues as new at its next quiet wait past this many history events (the engine's own
 # hard limit is 51,200 and it suggests continuing at 4 MiB or 10,240 events by default).
 CONTINUE_AFTER_EVENTS = 10_000
@@ -88,6 +98,7 @@ def load_rules(settings: Settings) -> Rules:
         overrides = json.loads(settings.rules_file.read_text(encoding="utf-8"))
     sla = {**SLA_PROFILES[settings.sla_profile], **overrides.pop("sla", {})}
     risk = overrides.pop("risk", {})
+    reserves = {**RESERVES, **overrides.pop("reserves", {})}
     base: dict[str, Any] = {
         "profile": settings.sla_profile,
         "required_documents": REQUIRED_DOCUMENTS,
@@ -105,5 +116,6 @@ def load_rules(settings: Settings) -> Rules:
         "ocr_task_queue": settings.ocr_task_queue if settings.read_documents else None,
     }
     return Rules.model_validate(
-        {**base, **overrides, "risk": RiskRules.model_validate(risk), "sla": SlaTable.model_validate(sla)}
+        {**base, **overrides, "risk": RiskRules.model_validate(risk), "sla": SlaTable.model_validate(sla),
+         "reserves": ReserveRules.model_validate(reserves)}
     )

@@ -47,8 +47,8 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
 
 def grant_app_role(engine: Engine, role: str) -> list[str]:
     """PostgreSQL: let the workers' role use the tables the migrations made (run as their owner), but only
-    INSERT and SELECT on the claim event log. Not being the tables' owner, the role can neither switch the log's
-    triggers off nor alter or truncate it. The statements run, in order."""
+    INSERT and SELECT on the claim event log and the financial ledger. Not being the tables' owner, the role can
+    neither switch their triggers off nor alter or truncate them. The statements run, in order."""
     if engine.dialect.name != "postgresql":
         raise ValueError("roles are PostgreSQL's: on SQLite whoever can open the file can write it")
     if not role.replace("_", "").isalnum():
@@ -60,6 +60,7 @@ def grant_app_role(engine: Engine, role: str) -> list[str]:
             f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}',
             f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}',
             f'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{schema}".claim_events FROM {role}',
+            f'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{schema}".ledger FROM {role}',
             f'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{schema}".history_exports FROM {role}',
             f'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{schema}".codec_decodes FROM {role}',
             f'REVOKE UPDATE, DELETE, TRUNCATE ON "{schema}".alembic_version FROM {role}',

@@ -153,6 +153,19 @@ class BankAccount(Message):
         return f"****{self.number[-4:]}"
 
 
+class ThirdParty(Message):
+    """Another party to the incident (an auto collision's other driver): when they were at fault, what the claim pays
+    is recovered from them or their insurer (代位追偿, docs/finance.md#recoveries)."""
+
+    at_fault: bool
+    name: Name | None = None
+    plate: Name | None = None
+    insurer: Name | None = None
+    policy_number: Identifier | None = None
+    insurer_email: Email | None = None
+    """Where the demand for repayment goes (the other insurer's claims mailbox)."""
+
+
 class ClaimInput(Message):
     """First notice of loss: the workflow's start input (docs/contract.md)."""
 
@@ -165,6 +178,7 @@ class ClaimInput(Message):
     line_items: Annotated[list[LineItem], Field(max_length=MAX_LIST)] = Field(default_factory=list)
     documents: Annotated[list[DocumentRef], Field(max_length=MAX_LIST)] = Field(default_factory=list)
     bank_account: BankAccount | None = None
+    third_party: ThirdParty | None = None
 
 
 # --------------------------------------------------------------------------- updates
@@ -299,6 +313,26 @@ class RecoveryKind(StrEnum):
     OVERPAYMENT = "overpayment"
     """Money out that no decision allows: an advance above the final amount, money out on a claim that closed
     denied, withdrawn or incomplete."""
+    SUBROGATION = "subrogation"
+    """代位追偿: what the claim paid, from the third party at fault or their insurer."""
+    SALVAGE = "salvage"
+    """残值: what the damaged property (a total-loss vehicle) fetches."""
+
+
+class OpenRecovery(Message):
+    """Staff open a recovery: subrogation against a third party, or the salvage of an item, with its expected amount
+    (the recovery reserve). Overpayments open by themselves."""
+
+    kind: Literal[RecoveryKind.SUBROGATION, RecoveryKind.SALVAGE]
+    amount: PositiveMoney
+    reason: FreeText
+    party: Name | None = None
+    """Subrogation: who is pursued (the party at fault, or their insurer and policy)."""
+    item: Name | None = None
+    """Salvage: what is sold."""
+    by: Identifier
+    role: Role
+    credential: Credential | None = None
 
 
 class RecordRecovery(Message):
@@ -321,6 +355,17 @@ class WriteOffRecovery(Message):
     number: int | None = Field(default=None, ge=1)
     reason: FreeText
     by: Identifier
+    credential: Credential | None = None
+
+
+class SetReserve(Message):
+    """Staff set the claim's case reserve (what it is still expected to cost) within their reserve authority, with a
+    reason; above the four-eyes threshold a second manager sets the same figure (docs/finance.md#reserves)."""
+
+    amount: Money
+    reason: FreeText
+    by: Identifier
+    role: Role
     credential: Credential | None = None
 
 
@@ -463,6 +508,9 @@ class Recovery(Message):
     receipts: list[RecoveryReceipt] = Field(default_factory=list)
     written_off_by: str | None = None
     write_off_reason: str | None = None
+    party: str | None = None
+    """Subrogation: who is pursued. Salvage: what is sold (`item`)."""
+    item: str | None = None
 
     @property
     def outstanding(self) -> Decimal:
@@ -505,6 +553,12 @@ class ClaimStatus(Message):
     recoveries: list[Recovery] = Field(default_factory=list)
     """Money owed back on the claim, open and closed."""
     recovery_outstanding: Decimal = Decimal("0.00")
+    reserve: Decimal | None = None
+    """The case reserve: what the claim is still expected to cost (None: a claim started before reserves)."""
+    estimate: Decimal | None = None
+    """The latest estimate of the claim's cost in all: paid + reserve."""
+    reserve_proposed: Decimal | None = None
+    """A reserve above the four-eyes threshold one manager proposed, waiting for a second."""
     """What is still owed back on the claim's open recoveries."""
     """Until when the survey may be answered: set once it was sent and while no answer has come."""
 

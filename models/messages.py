@@ -92,6 +92,19 @@ class RiskRules(Message):
     high_from: int = 60
 
 
+class ReserveRules(Message):
+    """How a claim's case reserve is set (docs/finance.md#reserves): the initial figure by claim type, or by
+    "type/cause" (the more precise wins; none: the amount claimed), and the reserve authority of each role."""
+
+    initial: dict[str, Decimal] = Field(default_factory=dict)
+    adjuster: Decimal = Decimal("50000")
+    supervisor: Decimal = Decimal("500000")
+    four_eyes_above: Decimal = Decimal("1000000")
+
+    def initial_for(self, claim_type: str, cause: str) -> Decimal | None:
+        return self.initial.get(f"{claim_type}/{cause}", self.initial.get(claim_type))
+
+
 class Rules(Message):
     """Every business rule a claim is decided by, captured once at its start (so a change of
     configuration never changes how a running claim replays)."""
@@ -119,6 +132,7 @@ class Rules(Message):
     """How long a claim waits for its documents to be read (the OCR workers may be stopped); after that a person
     reads them."""
     documents: DocumentRules = Field(default_factory=DocumentRules)
+    reserves: ReserveRules = Field(default_factory=ReserveRules)
     continue_after_events: int | None = Field(default=None, ge=40)
     """A claim's run continues as new at its next quiet wait once its history holds this many events (or
     sooner, when the server suggests it), so a long claim never nears the engine's history limits. None (the
@@ -242,6 +256,19 @@ class LogHead(Message):
     hash: str
 
 
+class LedgerMove(Message):
+    """One movement of a claim's money for the financial ledger (db/ledger.py; docs/finance.md): what moved, on which
+    account, by how much (signed), what the account holds after it, why and on whose decision."""
+
+    movement: Literal["reserve", "payment", "recovery_reserve", "recovery", "write_off"]
+    cost_type: Literal["indemnity", "subrogation", "salvage", "overpayment"] = "indemnity"
+    amount: Decimal
+    balance: Decimal
+    recovery: int | None = None
+    cause: str = Field(default="", max_length=200)
+    actor: str = Field(default="system", max_length=200)
+
+
 class ClaimEvent(Message):
     """One entry in the append-only event log, with the read-model fields that change with it.
 
@@ -260,6 +287,9 @@ class ClaimEvent(Message):
     names: list[str] = Field(default_factory=list)
     """The people the claim names (the claimant, the account holder): masked out of `detail` before it is stored
     or published, with every phone, ID, account and e-mail in it."""
+    ledger: list[LedgerMove] = Field(default_factory=list)
+    """The money the event moved (reserves, recoveries), written to the financial ledger in the event's own
+    transaction, each under the event's key and its place in this list."""
 
 
 class RecordDocuments(Message):

@@ -373,3 +373,46 @@ class DocumentReadingRow(SQLModel, table=True):
     """The fields as JSON, sealed with the payload keys."""
     read_at: datetime = _when()
     corrected_at: datetime | None = _when(nullable=True)
+
+
+class LedgerRow(SQLModel, table=True):
+    """The financial ledger: every movement of a claim's money, one row each, append-only and sealed like the event
+    log (one hash chain per claim, numbered from 1 by `seq`; `key` makes a retried write a no-op).
+
+    `movement` is what moved: `reserve` (the case reserve set, raised or released: the change), `payment` (money
+    paid to the claimant), `recovery_reserve` (what a recovery is still expected to bring: the change),
+    `recovery` (money received on a recovery) and `write_off` (what a manager wrote off a recovery). `amount` is
+    signed: a reserve released is negative. docs/finance.md defines every figure built from these rows."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (UniqueConstraint("claim_id", "seq", name="uq_ledger_seq"),
+                      UniqueConstraint("claim_id", "key", name="uq_ledger_key"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: str = Field(max_length=64, index=True)
+    seq: int
+    key: str = Field(max_length=80)
+    policy_number: str = Field(max_length=64)
+    policy_period: str | None = Field(default=None, max_length=25)
+    product: str = Field(max_length=20)
+    """The claim type (auto, health, property, travel): the line the triangles are built per."""
+    accident_date: date
+    """The day of the incident in the report time zone: the accident month of the triangles."""
+    transaction_at: datetime = _when(index=True)
+    movement: str = Field(max_length=20)
+    cost_type: str = Field(max_length=20)
+    """`indemnity` for the claim's own reserve and payments; the recovery's kind (`subrogation`, `salvage`,
+    `overpayment`) for a recovery's movements."""
+    amount: Decimal = Field(sa_column=Column(Numeric(15, 2), nullable=False))
+    balance: Decimal = Field(sa_column=Column(Numeric(15, 2), nullable=False))
+    """What the movement's account holds after it: the case reserve, the claim's paid to date, the recovery's
+    reserve, its received to date, its written off to date."""
+    recovery: int | None = None
+    """The recovery's number on the claim, for a recovery's movements."""
+    cause: str = Field(max_length=200)
+    actor: str = Field(max_length=200)
+    recorded_at: datetime = _when()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+    seal: str = Field(max_length=64)
+    seal_kid: str | None = Field(default=None, max_length=24)

@@ -25,9 +25,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from core import claim as core
 from core.claim import commands as c
+from core.claim import decisions as core_decisions
 from core.claim import events as e
 from core.claim.carry import carried, restored
-from core.claim.state import ClaimCore, Limits, Period, RecoveryStatus
+from core.claim.state import ClaimCore, Limits, Period, RecoveryStatus, ReserveTable
 from core.rules.payout import ZERO, after_terms, cents
 from models.contract import Outcome, Path, Role, Stage
 
@@ -44,6 +45,8 @@ AMOUNTS = [D(a) for a in ("0.01", "800.00", "3200.00", "4900.00", "8000.00", "14
 ODD = [D("NaN"), D("Infinity"), D("-0.01")]
 """Amounts no contract field accepts: the core refuses them too, never raising anything else."""
 CLAIMS = 2
+RESERVES = [ReserveTable(), ReserveTable(initial=D("3000"), adjuster=D("5000"), four_eyes_above=D("100000"))]
+"""The reserve tables claims are registered under, in turn: the amount claimed first, then an average cost."""
 DECIDERS = {Role.ADJUSTER: ["adj-8", "adj-9"], Role.SUPERVISOR: ["sup-8", "sup-9", "sup-7"],
             Role.MANAGER: ["mgr-8", "mgr-9", "MGR-8", "mgr-7"]}
 """Who the claim's own course asks to decide at each tier: several, for four-eyes and appeals."""
@@ -78,6 +81,14 @@ class Oracle:
     stopped: bool = False
     """An accepted rejection or withdrawal: nothing more may be asked of the gateway until an appeal."""
     requested: list[tuple[str, Decimal]] = field(default_factory=list)
+    third_party: bool = False
+    """A third party caused the loss (the claim is reported so)."""
+    cost_when_opened: dict[int, Decimal] = field(default_factory=dict)
+    """What the claim had cost (paid and reserved) when each recovery opened."""
+    estimate: Decimal = ZERO
+    """The latest estimate of the claim's cost, as the last reserve movement made it (payments do not move it)."""
+    reserve_authors: list[tuple[tuple[str, ...], Role | None, Decimal]] = field(default_factory=list)
+    """Every reserve a person set: by whom, as what, and the figure."""
     appealed: tuple[str, Decimal, Decimal, Outcome | None] | None = None
     """The decision under appeal as it stood when the appeal was lodged: its kind, its amount, what was paid on it,
     and the outcome it closed with. A rejected appeal leaves all of it standing."""
@@ -116,7 +127,7 @@ class CoreMachine(RuleBasedStateMachine):
             return None
         if isinstance(command, c.Withdraw) and self.states[n].final_bounced:
             CoreMachine.reached["WithdrawnWhileTheFinalWaitsForAnAccount"] += 1
-        self.states[n] = core.fold(self.states[n], events)
+        self.states[n] = self.fold_checking_each_payment(n, events)
         oracle = self.oracles[n]
         CoreMachine.reached.update(type(event).__name__ for event in events)
         for event in events:
@@ -129,6 +140,12 @@ class CoreMachine(RuleBasedStateMachine):
                 assert not oracle.stopped, f"claim {n}: {event.amount} paid after an accepted rejection or withdrawal"
             if isinstance(event, e.Approved):
                 oracle.round_approvals.append((event.who, event.role))
+            if isinstance(event, e.RecoveryOpened):
+                oracle.cost_when_opened[event.number] = before.paid + before.reserve
+            if isinstance(event, e.ReserveSet):
+                oracle.estimate = event.estimate
+                if event.by != ("system",):
+                    oracle.reserve_authors.append((event.by, event.role, event.reserve))
         if isinstance(command, c.Reject) and before.review:
             self.check_a_rejected_appeal_leaves_the_decision_standing(n, events)
         if before.review:
@@ -146,6 +163,19 @@ class CoreMachine(RuleBasedStateMachine):
             oracle.took_part |= {who.casefold() for who, _ in oracle.round_approvals}
             oracle.stopped, oracle.round_approvals = False, []
         return events
+
+    def fold_checking_each_payment(self, n: int, events: list[e.Event]) -> ClaimCore:
+        """Fold the events one by one: a payment asked of the gateway is covered by the reserve at that moment (a
+        reserve too low is raised before, in the same decision), and one made leaves it at zero or more."""
+        state = self.states[n]
+        for event in events:
+            state = core.evolve(state, event)
+            if isinstance(event, e.PaymentRequested):
+                assert state.reserve >= state.in_flight, \
+                    f"claim {n}: {event.transfer.amount} asked of the gateway on a reserve of {state.reserve}"
+            if isinstance(event, e.PaymentMade):
+                assert state.reserve >= ZERO, f"claim {n}: {event.amount} paid leaves a reserve of {state.reserve}"
+        return state
 
     def check_a_rejected_appeal_leaves_the_decision_standing(self, n: int, events: list[e.Event]) -> None:
         """The reviewer who rejects an appeal upholds the decision appealed against: its kind stands, and the amount
@@ -205,9 +235,11 @@ class CoreMachine(RuleBasedStateMachine):
         self.states.append(core.INITIAL)
         truth = next((t for t in sorted(self.periods, key=lambda t: t.starts, reverse=True)
                       if t.starts <= incident <= t.ends), None)
-        self.oracles.append(Oracle(incident, claimed, dataclasses.replace(truth) if truth else None))
+        third_party = n % 3 == 1
+        self.oracles.append(Oracle(incident, claimed, dataclasses.replace(truth) if truth else None,
+                                   third_party=third_party))
         self.send(n, c.Register(f"C-{n}", claimed, incident, tuple(t.period() for t in self.periods), LIMITS,
-                                refusal))
+                                refusal, RESERVES[n % len(RESERVES)], third_party))
 
     @rule(claimed=st.sampled_from(AMOUNTS), days=st.integers(0, 450))
     @precondition(lambda self: len(self.states) < CLAIMS + 2)
@@ -476,6 +508,21 @@ class CoreMachine(RuleBasedStateMachine):
                     c.WriteOff(recovery.number, who, role)
                 self.send(n, command)
 
+    @rule(data=st.data(), who=st.sampled_from(PEOPLE), role=st.sampled_from(ROLES),
+          kind=st.sampled_from(["subrogation", "salvage", "overpayment"]), amount=st.sampled_from([*AMOUNTS, *ODD]))
+    def open_recovery(self, data: st.DataObject, who: str, role: Role, kind: str, amount: Decimal) -> None:
+        """Staff open a recovery: against a third party, or for the salvage; any kind, any figure."""
+        self.send(self.claim(data), c.OpenRecovery(kind, amount, "the other driver's insurer", who, role))
+
+    @rule(data=st.data(), who=st.sampled_from(PEOPLE), role=st.sampled_from(ROLES),
+          amount=st.sampled_from([*AMOUNTS, D("0"), D("2500000.00"), *ODD]), again=st.booleans())
+    def set_reserve(self, data: st.DataObject, who: str, role: Role, amount: Decimal, again: bool) -> None:
+        """Staff set the reserve: any person, any role, any figure (a second manager may set the same one)."""
+        n = self.claim(data)
+        self.send(n, c.SetReserve(who, role, amount, "estimate revised"))
+        if again:
+            self.send(n, c.SetReserve("mgr-9" if who != "mgr-9" else "mgr-8", Role.MANAGER, amount, "agreed"))
+
     @rule(data=st.data())
     def continue_as_new(self, data: st.DataObject) -> None:
         """The run continues as new: the state is carried as JSON into the next run, which resumes."""
@@ -511,14 +558,58 @@ class CoreMachine(RuleBasedStateMachine):
                 continue
             assert s.transfer is None and not s.advances_waiting, f"claim {n} closed with money moving"
             allowed = s.decision.amount if s.outcome == Outcome.PAID and s.decision else ZERO
-            written_off = sum((r.amount - r.repaid - r.set_off for r in s.recoveries
+            owed_back = s.owed_back
+            written_off = sum((r.amount - r.repaid - r.set_off for r in owed_back
                                if r.status == RecoveryStatus.WRITTEN_OFF), ZERO)
-            kept = s.paid - sum((r.repaid for r in s.recoveries), ZERO) - written_off
-            owed = s.outstanding_recoveries
+            kept = s.paid - sum((r.repaid for r in owed_back), ZERO) - written_off
+            owed = sum((r.outstanding for r in owed_back), ZERO)
             assert kept <= allowed + owed, \
                 f"claim {n}: closed {s.outcome} keeping {kept}; the decision allows {allowed}, recoveries owe {owed}"
             assert owed <= max(kept - allowed, ZERO), \
                 f"claim {n}: {owed} claimed back, though the decision allows {allowed} of the {kept} kept"
+
+    @invariant()
+    def a_claim_a_third_party_caused_recovers_what_it_paid(self) -> None:
+        """Closed paid with a third party at fault: one subrogation recovery, for what was paid when it closed; and
+        no recovery of any kind ever expects back more than the claim cost."""
+        for n, (s, oracle) in enumerate(zip(self.states, self.oracles, strict=True)):
+            subrogations = [r for r in s.recoveries if r.kind == "subrogation"]
+            by_rule = [r for r in subrogations if r.reason == core_decisions.SUBROGATION_REASON]
+            assert len(by_rule) <= (1 if oracle.third_party else 0), \
+                f"claim {n}: subrogation opened by rule {len(by_rule)} times (third party at fault: " \
+                f"{oracle.third_party})"
+            if s.closed and s.outcome == Outcome.PAID and oracle.third_party and s.paid > ZERO:
+                assert subrogations, f"claim {n}: a third party caused it, it paid {s.paid}, nothing to recover"
+            for r in s.recoveries:
+                if r.kind != "overpayment":
+                    assert r.amount <= max(s.paid, oracle.cost_when_opened.get(r.number, ZERO)), \
+                        f"claim {n}: recovery {r.number} expects {r.amount}, more than the claim cost"
+
+    @invariant()
+    def the_reserve_is_what_the_claim_still_costs(self) -> None:
+        """docs/finance.md#reserves: never negative; paid + reserve = the latest estimate; a closed claim holds
+        none; an open one covers what is decided or on its way to the claimant."""
+        for n, (s, oracle) in enumerate(zip(self.states, self.oracles, strict=True)):
+            assert s.reserve >= ZERO, f"claim {n}: reserve {s.reserve} (paid {s.paid}, estimate {oracle.estimate})"
+            assert s.paid + s.reserve == oracle.estimate, \
+                f"claim {n}: paid {s.paid} + reserve {s.reserve} is not the latest estimate {oracle.estimate}"
+            if s.closed:
+                assert s.reserve == ZERO, f"claim {n}: closed {s.outcome} holding a reserve of {s.reserve}"
+            elif s.stage != Stage.REGISTERED:
+                assert s.reserve >= s.committed, \
+                    f"claim {n}: reserve {s.reserve} below the {s.committed} decided or moving"
+
+    @invariant()
+    def every_reserve_a_person_set_is_within_their_authority(self) -> None:
+        for n, oracle in enumerate(self.oracles):
+            table = RESERVES[n % len(RESERVES)]
+            for by, role, amount in oracle.reserve_authors:
+                limit = {Role.ADJUSTER: table.adjuster, Role.SUPERVISOR: table.supervisor, Role.MANAGER: None}
+                assert role in limit, f"claim {n}: a reserve of {amount} set as {role} by {by}"
+                top = limit[role]  # type: ignore[index]
+                assert top is None or amount <= top, f"claim {n}: {by} ({role}) set {amount}, above {top}"
+                if amount > table.four_eyes_above:
+                    assert len({who.casefold() for who in by}) == 2, f"claim {n}: {amount} set by {by} alone"
 
     @invariant()
     def every_open_wait_is_a_stage_with_a_way_out(self) -> None:

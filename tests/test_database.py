@@ -44,7 +44,7 @@ def register(db: ClaimsDatabase, **changes) -> ClaimInput:
 
 
 def pay(engine, claim_id: str, sequence: int = 1, amount: str = "100.00", account: BankAccount = ACCOUNT):
-    payments = PaymentActivities(engine, LedgerGateway(engine), TEST_KEYRING)
+    payments = PaymentActivities(engine, LedgerGateway(engine), TEST_KEYRING, TEST_SEAL_KEY)
     return payments.pay(PaymentRequest(claim_id=claim_id, sequence=sequence, kind="final", amount=D(amount),
                                        account=account))
 

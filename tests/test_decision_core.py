@@ -64,7 +64,7 @@ def test_the_system_pays_a_small_clear_claim_and_the_gateways_answer_closes_it()
     state = given(*awaiting_approval("3200.00"))
     assert state.decision and state.decision.by == ("system",) and state.transfer is not None
     events = core.decide(state, c.PaymentSettled(state.transfer.sequence, state.transfer.amount))
-    assert [type(x) for x in events] == [e.PaymentMade, e.Closed]
+    assert [type(x) for x in events] == [e.PaymentMade, e.Closed, e.ReserveSet], "closed, its reserve released"
     assert core.fold(state, events).outcome == Outcome.PAID
 
 
@@ -152,7 +152,8 @@ def test_the_money_invariants_hold_over_random_sequences():
     reached = CoreMachine.reached - reached_before
     for event in ("RecoveryOpened", "RecoveryRepaid", "RecoveryWrittenOff", "RecoverySetOff", "AppealOpened",
                   "Reopened", "PaymentBounced", "ClosingWhenSettled", "WithdrawnWhileTheFinalWaitsForAnAccount",
-                  "AppealNotUpheld:partial", "AppealNotUpheld:denied", "DecidedOnAppeal"):
+                  "AppealNotUpheld:partial", "AppealNotUpheld:denied", "DecidedOnAppeal", "ReserveSet",
+                  "ReserveProposed"):
         assert reached[event] >= EXAMPLES // 200, f"the sequences reached {event} only {reached[event]} times"
     print(f"\n{ran} core sequences in {time.monotonic() - started:.1f} s")  # noqa: T201
 

@@ -64,9 +64,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "recovery_requested": {"amount": Decimal("2500.00"), "paid": Decimal("10000.00"), "allowed": Decimal("7500.00"),
                            "over_decision": True, "due_at": AT},
     "recovery_opened": {"amount": Decimal("2500.00"), "claimed": Decimal("12000.00"), "role": "supervisor"},
+    "subrogation_demand": {"amount": Decimal("8600.00"), "insurer": "平安财险", "policy_number": "PA-2026-889",
+                           "plate": "沪A12345", "party": "张三", "incident_at": AT, "policy_holder_claim": "C-1"},
 }
 STAFF = {"callback_needed", "bank_account_locked", "sla_warning", "sla_breach", "handler_assigned", "advance_held",
-         "advance_overpaid", "recovery_opened"}
+         "advance_overpaid", "recovery_opened", "subrogation_demand"}
 REPORTS = {"daily_report", "sla_digest", "audit_trail"}
 KINDS = sorted(p.name.removesuffix(".html.j2") for p in TEMPLATES.glob("*.html.j2")
                if not p.name.startswith("_") and p.name.removesuffix(".html.j2") not in REPORTS)

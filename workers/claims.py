@@ -36,9 +36,10 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
     """Every activity the claim and complaint workflows call, bound to their resources (the complaint's
     handover to a claim's appeal needs the client)."""
     secret = code_secret(settings.code_secret, settings.var_dir)
-    database = ClaimsDatabase(engine, audit_seal_keys(settings), settings.event_source, search_key(secret))
+    database = ClaimsDatabase(engine, audit_seal_keys(settings), settings.event_source, search_key(secret),
+                              settings.report_timezone)
     payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine),
-                                 keyring_for(settings))
+                                 keyring_for(settings), audit_seal_keys(settings), settings.report_timezone)
     renderer = Renderer(public_url=settings.progress_base_url)
     notifications = NotificationActivities(engine, renderer, build_sender(settings), keyring_for(settings))
     configuration = ConfigurationActivities(settings)

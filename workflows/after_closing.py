@@ -9,6 +9,7 @@ the same workflow task already sees the change.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from temporalio import workflow
 
@@ -19,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from identity.tokens import sender_of
     from models.contract import (
         ErrorType,
+        OpenRecovery,
         Outcome,
         RecordCallback,
         RecordRecovery,
@@ -26,10 +28,12 @@ with workflow.unsafe.imports_passed_through():
         RecoveryKind,
         RecoveryStatus,
         Role,
+        Sender,
         SurveyResponse,
         UpdateAck,
         WriteOffRecovery,
     )
+    from models.messages import Recipient
     from workflows import core_view
     from workflows.claim_state import refuse
     from workflows.clocks import ClockedPart
@@ -71,6 +75,43 @@ class AfterClosing(ClockedPart):
                          "by a manager who took no part (four-eyes rule)", ErrorType.NOT_AUTHORIZED)
         # The credential proved a manager: the access rules let no other role send this update.
         core_view.check(self.s, "write_off_recovery", core.WriteOff(recovery.number, req.by, Role.MANAGER))
+
+    def check_open_recovery(self, req: OpenRecovery) -> None:
+        s = self.s
+        s.require_ready()
+        if not s.financials:
+            raise refuse("open_recovery: this claim was reported before third-party recoveries were kept")
+        core_view.check(s, "open_recovery", core.OpenRecovery(req.kind.value, req.amount, req.reason, req.by,
+                                                             req.role))
+
+    async def open_recovery(self, req: OpenRecovery) -> UpdateAck:
+        recovery = await self.open(req.kind, req.amount, req.reason, party=req.party, item=req.item, by=req.by,
+                                   sender=sender_of(req.credential))
+        return self.shell.ack(f"recovery {recovery.number} opened: {recovery.amount} expected ({recovery.reason})")
+
+    async def open(self, kind: RecoveryKind, amount: Decimal, reason: str, *, party: str | None = None,
+                   item: str | None = None, by: str = "system", sender: Sender | None = None) -> Recovery:
+        """Open a recovery of a third party or the salvage, on the recovery clock (a reminder to the supervisors, then
+        a manager, who may write it off); subrogation demands repayment of the other insurer, in Chinese."""
+        s = self.s
+        claim, rules = s.require_ready()
+        recovery = Recovery(number=len(s.recoveries) + 1, kind=kind, reason=reason, amount=amount,
+                            opened_at=workflow.now(), party=party, item=item)
+        s.recoveries.append(recovery)
+        if recoveries.CLOCK not in s.clocks:
+            self.clocks.start(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR)
+        owed = recoveries.outstanding(s.recoveries)
+        await self.shell.note("recovery_opened", by=by, sender=sender,
+                              detail=f"recovery {recovery.number} ({kind.value}): {amount} expected ({reason})",
+                              changes={"recovery_outstanding": str(owed)})
+        other = claim.third_party
+        if kind == RecoveryKind.SUBROGATION and other is not None and other.insurer_email:
+            self.shell.notify("subrogation_demand", {
+                "amount": amount, "insurer": other.insurer or "", "policy_number": other.policy_number or "",
+                "plate": other.plate or "", "party": other.name or "", "incident_at": claim.incident.occurred_at,
+                "policy_holder_claim": claim.claim_id}, sequence=recovery.number,
+                recipient=Recipient(name=other.insurer or "", channel="email", email=other.insurer_email))
+        return recovery
 
     async def _settle(self, req: RecordRecovery | WriteOffRecovery, event: str,
                       settle: Callable[[Recovery], str]) -> UpdateAck:

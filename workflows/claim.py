@@ -63,6 +63,7 @@ class ClaimWorkflow(ClaimUpdates):
         self.reader = Reader(self.shell)
         self.accounts = AccountChanges(self.shell, self.clocks)
         self.after = AfterClosing(self.shell, self.clocks)
+        self.decisions.opens_recovery = self.after.open
 
     # ================================================================== lifecycle
 
@@ -87,6 +88,7 @@ class ClaimWorkflow(ClaimUpdates):
         s.local_one_at_a_time = workflow.patched("local-activities-one-at-a-time")
         s.changes_at_start = workflow.patched("changes-asked-at-start")
         s.invoice_number_expected = workflow.patched("invoice-number-expected")
+        s.financials = workflow.patched("claim-financials")
         problem = intake.refusal(s.claim, workflow.now())
         if problem:
             raise refuse(problem, ErrorType.INVALID_CLAIM)

@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, TypeAdapter, ValidationError
 
+    from core.claim.state import ReserveProposal
     from core.rules import authority, money, triage
     from core.rules import recovery as recoveries
     from core.rules.calendar import due
@@ -205,6 +206,19 @@ class ClaimState:
     """An invoice whose number machine reading did not find asks a person (claims started since)."""
     recoveries: list[Recovery] = field(default_factory=list)
     """Money owed back on the claim, open and closed (core/rules/recovery.py)."""
+    financials: bool = False
+    """The claim holds a case reserve and books every movement of its money in the financial ledger (claims started
+    since; workflows/financials.py)."""
+    reserve: Decimal = Decimal("0.00")
+    estimate: Decimal = Decimal("0.00")
+    reserve_basis: str = ""
+    reserve_proposal: ReserveProposal | None = None
+    reserve_cause: str = ""
+    reserve_by: str = "system"
+    """Why the reserve stands where it does, and on whose decision: the ledger's next reserve movement says so."""
+    ledgered_reserve: Decimal = Decimal("0.00")
+    ledgered_recoveries: dict[int, list[Decimal]] = field(default_factory=dict)
+    """What the ledger holds of each recovery, by number: its reserve, received and written off."""
     decision_taken: bool = False
     """The decision of this round is taken (to pay or to deny): nobody approves, rejects or escalates any more
     until an appeal or a reopening starts a new round."""
@@ -400,6 +414,8 @@ class ClaimState:
             document_readings=[r.model_dump(mode="json") for r in self.readings.values()],
             document_review=list(self.document_review), recoveries=list(self.recoveries),
             recovery_outstanding=recoveries.outstanding(self.recoveries),
+            reserve=self.reserve if self.financials else None, estimate=self.estimate if self.financials else None,
+            reserve_proposed=self.reserve_proposal.amount if self.reserve_proposal else None,
         )
 
     def appeal_until(self) -> datetime | None:

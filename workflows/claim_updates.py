@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         CodePurpose,
         ErrorType,
         Escalate,
+        OpenRecovery,
         RecordCallback,
         RecordInvestigation,
         RecordRecovery,
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         Reopen,
         RequestCode,
         Role,
+        SetReserve,
         Stage,
         SubmitDocuments,
         SurveyResponse,
@@ -56,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contract import Approve as ApproveInput
     from models.documents import FIELDS, READ_KINDS, CorrectDocumentField, ReadField, RecordReading
     from models.messages import Recipient, RecordDocuments
-    from workflows import core_view
+    from workflows import core_view, financials
     from workflows.account_changes import AccountChanges
     from workflows.after_closing import AfterClosing
     from workflows.claim_state import ClaimState, parse, refuse
@@ -376,6 +378,17 @@ class ClaimUpdates:
         self._authenticate("record_recovery", payload, req.by)
         self.after.check_recovery(req)
 
+    @workflow.update(name="open_recovery")
+    async def open_recovery(self, payload: Any) -> UpdateAck:
+        self._spend("open_recovery", payload)
+        return await self.after.open_recovery(parse(OpenRecovery, payload, "open_recovery"))
+
+    @open_recovery.validator
+    def _validate_open_recovery(self, payload: Any) -> None:
+        req = parse(OpenRecovery, payload, "open_recovery")
+        self._authenticate("open_recovery", payload, req.by, req.role)
+        self.after.check_open_recovery(req)
+
     @workflow.update(name="write_off_recovery")
     async def write_off_recovery(self, payload: Any) -> UpdateAck:
         self._spend("write_off_recovery", payload)
@@ -386,6 +399,22 @@ class ClaimUpdates:
         req = parse(WriteOffRecovery, payload, "write_off_recovery")
         self._authenticate("write_off_recovery", payload, req.by)
         self.after.check_write_off(req)
+
+    # ================================================================== the case reserve
+
+    @workflow.update(name="set_reserve")
+    async def set_reserve(self, payload: Any) -> UpdateAck:
+        self._spend("set_reserve", payload)
+        req = parse(SetReserve, payload, "set_reserve")
+        event, detail = financials.set_by_staff(self.s, req)
+        await self.shell.note(event, by=req.by, detail=detail, sender=sender_of(req.credential))
+        return self.shell.ack(detail)
+
+    @set_reserve.validator
+    def _validate_set_reserve(self, payload: Any) -> None:
+        req = parse(SetReserve, payload, "set_reserve")
+        self._authenticate("set_reserve", payload, req.by, req.role)
+        financials.check_set_reserve(self.s, req)
 
     # ================================================================== after closing: survey and call-back
 

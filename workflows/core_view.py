@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         Period,
         Recovery,
         RecoveryStatus,
+        ReserveTable,
         Transfer,
     )
     from core.rules.authority import person_key
@@ -86,6 +87,11 @@ def _with_accepted(s: ClaimState, core: ClaimCore) -> ClaimCore:
     return core
 
 
+def as_left(s: ClaimState) -> ClaimCore:
+    """The core's state for this claim as the workflow's own steps have left it (no update accepted meanwhile)."""
+    return _as_left(s)
+
+
 def _as_left(s: ClaimState) -> ClaimCore:
     claim, rules = s.require_ready()
     period, held = None, ZERO
@@ -138,8 +144,18 @@ def _as_left(s: ClaimState) -> ClaimCore:
         advances_waiting=tuple(waiting), transfer=transfer, awaiting_account=awaiting_account,
         next_sequence=s.payout_sequence + 1,
         recoveries=tuple(Recovery(r.number, r.reason, r.amount, repaid=r.received, set_off=r.set_off,
-                                  status=_STATUS[r.status]) for r in s.recoveries),
-        appeals=s.appeals)
+                                  status=_STATUS[r.status], kind=r.kind.value) for r in s.recoveries),
+        third_party_at_fault=s.financials and bool(claim.third_party and claim.third_party.at_fault),
+        appeals=s.appeals, reserves=reserve_table(s), reserve=s.reserve, estimate=s.estimate,
+        reserve_basis=s.reserve_basis, reserve_proposal=s.reserve_proposal)
+
+
+def reserve_table(s: ClaimState) -> ReserveTable:
+    """The claim's reserve rules as the core takes them: the initial figure for its type and cause, the authority."""
+    claim, rules = s.require_ready()
+    table = rules.reserves
+    return ReserveTable(initial=table.initial_for(claim.claim_type.value, claim.incident.cause),
+                        adjuster=table.adjuster, supervisor=table.supervisor, four_eyes_above=table.four_eyes_above)
 
 
 def _handlers(s: ClaimState) -> tuple[str, ...]:
@@ -168,7 +184,7 @@ def _stage(s: ClaimState, decision: Decision | None) -> Stage:
 
 CARRIED_CORE = "core"
 """The key under which a run that continues as new carries the core's state beside the workflow's own."""
-READING = 2
+READING = 3
 """The version of how the workflow's state is read into the core (`view`, `_as_left`, `_with_accepted`, `_stage`,
 and the fields of `ClaimCore`). Raise it with any change to them: a run continued by a worker that read the claim
 another way is handed a core state that the new reading need not match, and is taken unchecked (a deploy must not

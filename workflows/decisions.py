@@ -8,6 +8,7 @@ time (`money_lock`); the pay activity holds the policy's sum insured in the same
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.database import ClaimsDatabase
     from activities.payments import PaymentActivities
+    from core.claim import decisions as core_decisions
     from core.rules import payout as payout_rules
     from core.rules import recovery as recoveries
     from core.rules.money import Kind, MoneyDecision, recheck_approvals, refusal_as_it_stands
@@ -27,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         PaymentRecord,
         Payout,
+        RecoveryKind,
         Role,
     )
     from models.messages import ComputePayout, PaymentRequest
@@ -43,6 +46,8 @@ class Decisions(ClockedPart):
         super().__init__(shell, clocks)
         self.money_lock = asyncio.Lock()
         """Payments go one at a time: an advance and the final payment never overlap."""
+        self.opens_recovery: Callable[..., Awaitable[object]] | None = None
+        """How a recovery of a third party opens (`AfterClosing.open`): the claim workflow hands it over."""
 
     # ------------------------------------------------------------------ the guard
 
@@ -246,6 +251,13 @@ class Decisions(ClockedPart):
                                changes={"outcome": outcome.value, "closed_at": s.closed_at.isoformat()})
         if reckoned is not None:
             await self._tell_reckoning(reckoned, outcome)
+        if s.financials and self.opens_recovery is not None and core_decisions.subrogation_due(
+                core_view.as_left(s), outcome):
+            claim, _ = s.require_ready()
+            other = claim.third_party
+            party = ", ".join(p for p in (other.name, other.insurer, other.policy_number) if p) if other else None
+            await self.opens_recovery(RecoveryKind.SUBROGATION, s.paid_amount, core_decisions.SUBROGATION_REASON,
+                                      party=party or None)
 
     def _reckon(self, outcome: Outcome) -> recoveries.Reckoned:
         """Money out beyond what the decision allows is owed back (a recovery opens, on a clock of its own); money a

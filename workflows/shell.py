@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from models.contract import ErrorType, Sender, Stage, TimelineEntry, UpdateAck
     from models.messages import ClaimEvent, NotificationRequest, Recipient
-    from workflows import core_view, metrics
+    from workflows import core_view, financials, metrics
     from workflows.claim_state import ClaimState, refuse
 
 T = TypeVar("T")
@@ -184,7 +184,8 @@ class Shell:
     async def note(self, event: str, *, by: str = "system", detail: str = "",
                    changes: dict[str, Any] | None = None, sender: Sender | None = None) -> None:
         """A timeline entry, written to the claim's event log and read model. Each event carries a key
-        of its own, so a retried write after its commit adds nothing."""
+        of its own, so a retried write after its commit adds nothing. The money the claim's steps moved since the
+        last entry goes with it to the financial ledger (workflows/financials.py)."""
         s = self.s
         at = workflow.now()
         s.timeline.append(TimelineEntry(at=at, event=event, by=by, detail=detail, sender=sender))
@@ -199,7 +200,8 @@ class Shell:
             changes.setdefault("deciding_role", None)
         await self.activity(ClaimsDatabase.record_event, ClaimEvent(claim_id=s.claim_id, event=event, at=at, by=by,
                                                                     detail=detail, changes=changes,
-                                                                    key=str(s.event_count), names=names))
+                                                                    key=str(s.event_count), names=names,
+                                                                    ledger=financials.ledger_moves(s)))
 
     def notify(self, kind: str, context: dict[str, Any], sequence: int | None = None,
                recipient: Recipient | None = None) -> None:

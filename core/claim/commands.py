@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from core.claim.state import Limits, Period
+from core.claim.state import Limits, Period, ReserveTable
 from models.contract import Path, Role
 
 
@@ -21,6 +21,8 @@ class Register:
     limits: Limits
     refusal: str | None = None
     """Why coverage fails on other grounds (status, product, exclusion, waiting period), as the policy says."""
+    reserves: ReserveTable = ReserveTable()
+    third_party_at_fault: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,10 +146,32 @@ class WriteOff:
 
 
 @dataclass(frozen=True)
+class OpenRecovery:
+    """Staff open a recovery: subrogation against a third party, or the salvage of an item, for what it should bring."""
+
+    kind: str
+    amount: Decimal
+    reason: str
+    who: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class SetReserve:
+    """Staff set the case reserve (what the claim is still expected to cost), with a reason."""
+
+    who: str
+    role: Role
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
 class Resume:
     """The claim's run continued as new: the next run carries the state and resumes where it waited."""
 
 
 Command = (Register | Triage | DocumentsComplete | DocumentsOverdue | RecordInvestigation | Assess | Approve | Reject
            | Escalate | Assign | ApproveAdvance | Withdraw | Appeal | Reopen | ClockBreached | PaymentSettled
-           | PaymentRefused | AccountUpdated | RecordRepayment | WriteOff | Resume)
+           | PaymentRefused | AccountUpdated | RecordRepayment | WriteOff | Resume | SetReserve
+           | OpenRecovery)

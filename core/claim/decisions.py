@@ -20,11 +20,12 @@ from decimal import Decimal
 
 from core.claim import commands as c
 from core.claim import events as e
+from core.claim import reserves
 from core.claim.evolution import fold
 from core.claim.state import ClaimCore, Decision, Period, Recovery, Transfer
 from core.rules import money
 from core.rules.authority import RANK, person_key
-from core.rules.payout import ZERO, after_terms
+from core.rules.payout import ZERO, after_terms, cents
 from core.rules.recovery import allowed, reckon
 from models.contract import ErrorType, Outcome, Path, Role, Stage
 
@@ -42,7 +43,16 @@ class Refused(Exception):
         return self.reason
 
 
-def decide(s: ClaimCore, command: c.Command) -> list[e.Event]:  # noqa: C901 (one branch a command)
+def decide(s: ClaimCore, command: c.Command) -> list[e.Event]:
+    """The events the command yields, with the case reserve following them (`core.claim.reserves.follow`): a
+    movement the claim's new state calls for is part of the same decision, before any payment it asks for."""
+    events = _decide(s, command)
+    moves = reserves.follow(fold(s, events))
+    at = next((i for i, event in enumerate(events) if isinstance(event, e.PaymentRequested)), len(events))
+    return [*events[:at], *moves, *events[at:]]
+
+
+def _decide(s: ClaimCore, command: c.Command) -> list[e.Event]:  # noqa: C901 (one branch a command)
     _amounts_are_sums(command)
     match command:
         case c.Register():
@@ -139,6 +149,13 @@ def decide(s: ClaimCore, command: c.Command) -> list[e.Event]:  # noqa: C901 (on
             if role != Role.MANAGER:
                 raise Refused("write_off: a manager writes off money owed", ErrorType.NOT_AUTHORIZED)
             return [e.RecoveryWrittenOff(number, who)]
+        case c.OpenRecovery():
+            return _open_recovery(s, command)
+        case c.SetReserve(who, role, amount, reason):
+            problem = reserves.refusal(s, who, role, amount)
+            if problem is not None:
+                raise Refused(f"set_reserve: {problem[0]}", problem[1])
+            return reserves.set_by_staff(s, who, role, amount, reason)
         case c.Resume():
             return []
     raise Refused(f"unknown command {command!r}", ErrorType.INVALID_UPDATE)
@@ -151,7 +168,8 @@ def _register(s: ClaimCore, command: c.Register) -> list[e.Event]:
     if s.stage != Stage.REGISTERED:
         raise Refused(f"claim {s.claim_id} is already registered", ErrorType.DUPLICATE_CLAIM)
     period = period_of(command.periods, command.incident_day)
-    events: list[e.Event] = [e.Registered(command.claim_id, command.claimed, period, command.limits)]
+    events: list[e.Event] = [e.Registered(command.claim_id, command.claimed, period, command.limits,
+                                          command.reserves, command.third_party_at_fault)]
     after = fold(s, events)
     if period is None:
         return events + _deny(after, "outside the period of cover", ("system",))
@@ -339,14 +357,46 @@ def _closing(s: ClaimCore, events: list[e.Event], outcome: Outcome) -> list[e.Ev
     if s.transfer is not None or s.awaiting_account is not None:
         return [*events, e.ClosingWhenSettled(outcome)] if s.closing != outcome else events
     kept = allowed(outcome, s.decision.amount if s.decision is not None else None)
-    reckoning = reckon(s.paid, kept, sum((r.settled for r in s.recoveries), ZERO),
-                       [(r.number, r.outstanding) for r in s.recoveries if r.outstanding > ZERO])
+    owed = s.owed_back
+    reckoning = reckon(s.paid, kept, sum((r.settled for r in owed), ZERO),
+                       [(r.number, r.outstanding) for r in owed if r.outstanding > ZERO])
+    number = len(s.recoveries)
     if reckoning.opened > ZERO:
         reason = "advances beyond the amount decided" if outcome == Outcome.PAID else \
             f"paid on a claim closed {outcome.value}"
-        events = [*events, e.RecoveryOpened(len(s.recoveries) + 1, reason, reckoning.opened)]
+        number += 1
+        events = [*events, e.RecoveryOpened(number, reason, reckoning.opened)]
     events += [e.RecoverySetOff(number, cut) for number, cut in reckoning.set_off]
+    if subrogation_due(s, outcome):
+        events.append(e.RecoveryOpened(number + 1, SUBROGATION_REASON, s.paid, "subrogation"))
     return [*events, e.Closed(outcome)]
+
+
+SUBROGATION_REASON = "third party at fault: what the claim paid is recovered from them or their insurer"
+
+
+def subrogation_due(s: ClaimCore, outcome: Outcome) -> bool:
+    """A claim a third party caused, closing paid, recovers what it paid from them (代位追偿): once, by rule."""
+    return (s.third_party_at_fault and outcome == Outcome.PAID and s.paid > ZERO
+            and not any(r.kind == "subrogation" for r in s.recoveries))
+
+
+def _open_recovery(s: ClaimCore, command: c.OpenRecovery) -> list[e.Event]:
+    if command.kind not in ("subrogation", "salvage"):
+        raise Refused(f"open_recovery: kind: {command.kind} is opened by the claim itself, not by staff",
+                      ErrorType.INVALID_UPDATE)
+    if command.amount <= ZERO or command.amount != cents(command.amount):
+        raise Refused(f"open_recovery: amount: {command.amount} is not a positive sum in cents",
+                      ErrorType.INVALID_UPDATE)
+    if s.stage == Stage.REGISTERED:
+        raise Refused("open_recovery: the claim is still being registered")
+    if RANK[command.role] < RANK[Role.ADJUSTER] or command.role == Role.SYSTEM:
+        raise Refused("open_recovery: a member of the claims staff opens a recovery", ErrorType.NOT_AUTHORIZED)
+    cost = s.paid + s.reserve
+    if command.amount > cost:
+        raise Refused(f"open_recovery: {command.amount} is more than the claim costs ({cost}: paid and reserved); "
+                      "a recovery brings back at most what the claim cost", ErrorType.INVALID_UPDATE)
+    return [e.RecoveryOpened(len(s.recoveries) + 1, command.reason, command.amount, command.kind)]
 
 
 def _void(s: ClaimCore, transfer: Transfer) -> bool:

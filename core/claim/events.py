@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from core.claim.state import Decision, Limits, Period, Transfer
+from core.claim.state import Decision, Limits, Period, ReserveTable, Transfer
 from models.contract import Outcome, Path, Role, Stage
 
 
@@ -17,6 +17,30 @@ class Registered:
     claimed: Decimal
     period: Period | None
     limits: Limits
+    reserves: ReserveTable = ReserveTable()
+    third_party_at_fault: bool = False
+
+
+@dataclass(frozen=True)
+class ReserveSet:
+    """The case reserve is set: by the rules as the claim moves (`by` the system), or by staff within their reserve
+    authority (`by` one person, or two above the four-eyes threshold)."""
+
+    reserve: Decimal
+    estimate: Decimal
+    basis: str
+    cause: str
+    by: tuple[str, ...] = ("system",)
+    role: Role | None = None
+
+
+@dataclass(frozen=True)
+class ReserveProposed:
+    """A reserve above the four-eyes threshold, proposed by one manager: another must set the same figure."""
+
+    who: str
+    amount: Decimal
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -116,6 +140,7 @@ class RecoveryOpened:
     number: int
     reason: str
     amount: Decimal
+    kind: str = "overpayment"
 
 
 @dataclass(frozen=True)
@@ -151,4 +176,4 @@ class Closed:
 Event = (Registered | Triaged | StageEntered | InvestigationRecorded | PayoutAssessed | Approved | Escalated | Assigned
          | Decided | AdvanceApproved | PaymentRequested | PaymentMade | PaymentBounced | AccountReplaced | Withdrawn
          | AppealOpened | Reopened | RecoveryOpened | RecoveryRepaid | RecoverySetOff | RecoveryWrittenOff
-         | ClosingWhenSettled | Closed)
+         | ClosingWhenSettled | Closed | ReserveSet | ReserveProposed)

@@ -7,15 +7,19 @@ from dataclasses import replace
 from decimal import Decimal
 
 from core.claim import events as e
-from core.claim.state import Approval, ClaimCore, Payment, Recovery, RecoveryStatus
+from core.claim.state import Approval, ClaimCore, Payment, Recovery, RecoveryStatus, ReserveProposal
 from models.contract import Stage
 
 
 def evolve(s: ClaimCore, event: e.Event) -> ClaimCore:  # noqa: C901 (one branch an event, as a table reads)
     match event:
-        case e.Registered(claim_id, claimed, period, limits):
-            return replace(s, claim_id=claim_id, claimed=claimed, period=period, limits=limits,
-                           stage=Stage.COVERAGE_CHECK)
+        case e.Registered(claim_id, claimed, period, limits, reserves, third_party_at_fault):
+            return replace(s, claim_id=claim_id, claimed=claimed, period=period, limits=limits, reserves=reserves,
+                           third_party_at_fault=third_party_at_fault, stage=Stage.COVERAGE_CHECK)
+        case e.ReserveSet(reserve, estimate, basis):
+            return replace(s, reserve=reserve, estimate=estimate, reserve_basis=basis, reserve_proposal=None)
+        case e.ReserveProposed(who, amount, reason):
+            return replace(s, reserve_proposal=ReserveProposal(who, amount, reason))
         case e.Triaged(path, risk_low, investigate):
             return replace(s, path=path, risk_low=risk_low, investigate=investigate)
         case e.StageEntered(stage):
@@ -46,7 +50,7 @@ def evolve(s: ClaimCore, event: e.Event) -> ClaimCore:  # noqa: C901 (one branch
                            final_sent=s.final_sent or transfer.kind == "final")
         case e.PaymentMade(sequence, kind, amount):
             payments = (*s.payments, Payment(sequence, kind, amount)) if amount > 0 else s.payments
-            return replace(s, payments=payments, transfer=None)
+            return replace(s, payments=payments, transfer=None, reserve=s.reserve - amount)  # released as it goes
         case e.PaymentBounced(_):
             return replace(s, awaiting_account=s.transfer, transfer=None)
         case e.AccountReplaced():
@@ -62,8 +66,8 @@ def evolve(s: ClaimCore, event: e.Event) -> ClaimCore:  # noqa: C901 (one branch
                            earlier_deciders=(*s.earlier_deciders, *decided_by))
         case e.Reopened():
             return replace(s, outcome=None, decision_taken=False, final_sent=False, stage=Stage.AWAITING_DOCUMENTS)
-        case e.RecoveryOpened(number, reason, amount):
-            return replace(s, recoveries=(*s.recoveries, Recovery(number, reason, amount)))
+        case e.RecoveryOpened(number, reason, amount, kind):
+            return replace(s, recoveries=(*s.recoveries, Recovery(number, reason, amount, kind=kind)))
         case e.RecoveryRepaid(number, amount):
             return replace(s, recoveries=tuple(_repaid(r, amount) if r.number == number else r
                                                for r in s.recoveries))

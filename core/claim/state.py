@@ -43,6 +43,33 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ReserveTable:
+    """How a claim's case reserve is set (docs/finance.md#reserves), fixed at registration: the initial figure for its
+    type and cause (None: the amount claimed), and who may set it how high."""
+
+    initial: Decimal | None = None
+    adjuster: Decimal = Decimal("50000")
+    supervisor: Decimal = Decimal("500000")
+    """A manager's reserve authority has no limit."""
+    four_eyes_above: Decimal = Decimal("1000000")
+    """A reserve set above this by a person takes two managers: one proposes, another sets the same figure."""
+
+    def limit(self, role: Role) -> Decimal | None:
+        """The most this role may set a reserve to (None: no limit); zero for a role that sets none."""
+        return {Role.ADJUSTER: self.adjuster, Role.SUPERVISOR: self.supervisor, Role.MANAGER: None}.get(
+            role, Decimal("0"))
+
+
+@dataclass(frozen=True)
+class ReserveProposal:
+    """A reserve above the four-eyes threshold, proposed by one manager and waiting for a second."""
+
+    who: str
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
 class Approval:
     who: str
     role: Role
@@ -75,7 +102,8 @@ class RecoveryStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Recovery:
-    """Money out that no decision allows: owed back by the claimant until repaid or written off by a manager."""
+    """Money to come back on the claim: owed back by the claimant (money out no decision allows), or recoverable from
+    a third party or the salvage; open until received or written off by a manager."""
 
     number: int
     reason: str
@@ -83,6 +111,9 @@ class Recovery:
     repaid: Decimal = ZERO
     set_off: Decimal = ZERO
     status: RecoveryStatus = RecoveryStatus.OPEN
+    kind: str = "overpayment"
+    """`overpayment` (owed back by the claimant), `subrogation` (代位追偿, from the party at fault or its insurer) or
+    `salvage` (残值, what the damaged property fetches)."""
 
     @property
     def outstanding(self) -> Decimal:
@@ -152,6 +183,16 @@ class ClaimCore:
     appeals: int = 0
     closing: Outcome | None = None
     """The claim closes with this outcome as soon as the gateway answers the transfer in flight."""
+    third_party_at_fault: bool = False
+    """A third party caused the loss: what the claim pays is recoverable from them (subrogation) once it closes paid."""
+    reserves: ReserveTable = field(default_factory=ReserveTable)
+    reserve: Decimal = ZERO
+    """The case reserve (未决赔款准备金): what the claim is still expected to cost. Released by payments."""
+    estimate: Decimal = ZERO
+    """The latest estimate of what the claim costs in all: what was paid when it was made, plus the reserve set."""
+    reserve_basis: str = ""
+    """What the estimate rests on (`core.claim.reserves.basis`): when it changes, the reserve follows."""
+    reserve_proposal: ReserveProposal | None = None
 
     # ------------------------------------------------------------------ derived facts
 
@@ -167,8 +208,22 @@ class ClaimCore:
         return sum((t.amount for t in moving), ZERO)
 
     @property
+    def committed(self) -> Decimal:
+        """Money the claim must still pay out on what is decided: what is moving, and what a decision to pay leaves
+        unpaid. The reserve never falls below it."""
+        owed = ZERO
+        if self.decision_taken and self.decision is not None and self.decision.kind != "denied" and not self.closed:
+            owed = max(self.decision.amount - self.paid - self.in_flight, ZERO)
+        return self.in_flight + owed
+
+    @property
     def outstanding_recoveries(self) -> Decimal:
         return sum((r.outstanding for r in self.recoveries), ZERO)
+
+    @property
+    def owed_back(self) -> tuple[Recovery, ...]:
+        """The recoveries of money out no decision allows (the claimant owes them): what each closing reckons with."""
+        return tuple(r for r in self.recoveries if r.kind == "overpayment")
 
     @property
     def decision_amount(self) -> Decimal:

@@ -23,6 +23,8 @@ NEEDED_ROLES: dict[str, frozenset[str]] = {
     "correct_document_field": frozenset({"adjuster", "investigator", "supervisor", "manager"}),
     "record_recovery": frozenset({"finance", "supervisor", "manager"}),
     "write_off_recovery": frozenset({"manager"}),
+    "set_reserve": frozenset({"adjuster", "supervisor", "manager"}),
+    "open_recovery": frozenset({"adjuster", "supervisor", "manager"}),
 }
 
 

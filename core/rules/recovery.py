@@ -75,8 +75,9 @@ def reckon_closing(recoveries: list[Recovery], paid: Decimal, allowed: Decimal, 
                    at: datetime) -> Reckoned:
     """At a closing: open a recovery for what is owed beyond the open ones, or set off what a later decision
     allows. Changes `recoveries` in place."""
-    settled = sum((r.received + r.written_off for r in recoveries), ZERO)
-    open_ones = [r for r in recoveries if r.status == RecoveryStatus.OPEN]
+    owed_back = [r for r in recoveries if r.kind == RecoveryKind.OVERPAYMENT]  # the claimant's debt, not a third's
+    settled = sum((r.received + r.written_off for r in owed_back), ZERO)
+    open_ones = [r for r in owed_back if r.status == RecoveryStatus.OPEN]
     reckoning = reckon(paid, allowed, settled, [(r.number, r.outstanding) for r in open_ones])
     done = Reckoned(allowed)
     if reckoning.opened > ZERO:
