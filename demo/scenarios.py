@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlmodel import Session, col, select
 from temporalio.client import (
     Client,
 )
@@ -35,7 +36,9 @@ from demo.services import demo_queue, start_background
 from demo.waiting import STAGE_WORDS, leave_claims_to_decide, open_progress_page
 from documents.store import DocumentStore, store_for
 from models.contract import PolicyTerms, workflow_id_for
+from models.tables import LedgerRow
 from ocr.worker import build_ocr_worker
+from reporting import finance
 from reporting.reports import build_daily_report, render_daily_report
 from workers.claims import build_worker
 
@@ -188,6 +191,36 @@ async def advance_then_denied(desk: Desk, claim_id: str, notes: list[str]) -> No
                  f"a manager who took no part; still owed {status['recovery_outstanding']}")
 
 
+OTHER_DRIVER = {"at_fault": True, "name": "张三", "plate": "沪A12345", "insurer": "平安财险",
+                "policy_number": "PA-2026-889", "insurer_email": "claims@other-insurer.example"}
+
+
+async def third_party_at_fault(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    """A collision the other driver caused: the claim is reserved at registration and paid; what it paid is then
+    recovered from the other driver's insurer (代位追偿), who pays half and disputes the rest, which a manager writes
+    off. Every movement is a row of the financial ledger."""
+    status = await wait_for(desk.client, claim_id, lambda s: bool(s["recoveries"]))
+    recovery = status["recoveries"][0]
+    notes.append(f"paid {status['payments'][0]['amount']}; subrogation recovery {recovery['number']} opened for "
+                 f"{recovery['amount']} against {recovery['party']}, demand sent to the other insurer")
+    half = (Decimal(recovery["amount"]) / 2).quantize(Decimal("0.01"))
+    await desk.send(claim_id, "record_recovery", {"kind": "subrogation", "amount": str(half),
+                                                  "reference": "PA-SUBRO-0001", "by": "fin-qian"})
+    await desk.send(claim_id, "write_off_recovery", {"kind": "subrogation", "by": "mgr-wu",
+                                                     "reason": "the other insurer accepts half the liability"})
+    notes.append(f"{half} received from the other insurer (recorded by finance); the rest written off by a manager")
+    for move in ledger_of(desk, claim_id):
+        notes.append(f"ledger: {move}")
+
+
+def ledger_of(desk: Desk, claim_id: str) -> list[str]:
+    """The claim's rows of the financial ledger, one line each."""
+    with Session(make_engine(desk.settings.resolved_database_url)) as session:
+        rows = session.exec(select(LedgerRow).where(LedgerRow.claim_id == claim_id).order_by(col(LedgerRow.seq)))
+        return [f"{r.movement:<16} {r.cost_type:<12} {Decimal(r.amount):>10} -> {Decimal(r.balance):>10}  ({r.cause})"
+                for r in rows]
+
+
 async def renewed_policy(desk: Desk, claim_id: str, notes: list[str]) -> None:
     """Reported after the policy renewed, for an incident before: the period the incident fell in covers it, on that
     period's terms (a 2,000 deductible), not the renewal's (500)."""
@@ -307,6 +340,11 @@ def scenarios(prefix: str, store: DocumentStore | None = None) -> list[Scenario]
         Scenario("low survey score, call-back, complaint", "paid", base_claim(
             cid(16), claimed_amount="1800.00", line_items=[{"description": "wing mirror", "amount": "1800.00"}],
             documents=documents(cid(16), "claim_form", "damage_photos", "repair_invoice")), low_score_and_complaint),
+        Scenario("collision, third party at fault", "paid", base_claim(
+            cid(21), claimed_amount="4200.00", third_party=OTHER_DRIVER,
+            incident={"description": "hit from behind at a red light by 沪A12345"},
+            line_items=[{"description": "rear bumper and tail lamp", "amount": "4200.00"}],
+            documents=documents(cid(21), "claim_form", "damage_photos", "repair_invoice")), third_party_at_fault),
         Scenario("unknown policy", "error:UnknownPolicy", base_claim(cid(10), policy_number="P-NOPE-404")),
         Scenario("malformed claim", "error:InvalidClaim", base_claim(cid(11), claimed_amount="-50")),
     ] + ([] if store is None else [
@@ -424,6 +462,11 @@ async def _run_demo(settings: Settings) -> None:
     report.write_text(render_daily_report(build_daily_report(engine, today, settings.report_timezone)),
                       encoding="utf-8")
     print(f"\nToday's daily report: {report}")
+    month = today.strftime("%Y-%m")
+    print(f"\nThe month's loss triangles from the financial ledger (python starter.py finance triangle --month "
+          f"{month}):")
+    print(finance.estimates_text(finance.estimated(finance.triangles(engine, month, settings.report_timezone)),
+                                 month, settings.report_timezone))
     outbox = Path(settings.outbox_dir)
     print(f"\nLetters (sealed in {outbox}/<claim id>/): python starter.py outbox read <claim id>   "
           f"(e.g. {rows[0].claim_id})")

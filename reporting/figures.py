@@ -41,6 +41,22 @@ class RecoveryFigures:
 
 
 @dataclass
+class BookFigures:
+    """The day's movements in the financial ledger (docs/finance.md), and what it holds at the day's end."""
+
+    reserve_set: Decimal = Decimal("0.00")
+    """Case reserves set or raised this day."""
+    reserve_released: Decimal = Decimal("0.00")
+    """Case reserves released this day (by payments, closings, staff lowering them): a positive figure."""
+    reserves_held: Decimal = Decimal("0.00")
+    reserved_claims: int = 0
+    recovery_reserves: dict[str, Decimal] = field(default_factory=dict)
+    """What open recoveries are still expected to bring at the day's end, by kind."""
+    recovered: dict[str, Decimal] = field(default_factory=dict)
+    """Money received on recoveries this day, by kind."""
+
+
+@dataclass
 class DailyReport:
     day: date
     timezone: str
@@ -68,6 +84,7 @@ class DailyReport:
     complaint_on_time: dict[str, dict[str, int]] = field(default_factory=dict)
     """For the complaints resolved that day, per clock: how many, and how many kept it."""
     recoveries: RecoveryFigures = field(default_factory=lambda: RecoveryFigures())
+    books: BookFigures = field(default_factory=BookFigures)
     """Money owed back: recoveries opened, repayments received and write-offs that day; what is still owed."""
 
     @property

@@ -16,9 +16,17 @@ from sqlmodel import Session, col, select
 
 from db.engine import utc
 from letters.render import template_env
-from models.tables import Claim, ClaimEventRow, ComplaintRow, Payment
+from models.tables import Claim, ClaimEventRow, ComplaintRow, LedgerRow, Payment
 from reporting.charts import CHARTS, DRAW_CHARTS, ECHARTS, chart_options, charts_json
-from reporting.figures import CLOCK_STAGES, STAGE_LABELS, TREND_DAYS, DailyReport, RecoveryFigures, TrendDay
+from reporting.figures import (
+    CLOCK_STAGES,
+    STAGE_LABELS,
+    TREND_DAYS,
+    BookFigures,
+    DailyReport,
+    RecoveryFigures,
+    TrendDay,
+)
 
 
 def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
@@ -71,6 +79,7 @@ def build_daily_report(engine: Engine, day: date, timezone: str) -> DailyReport:
     feedback(report, engine, start, end)
     complaints(report, engine, start, end)
     report.recoveries = recovery_figures(claims.values(), engine, start, end)
+    report.books = book_figures(engine, start, end)
     breached: dict[str, set[str]] = defaultdict(set)
     for e in events:
         if e.event == "sla_breached" and e.claim_id in {c.claim_id for c in closed_today}:
@@ -130,6 +139,36 @@ def recovery_figures(claims: Iterable[Claim], engine: Engine, start: datetime, e
     owing = [c for c in claims if Decimal(c.recovery_outstanding or 0) > 0]
     figures.owing_claims = len(owing)
     figures.outstanding = sum((Decimal(c.recovery_outstanding) for c in owing), Decimal("0.00"))
+    return figures
+
+
+def book_figures(engine: Engine, start: datetime, end: datetime) -> BookFigures:
+    """The day's reserve movements and recoveries received, and the reserves and recovery reserves held at its end,
+    from the financial ledger."""
+    figures = BookFigures()
+    held: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    expected: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    recovered: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    with Session(engine) as session:
+        rows = session.exec(select(LedgerRow).where(col(LedgerRow.transaction_at) < end)).all()
+    for row in rows:
+        claim_id, movement, cost_type = row.claim_id, row.movement, row.cost_type
+        today = _within(row.transaction_at, start, end)
+        amount = Decimal(row.amount)
+        if movement == "reserve":
+            held[claim_id] += amount
+            if today and amount > 0:
+                figures.reserve_set += amount
+            elif today:
+                figures.reserve_released -= amount
+        elif movement == "recovery_reserve":
+            expected[cost_type] += amount
+        elif movement == "recovery" and today:
+            recovered[cost_type] += amount
+    figures.reserves_held = sum(held.values(), Decimal("0.00"))
+    figures.reserved_claims = sum(1 for amount in held.values() if amount > 0)
+    figures.recovery_reserves = {kind: amount for kind, amount in sorted(expected.items()) if amount}
+    figures.recovered = dict(sorted(recovered.items()))
     return figures
 
 

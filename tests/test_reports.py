@@ -20,9 +20,12 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from cli.main import build_parser, run
+from config.encryption import audit_seal_keys
 from config.settings import Settings
+from db import ledger
 from models.contract import workflow_id_for
 from models.tables import Claim, Payment, ReportRun
+from reporting import finance
 from reporting.reports import build_daily_report, render_daily_report, stage_durations
 from reporting.scheduler import Jobs, build_scheduler
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
@@ -217,6 +220,35 @@ async def test_report_of_the_demo_claims_matches_the_database(live):
     for claim_id in started:
         await replayer().replay_workflow(
             await live.client.get_workflow_handle(workflow_id_for(claim_id)).fetch_history())
+    # The month's figures per claim from the financial ledger (`finance export`), against plain SQL over the ledger
+    # and the payments table; the ledger unbroken and reconciled; the day's reserves in the report.
+    month = datetime.now(ZoneInfo(TZ)).strftime("%Y-%m")
+    cut = finance.month_cut(finance.parse_month(month), TZ)
+    figures = {f.claim_id: f for f in finance.month_end(live.engine, month, TZ)}
+    with live.engine.connect() as conn:
+        sums: dict[str, dict[str, Decimal]] = {}
+        for claim_id, movement, amount in conn.execute(text(
+                "SELECT claim_id, movement, sum(amount) FROM ledger WHERE transaction_at < :cut "
+                "GROUP BY claim_id, movement"), {"cut": cut}).all():
+            sums.setdefault(claim_id, {})[movement] = Decimal(str(amount)).quantize(Decimal("0.01"))
+        paid_by_claim = {c: Decimal(str(a)).quantize(Decimal("0.01")) for c, a in conn.execute(text(
+            "SELECT claim_id, sum(amount) FROM payments WHERE status = 'paid' GROUP BY claim_id")).all()}
+    assert set(figures) == set(sums) and len(figures) >= len(started) - 3, "every claim with money moved is booked"
+    zero = Decimal("0.00")
+    for claim_id, f in figures.items():
+        moved = sums[claim_id]
+        assert (f.reserve, f.paid, f.recovered, f.recovery_reserve, f.written_off) == (
+            moved.get("reserve", zero), moved.get("payment", zero), moved.get("recovery", zero),
+            moved.get("recovery_reserve", zero), moved.get("write_off", zero)), claim_id
+        assert f.paid == paid_by_claim.get(claim_id, zero), f"{claim_id}: the ledger's payments are the payments"
+        assert f.incurred == f.paid + f.reserve - f.recovered - f.recovery_reserve
+        assert f.reserve == zero or claim_id not in [r.claim_id for r in rows if r.outcome in ("paid", "denied")]
+    collision = next(r.claim_id for r in rows if "third party" in r.scenario)
+    assert figures[collision].recovered > 0 and figures[collision].written_off > 0
+    assert ledger.verify(live.engine, audit_seal_keys(live.settings)).problems == []
+    assert ledger.reconcile(live.engine) == []
+    assert report.books.reserves_held == sum((f.reserve for f in figures.values()), zero)
+
     # Satisfaction and complaints (the demo's low score, its call-back, and its complaint resolved in time).
     with live.engine.connect() as conn:
         scores = dict(conn.execute(text(

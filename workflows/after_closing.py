@@ -102,7 +102,7 @@ class AfterClosing(ClockedPart):
             self.clocks.start(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR)
         owed = recoveries.outstanding(s.recoveries)
         await self.shell.note("recovery_opened", by=by, sender=sender,
-                              detail=f"recovery {recovery.number} ({kind.value}): {amount} expected ({reason})",
+                              detail=f"recovery {recovery.number}: {amount} expected ({kind.value}: {reason})",
                               changes={"recovery_outstanding": str(owed)})
         other = claim.third_party
         if kind == RecoveryKind.SUBROGATION and other is not None and other.insurer_email:
