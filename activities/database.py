@@ -365,7 +365,8 @@ class ClaimsDatabase:
                                    type=ErrorType.INVALID_UPDATE, non_retryable=True)
         recorded_at = now_utc()
         for i, move in enumerate(ev.ledger, 1):
-            ledger.append(conn, ev.claim_id, facts, f"event/{key}/{i}", ev.at, move, recorded_at, self.seal_key)
+            ledger.append(conn, ev.claim_id, facts, f"event/{key}/{i}", move.at or ev.at, move, recorded_at,
+                          self.seal_key)
 
     def _to_outbox(self, conn: Connection, ev: ClaimEvent, seq: int, now: Row[Any] | None) -> None:
         id_, type_, body = cloud.claim_event(

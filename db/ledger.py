@@ -29,7 +29,7 @@ from config.encryption import SealKeys
 from db.engine import utc
 from db.event_log import GENESIS, Problem, Verification, seal_row
 from models.messages import LedgerMove
-from models.tables import Claim, LedgerRow, Payment
+from models.tables import Claim, LedgerRow, LedgerStart, Payment
 
 LEDGER = LedgerRow.__table__  # type: ignore[attr-defined]
 CLAIMS = Claim.__table__  # type: ignore[attr-defined]
@@ -127,10 +127,12 @@ def verify(engine: Engine, seal_keys: bytes | SealKeys) -> Verification:
 
 
 def reconcile(engine: Engine) -> list[Problem]:
-    """The payments in the ledger against the payments table: every payment made has one ledger row of its amount
-    under its idempotency key, and the ledger holds no payment the table does not."""
+    """The payments in the ledger against the payments table: every payment made since the ledger began has one
+    ledger row of its amount under its idempotency key, and the ledger holds no payment the table does not."""
     with Session(engine) as session:
-        made = {p.idempotency_key: p for p in session.exec(select(Payment).where(Payment.status == "paid"))}
+        started = session.exec(select(func.min(LedgerStart.started_at))).one()
+        made = {p.idempotency_key: p for p in session.exec(select(Payment).where(Payment.status == "paid"))
+                if started is None or p.paid_at is None or utc(p.paid_at) >= utc(started)}
         booked = {(r.claim_id, r.key): r for r in session.exec(select(LedgerRow).where(
             LedgerRow.movement == "payment"))}
     problems = []

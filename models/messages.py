@@ -267,6 +267,8 @@ class LedgerMove(Message):
     recovery: int | None = None
     cause: str = Field(default="", max_length=200)
     actor: str = Field(default="system", max_length=200)
+    at: datetime | None = None
+    """When the money moved, where it is not the event's own moment (a reserve released by the payment it follows)."""
 
 
 class ClaimEvent(Message):

@@ -416,3 +416,12 @@ class LedgerRow(SQLModel, table=True):
     hash: str = Field(max_length=64, unique=True)
     seal: str = Field(max_length=64)
     seal_kid: str | None = Field(default=None, max_length=24)
+
+
+class LedgerStart(SQLModel, table=True):
+    """When the financial ledger began (its migration): payments made before it are not in it."""
+
+    __tablename__ = "ledger_start"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = _when()

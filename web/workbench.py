@@ -41,6 +41,7 @@ from letters.i18n import LANGUAGES, N_, catalog, template_gettext
 from models import contract as c
 from models.documents import FIELDS, READ_KINDS, DocumentReading, DocumentRules
 from models.tables import Claim, ClaimDocument, VerificationCode
+from reporting import finance
 from reporting.charts import CHARTS, DRAW_CHARTS, chart_options, charts_json
 from reporting.reports import build_daily_report
 from web.names import QUEUE_NAMES, money, staff_words
@@ -237,6 +238,166 @@ async def dashboard(request: Request, day: date | None = None) -> Response:
     report = await run_in_threadpool(build_daily_report, services.engine, day, services.report_timezone)
     return page(request, "dashboard.html", caller, report=report, charts=charts_json(chart_options(report)),
                 chart_names=CHARTS, draw=Markup(DRAW_CHARTS))
+
+
+FINANCE_ROLES = frozenset({"finance", "manager"})
+"""Who may open the finance page and its download: the roles the finance API (`GET /finance/claims`) serves."""
+TOTALS = (("paid_in_month", N_("Paid in the month")), ("paid", N_("Paid up to the month's end")),
+          ("reserve", N_("Case reserves at the month's end")),
+          ("recovered_in_month", N_("Recoveries received in the month")),
+          ("recovered", N_("Recoveries received up to the month's end")),
+          ("recovery_reserve", N_("Recovery reserves at the month's end")),
+          ("written_off", N_("Written off up to the month's end")),
+          ("incurred", N_("Incurred (net) at the month's end")),
+          ("gross_incurred", N_("Incurred (gross) at the month's end")))
+"""The finance page's totals, in the order shown: each figure of `reporting.finance.ClaimFigures` summed over the
+claims, and what was paid and recovered within the month (the change since the previous month's end)."""
+FIGURE_NAMES = {"paid": N_("paid losses"), "incurred": N_("incurred losses (net)")}
+
+
+def previous_month(month: str) -> str | None:
+    """The month before `month` (YYYY-MM), or None before the first month figures are taken for."""
+    first = finance.parse_month(month)
+    year, number = (first.year - 1, 12) if first.month == 1 else (first.year, first.month - 1)
+    return None if year < finance.FIRST_YEAR else f"{year:04d}-{number:02d}"
+
+
+def month_totals(figures: list[finance.ClaimFigures], before: list[finance.ClaimFigures]) -> dict[str, Decimal]:
+    """The totals of `TOTALS`: the month's figures summed over the claims, and the paid and recovered of the month
+    (less those of `before`, the previous month's end)."""
+    def total(rows: list[finance.ClaimFigures], name: str) -> Decimal:
+        return sum((getattr(f, name) for f in rows), finance.ZERO)
+
+    sums = {name: total(figures, name) for name in finance.AMOUNTS}
+    return {**sums, "paid_in_month": sums["paid"] - total(before, "paid"),
+            "recovered_in_month": sums["recovered"] - total(before, "recovered")}
+
+
+def _finance_figures(engine: Engine, month: str, zone: str) -> tuple[
+        dict[str, Decimal], dict[str, dict[finance.Figure, finance.Estimate]]]:
+    """The month's totals, and each product's triangles with their chain-ladder estimates."""
+    earlier = previous_month(month)
+    totals = month_totals(finance.month_end(engine, month, zone),
+                          finance.month_end(engine, earlier, zone) if earlier else [])
+    return totals, finance.estimated(finance.triangles(engine, month, zone))
+
+
+def _amount(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def triangle_views(estimates: dict[str, dict[finance.Figure, finance.Estimate]], month: str,
+                   gettext: Any, type_name: Any) -> list[dict[str, Any]]:
+    """Each product's triangles as the page shows them: the cells, the factors, and per origin the latest figure,
+    the ultimate and the IBNR (to the cent, as the JSON export gives them), with the totals and the words around
+    them."""
+    products = []
+    for index, (product, by_figure) in enumerate(estimates.items()):
+        views = []
+        for figure, estimate in by_figure.items():
+            shown = estimate.as_json()
+            words = {"figure": gettext(FIGURE_NAMES[figure]), "product": type_name(product), "month": month}
+            views.append({
+                "figure": figure, "chart": f"triangle-{index}-{figure}", "heading": gettext(
+                    N_("%(product)s: %(figure)s")) % words,
+                "title": gettext(N_("%(product)s: %(figure)s by accident month")) % words,
+                "caption": gettext(N_(
+                    "%(product)s, %(figure)s as at the end of %(month)s: cumulative by accident month (rows) and "
+                    "development month (columns), with the development factors and the chain-ladder IBNR")) % words,
+                "origins": shown["origins"], "ages": shown["developments"],
+                "cells": [[None if v is None else Decimal(v) for v in row] for row in shown["values"]],
+                "factors": shown["ldf"], "latest": [Decimal(v) for v in shown["latest"]],
+                "ultimates": [Decimal(v) for v in shown["ultimates"]], "ibnr": [Decimal(v) for v in shown["ibnr"]],
+                "total_latest": sum((Decimal(v) for v in shown["latest"]), finance.ZERO),
+                "total_ultimate": Decimal(shown["total_ultimate"]), "total_ibnr": Decimal(shown["total_ibnr"])})
+        products.append({"product": product, "name": type_name(product), "triangles": views,
+                         "heading": gettext(N_("%(product)s: loss development and IBNR")) % {
+                             "product": type_name(product)}})
+    return products
+
+
+def finance_charts(totals: dict[str, Decimal], products: list[dict[str, Any]], month: str,
+                   gettext: Any) -> dict[str, dict[str, Any]]:
+    """The finance page's ECharts options, carrying the figures themselves (as the dashboard's do): the month's
+    totals as bars, and each triangle as a line per accident month across the development months."""
+    charts: dict[str, dict[str, Any]] = {"totals": {
+        "title": {"text": gettext(N_("Totals of %(month)s")) % {"month": month}, "textStyle": {"fontSize": 14}},
+        "tooltip": {}, "grid": {"left": 90, "right": 20, "bottom": 90},
+        "xAxis": {"type": "category", "data": [gettext(label) for _key, label in TOTALS],
+                  "axisLabel": {"interval": 0, "rotate": 20}},
+        "yAxis": {"type": "value", "name": "¥"},
+        "series": [{"name": gettext(N_("Amount")), "type": "bar",
+                    "data": [_amount(totals[key]) for key, _label in TOTALS]}]}}
+    for product in products:
+        for view in product["triangles"]:
+            charts[view["chart"]] = {
+                "title": {"text": view["title"], "textStyle": {"fontSize": 14}}, "tooltip": {"trigger": "axis"},
+                "legend": {"bottom": 0, "type": "scroll"}, "grid": {"left": 90, "right": 30, "bottom": 70},
+                "xAxis": {"type": "category", "name": gettext(N_("Development month")),
+                          "data": [str(age) for age in view["ages"]]},
+                "yAxis": {"type": "value", "name": "¥"},
+                "series": [{"name": origin, "type": "line", "data": [_amount(v) for v in row]}
+                           for origin, row in zip(view["origins"], view["cells"], strict=True)]}
+    for options in charts.values():
+        options["animation"] = False
+    return charts
+
+
+def _finance_month(request: Request, month: str | None) -> str:
+    """The month asked, or the current one in the report time zone."""
+    zone = services_of(request).report_timezone
+    return month if month is not None else datetime.now(ZoneInfo(zone)).strftime("%Y-%m")
+
+
+FINANCE_REFUSED = N_("The finance page is for finance staff and managers.")
+BAD_MONTH = N_("Choose a month: it is written year-month, for example 2026-11.")
+
+
+@router.get("/finance", response_class=HTMLResponse)
+async def finance_page(request: Request, month: str | None = None) -> Response:
+    """The financial ledger's figures as at the end of `month` (YYYY-MM; the current month in the report time
+    zone by default), for finance staff and managers: the month's totals, and per product the paid and incurred
+    triangles with the chain-ladder IBNR, as charts drawn by the browser from the figures the page carries and as
+    tables (docs/finance.md)."""
+    caller = staff_session(request)
+    gettext = gettext_of(request)
+    if not caller.roles & FINANCE_ROLES:
+        return page(request, "finance.html", caller, status=403, problem=gettext(FINANCE_REFUSED), refused=True)
+    services = services_of(request)
+    asked = _finance_month(request, month)
+    try:
+        first = finance.parse_month(asked)
+    except ValueError:
+        return page(request, "finance.html", caller, status=400, problem=gettext(BAD_MONTH), month=None)
+    totals, estimates = await run_in_threadpool(_finance_figures, services.engine, asked, services.report_timezone)
+    products = triangle_views(estimates, asked, gettext, staff_words(staff_language(request))["type_name"])
+    charts = finance_charts(totals, products, asked, gettext)
+    return page(request, "finance.html", caller, month=asked, totals=[(key, gettext(label), totals[key])
+                                                                      for key, label in TOTALS],
+                products=products, cut=finance.month_cut(first, services.report_timezone),
+                charts=charts_json(charts), chart_names=list(charts), titles={
+                    name: options["title"]["text"] for name, options in charts.items()},
+                draw=Markup(DRAW_CHARTS))
+
+
+@router.get("/finance/claims.csv")
+async def finance_csv(request: Request, month: str | None = None) -> Response:
+    """Each claim's figures as at the end of `month`, as the finance API's CSV (`GET /finance/claims?format=csv`):
+    the finance page's download, for the same roles."""
+    caller = staff_session(request)
+    gettext = gettext_of(request)
+    if not caller.roles & FINANCE_ROLES:
+        return page(request, "finance.html", caller, status=403, problem=gettext(FINANCE_REFUSED), refused=True)
+    services = services_of(request)
+    asked = _finance_month(request, month)
+    try:
+        finance.parse_month(asked)
+    except ValueError:
+        return page(request, "finance.html", caller, status=400, problem=gettext(BAD_MONTH), month=None)
+    figures = await run_in_threadpool(finance.month_end, services.engine, asked, services.report_timezone)
+    return Response(finance.figures_csv(figures).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="claims-{asked}.csv"',
+                             "Cache-Control": "no-store"})
 
 
 @router.get("/claims/{claim_id}", response_class=HTMLResponse)

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from core.claim import reserves
     from core.claim.decisions import Refused, decide
     from core.claim.state import ReserveProposal
-    from models.contract import ErrorType, RecoveryStatus, SetReserve
+    from models.contract import ErrorType, Recovery, RecoveryStatus, SetReserve
     from models.messages import LedgerMove
     from workflows import core_view
     from workflows.claim_state import ClaimState, refuse
@@ -42,8 +42,10 @@ def ledger_moves(s: ClaimState) -> list[LedgerMove]:
     follow(s)
     moves: list[LedgerMove] = []
     if s.reserve != s.ledgered_reserve:
+        released = s.reserve_cause == reserves.RELEASED and s.payments
         moves.append(LedgerMove(movement="reserve", amount=s.reserve - s.ledgered_reserve, balance=s.reserve,
-                                cause=s.reserve_cause[:200], actor=s.reserve_by[:200]))
+                                cause=s.reserve_cause[:200], actor=s.reserve_by[:200],
+                                at=s.payments[-1].paid_at if released else None))
         s.ledgered_reserve = s.reserve
     for r in s.recoveries:
         expected = r.outstanding if r.status == RecoveryStatus.OPEN else Decimal("0.00")
@@ -54,14 +56,25 @@ def ledger_moves(s: ClaimState) -> list[LedgerMove]:
                 actor = r.written_off_by if movement == "write_off" and r.written_off_by else \
                     (r.receipts[-1].by if movement == "recovery" and r.receipts else "system")
                 moves.append(LedgerMove(movement=movement, cost_type=r.kind.value, amount=is_ - was, balance=is_,
-                                        recovery=r.number, cause=_recovery_cause(movement, r.reason)[:200],
+                                        recovery=r.number, cause=_recovery_cause(movement, r, before, now)[:200],
                                         actor=actor[:200]))
         s.ledgered_recoveries[r.number] = now
     return moves
 
 
-def _recovery_cause(movement: str, reason: str) -> str:
-    return {"recovery_reserve": f"expected: {reason}", "recovery": "received", "write_off": "written off"}[movement]
+def _recovery_cause(movement: str, r: Recovery, before: list[Decimal], now: list[Decimal]) -> str:
+    """Why a recovery's account moved: opened, received, written off, or allowed by a later decision (set off)."""
+    if movement == "recovery":
+        return f"received ({r.receipts[-1].reference})" if r.receipts else "received"
+    if movement == "write_off":
+        return f"written off: {r.write_off_reason or ''}"
+    if before == [Decimal("0.00")] * 3:
+        return f"opened: {r.reason}"
+    if now[1] != before[1]:
+        return "received"
+    if now[2] != before[2]:
+        return "written off"
+    return "allowed by a later decision (set off)"
 
 
 def check_set_reserve(s: ClaimState, req: SetReserve) -> None:

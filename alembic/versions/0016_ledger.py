@@ -3,6 +3,7 @@ one row each, hash-chained per claim and sealed. On PostgreSQL, triggers refuse 
 the claim event log.
 
 Claims registered before this revision have no rows: they hold no reserve (docs/finance.md, "Claims from before").
+`ledger_start` keeps when the ledger began: payments made before it are not expected in it.
 
 Revision ID: 0016
 Revises: 0015
@@ -10,6 +11,8 @@ Create Date: 2026-12-06
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -57,6 +60,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("claim_id", "seq", name="uq_ledger_seq"),
         sa.UniqueConstraint("claim_id", "key", name="uq_ledger_key"),
     )
+    start = op.create_table(
+        "ledger_start",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.bulk_insert(start, [{"started_at": datetime.now(UTC)}])
     op.create_index("ix_ledger_claim_id", "ledger", ["claim_id"])
     op.create_index("ix_ledger_transaction_at", "ledger", ["transaction_at"])
     if op.get_bind().dialect.name == "postgresql":
@@ -72,3 +81,4 @@ def downgrade() -> None:
     op.drop_index("ix_ledger_transaction_at", table_name="ledger")
     op.drop_index("ix_ledger_claim_id", table_name="ledger")
     op.drop_table("ledger")
+    op.drop_table("ledger_start")

@@ -28,6 +28,8 @@ from core.rules.authority import person_key
 from core.rules.payout import ZERO, after_terms, cents
 from models.contract import ErrorType, Role, Stage
 
+RELEASED = "payment released it"
+
 
 def basis(s: ClaimCore) -> str:
     """What the claim's estimate rests on now. Counting appeals keeps a new round's basis apart from the last."""
@@ -71,7 +73,7 @@ def follow(s: ClaimCore) -> list[e.Event]:
     if on != s.reserve_basis:
         estimate, cause = _estimate(s, on)
     else:
-        estimate, cause = s.estimate, "payment released it"
+        estimate, cause = s.estimate, RELEASED
     floor = s.paid + (ZERO if s.closed else s.committed)
     if estimate < floor:
         estimate, cause = floor, "raised to cover a payment decided or on its way"
