@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from models.contract import BasisStep, ClaimStatus, ClaimType, Outcome, Path, Stage
+from models.contract import BasisStep, ClaimStatus, ClaimType, Outcome, Path, RecoveryKind, RecoveryStatus, Stage
 
 
 class ClaimAccepted(BaseModel):
@@ -55,6 +55,16 @@ class PaymentView(BaseModel):
     amount: Decimal
     account: str
     paid_at: datetime
+
+
+class OwedView(BaseModel):
+    """Money the claimant owes back on the claim (an overpayment recovery): what is owed, repaid and still open.
+    Recoveries from third parties and the salvage are the insurer's business, not the claimant's: never shown."""
+
+    amount: Decimal
+    repaid: Decimal
+    outstanding: Decimal
+    status: str
 
 
 class ProgressStep(BaseModel):
@@ -123,10 +133,15 @@ class ClaimProgress(BaseModel):
     appeal_until: datetime | None = None
     """The decision may be appealed until then (a denial or a partial payment, not appealed yet)."""
     steps: list[ProgressStep] = Field(default_factory=list)
+    owed_back: list[OwedView] = Field(default_factory=list)
+    """What the claimant owes back, by recovery (overpayments only)."""
 
     @classmethod
     def of(cls, status: ClaimStatus) -> ClaimProgress:
-        upcoming = min(status.deadlines.items(), key=lambda item: item[1], default=None)
+        owed = [r for r in status.recoveries if r.kind == RecoveryKind.OVERPAYMENT]
+        deadlines = {clock: due for clock, due in status.deadlines.items()
+                     if clock != "recovery" or any(r.status == RecoveryStatus.OPEN for r in owed)}
+        upcoming = min(deadlines.items(), key=lambda item: item[1], default=None)
         decision = status.decision
         return cls(
             claim_id=status.claim_id, stage=status.stage, outcome=status.outcome, claim_type=status.claim_type,
@@ -139,7 +154,9 @@ class ClaimProgress(BaseModel):
                       for p in status.payments],
             paid_amount=sum((p.amount for p in status.payments), Decimal("0")),
             registered_at=status.registered_at, closed_at=status.closed_at, survey_until=_ahead(status.survey_until),
-            survey_score=status.survey_score, appeal_until=_ahead(status.appeal_until), steps=progress_steps(status))
+            survey_score=status.survey_score, appeal_until=_ahead(status.appeal_until), steps=progress_steps(status),
+            owed_back=[OwedView(amount=r.amount, repaid=r.received, outstanding=r.outstanding, status=r.status.value)
+                       for r in owed])
 
 
 class WorkItem(BaseModel):

@@ -39,7 +39,7 @@ from temporalio.service import RPCError
 from activities.database import load_policies
 from config.rules import AUTHORITY_LIMITS, FAST_PATH_DOCUMENTS, FAST_PATH_LIMITS, REQUIRED_DOCUMENTS
 from models.contract import workflow_id_for
-from models.tables import Claim, Payment
+from models.tables import Claim, LedgerRow, Payment
 from testkit.claims import auto_claim
 from testkit.money_rig import CLOSED_ACCOUNT, ENDINGS, Rig
 from testkit.waiting import STATE_DEADLINE
@@ -130,6 +130,8 @@ class Snapshot:
     """Where the workflow's reading of the claim differs from the decision core's (the `core_disagreements` query)."""
     task_pending: bool = False
     """The run's last event is a workflow task scheduled or started: its code is about to run or running."""
+    books: dict[str, Decimal] = field(default_factory=dict)
+    """The claim's rows of the financial ledger, summed by movement."""
 
 
 class ClaimsMachine(RuleBasedStateMachine):
@@ -223,8 +225,11 @@ class ClaimsMachine(RuleBasedStateMachine):
         with Session(self.rig.engine) as session:
             ledger = [money(p.amount) for p in session.exec(select(Payment).where(
                 Payment.claim_id == record.claim_id, Payment.status == "paid")).all()]
+            books: dict[str, Decimal] = {}
+            for row in session.exec(select(LedgerRow).where(LedgerRow.claim_id == record.claim_id)).all():
+                books[row.movement] = books.get(row.movement, D(0)) + money(row.amount)
         pending = last in (EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
-        return Snapshot(status, ledger, execution, failures, failure_type, disagreements, pending)
+        return Snapshot(status, ledger, execution, failures, failure_type, disagreements, pending, books)
 
     async def moving(self, record: ClaimRecord, seen: Snapshot) -> list[str]:
         """What the claim's run is doing now: a workflow task to run, as its history shows (not one failing again and
@@ -536,6 +541,16 @@ class ClaimsMachine(RuleBasedStateMachine):
             record.advances.append((payload["approver_id"], role, D(amount), conflicted))
 
     @precondition(lambda self: self.claims)
+    @rule(index=st.integers(0, 4), who=st.sampled_from(PEOPLE), role=st.sampled_from(ROLES),
+          amount=st.sampled_from(["0.00", "900.00", "12000.00", "60000.00", "1200000.00", "-5"]))
+    def set_reserve(self, index: int, who: str, role: str, amount: str) -> None:
+        """Staff set a claim's reserve: any person, role and figure (the claim's rules and the core decide)."""
+        cid = self.pick(index).claim_id
+        payload = {"amount": amount, "reason": "estimate revised", "by": self.actor(who, cid), "role": role}
+        self.act(self.send_invalid(cid, "set_reserve", payload) if amount.startswith("-") else
+                 self.send(cid, "set_reserve", payload))
+
+    @precondition(lambda self: self.claims)
     @rule(who=st.sampled_from(["sup-9", "mgr-8", "inv-5", "adj-4"]))
     def staff_move_every_claim_on(self, who: str) -> None:
         """What a working claims department does next on each open claim: materials supplied, an outside
@@ -646,6 +661,35 @@ class ClaimsMachine(RuleBasedStateMachine):
                 assert shown - settled <= allowed + owed, (
                     f"{where}: closed {status['outcome']} keeping {shown - settled}; its decision allows {allowed} "
                     f"and {owed} is owed back")
+
+    @invariant()
+    def the_books_hold_what_the_claim_holds(self) -> None:
+        """docs/finance.md: the reserve is never negative and none is held once closed; paid + reserve is the claim's
+        estimate; and the financial ledger, summed, holds the claim's reserve, its payments (those of the payments
+        table), and each recovery's expected, received and written-off amounts."""
+        for record, snap in self.views():
+            status = snap.status
+            if status is None or status.get("reserve") is None:
+                continue
+            where = f"claim {record.claim_id} ({status['stage']}, {status['outcome']})"
+            books = snap.books
+            reserve, paid = money(status["reserve"]), sum(snap.ledger, D(0))
+            assert reserve >= 0, f"{where}: a reserve of {reserve}"
+            if status["outcome"] is not None:
+                assert reserve == 0, f"{where}: closed, holding a reserve of {reserve}"
+            assert money(status["estimate"]) == sum((money(p["amount"]) for p in status["payments"]), D(0)) + \
+                reserve, f"{where}: estimate {status['estimate']} is not paid + reserve {reserve}"
+            recoveries = status["recoveries"]
+            expected = {
+                "reserve": reserve, "payment": paid,
+                "recovery_reserve": sum((money(r["amount"]) - money(r["received"]) - money(r["set_off"])
+                                         - money(r["written_off"]) for r in recoveries if r["status"] == "open"),
+                                        D(0)),
+                "recovery": sum((money(r["received"]) for r in recoveries), D(0)),
+                "write_off": sum((money(r["written_off"]) for r in recoveries), D(0))}
+            for movement, amount in expected.items():
+                assert books.get(movement, D(0)) == amount, \
+                    f"{where}: the ledger's {movement} rows come to {books.get(movement, D(0))}, the claim {amount}"
 
     @invariant()
     def the_workflow_reads_the_claim_as_the_decision_core_does(self) -> None:

@@ -8,6 +8,7 @@
     .venv/bin/python -m tests.record_histories proofs       # updates with action proofs, across a continue-as-new
     .venv/bin/python -m tests.record_histories ended-code   # a progress code asked for on a claim that has ended
     .venv/bin/python -m tests.record_histories changes-at-start  # claims that ask every change at their start
+    .venv/bin/python -m tests.record_histories financials   # claims with a reserve, a subrogation, money owed back
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -86,6 +87,9 @@ async def record(only_reading: bool = False, only: tuple[str, ...] = (), suffix:
 
 CHANGES_AT_START = ("fast path", "excluded cause", "invoice read by machine", "low survey score, call-back, complaint")
 """Claims whose run asks every change at its start (`changes-asked-at-start`), one a local activity at a time."""
+FINANCIALS = ("fast path", "collision, third party at fault", "advance, then denied: owed back")
+"""Claims that keep a case reserve and book their money in the ledger (`claim-financials`): paid, recovered from a
+third party, and owed back."""
 
 
 async def time_skipping_world(**rules: Any) -> tuple[Settings, Engine, WorkflowEnvironment]:
@@ -310,6 +314,8 @@ async def record_ended_claim_code() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["changes-at-start"]:
         asyncio.run(record(only=CHANGES_AT_START, suffix="-changes-at-start"))
+    elif sys.argv[1:] == ["financials"]:
+        asyncio.run(record(only=FINANCIALS, suffix="-financials"))
     elif sys.argv[1:] == ["ended-code"]:
         asyncio.run(record_ended_claim_code())
     elif sys.argv[1:2] == ["complaint"]:

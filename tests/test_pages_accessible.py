@@ -28,7 +28,7 @@ SHOTS = PROJECT_ROOT / "var" / "test-artifacts" / "screenshots"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 SERIOUS = {"serious", "critical"}
-ALLOWED = {"English", "PDF", "JPEG", "PNG", "HEIC", "TIFF", "WebP", "MB", "SMS", "Temporal", "portal"}
+ALLOWED = {"English", "PDF", "JPEG", "PNG", "HEIC", "TIFF", "WebP", "CSV", "MB", "SMS", "Temporal", "portal"}
 """Words a Chinese page may show: the language switch's own name, file formats, the SMS channel, the engine's
 name, and the channel this test reports claims through (an identity, as staff ids are)."""
 
@@ -158,6 +158,13 @@ def test_the_staff_pages_are_accessible_and_in_the_staff_members_language(
     check(page, language, "dashboard")
     page.goto(f"{stack.url}/app/claims/NO-SUCH-CLAIM")
     check(page, language, "missing")
+    page.goto(f"{stack.url}/app/finance")
+    check(page, language, "finance-refused")
+
+    finance = staff_page(browser, stack, language, "fin-1")
+    finance.goto(f"{stack.url}/app/finance")
+    finance.locator("#chart-totals canvas").wait_for()
+    check(finance, language, "finance")
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])

@@ -332,9 +332,9 @@ def finance_charts(totals: dict[str, Decimal], products: list[dict[str, Any]], m
         for view in product["triangles"]:
             charts[view["chart"]] = {
                 "title": {"text": view["title"], "textStyle": {"fontSize": 14}}, "tooltip": {"trigger": "axis"},
-                "legend": {"bottom": 0, "type": "scroll"}, "grid": {"left": 90, "right": 30, "bottom": 70},
-                "xAxis": {"type": "category", "name": gettext(N_("Development month")),
-                          "data": [str(age) for age in view["ages"]]},
+                "legend": {"bottom": 0, "type": "scroll"}, "grid": {"left": 90, "right": 30, "bottom": 80},
+                "xAxis": {"type": "category", "name": gettext(N_("Development month")), "nameLocation": "middle",
+                          "nameGap": 28, "data": [str(age) for age in view["ages"]]},
                 "yAxis": {"type": "value", "name": "¥"},
                 "series": [{"name": origin, "type": "line", "data": [_amount(v) for v in row]}
                            for origin, row in zip(view["origins"], view["cells"], strict=True)]}
