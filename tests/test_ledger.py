@@ -16,6 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from db import ledger
+from edge.views import ClaimProgress
+from models.contract import ClaimStatus
 from models.tables import LedgerRow
 from testkit.claims import auto_claim
 from testkit.harness import Claims
@@ -74,6 +76,9 @@ async def test_a_paid_claim_is_reserved_at_registration_paid_and_released_to_not
 async def test_a_recovery_is_booked_opened_received_and_written_off(claims: Claims):
     cid, _ = await denied_after_an_advance(claims)
     await claims.update(cid, "record_recovery", {"amount": "4000.00", "reference": "TRF-1", "by": "fin-1"})
+    shown = ClaimProgress.of(ClaimStatus.model_validate(await claims.status(cid)))
+    assert [(o.amount, o.repaid, o.outstanding) for o in shown.owed_back] == [
+        (D("10000.00"), D("4000.00"), D("6000.00"))], "the claimant sees what they still owe"
     await claims.update(cid, "write_off_recovery", {"reason": "the claimant cannot be found", "by": "mgr-1"})
     rows = rows_of(claims.engine, cid)
     sums = balances(rows)
@@ -145,6 +150,9 @@ async def test_a_collision_a_third_party_caused_recovers_what_it_paid_from_their
     letter = (await claims.sent(cid, "subrogation_demand"))[0]
     assert "代位" in letter.body and "沪A12345" in letter.body, letter.body
 
+    shown = ClaimProgress.of(ClaimStatus.model_validate(status))
+    assert shown.owed_back == [], "the claimant owes nothing: the other insurer does"
+    assert shown.next_deadline is None or shown.next_deadline.clock != "recovery", shown.next_deadline
     half = (paid / 2).quantize(D("0.01"))
     await claims.update(cid, "record_recovery", {"kind": "subrogation", "amount": str(half),
                                                  "reference": "PA-PAY-1", "by": "fin-1"})

@@ -495,3 +495,48 @@ def test_finance_records_a_repayment_and_a_manager_writes_off_the_rest_on_the_wo
     status = stack.wait(cid, lambda s: s["recoveries"][0]["status"] == "written_off", "written off")
     assert [r["sender"]["subject"] for r in status["timeline"] if r["event"].startswith("recovery_") and
             r.get("sender")] == ["fin-1", "mgr-1"]
+
+
+def test_staff_set_a_reserve_and_open_a_salvage_recovery_on_the_workbench(stack: Stack, browser: Browser):
+    """The claim page shows the case reserve; an adjuster sets it within their authority (and is refused beyond
+    it, in Chinese), a supervisor opens a salvage recovery; both stand in the claim's status afterwards."""
+    claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
+    cid = f"RES-{uuid.uuid4().hex[:8]}"
+    claim.update({"claim_id": cid, "claimed_amount": "30000.00", "line_items": [], "documents": []})
+    with stack.client() as http:
+        assert http.post("/claims", json=claim, headers={**stack.auth("portal", "channel"),
+                                                         "Idempotency-Key": cid}).status_code == 201
+    status = stack.wait(cid, lambda s: s["stage"] == "awaiting_documents", "waiting for materials")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+    page.goto(f"{stack.url}/app/claims/{cid}")
+    sign_in_as(page, "adj-1")
+    page.wait_for_url(f"**/app/claims/{cid}")
+    assert "¥" in page.inner_text("#reserve-amount") and status["reserve"] in page.inner_text(
+        "#reserve-amount").replace(",", ""), "the reserve set at registration"
+    page.get_by_label("新准备金").fill("60000.00")
+    page.locator("#reserve").get_by_label("原因").first.fill("second vehicle damaged")
+    page.get_by_role("button", name="调整准备金").click()
+    assert "50000" in page.get_by_role("alert").inner_text(), "beyond an adjuster's reserve authority"
+    page.get_by_label("新准备金").fill("45000.00")
+    page.locator("#reserve").get_by_label("原因").first.fill("second vehicle damaged")
+    page.get_by_role("button", name="调整准备金").click()
+    page.wait_for_selector("#done")
+    assert "45,000.00" in page.inner_text("#reserve-amount")
+    context.close()
+
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+    page.goto(f"{stack.url}/app/claims/{cid}")
+    sign_in_as(page, "sup-1")
+    page.wait_for_url(f"**/app/claims/{cid}")
+    page.get_by_label("追偿类型").select_option("salvage")
+    page.get_by_label("预计追回金额").fill("3000.00")
+    page.get_by_label("追偿对象或残值物品").fill("damaged bumper")
+    page.locator("form[action$='open_recovery']").get_by_label("原因").fill("sold to a breaker")
+    page.get_by_role("button", name="立项追偿").click()
+    page.wait_for_selector("#done")
+    assert "残值" in page.inner_text("#recoveries") and "3,000.00" in page.inner_text("#recovery-outstanding")
+    context.close()
+    status = stack.wait(cid, lambda s: s["recoveries"], "the salvage recovery")
+    assert status["reserve"] == "45000.00" and status["recoveries"][0]["item"] == "damaged bumper"

@@ -31,7 +31,11 @@ QUEUE_NAMES = {"service": N_("Customer service"), "investigator": N_("Investigat
 RECOVERY_REASON_NAMES = {"advances beyond the amount decided": N_("advances beyond the amount decided"),
                          "paid on a claim closed denied": N_("paid on a claim closed denied"),
                          "paid on a claim closed withdrawn": N_("paid on a claim closed withdrawn"),
-                         "paid on a claim closed closed_incomplete": N_("paid on a claim closed incomplete")}
+                         "paid on a claim closed closed_incomplete": N_("paid on a claim closed incomplete"),
+                         "third party at fault: what the claim paid is recovered from them or their insurer": N_(
+                             "third party at fault: what the claim paid is recovered from them or their insurer")}
+RECOVERY_KIND_NAMES = {"overpayment": N_("owed back by the claimant"), "subrogation": N_("subrogation"),
+                       "salvage": N_("salvage")}
 RECOVERY_STATUS_NAMES = {"open": N_("being recovered"), "recovered": N_("recovered"),
                          "written_off": N_("written off"), "set_off": N_("set off")}
 LETTER_NAMES = {
@@ -44,6 +48,7 @@ LETTER_NAMES = {
     "recovery_requested": N_("repayment request"), "reminder": N_("materials reminder"),
     "survey": N_("satisfaction survey"), "withdrawn": N_("withdrawal notice"),
     "code_progress": N_("progress code"), "code_bank_account": N_("bank account code"),
+    "subrogation_demand": N_("subrogation demand to the other insurer"),
 }
 EVENT_NAMES = {
     "registered": N_("claim registered"), "triaged": N_("triaged"), "acknowledged": N_("acknowledged"),
@@ -66,9 +71,10 @@ EVENT_NAMES = {
     "bank_account_released": N_("bank account changes released"),
     "bank_account_updated": N_("bank account changed"), "notification_failed": N_("letter not sent"),
     "survey_response": N_("survey answered"), "callback_opened": N_("call-back arranged"),
-    "callback_done": N_("call-back made"), "recovery_opened": N_("money owed back recorded"),
-    "recovery_set_off": N_("money owed back set off"), "recovery_received": N_("repayment received"),
-    "recovery_written_off": N_("money owed back written off"),
+    "callback_done": N_("call-back made"), "recovery_opened": N_("recovery opened"),
+    "recovery_set_off": N_("money owed back set off"), "recovery_received": N_("money received on a recovery"),
+    "recovery_written_off": N_("recovery written off"), "reserve_set": N_("reserve set"),
+    "reserve_proposed": N_("reserve proposed for a second manager"),
 }
 """The timeline's events; `stage:` and `notified:` events are named from the stage or the letter."""
 RISK_RULE_NAMES = {
@@ -133,6 +139,12 @@ SYSTEM_DETAILS = frozenset({
     "callback_done", "investigation_recorded", "risk_rescored", "advance_payment", "document_review"})
 """The events whose details the workflow writes itself: only these are read into words."""
 REFUSALS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"set_reserve: (?P<role>\w+) may set a reserve up to (?P<limit>[\d.]+).*$"),
+     N_("a %(role)s may set a reserve up to %(limit)s: a higher reserve authority sets this one")),
+    (re.compile(r"set_reserve: (?P<amount>[\d.]+) is less than the (?P<committed>[\d.]+) decided.*$"),
+     N_("the reserve must cover the %(committed)s decided or on its way to the claimant")),
+    (re.compile(r"open_recovery: (?P<amount>[\d.]+) is more than the claim costs \((?P<cost>[\d.]+).*$"),
+     N_("a recovery brings back at most what the claim cost (%(cost)s)")),
     (re.compile(r"\w+: (?P<role>\w+) may decide up to (?P<limit>[\d.]+).*$"),
      N_("a %(role)s may decide up to %(limit)s: this claim needs a higher authority")),
     (re.compile(r".*four-eyes.*$"), N_("the four-eyes rule: you took part in this claim, so another person decides")),
@@ -222,6 +234,7 @@ def staff_words(language: str) -> dict[str, Callable[..., Any]]:
             "refusal": refusal, "risk_rule": risk_rule,
             "recovery_reason": _name(RECOVERY_REASON_NAMES, translations),
             "recovery_status": _name(RECOVERY_STATUS_NAMES, translations),
+            "recovery_kind": _name(RECOVERY_KIND_NAMES, translations),
             "payout_step": reasons.payout_step(translations), "clause_name": reasons.clause_name(translations),
             "decision_reason": reasons.decision_reason(translations)}
 

@@ -513,11 +513,13 @@ async def document_file(request: Request, sha256: str) -> Response:
 ACTIONS: dict[str, UpdateMethod[Any]] = {
     "approve": ClaimWorkflow.approve, "reject": ClaimWorkflow.reject, "correct": ClaimWorkflow.correct_document_field,
     "record_recovery": ClaimWorkflow.record_recovery, "write_off_recovery": ClaimWorkflow.write_off_recovery,
-    "assign": ClaimWorkflow.assign}
+    "assign": ClaimWorkflow.assign, "set_reserve": ClaimWorkflow.set_reserve,
+    "open_recovery": ClaimWorkflow.open_recovery}
 """The claim page's forms and the update each sends."""
 DONE = {"approve": N_("Approved"), "reject": N_("Rejected"), "correct": N_("The reading is corrected"),
         "record_recovery": N_("The repayment is recorded"), "write_off_recovery": N_("Written off"),
-        "assign": N_("The handler is assigned")}
+        "assign": N_("The handler is assigned"), "set_reserve": N_("The reserve is set"),
+        "open_recovery": N_("The recovery is opened")}
 """What the page says an action did, once sent."""
 
 
@@ -543,12 +545,21 @@ async def act(request: Request, claim_id: str, action: str, csrf: Annotated[str,
                             "role": role.value if role else "adjuster"}
     elif action == "record_recovery":
         payloads[action] = {"number": str(form.get("number", "")) or None, "amount": str(form.get("amount", "")),
-                            "reference": str(form.get("reference", "")), "by": caller.sender.subject}
+                            "reference": str(form.get("reference", "")), "by": caller.sender.subject,
+                            "kind": str(form.get("kind", "")) or "overpayment"}
+    elif action == "set_reserve":
+        payloads[action] = {"amount": str(form.get("amount", "")), "reason": reason, "by": caller.sender.subject,
+                            "role": role.value if role else "adjuster"}
+    elif action == "open_recovery":
+        kind, named = str(form.get("kind", "")), str(form.get("party", "")).strip() or None
+        payloads[action] = {"kind": kind, "amount": str(form.get("amount", "")), "reason": reason,
+                            "by": caller.sender.subject, "role": role.value if role else "adjuster",
+                            "party" if kind == "subrogation" else "item": named}
     elif action == "assign":
         payloads[action] = {"handler_id": str(form.get("handler_id", "")).strip(), "by": caller.sender.subject}
     elif action == "write_off_recovery":
         payloads[action] = {"number": str(form.get("number", "")) or None, "reason": reason,
-                            "by": caller.sender.subject}
+                            "by": caller.sender.subject, "kind": str(form.get("kind", "")) or "overpayment"}
     if action not in payloads:
         return await _claim(request, caller, claim_id, status=404,
                             problem=gettext_of(request)(N_("This page has no such action")))
