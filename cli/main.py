@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.engine import Engine
 from temporalio.service import RPCError
 
 from cli import complaints
@@ -141,13 +142,14 @@ async def verify_log(settings: Settings, *, with_histories: bool = True) -> None
     print(f"claim event log intact: {checked}, every claim's hash chain unbroken{against}")
 
 
-def verify_ledger(settings: Settings) -> None:
-    """The financial ledger's chains and seals, and its payments against the payments table (docs/finance.md)."""
+def verify_ledger(settings: Settings, engine: Engine | None = None) -> None:
+    """The financial ledger's chains and seals, and its payments against the payments table (docs/finance.md), in the
+    settings' database (or the engine given)."""
     from config.encryption import audit_seal_keys
     from db import ledger
     from db.engine import make_engine
 
-    engine = make_engine(settings.resolved_database_url)
+    engine = engine or make_engine(settings.resolved_database_url)
     result = ledger.verify(engine, audit_seal_keys(settings))
     problems = [*result.problems, *ledger.reconcile(engine)]
     for problem in problems:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from cli.main import CommandError, verify_ledger
 from db import ledger
 from edge.views import ClaimProgress
 from models.contract import ClaimStatus
@@ -113,7 +114,7 @@ async def test_set_reserve_moves_the_reserve_within_authority_with_its_reason_on
     assert "second vehicle damaged" in row.cause
 
 
-async def test_audit_catches_a_ledger_row_altered_removed_or_a_payment_changed(claims_on_any: Claims):
+async def test_audit_catches_a_ledger_row_altered_removed_or_a_payment_changed(claims_on_any: Claims, capsys):
     claims = claims_on_any
     engine = claims.engine
     cid = await paid_fast(claims)
@@ -132,6 +133,11 @@ async def test_audit_catches_a_ledger_row_altered_removed_or_a_payment_changed(c
     tamper(engine, "DELETE FROM ledger WHERE id = :id", id=payment.id)
     assert any(p.claim_id == cid and "removed" in p.what for p in ledger.verify(engine, TEST_SEAL_KEY).problems)
     assert any(p.claim_id == cid and "is not in the ledger" in p.what for p in ledger.reconcile(engine))
+
+    # The auditor's command says so and fails, naming the claim.
+    with pytest.raises(CommandError, match="financial ledger is broken"):
+        verify_ledger(claims.settings, engine)
+    assert f"claim {cid}" in capsys.readouterr().out
 
 
 THIRD_PARTY = {"at_fault": True, "name": "张三", "plate": "沪A12345", "insurer": "平安财险",
