@@ -7,63 +7,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import DateTime, bindparam, text
-from sqlmodel import Session
 
 from api.app import create_app
 from cli import main as cli_main
 from config.encryption import EncryptionCodec, keyring_for
 from config.settings import get_settings
-from db import ledger
 from documents.store import FolderStore
 from edge.services import Services
 from identity import development, keys
-from models.messages import LedgerMove
-from models.tables import Claim
 from reporting import finance
 from reporting.finance import ClaimFigures, Triangle
-from testkit.world import TEST_SEAL_KEY
+from testkit.ledger_rows import ZONE, beijing, book, claim
 
 D = Decimal
-ZONE = "Asia/Shanghai"
-BEIJING = ZoneInfo(ZONE)
-
-
-def beijing(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
-    """A moment written in Beijing time."""
-    return datetime(year, month, day, hour, minute, second, tzinfo=BEIJING)
-
-
-def claim(engine, product: str, incident_at: datetime, policy_period: str | None = "2026-01-01") -> str:
-    """A claim in the read model, as registration leaves it: the facts its ledger rows are booked with."""
-    claim_id = f"F-{uuid.uuid4().hex[:8]}"
-    now = datetime.now(UTC)
-    with Session(engine) as session:
-        session.add(Claim(claim_id=claim_id, chain_id=f"run-{claim_id}", policy_number=f"P-{product.upper()}-001",
-                          policy_period=policy_period, claim_type=product, stage="registered",
-                          claimed_amount=D("10000.00"), incident_at=incident_at.astimezone(UTC), registered_at=now,
-                          updated_at=now))
-        session.commit()
-    return claim_id
-
-
-def book(engine, claim_id: str, at: datetime, movement: str, amount: str, cost_type: str = "indemnity") -> None:
-    """One ledger row, written as the writers write it: under the claim's lock, with the claim's facts."""
-    with engine.begin() as conn:
-        ledger.lock_claim(conn, claim_id)
-        facts = ledger.facts_of(conn, claim_id, ZONE)
-        assert facts is not None
-        move = LedgerMove(movement=movement, cost_type=cost_type, amount=D(amount), balance=D("0"),
-                          recovery=1 if cost_type != "indemnity" else None, cause="test")
-        assert ledger.append(conn, claim_id, facts, f"test/{uuid.uuid4().hex}", at, move, datetime.now(UTC),
-                             TEST_SEAL_KEY)
 
 
 def two_months(engine) -> dict[str, str]:

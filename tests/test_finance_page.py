@@ -10,33 +10,25 @@ its database, as the ledger's writers write them."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from db import ledger
 from db.engine import make_engine
-from models.messages import LedgerMove
-from models.tables import Claim
 from reporting import finance
 from testkit.api_stack import Stack, running_stack
-from testkit.world import TEST_SEAL_KEY
+from testkit.ledger_rows import BEIJING, ZONE, beijing, book, claim
 from tests.test_pages_accessible import english_words, serious_findings
 from web.names import money
 
 pytestmark = pytest.mark.devserver
 
-ZONE = "Asia/Shanghai"
-BEIJING = ZoneInfo(ZONE)
 MONTH, BEFORE = "2026-11", "2026-10"
 PRODUCTS = {"auto": "车险", "health": "健康险"}
 FIGURES = {"paid": "已付赔款", "incurred": "已发生赔款（净额）"}
@@ -46,8 +38,6 @@ TOTALS = {"paid_in_month": "本月已付赔款", "paid": "截至月末累计已�
           "incurred": "月末已发生赔款（净额）", "gross_incurred": "月末已发生赔款（总额）"}
 """What the page calls each total, in Chinese, in the order it shows them."""
 D = Decimal
-Movement = Literal["reserve", "payment", "recovery_reserve", "recovery", "write_off"]
-CostType = Literal["indemnity", "subrogation", "salvage", "overpayment"]
 
 
 @pytest.fixture(scope="module")
@@ -62,36 +52,6 @@ def database(stack: Stack) -> Iterator[Engine]:
     book_months(engine)
     yield engine
     engine.dispose()
-
-
-def beijing(year: int, month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, second, tzinfo=BEIJING)
-
-
-def claim(engine: Engine, product: str, incident_at: datetime) -> str:
-    """A claim in the read model, as registration leaves it: the facts its ledger rows are booked with."""
-    claim_id = f"FP-{uuid.uuid4().hex[:8]}"
-    now = datetime.now(UTC)
-    with Session(engine) as session:
-        session.add(Claim(claim_id=claim_id, chain_id=f"run-{claim_id}", policy_number=f"P-{product.upper()}-001",
-                          policy_period="2026-01-01", claim_type=product, stage="registered",
-                          claimed_amount=D("10000.00"), incident_at=incident_at.astimezone(UTC), registered_at=now,
-                          updated_at=now))
-        session.commit()
-    return claim_id
-
-
-def book(engine: Engine, claim_id: str, at: datetime, movement: Movement, amount: str,
-         cost_type: CostType = "indemnity") -> None:
-    """One ledger row, written as the writers write it: under the claim's lock, with the claim's facts."""
-    with engine.begin() as conn:
-        ledger.lock_claim(conn, claim_id)
-        facts = ledger.facts_of(conn, claim_id, ZONE)
-        assert facts is not None
-        move = LedgerMove(movement=movement, cost_type=cost_type, amount=D(amount), balance=D("0"),
-                          recovery=1 if cost_type != "indemnity" else None, cause="finance page test")
-        assert ledger.append(conn, claim_id, facts, f"test/{uuid.uuid4().hex}", at, move, datetime.now(UTC),
-                             TEST_SEAL_KEY)
 
 
 def book_months(engine: Engine) -> None:

@@ -353,22 +353,32 @@ FINANCE_REFUSED = N_("The finance page is for finance staff and managers.")
 BAD_MONTH = N_("Choose a month: it is written year-month, for example 2026-11.")
 
 
+def _finance_caller(request: Request, month: str | None) -> tuple[Caller, str | Response]:
+    """The signed-in caller and the month asked (the current one by default); instead of the month, the page that
+    refuses someone not in finance or management (403), or a month that cannot be read (400)."""
+    caller = staff_session(request)
+    gettext = gettext_of(request)
+    if not caller.roles & FINANCE_ROLES:
+        return caller, page(request, "finance.html", caller, status=403, problem=gettext(FINANCE_REFUSED),
+                            refused=True)
+    asked = _finance_month(request, month)
+    try:
+        finance.parse_month(asked)
+    except ValueError:
+        return caller, page(request, "finance.html", caller, status=400, problem=gettext(BAD_MONTH), month=None)
+    return caller, asked
+
+
 @router.get("/finance", response_class=HTMLResponse)
 async def finance_page(request: Request, month: str | None = None) -> Response:
     """The financial ledger's figures as at the end of `month` (YYYY-MM; the current month in the report time
     zone by default), for finance staff and managers: the month's totals, and per product the paid and incurred
     triangles with the chain-ladder IBNR, as charts drawn by the browser from the figures the page carries and as
     tables (docs/finance.md)."""
-    caller = staff_session(request)
-    gettext = gettext_of(request)
-    if not caller.roles & FINANCE_ROLES:
-        return page(request, "finance.html", caller, status=403, problem=gettext(FINANCE_REFUSED), refused=True)
-    services = services_of(request)
-    asked = _finance_month(request, month)
-    try:
-        first = finance.parse_month(asked)
-    except ValueError:
-        return page(request, "finance.html", caller, status=400, problem=gettext(BAD_MONTH), month=None)
+    caller, asked = _finance_caller(request, month)
+    if isinstance(asked, Response):
+        return asked
+    gettext, services, first = gettext_of(request), services_of(request), finance.parse_month(asked)
     totals, estimates = await run_in_threadpool(_finance_figures, services.engine, asked, services.report_timezone)
     products = triangle_views(estimates, asked, gettext, staff_words(staff_language(request))["type_name"])
     charts = finance_charts(totals, products, asked, gettext)
@@ -384,16 +394,10 @@ async def finance_page(request: Request, month: str | None = None) -> Response:
 async def finance_csv(request: Request, month: str | None = None) -> Response:
     """Each claim's figures as at the end of `month`, as the finance API's CSV (`GET /finance/claims?format=csv`):
     the finance page's download, for the same roles."""
-    caller = staff_session(request)
-    gettext = gettext_of(request)
-    if not caller.roles & FINANCE_ROLES:
-        return page(request, "finance.html", caller, status=403, problem=gettext(FINANCE_REFUSED), refused=True)
+    _, asked = _finance_caller(request, month)
+    if isinstance(asked, Response):
+        return asked
     services = services_of(request)
-    asked = _finance_month(request, month)
-    try:
-        finance.parse_month(asked)
-    except ValueError:
-        return page(request, "finance.html", caller, status=400, problem=gettext(BAD_MONTH), month=None)
     figures = await run_in_threadpool(finance.month_end, services.engine, asked, services.report_timezone)
     return Response(finance.figures_csv(figures).encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="claims-{asked}.csv"',
