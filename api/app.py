@@ -25,10 +25,11 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError
 
 from api.codec import router as codec_router
 from api.complaints import router as complaints_router
@@ -45,9 +46,11 @@ from edge.problems import (
     PROBLEM_RESPONSES,
     FieldProblem,
     ProblemError,
+    database_handler,
     forbidden,
     http_handler,
     problem_handler,
+    temporal_handler,
     unexpected_handler,
     validation_handler,
 )
@@ -368,6 +371,9 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.add_exception_handler(ProblemError, problem_handler)
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(StarletteHTTPException, http_handler)
+    app.add_exception_handler(RPCError, temporal_handler)
+    app.add_exception_handler(RuntimeError, temporal_handler)
+    app.add_exception_handler(OperationalError, database_handler)
     app.add_exception_handler(Exception, unexpected_handler)
     app.add_middleware(BodyLimit, upload_limit=max_upload_bytes)
     app.add_middleware(Traced)

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     worker_cache_size: int = Field(default=1000, ge=0, alias="CLAIMS_WORKER_CACHE_SIZE")
     worker_max_activities: int = Field(default=32, ge=1, alias="CLAIMS_WORKER_MAX_ACTIVITIES")
     worker_processes: int = Field(default=1, ge=1, le=64, alias="CLAIMS_WORKER_PROCESSES")
+    # On SIGTERM a worker stops taking tasks and gives the activities under way this long to finish (the SDK's
+    # graceful shutdown); a worker process exits within it and a few seconds more, whatever it is waiting on.
+    worker_shutdown_seconds: float = Field(default=20.0, gt=0, le=3600, alias="CLAIMS_WORKER_SHUTDOWN_SECONDS")
     # host:port where each worker serves Prometheus metrics at /metrics (Temporal's and the claims'); unset, none.
     # Further worker processes take the next ports.
     metrics_address: str | None = Field(default=None, alias="CLAIMS_METRICS_ADDRESS")

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 from models.contract import ErrorType
 
@@ -118,6 +119,40 @@ async def http_handler(request: Request, exc: Exception) -> JSONResponse:
     return _respond(request, error)
 
 
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_RPC = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+
+
+def unavailable(what: str) -> ProblemError:
+    return ProblemError(503, "unavailable", "Service unavailable",
+                        f"{what} cannot be reached just now; nothing was changed: send the request again shortly",
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def temporal_unreachable(exc: Exception) -> bool:
+    """A call to Temporal that failed because the service cannot be reached: the service's own answer (unavailable,
+    out of time, overloaded), or the SDK's failure to (re)connect."""
+    if isinstance(exc, RPCError):
+        return exc.status in UNAVAILABLE_RPC
+    return isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect")
+
+
+async def temporal_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Temporal unreachable (an outage, a restart): 503 with Retry-After, logged once without a traceback. Any other
+    failure of a call to Temporal is unexpected."""
+    if not temporal_unreachable(exc):
+        return await unexpected_handler(request, exc)
+    log.warning("temporal unavailable", path=request.url.path,
+                status=exc.status.name if isinstance(exc, RPCError) else "not connected")
+    return _respond(request, unavailable("The workflow service"))
+
+
+async def database_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The database unreachable: 503 with Retry-After, logged once without a traceback."""
+    log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+    return _respond(request, unavailable("The database"))
+
+
 async def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     """Anything else: logged in full, answered as a problem without the details (they may hold data)."""
     log.error("request failed", path=request.url.path, error=type(exc).__name__, exc_info=exc)
@@ -131,5 +166,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in [(401, "The bearer token is missing or does not verify"),
                                 (403, "The caller may not do this"), (404, "No such claim"),
                                 (409, "Not possible in the claim's current state"),
-                                (422, "Invalid input: the fields at fault are named")]
+                                (422, "Invalid input: the fields at fault are named"),
+                                (503, "Temporal or the database cannot be reached just now: retry after the "
+                                      "Retry-After seconds")]
 }

@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import structlog
 from temporalio.client import Client
@@ -30,7 +31,8 @@ def build_ocr_worker(client: Client, settings: Settings, *, task_queue: str | No
     """A worker reading pages one at a time per process (the engine uses every core for one page)."""
     activities = OcrActivities(store or store_for(settings))
     return Worker(client, task_queue=task_queue or settings.ocr_task_queue, activities=[activities.read_document],
-                  activity_executor=ThreadPoolExecutor(max_workers=2), max_concurrent_activities=2)
+                  activity_executor=ThreadPoolExecutor(max_workers=2), max_concurrent_activities=2,
+                  graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds))
 
 
 async def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy import text as text_sql
 from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -142,3 +144,82 @@ async def test_a_temporal_server_this_installation_did_not_start_is_refused(tmp_
         settings = Settings(CLAIMS_VAR_DIR=tmp_path / "var", CLAIMS_EMBEDDED_PORT=port)
         with pytest.raises(RuntimeError, match=f"port {port} is taken by a Temporal server this installation"):
             await ensure_embedded_server(settings)
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+async def until_logged(proc: subprocess.Popen[bytes], log: Path, line: str) -> None:
+    """Until the worker's log says `line`; a process that exits first fails at once, a busy machine only waits."""
+    deadline = time.monotonic() + STATE_DEADLINE
+    while line not in log.read_text():
+        assert proc.poll() is None, f"the worker exited before it said {line!r}:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"the worker never said {line!r}:\n{log.read_text()}"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_worker_told_to_stop_under_load_drains_and_exits_within_its_shutdown_time(
+        dev_env, process_env, tmp_path, any_engine):
+    """SIGTERM while claims are being paid: the worker takes no new task, lets what runs finish, and exits 0 within
+    its shutdown time; a second worker picks up the rest. Every claim is paid once, and no activity was failed by
+    the signal (the old handler's SystemExit could land inside one)."""
+    client = dev_env.client
+    queue = queue_name()
+    env = {**process_env, "TEMPORAL_ADDRESS": client.service_client.config.target_host, "CLAIMS_TASK_QUEUE": queue,
+           "CLAIMS_WORKER_SHUTDOWN_SECONDS": "10"}
+    first = start_worker(env, tmp_path / "first.log")
+    await until_logged(first, tmp_path / "first.log", "worker started")
+    claims = [auto_claim() for _ in range(CLAIMS)]
+    handles = await asyncio.gather(*(client.start_workflow(WORKFLOW_TYPE, c, id=workflow_id_for(c["claim_id"]),
+                                                           task_queue=queue) for c in claims))
+    await until_logged(first, tmp_path / "first.log", "payment made")  # under way, not idle
+    first.send_signal(signal.SIGTERM)
+    told = time.monotonic()
+    await asyncio.to_thread(first.wait, 10 + 10)
+    took = time.monotonic() - told
+    text = (tmp_path / "first.log").read_text()
+    assert first.returncode == 0, f"exit code {first.returncode}:\n{text[-3000:]}"
+    assert "worker stopped" in text, text[-3000:]
+    assert took <= 10 + 10, f"the worker took {took:.0f} s to stop"
+
+    second = start_worker(env, tmp_path / "second.log")
+    try:
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=STATE_DEADLINE)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(second.wait, 30)
+    assert [r["outcome"] for r in results] == ["paid"] * CLAIMS
+    with any_engine.connect() as conn:
+        paid = dict(conn.execute(text_sql("SELECT claim_id, count(*) FROM payments WHERE status = 'paid' "
+                                          "GROUP BY claim_id")).all())
+    assert {c["claim_id"]: paid.get(c["claim_id"]) for c in claims} == {c["claim_id"]: 1 for c in claims}
+    for handle in handles:
+        async for event in handle.fetch_history_events():
+            if event.WhichOneof("attributes") == "activity_task_failed_event_attributes":
+                message = event.activity_task_failed_event_attributes.failure.message
+                assert "SystemExit" not in message, f"{handle.id}: an activity failed by the signal: {message}"
+    assert second.returncode == 0
+
+
+async def test_a_worker_started_before_temporal_waits_for_it_and_stops_when_told(process_env, tmp_path):
+    """No server at the address: the worker says it waits for Temporal, keeps trying, and a SIGTERM ends it at once
+    with exit code 0 (it used to exit with a connection error)."""
+    import socket
+
+    with socket.socket() as nobody:
+        nobody.bind(("127.0.0.1", 0))
+        port = nobody.getsockname()[1]  # bound, never listening: connections are refused
+        env = {**process_env, "TEMPORAL_ADDRESS": f"127.0.0.1:{port}", "CLAIMS_TASK_QUEUE": queue_name()}
+        proc = start_worker(env, tmp_path / "waiting.log")
+        try:
+            await until_logged(proc, tmp_path / "waiting.log", "waiting for Temporal")
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(proc.wait, 30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, (tmp_path / "waiting.log").read_text()
+    assert "Traceback" not in (tmp_path / "waiting.log").read_text()

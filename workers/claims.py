@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -75,4 +76,5 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *, task_que
         max_concurrent_activities=settings.worker_max_activities,
         max_concurrent_local_activities=settings.worker_max_activities,
         max_cached_workflows=settings.worker_cache_size,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),
     )
