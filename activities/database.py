@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.catastrophes import open_catastrophe_for
 from config.encryption import SealKeys
 from config.masking import mask_free_text
 from config.rules import load_rules
@@ -47,7 +48,7 @@ CLAIMS = Claim.__table__  # type: ignore[attr-defined]
 COMPLAINTS = ComplaintRow.__table__  # type: ignore[attr-defined]
 
 READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "handler", "payout_amount",
-                     "closed_at", "survey_score", "recovery_outstanding", "deciding_role"}
+                     "closed_at", "survey_score", "recovery_outstanding", "deciding_role", "catastrophe"}
 
 
 def _policy(session: Session, policy_number: str) -> Policy:
@@ -145,7 +146,7 @@ class ClaimsDatabase:
                 claim_id=claim.claim_id, chain_id=req.chain_id, policy_number=claim.policy_number,
                 policy_period=period_key(period),
                 claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
-                incident_at=utc(claim.incident.occurred_at), registered_at=at,
+                incident_at=utc(claim.incident.occurred_at), registered_at=at, region=claim.incident.region,
                 stage_entered_at={"registered": at.isoformat()}, updated_at=now_utc(),
                 **self._claimant_search(claim)))
             self._add_documents(session, claim.claim_id, claim.documents, at)
@@ -185,7 +186,10 @@ class ClaimsDatabase:
             refusal = (f"incident within the {policy.waiting_period_days}-day waiting period", "waiting_period")
         log.info("coverage checked", claim_id=claim.claim_id, covered=refusal is None)
         if refusal is None:
-            return CoverageResult(covered=True, policy=terms)
+            with Session(self.engine) as session:
+                found = open_catastrophe_for(session, claim.claim_type.value, claim.incident.region,
+                                             claim.incident.occurred_at)
+            return CoverageResult(covered=True, policy=terms, catastrophe=found)
         return CoverageResult(covered=False, reason=refusal[0], clause=refusal[1], policy=terms)
 
     @activity.defn(no_thread_cancel_exception=True)
@@ -364,7 +368,8 @@ class ClaimsDatabase:
             raise ApplicationError(f"claim {ev.claim_id} is not registered: its money cannot be booked",
                                    type=ErrorType.INVALID_UPDATE, non_retryable=True)
         recorded_at = now_utc()
-        for i, move in enumerate(ev.ledger, 1):
+        for i, move in enumerate(ev.ledger, 1):  # a reason typed by staff is masked as the event's detail is
+            move = move.model_copy(update={"cause": mask_free_text(move.cause, ev.names)[:200]})
             ledger.append(conn, ev.claim_id, facts, f"event/{key}/{i}", move.at or ev.at, move, recorded_at,
                           self.seal_key)
 

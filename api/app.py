@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
+from api.catastrophes import router as catastrophes_router
 from api.codec import router as codec_router
 from api.complaints import router as complaints_router
 from api.token import router as token_router
@@ -386,6 +387,7 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.include_router(claimant_router)
     app.include_router(dev_idp_router)
     app.include_router(complaints_router)
+    app.include_router(catastrophes_router)
     app.include_router(token_router)
     app.mount("/app/static", StaticFiles(directory=ECHARTS.parent), name="static")
     app.add_exception_handler(SignInNeeded, _to_sign_in)

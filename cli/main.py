@@ -6,14 +6,14 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from temporalio.service import RPCError
 
-from cli import complaints
+from cli import catastrophes, complaints
 from cli.claims import (
     CommandError,
     Flags,
@@ -148,10 +148,12 @@ def verify_ledger(settings: Settings, engine: Engine | None = None) -> None:
     from config.encryption import audit_seal_keys
     from db import ledger
     from db.engine import make_engine
+    from documents.archive import archive_for
 
     engine = engine or make_engine(settings.resolved_database_url)
     result = ledger.verify(engine, audit_seal_keys(settings))
-    problems = [*result.problems, *ledger.reconcile(engine)]
+    problems = [*result.problems, *ledger.reconcile(engine),
+                *ledger.against_checkpoint(engine, audit_seal_keys(settings), archive_for(settings))]
     for problem in problems:
         print(f"claim {problem.claim_id} row {problem.seq}: {problem.what}")
     checked = f"{result.rows} rows in {result.claims} claims"
@@ -290,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--subscriber", help="only this subscriber's (a webhook's name, or broker)")
     redrive.add_argument("--subject", help="only this claim's (its id) or complaint's (complaint:<id>)")
     complaints.add_parser(sub, CREDENTIAL_HELP)
+    catastrophes.add_parser(sub, CREDENTIAL_HELP)
     sub.add_parser("demo", help="run sample claims down every path and show the outcome")
     outbox = sub.add_parser("outbox", help="the embedded demo's letters (sealed under var/outbox/)")
     outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
@@ -329,8 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     vl.add_argument("--without-histories", action="store_true",
                     help="skip the claims' histories (Temporal and the exported ones): rows and whole chains removed "
                          "since the last checkpoint then go unseen")
-    audit_sub.add_parser("verify-ledger", help="check the financial ledger: hash chains, seals, and every payment "
-                                               "against the payments table")
+    audit_sub.add_parser("verify-ledger", help="check the financial ledger: hash chains, seals, the latest "
+                                               "checkpoint, and every payment against the payments table")
     audit_sub.add_parser("checkpoint", help="write a signed checkpoint of every chain's head outside the database")
     trail = audit_sub.add_parser("trail", help="a claim's decision trail, reconstructed from its history")
     trail_source = trail.add_mutually_exclusive_group(required=True)
@@ -404,13 +407,17 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         return
     if args.command == "audit" and args.audit_command == "checkpoint":
         from config.encryption import audit_seal_keys
+        from db import ledger
         from db.engine import make_engine
         from db.event_log import write_checkpoint
         from documents.archive import archive_for
 
         archive = archive_for(settings)
-        name = write_checkpoint(make_engine(settings.resolved_database_url), audit_seal_keys(settings), archive)
+        engine = make_engine(settings.resolved_database_url)
+        name = write_checkpoint(engine, audit_seal_keys(settings), archive)
         print(f"wrote checkpoint {name} in {archive.describe()}")
+        name = ledger.write_checkpoint(engine, audit_seal_keys(settings), archive, datetime.now(UTC))
+        print(f"wrote the financial ledger's checkpoint {name}")
         return
     if args.command == "audit" and args.audit_command in ("export-closed", "fetch-export"):
         await audit_retention(args, settings)
@@ -439,9 +446,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         claim = parse_claim(read_claim_file(args.file))
     if args.command == "complaint" and args.complaint_command == "file":
         complaints.read_complaint(args.file)
+    if args.command == "cat" and args.cat_command == "declare":
+        catastrophes.declaration(args)
     client = await connect(settings)
     if args.command == "complaint":
         await complaints.run(args, settings, client)
+    elif args.command == "cat":
+        await catastrophes.run(args, settings, client)
     elif claim is not None:
         workflow_id = await start_claim(client, claim, settings.task_queue)
         print(f"started {workflow_id}")

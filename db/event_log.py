@@ -205,7 +205,7 @@ def _against_recorded(heads: dict[str, int], hashes: dict[tuple[str, int], str],
 # --------------------------------------------------------------------------- checkpoints
 
 
-def _signed(body: dict[str, object], key: bytes) -> str:
+def signed(body: dict[str, object], key: bytes) -> str:
     return hmac.new(key, json.dumps(body, sort_keys=True, separators=(",", ":")).encode(), hashlib.sha256).hexdigest()
 
 
@@ -225,7 +225,7 @@ def write_checkpoint(engine: Engine, seal_keys: bytes | SealKeys, archive: Archi
     body: dict[str, object] = {"at": at.isoformat(), "kid": keys.kid,
                                "heads": {c: [seq, h] for c, seq, h in sorted(found)}}
     name = f"{CHECKPOINTS}checkpoint-{at.strftime('%Y%m%dT%H%M%S%fZ')}.json"
-    archive.put(name, json.dumps({**body, "signature": _signed(body, keys.current)}, indent=1).encode(),
+    archive.put(name, json.dumps({**body, "signature": signed(body, keys.current)}, indent=1).encode(),
                 "application/json")
     return name
 
@@ -242,7 +242,7 @@ def _against_checkpoint(heads: dict[str, int], hashes: dict[tuple[str, int], str
     candidates = keys.all() if kid is None else [k for k in (keys.key(str(kid)),) if k is not None]
     if not candidates:
         return [Problem("-", 0, f"checkpoint {name}: signed with key {kid!r}, which this check does not hold")]
-    if not any(hmac.compare_digest(signature, _signed(data, key)) for key in candidates):
+    if not any(hmac.compare_digest(signature, signed(data, key)) for key in candidates):
         return [Problem("-", 0, f"checkpoint {name}: its signature does not match (altered)")]
     problems = []
     for claim_id, (seq, hash_) in data["heads"].items():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,7 +28,8 @@ from sqlmodel import Session, col, select
 
 from config.encryption import SealKeys
 from db.engine import utc
-from db.event_log import GENESIS, Problem, Verification, seal_row
+from db.event_log import CHECKPOINTS, GENESIS, Problem, Verification, seal_row, signed
+from documents.archive import Archive
 from models.messages import LedgerMove
 from models.tables import Claim, LedgerRow, LedgerStart, Payment
 
@@ -131,8 +133,11 @@ def reconcile(engine: Engine) -> list[Problem]:
     ledger row of its amount under its idempotency key, and the ledger holds no payment the table does not."""
     with Session(engine) as session:
         started = session.exec(select(func.min(LedgerStart.started_at))).one()
-        made = {p.idempotency_key: p for p in session.exec(select(Payment).where(Payment.status == "paid"))
-                if started is None or p.paid_at is None or utc(p.paid_at) >= utc(started)}
+        paid = list(session.exec(select(Payment).where(Payment.status == "paid")))
+    made = {p.idempotency_key: p for p in paid
+            if started is None or p.paid_at is None or utc(p.paid_at) >= utc(started)}
+    paid_before = {p.idempotency_key for p in paid} - set(made)
+    with Session(engine) as session:
         booked = {(r.claim_id, r.key): r for r in session.exec(select(LedgerRow).where(
             LedgerRow.movement == "payment"))}
     problems = []
@@ -144,6 +149,53 @@ def reconcile(engine: Engine) -> list[Problem]:
             problems.append(Problem(payment.claim_id, row.seq, f"payment {key}: the ledger has {row.amount}, the "
                                                                f"payments table {payment.amount}"))
     for (claim_id, key), row in sorted(booked.items()):
+        if key in paid_before:  # made before the ledger began, booked since (a retry across the upgrade)
+            continue
         problems.append(Problem(claim_id, row.seq, f"the ledger's payment {key} ({row.amount}) is not a payment "
                                                    "made in the payments table"))
+    return problems
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+LEDGER_CHECKPOINT = "ledger-"
+
+
+def write_checkpoint(engine: Engine, seal_keys: bytes | SealKeys, archive: Archive, at: datetime) -> str:
+    """Every claim's ledger head (last seq and hash), signed, in the audit archive: outside the database, so rows
+    removed from a chain's end, or a whole chain, are seen (`verify` with the archive). The name written."""
+    keys = SealKeys.of(seal_keys)
+    with Session(engine) as session:
+        last = (select(LedgerRow.claim_id, func.max(LedgerRow.seq).label("seq"))
+                .group_by(col(LedgerRow.claim_id)).subquery())
+        found = session.exec(select(LedgerRow.claim_id, LedgerRow.seq, LedgerRow.hash).join(
+            last, (col(LedgerRow.claim_id) == last.c.claim_id) & (col(LedgerRow.seq) == last.c.seq))).all()
+    body: dict[str, object] = {"at": utc(at).isoformat(), "kid": keys.kid,
+                               "heads": {c: [seq, h] for c, seq, h in sorted(found)}}
+    name = f"{CHECKPOINTS}{LEDGER_CHECKPOINT}{utc(at).strftime('%Y%m%dT%H%M%S%fZ')}.json"
+    archive.put(name, json.dumps({**body, "signature": signed(body, keys.current)}, indent=1).encode(),
+                "application/json")
+    return name
+
+
+def against_checkpoint(engine: Engine, seal_keys: bytes | SealKeys, archive: Archive) -> list[Problem]:
+    """The ledger held against its latest checkpoint: every chain there still reaches at least its head, unchanged."""
+    names = [n for n in archive.names(CHECKPOINTS) if n.rsplit("/", 1)[-1].startswith(LEDGER_CHECKPOINT)]
+    if not names:
+        return []
+    name = names[-1].rsplit("/", 1)[-1]
+    data = json.loads(archive.get(names[-1]))
+    signature = data.pop("signature", "")
+    key = SealKeys.of(seal_keys).key(str(data.get("kid")))
+    if key is None or not hmac.compare_digest(signature, signed(data, key)):
+        return [Problem("-", 0, f"ledger checkpoint {name}: its signature does not match, or its key is not held")]
+    with Session(engine) as session:
+        rows = {(r.claim_id, r.seq): r.hash for r in session.exec(select(LedgerRow))}
+    problems = []
+    for claim_id, (seq, hash_) in sorted(data["heads"].items()):
+        if (claim_id, seq) not in rows:
+            problems.append(Problem(claim_id, seq, f"ledger rows up to {seq} were removed: checkpoint {name} had "
+                                                   "them"))
+        elif rows[(claim_id, seq)] != hash_:
+            problems.append(Problem(claim_id, seq, f"ledger: differs from checkpoint {name}: the chain was rewritten"))
     return problems

@@ -61,6 +61,7 @@ def grant_app_role(engine: Engine, role: str) -> list[str]:
             f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}',
             f'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{schema}".claim_events FROM {role}',
             f'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{schema}".ledger FROM {role}',
+            f'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{schema}".ledger_start FROM {role}',
             f'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{schema}".history_exports FROM {role}',
             f'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{schema}".codec_decodes FROM {role}',
             f'REVOKE UPDATE, DELETE, TRUNCATE ON "{schema}".alembic_version FROM {role}',

@@ -9,9 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from client import catastrophes as cat_client
 from client import claims as claim_client
 from client.claims import CLAIM_UPDATES, send_update
 from client.complaints import COMPLAINT_UPDATES, complaint_status, file_complaint, send_to_complaint, start_payload
@@ -19,10 +21,13 @@ from client.credentials import development_channel, signed_here, with_credential
 from config.encryption import keyring_for
 from config.settings import Settings
 from core.rules.access import FILE_COMPLAINT
+from db.engine import make_engine
 from letters.senders import letters_of, read_letter
 from letters.sms import code_in
+from models.catastrophes import DECLARE_CATASTROPHE, DeclareCatastrophe, catastrophe_workflow_id
 from models.complaints import ComplaintInput, complaint_workflow_id
 from models.contract import workflow_id_for
+from models.tables import CatastropheRow
 
 
 @dataclass
@@ -58,6 +63,20 @@ class Desk:
     async def on_complaint(self, complaint_id: str, update: str, payload: dict[str, Any]) -> Any:
         return await send_to_complaint(self.client, complaint_id, COMPLAINT_UPDATES[update], with_credential(
             self.settings, complaint_workflow_id(complaint_id), update, payload, None))
+
+    async def declare_catastrophe(self, declaration: dict[str, Any]) -> str:
+        """A catastrophe as a manager declares it; its code, once intake can see it (its row is written)."""
+        decl = DeclareCatastrophe.model_validate(declaration)
+        start = with_credential(self.settings, catastrophe_workflow_id(decl.code), DECLARE_CATASTROPHE,
+                                cat_client.start_payload(decl), None)
+        await cat_client.declare(self.client, start, self.settings.task_queue)
+        engine = make_engine(self.settings.resolved_database_url)
+        for _ in range(600):
+            with Session(engine) as session:
+                if session.get(CatastropheRow, decl.code) is not None:
+                    return decl.code
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"catastrophe {decl.code} was never recorded")
 
     def code_received(self, claim_id: str, purpose: str) -> str:
         """The code in the latest letter of this purpose in the outbox: what the claimant reads on the phone."""

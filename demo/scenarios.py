@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,36 @@ def ledger_of(desk: Desk, claim_id: str) -> list[str]:
                 for r in rows]
 
 
+TYPHOON_REGION = "440305"
+"""深圳市南山区: inside the typhoon the demo declares (all of 广东省, 440000)."""
+
+
+def typhoon(prefix: str) -> dict[str, object]:
+    """The catastrophe the demo declares: a typhoon over Guangdong since yesterday, for auto and property claims,
+    with a reduced documents list for property claims and the adjusters' and supervisors' authority doubled."""
+    now = datetime.now(UTC)
+    return {"code": f"CAT-{prefix}", "name": "台风“海葵” (demo)", "regions": ["440000"],
+            "starts_at": (now - timedelta(days=2)).isoformat(), "ends_at": (now + timedelta(days=3)).isoformat(),
+            "claim_types": ["auto", "property"],
+            "rules": {"green_channel": True, "documents": {"property": ["claim_form", "damage_photos"]},
+                      "authority_uplift": "2"},
+            "declared_by": "mgr-chen", "reason": "typhoon landfall in Guangdong"}
+
+
+async def typhoon_claim(desk: Desk, claim_id: str, notes: list[str]) -> None:
+    """A flooded ground floor in Shenzhen during the declared typhoon: it joins the catastrophe at intake, needs only
+    the form and photos, goes to the green channel, and an adjuster decides 12,000 under the doubled authority."""
+    status = await wait_for(desk.client, claim_id, lambda s: s["stage"] in ("awaiting_approval", "investigating"))
+    notes.append(f"joined catastrophe {status['catastrophe']} at intake; {status['path']} channel, handler "
+                 f"{status['handler']}; documents needed: form and photos only")
+    if status["stage"] == "investigating":
+        await desk.send(claim_id, "record_investigation", {"investigator_id": "inv-wang",
+                                                           "findings": "water line 40 cm, as photographed"})
+        await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
+    tier = await decide_at_tier(desk, claim_id, "approve", {})
+    notes.append(f"approved by the {tier} (an adjuster may decide up to 20,000 in the catastrophe)")
+
+
 async def renewed_policy(desk: Desk, claim_id: str, notes: list[str]) -> None:
     """Reported after the policy renewed, for an incident before: the period the incident fell in covers it, on that
     period's terms (a 2,000 deductible), not the renewal's (500)."""
@@ -345,6 +375,12 @@ def scenarios(prefix: str, store: DocumentStore | None = None) -> list[Scenario]
             incident={"description": "hit from behind at a red light by 沪A12345"},
             line_items=[{"description": "rear bumper and tail lamp", "amount": "4200.00"}],
             documents=documents(cid(21), "claim_form", "damage_photos", "repair_invoice")), third_party_at_fault),
+        Scenario("typhoon: a declared catastrophe", "paid", base_claim(
+            cid(22), policy_number="P-PROP-001", claim_type="property", claimed_amount="12000.00",
+            incident={"cause": "typhoon", "description": "ground floor flooded in the typhoon",
+                      "region": TYPHOON_REGION},
+            line_items=[{"description": "floor, walls and furniture", "amount": "12000.00"}],
+            documents=documents(cid(22), "claim_form", "damage_photos")), typhoon_claim),
         Scenario("unknown policy", "error:UnknownPolicy", base_claim(cid(10), policy_number="P-NOPE-404")),
         Scenario("malformed claim", "error:InvalidClaim", base_claim(cid(11), claimed_amount="-50")),
     ] + ([] if store is None else [
@@ -450,6 +486,8 @@ async def _run_demo(settings: Settings) -> None:
           f"database: {engine.url.render_as_string()}")
     samples = settings.model_copy(update={"task_queue": demo_queue(settings)})
     async with build_worker(client, samples, engine), build_ocr_worker(client, settings):
+        typhoon_code = await Desk(client, samples).declare_catastrophe(typhoon(prefix))
+        print(f"Declared catastrophe {typhoon_code}: 广东省 (440000), auto and property claims, since yesterday")
         runs = scenarios(prefix, store_for(settings))
         for scenario in runs:
             if isinstance(scenario.claim.get("policy_number"), str):

@@ -56,7 +56,7 @@ def mint(var_dir: Path, *, subject: str, roles: Sequence[str], audience: str,
 CHANNEL_UPDATES = frozenset({"submit_documents", "withdraw", "appeal", "update_bank_account", "request_code",
                              "survey_response"})
 DEFAULT_CHANNEL = "portal"
-_ACTOR_FIELDS = ("approver_id", "investigator_id", "by")
+_ACTOR_FIELDS = ("approver_id", "investigator_id", "by", "declared_by")
 
 
 def vouched(subject: str, roles: Sequence[str]) -> Sender:
@@ -81,7 +81,7 @@ def sender_for(update: str, payload: Any) -> tuple[str, list[str]]:
         roles = ["supervisor"]
     elif update == "record_recovery":
         roles = ["finance"]
-    elif update == "write_off_recovery":
+    elif update in ("write_off_recovery", "declare_catastrophe", "close_catastrophe"):
         roles = ["manager"]
     else:
         roles = ["adjuster"]

@@ -39,6 +39,7 @@ from models.fields import (
     OneTimeCode,
     Phone,
     PositiveMoney,
+    Region,
     Timestamp,
 )
 
@@ -131,6 +132,8 @@ class Incident(Message):
     cause: Cause
     injuries: bool = False
     major: bool = False
+    region: Region | None = None
+    """Where it happened, as an administrative division code (GB/T 2260): the region a declared catastrophe covers."""
 
 
 class LineItem(Message):
@@ -510,6 +513,8 @@ class Recovery(Message):
     write_off_reason: str | None = None
     party: str | None = None
     """Subrogation: who is pursued. Salvage: what is sold (`item`)."""
+    opened_by: str | None = None
+    """Who opened it (`system` when the claim did, by rule)."""
     item: str | None = None
 
     @property
@@ -557,6 +562,8 @@ class ClaimStatus(Message):
     """The case reserve: what the claim is still expected to cost (None: a claim started before reserves)."""
     estimate: Decimal | None = None
     """The latest estimate of the claim's cost in all: paid + reserve."""
+    catastrophe: str | None = None
+    """The code of the declared catastrophe the claim joined (docs/catastrophes.md)."""
     reserve_proposed: Decimal | None = None
     """A reserve above the four-eyes threshold one manager proposed, waiting for a second."""
     """What is still owed back on the claim's open recoveries."""

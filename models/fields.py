@@ -135,4 +135,7 @@ OneTimeCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"
 """The six digits of a code sent to the claimant's phone or e-mail on file."""
 Credential = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_CREDENTIAL)]
 """The sender's bearer token (a JWS in compact form): who sent the update, checked by the workflow."""
+Region = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[1-9][0-9]{5}$")]
+"""An administrative division code (GB/T 2260, six digits): a province ends 0000 (440000 广东省), a city 00 (440300
+深圳市), a county is the whole code."""
 DocumentKind = Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")]

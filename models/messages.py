@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from models.catastrophes import CatastropheRef
 from models.contract import (
     BankAccount,
     ClaimInput,
@@ -180,6 +181,14 @@ class CoverageResult(Message):
     reason: str | None = None
     clause: str | None = None
     policy: PolicyTerms
+    catastrophe: CatastropheRef | None = None
+    """The declared catastrophe the incident falls in, if any (docs/catastrophes.md)."""
+
+
+class FindCatastrophe(Message):
+    claim_type: str
+    region: str | None
+    occurred_at: datetime
 
 
 class AssessRisk(Message):

@@ -1,6 +1,6 @@
 """The claim's search attributes (docs/contract.md): worklists and dashboards query these.
 
-No personal data goes into them: only stage, type, risk, path, assignee id, amount and SLA state.
+No personal data goes into them: only stage, type, risk, path, assignee id, amount, SLA state and catastrophe code.
 """
 
 from typing import Any
@@ -15,7 +15,9 @@ ASSIGNED_TO = SearchAttributeKey.for_keyword("AssignedTo")
 CLAIM_AMOUNT = SearchAttributeKey.for_float("ClaimAmount")
 SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
+CATASTROPHE = SearchAttributeKey.for_keyword("CatastropheCode")
+"""The declared catastrophe a claim joined (docs/catastrophes.md); set only on claims that joined one."""
 
 ALL: list[SearchAttributeKey[Any]] = [
-    CLAIM_STAGE, CLAIM_TYPE, RISK_LEVEL, PATH, ASSIGNED_TO, CLAIM_AMOUNT, SLA_DUE_AT, SLA_BREACHED,
+    CLAIM_STAGE, CLAIM_TYPE, RISK_LEVEL, PATH, ASSIGNED_TO, CLAIM_AMOUNT, SLA_DUE_AT, SLA_BREACHED, CATASTROPHE,
 ]

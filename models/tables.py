@@ -94,6 +94,10 @@ class Claim(SQLModel, table=True):
     phone_key: str | None = Field(default=None, max_length=64, index=True)
     """The claimant's name and phone keyed for an exact search (identity/codes.py `claimant_key`)."""
     updated_at: datetime = _when()
+    region: str | None = Field(default=None, max_length=6)
+    """Where the incident happened (an administrative division code), as reported."""
+    catastrophe: str | None = Field(default=None, max_length=64, index=True)
+    """The declared catastrophe the claim joined, by its code."""
 
 
 class ComplaintRow(SQLModel, table=True):
@@ -391,7 +395,7 @@ class LedgerRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     claim_id: str = Field(max_length=64, index=True)
     seq: int
-    key: str = Field(max_length=80)
+    key: str = Field(max_length=100)
     policy_number: str = Field(max_length=64)
     policy_period: str | None = Field(default=None, max_length=25)
     product: str = Field(max_length=20)
@@ -425,3 +429,21 @@ class LedgerStart(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     started_at: datetime = _when()
+
+
+class CatastropheRow(SQLModel, table=True):
+    """A declared catastrophe (its workflow writes it): what intake reads to join a claim to it."""
+
+    __tablename__ = "catastrophes"
+
+    code: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=100)
+    regions: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    starts_at: datetime = _when()
+    ends_at: datetime = _when()
+    claim_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    rules: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    declared_by: str = Field(max_length=64)
+    declared_at: datetime = _when()
+    closed_at: datetime | None = _when(nullable=True)
+    closed_by: str | None = Field(default=None, max_length=64)

@@ -11,6 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
+from sqlalchemy import case, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -149,12 +151,20 @@ def book_figures(engine: Engine, start: datetime, end: datetime) -> BookFigures:
     held: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
     expected: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
     recovered: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    # Summed by the database (the ledger grows with every claim), from a subquery: PostgreSQL would not match an
+    # expression with a bound parameter in GROUP BY with the same one in the select list.
+    moved = sa_select(col(LedgerRow.claim_id), col(LedgerRow.movement), col(LedgerRow.cost_type),
+                      col(LedgerRow.amount),
+                      case((col(LedgerRow.transaction_at) >= start, 1), else_=0).label("today"),
+                      case((col(LedgerRow.amount) > 0, 1), else_=0).label("rising")).where(
+        col(LedgerRow.transaction_at) < end).subquery()
     with Session(engine) as session:
-        rows = session.exec(select(LedgerRow).where(col(LedgerRow.transaction_at) < end)).all()
-    for row in rows:
-        claim_id, movement, cost_type = row.claim_id, row.movement, row.cost_type
-        today = _within(row.transaction_at, start, end)
-        amount = Decimal(row.amount)
+        rows = session.execute(sa_select(moved.c.claim_id, moved.c.movement, moved.c.cost_type, moved.c.today,
+                                         moved.c.rising, func.sum(moved.c.amount))
+                               .group_by(moved.c.claim_id, moved.c.movement, moved.c.cost_type, moved.c.today,
+                                         moved.c.rising)).all()
+    for claim_id, movement, cost_type, today, _, total in rows:
+        amount = Decimal(str(total))
         if movement == "reserve":
             held[claim_id] += amount
             if today and amount > 0:

@@ -83,8 +83,6 @@ class Oracle:
     requested: list[tuple[str, Decimal]] = field(default_factory=list)
     third_party: bool = False
     """A third party caused the loss (the claim is reported so)."""
-    cost_when_opened: dict[int, Decimal] = field(default_factory=dict)
-    """What the claim had cost (paid and reserved) when each recovery opened."""
     estimate: Decimal = ZERO
     """The latest estimate of the claim's cost, as the last reserve movement made it (payments do not move it)."""
     reserve_authors: list[tuple[tuple[str, ...], Role | None, Decimal]] = field(default_factory=list)
@@ -140,8 +138,12 @@ class CoreMachine(RuleBasedStateMachine):
                 assert not oracle.stopped, f"claim {n}: {event.amount} paid after an accepted rejection or withdrawal"
             if isinstance(event, e.Approved):
                 oracle.round_approvals.append((event.who, event.role))
-            if isinstance(event, e.RecoveryOpened):
-                oracle.cost_when_opened[event.number] = before.paid + before.reserve
+            if isinstance(event, e.RecoveryOpened) and isinstance(command, c.OpenRecovery):
+                expected = sum((r.amount - r.set_off for r in before.recoveries if r.kind != "overpayment"), ZERO)
+                cost = before.paid + before.reserve if not before.closed else min(before.paid, (
+                    before.decision.amount if before.outcome == Outcome.PAID and before.decision else ZERO))
+                assert expected + event.amount <= cost, \
+                    f"claim {n}: a recovery of {event.amount} beside {expected} expected, on a claim that cost {cost}"
             if isinstance(event, e.ReserveSet):
                 oracle.estimate = event.estimate
                 if event.by != ("system",):
@@ -570,20 +572,27 @@ class CoreMachine(RuleBasedStateMachine):
 
     @invariant()
     def a_claim_a_third_party_caused_recovers_what_it_paid(self) -> None:
-        """Closed paid with a third party at fault: one subrogation recovery, for what was paid when it closed; and
-        no recovery of any kind ever expects back more than the claim cost."""
+        """Closed paid with a third party at fault: its recoveries of third parties and the salvage expect what it
+        paid and keeps (subrogation opened by rule for what the others do not, topped up after an appeal pays more);
+        none by rule with no third party at fault. Once closed, they expect no more than the claim cost (what was
+        received stays received)."""
         for n, (s, oracle) in enumerate(zip(self.states, self.oracles, strict=True)):
-            subrogations = [r for r in s.recoveries if r.kind == "subrogation"]
-            by_rule = [r for r in subrogations if r.reason == core_decisions.SUBROGATION_REASON]
-            assert len(by_rule) <= (1 if oracle.third_party else 0), \
-                f"claim {n}: subrogation opened by rule {len(by_rule)} times (third party at fault: " \
-                f"{oracle.third_party})"
-            if s.closed and s.outcome == Outcome.PAID and oracle.third_party and s.paid > ZERO:
-                assert subrogations, f"claim {n}: a third party caused it, it paid {s.paid}, nothing to recover"
-            for r in s.recoveries:
-                if r.kind != "overpayment":
-                    assert r.amount <= max(s.paid, oracle.cost_when_opened.get(r.number, ZERO)), \
-                        f"claim {n}: recovery {r.number} expects {r.amount}, more than the claim cost"
+            third = [r for r in s.recoveries if r.kind != "overpayment"]
+            by_rule = sum((r.amount - r.set_off for r in third if r.reason == core_decisions.SUBROGATION_REASON),
+                          ZERO)
+            if not oracle.third_party:
+                assert by_rule == ZERO, f"claim {n}: subrogation opened by rule with no third party at fault"
+            if not s.closed:
+                continue
+            bears = min(s.paid, s.decision.amount) if s.outcome == Outcome.PAID and s.decision else ZERO
+            expected = sum((r.amount - r.set_off for r in third), ZERO)
+            if s.outcome == Outcome.PAID and oracle.third_party:
+                assert expected >= bears, f"claim {n}: it paid and keeps {bears}; its recoveries of the third party " \
+                                          f"and the salvage expect {expected}"
+            received = sum((r.repaid for r in third), ZERO)
+            assert expected <= max(bears, received), \
+                f"claim {n}: closed {s.outcome}; its recoveries of third parties expect {expected}, the claim cost " \
+                f"{bears}"
 
     @invariant()
     def the_reserve_is_what_the_claim_still_costs(self) -> None:

@@ -140,10 +140,11 @@ def test_no_product_module_calls_an_activity_update_query_or_workflow_by_a_strin
 CLIENT_CALLS = {"get_workflow_handle", "get_workflow_handle_for", "start_workflow", "execute_workflow",
                 "list_workflows", "count_workflows", "execute_update", "start_update", "fetch_history",
                 "signal_with_start_workflow"}
-TALKS_TO_TEMPORAL = {"client", "audit", "activities/handover.py", "activities/ended_claims.py"}
+TALKS_TO_TEMPORAL = {"client", "audit", "activities/handover.py", "activities/ended_claims.py",
+                     "activities/catastrophes.py"}
 """The client; the auditor, which reads histories; the complaint's handover, an activity that sends the claim its
-appeal; the ended claim's contact, an activity that asks an ended claim for it (docs/architecture.md says why
-each)."""
+appeal; the ended claim's contact, an activity that asks an ended claim for it; a declared catastrophe's telling of
+the open claims (docs/architecture.md says why each)."""
 
 
 def test_only_the_client_talks_to_claims_through_temporal():

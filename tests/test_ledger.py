@@ -6,6 +6,7 @@ forged by whoever can write the database is caught by `audit verify-ledger`."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from cli.main import CommandError, verify_ledger
 from db import ledger
+from documents.archive import archive_for
 from edge.views import ClaimProgress
 from models.contract import ClaimStatus
 from models.tables import LedgerRow
@@ -104,14 +106,16 @@ async def test_set_reserve_moves_the_reserve_within_authority_with_its_reason_on
     negative = await claims.refused(cid, "set_reserve", {"amount": "-1", "reason": "x", "by": "adj-7",
                                                          "role": "adjuster"})
     assert negative.type == "InvalidUpdate" and "amount" in str(negative)
-    await claims.update(cid, "set_reserve", {"amount": "45000.00", "reason": "second vehicle damaged",
-                                             "by": "adj-7", "role": "adjuster"})
+    await claims.update(cid, "set_reserve", {"amount": "45000.00", "reason": "second vehicle damaged; Li Lei "
+                                             "called from 13800000000", "by": "adj-7", "role": "adjuster"})
     status = await claims.status(cid)
     assert D(status["reserve"]) == D("45000.00")
     assert any(t["event"] == "reserve_set" and "second vehicle damaged" in t["detail"] for t in status["timeline"])
     row = rows_of(claims.engine, cid)[-1]
     assert (row.movement, D(row.balance), row.actor) == ("reserve", D("45000.00"), "adj-7")
     assert "second vehicle damaged" in row.cause
+    assert "13800000000" not in row.cause and "Li Lei" not in row.cause, \
+        f"a typed reason reaches the sealed ledger masked, as the event log's: {row.cause}"
 
 
 async def test_audit_catches_a_ledger_row_altered_removed_or_a_payment_changed(claims_on_any: Claims, capsys):
@@ -171,3 +175,19 @@ async def test_a_collision_a_third_party_caused_recovers_what_it_paid_from_their
                                                           "reason": "wreck sold", "item": "车辆残骸",
                                                           "by": "sup-1", "role": "supervisor"})
     assert salvage.type == "InvalidUpdate" and "more than the claim costs" in str(salvage)
+
+
+async def test_rows_removed_from_a_chains_end_are_caught_against_the_ledgers_checkpoint(claims: Claims, capsys):
+    """The chain itself cannot show a removed tail: the signed checkpoint of every chain's head, kept outside the
+    database, does."""
+    cid = await paid_fast(claims)
+    archive = archive_for(claims.settings)
+    ledger.write_checkpoint(claims.engine, TEST_SEAL_KEY, archive, datetime.now(UTC))
+    verify_ledger(claims.settings, claims.engine)
+    assert "financial ledger intact" in capsys.readouterr().out
+    last = rows_of(claims.engine, cid)[-1]
+    tamper(claims.engine, "DELETE FROM ledger WHERE id = :id", id=last.id)
+    assert ledger.verify(claims.engine, TEST_SEAL_KEY).problems == [], "the chain alone cannot tell"
+    with pytest.raises(CommandError, match="financial ledger is broken"):
+        verify_ledger(claims.settings, claims.engine)
+    assert f"claim {cid} row {last.seq}: ledger rows up to {last.seq} were removed" in capsys.readouterr().out

@@ -65,7 +65,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                            "over_decision": True, "due_at": AT},
     "recovery_opened": {"amount": Decimal("2500.00"), "claimed": Decimal("12000.00"), "role": "supervisor"},
     "subrogation_demand": {"amount": Decimal("8600.00"), "insurer": "平安财险", "policy_number": "PA-2026-889",
-                           "plate": "沪A12345", "party": "张三", "incident_at": AT, "policy_holder_claim": "C-1"},
+                           "plate": "沪A12345", "incident_at": AT},
 }
 STAFF = {"callback_needed", "bank_account_locked", "sla_warning", "sla_breach", "handler_assigned", "advance_held",
          "advance_overpaid", "recovery_opened", "subrogation_demand"}

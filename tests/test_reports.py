@@ -23,6 +23,7 @@ from cli.main import build_parser, run
 from config.encryption import audit_seal_keys
 from config.settings import Settings
 from db import ledger
+from demo.desk import Desk
 from models.contract import workflow_id_for
 from models.tables import Claim, Payment, ReportRun
 from reporting import finance
@@ -171,9 +172,11 @@ async def test_report_of_the_demo_claims_matches_the_database(live):
 
     from demo import scenarios as demo
 
-    scenarios = [s for s in demo.scenarios(f"R{uuid.uuid4().hex[:6]}")
+    prefix = f"R{uuid.uuid4().hex[:6]}"
+    scenarios = [s for s in demo.scenarios(prefix)
                  if "statutory" not in s.name and s.claim["policy_number"] != "P-PROP-002"]
     on_queue = live.settings.model_copy(update={"task_queue": live.queue})
+    await Desk(live.client, on_queue).declare_catastrophe(demo.typhoon(prefix))  # the demo's typhoon claim joins it
     rows = await asyncio.gather(*(demo.play(live.client, s, on_queue) for s in scenarios))
     assert all(r.ok for r in rows), [(r.scenario, r.outcome) for r in rows if not r.ok]
     started = [r.claim_id for r in rows if r.outcome != "error:InvalidClaim"]

@@ -144,7 +144,14 @@ def let_anyone_set_any_reserve(monkeypatch):
     monkeypatch.setattr(ReserveTable, "limit", lambda table, role: None)
 
 
-@pytest.mark.parametrize("plant", [never_raise_the_reserve, keep_the_reserve_at_closing, let_anyone_set_any_reserve])
+def keep_what_third_parties_owe_beyond_the_cost(monkeypatch):
+    """A claim that closes costing less keeps expecting from third parties what it no longer cost."""
+    from core.claim import decisions
+    monkeypatch.setattr(decisions, "third_party_cuts", lambda *_: [])
+
+
+@pytest.mark.parametrize("plant", [never_raise_the_reserve, keep_the_reserve_at_closing, let_anyone_set_any_reserve,
+                                   keep_what_third_parties_owe_beyond_the_cost])
 def test_the_machine_finds_a_planted_reserve_bug(plant, monkeypatch):
     plant(monkeypatch)
     with pytest.raises(AssertionError):

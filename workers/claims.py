@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.catastrophes import CatastropheActivities
 from activities.codes import CodeActivities
 from activities.configuration import ConfigurationActivities
 from activities.database import ClaimsDatabase
@@ -27,6 +28,7 @@ from identity import keys
 from identity.codes import code_secret, search_key
 from letters.render import Renderer
 from letters.senders import build_sender
+from workflows.catastrophe import CatastropheWorkflow
 from workflows.claim import ClaimWorkflow
 from workflows.complaint import ComplaintWorkflow
 from workflows.ended_claim_code import EndedClaimCodeWorkflow
@@ -46,6 +48,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
     configuration = ConfigurationActivities(settings)
     codes = CodeActivities(engine, secret, notifications)
     readings = ReadingActivities(engine, keyring_for(settings))
+    catastrophes = CatastropheActivities(engine, client)
     return [
         configuration.load_rules,
         database.register_claim, database.check_coverage, database.assess_risk, database.record_documents,
@@ -55,14 +58,16 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
         notifications.notify,
         codes.issue_code, codes.check_code, codes.plan_progress_code,
         readings.record_reading,
-        *([AppealHandover(client, settings).hand_over_appeal, EndedClaims(client).ended_claim_contact]
-          if client is not None else []),
+        catastrophes.record_catastrophe, catastrophes.find_catastrophe, catastrophes.claims_to_tell,
+        *([AppealHandover(client, settings).hand_over_appeal, EndedClaims(client).ended_claim_contact,
+           catastrophes.tell_claims] if client is not None else []),
     ]
 
 
 def build_worker(client: Client, settings: Settings, engine: Engine, *, task_queue: str | None = None,
                  gateway: PaymentGateway | None = None,
-                 workflows: Sequence[type] = (ClaimWorkflow, ComplaintWorkflow, EndedClaimCodeWorkflow)) -> Worker:
+                 workflows: Sequence[type] = (ClaimWorkflow, ComplaintWorkflow, EndedClaimCodeWorkflow,
+                                              CatastropheWorkflow)) -> Worker:
     queue = task_queue or settings.task_queue
     # Update validators on this queue verify credentials with these keys (see identity/keys.py).
     keys.install(queue, keys.action_verifier_for(settings))

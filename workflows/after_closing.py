@@ -90,13 +90,15 @@ class AfterClosing(ClockedPart):
         return self.shell.ack(f"recovery {recovery.number} opened: {recovery.amount} expected ({recovery.reason})")
 
     async def open(self, kind: RecoveryKind, amount: Decimal, reason: str, *, party: str | None = None,
-                   item: str | None = None, by: str = "system", sender: Sender | None = None) -> Recovery:
+                   item: str | None = None, by: str = "system", sender: Sender | None = None,
+                   demand: bool = False) -> Recovery:
         """Open a recovery of a third party or the salvage, on the recovery clock (a reminder to the supervisors, then
-        a manager, who may write it off); subrogation demands repayment of the other insurer, in Chinese."""
+        a manager, who may write it off). With `demand` (a subrogation the claim opened by rule, for what it paid),
+        the other insurer is asked to repay, in Chinese; one staff open is theirs to pursue."""
         s = self.s
         claim, rules = s.require_ready()
         recovery = Recovery(number=len(s.recoveries) + 1, kind=kind, reason=reason, amount=amount,
-                            opened_at=workflow.now(), party=party, item=item)
+                            opened_at=workflow.now(), party=party, item=item, opened_by=by)
         s.recoveries.append(recovery)
         if recoveries.CLOCK not in s.clocks:
             self.clocks.start(recoveries.CLOCK, rules.sla.recovery_days, owner=Role.SUPERVISOR)
@@ -105,12 +107,13 @@ class AfterClosing(ClockedPart):
                               detail=f"recovery {recovery.number}: {amount} expected ({kind.value}: {reason})",
                               changes={"recovery_outstanding": str(owed)})
         other = claim.third_party
-        if kind == RecoveryKind.SUBROGATION and other is not None and other.insurer_email:
+        if demand and kind == RecoveryKind.SUBROGATION and other is not None and other.insurer_email:
             self.shell.notify("subrogation_demand", {
-                "amount": amount, "insurer": other.insurer or "", "policy_number": other.policy_number or "",
-                "plate": other.plate or "", "party": other.name or "", "incident_at": claim.incident.occurred_at,
-                "policy_holder_claim": claim.claim_id}, sequence=recovery.number,
-                recipient=Recipient(name=other.insurer or "", channel="email", email=other.insurer_email))
+                "amount": amount, "insurer": other.insurer or other.insurer_email,
+                "policy_number": other.policy_number or "", "plate": other.plate or "",
+                "incident_at": claim.incident.occurred_at}, sequence=recovery.number,
+                recipient=Recipient(name=other.insurer or other.insurer_email, channel="email",
+                                    email=other.insurer_email))
         return recovery
 
     async def _settle(self, req: RecordRecovery | WriteOffRecovery, event: str,

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.configuration import ConfigurationActivities
     from activities.database import ClaimsDatabase
     from core.claim import commands as c
-    from core.rules import intake, triage
+    from core.rules import catastrophes, intake, triage
     from core.rules import recovery as recoveries
     from core.rules.calendar import due
     from identity.tokens import sender_of
@@ -89,6 +89,7 @@ class ClaimWorkflow(ClaimUpdates):
         s.changes_at_start = workflow.patched("changes-asked-at-start")
         s.invoice_number_expected = workflow.patched("invoice-number-expected")
         s.financials = workflow.patched("claim-financials")
+        s.catastrophes_on = workflow.patched("catastrophes")
         problem = intake.refusal(s.claim, workflow.now())
         if problem:
             raise refuse(problem, ErrorType.INVALID_CLAIM)
@@ -113,10 +114,17 @@ class ClaimWorkflow(ClaimUpdates):
         # and leaves the claim id free for the corrected one.
         coverage = await self.shell.activity(ClaimsDatabase.check_coverage, s.claim)
         s.policy = coverage.policy
+        if s.catastrophes_on and coverage.catastrophe is not None:  # its rules apply from the start
+            s.catastrophe = coverage.catastrophe.code
+            s.rules = rules = catastrophes.under(rules, coverage.catastrophe.rules, s.claim.claim_type.value)
+            s.required_documents = triage.required_documents(rules, s.claim.claim_type.value, s.claim.incident.cause)
+            self.shell.upsert_search_attributes()
         await self.shell.activity(ClaimsDatabase.register_claim, RegisterClaim(
             claim=s.claim, chain_id=workflow.info().first_execution_run_id, registered_at=s.registered_at))
         await self.shell.note("registered", detail=f"{s.claim.claim_type.value} claim on policy "
-                                                   f"{s.claim.policy_number} for {s.claim.claimed_amount}")
+                                                   f"{s.claim.policy_number} for {s.claim.claimed_amount}"
+                                                   + (f"; catastrophe {s.catastrophe}" if s.catastrophe else ""),
+                              changes={"catastrophe": s.catastrophe} if s.catastrophe else None)
         self.shell.notify("acknowledgement", {
             "claim_type": s.claim.claim_type.value, "registered_at": s.registered_at,
             "checklist": s.required_documents, "received": [d.kind for d in s.submitted],
@@ -174,6 +182,9 @@ class ClaimWorkflow(ClaimUpdates):
         why_not_fast = triage.fast_path_refusal(claim, s.risk, rules, s.one_ref_one_kind)
         if s.path == Path.FAST and s.document_review:
             s.path, why_not_fast = Path.STANDARD, "documents a person must read"
+        if s.path == Path.STANDARD and coverage.catastrophe is not None and s.catastrophe is not None \
+                and coverage.catastrophe.rules.green_channel:
+            s.path = Path.GREEN  # the catastrophe's claims not paid at once: a dedicated handler, advances
         await self.shell.note("triaged", detail=f"risk {risk.score} ({risk.level}); {s.path.value} path"
                                                 + (f" ({why_not_fast})" if why_not_fast else ""),
                               changes={"risk_score": risk.score, "risk_level": risk.level, "path": s.path.value})

@@ -206,6 +206,12 @@ class ClaimState:
     """An invoice whose number machine reading did not find asks a person (claims started since)."""
     recoveries: list[Recovery] = field(default_factory=list)
     """Money owed back on the claim, open and closed (core/rules/recovery.py)."""
+    catastrophes_on: bool = False
+    """The claim joins a declared catastrophe its incident falls in (claims started since; docs/catastrophes.md)."""
+    catastrophe: str | None = None
+    """The code of the catastrophe the claim joined."""
+    catastrophe_looking: bool = False
+    """The claim is looking whether a catastrophe just declared covers it."""
     financials: bool = False
     """The claim holds a case reserve and books every movement of its money in the financial ledger (claims started
     since; workflows/financials.py)."""
@@ -416,6 +422,7 @@ class ClaimState:
             recovery_outstanding=recoveries.outstanding(self.recoveries),
             reserve=self.reserve if self.financials else None, estimate=self.estimate if self.financials else None,
             reserve_proposed=self.reserve_proposal.amount if self.reserve_proposal else None,
+            catastrophe=self.catastrophe,
         )
 
     def appeal_until(self) -> datetime | None:
@@ -453,6 +460,8 @@ class ClaimState:
         nearest = min(self.deadlines.values(), default=None)
         updates.append(sa.SLA_DUE_AT.value_set(nearest) if nearest else sa.SLA_DUE_AT.value_unset())
         updates.append(sa.SLA_BREACHED.value_set(bool(self.breaches)))
+        if self.catastrophe is not None:  # only then: a server without the attribute serves every other claim
+            updates.append(sa.CATASTROPHE.value_set(self.catastrophe))
         return updates
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.catastrophes import CatastropheActivities
     from activities.database import ClaimsDatabase
     from activities.readings import ReadingActivities
     from core.claim import commands as core
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from core.rules.risk import with_reused_documents
     from identity.codes import masked
     from identity.tokens import sender_of
+    from models.catastrophes import CATASTROPHE_DECLARED
     from models.contract import (
         APPEAL_UPDATE,
         CONTACT_QUERY,
@@ -57,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contract import Approve as ApproveInput
     from models.documents import FIELDS, READ_KINDS, CorrectDocumentField, ReadField, RecordReading
-    from models.messages import Recipient, RecordDocuments
+    from models.messages import FindCatastrophe, Recipient, RecordDocuments
     from workflows import core_view, financials
     from workflows.account_changes import AccountChanges
     from workflows.after_closing import AfterClosing
@@ -399,6 +401,36 @@ class ClaimUpdates:
         req = parse(WriteOffRecovery, payload, "write_off_recovery")
         self._authenticate("write_off_recovery", payload, req.by)
         self.after.check_write_off(req)
+
+    # ================================================================== a catastrophe declared
+
+    @workflow.signal(name=CATASTROPHE_DECLARED)
+    def catastrophe_declared(self) -> None:
+        """A catastrophe was declared: the claim looks whether its incident falls in an open one, and joins it by
+        the rule (the signal carries nothing, so nothing it says can put the claim in a catastrophe). A claim that
+        joins while open is marked and prioritised; its documents and authority stay as they were."""
+        s = self.s
+        if not s.catastrophes_on or not s.ready or s.catastrophe is not None or s.outcome is not None \
+                or s.catastrophe_looking:
+            return
+        s.catastrophe_looking = True
+        self.shell.spawn(self._look_for_catastrophe(), name="catastrophe")
+
+    async def _look_for_catastrophe(self) -> None:
+        s = self.s
+        claim, _ = s.require_ready()
+        try:
+            found = await self.shell.activity(CatastropheActivities.find_catastrophe, FindCatastrophe(
+                claim_type=claim.claim_type.value, region=claim.incident.region,
+                occurred_at=claim.incident.occurred_at))
+        finally:
+            s.catastrophe_looking = False
+        if found is None or s.catastrophe is not None or s.outcome is not None:
+            return
+        s.catastrophe = found.code
+        self.shell.upsert_search_attributes()
+        await self.shell.note("catastrophe_joined", detail=f"catastrophe {found.code}",
+                              changes={"catastrophe": found.code})
 
     # ================================================================== the case reserve
 

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from core.rules.authority import person_key
     from core.rules.payout import ZERO
-    from models.contract import ErrorType, Outcome, Stage
+    from models.contract import ClaimType, ErrorType, Outcome, Stage
     from models.contract import RecoveryStatus as ShownStatus
     from workflows.claim_state import ClaimState, refuse
 
@@ -145,7 +145,9 @@ def _as_left(s: ClaimState) -> ClaimCore:
         next_sequence=s.payout_sequence + 1,
         recoveries=tuple(Recovery(r.number, r.reason, r.amount, repaid=r.received, set_off=r.set_off,
                                   status=_STATUS[r.status], kind=r.kind.value) for r in s.recoveries),
-        third_party_at_fault=s.financials and bool(claim.third_party and claim.third_party.at_fault),
+        # Subrogation is a right of property insurance: an auto claim's (Insurance Law arts. 46 and 60).
+        third_party_at_fault=s.financials and claim.claim_type == ClaimType.AUTO and bool(
+            claim.third_party and claim.third_party.at_fault),
         appeals=s.appeals, reserves=reserve_table(s), reserve=s.reserve, estimate=s.estimate,
         reserve_basis=s.reserve_basis, reserve_proposal=s.reserve_proposal)
 

@@ -245,19 +245,25 @@ class Decisions(ClockedPart):
         s.clocks.clear()
         # Reckoned in the same workflow task as the outcome: no status shows the claim closed and the debt not yet.
         reckoned = self._reckon(outcome) if s.recoveries_on else None
+        trimmed = recoveries.trim_third_parties(s.recoveries, s.paid_amount, recoveries.allowed(
+            outcome, s.decision.amount if s.decision is not None else None), s.closed_at) if s.financials else []
         metrics.closed(outcome.value, s.path.value if s.path else "none",
                        s.closed_at - (s.registered_at or s.closed_at))
         await self.shell.enter(core_view.closed(s, outcome),
                                changes={"outcome": outcome.value, "closed_at": s.closed_at.isoformat()})
         if reckoned is not None:
             await self._tell_reckoning(reckoned, outcome)
-        if s.financials and self.opens_recovery is not None and core_decisions.subrogation_due(
-                core_view.as_left(s), outcome):
+        for recovery, cut in trimmed:
+            await self.shell.note("recovery_set_off", detail=f"recovery {recovery.number}: {cut} no longer expected: "
+                                                             "the claim cost less",
+                                  changes={"recovery_outstanding": str(recoveries.outstanding(s.recoveries))})
+        due = core_decisions.subrogation_due(core_view.as_left(s), outcome) if s.financials else ZERO
+        if due > ZERO and self.opens_recovery is not None:
             claim, _ = s.require_ready()
             other = claim.third_party
-            party = ", ".join(p for p in (other.name, other.insurer, other.policy_number) if p) if other else None
-            await self.opens_recovery(RecoveryKind.SUBROGATION, s.paid_amount, core_decisions.SUBROGATION_REASON,
-                                      party=party or None)
+            party = ", ".join(p for p in (other.insurer, other.policy_number) if p) if other else None
+            await self.opens_recovery(RecoveryKind.SUBROGATION, due, core_decisions.SUBROGATION_REASON,
+                                      party=party or None, demand=True)
 
     def _reckon(self, outcome: Outcome) -> recoveries.Reckoned:
         """Money out beyond what the decision allows is owed back (a recovery opens, on a clock of its own); money a

@@ -54,7 +54,7 @@ def ledger_moves(s: ClaimState) -> list[LedgerMove]:
         for movement, was, is_ in zip(RECOVERY_MOVEMENTS, before, now, strict=True):
             if is_ != was:
                 actor = r.written_off_by if movement == "write_off" and r.written_off_by else \
-                    (r.receipts[-1].by if movement == "recovery" and r.receipts else "system")
+                    (r.receipts[-1].by if movement == "recovery" and r.receipts else r.opened_by or "system")
                 moves.append(LedgerMove(movement=movement, cost_type=r.kind.value, amount=is_ - was, balance=is_,
                                         recovery=r.number, cause=_recovery_cause(movement, r, before, now)[:200],
                                         actor=actor[:200]))

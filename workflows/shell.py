@@ -191,6 +191,8 @@ class Shell:
         s.timeline.append(TimelineEntry(at=at, event=event, by=by, detail=detail, sender=sender))
         s.event_count += 1
         names = [s.claim.claimant.name] if s.claim is not None else []
+        if s.claim is not None and s.claim.third_party is not None and s.claim.third_party.name:
+            names.append(s.claim.third_party.name)
         if s.bank_account is not None:
             names.append(s.bank_account.holder)
         changes = dict(changes or {})

@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("claim_id", sa.String(length=64), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("key", sa.String(length=80), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
         sa.Column("policy_number", sa.String(length=64), nullable=False),
         sa.Column("policy_period", sa.String(length=25), nullable=True),
         sa.Column("product", sa.String(length=20), nullable=False),

@@ -26,7 +26,7 @@ from core.claim.state import ClaimCore, Decision, Period, Recovery, Transfer
 from core.rules import money
 from core.rules.authority import RANK, person_key
 from core.rules.payout import ZERO, after_terms, cents
-from core.rules.recovery import allowed, reckon
+from core.rules.recovery import allowed, reckon, subrogation_owed, third_party_cuts
 from models.contract import ErrorType, Outcome, Path, Role, Stage
 
 WAITS_FOR_PEOPLE = (Stage.AWAITING_DOCUMENTS, Stage.INVESTIGATING, Stage.AWAITING_APPROVAL)
@@ -367,18 +367,28 @@ def _closing(s: ClaimCore, events: list[e.Event], outcome: Outcome) -> list[e.Ev
         number += 1
         events = [*events, e.RecoveryOpened(number, reason, reckoning.opened)]
     events += [e.RecoverySetOff(number, cut) for number, cut in reckoning.set_off]
-    if subrogation_due(s, outcome):
-        events.append(e.RecoveryOpened(number + 1, SUBROGATION_REASON, s.paid, "subrogation"))
+    bears = min(s.paid, kept)
+    third = [r for r in s.recoveries if r.kind != "overpayment"]
+    cuts: list[e.Event] = [e.RecoverySetOff(n, cut) for n, cut in third_party_cuts(
+        bears, sum((r.amount - r.set_off for r in third), ZERO), [(r.number, r.outstanding) for r in third])]
+    events += cuts
+    due = subrogation_due(fold(s, cuts), outcome)
+    if due > ZERO:
+        events.append(e.RecoveryOpened(number + 1, SUBROGATION_REASON, due, "subrogation"))
     return [*events, e.Closed(outcome)]
 
 
 SUBROGATION_REASON = "third party at fault: what the claim paid is recovered from them or their insurer"
 
 
-def subrogation_due(s: ClaimCore, outcome: Outcome) -> bool:
-    """A claim a third party caused, closing paid, recovers what it paid from them (代位追偿): once, by rule."""
-    return (s.third_party_at_fault and outcome == Outcome.PAID and s.paid > ZERO
-            and not any(r.kind == "subrogation" for r in s.recoveries))
+def subrogation_due(s: ClaimCore, outcome: Outcome) -> Decimal:
+    """What a claim a third party caused (an auto claim), closing paid, recovers from them by rule (代位追偿): what
+    it paid and keeps, less what its recoveries of third parties and the salvage expect already (together they
+    bring back at most what it cost); zero for any other closing."""
+    if not s.third_party_at_fault or outcome != Outcome.PAID or s.decision is None:
+        return ZERO
+    expected = sum((r.amount - r.set_off for r in s.recoveries if r.kind != "overpayment"), ZERO)
+    return subrogation_owed(min(s.paid, s.decision.amount), expected)
 
 
 def _open_recovery(s: ClaimCore, command: c.OpenRecovery) -> list[e.Event]:
@@ -392,10 +402,15 @@ def _open_recovery(s: ClaimCore, command: c.OpenRecovery) -> list[e.Event]:
         raise Refused("open_recovery: the claim is still being registered")
     if RANK[command.role] < RANK[Role.ADJUSTER] or command.role == Role.SYSTEM:
         raise Refused("open_recovery: a member of the claims staff opens a recovery", ErrorType.NOT_AUTHORIZED)
-    cost = s.paid + s.reserve
-    if command.amount > cost:
-        raise Refused(f"open_recovery: {command.amount} is more than the claim costs ({cost}: paid and reserved); "
-                      "a recovery brings back at most what the claim cost", ErrorType.INVALID_UPDATE)
+    # What the claim costs the insurer: paid and reserved while open; once closed, what it paid and keeps (money
+    # out beyond its decision is the claimant's to repay, not a third party's).
+    cost = min(s.paid, allowed(s.outcome, s.decision.amount if s.decision else None)) if s.closed and s.outcome \
+        else s.paid + s.reserve
+    expected = sum((r.amount - r.set_off for r in s.recoveries if r.kind != "overpayment"), ZERO)
+    if command.amount + expected > cost:
+        raise Refused(f"open_recovery: {command.amount} is more than the claim costs ({cost}: paid and reserved, or "
+                      f"kept) less what its recoveries expect already ({expected}); a claim's recoveries bring back at "
+                      "most what it cost", ErrorType.INVALID_UPDATE)
     return [e.RecoveryOpened(len(s.recoveries) + 1, command.reason, command.amount, command.kind)]
 
 

@@ -25,6 +25,8 @@ NEEDED_ROLES: dict[str, frozenset[str]] = {
     "write_off_recovery": frozenset({"manager"}),
     "set_reserve": frozenset({"adjuster", "supervisor", "manager"}),
     "open_recovery": frozenset({"adjuster", "supervisor", "manager"}),
+    "declare_catastrophe": frozenset({"manager"}),
+    "close_catastrophe": frozenset({"manager"}),
 }
 
 

@@ -53,6 +53,30 @@ def reckon(paid: Decimal, allowed: Decimal, settled: Decimal,
     return Reckoning(set_off=cuts)
 
 
+def third_party_cuts(bears: Decimal, expected: Decimal, outstanding: Sequence[tuple[int, Decimal]]) -> list[tuple[int,
+                                                                                                          Decimal]]:
+    """At a closing: what recoveries of third parties and the salvage expect beyond what the claim cost the insurer
+    (`bears`: what it paid and keeps) is set off, newest first, from what they still expect (`outstanding`, by
+    number). `expected`: what they expect in all (their amounts less what was set off before)."""
+    excess = expected - bears
+    cuts: list[tuple[int, Decimal]] = []
+    for number, amount in sorted(outstanding, reverse=True):
+        if excess <= ZERO:
+            break
+        cut = min(amount, excess)
+        if cut > ZERO:
+            cuts.append((number, cut))
+            excess -= cut
+    return cuts
+
+
+def subrogation_owed(bears: Decimal, expected: Decimal) -> Decimal:
+    """What a claim a third party caused, closing paid, still recovers from them by rule: what it paid and keeps,
+    less what its recoveries of third parties and the salvage already expect (a claim paid more on appeal recovers
+    the rest)."""
+    return max(bears - expected, ZERO)
+
+
 # ---------------------------------------------------------------------------------------------- the claim's recoveries
 # The workflow's recoveries (the contract's `Recovery`, shown in `status`) are kept with these: reckoned at every
 # closing, settled by repayments, a manager's write-off, or a later decision that allows the money.
@@ -91,6 +115,22 @@ def reckon_closing(recoveries: list[Recovery], paid: Decimal, allowed: Decimal, 
         recovery.set_off += cut
         _close_if_settled(recovery, RecoveryStatus.SET_OFF, at)
         done.set_off.append((recovery, cut))
+    return done
+
+
+def trim_third_parties(recoveries: list[Recovery], paid: Decimal, allowed: Decimal, at: datetime) -> list[
+        tuple[Recovery, Decimal]]:
+    """At a closing: set off what recoveries of third parties and the salvage expect beyond what the claim cost the
+    insurer (`third_party_cuts`). Changes `recoveries` in place; the recoveries cut, with each cut."""
+    third = [r for r in recoveries if r.kind != RecoveryKind.OVERPAYMENT]
+    cuts = third_party_cuts(min(paid, allowed), sum((r.amount - r.set_off for r in third), ZERO),
+                            [(r.number, r.outstanding) for r in third if r.status == RecoveryStatus.OPEN])
+    done = []
+    for number, cut in cuts:
+        recovery = next(r for r in third if r.number == number)
+        recovery.set_off += cut
+        _close_if_settled(recovery, RecoveryStatus.SET_OFF, at)
+        done.append((recovery, cut))
     return done
 
 
