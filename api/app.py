@@ -65,6 +65,7 @@ from models.messages import CodeCheck
 from models.tables import Claim, IdempotentRequest
 from reporting import finance
 from reporting.charts import ECHARTS
+from web.catastrophes import router as catastrophe_pages
 from web.claimant import router as claimant_router
 from web.dev_idp import router as dev_idp_router
 from web.session import router as session_router
@@ -384,6 +385,7 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.include_router(codec_router)
     app.include_router(session_router)
     app.include_router(workbench_router)
+    app.include_router(catastrophe_pages)
     app.include_router(claimant_router)
     app.include_router(dev_idp_router)
     app.include_router(complaints_router)

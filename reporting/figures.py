@@ -85,6 +85,8 @@ class DailyReport:
     """For the complaints resolved that day, per clock: how many, and how many kept it."""
     recoveries: RecoveryFigures = field(default_factory=lambda: RecoveryFigures())
     books: BookFigures = field(default_factory=BookFigures)
+    catastrophes: dict[str, dict[str, int]] = field(default_factory=dict)
+    """By declared catastrophe: its claims received this day, and those still open."""
     """Money owed back: recoveries opened, repayments received and write-offs that day; what is still owed."""
 
     @property

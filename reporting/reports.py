@@ -82,6 +82,11 @@ def build_daily_report(engine: Engine, day: date, timezone: str) -> DailyReport:
     complaints(report, engine, start, end)
     report.recoveries = recovery_figures(claims.values(), engine, start, end)
     report.books = book_figures(engine, start, end)
+    for c in claims.values():
+        if c.catastrophe is not None:
+            counts = report.catastrophes.setdefault(c.catastrophe, {"received": 0, "open": 0})
+            counts["received"] += _within(c.registered_at, start, end)
+            counts["open"] += c.closed_at is None
     breached: dict[str, set[str]] = defaultdict(set)
     for e in events:
         if e.event == "sla_breached" and e.claim_id in {c.claim_id for c in closed_today}:

@@ -5,6 +5,7 @@ joining and leaves those that joined as they are. On the time-skipping server, w
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from core.rules.catastrophes import covers
 from models.catastrophes import CATASTROPHE_WORKFLOW_TYPE, DECLARE_CATASTROPHE, catastrophe_workflow_id
 from models.tables import CatastropheRow, Claim
+from reporting.catastrophes import catastrophe_view
 from testkit.claims import auto_claim, days_ago, docs
 from testkit.harness import Claims
 from testkit.waiting import eventually
@@ -172,3 +174,20 @@ async def test_only_a_manager_declares_a_catastrophe(claims: Claims):
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "NotAuthorized", cause
     assert await declared(claims, cat["code"]) is None
+
+
+async def test_the_catastrophe_view_counts_its_claims_by_stage_and_times_their_payment(claims: Claims):
+    cat = typhoon()
+    await declare(claims, cat)
+    paid = in_guangdong()  # small and clear: paid on the fast path
+    waiting = in_guangdong(claimed_amount="30000.00", line_items=[], documents=[])
+    for claim in (paid, waiting):
+        await claims.start(claim)
+    await claims.wait(paid["claim_id"], lambda s: s["outcome"] == "paid", "paid")
+    await claims.at_stage(waiting["claim_id"], "awaiting_documents")
+    await eventually(lambda: asyncio.to_thread(catastrophe_view, claims.engine, cat["code"]),
+                     lambda v: v is not None and v.paid_claims == 1 and v.open_claims == 1, "both in the read model")
+    view = catastrophe_view(claims.engine, cat["code"])
+    assert view is not None
+    assert view.by_stage == {"closed:paid": 1, "awaiting_documents": 1}
+    assert [c.claim_id for c in view.oldest] == [waiting["claim_id"]] and view.hours_to_pay is not None

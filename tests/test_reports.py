@@ -251,6 +251,8 @@ async def test_report_of_the_demo_claims_matches_the_database(live):
     assert ledger.verify(live.engine, audit_seal_keys(live.settings)).problems == []
     assert ledger.reconcile(live.engine) == []
     assert report.books.reserves_held == sum((f.reserve for f in figures.values()), zero)
+    typhoon = next(r.claim_id for r in rows if "typhoon" in r.scenario)
+    assert report.catastrophes == {f"CAT-{prefix}": {"received": 1, "open": 0}}, typhoon
 
     # Satisfaction and complaints (the demo's low score, its call-back, and its complaint resolved in time).
     with live.engine.connect() as conn:

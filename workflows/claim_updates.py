@@ -408,7 +408,8 @@ class ClaimUpdates:
     def catastrophe_declared(self) -> None:
         """A catastrophe was declared: the claim looks whether its incident falls in an open one, and joins it by
         the rule (the signal carries nothing, so nothing it says can put the claim in a catastrophe). A claim that
-        joins while open is marked and prioritised; its documents and authority stay as they were."""
+        joins while open is marked (its code, the search attribute, the event); its documents and authority stay as they
+        were."""
         s = self.s
         if not s.catastrophes_on or not s.ready or s.catastrophe is not None or s.outcome is not None \
                 or s.catastrophe_looking:
