@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from client.claims import Refused, missing_workflow, send_to
+from client.claims import Refused, missing_workflow, send_to, start_once
 from models.catastrophes import CatastropheStatus, DeclareCatastrophe, catastrophe_workflow_id
 from workflows.catastrophe import CatastropheWorkflow
 
@@ -25,14 +23,8 @@ def start_payload(declaration: DeclareCatastrophe) -> dict[str, Any]:
 
 async def declare(client: Client, start: dict[str, Any], task_queue: str) -> str:
     """Start the catastrophe's workflow, once per code; the start carries its action proof."""
-    workflow_id = catastrophe_workflow_id(str(start["code"]))
-    try:
-        await client.start_workflow(CatastropheWorkflow.run, start, id=workflow_id, task_queue=task_queue,
-                                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
-    except WorkflowAlreadyStartedError:
-        raise DuplicateCatastrophe(f"code: catastrophe {start['code']} was declared already") from None
-    return workflow_id
+    return await start_once(client, CatastropheWorkflow.run, start, catastrophe_workflow_id(str(start["code"])),
+                            task_queue, DuplicateCatastrophe(f"code: catastrophe {start['code']} was declared already"))
 
 
 async def status(client: Client, code: str) -> CatastropheStatus:

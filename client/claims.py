@@ -275,3 +275,15 @@ async def code_destination(client: Client, claim_id: str) -> str | None:
         return await client.get_workflow_handle(workflow_id_for(claim_id)).query(ClaimWorkflow.code_destination)
     except (RPCError, WorkflowQueryFailedError):
         return None
+
+
+async def start_once(client: Client, run: Any, start: dict[str, Any], workflow_id: str, task_queue: str,
+                     duplicate: Refused) -> str:
+    """Start a workflow whose id may be used once (a complaint, a catastrophe): `duplicate` is raised when it was."""
+    try:
+        await client.start_workflow(run, start, id=workflow_id, task_queue=task_queue,
+                                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        raise duplicate from None
+    return workflow_id

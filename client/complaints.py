@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from client.claims import R, Refused, UpdateMethod, missing_workflow, result_of, send_to, update_name
+from client.claims import R, Refused, UpdateMethod, missing_workflow, result_of, send_to, start_once, update_name
 from models.complaints import ComplaintInput, ComplaintStatus, complaint_workflow_id
 from workflows.complaint import ComplaintWorkflow
 
@@ -33,14 +31,8 @@ async def file_complaint(client: Client, start: dict[str, Any], task_queue: str)
     """Start the complaint's workflow, once per complaint id. The start is the complaint as JSON
     (`start_payload`) with an action proof for `file_complaint` as its credential."""
     complaint_id = str(start["complaint_id"])
-    workflow_id = complaint_workflow_id(complaint_id)
-    try:
-        await client.start_workflow(ComplaintWorkflow.run, start, id=workflow_id, task_queue=task_queue,
-                                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
-    except WorkflowAlreadyStartedError:
-        raise DuplicateComplaint(f"complaint_id: complaint {complaint_id} exists already") from None
-    return workflow_id
+    return await start_once(client, ComplaintWorkflow.run, start, complaint_workflow_id(complaint_id), task_queue,
+                            DuplicateComplaint(f"complaint_id: complaint {complaint_id} exists already"))
 
 
 async def complaint_status(client: Client, complaint_id: str) -> ComplaintStatus:

@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.catastrophes import CatastropheActivities
@@ -28,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contract import ErrorType, Role, Sender, TimelineEntry
     from workflows.claim_state import parse, refuse
-    from workflows.credentials import authenticate, spend
+    from workflows.credentials import authenticate, spend, start_sender
     from workflows.shell import STEADY_RETRY
 
 CLOSE = "close_catastrophe"
@@ -47,7 +46,7 @@ class CatastropheWorkflow:
         if workflow.info().workflow_id != catastrophe_workflow_id(req.code):
             raise refuse(f"invalid catastrophe: workflow id must be {catastrophe_workflow_id(req.code)!r}",
                          ErrorType.INVALID_CLAIM)
-        by = self._declared_by(declaration, req)
+        by = start_sender(DECLARE_CATASTROPHE, declaration, req.declared_by, Role.MANAGER)
         self.s = s = CatastropheStatus(
             code=req.code, name=req.name, regions=list(req.regions), starts_at=req.starts_at, ends_at=req.ends_at,
             claim_types=list(req.claim_types), rules=req.rules, declared_by=req.declared_by,
@@ -68,18 +67,6 @@ class CatastropheWorkflow:
         await self._record()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return s
-
-    @staticmethod
-    def _declared_by(declaration: Any, req: DeclareCatastrophe) -> Sender:
-        """The manager the declaration's proof names; on replay, as recorded (keys may have rotated since)."""
-        try:
-            return authenticate(DECLARE_CATASTROPHE, declaration, req.declared_by, Role.MANAGER)
-        except ApplicationError:
-            credential = declaration.get("credential") if isinstance(declaration, dict) else None
-            recorded = sender_of(credential) if workflow.unsafe.is_replaying() else None
-            if recorded is None:
-                raise
-            return recorded
 
     @workflow.update(name=CLOSE)
     async def close_catastrophe(self, payload: Any) -> CatastropheStatus:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.configuration import ConfigurationActivities
@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contract import ErrorType, Role, Sender, SlaBreach, SlaWarning, TimelineEntry
     from models.messages import ComplaintRecord, HandOverAppeal, NotificationRequest, Recipient, Rules
     from workflows.claim_state import Clock, parse, refuse
-    from workflows.credentials import authenticate, spend
+    from workflows.credentials import authenticate, spend, start_sender
     from workflows.shell import LETTER_RETRY, STEADY_RETRY, business_error
 
 TIERS = {Role.SUPERVISOR: Role.MANAGER, Role.MANAGER: Role.MANAGER}
@@ -92,7 +92,7 @@ class ComplaintWorkflow:
         if workflow.info().workflow_id != complaint_workflow_id(req.complaint_id):
             raise refuse(f"invalid complaint: workflow id must be {complaint_workflow_id(req.complaint_id)!r}",
                          ErrorType.INVALID_CLAIM)
-        filed_by = self._filed_by(complaint)
+        filed_by = start_sender(FILE_COMPLAINT, complaint)
         rules = await workflow.execute_local_activity_method(
             ConfigurationActivities.load_rules, start_to_close_timeout=timedelta(seconds=10), retry_policy=STEADY_RETRY)
         participants: list[str] = []
@@ -113,21 +113,6 @@ class ComplaintWorkflow:
         await workflow.wait_condition(lambda: s.state == "resolved" and workflow.all_handlers_finished()
                                       and self.letters_in_flight == 0)
         return self.status()
-
-    @staticmethod
-    def _filed_by(complaint: Any) -> Sender:
-        """Who filed the complaint: the start's action proof (for `file_complaint` on this workflow, with this
-        complaint), verified with the worker's keys. On replay (an audit, or a worker rebuilding the complaint)
-        the keys may have rotated and the proof expired: it was checked when the complaint first ran, so its
-        sender is read as recorded."""
-        try:
-            return authenticate(FILE_COMPLAINT, complaint)
-        except ApplicationError:
-            credential = complaint.get("credential") if isinstance(complaint, dict) else None
-            recorded = sender_of(credential) if workflow.unsafe.is_replaying() else None
-            if recorded is None:
-                raise
-            return recorded
 
     # ------------------------------------------------------------------ clocks
 

@@ -41,8 +41,12 @@ def reckon(paid: Decimal, allowed: Decimal, settled: Decimal,
     open_now = sum((amount for _, amount in outstanding), ZERO)
     if owed > open_now:
         return Reckoning(opened=owed - open_now)
+    return Reckoning(set_off=_cut(open_now - owed, outstanding))
+
+
+def _cut(excess: Decimal, outstanding: Sequence[tuple[int, Decimal]]) -> list[tuple[int, Decimal]]:
+    """`excess` taken off the recoveries in the order given, each at most what it still expects."""
     cuts: list[tuple[int, Decimal]] = []
-    excess = open_now - owed
     for number, amount in outstanding:
         if excess <= ZERO:
             break
@@ -50,7 +54,7 @@ def reckon(paid: Decimal, allowed: Decimal, settled: Decimal,
         if cut > ZERO:
             cuts.append((number, cut))
             excess -= cut
-    return Reckoning(set_off=cuts)
+    return cuts
 
 
 def third_party_cuts(bears: Decimal, expected: Decimal, outstanding: Sequence[tuple[int, Decimal]]) -> list[tuple[int,
@@ -58,16 +62,7 @@ def third_party_cuts(bears: Decimal, expected: Decimal, outstanding: Sequence[tu
     """At a closing: what recoveries of third parties and the salvage expect beyond what the claim cost the insurer
     (`bears`: what it paid and keeps) is set off, newest first, from what they still expect (`outstanding`, by
     number). `expected`: what they expect in all (their amounts less what was set off before)."""
-    excess = expected - bears
-    cuts: list[tuple[int, Decimal]] = []
-    for number, amount in sorted(outstanding, reverse=True):
-        if excess <= ZERO:
-            break
-        cut = min(amount, excess)
-        if cut > ZERO:
-            cuts.append((number, cut))
-            excess -= cut
-    return cuts
+    return _cut(expected - bears, sorted(outstanding, reverse=True))
 
 
 def subrogation_owed(bears: Decimal, expected: Decimal) -> Decimal:
