@@ -521,6 +521,11 @@ class Recovery(Message):
     def outstanding(self) -> Decimal:
         return self.amount - self.received - self.set_off - self.written_off
 
+    @property
+    def brings(self) -> Decimal:
+        """What it brings back in all: received, and still expected (not what was written off or set off)."""
+        return self.received + (self.outstanding if self.status == RecoveryStatus.OPEN else Decimal("0.00"))
+
 
 class ClaimStatus(Message):
     claim_id: str

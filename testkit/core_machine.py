@@ -139,7 +139,7 @@ class CoreMachine(RuleBasedStateMachine):
             if isinstance(event, e.Approved):
                 oracle.round_approvals.append((event.who, event.role))
             if isinstance(event, e.RecoveryOpened) and isinstance(command, c.OpenRecovery):
-                expected = sum((r.amount - r.set_off for r in before.recoveries if r.kind != "overpayment"), ZERO)
+                expected = sum((r.brings for r in before.recoveries if r.kind != "overpayment"), ZERO)
                 cost = before.paid + before.reserve if not before.closed else min(before.paid, (
                     before.decision.amount if before.outcome == Outcome.PAID and before.decision else ZERO))
                 assert expected + event.amount <= cost, \
@@ -148,6 +148,12 @@ class CoreMachine(RuleBasedStateMachine):
                 oracle.estimate = event.estimate
                 if event.by != ("system",):
                     oracle.reserve_authors.append((event.by, event.role, event.reserve))
+        if oracle.third_party and any(isinstance(ev, e.Closed) and ev.outcome == Outcome.PAID for ev in events):
+            after = self.states[n]
+            bears = min(after.paid, after.decision.amount) if after.decision else ZERO
+            brings = sum((r.brings for r in after.recoveries if r.kind != "overpayment"), ZERO)
+            assert brings >= bears, f"claim {n}: closed paid keeping {bears}; its recoveries of the third party and " \
+                                    f"the salvage bring {brings}"
         if isinstance(command, c.Reject) and before.review:
             self.check_a_rejected_appeal_leaves_the_decision_standing(n, events)
         if before.review:
@@ -585,10 +591,7 @@ class CoreMachine(RuleBasedStateMachine):
             if not s.closed:
                 continue
             bears = min(s.paid, s.decision.amount) if s.outcome == Outcome.PAID and s.decision else ZERO
-            expected = sum((r.amount - r.set_off for r in third), ZERO)
-            if s.outcome == Outcome.PAID and oracle.third_party:
-                assert expected >= bears, f"claim {n}: it paid and keeps {bears}; its recoveries of the third party " \
-                                          f"and the salvage expect {expected}"
+            expected = sum((r.brings for r in third), ZERO)
             received = sum((r.repaid for r in third), ZERO)
             assert expected <= max(bears, received), \
                 f"claim {n}: closed {s.outcome}; its recoveries of third parties expect {expected}, the claim cost " \

@@ -370,7 +370,7 @@ def _closing(s: ClaimCore, events: list[e.Event], outcome: Outcome) -> list[e.Ev
     bears = min(s.paid, kept)
     third = [r for r in s.recoveries if r.kind != "overpayment"]
     cuts: list[e.Event] = [e.RecoverySetOff(n, cut) for n, cut in third_party_cuts(
-        bears, sum((r.amount - r.set_off for r in third), ZERO), [(r.number, r.outstanding) for r in third])]
+        bears, sum((r.brings for r in third), ZERO), [(r.number, r.outstanding) for r in third])]
     events += cuts
     due = subrogation_due(fold(s, cuts), outcome)
     if due > ZERO:
@@ -387,7 +387,7 @@ def subrogation_due(s: ClaimCore, outcome: Outcome) -> Decimal:
     bring back at most what it cost); zero for any other closing."""
     if not s.third_party_at_fault or outcome != Outcome.PAID or s.decision is None:
         return ZERO
-    expected = sum((r.amount - r.set_off for r in s.recoveries if r.kind != "overpayment"), ZERO)
+    expected = sum((r.brings for r in s.recoveries if r.kind != "overpayment"), ZERO)
     return subrogation_owed(min(s.paid, s.decision.amount), expected)
 
 
@@ -406,7 +406,7 @@ def _open_recovery(s: ClaimCore, command: c.OpenRecovery) -> list[e.Event]:
     # out beyond its decision is the claimant's to repay, not a third party's).
     cost = min(s.paid, allowed(s.outcome, s.decision.amount if s.decision else None)) if s.closed and s.outcome \
         else s.paid + s.reserve
-    expected = sum((r.amount - r.set_off for r in s.recoveries if r.kind != "overpayment"), ZERO)
+    expected = sum((r.brings for r in s.recoveries if r.kind != "overpayment"), ZERO)
     if command.amount + expected > cost:
         raise Refused(f"open_recovery: {command.amount} is more than the claim costs ({cost}: paid and reserved, or "
                       f"kept) less what its recoveries expect already ({expected}); a claim's recoveries bring back at "

@@ -120,6 +120,11 @@ class Recovery:
         return self.amount - self.repaid - self.set_off if self.status == RecoveryStatus.OPEN else ZERO
 
     @property
+    def brings(self) -> Decimal:
+        """What it brings back in all: received, and still expected (not what was written off or set off)."""
+        return self.repaid + self.outstanding
+
+    @property
     def settled(self) -> Decimal:
         """What came off the debt for good: repaid, and what a manager wrote off."""
         written_off = self.amount - self.repaid - self.set_off if self.status == RecoveryStatus.WRITTEN_OFF else ZERO

@@ -61,7 +61,7 @@ def third_party_cuts(bears: Decimal, expected: Decimal, outstanding: Sequence[tu
                                                                                                           Decimal]]:
     """At a closing: what recoveries of third parties and the salvage expect beyond what the claim cost the insurer
     (`bears`: what it paid and keeps) is set off, newest first, from what they still expect (`outstanding`, by
-    number). `expected`: what they expect in all (their amounts less what was set off before)."""
+    number). `expected`: what they bring in all (received, and still expected)."""
     return _cut(expected - bears, sorted(outstanding, reverse=True))
 
 
@@ -118,7 +118,7 @@ def trim_third_parties(recoveries: list[Recovery], paid: Decimal, allowed: Decim
     """At a closing: set off what recoveries of third parties and the salvage expect beyond what the claim cost the
     insurer (`third_party_cuts`). Changes `recoveries` in place; the recoveries cut, with each cut."""
     third = [r for r in recoveries if r.kind != RecoveryKind.OVERPAYMENT]
-    cuts = third_party_cuts(min(paid, allowed), sum((r.amount - r.set_off for r in third), ZERO),
+    cuts = third_party_cuts(min(paid, allowed), sum((r.brings for r in third), ZERO),
                             [(r.number, r.outstanding) for r in third if r.status == RecoveryStatus.OPEN])
     done = []
     for number, cut in cuts:
