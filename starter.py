@@ -13,10 +13,15 @@
 import os
 import sys
 
-from cli.main import main
+from cli import status
 
 if __name__ == "__main__":
-    code = main()
+    if status.wanted(sys.argv[1:]):  # the command staff and scripts run most, without the rest's imports
+        code = status.main(sys.argv[1:])
+    else:
+        from cli.main import main
+
+        code = main()
     # The Temporal client's runtime threads can outlive the event loop and crash the interpreter's teardown
     # (SIGABRT or SIGSEGV after the command's answer was printed: temporalio/sdk-python issue 300). Everything
     # this command does is done and flushed here, so the process ends without that teardown.

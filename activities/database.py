@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import func, insert, update
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
@@ -36,6 +36,7 @@ from models.messages import (
     ComplaintRecord,
     ComputePayout,
     CoverageResult,
+    EventBatch,
     LogHead,
     RecordDocuments,
     RegisterClaim,
@@ -326,38 +327,70 @@ class ClaimsDatabase:
         earlier attempt: nothing more is done. The answer, which the workflow's history keeps, is the row's seq
         and hash: `audit verify-log` holds the log against it, so rows removed later are seen. (Never None; the
         histories of claims recorded before heads were returned hold None, and replay it.)"""
-        key = ev.key or uuid.uuid4().hex
-        ev = ev.model_copy(update={"detail": mask_free_text(ev.detail, ev.names)})  # typed text: never in clear
-        values = self._read_model_values(ev.changes)
+        return self._record(ev.claim_id, [ev])[-1]
+
+    @activity.defn(no_thread_cancel_exception=True)
+    @refuses_bad_data
+    def record_events(self, batch: EventBatch) -> list[LogHead]:
+        """`record_event` for several events of one claim, in their order and in one transaction: the events a
+        claim's lifecycle noted in one workflow task (claims started since `lean-fast-path`). The answer is each
+        row's seq and hash."""
+        if any(ev.claim_id != batch.claim_id for ev in batch.events):
+            raise ApplicationError("record_events: every event must be of the batch's claim",
+                                   type=ErrorType.INVALID_UPDATE, non_retryable=True)
+        return self._record(batch.claim_id, batch.events) if batch.events else []
+
+    def _record(self, claim_id: str, events: list[ClaimEvent]) -> list[LogHead]:
+        keyed = [(ev.key or uuid.uuid4().hex,  # typed text is never stored in clear
+                  ev.model_copy(update={"detail": mask_free_text(ev.detail, ev.names)})) for ev in events]
         for attempt in (1, 2):
             try:
-                with event_log.locked_for_claim(self.engine, ev.claim_id) as conn:
-                    head = event_log.append(conn, ev.claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc(),
-                                            self.seal_key)
-                    if not head.new:
-                        log.info("claim event already recorded", claim_id=ev.claim_id, key=key)
-                        return LogHead(seq=head.seq, hash=head.hash)
-                    if "stage" in values:
-                        entered = conn.execute(select(CLAIMS.c.stage_entered_at)
-                                               .where(CLAIMS.c.claim_id == ev.claim_id)).scalar_one_or_none()
-                        values["stage_entered_at"] = {**(entered or {}), values["stage"]: utc(ev.at).isoformat()}
-                    now = conn.execute(update(CLAIMS).where(CLAIMS.c.claim_id == ev.claim_id)
-                                       .values(**values, updated_at=now_utc())
-                                       .returning(CLAIMS.c.stage, CLAIMS.c.outcome)).first()
-                    if cloud.published(ev.event):
-                        self._to_outbox(conn, ev, head.seq, now)
-                    self._to_ledger(conn, ev, key)
+                with event_log.locked_for_claim(self.engine, claim_id) as conn:
+                    heads = self._append(conn, claim_id, keyed)
                 break
             except IntegrityError:
                 # Under the claim's lock only a writer that skipped the lock could get here; re-check.
                 with self.engine.connect() as conn:
-                    found = event_log.head_of(conn, ev.claim_id, key)
-                if found is not None:
-                    return LogHead(seq=found.seq, hash=found.hash)
+                    found = [event_log.head_of(conn, claim_id, key) for key, _ in keyed]
+                if all(f is not None for f in found):
+                    return [LogHead(seq=f.seq, hash=f.hash) for f in found if f is not None]
                 if attempt == 2:
                     raise
-        log.info("claim event", claim_id=ev.claim_id, claim_event=ev.event, by=ev.by, key=key)
-        return LogHead(seq=head.seq, hash=head.hash)
+        new = [ev.event for (_, ev), head in zip(keyed, heads, strict=True) if head.new]
+        if new:
+            log.info("claim event" if len(new) == 1 else "claim events", claim_id=claim_id, claim_event=",".join(new),
+                     by=",".join(sorted({ev.by for _, ev in keyed})), key=",".join(k for k, _ in keyed))
+        if len(new) < len(keyed):
+            log.info("claim event already recorded", claim_id=claim_id, count=len(keyed) - len(new))
+        return [LogHead(seq=h.seq, hash=h.hash) for h in heads]
+
+    def _append(self, conn: Connection, claim_id: str, keyed: list[tuple[str, ClaimEvent]]) -> list[event_log.Head]:
+        """The events under the claim's lock, in order: each one's log row, outbox row and ledger rows, and the read
+        model moved once for them all (each published event carries the stage and outcome as they stood after
+        it). An event whose key is recorded already adds nothing."""
+        row = conn.execute(select(CLAIMS.c.stage, CLAIMS.c.outcome, CLAIMS.c.stage_entered_at)
+                           .where(CLAIMS.c.claim_id == claim_id)).first()
+        stage, outcome = (row.stage, row.outcome) if row is not None else (None, None)
+        entered = dict(row.stage_entered_at or {}) if row is not None else {}
+        moved: dict[str, Any] = {}
+        heads = []
+        for key, ev in keyed:
+            head = event_log.append(conn, claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc(), self.seal_key)
+            heads.append(head)
+            if not head.new:
+                continue
+            values = self._read_model_values(ev.changes)
+            if "stage" in values:
+                entered[values["stage"]] = utc(ev.at).isoformat()
+                moved["stage_entered_at"] = dict(entered)
+            moved.update(values)
+            stage, outcome = values.get("stage", stage), values.get("outcome", outcome)
+            if cloud.published(ev.event):
+                self._to_outbox(conn, ev, head.seq, stage, outcome)
+            self._to_ledger(conn, ev, key)
+        if any(h.new for h in heads):
+            conn.execute(update(CLAIMS).where(CLAIMS.c.claim_id == claim_id).values(**moved, updated_at=now_utc()))
+        return heads
 
     def _to_ledger(self, conn: Connection, ev: ClaimEvent, key: str) -> None:
         """The money the event moved, in the financial ledger (under the claim's lock the event log holds)."""
@@ -373,11 +406,10 @@ class ClaimsDatabase:
             ledger.append(conn, ev.claim_id, facts, f"event/{key}/{i}", move.at or ev.at, move, recorded_at,
                           self.seal_key)
 
-    def _to_outbox(self, conn: Connection, ev: ClaimEvent, seq: int, now: Row[Any] | None) -> None:
+    def _to_outbox(self, conn: Connection, ev: ClaimEvent, seq: int, stage: str | None, outcome: str | None) -> None:
         id_, type_, body = cloud.claim_event(
             source=self.event_source, claim_id=ev.claim_id, seq=seq, event=ev.event, at=ev.at, actor=ev.by,
-            detail=ev.detail, changes=ev.changes, stage=now.stage if now else None,
-            outcome=now.outcome if now else None)
+            detail=ev.detail, changes=ev.changes, stage=stage, outcome=outcome)
         outbox.add(conn, subject=ev.claim_id, seq=seq, event_id=id_, type_=type_, body=body, at=now_utc())
 
     def _claimant_search(self, claim: ClaimInput) -> dict[str, Any]:

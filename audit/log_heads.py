@@ -23,6 +23,8 @@ from documents.archive import Archive
 from models.contract import WORKFLOW_TYPE
 
 RECORD_EVENT = "record_event"
+RECORD_EVENTS = "record_events"
+"""Both write the log: one event (its head), or a batch of one claim's events (a head each)."""
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
@@ -35,14 +37,15 @@ def _json(payload: dict[str, Any]) -> Any:
 
 def heads_in(history: dict[str, Any], codec: EncryptionCodec) -> RecordedHead | None:
     """The last event-log head a claim's history (as `temporal workflow show -o json` writes it) recorded: the
-    answer of its highest `record_event`, from an activity or a local activity. None when it recorded none."""
+    answer of its highest `record_event` or `record_events`, from an activity or a local activity. None when it
+    recorded none."""
     plain = decrypted_history(history, codec)
     scheduled: set[str] = set()
     best: RecordedHead | None = None
     for event in plain.get("events", []):
         answer = None
         if (attrs := event.get("activityTaskScheduledEventAttributes")) is not None:
-            if attrs.get("activityType", {}).get("name") == RECORD_EVENT:
+            if attrs.get("activityType", {}).get("name") in (RECORD_EVENT, RECORD_EVENTS):
                 scheduled.add(str(event.get("eventId")))
         elif (attrs := event.get("activityTaskCompletedEventAttributes")) is not None:
             if str(attrs.get("scheduledEventId")) in scheduled:
@@ -51,12 +54,13 @@ def heads_in(history: dict[str, Any], codec: EncryptionCodec) -> RecordedHead | 
             details = attrs.get("details") or {}
             if attrs.get("markerName") == LOCAL_ACTIVITY_MARKER and "result" in details:
                 data = _json((details.get("data") or {}).get("payloads", [{}])[0])
-                if isinstance(data, dict) and data.get("activity_type") == RECORD_EVENT:
+                if isinstance(data, dict) and data.get("activity_type") in (RECORD_EVENT, RECORD_EVENTS):
                     answer = details["result"].get("payloads", [None])[0]
-        head = _json(answer) if isinstance(answer, dict) else None
-        if isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str):
-            if best is None or head["seq"] > best.seq:
-                best = RecordedHead(head["seq"], head["hash"], "")
+        found = _json(answer) if isinstance(answer, dict) else None
+        for head in found if isinstance(found, list) else [found]:
+            if isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str):
+                if best is None or head["seq"] > best.seq:
+                    best = RecordedHead(head["seq"], head["hash"], "")
     return best
 
 

@@ -116,9 +116,11 @@ def build_trail(history: dict[str, Any]) -> list[TrailEntry]:
             scheduled[event["eventId"]] = (attrs["activityType"]["name"], _decode(attrs.get("input")))
         elif kind == "ACTIVITY_TASK_COMPLETED":
             name, arg = scheduled.get(attrs["scheduledEventId"], ("?", None))
-            shown = _activity(name, arg, _decode(attrs.get("result")))
-            if shown:
-                entries.append(TrailEntry(at, "activity", shown[0], shown[2], shown[1]))
+            batch = arg.get("events") if name == "record_events" and isinstance(arg, dict) else None
+            for one_name, one_arg in [("record_event", e) for e in batch or []] or [(name, arg)]:
+                shown = _activity(one_name, one_arg, _decode(attrs.get("result")))
+                if shown:
+                    entries.append(TrailEntry(at, "activity", shown[0], shown[2], shown[1]))
         elif kind == "ACTIVITY_TASK_FAILED":
             name, _ = scheduled.get(attrs["scheduledEventId"], ("?", None))
             entries.append(TrailEntry(at, "rejected", f"{name} refused: {_failure_message(attrs['failure'])}"))

@@ -64,9 +64,12 @@ class Rig:
     bare_client: Client
 
     def env(self, queue: str, **extra: str) -> dict[str, str]:
+        """A claims worker's environment: its letters go to a gateway that accepts them as a provider would (a
+        worker with no sender fails every letter, and the benchmark would measure the failures)."""
         return {**os.environ, "TEMPORAL_ADDRESS": self.address, "DATABASE_URL": self.database_url,
                 "CLAIMS_VAR_DIR": str(self.var), "CLAIMS_TASK_QUEUE": queue, "CLAIMS_ENCRYPTION_KEYS": KEYS,
-                "CLAIMS_LOG_FORMAT": "json", "CLAIMS_SLA_PROFILE": "statutory", **extra}
+                "CLAIMS_LOG_FORMAT": "json", "CLAIMS_SLA_PROFILE": "statutory",
+                "CLAIMS_MESSAGE_GATEWAY": "testkit.messages:AcceptingGateway", **extra}
 
     def claims_workers(self, queue: str, count: int = 1, **extra: str) -> Workers:
         log = (self.var / f"worker-{queue}.log").open("ab")

@@ -22,13 +22,21 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from client.refusals import DuplicateClaim as DuplicateClaim
+from client.refusals import Ended as Ended
+from client.refusals import NoSuchWorkflow as NoSuchWorkflow
+from client.refusals import NotRegistered as NotRegistered
+from client.refusals import Refused as Refused
+from client.refusals import RunFailed as RunFailed
+from client.refusals import UpdateRefused as UpdateRefused
+from client.refusals import missing_workflow as missing_workflow
+from client.status import claim_status as claim_status
 from models import search_attributes as sa
 from models.contract import (
     CLAIM_TASK_TIMEOUT,
     WORKFLOW_TYPE,
     ClaimInput,
     ClaimResult,
-    ClaimStatus,
     ErrorType,
     workflow_id_for,
 )
@@ -54,44 +62,6 @@ def update_name(update: UpdateMethod[Any]) -> str:
     if not name:
         raise ValueError("a dynamic update handler has no name of its own")
     return name
-
-
-class Refused(Exception):
-    """A refusal or bad input, in one plain line: the workflow refused an update, or there is no such claim."""
-
-
-class DuplicateClaim(Refused):
-    """A claim with this id exists already; nothing was started."""
-
-
-class NoSuchWorkflow(Refused):
-    """No claim or complaint has this id (or it was never registered)."""
-
-
-class NotRegistered(Refused):
-    """The claim's workflow ran but never registered the claim (a report refused at intake)."""
-
-
-class Ended(Refused):
-    """The claim or complaint has ended: it takes no more updates."""
-
-
-class UpdateRefused(Refused):
-    """The workflow refused the update: its typed reason (`ErrorType`, None for an untyped failure) and message."""
-
-    def __init__(self, type_: str | None, reason: str) -> None:
-        super().__init__(f"refused ({type_}): {reason}" if type_ else f"refused: {reason}")
-        self.type = type_
-        self.reason = reason
-
-
-class RunFailed(Refused):
-    """The workflow's run failed: its typed reason and message (a claim refused at intake, say)."""
-
-    def __init__(self, type_: str, reason: str) -> None:
-        super().__init__(f"failed ({type_}): {reason}")
-        self.type = type_
-        self.reason = reason
 
 
 CLAIM_UPDATES: dict[str, UpdateMethod[Any]] = {
@@ -184,27 +154,6 @@ def unanswered(err: RPCError) -> bool:
         err.status == RPCStatusCode.CANCELLED and "timeout" in err.message.lower())
 
 
-def missing_workflow(workflow_id: str, err: RPCError) -> Exception:
-    """What an RPC error on a workflow means here: not there, ended, or the service's own failure (kept)."""
-    if err.status == RPCStatusCode.NOT_FOUND:
-        if "workflow execution already completed" in err.message.lower():  # not an id that says "completed"
-            return Ended(f"{workflow_id}: {err.message}")
-        return NoSuchWorkflow(f"{workflow_id}: {err.message}")
-    return err
-
-
-async def claim_status(client: Client, claim_id: str) -> ClaimStatus:
-    """The claim's `status` query, decoded into the contract's model; `NoSuchWorkflow` when there is no registered
-    claim of that id (a report refused at intake never registered one)."""
-    workflow_id = workflow_id_for(claim_id)
-    try:
-        return await client.get_workflow_handle(workflow_id).query(ClaimWorkflow.status)
-    except RPCError as err:
-        raise missing_workflow(workflow_id, err) from None
-    except ValidationError:
-        raise NotRegistered(f"claim {claim_id} was not registered") from None
-
-
 async def still_running(client: Client, workflow_id: str) -> bool:
     """Whether the workflow's latest run is still running."""
     described = await client.get_workflow_handle(workflow_id).describe()
@@ -243,17 +192,23 @@ def worklist_query(stage: str | None, assignee: str | None, overdue: bool, claim
 
 
 async def claims_matching(client: Client, query: str) -> list[dict[str, Any]]:
-    """Open claims a visibility query finds, as worklist rows, nearest deadline first."""
+    """Open claims a visibility query finds, as worklist rows: a declared catastrophe's first (its green channel
+    goes ahead of the everyday queue), then nearest deadline first."""
     rows: list[dict[str, Any]] = []
     async for wf in client.list_workflows(query):
         attrs = wf.typed_search_attributes
         rows.append({"workflow_id": wf.id, "stage": attrs.get(sa.CLAIM_STAGE), "type": attrs.get(sa.CLAIM_TYPE),
                      "risk": attrs.get(sa.RISK_LEVEL), "assigned_to": attrs.get(sa.ASSIGNED_TO),
                      "amount": attrs.get(sa.CLAIM_AMOUNT), "sla_due_at": attrs.get(sa.SLA_DUE_AT),
-                     "breached": attrs.get(sa.SLA_BREACHED)})
+                     "breached": attrs.get(sa.SLA_BREACHED), "catastrophe": attrs.get(sa.CATASTROPHE)})
+    return worklist_order(rows)
+
+
+def worklist_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A declared catastrophe's claims first (its green channel goes ahead of the everyday queue), then the nearest
+    deadline first, claims with none last."""
     far = datetime.max.replace(tzinfo=UTC)
-    rows.sort(key=lambda r: r["sla_due_at"] or far)
-    return rows
+    return sorted(rows, key=lambda r: (r.get("catastrophe") is None, r["sla_due_at"] or far))
 
 
 async def ended_claim_code(client: Client, task_queue: str, request: EndedClaimCode) -> None:

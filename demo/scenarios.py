@@ -227,13 +227,14 @@ TYPHOON_REGION = "440305"
 
 def typhoon(prefix: str) -> dict[str, object]:
     """The catastrophe the demo declares: a typhoon over Guangdong since yesterday, for auto and property claims,
-    with a reduced documents list for property claims and the adjusters' and supervisors' authority doubled."""
+    with a reduced documents list for property claims, the adjusters' and supervisors' authority doubled, and the
+    advance the workflow pays of its own initiative due after 7 days of complete materials rather than 60."""
     now = datetime.now(UTC)
     return {"code": f"CAT-{prefix}", "name": "台风“海葵” (demo)", "regions": ["440000"],
             "starts_at": (now - timedelta(days=2)).isoformat(), "ends_at": (now + timedelta(days=3)).isoformat(),
             "claim_types": ["auto", "property"],
             "rules": {"green_channel": True, "documents": {"property": ["claim_form", "damage_photos"]},
-                      "authority_uplift": "2"},
+                      "authority_uplift": "2", "advance_days": 7, "advance_share": "0.7"},
             "declared_by": "mgr-chen", "reason": "typhoon landfall in Guangdong"}
 
 

@@ -33,6 +33,12 @@ class CatastropheRules(Message):
     """The reduced list of documents a claim of each type needs (a type not listed keeps its usual list)."""
     authority_uplift: Decimal = Field(default=Decimal("1"), ge=1, le=5, max_digits=4, decimal_places=2)
     """The adjusters' and supervisors' authority limits are multiplied by this for the catastrophe's claims."""
+    advance_days: int | None = Field(default=None, ge=1, le=60)
+    """Days after the materials are complete when the workflow pays the amount it can already determine, on its own
+    initiative (the law's 60 days at most: Insurance Law art. 25). None keeps the rules' own."""
+    advance_share: Decimal | None = Field(default=None, gt=0, le=1, max_digits=3, decimal_places=2)
+    """The share of the determinable amount that advance pays while an investigation is still open. None keeps the
+    rules' own."""
 
 
 class DeclareCatastrophe(Message):

@@ -44,6 +44,8 @@ from models.fields import (
 )
 
 WORKFLOW_TYPE = "ClaimWorkflow"
+STATUS_QUERY = "status"
+"""The query every claim answers with its `ClaimStatus`."""
 CLAIM_TASK_TIMEOUT = timedelta(seconds=60)
 """A claim's workflow task timeout. The intake and fast path run as local activities inside one workflow task, which
 the worker extends when they take 80 % of it: a task of 60 seconds is extended only when a busy worker takes 48

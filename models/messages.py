@@ -23,6 +23,7 @@ from models.contract import (
     LineItem,
     Message,
     PolicyTerms,
+    RiskAssessment,
 )
 from models.documents import DocumentRules
 
@@ -185,6 +186,23 @@ class CoverageResult(Message):
     """The declared catastrophe the incident falls in, if any (docs/catastrophes.md)."""
 
 
+class TakeIn(Message):
+    """A new claim taken in in one step (claims started since `lean-fast-path`): the rule tables in force, the
+    documents' kinds checked against them, the policy looked up, the claim registered and its risk assessed."""
+
+    claim: ClaimInput
+    chain_id: str
+    registered_at: datetime
+
+
+class TakenIn(Message):
+    """What taking a claim in found: the rules it keeps to the end, its cover, and its risk when covered."""
+
+    rules: Rules
+    coverage: CoverageResult
+    risk: RiskAssessment | None = None
+
+
 class FindCatastrophe(Message):
     claim_type: str
     region: str | None
@@ -301,6 +319,13 @@ class ClaimEvent(Message):
     ledger: list[LedgerMove] = Field(default_factory=list)
     """The money the event moved (reserves, recoveries), written to the financial ledger in the event's own
     transaction, each under the event's key and its place in this list."""
+
+
+class EventBatch(Message):
+    """Events of one claim written in one transaction, in their order (`ClaimsDatabase.record_events`)."""
+
+    claim_id: str
+    events: list[ClaimEvent]
 
 
 class RecordDocuments(Message):

@@ -9,6 +9,7 @@
     .venv/bin/python -m tests.record_histories ended-code   # a progress code asked for on a claim that has ended
     .venv/bin/python -m tests.record_histories changes-at-start  # claims that ask every change at their start
     .venv/bin/python -m tests.record_histories financials   # claims with a reserve, a subrogation, money owed back
+    .venv/bin/python -m tests.record_histories lean         # claims taken in at once, their timeline in batches
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -90,6 +91,12 @@ CHANGES_AT_START = ("fast path", "excluded cause", "invoice read by machine", "l
 FINANCIALS = ("fast path", "collision, third party at fault", "advance, then denied: owed back")
 """Claims that keep a case reserve and book their money in the ledger (`claim-financials`): paid, recovered from a
 third party, and owed back."""
+
+LEAN = ("fast path", "excluded cause", "missing materials, then supplied", "green channel",
+        "collision, third party at fault", "invoice read by machine", "partial approval, appeal upheld")
+"""Claims taken in in one local activity, whose timeline is written in batches (`lean-fast-path`): paid at once,
+denied at intake, waiting for materials, on the green channel, recovered from a third party, read by machine, and
+appealed."""
 
 
 async def time_skipping_world(**rules: Any) -> tuple[Settings, Engine, WorkflowEnvironment]:
@@ -316,6 +323,8 @@ if __name__ == "__main__":
         asyncio.run(record(only=CHANGES_AT_START, suffix="-changes-at-start"))
     elif sys.argv[1:] == ["financials"]:
         asyncio.run(record(only=FINANCIALS, suffix="-financials"))
+    elif sys.argv[1:] == ["lean"]:
+        asyncio.run(record(only=LEAN, suffix="-lean"))
     elif sys.argv[1:] == ["ended-code"]:
         asyncio.run(record_ended_claim_code())
     elif sys.argv[1:2] == ["complaint"]:

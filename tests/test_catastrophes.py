@@ -8,15 +8,25 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlmodel import Session
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
-from core.rules.catastrophes import covers
-from models.catastrophes import CATASTROPHE_WORKFLOW_TYPE, DECLARE_CATASTROPHE, catastrophe_workflow_id
+from client.claims import worklist_order
+from config.rules import load_rules
+from config.settings import Settings
+from core.rules.catastrophes import covers, under
+from models.catastrophes import (
+    CATASTROPHE_WORKFLOW_TYPE,
+    DECLARE_CATASTROPHE,
+    CatastropheRules,
+    catastrophe_workflow_id,
+)
 from models.tables import CatastropheRow, Claim
 from reporting.catastrophes import catastrophe_view
 from testkit.claims import auto_claim, days_ago, docs
@@ -191,3 +201,41 @@ async def test_the_catastrophe_view_counts_its_claims_by_stage_and_times_their_p
     assert view is not None
     assert view.by_stage == {"closed:paid": 1, "awaiting_documents": 1}
     assert [c.claim_id for c in view.oldest] == [waiting["claim_id"]] and view.hours_to_pay is not None
+
+
+async def test_the_catastrophes_advance_comes_sooner_and_larger_while_the_investigation_is_open(claims: Claims,
+                                                                                                  time_env):
+    cat = typhoon(rules={**typhoon()["rules"], "advance_days": 7, "advance_share": "0.7"})
+    await declare(claims, cat)
+    claim = in_guangdong(claimed_amount="30000.00", line_items=[], incident={"injuries": True})
+    claim["documents"] = docs("claim_form", "damage_photos", claim_id=claim["claim_id"])
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    status = await claims.at_stage(cid, "investigating")
+    assert status["catastrophe"] == cat["code"]
+    await time_env.sleep(timedelta(days=6))
+    assert (await claims.status(cid))["payments"] == [], "not before the catastrophe's 7 days"
+    await time_env.sleep(timedelta(days=2))
+    status = await claims.wait(cid, lambda s: bool(s["payments"]), "the advance paid")
+    assert [(p["kind"], p["amount"]) for p in status["payments"]] == [("advance", "20650.00")], \
+        "0.7 of the 29,500 determinable while the investigation is open, after 7 days rather than the law's 60"
+
+
+def test_a_catastrophes_advance_is_never_later_than_the_law_allows():
+    rules = load_rules(Settings())
+    sooner = under(rules, CatastropheRules(advance_days=7, advance_share=Decimal("0.7")), "auto")
+    assert sooner.sla.advance_payment_days == 7 and sooner.sla.advance_share_in_dispute == Decimal("0.7")
+    short = rules.model_copy(update={"sla": rules.sla.model_copy(update={"advance_payment_days": 5})})
+    assert under(short, CatastropheRules(advance_days=30), "auto").sla.advance_payment_days == 5, \
+        "rules already sooner than the catastrophe's stay as they are"
+    with pytest.raises(ValidationError):
+        CatastropheRules(advance_days=90)  # Insurance Law art. 25: 60 days at most
+
+
+def test_the_worklist_puts_a_catastrophes_claims_first_then_the_nearest_deadline():
+    now = datetime.now(UTC)
+    rows = [{"workflow_id": "a", "catastrophe": None, "sla_due_at": now},
+            {"workflow_id": "b", "catastrophe": "CAT-1", "sla_due_at": now + timedelta(days=3)},
+            {"workflow_id": "c", "catastrophe": None, "sla_due_at": None},
+            {"workflow_id": "d", "catastrophe": "CAT-1", "sla_due_at": now + timedelta(days=1)}]
+    assert [r["workflow_id"] for r in worklist_order(rows)] == ["d", "b", "a", "c"]

@@ -185,7 +185,7 @@ def _row_of(fact: Claim) -> dict[str, Any]:
     return {"claim_id": fact.claim_id, "stage": fact.stage, "type": fact.claim_type, "risk": fact.risk_level,
             "to_decide": fact.payout_amount if fact.stage == c.Stage.AWAITING_APPROVAL.value else None,
             "amount": fact.claimed_amount, "handler": fact.handler, "sla_due_at": None, "overdue": False,
-            "claimant": fact.claimant_masked, "deciding_role": fact.deciding_role}
+            "claimant": fact.claimant_masked, "deciding_role": fact.deciding_role, "catastrophe": fact.catastrophe}
 
 
 def _search(engine: Engine, secret: bytes, text: str) -> list[Claim]:

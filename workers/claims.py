@@ -18,6 +18,7 @@ from activities.database import ClaimsDatabase
 from activities.ended_claims import EndedClaims
 from activities.gateway import PaymentGateway, build_gateway
 from activities.handover import AppealHandover
+from activities.intake import IntakeActivities
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.readings import ReadingActivities
@@ -50,10 +51,10 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
     readings = ReadingActivities(engine, keyring_for(settings))
     catastrophes = CatastropheActivities(engine, client)
     return [
-        configuration.load_rules,
+        configuration.load_rules, IntakeActivities(configuration, database).take_in,
         database.register_claim, database.check_coverage, database.assess_risk, database.record_documents,
-        database.assign_handler,
-        database.compute_payout, database.record_event, database.claim_participants, database.record_complaint,
+        database.assign_handler, database.compute_payout, database.record_event, database.record_events,
+        database.claim_participants, database.record_complaint,
         payments.pay,
         notifications.notify,
         codes.issue_code, codes.check_code, codes.plan_progress_code,

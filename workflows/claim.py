@@ -19,6 +19,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.configuration import ConfigurationActivities
     from activities.database import ClaimsDatabase
+    from activities.intake import IntakeActivities
     from core.claim import commands as c
     from core.rules import catastrophes, intake, triage
     from core.rules import recovery as recoveries
@@ -32,11 +33,12 @@ with workflow.unsafe.imports_passed_through():
         ErrorType,
         Outcome,
         Path,
+        RiskAssessment,
         Role,
         Stage,
         workflow_id_for,
     )
-    from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim
+    from models.messages import AssessRisk, AssignHandler, CoverageResult, RegisterClaim, Rules, TakeIn
     from workflows import core_view
     from workflows.account_changes import AccountChanges
     from workflows.after_closing import AfterClosing
@@ -64,6 +66,8 @@ class ClaimWorkflow(ClaimUpdates):
         self.accounts = AccountChanges(self.shell, self.clocks)
         self.after = AfterClosing(self.shell, self.clocks)
         self.decisions.opens_recovery = self.after.open
+        self.risk_at_intake: RiskAssessment | None = None
+        """The risk taking the claim in assessed (claims started since `lean-fast-path`)."""
 
     # ================================================================== lifecycle
 
@@ -90,37 +94,43 @@ class ClaimWorkflow(ClaimUpdates):
         s.invoice_number_expected = workflow.patched("invoice-number-expected")
         s.financials = workflow.patched("claim-financials")
         s.catastrophes_on = workflow.patched("catastrophes")
+        s.lean = workflow.patched("lean-fast-path")
         problem = intake.refusal(s.claim, workflow.now())
         if problem:
             raise refuse(problem, ErrorType.INVALID_CLAIM)
         if workflow.info().workflow_id != workflow_id_for(s.claim.claim_id):
             raise refuse(f"workflow id must be {workflow_id_for(s.claim.claim_id)!r} for claim_id "
                          f"{s.claim.claim_id!r}", ErrorType.INVALID_CLAIM)
-        rules = await workflow.execute_local_activity_method(
-            ConfigurationActivities.load_rules, start_to_close_timeout=timedelta(seconds=10), retry_policy=STEADY_RETRY,
-            local_retry_threshold=LOCAL_OPTIONS["local_retry_threshold"] if s.local_one_at_a_time else None)
-        unknown = sorted({d.kind for d in s.claim.documents} - set(rules.known_document_kinds))
-        if unknown:
-            raise refuse(f"invalid claim: documents.kind: unknown kinds {unknown}", ErrorType.INVALID_CLAIM)
-        s.rules = rules
-        s.bank_account = s.claim.bank_account
-        s.submitted = list(s.claim.documents)
-        s.registered_at = workflow.now()
-        s.required_documents = triage.required_documents(rules, s.claim.claim_type.value, s.claim.incident.cause)
-        self.shell.upsert_search_attributes()
-
-        self.shell.fast = True  # intake runs on local activities: no round trips through the server
-        # The policy is looked up before anything is recorded or sent: an unknown policy refuses the report
-        # and leaves the claim id free for the corrected one.
-        coverage = await self.shell.activity(ClaimsDatabase.check_coverage, s.claim)
+        if s.lean:  # the rules, the cover, the registration and the risk in one local activity
+            s.registered_at = workflow.now()
+            self.shell.fast = True
+            taken = await self.shell.activity(IntakeActivities.take_in, TakeIn(
+                claim=s.claim, chain_id=workflow.info().first_execution_run_id, registered_at=s.registered_at))
+            rules, coverage, self.risk_at_intake = taken.rules, taken.coverage, taken.risk
+            self._taken_in(rules)
+        else:
+            rules = await workflow.execute_local_activity_method(
+                ConfigurationActivities.load_rules, start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=STEADY_RETRY,
+                local_retry_threshold=LOCAL_OPTIONS["local_retry_threshold"] if s.local_one_at_a_time else None)
+            unknown = sorted({d.kind for d in s.claim.documents} - set(rules.known_document_kinds))
+            if unknown:
+                raise refuse(f"invalid claim: documents.kind: unknown kinds {unknown}", ErrorType.INVALID_CLAIM)
+            s.registered_at = workflow.now()
+            self._taken_in(rules)
+            self.shell.fast = True  # intake runs on local activities: no round trips through the server
+            # The policy is looked up before anything is recorded or sent: an unknown policy refuses the report
+            # and leaves the claim id free for the corrected one.
+            coverage = await self.shell.activity(ClaimsDatabase.check_coverage, s.claim)
         s.policy = coverage.policy
         if s.catastrophes_on and coverage.catastrophe is not None:  # its rules apply from the start
             s.catastrophe = coverage.catastrophe.code
             s.rules = rules = catastrophes.under(rules, coverage.catastrophe.rules, s.claim.claim_type.value)
             s.required_documents = triage.required_documents(rules, s.claim.claim_type.value, s.claim.incident.cause)
             self.shell.upsert_search_attributes()
-        await self.shell.activity(ClaimsDatabase.register_claim, RegisterClaim(
-            claim=s.claim, chain_id=workflow.info().first_execution_run_id, registered_at=s.registered_at))
+        if not s.lean:
+            await self.shell.activity(ClaimsDatabase.register_claim, RegisterClaim(
+                claim=s.claim, chain_id=workflow.info().first_execution_run_id, registered_at=s.registered_at))
         await self.shell.note("registered", detail=f"{s.claim.claim_type.value} claim on policy "
                                                    f"{s.claim.policy_number} for {s.claim.claimed_amount}"
                                                    + (f"; catastrophe {s.catastrophe}" if s.catastrophe else ""),
@@ -133,7 +143,19 @@ class ClaimWorkflow(ClaimUpdates):
         await self.shell.supervise(self._lifecycle(coverage))
         return await self._finished()
 
+    def _taken_in(self, rules: Rules) -> None:
+        """The claim as registered, under the rules in force."""
+        s = self.s
+        claim = s.claim
+        assert claim is not None
+        s.rules = rules
+        s.bank_account = claim.bank_account
+        s.submitted = list(claim.documents)
+        s.required_documents = triage.required_documents(rules, claim.claim_type.value, claim.incident.cause)
+        self.shell.upsert_search_attributes()
+
     async def _finished(self) -> ClaimResult:
+        await self.shell.flush()
         await workflow.wait_condition(lambda: (workflow.all_handlers_finished() and self.shell.side_tasks == 0)
                                       or self.shell.crash is not None)
         if self.shell.crash is not None:
@@ -173,8 +195,11 @@ class ClaimWorkflow(ClaimUpdates):
             assert coverage.reason and coverage.clause
             await self.decisions.deny([coverage.reason], [rules.clauses.get(coverage.clause, coverage.clause)])
             return
-        s.risk = risk = await self.shell.activity(ClaimsDatabase.assess_risk, AssessRisk(
-            claim=claim, reported_at=s.registered_at or workflow.now(), risk=rules.risk))
+        risk = self.risk_at_intake
+        if risk is None:
+            risk = await self.shell.activity(ClaimsDatabase.assess_risk, AssessRisk(
+                claim=claim, reported_at=s.registered_at or workflow.now(), risk=rules.risk))
+        s.risk = risk
         if rules.ocr_task_queue and self.shell.changed("document-reading"):
             s.reads_documents = True
             await self.reader.read_new()

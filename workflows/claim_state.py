@@ -206,6 +206,10 @@ class ClaimState:
     """An invoice whose number machine reading did not find asks a person (claims started since)."""
     recoveries: list[Recovery] = field(default_factory=list)
     """Money owed back on the claim, open and closed (core/rules/recovery.py)."""
+    lean: bool = False
+    """The claim is taken in in one local activity, and its lifecycle's timeline entries on the intake and fast path
+    are written in batches: before money moves, before any wait, and when the lifecycle ends (claims started since
+    `lean-fast-path`; see `Shell.note`)."""
     catastrophes_on: bool = False
     """The claim joins a declared catastrophe its incident falls in (claims started since; docs/catastrophes.md)."""
     catastrophe: str | None = None

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contract import (
         APPEAL_UPDATE,
         CONTACT_QUERY,
+        STATUS_QUERY,
         Appeal,
         ApprovalRecord,
         ApproveAdvance,
@@ -87,7 +88,7 @@ class ClaimUpdates:
 
     # ================================================================== query
 
-    @workflow.query(name="status")
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> ClaimStatus:
         return self.s.status()
 

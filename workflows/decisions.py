@@ -114,7 +114,7 @@ class Decisions(ClockedPart):
         self.shell.notify(f"decision_{kind}", {
             "amount": s.payout.total, "claimed": claim.claimed_amount, "basis": s.payout.basis,
             "appeal_days": self._appeal_days(kind)})
-        await workflow.wait_condition(lambda: not s.advance_in_flight and not s.advance_requests)
+        await self.shell.wait(lambda: not s.advance_in_flight and not s.advance_requests)
         async with self.money_lock:
             await self._pay(payout_rules.still_to_pay(s.payout.total, s.paid_amount), "final")
         self.clocks.stop("payment")
@@ -141,8 +141,9 @@ class Decisions(ClockedPart):
                 if kind == "advance" and self._advance_void():  # decided against while it waited its turn
                     raise ClaimClosed
                 if s.account_change_checking:  # a new account's code is being checked: pay to the outcome
-                    await workflow.wait_condition(lambda: not s.account_change_checking)
+                    await self.shell.wait(lambda: not s.account_change_checking)
                     continue
+                await self.shell.flush()  # the decision is in the log before the money moves
                 s.transfer_in_flight = True
                 account = s.bank_account
                 try:
@@ -188,7 +189,7 @@ class Decisions(ClockedPart):
 
         if not await self.shell.wait_until(answered, clock.started_at + clock.span / 2):
             self.shell.notify("bank_details_reminder", {"amount": amount, "due_at": clock.due_at})
-        await workflow.wait_condition(answered)
+        await self.shell.wait(answered)
         s.awaiting_bank_details = False
         self.clocks.stop("bank_details")
         self.shell.check_withdrawn()

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.database import ClaimsDatabase
     from activities.notifications import NotificationActivities
     from models.contract import ErrorType, Sender, Stage, TimelineEntry, UpdateAck
-    from models.messages import ClaimEvent, NotificationRequest, Recipient
+    from models.messages import ClaimEvent, EventBatch, NotificationRequest, Recipient
     from workflows import core_view, financials, metrics
     from workflows.claim_state import ClaimState, refuse
 
@@ -96,6 +96,8 @@ class Shell:
     """Side tasks still running; the workflow completes only when they are done."""
     in_flight: int
     """Activities running now (letters among them): the run continues as new only when none is."""
+    pending: list[ClaimEvent]
+    """Timeline entries the lifecycle noted and has yet to write (`flush`)."""
 
     def __init__(self, state: ClaimState) -> None:
         self.s = state
@@ -105,6 +107,7 @@ class Shell:
         self.crash = None
         self.side_tasks = 0
         self.in_flight = 0
+        self.pending = []
 
     # ------------------------------------------------------------------ supervised side tasks
 
@@ -132,6 +135,7 @@ class Shell:
         """Run the lifecycle; a side task's failure ends it the same way its own failure would."""
         task = asyncio.create_task(main, name="lifecycle")
         await workflow.wait_condition(lambda: task.done() or self.crash is not None)
+        await self.flush()  # what the lifecycle noted is written however it ended
         if self.crash is not None:
             task.cancel()
             raise self.crash
@@ -152,6 +156,8 @@ class Shell:
         side tasks and update handlers go through the server, whose events a replay sees where the run saw them."""
         one_at_a_time = self.s.local_one_at_a_time
         local = self.fast and (not one_at_a_time or (ON_LIFECYCLE.get() and self.local_in_flight == 0))
+        if not local and self.pending and fn is not ClaimsDatabase.record_events:
+            await self.flush()  # the lifecycle leaves its fast path: what it noted is written first
         self.in_flight += 1
         self.local_in_flight += local
         try:
@@ -200,10 +206,38 @@ class Shell:
             changes.setdefault("deciding_role", s.required_role().value)  # the queue shows each role what it decides
         elif "stage" in changes:
             changes.setdefault("deciding_role", None)
-        await self.activity(ClaimsDatabase.record_event, ClaimEvent(claim_id=s.claim_id, event=event, at=at, by=by,
-                                                                    detail=detail, changes=changes,
-                                                                    key=str(s.event_count), names=names,
-                                                                    ledger=financials.ledger_moves(s)))
+        recorded = ClaimEvent(claim_id=s.claim_id, event=event, at=at, by=by, detail=detail, changes=changes,
+                              key=str(s.event_count), names=names, ledger=financials.ledger_moves(s))
+        if not s.lean:
+            await self.activity(ClaimsDatabase.record_event, recorded)
+        elif self.fast and (ON_LIFECYCLE.get() or self.pending):
+            # Written with the lifecycle's next batch (`flush`), after what it noted before: a side task's or an
+            # update's entry waits its turn rather than overtaking the lifecycle's in the log.
+            self.pending.append(recorded)
+        else:
+            await self._write([recorded])
+
+    async def flush(self) -> None:
+        """Write the timeline entries the lifecycle noted on its intake and fast path (claims started since
+        `lean-fast-path`): one local activity for the entries of a workflow task. The lifecycle flushes before
+        money moves (`Decisions._pay`), before any wait (`wait_until`, `wait_quietly`, `wait`) and when it ends,
+        so the event log and the read model trail the workflow only while it runs on without waiting. Only the
+        lifecycle flushes: one writer keeps the log in the order the entries were noted."""
+        if self.pending and ON_LIFECYCLE.get():
+            await self._write(self._take_pending())
+
+    def _take_pending(self) -> list[ClaimEvent]:
+        taken, self.pending = self.pending, []
+        return taken
+
+    async def _write(self, events: list[ClaimEvent]) -> None:
+        await self.activity(ClaimsDatabase.record_events, EventBatch(claim_id=self.s.claim_id, events=events))
+
+    async def wait(self, condition: Callable[[], bool]) -> None:
+        """Wait for the condition, the timeline written first when it does not hold yet."""
+        if not condition():
+            await self.flush()
+        await workflow.wait_condition(condition)
 
     def notify(self, kind: str, context: dict[str, Any], sequence: int | None = None,
                recipient: Recipient | None = None) -> None:
@@ -244,6 +278,7 @@ class Shell:
 
     async def wait_until(self, condition: Callable[[], bool], moment: datetime) -> bool:
         """Wait for the condition until a moment; True if it held in time."""
+        await self.flush()
         remaining = (moment - workflow.now()).total_seconds()
         if remaining <= 0:
             return condition()
@@ -262,6 +297,7 @@ class Shell:
         run continues as new here, carrying the whole state, and the next run resumes at the same wait
         (claim.py `_resume`): clocks keep their due times, a moment that already passed is not waited for
         again, and nothing is decided twice."""
+        await self.flush()
         for also in (self._history_long, self._quiet):  # a long history, then a moment when nothing is under way
             if moment is None:
                 await workflow.wait_condition(lambda also=also: condition() or also())  # type: ignore[misc]
@@ -285,7 +321,7 @@ class Shell:
         """Nothing under way that the next run could not pick up: no activity (letters included), no
         update being handled, no money moving and no account change being checked."""
         s = self.s
-        return (self.in_flight == 0 and len(self.letters_done) == self.letters_queued
+        return (self.in_flight == 0 and not self.pending and len(self.letters_done) == self.letters_queued
                 and workflow.all_handlers_finished() and not s.advance_requests
                 and not s.advance_in_flight and not s.transfer_in_flight and not s.awaiting_bank_details
                 and not s.account_change_checking)
@@ -296,6 +332,7 @@ class Shell:
         await self.note("continued_as_new", detail=f"run {s.continued} continues at the wait for {wait}; "
                                                    f"history of {workflow.info().get_current_history_length()} "
                                                    "events")
+        await self.flush()
         await workflow.wait_condition(self._quiet)
         s.resume_at = wait
         carried = s.snapshot()

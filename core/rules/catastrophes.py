@@ -30,7 +30,8 @@ def joins(regions: list[str], starts_at: datetime, ends_at: datetime, claim_type
 
 def under(rules: Rules, cat: CatastropheRules, claim_type: str) -> Rules:
     """The claim's rules under the catastrophe: its reduced documents list (for the usual path and the fast path),
-    and the adjusters' and supervisors' authority raised by the uplift (a manager's has no limit to raise; the
+    the advance the workflow pays of its own initiative sooner (its days, its share while disputed), and the
+    adjusters' and supervisors' authority raised by the uplift (a manager's has no limit to raise; the
     system's fast-path limit and the four-eyes threshold stay, so the money guard holds as it does)."""
     changes: dict[str, object] = {}
     documents = cat.documents.get(claim_type)  # type: ignore[call-overload]
@@ -39,6 +40,13 @@ def under(rules: Rules, cat: CatastropheRules, claim_type: str) -> Rules:
         changes["documents_by_cause"] = {**rules.documents_by_cause, claim_type: {}}
         fast = [d for d in rules.fast_path_documents.get(claim_type, []) if d in documents]
         changes["fast_path_documents"] = {**rules.fast_path_documents, claim_type: fast}
+    sla: dict[str, object] = {}
+    if cat.advance_days is not None:  # sooner, never later, than the law's
+        sla["advance_payment_days"] = min(cat.advance_days, rules.sla.advance_payment_days)
+    if cat.advance_share is not None:
+        sla["advance_share_in_dispute"] = cat.advance_share
+    if sla:
+        changes["sla"] = rules.sla.model_copy(update=sla)
     if cat.authority_uplift != 1:
         changes["authority_limits"] = {role: None if limit is None else (limit * cat.authority_uplift).quantize(
             Decimal("0.01")) for role, limit in rules.authority_limits.items()}
