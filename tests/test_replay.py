@@ -102,7 +102,26 @@ async def test_the_current_code_enters_the_stages_each_saved_history_entered(pat
     history = saved(path)
     await replayer().replay_workflow(history)
     again = [stage for i, stage in enumerate(entered) if i == 0 or stage != entered[i - 1]]
-    assert again == stages_recorded(history), f"{path.stem}: entered {again}, recorded {stages_recorded(history)}"
+    recorded = stages_recorded(history)
+    if not patched(history, "lean-fast-path"):
+        assert again == recorded, f"{path.stem}: entered {again}, recorded {recorded}"
+        return
+    # Such a claim upserts its search attributes once per batch on its intake and fast path: the stages it passed
+    # through within one workflow task are not in its history, the one it stood at when the task ended is.
+    remaining = iter(again)
+    assert all(stage in remaining for stage in recorded) and again[-1:] == recorded[-1:], \
+        f"{path.stem}: entered {again}, recorded {recorded}"
+
+
+def patched(history: WorkflowHistory, change: str) -> bool:
+    """Whether the run took this change (its history holds the change's marker)."""
+    for event in history.events:
+        if event.HasField("marker_recorded_event_attributes"):
+            for payload in event.marker_recorded_event_attributes.details["patch-data"].payloads \
+                    if "patch-data" in event.marker_recorded_event_attributes.details else []:
+                if json.loads(payload.data).get("id") == change:
+                    return True
+    return False
 
 
 async def test_an_unpatched_change_fails_replay_with_a_clear_message():

@@ -87,14 +87,20 @@ class ClaimWorkflow(ClaimUpdates):
         if claim is None:  # `temporal workflow start` without --input
             raise refuse("invalid claim: payload: no start input was given", ErrorType.INVALID_CLAIM)
         s.claim = parse(ClaimInput, claim, "invalid claim", ErrorType.INVALID_CLAIM)
-        s.one_ref_one_kind = workflow.patched("one-ref-one-kind")
-        s.recoveries_on = workflow.patched("overpayment-recovery")
-        s.local_one_at_a_time = workflow.patched("local-activities-one-at-a-time")
-        s.changes_at_start = workflow.patched("changes-asked-at-start")
-        s.invoice_number_expected = workflow.patched("invoice-number-expected")
-        s.financials = workflow.patched("claim-financials")
-        s.catastrophes_on = workflow.patched("catastrophes")
+        # A claim started since `lean-fast-path` takes every change made before it on that one marker: each marker
+        # costs the claim an upsert of TemporalChangeVersion as well. Claims started before it ask each change.
         s.lean = workflow.patched("lean-fast-path")
+        if s.lean:
+            s.one_ref_one_kind = s.recoveries_on = s.local_one_at_a_time = s.changes_at_start = True
+            s.invoice_number_expected = s.financials = s.catastrophes_on = True
+        else:
+            s.one_ref_one_kind = workflow.patched("one-ref-one-kind")
+            s.recoveries_on = workflow.patched("overpayment-recovery")
+            s.local_one_at_a_time = workflow.patched("local-activities-one-at-a-time")
+            s.changes_at_start = workflow.patched("changes-asked-at-start")
+            s.invoice_number_expected = workflow.patched("invoice-number-expected")
+            s.financials = workflow.patched("claim-financials")
+            s.catastrophes_on = workflow.patched("catastrophes")
         problem = intake.refusal(s.claim, workflow.now())
         if problem:
             raise refuse(problem, ErrorType.INVALID_CLAIM)

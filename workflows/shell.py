@@ -98,6 +98,8 @@ class Shell:
     """Activities running now (letters among them): the run continues as new only when none is."""
     pending: list[ClaimEvent]
     """Timeline entries the lifecycle noted and has yet to write (`flush`)."""
+    attributes_stale: bool
+    """The search attributes changed since the lifecycle last upserted them (`flush`)."""
 
     def __init__(self, state: ClaimState) -> None:
         self.s = state
@@ -108,6 +110,7 @@ class Shell:
         self.side_tasks = 0
         self.in_flight = 0
         self.pending = []
+        self.attributes_stale = False
 
     # ------------------------------------------------------------------ supervised side tasks
 
@@ -156,7 +159,7 @@ class Shell:
         side tasks and update handlers go through the server, whose events a replay sees where the run saw them."""
         one_at_a_time = self.s.local_one_at_a_time
         local = self.fast and (not one_at_a_time or (ON_LIFECYCLE.get() and self.local_in_flight == 0))
-        if not local and self.pending and fn is not ClaimsDatabase.record_events:
+        if not local and (self.pending or self.attributes_stale) and fn is not ClaimsDatabase.record_events:
             await self.flush()  # the lifecycle leaves its fast path: what it noted is written first
         self.in_flight += 1
         self.local_in_flight += local
@@ -185,6 +188,13 @@ class Shell:
         await self.note(f"stage:{stage.value}", changes={"stage": stage.value, **(changes or {})})
 
     def upsert_search_attributes(self) -> None:
+        """The claim's search attributes as they stand. On the lifecycle's intake and fast path (claims started since
+        `lean-fast-path`) once per batch (`flush`): the upserts of one workflow task reach the server together, so
+        only the last one counts."""
+        if self.s.lean and self.fast and ON_LIFECYCLE.get():
+            self.attributes_stale = True
+            return
+        self.attributes_stale = False
         workflow.upsert_search_attributes(self.s.search_attributes())
 
     async def note(self, event: str, *, by: str = "system", detail: str = "",
@@ -223,7 +233,12 @@ class Shell:
         money moves (`Decisions._pay`), before any wait (`wait_until`, `wait_quietly`, `wait`) and when it ends,
         so the event log and the read model trail the workflow only while it runs on without waiting. Only the
         lifecycle flushes: one writer keeps the log in the order the entries were noted."""
-        if self.pending and ON_LIFECYCLE.get():
+        if not ON_LIFECYCLE.get():
+            return
+        if self.attributes_stale:
+            self.attributes_stale = False
+            workflow.upsert_search_attributes(self.s.search_attributes())
+        if self.pending:
             await self._write(self._take_pending())
 
     def _take_pending(self) -> list[ClaimEvent]:
@@ -321,7 +336,7 @@ class Shell:
         """Nothing under way that the next run could not pick up: no activity (letters included), no
         update being handled, no money moving and no account change being checked."""
         s = self.s
-        return (self.in_flight == 0 and not self.pending and len(self.letters_done) == self.letters_queued
+        return (self.in_flight == 0 and not self.pending and not self.attributes_stale and len(self.letters_done) == self.letters_queued
                 and workflow.all_handlers_finished() and not s.advance_requests
                 and not s.advance_in_flight and not s.transfer_in_flight and not s.awaiting_bank_details
                 and not s.account_change_checking)
