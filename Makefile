@@ -38,9 +38,12 @@ demo: $(STAMP) $(CJK_FONT) $(LIBGL)
 test: $(STAMP) $(CHROMIUM) $(CJK_FONT) $(LIBGL)
 	$(BIN)/python -m pytest
 
-## bench: the claims against the bare Temporal engine, short version (bench/engine_floor.py --full: long)
+## bench: the claims against the bare Temporal engine (short; bench/engine_floor.py --full: long), the API against a bare
+## start, and a surge of 1,000 claims through the API with workers added under load, on SQLite and PostgreSQL
 bench: $(STAMP)
 	$(BIN)/python bench/engine_floor.py
+	$(BIN)/python bench/api_cost.py --claims 60
+	$(BIN)/python bench/surge.py --claims 1000 --minutes 3 --databases sqlite,postgresql
 
 ## bench-core: the decision core's state machine over 100,000 random sequences
 bench-core: $(STAMP)

@@ -162,20 +162,18 @@ async def report_claim(claim: c.ClaimInput, response: Response, svc: SERVICES, c
 
 
 def _remember_key(engine: Engine, key: str, digest: str, claim_id: str) -> tuple[str, str, bool]:
-    """The body digest and claim the key names, and whether an earlier request made it (a repeat)."""
+    """The body digest and claim the key names, and whether an earlier request made it (a repeat). A new key (the
+    usual case) costs one insert; a key seen before, the insert refused and one read."""
     with Session(engine) as session:
-        known = session.get(IdempotentRequest, key)
-        if known is not None:
-            return known.body_sha256, known.claim_id, True
         session.add(IdempotentRequest(key=key, body_sha256=digest, claim_id=claim_id, created_at=datetime.now(UTC)))
         try:
             session.commit()
-        except IntegrityError:  # the same key at the same moment: the other request made it
+            return digest, claim_id, False
+        except IntegrityError:  # an earlier request (or one at the same moment) made it
             session.rollback()
             known = session.get(IdempotentRequest, key)
             assert known is not None
             return known.body_sha256, known.claim_id, True
-        return digest, claim_id, False
 
 
 @router.get("/claims/{claim_id}", response_model=c.ClaimStatus, tags=["claims"], summary="Where a claim stands (staff)")

@@ -140,6 +140,8 @@ def main() -> int:
         floor = floors.get(name.split(",")[0])
         ratio = median / figures(results[floor])[0] if floor and floor != name else None
         print(f"{name:40} {median:10.2f} {p95:8.2f} {ratio:7.2f}" if ratio else f"{name:40} {median:10.2f} {p95:8.2f}")
+    ratio = figures(results["start, POST /claims"])[0] / figures(results["start, Temporal client"])[0]
+    print(f"target: POST /claims at most 1.5× a bare start: {ratio:.2f}×: {'met' if ratio <= 1.5 else 'NOT met'}")
     return 0
 
 

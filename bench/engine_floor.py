@@ -3,9 +3,9 @@
     .venv/bin/python bench/engine_floor.py [--full] [--only latency,throughput,...]
 
 Starts an in-memory Temporal dev server, then worker processes: `worker.py` for the claims and
-`bench/bare_worker.py` for the floor (a workflow with as many local activities as a fast-path claim, doing
-nothing). Each figure is measured for both, interleaved in rounds so the machine's load falls on both alike, and
-printed as medians with the spread over rounds and as a ratio to the floor:
+`bench/bare_worker.py` for the floor (a workflow running the three local activities a paid claim cannot do without,
+each doing nothing). Each figure is measured for both, interleaved in rounds so the machine's load falls on both
+alike, and printed as medians with the spread over rounds and as a ratio to the floor:
 
 - latency: fast-path claims one at a time, start to paid (the read model says `paid`), p50 and p95;
 - throughput: claims per second at 1, 10 and 50 at once, on SQLite and PostgreSQL;
@@ -14,6 +14,9 @@ printed as medians with the spread over rounds and as a ratio to the floor:
 - memory per open workflow: claims waiting on documents, held in the worker's cache;
 - audit replay: histories replayed per second;
 - the command line: `starter.py status` as a whole command, against the `temporal` CLI's query.
+
+It ends with the targets (bench/README.md): the fast path's p50 at most 3.0× the floor's, its throughput at 50 at once
+at least 0.33× the floor's, and `starter.py status` within 0.3 s, each met or not.
 """
 
 from __future__ import annotations
@@ -136,12 +139,25 @@ def spread(values: list[float]) -> str:
 
 
 ROWS: list[tuple[str, str, str, str, str]] = []
+TARGETS: list[tuple[str, str]] = []
+"""Each figure held to a target (docs: bench/README.md), and whether it met it."""
 
 
 def row(figure: str, ours: float, floor: float, unit: str, extra: str = "") -> None:
     ratio = ours / floor if floor else float("nan")
     ROWS.append((figure, f"{ours:.2f} {unit}", f"{floor:.2f} {unit}", f"{ratio:.2f}×", extra))
     print(f"  {figure}: {ours:.2f} vs {floor:.2f} {unit} ({ratio:.2f}×) {extra}", flush=True)
+    if figure.startswith("fast path start → paid, p50"):
+        target(figure, ratio, "≤", 3.0, "×")
+    elif figure.startswith("throughput") and "50 at once" in figure and "worker processes" not in figure:
+        target(figure, ratio, "≥", 0.33, "×")
+    elif figure.startswith("`starter.py status`"):
+        target(figure, ours, "≤", 0.3, " s")
+
+
+def target(figure: str, value: float, sense: str, bound: float, unit: str) -> None:
+    met = value <= bound if sense == "≤" else value >= bound
+    TARGETS.append((figure, f"{value:.2f}{unit} (target {sense} {bound}{unit}): {'met' if met else 'NOT met'}"))
 
 
 # --------------------------------------------------------------------------- figures
@@ -360,6 +376,9 @@ async def measure(args: argparse.Namespace) -> None:
     print("|---|---|---|---|---|")
     for r in ROWS:
         print("| " + " | ".join(r) + " |")
+    print()
+    for figure, verdict in TARGETS:
+        print(f"target: {figure}: {verdict}")
 
 
 def main() -> int:

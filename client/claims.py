@@ -97,16 +97,26 @@ async def start_claim(client: Client, claim: ClaimInput, task_queue: str) -> str
     failed (an unknown policy, say) recorded nothing, so the corrected report may use its claim id again.
     The claim arrives checked: the edge that received it parsed it into the contract's model."""
     workflow_id = workflow_id_for(claim.claim_id)
-    if await _registered(client, workflow_id):
-        raise DuplicateClaim(f"claim {claim.claim_id} already exists ({workflow_id}); not started again")
-    try:
-        await client.start_workflow(ClaimWorkflow.run, claim, id=workflow_id,
-                                    task_queue=task_queue, task_timeout=CLAIM_TASK_TIMEOUT,
-                                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    duplicate = DuplicateClaim(f"claim {claim.claim_id} already exists ({workflow_id}); not started again")
+    try:  # a new claim id (the usual case): one call
+        await _start(client, claim, workflow_id, task_queue, WorkflowIDReusePolicy.REJECT_DUPLICATE)
+        return workflow_id
     except WorkflowAlreadyStartedError:
-        raise DuplicateClaim(f"claim {claim.claim_id} already exists ({workflow_id}); not started again") from None
+        pass
+    if await _registered(client, workflow_id):  # the id was used: only a run that registered nothing frees it
+        raise duplicate
+    try:
+        await _start(client, claim, workflow_id, task_queue, WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
+    except WorkflowAlreadyStartedError:
+        raise duplicate from None
     return workflow_id
+
+
+async def _start(client: Client, claim: ClaimInput, workflow_id: str, task_queue: str,
+                 reuse: WorkflowIDReusePolicy) -> None:
+    await client.start_workflow(ClaimWorkflow.run, claim, id=workflow_id, task_queue=task_queue,
+                                task_timeout=CLAIM_TASK_TIMEOUT, id_reuse_policy=reuse,
+                                id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
 
 
 async def _registered(client: Client, workflow_id: str) -> bool:
