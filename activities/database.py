@@ -368,9 +368,10 @@ class ClaimsDatabase:
         """The events under the claim's lock, in order: each one's log row, outbox row and ledger rows, and the read
         model moved once for them all (each published event carries the stage and outcome as they stood after
         it). An event whose key is recorded already adds nothing."""
-        row = conn.execute(select(CLAIMS.c.stage, CLAIMS.c.outcome, CLAIMS.c.stage_entered_at)
+        row = conn.execute(select(CLAIMS.c.stage, CLAIMS.c.outcome, CLAIMS.c.stage_entered_at, CLAIMS.c.catastrophe)
                            .where(CLAIMS.c.claim_id == claim_id)).first()
         stage, outcome = (row.stage, row.outcome) if row is not None else (None, None)
+        catastrophe = row.catastrophe if row is not None else None
         entered = dict(row.stage_entered_at or {}) if row is not None else {}
         moved: dict[str, Any] = {}
         heads = []
@@ -385,8 +386,9 @@ class ClaimsDatabase:
                 moved["stage_entered_at"] = dict(entered)
             moved.update(values)
             stage, outcome = values.get("stage", stage), values.get("outcome", outcome)
+            catastrophe = values.get("catastrophe", catastrophe)
             if cloud.published(ev.event):
-                self._to_outbox(conn, ev, head.seq, stage, outcome)
+                self._to_outbox(conn, ev, head.seq, stage, outcome, catastrophe)
             self._to_ledger(conn, ev, key)
         if any(h.new for h in heads):
             conn.execute(update(CLAIMS).where(CLAIMS.c.claim_id == claim_id).values(**moved, updated_at=now_utc()))
@@ -406,10 +408,11 @@ class ClaimsDatabase:
             ledger.append(conn, ev.claim_id, facts, f"event/{key}/{i}", move.at or ev.at, move, recorded_at,
                           self.seal_key)
 
-    def _to_outbox(self, conn: Connection, ev: ClaimEvent, seq: int, stage: str | None, outcome: str | None) -> None:
+    def _to_outbox(self, conn: Connection, ev: ClaimEvent, seq: int, stage: str | None, outcome: str | None,
+                   catastrophe: str | None) -> None:
         id_, type_, body = cloud.claim_event(
             source=self.event_source, claim_id=ev.claim_id, seq=seq, event=ev.event, at=ev.at, actor=ev.by,
-            detail=ev.detail, changes=ev.changes, stage=stage, outcome=outcome)
+            detail=ev.detail, changes=ev.changes, stage=stage, outcome=outcome, catastrophe=catastrophe)
         outbox.add(conn, subject=ev.claim_id, seq=seq, event_id=id_, type_=type_, body=body, at=now_utc())
 
     def _claimant_search(self, claim: ClaimInput) -> dict[str, Any]:

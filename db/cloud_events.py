@@ -53,8 +53,10 @@ def _plain(value: Any) -> Any:
 
 
 def claim_event(*, source: str, claim_id: str, seq: int, event: str, at: datetime, actor: str, detail: str,
-                changes: dict[str, Any], stage: str | None, outcome: str | None) -> tuple[str, str, str]:
-    """The event's id, type and structured JSON body."""
+                changes: dict[str, Any], stage: str | None, outcome: str | None,
+                catastrophe: str | None = None) -> tuple[str, str, str]:
+    """The event's id, type and structured JSON body; `catastrophe` is the code of the declared catastrophe the
+    claim joined, on every event of the claim from the one it joined on."""
     data = {
         "claim_id": claim_id,
         "sequence": seq,
@@ -64,6 +66,7 @@ def claim_event(*, source: str, claim_id: str, seq: int, event: str, at: datetim
         "detail": mask_text(detail),
         "stage": stage,
         "outcome": outcome,
+        "catastrophe": catastrophe,
         "changes": {key: _plain(value) for key, value in sorted(changes.items())},
     }
     id_, type_ = event_id(claim_id, seq), event_type(event)

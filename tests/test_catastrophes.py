@@ -6,6 +6,7 @@ joining and leaves those that joined as they are. On the time-skipping server, w
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, select
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
@@ -27,7 +28,7 @@ from models.catastrophes import (
     CatastropheRules,
     catastrophe_workflow_id,
 )
-from models.tables import CatastropheRow, Claim
+from models.tables import CatastropheRow, Claim, EventOutboxRow
 from reporting.catastrophes import catastrophe_view
 from testkit.claims import auto_claim, days_ago, docs
 from testkit.harness import Claims
@@ -201,6 +202,10 @@ async def test_the_catastrophe_view_counts_its_claims_by_stage_and_times_their_p
     assert view is not None
     assert view.by_stage == {"closed:paid": 1, "awaiting_documents": 1}
     assert [c.claim_id for c in view.oldest] == [waiting["claim_id"]] and view.hours_to_pay is not None
+    with Session(claims.engine) as session:
+        published = session.exec(select(EventOutboxRow).where(EventOutboxRow.subject == paid["claim_id"])).all()
+    codes = {json.loads(row.body)["data"]["catastrophe"] for row in published}
+    assert published and codes == {cat["code"]}, "every event of a claim that joined carries the catastrophe's code"
 
 
 async def test_the_catastrophes_advance_comes_sooner_and_larger_while_the_investigation_is_open(claims: Claims,
