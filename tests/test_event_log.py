@@ -22,6 +22,7 @@ from documents.archive import FolderArchive
 from models.messages import ClaimEvent
 from models.tables import Claim, ClaimEventRow
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from testkit.waiting import eventually
 from testkit.world import TEST_KEYRING, TEST_SEAL_KEY
 from tests.conftest import claims_rig
 from tests.test_database import register
@@ -305,3 +306,23 @@ async def test_each_claims_history_keeps_its_log_head_and_verify_log_holds_the_d
     assert verify(any_engine, TEST_SEAL_KEY, archive).problems == [], "the checkpoint predates both claims"
     problems = {p.claim_id: p.what for p in verify(any_engine, TEST_SEAL_KEY, archive, recorded).problems}
     assert set(problems) == {cut, gone} and "were removed" in problems[cut] and "gone" in problems[gone], problems
+
+
+async def test_a_claim_that_leaves_the_fast_path_keeps_its_log_in_the_order_noted_and_its_read_model_where_it_is(
+        time_env, settings, any_engine):
+    """Entries noted on the intake wait for their batch; when the claim leaves the fast path (here to ask for its
+    documents) they are written before the entries after them, so the log keeps the order they were noted in and the
+    read model ends at the stage the claim waits at. A batch written after a later entry (found by the surge bench)
+    left the read model at `coverage_check` while the claim waited for documents."""
+    async with claims_rig(time_env, settings, any_engine, ocr=False) as claims:
+        claim = auto_claim(documents=docs("claim_form"))
+        await claims.start(claim)
+        await claims.at_stage(claim["claim_id"], "awaiting_documents")
+        rows = await eventually(lambda: _rows(any_engine, claim["claim_id"]),
+                                lambda rows: any(r.event == "documents_requested" for r in rows),
+                                "the request for documents in the log")
+        keys = [int(r.key) for r in rows]
+        assert keys == sorted(keys), f"the log holds its entries out of the order noted: {[r.event for r in rows]}"
+        with Session(any_engine) as session:
+            row = session.get(Claim, claim["claim_id"])
+            assert row is not None and row.stage == "awaiting_documents", row

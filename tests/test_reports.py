@@ -223,6 +223,17 @@ async def test_report_of_the_demo_claims_matches_the_database(live):
     for claim_id in started:
         await replayer().replay_workflow(
             await live.client.get_workflow_handle(workflow_id_for(claim_id)).fetch_history())
+    # The read model stands where each claim stands: its timeline's batches were all written, in order.
+    def row_stage(claim_id: str) -> str | None:
+        with Session(live.engine) as session:
+            row = session.get(Claim, claim_id)
+            return row.stage if row is not None else None
+
+    for claim_id in [c for c in started if row_stage(c) is not None]:  # not those refused at intake
+        stage = (await live.client.get_workflow_handle(workflow_id_for(claim_id)).query("status"))["stage"]
+        await eventually(lambda claim_id=claim_id: row_stage(claim_id),  # type: ignore[misc]
+                         lambda now, stage=stage: now == stage,  # type: ignore[misc]
+                         f"claim {claim_id}'s read model at {stage}")
     # The month's figures per claim from the financial ledger (`finance export`), against plain SQL over the ledger
     # and the payments table; the ledger unbroken and reconciled; the day's reserves in the report.
     month = datetime.now(ZoneInfo(TZ)).strftime("%Y-%m")

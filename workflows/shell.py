@@ -220,10 +220,13 @@ class Shell:
                               key=str(s.event_count), names=names, ledger=financials.ledger_moves(s))
         if not s.lean:
             await self.activity(ClaimsDatabase.record_event, recorded)
-        elif self.fast and (ON_LIFECYCLE.get() or self.pending):
-            # Written with the lifecycle's next batch (`flush`), after what it noted before: a side task's or an
-            # update's entry waits its turn rather than overtaking the lifecycle's in the log.
-            self.pending.append(recorded)
+        elif ON_LIFECYCLE.get():  # on the fast path, written with the next batch; off it, with what waits before it
+            if self.fast:
+                self.pending.append(recorded)
+            else:
+                await self._write([*self._take_pending(), recorded])
+        elif self.pending:  # a side task's or an update's entry waits its turn behind the lifecycle's, which the
+            self.pending.append(recorded)  # lifecycle writes before it waits (never overtaking them in the log)
         else:
             await self._write([recorded])
 
