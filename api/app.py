@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api.catastrophes import router as catastrophes_router
@@ -47,12 +48,12 @@ from edge.problems import (
     PROBLEM_RESPONSES,
     FieldProblem,
     ProblemError,
+    UnexpectedFailures,
     database_handler,
     forbidden,
     http_handler,
     problem_handler,
     temporal_handler,
-    unexpected_handler,
     validation_handler,
 )
 from edge.services import Services
@@ -374,7 +375,8 @@ def create_app(make_services: Callable[[], Awaitable[Services]] | None = None,
     app.add_exception_handler(RPCError, temporal_handler)
     app.add_exception_handler(RuntimeError, temporal_handler)
     app.add_exception_handler(OperationalError, database_handler)
-    app.add_exception_handler(Exception, unexpected_handler)
+    app.add_exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError, temporal_handler)
+    app.add_middleware(UnexpectedFailures)
     app.add_middleware(BodyLimit, upload_limit=max_upload_bytes)
     app.add_middleware(Traced)
 

@@ -81,6 +81,8 @@ class Run:
     stopped_cpu: float = 0.0
     """CPU seconds of worker processes already stopped."""
     started: float = 0.0
+    busy: int = 0
+    """Answers of 503 (Temporal or the claim did not answer in time), each followed by a retry."""
 
 
 def declaration(code: str) -> dict[str, Any]:
@@ -141,20 +143,26 @@ async def follow_up(run: Run, http: httpx.AsyncClient, stack: Stack, reported: R
                 f"/claims/{reported.claim_id}/documents", headers=stack.auth("portal", "channel"),
                 data={"kind": "damage_photos"},
                 files={"file": ("photos.pdf", pdf(f"{reported.claim_id} photos"), "application/pdf")}))
+            if response.status_code == 503:  # not answered in time: look again, then send again if still needed
+                run.busy += 1
+                await asyncio.sleep(float(response.headers.get("retry-after", "5")))
+                continue
             if response.status_code != 201:
                 raise RuntimeError(f"upload for {reported.claim_id} refused: {response.text}")
             reported = Reported(reported.claim_id, SMALL, reported.at)  # nothing more to do by hand
         elif stage == "investigating":
-            await timed_call(run, "action", http.post(
+            answer = await timed_call(run, "action", http.post(
                 f"/claims/{reported.claim_id}/actions/record_investigation", headers=staff["inv"],
                 json={"investigator_id": "inv-wang", "findings": "water line as photographed",
                       "fraud_suspected": False}))
+            run.busy += answer.status_code == 503
         elif stage == "awaiting_approval":
             role = status.get("required_role") or "supervisor"
             who = {"adjuster": ("adj-li", "adj"), "supervisor": ("sup-liu", "sup")}.get(role, ("mgr-wu", "mgr"))
-            await timed_call(run, "action", http.post(
+            answer = await timed_call(run, "action", http.post(
                 f"/claims/{reported.claim_id}/actions/approve", headers=staff[who[1]],
                 json={"approver_id": who[0], "role": role, "comment": "typhoon damage as reported"}))
+            run.busy += answer.status_code == 503
         await asyncio.sleep(2)
 
 
@@ -218,9 +226,14 @@ async def surge(run: Run, stack: Stack, claims: int, minutes: float) -> None:
         async def report(i: int, kind: str) -> None:
             claim = claim_of(kind, numbers[i])
             sent = time.time()
-            response = await timed_call(run, "report", http.post(
-                "/claims", json=claim, headers={**portal, "Idempotency-Key": claim["claim_id"]}))
-            if response.status_code != 201:
+            for _ in range(20):  # a 503 changed nothing: the same report again, under the same key
+                response = await timed_call(run, "report", http.post(
+                    "/claims", json=claim, headers={**portal, "Idempotency-Key": claim["claim_id"]}))
+                if response.status_code != 503:
+                    break
+                run.busy += 1
+                await asyncio.sleep(float(response.headers.get("retry-after", "5")))
+            if response.status_code not in (200, 201):
                 run.refused.append(f"{claim['claim_id']}: {response.status_code} {response.text[:200]}")
                 return
             reported = Reported(claim["claim_id"], kind, sent)
@@ -368,7 +381,8 @@ def report(run: Run, found: dict[str, Any], chart: Path | None) -> bool:
     print(f"  worker CPU per claim (with three worker processes' start): "
           f"{cpu / max(1, found['reported']) * 1000:.0f} ms; memory per open claim: "
           f"{per_open:.0f} KiB (peak {peak['open']:.0f} open)")
-    print(f"  paid {found['paid']}, other outcomes {found['other outcomes']}, still open {found['open']}")
+    print(f"  paid {found['paid']}, other outcomes {found['other outcomes']}, still open {found['open']}; "
+          f"{run.busy} answers of 503 (not answered in time), each retried")
     if chart:
         print(f"  charts: {chart.relative_to(ROOT) if chart.is_relative_to(ROOT) else chart}")
     whole = found["lost"] == 0 and found["paid twice"] == 0 and found["letters lost"] == 0 and not run.refused

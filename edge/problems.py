@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.contract import ErrorType
@@ -120,7 +122,10 @@ async def http_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 RETRY_AFTER_SECONDS = 5
-UNAVAILABLE_RPC = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+UNAVAILABLE_RPC = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED,
+                   RPCStatusCode.CANCELLED}
+"""Temporal did not answer: unreachable, out of time on its side or ours (a query the client gave up on, `Timeout
+expired`), or overloaded."""
 
 
 def unavailable(what: str) -> ProblemError:
@@ -140,6 +145,12 @@ def temporal_unreachable(exc: Exception) -> bool:
 async def temporal_handler(request: Request, exc: Exception) -> JSONResponse:
     """Temporal unreachable (an outage, a restart): 503 with Retry-After, logged once without a traceback. Any other
     failure of a call to Temporal is unexpected."""
+    if isinstance(exc, WorkflowUpdateRPCTimeoutOrCancelledError):  # the claim's worker did not answer in time
+        log.warning("update not answered in time", path=request.url.path)
+        return _respond(request, ProblemError(
+            503, "not-answered", "Not answered in time",
+            "the claim did not answer in time (its workers are busy): the action may still be taken; look at the "
+            "claim's status before sending it again", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}))
     if not temporal_unreachable(exc):
         return await unexpected_handler(request, exc)
     log.warning("temporal unavailable", path=request.url.path,
@@ -158,6 +169,33 @@ async def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     log.error("request failed", path=request.url.path, error=type(exc).__name__, exc_info=exc)
     return _respond(request, ProblemError(500, "internal-error", "Internal error",
                                           "the request could not be completed; it is safe to retry"))
+
+
+class UnexpectedFailures:
+    """Answers a failure no handler took with `unexpected_handler`, logged once. (Starlette's last-resort handler
+    re-raises once it has answered, so the server logged every such failure a second time with its traceback.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:  # noqa: BLE001 (answered and logged here, once)
+            if started:  # the answer is under way: nothing else can be said
+                raise
+            response = await unexpected_handler(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -10,15 +10,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import Request
 from sqlalchemy import create_engine
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from config.encryption import EncryptionCodec, keyring_for
+from config.encryption import EncryptionCodec, converter_for, keyring_for
 from config.settings import PROJECT_ROOT, Settings
 from config.temporal import installed_binary
 from documents.store import FolderStore
+from edge.problems import temporal_handler
 from edge.services import Services
 from identity import development, keys
 
@@ -44,7 +46,7 @@ def auth(settings: Settings, subject: str, role: str) -> dict[str, str]:
 
 
 async def test_a_report_while_temporal_is_down_is_a_503_to_retry(settings, engine, nobody_listening, tmp_path, caplog):
-    client = await Client.connect(f"127.0.0.1:{nobody_listening}", lazy=True)
+    client = await Client.connect(f"127.0.0.1:{nobody_listening}", lazy=True, data_converter=converter_for(settings))
     app = create_app(ready=services(settings, client, engine.url.render_as_string(False), tmp_path))
     claim = json.loads((PROJECT_ROOT / "samples" / "claim-over-http.json").read_text(encoding="utf-8"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
@@ -79,3 +81,27 @@ async def test_a_request_while_the_database_is_down_is_a_503_to_retry(settings, 
     assert answer.status_code == 503, answer.text
     assert answer.headers["retry-after"] == "5" and answer.json()["title"] == "Service unavailable"
     assert "database" in answer.json()["detail"]
+
+
+async def test_an_action_the_claim_does_not_answer_in_time_is_a_503_that_says_it_may_still_be_taken(settings, engine,
+                                                                                                     tmp_path):
+    request = Request({"type": "http", "method": "POST", "path": "/claims/C-1/actions/approve", "headers": [],
+                       "query_string": b""})
+    answer = await temporal_handler(request, WorkflowUpdateRPCTimeoutOrCancelledError())
+    body = json.loads(bytes(answer.body))
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5", body
+    assert body["type"].endswith("/not-answered") and "may still be taken" in body["detail"], body
+
+
+async def test_an_unexpected_failure_is_answered_as_a_problem_and_not_raised_again(settings, engine, tmp_path):
+    """Starlette's last-resort handler answers, then raises the failure again, so the server logged it a second time
+    with its traceback; here (an ASGI transport that raises what the app raises) it would fail the request."""
+    app = create_app(ready=services(settings, None, engine.url.render_as_string(False), tmp_path))
+
+    async def broken() -> None:
+        raise KeyError("a bug")
+
+    app.add_api_route("/broken", broken)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        answer = await http.get("/broken")
+    assert answer.status_code == 500 and answer.json()["type"].endswith("/internal-error"), answer.text
