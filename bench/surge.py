@@ -32,10 +32,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 from activities.database import load_policies  # noqa: E402
 from bench.processes import cpu_seconds, rss_mib  # noqa: E402
 from db.engine import make_engine  # noqa: E402
+from identity import development  # noqa: E402
 from testkit.api_stack import Stack, _spawn, start_stack, stop_stack  # noqa: E402
 from testkit.claims import auto_claim, pdf  # noqa: E402
 from testkit.world import POSTGRES_URL, sample_policies  # noqa: E402
@@ -405,6 +408,29 @@ def database_url(name: str) -> str | None:
     return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
 
 
+def serve_issuer(var: Path) -> tuple[dict[str, str], ThreadingHTTPServer]:
+    """The organisation's identity provider, for a stack on PostgreSQL (where the development issuer refuses to run):
+    its key set served over HTTP on this machine, and its tokens minted with the same key (`Stack.token`)."""
+    development.signing_key(var)
+    jwks = development.jwks_path(var).read_bytes()
+
+    class Keys(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(jwks)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return ({"CLAIMS_DEV_ISSUER": "false", "CLAIMS_OIDC_ISSUER": development.ISSUER,
+             "CLAIMS_OIDC_JWKS_URL": f"http://127.0.0.1:{server.server_port}/jwks.json",
+             "CLAIMS_MESSAGE_GATEWAY": "testkit.messages:AcceptingGateway"}, server)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=1000)
@@ -419,6 +445,10 @@ def main() -> int:
         url = database_url(name)
         env = {"CLAIMS_READ_DOCUMENTS": "false", "CLAIMS_LOG_LEVEL": "WARNING",
                "CLAIMS_WORKER_SHUTDOWN_SECONDS": "60", **({"DATABASE_URL": url} if url else {})}
+        issuer = None
+        if url:
+            identity, issuer = serve_issuer(var)
+            env.update(identity)
         stack = start_stack(var, sla_profile="statutory", env=env)
         run = Run(names[name])
         try:
@@ -431,6 +461,8 @@ def main() -> int:
                 if process.poll() is None and process not in stack.processes:
                     process.terminate()
             stop_stack(stack)
+            if issuer is not None:
+                issuer.shutdown()
     return 0 if whole else 1
 
 

@@ -154,12 +154,14 @@ def start_stack(var_dir: Path, sla_profile: str = "demo", *, traces: bool = Fals
     if traces:
         env.update(CLAIMS_TRACES_FILE=str(var_dir / "traces.jsonl"), OTEL_BSP_SCHEDULE_DELAY="200")
     for name in ("CLAIMS_OIDC_ISSUER", "CLAIMS_OIDC_JWKS_URL", "TEMPORAL_ADDRESS", "CLAIMS_DOCUMENT_STORE"):
-        env.pop(name, None)
+        if name not in extra:
+            env.pop(name, None)
     settings = Settings(CLAIMS_VAR_DIR=var_dir, CLAIMS_EMBEDDED_PORT=int(env["CLAIMS_EMBEDDED_PORT"]),
                         CLAIMS_EMBEDDED_UI_PORT=int(env["CLAIMS_EMBEDDED_UI_PORT"]),
                         CLAIMS_API_PORT=int(env["CLAIMS_API_PORT"]))
     asyncio.run(ensure_embedded_server(settings))  # started once here; each process finds it as its embedded server
-    env["CLAIMS_DEV_ISSUER"] = "true"
+    if "CLAIMS_OIDC_ISSUER" not in extra:  # else the caller serves an issuer, as an organisation would
+        env["CLAIMS_DEV_ISSUER"] = "true"
     subprocess.run([sys.executable, "starter.py", "db", "upgrade"], cwd=PROJECT_ROOT, env=env, check=True,
                    capture_output=True)
     policies = var_dir / "policies.json"
