@@ -85,6 +85,8 @@ class Run:
     """CPU seconds of worker processes already stopped."""
     started: float = 0.0
     busy: int = 0
+    timeouts: int = 0
+    """Calls the load gave up waiting for after two minutes (counted among `busy` when retried)."""
     """Answers of 503 (Temporal or the claim did not answer in time), each followed by a retry."""
 
 
@@ -122,8 +124,14 @@ def policies(engine: Any, count: int) -> list[str]:
 
 
 async def timed_call(run: Run, what: str, call: Any) -> httpx.Response:
+    """The call's answer, timed; one the client gave up waiting for reads as a 503 (each caller looks again or sends
+    the same request again, as for a 503)."""
     started = time.perf_counter()
-    response: httpx.Response = await call
+    try:
+        response: httpx.Response = await call
+    except httpx.TimeoutException:
+        run.timeouts += 1
+        response = httpx.Response(503, json={}, headers={"retry-after": "5"})
     run.api.append((time.time(), what, time.perf_counter() - started))
     return response
 
@@ -136,7 +144,8 @@ async def follow_up(run: Run, http: httpx.AsyncClient, stack: Stack, reported: R
              "adj": stack.auth("adj-li", "adjuster"), "inv": stack.auth("inv-wang", "investigator")}
     deadline = time.monotonic() + 3600
     while time.monotonic() < deadline:
-        status = (await http.get(f"/claims/{reported.claim_id}", headers=staff["sup"])).json()
+        status = (await timed_call(run, "status", http.get(f"/claims/{reported.claim_id}", headers=staff["sup"]))
+                  ).json()
         stage = status.get("stage")
         if status.get("outcome") is not None:
             return
@@ -385,7 +394,8 @@ def report(run: Run, found: dict[str, Any], chart: Path | None) -> bool:
           f"{cpu / max(1, found['reported']) * 1000:.0f} ms; memory per open claim: "
           f"{per_open:.0f} KiB (peak {peak['open']:.0f} open)")
     print(f"  paid {found['paid']}, other outcomes {found['other outcomes']}, still open {found['open']}; "
-          f"{run.busy} answers of 503 (not answered in time), each retried")
+          f"{run.busy} answers of 503 (not answered in time), each retried; {run.timeouts} calls not answered within "
+          "two minutes")
     if chart:
         print(f"  charts: {chart.relative_to(ROOT) if chart.is_relative_to(ROOT) else chart}")
     whole = found["lost"] == 0 and found["paid twice"] == 0 and found["letters lost"] == 0 and not run.refused

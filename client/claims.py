@@ -30,6 +30,7 @@ from client.refusals import Refused as Refused
 from client.refusals import RunFailed as RunFailed
 from client.refusals import UpdateRefused as UpdateRefused
 from client.refusals import missing_workflow as missing_workflow
+from client.status import ANSWER_WITHIN
 from client.status import claim_status as claim_status
 from models import search_attributes as sa
 from models.contract import (
@@ -51,9 +52,11 @@ the handler's validator, and answers with the contract's model."""
 
 
 async def execute_update(handle: WorkflowHandle[Any, Any], update: UpdateMethod[R], payload: Any) -> R:
-    """Send the update the handler names; its answer decoded into the handler's return type."""
+    """Send the update the handler names; its answer decoded into the handler's return type. A claim that does not
+    answer within `ANSWER_WITHIN` (its workers busy or gone) raises `WorkflowUpdateRPCTimeoutOrCancelledError`: the
+    update may still be taken."""
     sent: UpdateMethodMultiParam[[Any, Any], R] = cast(UpdateMethodMultiParam[[Any, Any], R], update)
-    return await handle.execute_update(sent, payload)
+    return await handle.execute_update(sent, payload, rpc_timeout=ANSWER_WITHIN)
 
 
 def update_name(update: UpdateMethod[Any]) -> str:
