@@ -135,6 +135,9 @@ class Decisions(ClockedPart):
         s.payout_sequence += 1
         sequence = s.payout_sequence
         while True:
+            # The decision is in the log before the money moves; nothing is awaited between the checks below and
+            # the transfer's start, so no account change or withdrawal slips in between.
+            await self.shell.flush()
             problem = "no bank account on file"
             if s.bank_account is not None:
                 self.shell.check_withdrawn()
@@ -143,7 +146,6 @@ class Decisions(ClockedPart):
                 if s.account_change_checking:  # a new account's code is being checked: pay to the outcome
                     await self.shell.wait(lambda: not s.account_change_checking)
                     continue
-                await self.shell.flush()  # the decision is in the log before the money moves
                 s.transfer_in_flight = True
                 account = s.bank_account
                 try:

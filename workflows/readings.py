@@ -45,7 +45,9 @@ class Reader:
         return self.shell.s
 
     async def read_new(self) -> None:
-        """Read the uploaded documents not read yet, then check every reading against the claim."""
+        """Read the uploaded documents not read yet, then check every reading against the claim. What the lifecycle
+        noted is written first: a reading may take hours."""
+        await self.shell.flush()
         s = self.s
         fresh = [d for d in s.submitted if d.kind in READ_KINDS and d.ref.startswith(UPLOADED)
                  and d.ref not in s.readings]

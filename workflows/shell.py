@@ -97,7 +97,10 @@ class Shell:
     in_flight: int
     """Activities running now (letters among them): the run continues as new only when none is."""
     pending: list[ClaimEvent]
-    """Timeline entries the lifecycle noted and has yet to write (`flush`)."""
+    """Timeline entries the lifecycle noted on its fast path and has yet to hand to a write (`flush`)."""
+    unwritten: list[ClaimEvent]
+    """Every timeline entry noted and not yet known written, in the order noted: each write carries them all, so no
+    entry overtakes one noted before it, and the log takes an entry it holds already as written (its key)."""
     attributes_stale: bool
     """The search attributes changed since the lifecycle last upserted them (`flush`)."""
 
@@ -110,6 +113,7 @@ class Shell:
         self.side_tasks = 0
         self.in_flight = 0
         self.pending = []
+        self.unwritten = []
         self.attributes_stale = False
 
     # ------------------------------------------------------------------ supervised side tasks
@@ -138,11 +142,24 @@ class Shell:
         """Run the lifecycle; a side task's failure ends it the same way its own failure would."""
         task = asyncio.create_task(main, name="lifecycle")
         await workflow.wait_condition(lambda: task.done() or self.crash is not None)
-        await self.flush()  # what the lifecycle noted is written however it ended
-        if self.crash is not None:
+        if not self.s.lean:
+            if self.crash is not None:
+                task.cancel()
+                raise self.crash
+            task.result()
+            return
+        if self.crash is not None:  # stopped first: nothing moves after the failure, then what it noted is written
             task.cancel()
-            raise self.crash
-        task.result()
+            await asyncio.wait([task])
+        failure = self.crash or (task.exception() if not task.cancelled() else None)
+        try:
+            await self.flush()  # what the lifecycle noted is written however it ended
+        except BaseException as err:
+            if failure is None:
+                raise
+            raise failure from err  # the run's own failure, not the write's
+        if failure is not None:
+            raise failure
 
     # ------------------------------------------------------------------ activities
 
@@ -220,15 +237,16 @@ class Shell:
                               key=str(s.event_count), names=names, ledger=financials.ledger_moves(s))
         if not s.lean:
             await self.activity(ClaimsDatabase.record_event, recorded)
-        elif ON_LIFECYCLE.get():  # on the fast path, written with the next batch; off it, with what waits before it
-            if self.fast:
-                self.pending.append(recorded)
-            else:
-                await self._write([*self._take_pending(), recorded])
-        elif self.pending:  # a side task's or an update's entry waits its turn behind the lifecycle's, which the
-            self.pending.append(recorded)  # lifecycle writes before it waits (never overtaking them in the log)
-        else:
-            await self._write([recorded])
+            return
+        self.unwritten.append(recorded)
+        if ON_LIFECYCLE.get() and self.fast:  # written with the lifecycle's next batch (`flush`)
+            self.pending.append(recorded)
+            return
+        if ON_LIFECYCLE.get():
+            self.pending.clear()
+        # Off the fast path, and always for an update or a side task: one write now, of this entry and every entry
+        # noted before it and not yet known written. Whether it is issued never hangs on how far the lifecycle got.
+        await self._write(list(self.unwritten))
 
     async def flush(self) -> None:
         """Write the timeline entries the lifecycle noted on its intake and fast path (claims started since
@@ -241,15 +259,16 @@ class Shell:
         if self.attributes_stale:
             self.attributes_stale = False
             workflow.upsert_search_attributes(self.s.search_attributes())
-        if self.pending:
-            await self._write(self._take_pending())
-
-    def _take_pending(self) -> list[ClaimEvent]:
-        taken, self.pending = self.pending, []
-        return taken
+        if self.pending:  # the lifecycle's own entries decide whether a write is issued: never another's progress
+            self.pending.clear()
+            await self._write(list(self.unwritten))
 
     async def _write(self, events: list[ClaimEvent]) -> None:
+        """Write the entries (`record_events`), then forget them as unwritten. A write cancelled or failed leaves
+        them unwritten, for the next."""
         await self.activity(ClaimsDatabase.record_events, EventBatch(claim_id=self.s.claim_id, events=events))
+        written = {id(e) for e in events}
+        self.unwritten = [e for e in self.unwritten if id(e) not in written]
 
     async def wait(self, condition: Callable[[], bool]) -> None:
         """Wait for the condition, the timeline written first when it does not hold yet."""
@@ -339,10 +358,10 @@ class Shell:
         """Nothing under way that the next run could not pick up: no activity (letters included), no
         update being handled, no money moving and no account change being checked."""
         s = self.s
-        return (self.in_flight == 0 and not self.pending and not self.attributes_stale and len(self.letters_done) == self.letters_queued
-                and workflow.all_handlers_finished() and not s.advance_requests
-                and not s.advance_in_flight and not s.transfer_in_flight and not s.awaiting_bank_details
-                and not s.account_change_checking)
+        return (self.in_flight == 0 and not self.pending and not self.unwritten and not self.attributes_stale
+                and len(self.letters_done) == self.letters_queued and workflow.all_handlers_finished()
+                and not s.advance_requests and not s.advance_in_flight and not s.transfer_in_flight
+                and not s.awaiting_bank_details and not s.account_change_checking)
 
     async def continue_as_new(self, wait: str) -> None:
         s = self.s
