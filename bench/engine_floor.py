@@ -56,7 +56,10 @@ from models.contract import WORKFLOW_TYPE, workflow_id_for  # noqa: E402
 from testkit.claims import auto_claim, docs  # noqa: E402
 from testkit.world import POSTGRES_URL, TEST_KEYRING, sample_policies  # noqa: E402
 from testkit.world import TEST_KEYS as KEYS_FOR_HISTORIES  # noqa: E402  (the saved histories' key)
+from workflows.catastrophe import CatastropheWorkflow  # noqa: E402
 from workflows.claim import ClaimWorkflow  # noqa: E402
+from workflows.complaint import ComplaintWorkflow  # noqa: E402
+from workflows.ended_claim_code import EndedClaimCodeWorkflow  # noqa: E402
 
 # --------------------------------------------------------------------------- the two kinds of run
 
@@ -276,8 +279,8 @@ async def replay_rate(rig: Rig, repeats: int) -> None:
             bare_histories.append(await handle.fetch_history())
     finally:
         floor_workers.stop()
-    ours = Replayer(workflows=[ClaimWorkflow], data_converter=converter_for(keyring=TEST_KEYRING),
-                    workflow_runner=workflow_runner())
+    ours = Replayer(workflows=[ClaimWorkflow, ComplaintWorkflow, EndedClaimCodeWorkflow, CatastropheWorkflow],
+                    data_converter=converter_for(keyring=TEST_KEYRING), workflow_runner=workflow_runner())
     floor = Replayer(workflows=[BareWorkflow], workflow_runner=workflow_runner())
     rates_ours, rates_bare = [], []
     for _ in range(repeats):
