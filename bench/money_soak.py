@@ -20,6 +20,7 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("CLAIMS_PROPERTY_PROGRESS", "25")  # read when the state machine's module is imported
+os.environ.setdefault("CLAIMS_DEV_ISSUER", "true")  # as the tests' configuration sets it: the rig is the embedded stack
 
 from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 
