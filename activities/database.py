@@ -37,6 +37,7 @@ from models.messages import (
     ComputePayout,
     CoverageResult,
     EventBatch,
+    LedgerMove,
     LogHead,
     RecordDocuments,
     RegisterClaim,
@@ -374,10 +375,11 @@ class ClaimsDatabase:
         catastrophe = row.catastrophe if row is not None else None
         entered = dict(row.stage_entered_at or {}) if row is not None else {}
         moved: dict[str, Any] = {}
-        heads = []
-        for key, ev in keyed:
-            head = event_log.append(conn, claim_id, key, ev.at, ev.event, ev.by, ev.detail, now_utc(), self.seal_key)
-            heads.append(head)
+        heads = event_log.append_all(conn, claim_id, [event_log.Entry(key, ev.at, ev.event, ev.by, ev.detail)
+                                                      for key, ev in keyed], now_utc(), self.seal_key)
+        published: list[dict[str, object]] = []
+        moves: list[tuple[str, datetime, LedgerMove]] = []
+        for (key, ev), head in zip(keyed, heads, strict=True):
             if not head.new:
                 continue
             values = self._read_model_values(ev.changes)
@@ -388,32 +390,38 @@ class ClaimsDatabase:
             stage, outcome = values.get("stage", stage), values.get("outcome", outcome)
             catastrophe = values.get("catastrophe", catastrophe)
             if cloud.published(ev.event):
-                self._to_outbox(conn, ev, head.seq, stage, outcome, catastrophe)
-            self._to_ledger(conn, ev, key)
+                published.append(self._to_outbox(ev, head.seq, stage, outcome, catastrophe))
+            moves += self._ledger_moves(ev, key)
+        outbox.add_all(conn, published)
+        self._to_ledger(conn, claim_id, moves)
         if any(h.new for h in heads):
             conn.execute(update(CLAIMS).where(CLAIMS.c.claim_id == claim_id).values(**moved, updated_at=now_utc()))
         return heads
 
-    def _to_ledger(self, conn: Connection, ev: ClaimEvent, key: str) -> None:
-        """The money the event moved, in the financial ledger (under the claim's lock the event log holds)."""
-        if not ev.ledger:
-            return
-        facts = ledger.facts_of(conn, ev.claim_id, self.report_timezone)
-        if facts is None:
-            raise ApplicationError(f"claim {ev.claim_id} is not registered: its money cannot be booked",
-                                   type=ErrorType.INVALID_UPDATE, non_retryable=True)
-        recorded_at = now_utc()
-        for i, move in enumerate(ev.ledger, 1):  # a reason typed by staff is masked as the event's detail is
-            move = move.model_copy(update={"cause": mask_free_text(move.cause, ev.names)[:200]})
-            ledger.append(conn, ev.claim_id, facts, f"event/{key}/{i}", move.at or ev.at, move, recorded_at,
-                          self.seal_key)
+    @staticmethod
+    def _ledger_moves(ev: ClaimEvent, key: str) -> list[tuple[str, datetime, LedgerMove]]:
+        """The money the event moved, keyed for the ledger; a reason typed by staff masked as the event's detail is."""
+        return [(f"event/{key}/{i}", move.at or ev.at,
+                 move.model_copy(update={"cause": mask_free_text(move.cause, ev.names)[:200]}))
+                for i, move in enumerate(ev.ledger, 1)]
 
-    def _to_outbox(self, conn: Connection, ev: ClaimEvent, seq: int, stage: str | None, outcome: str | None,
-                   catastrophe: str | None) -> None:
+    def _to_ledger(self, conn: Connection, claim_id: str, moves: list[tuple[str, datetime, LedgerMove]]) -> None:
+        """The money a batch of events moved, in the financial ledger (under the claim's lock the event log holds)."""
+        if not moves:
+            return
+        facts = ledger.facts_of(conn, claim_id, self.report_timezone)
+        if facts is None:
+            raise ApplicationError(f"claim {claim_id} is not registered: its money cannot be booked",
+                                   type=ErrorType.INVALID_UPDATE, non_retryable=True)
+        ledger.append_all(conn, claim_id, facts, moves, now_utc(), self.seal_key)
+
+    def _to_outbox(self, ev: ClaimEvent, seq: int, stage: str | None, outcome: str | None,
+                   catastrophe: str | None) -> dict[str, object]:
+        """The event's outbox row, as published (`outbox.add_all` writes a batch's rows together)."""
         id_, type_, body = cloud.claim_event(
             source=self.event_source, claim_id=ev.claim_id, seq=seq, event=ev.event, at=ev.at, actor=ev.by,
             detail=ev.detail, changes=ev.changes, stage=stage, outcome=outcome, catastrophe=catastrophe)
-        outbox.add(conn, subject=ev.claim_id, seq=seq, event_id=id_, type_=type_, body=body, at=now_utc())
+        return outbox.row(subject=ev.claim_id, seq=seq, event_id=id_, type_=type_, body=body, at=now_utc())
 
     def _claimant_search(self, claim: ClaimInput) -> dict[str, Any]:
         person = claim.claimant

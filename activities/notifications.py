@@ -16,7 +16,7 @@ from letters.i18n import EmptyValue
 from letters.render import Renderer
 from letters.senders import NoGateway, Sender
 from models.contract import ErrorType
-from models.messages import NotificationReceipt, NotificationRequest
+from models.messages import LetterBatch, LetterOutcome, NotificationReceipt, NotificationRequest
 from models.tables import Notification
 
 log = structlog.get_logger(__name__)
@@ -33,8 +33,36 @@ class NotificationActivities:
         self.keyring = keyring
 
     @activity.defn(no_thread_cancel_exception=True)
-    @refuses_bad_data
     def notify(self, req: NotificationRequest) -> NotificationReceipt:
+        return self._send(req)
+
+    @activity.defn(no_thread_cancel_exception=True)
+    def notify_all(self, batch: LetterBatch) -> list[LetterOutcome]:
+        """The letters in their order, each as `notify` sends it. One that fails for good (it cannot be rendered, there
+        is no sender, the database refuses a value) is recorded as failed and the next goes on. One that could be sent
+        on a later try (the gateway is down) stops the batch: it and the letters after it are left without an outcome,
+        for the workflow to send one by one with retries, so none overtakes it."""
+        outcomes = []
+        for req in batch.letters:
+            if req.claim_id != batch.claim_id:
+                raise ApplicationError("notify_all: every letter must be of the batch's claim",
+                                       type=ErrorType.INVALID_UPDATE, non_retryable=True)
+            try:
+                self._send(req)
+            except ApplicationError as err:
+                if not err.non_retryable:
+                    break
+                outcomes.append(LetterOutcome(kind=req.kind, sequence=req.sequence, failure=err.message))
+                continue
+            except Exception as err:  # noqa: BLE001 (sent again, with retries, by the workflow)
+                log.warning("letter not sent in its batch; sent again by itself", claim_id=req.claim_id,
+                            kind=req.kind, sequence=req.sequence, error=type(err).__name__)
+                break
+            outcomes.append(LetterOutcome(kind=req.kind, sequence=req.sequence))
+        return outcomes
+
+    @refuses_bad_data
+    def _send(self, req: NotificationRequest) -> NotificationReceipt:
         logger = log.bind(claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
         language = req.recipient.language
         try:
@@ -45,7 +73,7 @@ class NotificationActivities:
             raise ApplicationError(f"letter {req.kind!r} cannot be rendered: {err}",
                                    type=ErrorType.TEMPLATE_ERROR, non_retryable=True) from err
         address = req.recipient.email if req.recipient.channel == "email" else req.recipient.phone
-        with Session(self.engine) as session:
+        with Session(self.engine, expire_on_commit=False) as session:  # the row as written: no reload to read it
             row = self._outbox_row(session, req, subject, seal_text(self.keyring, body),
                                    mask_text(address) if address else "claimant", language,
                                    seal_text(self.keyring, text) if text is not None else None)

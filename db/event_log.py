@@ -88,22 +88,55 @@ def head_of(conn: Connection, claim_id: str, key: str) -> Head | None:
     return Head(found.seq, found.hash, new=False) if found is not None else None
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One event to append: its key (unique per claim), moment, name, actor and detail."""
+
+    key: str
+    at: datetime
+    event: str
+    actor: str
+    detail: str
+
+
 def append(conn: Connection, claim_id: str, key: str, at: datetime, event: str, actor: str, detail: str,
            recorded_at: datetime, seal_keys: bytes | SealKeys) -> Head:
     """Add the claim's next row in the connection's transaction (the caller holds `locked_for_claim`): its seq and
     hash. When the claim already has an event with this key, nothing is added: that row's (`new` False)."""
-    found = head_of(conn, claim_id, key)
-    if found is not None:
-        return found
+    return append_all(conn, claim_id, [Entry(key, at, event, actor, detail)], recorded_at, seal_keys)[0]
+
+
+def append_all(conn: Connection, claim_id: str, entries: list[Entry], recorded_at: datetime,
+               seal_keys: bytes | SealKeys) -> list[Head]:
+    """`append` for several events of the claim, in their order, in three statements whatever their number: the keys
+    already there, the chain's head, and the new rows. Each event's head, in order (`new` False for a key the claim
+    holds already, earlier in this batch included)."""
     keys = SealKeys.of(seal_keys)
-    last = conn.execute(select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.claim_id == claim_id)
-                        .order_by(EVENTS.c.seq.desc()).limit(1)).first()
-    seq, prev = (last.seq + 1, last.hash) if last is not None else (1, GENESIS)
-    hash_ = row_hash(prev, claim_id, seq, key, at, event, actor, detail)
-    conn.execute(insert(EVENTS).values(claim_id=claim_id, seq=seq, key=key, at=utc(at), event=event, actor=actor,
-                                       detail=detail, recorded_at=recorded_at, prev_hash=prev, hash=hash_,
-                                       seal=seal_row(keys.current, hash_, recorded_at), seal_kid=keys.kid))
-    return Head(seq, hash_)
+    asked = sorted({e.key for e in entries})
+    found = {r.key: Head(r.seq, r.hash, new=False) for r in conn.execute(
+        select(EVENTS.c.key, EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.claim_id == claim_id,
+                                                                EVENTS.c.key.in_(asked)))}
+    last = None
+    if len(found) < len(asked):
+        last = conn.execute(select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.claim_id == claim_id)
+                            .order_by(EVENTS.c.seq.desc()).limit(1)).first()
+    seq, prev = (last.seq, last.hash) if last is not None else (0, GENESIS)
+    heads, rows = [], []
+    for e in entries:
+        if e.key in found:
+            heads.append(found[e.key])
+            continue
+        seq += 1
+        hash_ = row_hash(prev, claim_id, seq, e.key, e.at, e.event, e.actor, e.detail)
+        rows.append({"claim_id": claim_id, "seq": seq, "key": e.key, "at": utc(e.at), "event": e.event,
+                     "actor": e.actor, "detail": e.detail, "recorded_at": recorded_at, "prev_hash": prev,
+                     "hash": hash_, "seal": seal_row(keys.current, hash_, recorded_at), "seal_kid": keys.kid})
+        heads.append(Head(seq, hash_))
+        found[e.key] = Head(seq, hash_, new=False)
+        prev = hash_
+    if rows:
+        conn.execute(insert(EVENTS), rows)
+    return heads
 
 
 @dataclass(frozen=True)

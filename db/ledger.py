@@ -70,20 +70,39 @@ def append(conn: Connection, claim_id: str, facts: ClaimFacts, key: str, at: dat
            recorded_at: datetime, seal_keys: bytes | SealKeys) -> bool:
     """Add the claim's next ledger row in the connection's transaction (the caller holds the claim's lock). False
     when the claim already has a row with this key (written by an earlier attempt)."""
-    if conn.execute(select(LEDGER.c.id).where(LEDGER.c.claim_id == claim_id, LEDGER.c.key == key)).first():
-        return False
+    return append_all(conn, claim_id, facts, [(key, at, move)], recorded_at, seal_keys) == 1
+
+
+def append_all(conn: Connection, claim_id: str, facts: ClaimFacts, moves: list[tuple[str, datetime, LedgerMove]],
+               recorded_at: datetime, seal_keys: bytes | SealKeys) -> int:
+    """`append` for several movements (key, moment, movement), in their order and in three statements whatever their
+    number; how many rows were added (a key the claim holds already, earlier in the list included, adds none)."""
+    if not moves:
+        return 0
     keys = SealKeys.of(seal_keys)
+    held = {r.key for r in conn.execute(select(LEDGER.c.key).where(
+        LEDGER.c.claim_id == claim_id, LEDGER.c.key.in_(sorted({key for key, _, _ in moves}))))}
+    fresh = [(key, at, move) for i, (key, at, move) in enumerate(moves)
+             if key not in held and key not in {k for k, _, _ in moves[:i]}]
+    if not fresh:
+        return 0
     last = conn.execute(select(LEDGER.c.seq, LEDGER.c.hash).where(LEDGER.c.claim_id == claim_id)
                         .order_by(LEDGER.c.seq.desc()).limit(1)).first()
-    seq, prev = (last.seq + 1, last.hash) if last is not None else (1, GENESIS)
-    hash_ = row_hash(prev, claim_id, seq, key, facts, at, move)
-    conn.execute(insert(LEDGER).values(
-        claim_id=claim_id, seq=seq, key=key, policy_number=facts.policy_number, policy_period=facts.policy_period,
-        product=facts.product, accident_date=facts.accident_date, transaction_at=utc(at), movement=move.movement,
-        cost_type=move.cost_type, amount=move.amount, balance=move.balance, recovery=move.recovery,
-        cause=move.cause[:200], actor=move.actor[:200], recorded_at=recorded_at, prev_hash=prev, hash=hash_,
-        seal=seal_row(keys.current, hash_, recorded_at), seal_kid=keys.kid))
-    return True
+    seq, prev = (last.seq, last.hash) if last is not None else (0, GENESIS)
+    rows = []
+    for key, at, move in fresh:
+        seq += 1
+        hash_ = row_hash(prev, claim_id, seq, key, facts, at, move)
+        rows.append({
+            "claim_id": claim_id, "seq": seq, "key": key, "policy_number": facts.policy_number,
+            "policy_period": facts.policy_period, "product": facts.product, "accident_date": facts.accident_date,
+            "transaction_at": utc(at), "movement": move.movement, "cost_type": move.cost_type, "amount": move.amount,
+            "balance": move.balance, "recovery": move.recovery, "cause": move.cause[:200], "actor": move.actor[:200],
+            "recorded_at": recorded_at, "prev_hash": prev, "hash": hash_,
+            "seal": seal_row(keys.current, hash_, recorded_at), "seal_kid": keys.kid})
+        prev = hash_
+    conn.execute(insert(LEDGER), rows)
+    return len(rows)
 
 
 def lock_claim(conn: Connection, claim_id: str) -> None:

@@ -57,8 +57,18 @@ class Retry:
 
 def add(conn: Connection, *, subject: str, seq: int, event_id: str, type_: str, body: str, at: datetime) -> None:
     """In the caller's transaction: the same one that appends the log row."""
-    conn.execute(insert(OUTBOX).values(subject=subject, seq=seq, event_id=event_id, type=type_, body=body,
-                                       created_at=utc(at)))
+    add_all(conn, [row(subject=subject, seq=seq, event_id=event_id, type_=type_, body=body, at=at)])
+
+
+def row(*, subject: str, seq: int, event_id: str, type_: str, body: str, at: datetime) -> dict[str, object]:
+    """An outbox row, for `add_all`."""
+    return {"subject": subject, "seq": seq, "event_id": event_id, "type": type_, "body": body, "created_at": utc(at)}
+
+
+def add_all(conn: Connection, rows: list[dict[str, object]]) -> None:
+    """Several rows in one statement, in their order (the relay sends a subject's events in `seq` order)."""
+    if rows:
+        conn.execute(insert(OUTBOX), rows)
 
 
 def pending(engine: Engine, subscriber: str, now: datetime, limit: int = 500) -> list[Outgoing]:

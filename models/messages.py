@@ -270,6 +270,23 @@ class NotificationReceipt(Message):
     already_sent: bool
 
 
+class LetterBatch(Message):
+    """A claim's letters sent in their order by one activity (`NotificationActivities.notify_all`): those its lifecycle
+    wrote on its intake and fast path (claims started since `letters-with-the-lifecycle`)."""
+
+    claim_id: str
+    letters: list[NotificationRequest]
+
+
+class LetterOutcome(Message):
+    """What became of one letter of a batch: sent (or found sent before), or failed for good (`failure`: why). A letter
+    the batch did not reach (one before it could not be sent this time) has no outcome: it goes on by itself."""
+
+    kind: str
+    sequence: int
+    failure: str | None = None
+
+
 REFUSED_PAYLOAD = "payload_refused"
 """What the payload codec (config/encryption.py) hands on in place of a payload it refused, one copied from another
 workflow's history: the reason, which workflows turn into a typed refusal (workflows/claim_state.py `parse`) instead

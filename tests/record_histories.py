@@ -10,6 +10,7 @@
     .venv/bin/python -m tests.record_histories changes-at-start  # claims that ask every change at their start
     .venv/bin/python -m tests.record_histories financials   # claims with a reserve, a subrogation, money owed back
     .venv/bin/python -m tests.record_histories lean         # claims taken in at once, their timeline in batches
+    .venv/bin/python -m tests.record_histories letters      # the same since their letters go with the lifecycle
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -97,6 +98,9 @@ LEAN = ("fast path", "excluded cause", "missing materials, then supplied", "gree
 """Claims taken in in one local activity, whose timeline is written in batches (`lean-fast-path`): paid at once,
 denied at intake, waiting for materials, on the green channel, recovered from a third party, read by machine, and
 appealed."""
+LETTERS = LEAN
+"""The same claims since the letters their lifecycle writes on its fast path go out with it
+(`letters-with-the-lifecycle`); the `-lean` histories stay, for the claims started before."""
 
 
 async def time_skipping_world(**rules: Any) -> tuple[Settings, Engine, WorkflowEnvironment]:
@@ -325,6 +329,8 @@ if __name__ == "__main__":
         asyncio.run(record(only=FINANCIALS, suffix="-financials"))
     elif sys.argv[1:] == ["lean"]:
         asyncio.run(record(only=LEAN, suffix="-lean"))
+    elif sys.argv[1:] == ["letters"]:
+        asyncio.run(record(only=LETTERS, suffix="-letters"))
     elif sys.argv[1:] == ["ended-code"]:
         asyncio.run(record_ended_claim_code())
     elif sys.argv[1:2] == ["complaint"]:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from itertools import pairwise
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
@@ -19,7 +21,7 @@ from db.engine import make_engine
 from db.event_log import GENESIS, RecordedHead, row_hash, verify, write_checkpoint
 from db.schema import grant_app_role
 from documents.archive import FolderArchive
-from models.messages import ClaimEvent
+from models.messages import ClaimEvent, EventBatch
 from models.tables import Claim, ClaimEventRow
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
 from testkit.waiting import eventually
@@ -326,3 +328,30 @@ async def test_a_claim_that_leaves_the_fast_path_keeps_its_log_in_the_order_note
         with Session(any_engine) as session:
             row = session.get(Claim, claim["claim_id"])
             assert row is not None and row.stage == "awaiting_documents", row
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(st.integers(1, 8), min_size=1, max_size=5), min_size=1, max_size=6))
+def test_events_written_in_batches_chain_as_written_one_by_one(any_engine, batches: list[list[int]]):
+    """A claim's events in batches (`record_events`, three statements a batch whatever its size), any key repeated
+    within a batch or retried in a later one: the same rows and seqs as the events written one at a time, each key
+    once, in the order first written, and a chain `verify` passes."""
+    moment = datetime(2026, 12, 1, 9, tzinfo=UTC)
+
+    def event(claim_id: str, key: int) -> ClaimEvent:
+        return ClaimEvent(claim_id=claim_id, key=str(key), event=f"step-{key}", at=moment, detail=f"detail {key}")
+
+    db = ClaimsDatabase(any_engine, TEST_SEAL_KEY)
+    batched, single = register(db), register(db)
+    for keys in batches:
+        heads = db.record_events(EventBatch(claim_id=batched.claim_id,
+                                            events=[event(batched.claim_id, k) for k in keys]))
+        one_by_one = [db.record_event(event(single.claim_id, k)) for k in keys]
+        assert [h.seq for h in heads] == [h.seq for h in one_by_one], "each event's head as written one by one"
+    first_written = list(dict.fromkeys(str(k) for keys in batches for k in keys))
+    rows, alone = _rows(any_engine, batched.claim_id), _rows(any_engine, single.claim_id)
+    assert [r.key for r in rows] == first_written == [r.key for r in alone]
+    assert [(r.seq, r.event, r.detail) for r in rows] == [(r.seq, r.event, r.detail) for r in alone]
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    assert rows[0].prev_hash == GENESIS and all(b.prev_hash == a.hash for a, b in pairwise(rows))
+    assert verify(any_engine, TEST_SEAL_KEY).problems == []

@@ -56,7 +56,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
         database.assign_handler, database.compute_payout, database.record_event, database.record_events,
         database.claim_participants, database.record_complaint,
         payments.pay,
-        notifications.notify,
+        notifications.notify, notifications.notify_all,
         codes.issue_code, codes.check_code, codes.plan_progress_code,
         readings.record_reading,
         catastrophes.record_catastrophe, catastrophes.find_catastrophe, catastrophes.claims_to_tell,

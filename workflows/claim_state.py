@@ -210,6 +210,9 @@ class ClaimState:
     """The claim is taken in in one local activity, and its lifecycle's timeline entries on the intake and fast path
     are written in batches: before money moves, before any wait, and when the lifecycle ends (claims started since
     `lean-fast-path`; see `Shell.note`)."""
+    letters_with_lifecycle: bool = False
+    """The letters the lifecycle writes on its intake and fast path go out together, in one activity, at its next
+    flush (claims started since `letters-with-the-lifecycle`; see `Shell.send_queued`)."""
     catastrophes_on: bool = False
     """The claim joins a declared catastrophe its incident falls in (claims started since; docs/catastrophes.md)."""
     catastrophe: str | None = None

@@ -137,7 +137,7 @@ class Decisions(ClockedPart):
         while True:
             # The decision is in the log before the money moves; nothing is awaited between the checks below and
             # the transfer's start, so no account change or withdrawal slips in between.
-            await self.shell.flush()
+            await self.shell.flush(before_money=True)
             problem = "no bank account on file"
             if s.bank_account is not None:
                 self.shell.check_withdrawn()

@@ -46,11 +46,13 @@ class Reader:
 
     async def read_new(self) -> None:
         """Read the uploaded documents not read yet, then check every reading against the claim. What the lifecycle
-        noted is written first: a reading may take hours."""
-        await self.shell.flush()
+        noted is written first: a reading may take hours (with nothing to read, claims started since
+        `letters-with-the-lifecycle` go on without a write)."""
         s = self.s
         fresh = [d for d in s.submitted if d.kind in READ_KINDS and d.ref.startswith(UPLOADED)
                  and d.ref not in s.readings]
+        if fresh or not s.letters_with_lifecycle:
+            await self.shell.flush()
         unique = list({d.ref: d for d in fresh}.values())
         if not s.local_one_at_a_time:
             await asyncio.gather(*(self._read(d) for d in unique))

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.database import ClaimsDatabase
     from activities.notifications import NotificationActivities
     from models.contract import ErrorType, Sender, Stage, TimelineEntry, UpdateAck
-    from models.messages import ClaimEvent, EventBatch, NotificationRequest, Recipient
+    from models.messages import ClaimEvent, EventBatch, LetterBatch, LetterOutcome, NotificationRequest, Recipient
     from workflows import core_view, financials, metrics
     from workflows.claim_state import ClaimState, refuse
 
@@ -42,6 +42,8 @@ PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coeff
 LETTER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=3.0,
                            maximum_interval=timedelta(minutes=5), maximum_attempts=6,
                            non_retryable_error_types=BUSINESS_ERRORS)
+# A batch of letters: one try; a letter it could not send goes on by itself, with LETTER_RETRY (`Shell.send_queued`).
+ONE_TRY = RetryPolicy(maximum_attempts=1)
 
 
 EarlierChange = Literal["document-reading", "survey-window", "appeal-resume-awaits-approval", "carry-core"]
@@ -103,6 +105,9 @@ class Shell:
     entry overtakes one noted before it, and the log takes an entry it holds already as written (its key)."""
     attributes_stale: bool
     """The search attributes changed since the lifecycle last upserted them (`flush`)."""
+    queued_letters: list[tuple[NotificationRequest, int]]
+    """Letters the lifecycle wrote on its intake and fast path, with their turns, to go out together at its next
+    `flush` (claims started since `letters-with-the-lifecycle`)."""
 
     def __init__(self, state: ClaimState) -> None:
         self.s = state
@@ -115,6 +120,7 @@ class Shell:
         self.pending = []
         self.unwritten = []
         self.attributes_stale = False
+        self.queued_letters = []
 
     # ------------------------------------------------------------------ supervised side tasks
 
@@ -177,7 +183,9 @@ class Shell:
         one_at_a_time = self.s.local_one_at_a_time
         local = self.fast and (not one_at_a_time or (ON_LIFECYCLE.get() and self.local_in_flight == 0))
         if not local and (self.pending or self.attributes_stale) and fn is not ClaimsDatabase.record_events:
-            await self.flush()  # the lifecycle leaves its fast path: what it noted is written first
+            # The lifecycle leaves its fast path: what it noted is written first (claims started since
+            # `letters-with-the-lifecycle`: its letters and search attributes at its next wait, a moment later).
+            await self.flush(before_money=self.s.letters_with_lifecycle)
         self.in_flight += 1
         self.local_in_flight += local
         try:
@@ -248,20 +256,30 @@ class Shell:
         # noted before it and not yet known written. Whether it is issued never hangs on how far the lifecycle got.
         await self._write(list(self.unwritten))
 
-    async def flush(self) -> None:
+    async def flush(self, before_money: bool = False) -> None:
         """Write the timeline entries the lifecycle noted on its intake and fast path (claims started since
         `lean-fast-path`): one local activity for the entries of a workflow task. The lifecycle flushes before
         money moves (`Decisions._pay`), before any wait (`wait_until`, `wait_quietly`, `wait`) and when it ends,
         so the event log and the read model trail the workflow only while it runs on without waiting. Only the
-        lifecycle flushes: one writer keeps the log in the order the entries were noted."""
+        lifecycle flushes: one writer keeps the log in the order the entries were noted.
+
+        Then the letters it wrote meanwhile go out, after the entries they tell of are written (`send_queued`).
+        `before_money` (and, for claims started since `letters-with-the-lifecycle`, leaving the fast path): not the
+        letters, since a letter never holds up a payment, and (claims started since `letters-with-the-lifecycle`)
+        not the search attributes either: the claim is seen paying when it waits or ends, a moment later."""
         if not ON_LIFECYCLE.get():
             return
-        if self.attributes_stale:
+        if self.attributes_stale and not (before_money and self.s.letters_with_lifecycle):
             self.attributes_stale = False
             workflow.upsert_search_attributes(self.s.search_attributes())
         if self.pending:  # the lifecycle's own entries decide whether a write is issued: never another's progress
             self.pending.clear()
             await self._write(list(self.unwritten))
+        if not before_money and self.queued_letters:
+            await self.send_queued()
+            if self.pending:  # a letter that failed for good, noted as such
+                self.pending.clear()
+                await self._write(list(self.unwritten))
 
     async def _write(self, events: list[ClaimEvent]) -> None:
         """Write the entries (`record_events`), then forget them as unwritten. A write cancelled or failed leaves
@@ -291,7 +309,48 @@ class Shell:
         turn = None
         if self.s.local_one_at_a_time:
             turn, self.letters_queued = self.letters_queued, self.letters_queued + 1
+        if turn is not None and self.s.letters_with_lifecycle and self.fast and ON_LIFECYCLE.get():
+            self.queued_letters.append((request, turn))  # sent with the lifecycle's next flush
+            return
         self.spawn(self.send(request, turn), name=f"letter:{kind}:{seq}")
+
+    async def send_queued(self) -> None:
+        """Send the letters the lifecycle queued, in their turns: each run of consecutive turns in one activity (local
+        on the fast path), after every letter before it is done with. A letter failed for good is recorded as `send`
+        records it; one the batch could not send this time, and every letter after it, goes on by itself through the
+        server with `send`'s retries, so none overtakes another."""
+        while self.queued_letters:
+            run = [self.queued_letters[0]]
+            for item in self.queued_letters[1:]:
+                if item[1] != run[-1][1] + 1:
+                    break
+                run.append(item)
+            del self.queued_letters[:len(run)]
+            first = run[0][1]
+            earlier = range(first)
+            if not self.letters_done.issuperset(earlier):
+                await workflow.wait_condition(lambda: self.letters_done.issuperset(earlier))  # noqa: B023
+            outcomes: list[LetterOutcome] = []
+            try:
+                outcomes = await self.activity(NotificationActivities.notify_all, LetterBatch(
+                    claim_id=self.s.claim_id, letters=[request for request, _ in run]), retry=ONE_TRY,
+                    passthrough=True)
+            except ActivityFailure:
+                outcomes = []  # each goes on by itself; the outbox sends none twice
+            for (request, turn), outcome in zip(run, outcomes, strict=False):
+                if outcome.failure is None:
+                    self.s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{request.kind}",
+                                                         detail=request.recipient.name))
+                else:
+                    await self._letter_failed(request, outcome.failure)
+                self.letters_done.add(turn)
+            for request, turn in run[len(outcomes):]:
+                self.spawn(self.send(request, turn), name=f"letter:{request.kind}:{request.sequence}")
+
+    async def _letter_failed(self, request: NotificationRequest, why: object) -> None:
+        self.s.letters_failed.append(f"{request.kind}-{request.sequence}")
+        metrics.letter_failed(request.kind)
+        await self.note("notification_failed", detail=f"{request.kind}: {why}")
 
     async def send(self, request: NotificationRequest, turn: int | None = None) -> None:
         """Send one letter. With a `turn`, after every letter written before it is done with: the claimant reads
@@ -303,9 +362,7 @@ class Shell:
                 await self.activity(NotificationActivities.notify, request, retry=LETTER_RETRY,
                                     timeout=timedelta(seconds=30), passthrough=True)
             except ActivityFailure as err:
-                self.s.letters_failed.append(f"{request.kind}-{request.sequence}")
-                metrics.letter_failed(request.kind)
-                await self.note("notification_failed", detail=f"{request.kind}: {err.cause or err}")
+                await self._letter_failed(request, err.cause or err)
                 return
             self.s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{request.kind}",
                                                  detail=request.recipient.name))
@@ -359,6 +416,7 @@ class Shell:
         update being handled, no money moving and no account change being checked."""
         s = self.s
         return (self.in_flight == 0 and not self.pending and not self.unwritten and not self.attributes_stale
+                and not self.queued_letters
                 and len(self.letters_done) == self.letters_queued and workflow.all_handlers_finished()
                 and not s.advance_requests and not s.advance_in_flight and not s.transfer_in_flight
                 and not s.awaiting_bank_details and not s.account_change_checking)

@@ -1,0 +1,122 @@
+"""The fast path's letters go out together, as one of the lifecycle's steps (claims started since
+`letters-with-the-lifecycle`; workflows/shell.py `Shell.send_queued`): in the order they were written, each once,
+and a letter that fails never holds up another or the money, on a real Temporal server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+from temporalio.client import Client
+from temporalio.worker import Replayer, Worker
+
+from activities.notifications import NotificationActivities
+from config.settings import Settings
+from config.temporal import workflow_runner
+from identity import keys
+from letters.render import Renderer
+from letters.senders import FileSender, NoGateway
+from models.contract import WORKFLOW_TYPE, workflow_id_for
+from models.tables import Notification
+from testkit.claims import auto_claim
+from testkit.harness import queue_name
+from testkit.world import TEST_KEYRING, data_converter
+from workers.claims import build_activities
+from workflows.claim import ClaimWorkflow
+
+FAST_PATH_LETTERS = ["acknowledgement", "decision_approved", "payment_sent"]
+
+
+class RecordingSender(FileSender):
+    """A gateway that says what it took, in order, and fails as told: `fail(kind, attempt)` raises for that attempt of a
+    letter of that kind (the first attempt is 1)."""
+
+    def __init__(self, directory: Path, fail: Callable[[str, int], Exception | None]) -> None:
+        super().__init__(directory, TEST_KEYRING)
+        self.fail = fail
+        self.taken: list[str] = []
+        self.attempts: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def send(self, recipient: Any, subject: str, body: str, *, claim_id: str, kind: str, sequence: int) -> str:
+        with self.lock:
+            self.attempts[kind] = self.attempts.get(kind, 0) + 1
+            failure = self.fail(kind, self.attempts[kind])
+            if failure is not None:
+                raise failure
+            self.taken.append(kind)
+        return super().send(recipient, subject, body, claim_id=claim_id, kind=kind, sequence=sequence)
+
+
+async def paid_claim(client: Client, settings: Settings, engine: Any, sender: RecordingSender) -> dict[str, Any]:
+    """A fast-path claim run to its end on a worker whose letters go through `sender`; its history must replay."""
+    claim = auto_claim()
+    queue = queue_name()
+    letters = NotificationActivities(engine, Renderer(), sender, TEST_KEYRING)
+    activities = [a for a in build_activities(settings, engine, client=client)
+                  if a.__name__ not in ("notify", "notify_all")]
+    keys.install(queue, keys.action_verifier_for(settings))
+    async with Worker(client, task_queue=queue, workflows=[ClaimWorkflow], workflow_runner=workflow_runner(),
+                      activities=[*activities, letters.notify, letters.notify_all],
+                      activity_executor=ThreadPoolExecutor(max_workers=8)):
+        handle = await client.start_workflow(WORKFLOW_TYPE, claim, id=workflow_id_for(claim["claim_id"]),
+                                             task_queue=queue)
+        result: dict[str, Any] = await handle.result()
+        history = await handle.fetch_history()
+    await Replayer(workflows=[ClaimWorkflow], workflow_runner=workflow_runner(),
+                   data_converter=data_converter).replay_workflow(history)
+    result["history"] = history
+    return result
+
+
+def outbox(engine: Any, claim_id: str) -> list[tuple[str, str]]:
+    with Session(engine) as session:
+        rows = session.exec(select(Notification).where(Notification.claim_id == claim_id)).all()
+        return sorted((r.kind, r.status) for r in rows)
+
+
+def activity_types(history: Any) -> list[str]:
+    return [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")]
+
+
+async def test_the_fast_path_sends_its_letters_in_one_step_of_the_lifecycle(dev_env, fast_clock, engine, tmp_path):
+    sender = RecordingSender(tmp_path, lambda kind, attempt: None)
+    result = await paid_claim(dev_env.client, fast_clock, engine, sender)
+    assert result["outcome"] == "paid"
+    assert sender.taken[:3] == FAST_PATH_LETTERS, "in the order written"
+    assert "notify" not in activity_types(result["history"]), "no letter went through the server by itself"
+    assert outbox(engine, result["claim_id"]) >= sorted((k, "sent") for k in FAST_PATH_LETTERS)
+
+
+async def test_a_letter_the_gateway_refuses_once_goes_on_by_itself_and_none_overtakes_it(dev_env, fast_clock, engine,
+                                                                                          tmp_path):
+    """The decision letter's first try fails: it and the payment letter after it go through the server with retries,
+    in their order; the acknowledgement before it is not sent again."""
+    sender = RecordingSender(tmp_path, lambda kind, attempt: ConnectionError("gateway busy")
+                             if kind == "decision_approved" and attempt == 1 else None)
+    result = await paid_claim(dev_env.client, fast_clock, engine, sender)
+    assert result["outcome"] == "paid" and result["paid_amount"] == "2700.00"
+    assert sender.taken[:3] == FAST_PATH_LETTERS, "each once, in the order written"
+    assert sender.attempts["decision_approved"] == 2 and sender.attempts["acknowledgement"] == 1
+    assert activity_types(result["history"]).count("notify") >= 2, "the rest went on by themselves"
+    assert outbox(engine, result["claim_id"]) >= sorted((k, "sent") for k in FAST_PATH_LETTERS)
+
+
+async def test_a_letter_that_can_never_be_sent_is_recorded_and_the_next_goes_out(dev_env, fast_clock, engine,
+                                                                                tmp_path):
+    sender = RecordingSender(tmp_path, lambda kind, attempt: NoGateway("no SMS gateway for this number")
+                             if kind == "decision_approved" else None)
+    result = await paid_claim(dev_env.client, fast_clock, engine, sender)
+    assert result["outcome"] == "paid" and result["paid_amount"] == "2700.00", "the payment was not held up"
+    assert sender.taken[:2] == ["acknowledgement", "payment_sent"]
+    assert sender.attempts["decision_approved"] == 1, "a letter failed for good is not tried again"
+    with Session(engine) as session:
+        from models.tables import ClaimEventRow
+        events = [r.detail for r in session.exec(select(ClaimEventRow).where(
+            ClaimEventRow.claim_id == result["claim_id"], ClaimEventRow.event == "notification_failed")).all()]
+    assert len(events) == 1 and events[0].startswith("decision_approved: no SMS gateway"), events
