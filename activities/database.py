@@ -127,37 +127,43 @@ class ClaimsDatabase:
     @refuses_bad_data
     def register_claim(self, req: RegisterClaim) -> None:
         """Record a new claim and its documents. A claim id is registered once, by one workflow chain."""
+        with Session(self.engine) as session:
+            self.register_in(session, req)
+
+    def register_in(self, session: Session, req: RegisterClaim, period: PolicyPeriod | None = None) -> None:
+        """`register_claim` in the caller's session (it commits), with the incident's policy `period` when the caller
+        has looked it up already."""
         claim = req.claim
         logger = log.bind(claim_id=claim.claim_id)
         refused = intake.refusal(claim, req.registered_at)
         if refused:
             raise ApplicationError(refused, type=ErrorType.INVALID_CLAIM, non_retryable=True)
-        with Session(self.engine) as session:
-            policy = _policy(session, claim.policy_number)
-            existing = session.get(Claim, claim.claim_id)
-            if existing is not None:
-                if existing.chain_id == req.chain_id:
-                    return  # a retry of this same registration
-                raise ApplicationError(
-                    f"claim {claim.claim_id} is already registered (stage {existing.stage}, outcome "
-                    f"{existing.outcome}); a second start does not create a second claim",
-                    type=ErrorType.DUPLICATE_CLAIM, non_retryable=True)
-            at = utc(req.registered_at)
+        policy = _policy(session, claim.policy_number)
+        existing = session.get(Claim, claim.claim_id)
+        if existing is not None:
+            if existing.chain_id == req.chain_id:
+                return  # a retry of this same registration
+            raise ApplicationError(
+                f"claim {claim.claim_id} is already registered (stage {existing.stage}, outcome "
+                f"{existing.outcome}); a second start does not create a second claim",
+                type=ErrorType.DUPLICATE_CLAIM, non_retryable=True)
+        at = utc(req.registered_at)
+        if period is None:
             period = period_on(session, policy.policy_number, claim.incident.occurred_at.date())
-            session.add(Claim(
-                claim_id=claim.claim_id, chain_id=req.chain_id, policy_number=claim.policy_number,
-                policy_period=period_key(period),
-                claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
-                incident_at=utc(claim.incident.occurred_at), registered_at=at, region=claim.incident.region,
-                stage_entered_at={"registered": at.isoformat()}, updated_at=now_utc(),
-                **self._claimant_search(claim)))
-            self._add_documents(session, claim.claim_id, claim.documents, at)
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                raise ApplicationError(f"claim {claim.claim_id} was registered concurrently",
-                                       type=ErrorType.DUPLICATE_CLAIM, non_retryable=True) from None
+        session.add(Claim(
+            claim_id=claim.claim_id, chain_id=req.chain_id, policy_number=claim.policy_number,
+            policy_period=period_key(period),
+            claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
+            incident_at=utc(claim.incident.occurred_at), registered_at=at, region=claim.incident.region,
+            stage_entered_at={"registered": at.isoformat()}, updated_at=now_utc(),
+            **self._claimant_search(claim)))
+        self._add_documents(session, claim.claim_id, claim.documents, at)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise ApplicationError(f"claim {claim.claim_id} was registered concurrently",
+                                   type=ErrorType.DUPLICATE_CLAIM, non_retryable=True) from None
         logger.info("claim registered", policy_number=claim.policy_number, claim_type=claim.claim_type.value)
 
     @activity.defn(no_thread_cancel_exception=True)
@@ -165,10 +171,14 @@ class ClaimsDatabase:
     def check_coverage(self, claim: ClaimInput) -> CoverageResult:
         """Policy exists, is in force on the incident date, covers this type and cause, waiting period passed.
         The terms returned are those of the period the incident falls in: the claim keeps them to the end."""
-        incident_day = claim.incident.occurred_at.date()
         with Session(self.engine) as session:
-            latest = _policy(session, claim.policy_number)
-            period = period_on(session, claim.policy_number, incident_day)
+            return self.coverage_in(session, claim)[0]
+
+    def coverage_in(self, session: Session, claim: ClaimInput) -> tuple[CoverageResult, PolicyPeriod | None]:
+        """`check_coverage` in the caller's session, and the policy period the incident falls in."""
+        incident_day = claim.incident.occurred_at.date()
+        latest = _policy(session, claim.policy_number)
+        period = period_on(session, claim.policy_number, incident_day)
         policy: Policy | PolicyPeriod = period if period is not None else latest
         terms = policy_terms(policy)
         cause = claim.incident.cause.lower()
@@ -188,32 +198,35 @@ class ClaimsDatabase:
             refusal = (f"incident within the {policy.waiting_period_days}-day waiting period", "waiting_period")
         log.info("coverage checked", claim_id=claim.claim_id, covered=refusal is None)
         if refusal is None:
-            with Session(self.engine) as session:
-                found = open_catastrophe_for(session, claim.claim_type.value, claim.incident.region,
-                                             claim.incident.occurred_at)
-            return CoverageResult(covered=True, policy=terms, catastrophe=found)
-        return CoverageResult(covered=False, reason=refusal[0], clause=refusal[1], policy=terms)
+            found = open_catastrophe_for(session, claim.claim_type.value, claim.incident.region,
+                                         claim.incident.occurred_at)
+            return CoverageResult(covered=True, policy=terms, catastrophe=found), period
+        return CoverageResult(covered=False, reason=refusal[0], clause=refusal[1], policy=terms), period
 
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
     def assess_risk(self, req: AssessRisk) -> RiskAssessment:
+        with Session(self.engine) as session:
+            return self.risk_in(session, req)
+
+    def risk_in(self, session: Session, req: AssessRisk, period: PolicyPeriod | None = None) -> RiskAssessment:
+        """`assess_risk` in the caller's session, with the incident's policy `period` when the caller has it."""
         claim = req.claim
         window = timedelta(days=req.risk.frequent_claims_window_days)
         incident_at = claim.incident.occurred_at
         refs = [d.ref for d in claim.documents]
-        with Session(self.engine) as session:
-            policy: Policy | PolicyPeriod = _policy(session, claim.policy_number)
-            policy = period_on(session, claim.policy_number, incident_at.date()) or policy
-            on_policy = session.exec(
-                select(func.count()).select_from(Claim)
-                .where(Claim.policy_number == claim.policy_number)
-                .where(col(Claim.incident_at) >= utc(incident_at - window))
-                .where(col(Claim.incident_at) <= utc(incident_at + window))
-            ).one()
-            reused = session.exec(
-                select(ClaimDocument.ref).where(col(ClaimDocument.ref).in_(refs))
-                .where(ClaimDocument.claim_id != claim.claim_id).distinct()
-            ).all() if refs else []
+        policy: Policy | PolicyPeriod = period or period_on(session, claim.policy_number, incident_at.date()) or \
+            _policy(session, claim.policy_number)
+        on_policy = session.exec(
+            select(func.count()).select_from(Claim)
+            .where(Claim.policy_number == claim.policy_number)
+            .where(col(Claim.incident_at) >= utc(incident_at - window))
+            .where(col(Claim.incident_at) <= utc(incident_at + window))
+        ).one()
+        reused = session.exec(
+            select(ClaimDocument.ref).where(col(ClaimDocument.ref).in_(refs))
+            .where(ClaimDocument.claim_id != claim.claim_id).distinct()
+        ).all() if refs else []
         facts = RiskFacts(
             days_incident_to_report=(req.reported_at - incident_at).days,
             days_policy_start_to_incident=(incident_at.date() - policy.effective_from).days,

@@ -4,6 +4,7 @@ the same refusals, so a fast-path claim's intake costs one activity rather than 
 
 from __future__ import annotations
 
+from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -31,9 +32,11 @@ class IntakeActivities:
         if unknown:
             raise ApplicationError(f"invalid claim: documents.kind: unknown kinds {unknown}",
                                    type=ErrorType.INVALID_CLAIM, non_retryable=True)
-        coverage = self.database.check_coverage(claim)
-        self.database.register_claim(RegisterClaim(claim=claim, chain_id=req.chain_id,
-                                                   registered_at=req.registered_at))
-        risk = self.database.assess_risk(AssessRisk(claim=claim, reported_at=req.registered_at, risk=rules.risk)) \
-            if coverage.covered else None
+        # One session for the three: the policy and its period are read once (kept across the registration's commit).
+        with Session(self.database.engine, expire_on_commit=False) as session:
+            coverage, period = self.database.coverage_in(session, claim)
+            self.database.register_in(session, RegisterClaim(claim=claim, chain_id=req.chain_id,
+                                                             registered_at=req.registered_at), period)
+            risk = self.database.risk_in(session, AssessRisk(claim=claim, reported_at=req.registered_at,
+                                                             risk=rules.risk), period) if coverage.covered else None
         return TakenIn(rules=rules, coverage=coverage, risk=risk)

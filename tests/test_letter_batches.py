@@ -120,3 +120,24 @@ async def test_a_letter_that_can_never_be_sent_is_recorded_and_the_next_goes_out
         events = [r.detail for r in session.exec(select(ClaimEventRow).where(
             ClaimEventRow.claim_id == result["claim_id"], ClaimEventRow.event == "notification_failed")).all()]
     assert len(events) == 1 and events[0].startswith("decision_approved: no SMS gateway"), events
+
+
+def test_a_batch_tried_again_sends_none_of_its_letters_twice(any_engine, tmp_path):
+    """The activity tried again after a worker died mid-batch: letters the outbox holds as sent are not sent again,
+    the rest go out, each in its own commit; a letter whose template cannot be rendered fails for good."""
+    from models.messages import LetterBatch, NotificationRequest, Recipient
+
+    claim_id = "C-BATCH-1"
+    person = Recipient(name="李雷", channel="sms", phone="13800138000", language="zh-CN")
+    letters = [NotificationRequest(claim_id=claim_id, kind=kind, recipient=person, context=context)
+               for kind, context in (("survey", {}), ("no-such-letter", {}), ("survey", {}))]
+    letters[2] = letters[2].model_copy(update={"sequence": 2})
+    flaky = RecordingSender(tmp_path, lambda kind, attempt: ConnectionError("down") if attempt == 2 else None)
+    activities = NotificationActivities(any_engine, Renderer(), flaky, TEST_KEYRING)
+    first = activities.notify_all(LetterBatch(claim_id=claim_id, letters=letters))
+    assert [(o.kind, o.failure is None) for o in first] == [("survey", True), ("no-such-letter", False)], \
+        "the second survey's try failed: it and those after it are left for the workflow"
+    again = activities.notify_all(LetterBatch(claim_id=claim_id, letters=letters))
+    assert [(o.sequence, o.failure is None) for o in again] == [(1, True), (1, False), (2, True)]
+    assert flaky.taken == ["survey", "survey"], "the first survey once, the second once"
+    assert outbox(any_engine, claim_id) == [("survey", "sent"), ("survey", "sent")]
