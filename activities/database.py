@@ -278,11 +278,15 @@ class ClaimsDatabase:
         The terms are those the claim captured at its coverage check (`req.terms`): an endorsement made while the
         claim is open does not change them. A claim outside every period of cover has no sum insured to pay from."""
         with Session(self.engine) as session:
-            policy: Policy | PolicyPeriod = _policy(session, req.policy_number)
-            claim = session.get(Claim, req.claim_id)
-            key = claim.policy_period if claim is not None else None
-            period = period_named(session, req.policy_number, key)
-            paid_on_policy = held_on_policy(session, req.policy_number, key, except_claim=req.claim_id)
+            return self.payout_in(session, req)
+
+    def payout_in(self, session: Session, req: ComputePayout) -> Payout:
+        """`compute_payout` in the caller's session."""
+        policy: Policy | PolicyPeriod = _policy(session, req.policy_number)
+        claim = session.get(Claim, req.claim_id)
+        key = claim.policy_period if claim is not None else None
+        period = period_named(session, req.policy_number, key)
+        paid_on_policy = held_on_policy(session, req.policy_number, key, except_claim=req.claim_id)
         terms = req.terms or policy_terms(period or policy)
         sum_insured = terms.sum_insured if period is not None or claim is None else ZERO
         payout = compute_payout(

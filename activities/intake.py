@@ -10,9 +10,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.configuration import ConfigurationActivities
 from activities.database import ClaimsDatabase
+from core.rules.payout import ZERO
 from db.engine import refuses_bad_data
 from models.contract import ErrorType
-from models.messages import AssessRisk, RegisterClaim, TakeIn, TakenIn
+from models.messages import AssessRisk, ComputePayout, RegisterClaim, TakeIn, TakenIn
 
 
 class IntakeActivities:
@@ -25,7 +26,8 @@ class IntakeActivities:
     def take_in(self, req: TakeIn) -> TakenIn:
         """The rules in force; documents of a kind they do not know refuse the report, as an unknown policy does,
         before anything is recorded (the claim id stays free for the corrected report); then the registration,
-        once per workflow chain (a retry after it committed finds it done), and the risk of a covered claim."""
+        once per workflow chain (a retry after it committed finds it done), and the risk and the payout of a covered
+        claim as it stands now (the fast path pays on it; the pay activity holds the sum insured again)."""
         claim = req.claim
         rules = self.configuration.load_rules()
         unknown = sorted({d.kind for d in claim.documents} - set(rules.known_document_kinds))
@@ -37,6 +39,11 @@ class IntakeActivities:
             coverage, period = self.database.coverage_in(session, claim)
             self.database.register_in(session, RegisterClaim(claim=claim, chain_id=req.chain_id,
                                                              registered_at=req.registered_at), period)
+            if not coverage.covered:
+                return TakenIn(rules=rules, coverage=coverage)
             risk = self.database.risk_in(session, AssessRisk(claim=claim, reported_at=req.registered_at,
-                                                             risk=rules.risk), period) if coverage.covered else None
-        return TakenIn(rules=rules, coverage=coverage, risk=risk)
+                                                             risk=rules.risk), period)
+            payout = self.database.payout_in(session, ComputePayout(
+                claim_id=claim.claim_id, policy_number=claim.policy_number, claimed_amount=claim.claimed_amount,
+                line_items=claim.line_items, advances_paid=ZERO, clauses=rules.clauses, terms=coverage.policy))
+        return TakenIn(rules=rules, coverage=coverage, risk=risk, payout=payout)

@@ -69,7 +69,7 @@ class PaymentActivities:
             self._set_status(key, "rejected")
             logger.warning("payment rejected", reason=str(err))
             raise ApplicationError(str(err), type=ErrorType.INVALID_BANK_ACCOUNT, non_retryable=True) from err
-        with Session(self.engine) as session:
+        with Session(self.engine, expire_on_commit=False) as session:  # the rows as written: no reload
             conn = session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
             ledger.lock_claim(conn, req.claim_id)  # the ledger's row is written in the transaction that books it
             booked = session.exec(select(Payment).where(Payment.idempotency_key == key)).one()
@@ -85,7 +85,6 @@ class PaymentActivities:
                     movement="payment", amount=Decimal(booked.amount), balance=Decimal(claim.paid_amount),
                     cause=f"{req.kind} payment {req.sequence}", actor="system"), now_utc(), self.seal_keys)
             session.commit()
-            session.refresh(booked)
         logger.info("payment made", amount=str(booked.amount), reference=transfer.reference,
                     gateway_replayed=transfer.replayed)
         return self._receipt(booked, replayed=transfer.replayed)
@@ -93,7 +92,7 @@ class PaymentActivities:
     def _book(self, req: PaymentRequest, key: str) -> Payment:
         """The ledger row for this payout, holding its amount against the sum insured (at most what is
         left of it in the incident's policy period). A retry finds the row it booked before."""
-        with Session(self.engine) as session:
+        with Session(self.engine, expire_on_commit=False) as session:  # the row as written: no reload
             claim = session.get(Claim, req.claim_id)
             policy_number = claim.policy_number if claim is not None else None
             if policy_number is not None:
@@ -122,7 +121,6 @@ class PaymentActivities:
             row.account_masked = req.account.masked
             session.add(row)
             session.commit()
-            session.refresh(row)
             return row
 
     def _set_status(self, key: str, status: str) -> None:

@@ -22,6 +22,7 @@ from models.contract import (
     DocumentRef,
     LineItem,
     Message,
+    Payout,
     PolicyTerms,
     RiskAssessment,
 )
@@ -201,6 +202,9 @@ class TakenIn(Message):
     rules: Rules
     coverage: CoverageResult
     risk: RiskAssessment | None = None
+    payout: Payout | None = None
+    """The payout as the covered claim stands when taken in: what the fast path pays on (claims started since
+    `letters-with-the-lifecycle`); a claim on any other path assesses its payout when it gets there."""
 
 
 class FindCatastrophe(Message):

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         ErrorType,
         Outcome,
         Path,
+        Payout,
         RiskAssessment,
         Role,
         Stage,
@@ -68,6 +69,9 @@ class ClaimWorkflow(ClaimUpdates):
         self.decisions.opens_recovery = self.after.open
         self.risk_at_intake: RiskAssessment | None = None
         """The risk taking the claim in assessed (claims started since `lean-fast-path`)."""
+        self.payout_at_intake: Payout | None = None
+        """The payout taking the claim in assessed, which the fast path pays on (claims started since
+        `letters-with-the-lifecycle`)."""
 
     # ================================================================== lifecycle
 
@@ -115,6 +119,7 @@ class ClaimWorkflow(ClaimUpdates):
             taken = await self.shell.activity(IntakeActivities.take_in, TakeIn(
                 claim=s.claim, chain_id=workflow.info().first_execution_run_id, registered_at=s.registered_at))
             rules, coverage, self.risk_at_intake = taken.rules, taken.coverage, taken.risk
+            self.payout_at_intake = taken.payout if s.letters_with_lifecycle else None
             self._taken_in(rules)
         else:
             rules = await workflow.execute_local_activity_method(
@@ -260,7 +265,7 @@ class ClaimWorkflow(ClaimUpdates):
     async def _fast_path(self) -> None:
         """Small, clear-cut claims: no human touches them; paid and notified within seconds."""
         await self.shell.enter(self._triaged(documents_missing=False))
-        await self._assess_payout("fast path: within the system's authority")
+        await self._assess_payout("fast path: within the system's authority", known=self.payout_at_intake)
 
     async def _standard_path(self, resume: str | None = None) -> None:
         """Documents, investigation when the rules call for one, payout, approval and payment. `resume` is
@@ -285,10 +290,10 @@ class ClaimWorkflow(ClaimUpdates):
         await self.shell.enter(then if then == Stage.ADJUSTING else core_view.after_findings(s))
         await self._assess_payout("low risk, within the system's authority")
 
-    async def _assess_payout(self, why_system: str) -> None:
-        """The payout, and where the core sends the claim on it: denied with nothing to pay, paid on the system's
-        own approval, or to a person to approve."""
-        payout = await self.decisions.compute_payout()
+    async def _assess_payout(self, why_system: str, known: Payout | None = None) -> None:
+        """The payout (`known`: as assessed when the claim was taken in), and where the core sends the claim on it:
+        denied with nothing to pay, paid on the system's own approval, or to a person to approve."""
+        payout = await self.decisions.compute_payout(known)
         then = core_view.assessed(self.s)
         if then == Stage.CLOSED:
             await self.decisions.deny_zero(payout)

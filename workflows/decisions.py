@@ -79,12 +79,14 @@ class Decisions(ClockedPart):
             line_items=claim.line_items, confirmed_amount=confirmed, advances_paid=s.advances_paid,
             clauses=rules.clauses, terms=s.policy)
 
-    async def compute_payout(self) -> Payout:
+    async def compute_payout(self, known: Payout | None = None) -> Payout:
+        """The payout on the facts known now, or `known` (assessed on the same facts when the claim was taken in)."""
         s = self.s
-        s.payout = await self.shell.activity(ClaimsDatabase.compute_payout, self._payout_request())
-        s.sum_insured_available = s.payout.sum_insured_available
+        payout = known if known is not None else \
+            await self.shell.activity(ClaimsDatabase.compute_payout, self._payout_request())
+        s.sum_insured_available = payout.sum_insured_available
         clause = s.require_ready()[1].clauses.get("advance_payment", "")
-        s.payout, over = payout_rules.net_of_paid(s.payout, s.paid_amount, clause, owed_back=s.recoveries_on)
+        s.payout, over = payout_rules.net_of_paid(payout, s.paid_amount, clause, owed_back=s.recoveries_on)
         if over > ZERO:  # advances already paid more than the payout assessed now
             await self.shell.note("advance_overpaid", detail=f"advances exceed the assessed payout by {over}")
             self.clocks.notify_staff("advance_overpaid", Role.SUPERVISOR, {"amount": over})

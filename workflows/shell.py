@@ -315,10 +315,10 @@ class Shell:
         self.spawn(self.send(request, turn), name=f"letter:{kind}:{seq}")
 
     async def send_queued(self) -> None:
-        """Send the letters the lifecycle queued, in their turns: each run of consecutive turns in one activity (local
-        on the fast path), after every letter before it is done with. A letter failed for good is recorded as `send`
-        records it; one the batch could not send this time, and every letter after it, goes on by itself through the
-        server with `send`'s retries, so none overtakes another."""
+        """Send the letters the lifecycle queued, in their turns: each run of consecutive turns in one activity, after
+        every letter before it is done with. On the fast path the lifecycle sends it, as a local activity; once it
+        has left the fast path a side task does, through the server, so no letter holds up the lifecycle at a wait
+        where people act."""
         while self.queued_letters:
             run = [self.queued_letters[0]]
             for item in self.queued_letters[1:]:
@@ -326,26 +326,33 @@ class Shell:
                     break
                 run.append(item)
             del self.queued_letters[:len(run)]
-            first = run[0][1]
-            earlier = range(first)
-            if not self.letters_done.issuperset(earlier):
-                await workflow.wait_condition(lambda: self.letters_done.issuperset(earlier))  # noqa: B023
-            outcomes: list[LetterOutcome] = []
-            try:
-                outcomes = await self.activity(NotificationActivities.notify_all, LetterBatch(
-                    claim_id=self.s.claim_id, letters=[request for request, _ in run]), retry=ONE_TRY,
-                    passthrough=True)
-            except ActivityFailure:
-                outcomes = []  # each goes on by itself; the outbox sends none twice
-            for (request, turn), outcome in zip(run, outcomes, strict=False):
-                if outcome.failure is None:
-                    self.s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{request.kind}",
-                                                         detail=request.recipient.name))
-                else:
-                    await self._letter_failed(request, outcome.failure)
-                self.letters_done.add(turn)
-            for request, turn in run[len(outcomes):]:
-                self.spawn(self.send(request, turn), name=f"letter:{request.kind}:{request.sequence}")
+            if self.fast:
+                await self._send_run(run)
+            else:
+                self.spawn(self._send_run(run), name=f"letters:{run[0][1]}-{run[-1][1]}")
+
+    async def _send_run(self, run: list[tuple[NotificationRequest, int]]) -> None:
+        """One run of letters (`send_queued`). A letter failed for good is recorded as `send` records it; one the
+        batch could not send this time, and every letter after it, goes on by itself through the server with `send`'s
+        retries, so none overtakes another."""
+        earlier = range(run[0][1])
+        if not self.letters_done.issuperset(earlier):
+            await workflow.wait_condition(lambda: self.letters_done.issuperset(earlier))
+        outcomes: list[LetterOutcome] = []
+        try:
+            outcomes = await self.activity(NotificationActivities.notify_all, LetterBatch(
+                claim_id=self.s.claim_id, letters=[request for request, _ in run]), retry=ONE_TRY, passthrough=True)
+        except ActivityFailure:
+            outcomes = []  # each goes on by itself; the outbox sends none twice
+        for (request, turn), outcome in zip(run, outcomes, strict=False):
+            if outcome.failure is None:
+                self.s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{request.kind}",
+                                                     detail=request.recipient.name))
+            else:
+                await self._letter_failed(request, outcome.failure)
+            self.letters_done.add(turn)
+        for request, turn in run[len(outcomes):]:
+            self.spawn(self.send(request, turn), name=f"letter:{request.kind}:{request.sequence}")
 
     async def _letter_failed(self, request: NotificationRequest, why: object) -> None:
         self.s.letters_failed.append(f"{request.kind}-{request.sequence}")
