@@ -52,7 +52,11 @@ class BrokenLetterTask(ClaimWorkflow):
         async def broken(request: Any, turn: int | None = None) -> None:
             raise RuntimeError(f"bug in the task sending the {request.kind} letter")
 
+        async def broken_run(run: Any) -> None:  # the letters queued on the fast path, sent once it is left
+            await broken(run[0][0])
+
         self.shell.send = broken  # type: ignore[method-assign]
+        self.shell._send_run = broken_run  # type: ignore[method-assign]
 
     @workflow.run
     async def run(self, claim: Any = None, carried: Any = None) -> ClaimResult:

@@ -71,4 +71,6 @@ async def test_a_failing_side_task_surfaces_as_a_failed_workflow_task(time_env, 
                     if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]  # stored encrypted
 
         failures = await eventually(task_failures, bool, "a failed workflow task in the history")
-        assert any("bug in the task sending the acknowledgement letter" in f for f in failures), failures
+        # The first letter a side task sends: the investigation's (the acknowledgement, queued on the intake's fast
+        # path, goes out at the claim's first wait, after it).
+        assert any("bug in the task sending the investigation_opened letter" in f for f in failures), failures
