@@ -184,7 +184,7 @@ class Shell:
         local = self.fast and (not one_at_a_time or (ON_LIFECYCLE.get() and self.local_in_flight == 0))
         if not local and (self.pending or self.attributes_stale) and fn is not ClaimsDatabase.record_events:
             # The lifecycle leaves its fast path: what it noted is written first (claims started since
-            # `letters-with-the-lifecycle`: its letters and search attributes at its next wait, a moment later).
+            # `letters-with-the-lifecycle`: its letters at its next wait, a moment later).
             await self.flush(before_money=self.s.letters_with_lifecycle)
         self.in_flight += 1
         self.local_in_flight += local
@@ -265,11 +265,12 @@ class Shell:
 
         Then the letters it wrote meanwhile go out, after the entries they tell of are written (`send_queued`).
         `before_money` (and, for claims started since `letters-with-the-lifecycle`, leaving the fast path): not the
-        letters, since a letter never holds up a payment, and (claims started since `letters-with-the-lifecycle`)
-        not the search attributes either: the claim is seen paying when it waits or ends, a moment later."""
+        letters, since a letter never holds up a payment. The search attributes are upserted at every flush, before
+        the activity that follows: an upsert issued after a local activity's result could reach a replay in another
+        order against an update's activity than it reached the run (`tests/test_reports.py` found one)."""
         if not ON_LIFECYCLE.get():
             return
-        if self.attributes_stale and not (before_money and self.s.letters_with_lifecycle):
+        if self.attributes_stale:
             self.attributes_stale = False
             workflow.upsert_search_attributes(self.s.search_attributes())
         if self.pending:  # the lifecycle's own entries decide whether a write is issued: never another's progress
