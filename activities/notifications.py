@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from config.encryption import Keyring, seal_text
+from config.encryption import seal_text
+from config.keyring import Keyring
 from config.masking import mask_text
 from db.engine import insert_once, now_utc, refuses_bad_data
 from letters.i18n import EmptyValue

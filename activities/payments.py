@@ -21,7 +21,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.database import held_on_policy, period_named
 from activities.gateway import InvalidAccountError, PaymentGateway
-from config.encryption import Keyring, SealKeys, seal_text
+from config.encryption import SealKeys, seal_text
+from config.keyring import Keyring
 from core.rules.payout import ZERO, cents
 from db import ledger
 from db.engine import SQLITE_BEGIN, lock_for_write, now_utc, refuses_bad_data, utc

@@ -10,7 +10,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from config.encryption import Keyring, open_text, seal_text
+from config.encryption import open_text, seal_text
+from config.keyring import Keyring
 from db.engine import now_utc, refuses_bad_data, utc
 from models.documents import DocumentReading, ReadField, ReadingRecorded, RecordReading
 from models.tables import DocumentReadingRow

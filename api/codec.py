@@ -20,7 +20,8 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.api.common.v1 import Payload
 
-from config.encryption import EncryptionCodec, UnknownKey
+from config.encryption import EncryptionCodec
+from config.keyring import UnknownKey
 from edge import auth
 from edge.auth import Caller
 from edge.problems import PROBLEM_RESPONSES, ProblemError, forbidden

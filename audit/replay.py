@@ -12,7 +12,8 @@ from typing import Any
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from config.encryption import WORKFLOW_ID, EncryptionCodec, converter_for, decrypted_history, keyring_for
+from config.encryption import EncryptionCodec, converter_for, decrypted_history, keyring_for
+from config.keyring import WORKFLOW_ID
 from config.settings import Settings
 from config.temporal import workflow_runner
 from models.complaints import complaint_workflow_id

@@ -53,6 +53,7 @@ from db.engine import make_engine  # noqa: E402
 from db.schema import upgrade  # noqa: E402
 from models import search_attributes  # noqa: E402
 from models.contract import WORKFLOW_TYPE, workflow_id_for  # noqa: E402
+from testkit.api_stack import free_port  # noqa: E402
 from testkit.claims import auto_claim, docs  # noqa: E402
 from testkit.world import POSTGRES_URL, TEST_KEYRING, sample_policies  # noqa: E402
 from testkit.world import TEST_KEYS as KEYS_FOR_HISTORIES  # noqa: E402  (the saved histories' key)
@@ -305,7 +306,7 @@ async def command_line(rig: Rig, runs: int) -> None:
         claim = new_fast_claim(engine)
         await one_claim(rig, watch, "cli", claim)
         ours, go, failures = [], [], 0
-        env = rig.env("cli")
+        env = rig.env("cli", TEMPORAL_HTTP_ADDRESS=rig.http_address)
         for _ in range(runs):
             started = time.perf_counter()
             done = subprocess.run([sys.executable, "starter.py", "status", claim["claim_id"]], cwd=ROOT, env=env,
@@ -331,9 +332,11 @@ async def measure(args: argparse.Namespace) -> None:
     only = set(args.only.split(",")) if args.only else None
     full = args.full
     var = Path(tempfile.mkdtemp(prefix="bench-"))
+    http_port = free_port()
     env = await WorkflowEnvironment.start_local(search_attributes=search_attributes.ALL,
                                                 dev_server_existing_path=str(installed_binary("temporal")),
-                                                dev_server_log_level="error")
+                                                dev_server_log_level="error",
+                                                dev_server_extra_args=["--http-port", str(http_port)])
     address = env.client.service_client.config.target_host
     databases = {"SQLite": f"sqlite:///{var / 'claims.db'}"}
     if not args.no_postgres:
@@ -348,7 +351,8 @@ async def measure(args: argparse.Namespace) -> None:
         upgrade(engine)
         engine.dispose()
     client = await Client.connect(address, data_converter=converter_for(keyring=KEYRING))
-    rigs = {name: Rig(address, var, url, client, env.client) for name, url in databases.items()}
+    rigs = {name: Rig(address, var, url, client, env.client, f"http://127.0.0.1:{http_port}")
+            for name, url in databases.items()}
     sqlite = rigs["SQLite"]
     print(f"machine: {os.cpu_count()} cores; Temporal dev server in memory; results below", flush=True)
     try:

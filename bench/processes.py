@@ -62,6 +62,7 @@ class Rig:
     database_url: str
     client: Client  # with the claims' encrypting converter
     bare_client: Client
+    http_address: str  # the server's HTTP API, which `starter.py status` asks over
 
     def env(self, queue: str, **extra: str) -> dict[str, str]:
         """A claims worker's environment: its letters go to a gateway that accepts them as a provider would (a

@@ -22,18 +22,14 @@ or encoded through the codec server, which has no context) still read.
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
-import dataclasses
 import hashlib
 import json
 import os
-import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Self
 
 from cryptography.exceptions import InvalidTag
@@ -50,77 +46,26 @@ from temporalio.converter import (
 
 from config.converter import data_converter as plain_converter
 from config.key_files import write_once
+from config.keyring import (
+    ENCODING,
+    KEY_ID,
+    NONCE_BYTES,
+    WORKFLOW_ID,
+    Keyring,
+    UnknownKey,
+    associated_data,
+    decode_key,
+    keyring_from,
+    new_key,
+    open_sealed,
+)
 from config.settings import Settings
 from models.messages import REFUSED_PAYLOAD
 
-ENCODING = b"binary/encrypted"
-KEY_ID = "encryption-key-id"
-WORKFLOW_ID = "encryption-workflow-id"
-NONCE_BYTES = 12
-
-
-class UnknownKey(LookupError):
-    """A payload written under a key this keyring does not hold."""
-
-
-@dataclass(frozen=True)
-class Keyring:
-    write_id: str
-    keys: dict[str, bytes]
-
-    def __post_init__(self) -> None:
-        if self.write_id not in self.keys:
-            raise ValueError(f"the writing key {self.write_id!r} is not among the keys {sorted(self.keys)}")
-        for kid, key in self.keys.items():
-            if len(key) != 32:
-                raise ValueError(f"encryption key {kid!r} is {len(key)} bytes; AES-256 needs 32")
-
-    @classmethod
-    def parse(cls, text: str, write_id: str | None = None) -> Keyring:
-        """`id=base64,id=base64`: every key readable, the first (or `write_id`) writing."""
-        keys: dict[str, bytes] = {}
-        for item in (part.strip() for part in text.split(",") if part.strip()):
-            kid, sep, encoded = item.partition("=")
-            if not sep or not kid.strip():
-                raise ValueError("CLAIMS_ENCRYPTION_KEYS: each key is id=base64")
-            keys[kid.strip()] = _decode_key(kid.strip(), encoded)
-        if not keys:
-            raise ValueError("CLAIMS_ENCRYPTION_KEYS: no keys")
-        return cls(write_id or next(iter(keys)), keys)
-
-    @classmethod
-    def from_file(cls, path: Path) -> Keyring:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(data["write"], {kid: _decode_key(kid, value) for kid, value in data["keys"].items()})
-
-
-def _decode_key(kid: str, encoded: str) -> bytes:
-    try:
-        return base64.b64decode(encoded.strip() + "=" * (-len(encoded.strip()) % 4), altchars=b"-_", validate=False)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"encryption key {kid!r} is not base64") from None
-
-
-def new_key() -> str:
-    """A fresh key, base64: for `CLAIMS_ENCRYPTION_KEYS` or a key file."""
-    return base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def development_key_file(var_dir: Path) -> Path:
-    """The embedded default's key file, made on first use (readable by its owner only)."""
-    path = var_dir / "keys" / "payload-keys.json"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        kid = "dev-1"
-        write_once(path, json.dumps({"write": kid, "keys": {kid: new_key()}}, indent=2).encode(), 0o600)
-    return path
-
 
 def keyring_for(settings: Settings) -> Keyring:
-    if settings.encryption_keys:
-        return Keyring.parse(settings.encryption_keys, settings.encryption_write_key)
-    ring = Keyring.from_file(settings.encryption_key_file or development_key_file(settings.var_dir))
-    return dataclasses.replace(ring, write_id=settings.encryption_write_key) if settings.encryption_write_key else ring
+    return keyring_from(settings.encryption_keys, settings.encryption_write_key, settings.encryption_key_file,
+                        settings.var_dir)
 
 
 class EncryptionCodec(PayloadCodec, WithSerializationContext):
@@ -138,10 +83,6 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         bound.workflow_id = workflow_id
         return bound
 
-    @staticmethod
-    def _associated(kid: str, workflow_id: str | None) -> bytes:
-        return kid.encode() if workflow_id is None else kid.encode() + b"\x1fworkflow:" + workflow_id.encode()
-
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encrypt(p) for p in payloads]
 
@@ -151,7 +92,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
     def encrypt(self, payload: Payload) -> Payload:
         kid = self.keyring.write_id
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._ciphers[kid].encrypt(nonce, payload.SerializeToString(), self._associated(kid, self.workflow_id))
+        sealed = self._ciphers[kid].encrypt(nonce, payload.SerializeToString(), associated_data(kid, self.workflow_id))
         metadata = {"encoding": ENCODING, KEY_ID: kid.encode()}
         if self.workflow_id is not None:
             metadata[WORKFLOW_ID] = self.workflow_id.encode()
@@ -174,12 +115,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         if cipher is None:
             raise UnknownKey(f"payload encrypted with key {kid!r}, which this keyring does not hold "
                             f"(it holds {sorted(self._ciphers)})")
-        try:
-            plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], self._associated(kid, bound))
-        except InvalidTag:
-            raise ValueError(f"payload under key {kid!r} does not decrypt: altered, or another key of that id") \
-                from None
-        return Payload.FromString(plain)
+        return Payload.FromString(open_sealed(cipher, kid, bound, payload.data))
 
 
 BOUND_KEPT = 4096
@@ -306,7 +242,7 @@ class SealKeys:
 
 def audit_seal_keys(settings: Settings) -> SealKeys:
     """The seal key and the rotated-out ones (CLAIMS_AUDIT_SEAL_OLD_KEYS)."""
-    older = tuple(_decode_key("CLAIMS_AUDIT_SEAL_OLD_KEYS", k) for k in (settings.audit_seal_old_keys or "").split(",")
+    older = tuple(decode_key("CLAIMS_AUDIT_SEAL_OLD_KEYS", k) for k in (settings.audit_seal_old_keys or "").split(",")
                   if k.strip())
     if any(len(k) != 32 for k in older):
         raise ValueError("every key in CLAIMS_AUDIT_SEAL_OLD_KEYS must be 32 bytes")
@@ -316,13 +252,13 @@ def audit_seal_keys(settings: Settings) -> SealKeys:
 def audit_seal_key(settings: Settings) -> bytes:
     """The key that seals the claim event log's rows and checkpoints: configured, or made under var/keys/."""
     if settings.audit_seal_key:
-        key = _decode_key("CLAIMS_AUDIT_SEAL_KEY", settings.audit_seal_key)
+        key = decode_key("CLAIMS_AUDIT_SEAL_KEY", settings.audit_seal_key)
     else:
         path = settings.var_dir / "keys" / "audit-seal-key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             write_once(path, new_key().encode(), 0o600)
-        key = _decode_key("audit-seal-key", path.read_text())
+        key = decode_key("audit-seal-key", path.read_text())
     if len(key) != 32:
         raise ValueError(f"the audit seal key is {len(key)} bytes; it must be 32")
     return key

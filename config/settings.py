@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = Field(default=None, alias="TEMPORAL_TLS_CLIENT_KEY_PATH")
     temporal_tls_ca: Path | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH")
     temporal_api_key: str | None = Field(default=None, alias="TEMPORAL_API_KEY")
+    # The cluster's HTTP API (https://host:7243, or a Temporal Cloud namespace's endpoint), with the same TLS and
+    # API key: `starter.py status` asks over it and starts without the SDK. Unset, it asks through the SDK.
+    temporal_http_address: str | None = Field(default=None, alias="TEMPORAL_HTTP_ADDRESS")
     task_queue: str = Field(default="claims", alias="CLAIMS_TASK_QUEUE")
     # The worker's sizing (see docs/operators.md, "Sizing the workers"): open claims kept in memory (a claim beyond
     # the cache is replayed when it next wakes), activities run at once, and worker processes `worker.py` starts.
@@ -57,6 +60,8 @@ class Settings(BaseSettings):
     # Embedded dev server (used only when TEMPORAL_ADDRESS is unset).
     embedded_port: int = Field(default=7233, alias="CLAIMS_EMBEDDED_PORT")
     embedded_ui_port: int = Field(default=8233, alias="CLAIMS_EMBEDDED_UI_PORT")
+    # The embedded server's HTTP API (what `starter.py status` asks over); unset, a free port, kept under var/.
+    embedded_http_port: int | None = Field(default=None, alias="CLAIMS_EMBEDDED_HTTP_PORT")
 
     # Domain database: SQLite under var/ by default, postgresql+psycopg://... in production.
     database_url: str | None = Field(default=None, alias="DATABASE_URL")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -67,6 +68,28 @@ def search_attribute_flags() -> list[str]:
     return flags
 
 
+HTTP_PORT_FILE = "temporal-http-port"
+"""Under the var folder: the port of the embedded server's HTTP API, which `starter.py status` asks over."""
+
+
+LISTEN_PORTS = range(20000, 32000)
+"""Ports a server chosen a free one listens on (the embedded server's HTTP API, the test servers): below the kernel's
+ephemeral range (from 32768), which the embedded Temporal server draws its own internal services' ports from. A port
+taken from the ephemeral range and released could be drawn again by a server starting beside it (another test's, or
+a demo's), which then dies on the clash."""
+
+
+def free_port() -> int:
+    while True:
+        port = secrets.choice(LISTEN_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -95,9 +118,12 @@ async def ensure_embedded_server(settings: Settings) -> str:
     if not _listening(port):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         log_file = (settings.var_dir / "temporal-server.log").open("ab")
+        http_port = settings.embedded_http_port or free_port()
+        (settings.var_dir / HTTP_PORT_FILE).write_text(str(http_port))
         process = subprocess.Popen(  # noqa: S603 (our own binary, fixed arguments)
             [str(installed_binary("temporal")), "server", "start-dev",
              "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(settings.embedded_ui_port),
+             "--http-port", str(http_port),
              "--db-filename", str(settings.var_dir / "temporal.db"), "--log-level", "warn",
              "--ui-codec-endpoint", f"http://{settings.api_host}:{settings.api_port}/codec",
              *search_attribute_flags()],

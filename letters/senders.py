@@ -11,7 +11,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
-from config.encryption import Keyring, keyring_for, open_text, seal_text
+from config.encryption import keyring_for, open_text, seal_text
+from config.keyring import Keyring
 from config.settings import Settings
 from models.messages import Recipient
 

@@ -42,10 +42,10 @@ from models.fields import (
     Region,
     Timestamp,
 )
+from models.names import STATUS_QUERY as STATUS_QUERY
+from models.names import workflow_id_for as workflow_id_for
 
 WORKFLOW_TYPE = "ClaimWorkflow"
-STATUS_QUERY = "status"
-"""The query every claim answers with its `ClaimStatus`."""
 CLAIM_TASK_TIMEOUT = timedelta(seconds=60)
 """A claim's workflow task timeout. The intake and fast path run as local activities inside one workflow task, which
 the worker extends when they take 80 % of it: a task of 60 seconds is extended only when a busy worker takes 48
@@ -59,10 +59,6 @@ CONTACT_QUERY = "claimant_contact"
 APPEAL_UPDATE = "appeal"
 """The claim's appeal update, by its name: what a complaint's handover sends (activities name it so, below the
 workflows), and what the workflow registers its handler under."""
-
-
-def workflow_id_for(claim_id: str) -> str:
-    return f"claim-{claim_id}"
 
 
 class Message(BaseModel):

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import httpx
 
 from config.encryption import keyring_for
 from config.settings import PROJECT_ROOT, Settings
-from config.temporal import ensure_embedded_server, stop_embedded_server
+from config.temporal import ensure_embedded_server, free_port, stop_embedded_server
 from identity import development
 from letters.senders import letters_of, read_letter
 from letters.sms import code_in
@@ -30,23 +29,6 @@ from testkit.world import sample_policies
 
 UPLOAD_LIMIT = 256 * 1024
 """The stack's upload limit: small, so a test can go past it cheaply."""
-
-
-LISTEN_PORTS = range(20000, 32000)
-"""Ports the test servers listen on: below the kernel's ephemeral range (from 32768), which the embedded Temporal
-server draws its own internal services' ports from. A port taken from the ephemeral range and released could be
-drawn again by a server starting beside it (another test's, or a demo's), which then dies on the clash."""
-
-
-def free_port() -> int:
-    while True:
-        port = secrets.choice(LISTEN_PORTS)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 @dataclass

@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
-from config.encryption import Keyring, converter_for
+from config.encryption import converter_for
+from config.keyring import Keyring
 from db.engine import make_engine
 from models.contract import PolicyTerms
 

@@ -137,10 +137,19 @@ async def claims(time_env: WorkflowEnvironment, settings: Settings, engine: Engi
 
 
 @pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+def dev_http_port() -> int:
+    """The port of the dev server's HTTP API (`starter.py status` asks over it)."""
+    from testkit.api_stack import free_port
+
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+async def dev_env(dev_http_port: int) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         data_converter=data_converter, search_attributes=search_attributes.ALL,
-        dev_server_existing_path=str(installed_binary("temporal")))
+        dev_server_existing_path=str(installed_binary("temporal")),
+        dev_server_extra_args=["--http-port", str(dev_http_port)])
     yield env
     await env.shutdown()
 

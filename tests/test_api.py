@@ -23,7 +23,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from client.status_http import status_over_http
 from documents.store import S3Store
+from models.names import workflow_id_for
 from testkit.api_stack import UPLOAD_LIMIT, Stack, running_stack
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs, pdf
 from testkit.hostile_files import PDF_BOMB
@@ -78,6 +80,9 @@ def test_a_claim_is_reported_documented_approved_and_paid_over_http(stack: Stack
     assert status["payments"][0]["amount"] == "7500.00"
     entry = next(e for e in status["timeline"] if e["event"] == "approved")
     assert entry["sender"]["subject"] == "sup-1", "the approval does not record who sent it"
+    asked = status_over_http(cid, workflow_id_for(cid), {k.upper(): v for k, v in stack.env.items()})
+    assert asked is not None and json.loads(asked)["payments"] == status["payments"], \
+        "`starter.py status` asks the embedded server's HTTP API, at the port it started with"
 
 
 def test_a_repeated_report_with_the_same_idempotency_key_is_the_same_claim(stack: Stack) -> None:

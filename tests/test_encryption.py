@@ -20,7 +20,8 @@ from temporalio.worker import Replayer
 
 from api.app import create_app
 from audit.replay import history_from_file
-from config.encryption import WORKFLOW_ID, EncryptionCodec, Keyring, UnknownKey, converter_for, keyring_for
+from config.encryption import EncryptionCodec, converter_for, keyring_for
+from config.keyring import WORKFLOW_ID, Keyring, UnknownKey
 from config.settings import Settings
 from config.temporal import workflow_runner
 from models.tables import CodecDecode
