@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -9,14 +10,14 @@ from jinja2 import TemplateError
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
-from sqlmodel import Session, select
+from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from config.encryption import seal_text
 from config.keyring import Keyring
 from config.masking import mask_text
-from db.engine import insert_once, now_utc, refuses_bad_data
+from db.engine import now_utc, refuses_bad_data
 from letters.i18n import EmptyValue
 from letters.render import Renderer
 from letters.senders import NoGateway, Sender
@@ -72,50 +73,34 @@ class NotificationActivities:
         if any(req.claim_id != batch.claim_id for req in batch.letters):
             raise ApplicationError("notify_all: every letter must be of the batch's claim",
                                    type=ErrorType.INVALID_UPDATE, non_retryable=True)
-        letters: list[tuple[NotificationRequest, Letter | str]] = []
+        rendered: dict[tuple[str, int], Letter | ApplicationError] = {}
         for req in batch.letters:
             try:
-                letters.append((req, self._render(req)))
+                rendered[req.kind, req.sequence] = self._render(req)
             except ApplicationError as err:
-                letters.append((req, err.message))
+                rendered[req.kind, req.sequence] = err
         try:
-            rows = self._rows_for(batch.claim_id, [(req, letter) for req, letter in letters
-                                                   if isinstance(letter, Letter)])
+            rows = self._rows_for(batch.claim_id, [(req, letter) for req in batch.letters
+                                                   if isinstance(letter := rendered[req.kind, req.sequence], Letter)])
         except (IntegrityError, DataError, StatementError):  # a race, or a value refused: each letter by itself
-            return self._one_by_one(batch.letters)
-        outcomes = []
-        for req, letter in letters:
-            if isinstance(letter, str):
-                outcomes.append(LetterOutcome(kind=req.kind, sequence=req.sequence, failure=letter))
-                continue
-            row_id, status = rows[(req.kind, req.sequence)]
-            logger = log.bind(claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
-            if status == "sent":
-                logger.info("notification already sent")
-                outcomes.append(LetterOutcome(kind=req.kind, sequence=req.sequence))
-                continue
-            try:
-                where = self.sender.send(req.recipient, letter.subject, letter.message, claim_id=req.claim_id,
-                                         kind=req.kind, sequence=req.sequence)
-            except NoGateway as err:
-                outcomes.append(LetterOutcome(kind=req.kind, sequence=req.sequence, failure=str(err)))
-                continue
-            except Exception as err:  # noqa: BLE001 (sent again, with retries, by the workflow)
-                logger.warning("letter not sent in its batch; sent again by itself", error=type(err).__name__)
-                break
-            with self.engine.begin() as conn:
-                conn.execute(update(NOTIFICATIONS).where(NOTIFICATIONS.c.id == row_id)
-                             .values(status="sent", sent_at=now_utc()))
-            logger.info("notification sent", channel=req.recipient.channel, to=where)
-            outcomes.append(LetterOutcome(kind=req.kind, sequence=req.sequence))
-        return outcomes
+            return self._each(batch.letters, self._send)
 
-    def _one_by_one(self, letters: list[NotificationRequest]) -> list[LetterOutcome]:
-        """`notify_all` a letter at a time, each row written by itself (`_send`)."""
+        def send(req: NotificationRequest) -> None:
+            letter = rendered[req.kind, req.sequence]
+            if isinstance(letter, ApplicationError):
+                raise letter
+            self._deliver(req, letter, *rows[req.kind, req.sequence])
+
+        return self._each(batch.letters, send)
+
+    @staticmethod
+    def _each(letters: list[NotificationRequest], send: Callable[[NotificationRequest], object]) -> list[LetterOutcome]:
+        """Each letter sent in its order and its outcome: failed for good, the next goes on; failed for now (another
+        try could send it), the batch stops there."""
         outcomes = []
         for req in letters:
             try:
-                self._send(req)
+                send(req)
             except ApplicationError as err:
                 if not err.non_retryable:
                     break
@@ -165,37 +150,29 @@ class NotificationActivities:
 
     @refuses_bad_data
     def _send(self, req: NotificationRequest) -> NotificationReceipt:
-        logger = log.bind(claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
         letter = self._render(req)
-        with Session(self.engine, expire_on_commit=False) as session:  # the row as written: no reload to read it
-            row = self._outbox_row(session, req, letter.subject, letter.body, letter.recipient, letter.language,
-                                   letter.text)
-            if row.status == "sent":
-                logger.info("notification already sent")
-                assert row.id is not None
-                return NotificationReceipt(outbox_id=row.id, kind=req.kind, sequence=req.sequence,
-                                           already_sent=True)
-            try:
-                where = self.sender.send(req.recipient, letter.subject, letter.message,
-                                         claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
-            except NoGateway as err:  # nothing to retry: the letter is recorded as not sent, and why
-                raise ApplicationError(str(err), type="NoSender", non_retryable=True) from None
-            row.status, row.sent_at = "sent", now_utc()
-            session.add(row)
-            session.commit()
-            assert row.id is not None
-            logger.info("notification sent", channel=req.recipient.channel, to=where)
-            return NotificationReceipt(outbox_id=row.id, kind=req.kind, sequence=req.sequence, already_sent=False)
+        try:
+            rows = self._rows_for(req.claim_id, [(req, letter)])
+        except IntegrityError:  # another attempt wrote the row first: it is there now
+            rows = self._rows_for(req.claim_id, [(req, letter)])
+        row_id, status = rows[req.kind, req.sequence]
+        already_sent = self._deliver(req, letter, row_id, status)
+        return NotificationReceipt(outbox_id=row_id, kind=req.kind, sequence=req.sequence, already_sent=already_sent)
 
-    @staticmethod
-    def _outbox_row(session: Session, req: NotificationRequest, subject: str, body: str,
-                    recipient: str, language: str, text: str | None) -> Notification:
-        query = select(Notification).where(Notification.claim_id == req.claim_id,
-                                           Notification.kind == req.kind, Notification.sequence == req.sequence)
-        row = session.exec(query).first()
-        if row is not None:
-            return row
-        return insert_once(session, Notification(
-            claim_id=req.claim_id, kind=req.kind, sequence=req.sequence, channel=req.recipient.channel,
-            recipient=recipient, subject=subject, body=body, language=language, text=text, status="pending",
-            created_at=now_utc()), query)
+    def _deliver(self, req: NotificationRequest, letter: Letter, row_id: int, status: str) -> bool:
+        """The letter handed to the gateway and its outbox row marked sent in its own commit; True when the row says
+        it was sent before (nothing is sent again). No sender at all fails it for good."""
+        logger = log.bind(claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
+        if status == "sent":
+            logger.info("notification already sent")
+            return True
+        try:
+            where = self.sender.send(req.recipient, letter.subject, letter.message, claim_id=req.claim_id,
+                                     kind=req.kind, sequence=req.sequence)
+        except NoGateway as err:  # nothing to retry: the letter is recorded as not sent, and why
+            raise ApplicationError(str(err), type="NoSender", non_retryable=True) from None
+        with self.engine.begin() as conn:
+            conn.execute(update(NOTIFICATIONS).where(NOTIFICATIONS.c.id == row_id)
+                         .values(status="sent", sent_at=now_utc()))
+        logger.info("notification sent", channel=req.recipient.channel, to=where)
+        return False
