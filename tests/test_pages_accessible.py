@@ -89,9 +89,15 @@ def staff_page(browser: Browser, stack: Stack, language: str, subject: str = "su
     return page
 
 
-def claimant_page(browser: Browser, stack: Stack, claim_id: str, language: str) -> Page:
+def claimant_page(browser: Browser, stack: Stack, claim_id: str, language: str, *, choosers: bool = False) -> Page:
+    """The claimant's page for the claim, signed in with the code sent to the phone on file. With `choosers`, the
+    file choosers it opens are caught from the start: Playwright asks the browser to catch them when the first
+    listener is added, without waiting for the answer, so a chooser opened right after `expect_file_chooser`
+    could still go to the (headless, invisible) native dialog, and the test would wait for it in vain."""
     context = browser.new_context(**PHONE)
     page = context.new_page()
+    if choosers:
+        page.on("filechooser", lambda chooser: None)
     page.goto(f"{stack.url}/c/{claim_id}?lang={language}")
     page.locator("#send-code").click()
     page.locator("#code").fill(stack.code_received(claim_id, "progress"))
@@ -215,7 +221,7 @@ def test_a_supervisor_approves_with_the_keyboard_alone(stack: Stack, browser: Br
 
 
 def test_a_claimant_uploads_with_the_keyboard_alone(stack: Stack, browser: Browser, claims: dict[str, str]):
-    page = claimant_page(browser, stack, claims["waiting"], "zh-CN")
+    page = claimant_page(browser, stack, claims["waiting"], "zh-CN", choosers=True)
     kind = page.locator("#missing input[type=file]").first.get_attribute("id")
     assert kind is not None
     page.locator("body").focus()
