@@ -30,6 +30,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
@@ -71,6 +72,12 @@ MOVING_STAGES = {"registered", "coverage_check"}
 ROUTINE_TASK_FAILURES = {WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND}
 """The server refuses to let a workflow complete while an update it has not seen yet is waiting; the worker runs
 the task again with the update. That is Temporal's own protocol, not a failure of the claim's code."""
+
+SLOW_NOT_STUCK = "Potential deadlock detected"
+"""The SDK fails a workflow task whose code has not yielded within 2 seconds (a fixed limit). On a machine starved of
+CPU a task that is only slow can meet it (restoring a long claim's carried state, say); the server gives the task
+again and it completes. A task failed so and completed after is slow, not stuck; one that is stuck fails every
+attempt and never completes, and stays a failure."""
 
 
 
@@ -203,18 +210,30 @@ class ClaimsMachine(RuleBasedStateMachine):
         self.run(self.settle())
         return result
 
+    async def failure_message(self, failure: Failure) -> str:
+        """A failure's message as written (failures are encrypted: their messages are in the encoded attributes)."""
+        plain = Failure()
+        plain.CopyFrom(failure)
+        return str(await self.rig.claims.client.data_converter.decode_failure(plain))
+
     async def snapshot(self, record: ClaimRecord) -> Snapshot:
         handle = self.rig.claims.handle(record.claim_id)
-        failures, execution, failure_type, last = [], WorkflowExecutionStatus.RUNNING, None, None
+        execution, failure_type, last = WorkflowExecutionStatus.RUNNING, None, None
+        failures: list[str] = []
+        slow: list[str] = []
         async for event in handle.fetch_history_events():
             last = event.event_type
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED and \
                     event.workflow_task_failed_event_attributes.cause not in ROUTINE_TASK_FAILURES:
-                failures.append(event.workflow_task_failed_event_attributes.failure.message)
+                message = await self.failure_message(event.workflow_task_failed_event_attributes.failure)
+                (slow if SLOW_NOT_STUCK in message else failures).append(message)
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                slow.clear()  # the task the detector failed was given again and completed
             elif event.event_type in ENDINGS:
                 execution = ENDINGS[event.event_type]
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
                 failure_type = event.workflow_execution_failed_event_attributes.failure.application_failure_info.type
+        failures += slow
         status = disagreements = None
         if execution in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
             try:
