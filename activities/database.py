@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import func, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -47,6 +48,7 @@ from models.tables import Claim, ClaimDocument, ClaimEventRow, ComplaintRow, Pay
 log = structlog.get_logger(__name__)
 
 CLAIMS = Claim.__table__  # type: ignore[attr-defined]
+PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
 COMPLAINTS = ComplaintRow.__table__  # type: ignore[attr-defined]
 
 READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "handler", "payout_amount",
@@ -95,18 +97,19 @@ def status_on(policy: Policy | PolicyPeriod, day: date) -> str:
     return policy.status
 
 
-def held_on_policy(session: Session, policy_number: str, period: str | None, *, except_key: str | None = None,
-                   except_claim: str | None = None) -> Decimal:
-    """What the policy has paid, or holds for payments under way, in one policy period."""
-    query = (select(func.coalesce(func.sum(Payment.amount), 0))
-             .join(Claim, col(Claim.claim_id) == col(Payment.claim_id))
-             .where(Claim.policy_number == policy_number, Claim.policy_period == period)
-             .where(col(Payment.status).in_(["pending", "paid"])))
+def held_on_policy(db: Session | Connection, policy_number: str, period: str | None, *,
+                   except_key: str | None = None, except_claim: str | None = None) -> Decimal:
+    """What the policy has paid, or holds for payments under way, in one policy period (in a session's or a
+    connection's transaction)."""
+    query = (sa_select(func.coalesce(func.sum(PAYMENTS.c.amount), 0))
+             .select_from(PAYMENTS.join(CLAIMS, CLAIMS.c.claim_id == PAYMENTS.c.claim_id))
+             .where(CLAIMS.c.policy_number == policy_number, CLAIMS.c.policy_period == period,
+                    PAYMENTS.c.status.in_(["pending", "paid"])))
     if except_key is not None:
-        query = query.where(Payment.idempotency_key != except_key)
+        query = query.where(PAYMENTS.c.idempotency_key != except_key)
     if except_claim is not None:
-        query = query.where(Payment.claim_id != except_claim)
-    return Decimal(session.exec(query).one())
+        query = query.where(PAYMENTS.c.claim_id != except_claim)
+    return Decimal(str(db.execute(query).scalar_one()))
 
 
 class ClaimsDatabase:

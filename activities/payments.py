@@ -10,27 +10,33 @@ until the transfer is made; a rejected account releases it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 import structlog
-from sqlalchemy import select as sa_select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.database import held_on_policy, period_named
+from activities.database import held_on_policy
 from activities.gateway import InvalidAccountError, PaymentGateway
 from config.encryption import SealKeys, seal_text
 from config.keyring import Keyring
 from core.rules.payout import ZERO, cents
-from db import ledger
-from db.engine import SQLITE_BEGIN, lock_for_write, now_utc, refuses_bad_data, utc
+from db import event_log, ledger
+from db.engine import SQLITE_BEGIN, now_utc, refuses_bad_data, utc
 from models.contract import ErrorType
 from models.messages import LedgerMove, PaymentReceipt, PaymentRequest
-from models.tables import Claim, Payment, Policy
+from models.tables import Claim, Payment, Policy, PolicyPeriod
 
 log = structlog.get_logger(__name__)
+
+PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
+CLAIMS = Claim.__table__  # type: ignore[attr-defined]
+POLICIES = Policy.__table__  # type: ignore[attr-defined]
+PERIODS = PolicyPeriod.__table__  # type: ignore[attr-defined]
 
 
 def idempotency_key(claim_id: str, sequence: int) -> str:
@@ -56,84 +62,101 @@ class PaymentActivities:
         if req.amount <= 0 or req.amount != cents(req.amount):
             raise ApplicationError(f"payment amount must be a positive sum in cents, got {req.amount}",
                                    type=ErrorType.INVALID_UPDATE, non_retryable=True)
-        row = self._book(req, key)
-        if row.status == "paid":
-            logger.info("payment already made", reference=row.gateway_reference)
-            return self._receipt(row, replayed=True)
-        if row.amount <= ZERO:
+        booked = self._book(req, key)
+        if booked.status == "paid":
+            logger.info("payment already made", reference=booked.reference)
+            assert booked.reference is not None and booked.paid_at is not None
+            return PaymentReceipt(idempotency_key=key, reference=booked.reference, amount=booked.amount,
+                                  paid_at=utc(booked.paid_at), replayed=True, requested=booked.requested)
+        if booked.amount <= ZERO:
             logger.warning("nothing left of the sum insured", requested=str(req.amount))
             return PaymentReceipt(idempotency_key=key, reference="", amount=ZERO, paid_at=now_utc(),
                                   requested=req.amount)
         try:
-            transfer = self.gateway.transfer(key, req.account, Decimal(row.amount))
+            transfer = self.gateway.transfer(key, req.account, booked.amount)
         except InvalidAccountError as err:
             self._set_status(key, "rejected")
             logger.warning("payment rejected", reason=str(err))
             raise ApplicationError(str(err), type=ErrorType.INVALID_BANK_ACCOUNT, non_retryable=True) from err
-        with Session(self.engine, expire_on_commit=False) as session:  # the rows as written: no reload
-            conn = session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
-            ledger.lock_claim(conn, req.claim_id)  # the ledger's row is written in the transaction that books it
-            booked = session.exec(select(Payment).where(Payment.idempotency_key == key)).one()
-            booked.status, booked.gateway_reference, booked.paid_at = "paid", transfer.reference, transfer.executed_at
-            session.add(booked)
-            claim = session.get(Claim, req.claim_id)
+        # The payment marked paid, the claim's paid amount and its ledger row, in one transaction under the claim's
+        # lock (the ledger's rows are appended under it).
+        with event_log.locked_for_claim(self.engine, req.claim_id) as conn:
+            marked = conn.execute(update(PAYMENTS).where(PAYMENTS.c.idempotency_key == key).values(
+                status="paid", gateway_reference=transfer.reference, paid_at=transfer.executed_at))
+            assert marked.rowcount == 1, f"the booking {key} is gone"
+            claim = conn.execute(select(CLAIMS.c.paid_amount, *ledger.FACT_COLUMNS)
+                                 .where(CLAIMS.c.claim_id == req.claim_id)).first()
             if claim is not None:
-                claim.paid_amount = Decimal(claim.paid_amount) + Decimal(booked.amount)
-                session.add(claim)
-                facts = ledger.facts_of(conn, req.claim_id, self.report_timezone)
-                assert facts is not None
-                ledger.append(conn, req.claim_id, facts, key, transfer.executed_at, LedgerMove(
-                    movement="payment", amount=Decimal(booked.amount), balance=Decimal(claim.paid_amount),
-                    cause=f"{req.kind} payment {req.sequence}", actor="system"), now_utc(), self.seal_keys)
-            session.commit()
+                balance = Decimal(claim.paid_amount or ZERO) + booked.amount
+                conn.execute(update(CLAIMS).where(CLAIMS.c.claim_id == req.claim_id).values(paid_amount=balance))
+                ledger.append(conn, req.claim_id, ledger.facts_from(claim, self.report_timezone), key,
+                              transfer.executed_at, LedgerMove(
+                                  movement="payment", amount=booked.amount, balance=balance,
+                                  cause=f"{req.kind} payment {req.sequence}", actor="system"),
+                              now_utc(), self.seal_keys)
         logger.info("payment made", amount=str(booked.amount), reference=transfer.reference,
                     gateway_replayed=transfer.replayed)
-        return self._receipt(booked, replayed=transfer.replayed)
+        return PaymentReceipt(idempotency_key=key, reference=transfer.reference, amount=booked.amount,
+                              paid_at=utc(transfer.executed_at), replayed=transfer.replayed,
+                              requested=booked.requested)
 
-    def _book(self, req: PaymentRequest, key: str) -> Payment:
+    def _book(self, req: PaymentRequest, key: str) -> Booked:
         """The ledger row for this payout, holding its amount against the sum insured (at most what is
         left of it in the incident's policy period). A retry finds the row it booked before."""
-        with Session(self.engine, expire_on_commit=False) as session:  # the row as written: no reload
-            claim = session.get(Claim, req.claim_id)
-            policy_number = claim.policy_number if claim is not None else None
-            if policy_number is not None:
-                lock_for_write(session, sa_select(Policy).where(col(Policy.policy_number) == policy_number))
-            row = session.exec(select(Payment).where(Payment.idempotency_key == key)).first()
-            if row is not None and row.requested is not None and Decimal(row.requested) != req.amount:
-                raise ApplicationError(
-                    f"payout {req.sequence} of claim {req.claim_id} was booked for {row.requested}, "
-                    f"not {req.amount}", type=ErrorType.INVALID_UPDATE, non_retryable=True)
-            if row is not None and row.status in ("paid", "pending"):
-                return row
-            amount = req.amount
-            if policy_number is not None and claim is not None:
-                # The sum insured of the incident's policy period; a claim outside every period has none.
-                period = period_named(session, policy_number, claim.policy_period)
-                sum_insured = Decimal(period.sum_insured) if period is not None else ZERO
-                held = held_on_policy(session, policy_number, claim.policy_period, except_key=key)
-                amount = cents(max(min(amount, sum_insured - held), ZERO))
-            if row is None:
-                row = Payment(claim_id=req.claim_id, sequence=req.sequence, kind=req.kind, idempotency_key=key,
-                              amount=amount, requested=req.amount,
-                              account_holder=seal_text(self.keyring, req.account.holder),
-                              account_masked=req.account.masked, status="pending", created_at=now_utc())
-            row.amount, row.status = amount, "pending" if amount > ZERO else "nothing_left"
-            row.account_holder = seal_text(self.keyring, req.account.holder)
-            row.account_masked = req.account.masked
-            session.add(row)
-            session.commit()
-            return row
+        with self.engine.connect() as conn:
+            conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})  # SQLite: the write lock before anything is read
+            with conn.begin():
+                claim = conn.execute(select(CLAIMS.c.policy_number, CLAIMS.c.policy_period)
+                                     .where(CLAIMS.c.claim_id == req.claim_id)).first()
+                if claim is not None and conn.dialect.name == "postgresql":  # the policy's row, locked
+                    conn.execute(select(POLICIES.c.policy_number)
+                                 .where(POLICIES.c.policy_number == claim.policy_number).with_for_update())
+                row = conn.execute(select(PAYMENTS.c.amount, PAYMENTS.c.requested, PAYMENTS.c.status,
+                                          PAYMENTS.c.gateway_reference, PAYMENTS.c.paid_at)
+                                   .where(PAYMENTS.c.idempotency_key == key)).first()
+                if row is not None and row.requested is not None and Decimal(row.requested) != req.amount:
+                    raise ApplicationError(
+                        f"payout {req.sequence} of claim {req.claim_id} was booked for {row.requested}, "
+                        f"not {req.amount}", type=ErrorType.INVALID_UPDATE, non_retryable=True)
+                if row is not None and row.status in ("paid", "pending"):
+                    return Booked(Decimal(row.amount), _decimal(row.requested), row.status, row.gateway_reference,
+                                  row.paid_at)
+                amount = req.amount
+                if claim is not None:
+                    # The sum insured of the incident's policy period; a claim outside every period has none.
+                    found = conn.execute(select(PERIODS.c.sum_insured).where(
+                        PERIODS.c.policy_number == claim.policy_number,
+                        PERIODS.c.effective_from == date.fromisoformat(claim.policy_period))).scalar() \
+                        if claim.policy_period is not None else None
+                    sum_insured = _decimal(found) or ZERO
+                    held = held_on_policy(conn, claim.policy_number, claim.policy_period, except_key=key)
+                    amount = cents(max(min(amount, sum_insured - held), ZERO))
+                status = "pending" if amount > ZERO else "nothing_left"
+                values = {"amount": amount, "status": status, "account_masked": req.account.masked,
+                          "account_holder": seal_text(self.keyring, req.account.holder)}
+                if row is None:
+                    conn.execute(insert(PAYMENTS).values(claim_id=req.claim_id, sequence=req.sequence,
+                                                         kind=req.kind, idempotency_key=key, requested=req.amount,
+                                                         created_at=now_utc(), **values))
+                    return Booked(amount, req.amount, status, None, None)
+                conn.execute(update(PAYMENTS).where(PAYMENTS.c.idempotency_key == key).values(**values))
+                return Booked(amount, _decimal(row.requested), status, None, None)
 
     def _set_status(self, key: str, status: str) -> None:
-        with Session(self.engine) as session:
-            row = session.exec(select(Payment).where(Payment.idempotency_key == key)).one()
-            row.status = status
-            session.add(row)
-            session.commit()
+        with self.engine.begin() as conn:
+            conn.execute(update(PAYMENTS).where(PAYMENTS.c.idempotency_key == key).values(status=status))
 
-    @staticmethod
-    def _receipt(row: Payment, replayed: bool) -> PaymentReceipt:
-        assert row.paid_at is not None and row.gateway_reference is not None
-        return PaymentReceipt(idempotency_key=row.idempotency_key, reference=row.gateway_reference,
-                              amount=Decimal(row.amount), paid_at=utc(row.paid_at), replayed=replayed,
-                              requested=Decimal(row.requested) if row.requested is not None else None)
+
+def _decimal(value: object) -> Decimal | None:
+    return Decimal(str(value)) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Booked:
+    """A payout's booking as `_book` left it: what it holds, what was asked, and, once paid, the transfer."""
+
+    amount: Decimal
+    requested: Decimal | None
+    status: str
+    reference: str | None
+    paid_at: datetime | None

@@ -40,9 +40,11 @@ The sandbox's import restrictions do not reach inside passed-through modules: th
 def workflow_runner() -> SandboxedWorkflowRunner:
     """The workflow sandbox every worker and replayer uses (imported here: a command that runs no workflow
     code starts without the worker's modules)."""
-    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+    from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH))
+    from config.sandbox import ClaimsWorkflowRunner
+
+    return ClaimsWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH))
 
 
 CLI_TYPES = {

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import groupby
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert
@@ -47,14 +48,20 @@ class ClaimFacts:
     accident_date: date
 
 
+FACT_COLUMNS = (CLAIMS.c.policy_number, CLAIMS.c.policy_period, CLAIMS.c.claim_type, CLAIMS.c.incident_at)
+"""The read model's columns a claim's facts come from: a caller reading the claim's row for more selects them too."""
+
+
 def facts_of(conn: Connection, claim_id: str, zone: str) -> ClaimFacts | None:
     """The claim's facts from its read model (None for a claim not registered), the accident day in `zone`."""
-    found = conn.execute(select(CLAIMS.c.policy_number, CLAIMS.c.policy_period, CLAIMS.c.claim_type,
-                                CLAIMS.c.incident_at).where(CLAIMS.c.claim_id == claim_id)).first()
-    if found is None:
-        return None
-    return ClaimFacts(found.policy_number, found.policy_period, found.claim_type,
-                      utc(found.incident_at).astimezone(ZoneInfo(zone)).date())
+    found = conn.execute(select(*FACT_COLUMNS).where(CLAIMS.c.claim_id == claim_id)).first()
+    return facts_from(found, zone) if found is not None else None
+
+
+def facts_from(row: Any, zone: str) -> ClaimFacts:
+    """The facts from a read-model row holding `FACT_COLUMNS`."""
+    return ClaimFacts(row.policy_number, row.policy_period, row.claim_type,
+                      utc(row.incident_at).astimezone(ZoneInfo(zone)).date())
 
 
 def row_hash(prev_hash: str, claim_id: str, seq: int, key: str, facts: ClaimFacts, at: datetime,
