@@ -49,13 +49,14 @@ log = structlog.get_logger(__name__)
 
 CLAIMS = Claim.__table__  # type: ignore[attr-defined]
 PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
+DOCUMENTS = ClaimDocument.__table__  # type: ignore[attr-defined]
 COMPLAINTS = ComplaintRow.__table__  # type: ignore[attr-defined]
 
 READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "handler", "payout_amount",
                      "closed_at", "survey_score", "recovery_outstanding", "deciding_role", "catastrophe"}
 
 
-def _policy(session: Session, policy_number: str) -> Policy:
+def policy_row(session: Session, policy_number: str) -> Policy:
     policy = session.get(Policy, policy_number)
     if policy is None:
         raise ApplicationError(f"unknown policy {policy_number!r} (field policy_number)",
@@ -133,19 +134,19 @@ class ClaimsDatabase:
         with Session(self.engine) as session:
             self.register_in(session, req)
 
-    def register_in(self, session: Session, req: RegisterClaim, period: PolicyPeriod | None = None) -> None:
+    def register_in(self, session: Session, req: RegisterClaim, period: PolicyPeriod | None = None) -> Claim:
         """`register_claim` in the caller's session (it commits), with the incident's policy `period` when the caller
-        has looked it up already."""
+        has looked it up already; the claim's row."""
         claim = req.claim
         logger = log.bind(claim_id=claim.claim_id)
         refused = intake.refusal(claim, req.registered_at)
         if refused:
             raise ApplicationError(refused, type=ErrorType.INVALID_CLAIM, non_retryable=True)
-        policy = _policy(session, claim.policy_number)
+        policy = policy_row(session, claim.policy_number)
         existing = session.get(Claim, claim.claim_id)
         if existing is not None:
             if existing.chain_id == req.chain_id:
-                return  # a retry of this same registration
+                return existing  # a retry of this same registration
             raise ApplicationError(
                 f"claim {claim.claim_id} is already registered (stage {existing.stage}, outcome "
                 f"{existing.outcome}); a second start does not create a second claim",
@@ -153,13 +154,14 @@ class ClaimsDatabase:
         at = utc(req.registered_at)
         if period is None:
             period = period_on(session, policy.policy_number, claim.incident.occurred_at.date())
-        session.add(Claim(
+        row = Claim(
             claim_id=claim.claim_id, chain_id=req.chain_id, policy_number=claim.policy_number,
             policy_period=period_key(period),
             claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
             incident_at=utc(claim.incident.occurred_at), registered_at=at, region=claim.incident.region,
             stage_entered_at={"registered": at.isoformat()}, updated_at=now_utc(),
-            **self._claimant_search(claim)))
+            **self._claimant_search(claim))
+        session.add(row)
         self._add_documents(session, claim.claim_id, claim.documents, at)
         try:
             session.commit()
@@ -168,6 +170,7 @@ class ClaimsDatabase:
             raise ApplicationError(f"claim {claim.claim_id} was registered concurrently",
                                    type=ErrorType.DUPLICATE_CLAIM, non_retryable=True) from None
         logger.info("claim registered", policy_number=claim.policy_number, claim_type=claim.claim_type.value)
+        return row
 
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
@@ -180,7 +183,7 @@ class ClaimsDatabase:
     def coverage_in(self, session: Session, claim: ClaimInput) -> tuple[CoverageResult, PolicyPeriod | None]:
         """`check_coverage` in the caller's session, and the policy period the incident falls in."""
         incident_day = claim.incident.occurred_at.date()
-        latest = _policy(session, claim.policy_number)
+        latest = policy_row(session, claim.policy_number)
         period = period_on(session, claim.policy_number, incident_day)
         policy: Policy | PolicyPeriod = period if period is not None else latest
         terms = policy_terms(policy)
@@ -219,7 +222,7 @@ class ClaimsDatabase:
         incident_at = claim.incident.occurred_at
         refs = [d.ref for d in claim.documents]
         policy: Policy | PolicyPeriod = period or period_on(session, claim.policy_number, incident_at.date()) or \
-            _policy(session, claim.policy_number)
+            policy_row(session, claim.policy_number)
         on_policy = session.exec(
             select(func.count()).select_from(Claim)
             .where(Claim.policy_number == claim.policy_number)
@@ -285,7 +288,7 @@ class ClaimsDatabase:
 
     def payout_in(self, session: Session, req: ComputePayout) -> Payout:
         """`compute_payout` in the caller's session."""
-        policy: Policy | PolicyPeriod = _policy(session, req.policy_number)
+        policy: Policy | PolicyPeriod = policy_row(session, req.policy_number)
         claim = session.get(Claim, req.claim_id)
         key = claim.policy_period if claim is not None else None
         period = period_named(session, req.policy_number, key)
@@ -389,8 +392,8 @@ class ClaimsDatabase:
         """The events under the claim's lock, in order: each one's log row, outbox row and ledger rows, and the read
         model moved once for them all (each published event carries the stage and outcome as they stood after
         it). An event whose key is recorded already adds nothing."""
-        row = conn.execute(select(CLAIMS.c.stage, CLAIMS.c.outcome, CLAIMS.c.stage_entered_at, CLAIMS.c.catastrophe)
-                           .where(CLAIMS.c.claim_id == claim_id)).first()
+        row = conn.execute(sa_select(CLAIMS.c.stage, CLAIMS.c.outcome, CLAIMS.c.stage_entered_at, CLAIMS.c.catastrophe,
+                                  *ledger.FACT_COLUMNS).where(CLAIMS.c.claim_id == claim_id)).first()
         stage, outcome = (row.stage, row.outcome) if row is not None else (None, None)
         catastrophe = row.catastrophe if row is not None else None
         entered = dict(row.stage_entered_at or {}) if row is not None else {}
@@ -413,7 +416,7 @@ class ClaimsDatabase:
                 published.append(self._to_outbox(ev, head.seq, stage, outcome, catastrophe))
             moves += self._ledger_moves(ev, key)
         outbox.add_all(conn, published)
-        self._to_ledger(conn, claim_id, moves)
+        self._to_ledger(conn, claim_id, moves, ledger.facts_from(row, self.report_timezone) if row else None)
         if any(h.new for h in heads):
             conn.execute(update(CLAIMS).where(CLAIMS.c.claim_id == claim_id).values(**moved, updated_at=now_utc()))
         return heads
@@ -425,11 +428,12 @@ class ClaimsDatabase:
                  move.model_copy(update={"cause": mask_free_text(move.cause, ev.names)[:200]}))
                 for i, move in enumerate(ev.ledger, 1)]
 
-    def _to_ledger(self, conn: Connection, claim_id: str, moves: list[tuple[str, datetime, LedgerMove]]) -> None:
-        """The money a batch of events moved, in the financial ledger (under the claim's lock the event log holds)."""
+    def _to_ledger(self, conn: Connection, claim_id: str, moves: list[tuple[str, datetime, LedgerMove]],
+                   facts: ledger.ClaimFacts | None) -> None:
+        """The money a batch of events moved, in the financial ledger (under the claim's lock the event log holds),
+        with the claim's facts as its read model holds them (None: not registered)."""
         if not moves:
             return
-        facts = ledger.facts_of(conn, claim_id, self.report_timezone)
         if facts is None:
             raise ApplicationError(f"claim {claim_id} is not registered: its money cannot be booked",
                                    type=ErrorType.INVALID_UPDATE, non_retryable=True)
@@ -468,12 +472,16 @@ class ClaimsDatabase:
 
     @staticmethod
     def _add_documents(session: Session, claim_id: str, documents: Iterable[Any], at: datetime) -> None:
-        seen = {(d.kind, d.ref) for d in session.exec(
-            select(ClaimDocument).where(ClaimDocument.claim_id == claim_id)).all()}
+        """The documents the claim does not hold yet, in one statement of the session's transaction."""
+        seen = {(r.kind, r.ref) for r in session.execute(
+            sa_select(DOCUMENTS.c.kind, DOCUMENTS.c.ref).where(DOCUMENTS.c.claim_id == claim_id))}
+        rows = []
         for doc in documents:
             if (doc.kind, doc.ref) not in seen:
                 seen.add((doc.kind, doc.ref))
-                session.add(ClaimDocument(claim_id=claim_id, kind=doc.kind, ref=doc.ref, submitted_at=at))
+                rows.append({"claim_id": claim_id, "kind": doc.kind, "ref": doc.ref, "submitted_at": at})
+        if rows:
+            session.execute(insert(DOCUMENTS), rows)
 
 
 def _moved_forward(before: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.configuration import ConfigurationActivities
-from activities.database import ClaimsDatabase
+from activities.database import ClaimsDatabase, policy_row
 from core.rules.payout import ZERO
 from db.engine import refuses_bad_data
 from models.contract import ErrorType
@@ -34,11 +34,14 @@ class IntakeActivities:
         if unknown:
             raise ApplicationError(f"invalid claim: documents.kind: unknown kinds {unknown}",
                                    type=ErrorType.INVALID_CLAIM, non_retryable=True)
-        # One session for the three: the policy and its period are read once (kept across the registration's commit).
+        # One session for them all: the policy, its period and the claim's row are read once, kept across the
+        # registration's commit. The session's identity map holds a row only while something refers to it, so the
+        # rows the later steps look up again are held here.
         with Session(self.database.engine, expire_on_commit=False) as session:
+            policy = policy_row(session, claim.policy_number)
             coverage, period = self.database.coverage_in(session, claim)
-            self.database.register_in(session, RegisterClaim(claim=claim, chain_id=req.chain_id,
-                                                             registered_at=req.registered_at), period)
+            registered = self.database.register_in(session, RegisterClaim(
+                claim=claim, chain_id=req.chain_id, registered_at=req.registered_at), period)
             if not coverage.covered:
                 return TakenIn(rules=rules, coverage=coverage)
             risk = self.database.risk_in(session, AssessRisk(claim=claim, reported_at=req.registered_at,
@@ -46,4 +49,5 @@ class IntakeActivities:
             payout = self.database.payout_in(session, ComputePayout(
                 claim_id=claim.claim_id, policy_number=claim.policy_number, claimed_amount=claim.claimed_amount,
                 line_items=claim.line_items, advances_paid=ZERO, clauses=rules.clauses, terms=coverage.policy))
+        del policy, registered  # held until here
         return TakenIn(rules=rules, coverage=coverage, risk=risk, payout=payout)

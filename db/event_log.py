@@ -23,9 +23,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
+from typing import Any
 
-from sqlalchemy import func, insert
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import Table, func, insert, or_
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlmodel import Session, col, select
 
 from config.encryption import SealKeys
@@ -106,20 +108,24 @@ def append(conn: Connection, claim_id: str, key: str, at: datetime, event: str, 
     return append_all(conn, claim_id, [Entry(key, at, event, actor, detail)], recorded_at, seal_keys)[0]
 
 
+def keyed_rows_and_head(conn: Connection, table: Table, claim_id: str,
+                        keys: set[str]) -> tuple[dict[str, Row[Any, Any, Any]], Row[Any, Any, Any] | None]:
+    """In one statement, of a hash-chained table of claims' rows (the event log, the ledger): the claim's rows
+    holding these keys, by key, and the last row of its chain (None for a claim with none)."""
+    last_seq = sa_select(func.max(table.c.seq)).where(table.c.claim_id == claim_id).scalar_subquery()
+    rows = conn.execute(sa_select(table.c.key, table.c.seq, table.c.hash).where(
+        table.c.claim_id == claim_id, or_(table.c.key.in_(sorted(keys)), table.c.seq == last_seq))).all()
+    return {r.key: r for r in rows if r.key in keys}, max(rows, key=lambda r: r.seq, default=None)
+
+
 def append_all(conn: Connection, claim_id: str, entries: list[Entry], recorded_at: datetime,
                seal_keys: bytes | SealKeys) -> list[Head]:
-    """`append` for several events of the claim, in their order, in three statements whatever their number: the keys
-    already there, the chain's head, and the new rows. Each event's head, in order (`new` False for a key the claim
+    """`append` for several events of the claim, in their order, in two statements whatever their number: the keys
+    already there with the chain's head, and the new rows. Each event's head, in order (`new` False for a key the claim
     holds already, earlier in this batch included)."""
     keys = SealKeys.of(seal_keys)
-    asked = sorted({e.key for e in entries})
-    found = {r.key: Head(r.seq, r.hash, new=False) for r in conn.execute(
-        select(EVENTS.c.key, EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.claim_id == claim_id,
-                                                                EVENTS.c.key.in_(asked)))}
-    last = None
-    if len(found) < len(asked):
-        last = conn.execute(select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.claim_id == claim_id)
-                            .order_by(EVENTS.c.seq.desc()).limit(1)).first()
+    held, last = keyed_rows_and_head(conn, EVENTS, claim_id, {e.key for e in entries})
+    found = {key: Head(r.seq, r.hash, new=False) for key, r in held.items()}
     seq, prev = (last.seq, last.hash) if last is not None else (0, GENESIS)
     heads, rows = [], []
     for e in entries:

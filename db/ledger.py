@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from config.encryption import SealKeys
 from db.engine import utc
-from db.event_log import CHECKPOINTS, GENESIS, Problem, Verification, seal_row, signed
+from db.event_log import CHECKPOINTS, GENESIS, Problem, Verification, keyed_rows_and_head, seal_row, signed
 from documents.archive import Archive
 from models.messages import LedgerMove
 from models.tables import Claim, LedgerRow, LedgerStart, Payment
@@ -82,19 +82,16 @@ def append(conn: Connection, claim_id: str, facts: ClaimFacts, key: str, at: dat
 
 def append_all(conn: Connection, claim_id: str, facts: ClaimFacts, moves: list[tuple[str, datetime, LedgerMove]],
                recorded_at: datetime, seal_keys: bytes | SealKeys) -> int:
-    """`append` for several movements (key, moment, movement), in their order and in three statements whatever their
+    """`append` for several movements (key, moment, movement), in their order and in two statements whatever their
     number; how many rows were added (a key the claim holds already, earlier in the list included, adds none)."""
     if not moves:
         return 0
     keys = SealKeys.of(seal_keys)
-    held = {r.key for r in conn.execute(select(LEDGER.c.key).where(
-        LEDGER.c.claim_id == claim_id, LEDGER.c.key.in_(sorted({key for key, _, _ in moves}))))}
+    held, last = keyed_rows_and_head(conn, LEDGER, claim_id, {key for key, _, _ in moves})
     fresh = [(key, at, move) for i, (key, at, move) in enumerate(moves)
              if key not in held and key not in {k for k, _, _ in moves[:i]}]
     if not fresh:
         return 0
-    last = conn.execute(select(LEDGER.c.seq, LEDGER.c.hash).where(LEDGER.c.claim_id == claim_id)
-                        .order_by(LEDGER.c.seq.desc()).limit(1)).first()
     seq, prev = (last.seq, last.hash) if last is not None else (0, GENESIS)
     rows = []
     for key, at, move in fresh:
