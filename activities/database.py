@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -105,7 +105,7 @@ def held_on_policy(db: Session | Connection, policy_number: str, period: str | N
     query = (sa_select(func.coalesce(func.sum(PAYMENTS.c.amount), 0))
              .select_from(PAYMENTS.join(CLAIMS, CLAIMS.c.claim_id == PAYMENTS.c.claim_id))
              .where(CLAIMS.c.policy_number == policy_number, CLAIMS.c.policy_period == period,
-                    PAYMENTS.c.status.in_(["pending", "paid"])))
+                    or_(PAYMENTS.c.status == "pending", PAYMENTS.c.status == "paid")))
     if except_key is not None:
         query = query.where(PAYMENTS.c.idempotency_key != except_key)
     if except_claim is not None:
