@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
+from pydantic_core import PydanticUndefined
 from sqlalchemy import func, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
@@ -50,6 +51,9 @@ log = structlog.get_logger(__name__)
 CLAIMS = Claim.__table__  # type: ignore[attr-defined]
 PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
 DOCUMENTS = ClaimDocument.__table__  # type: ignore[attr-defined]
+CLAIM_DEFAULTS = {name: field.default for name, field in Claim.model_fields.items()
+                  if field.default is not None and field.default is not PydanticUndefined}
+"""The claims row's defaults (the sums paid and outstanding), for a row inserted in plain SQL."""
 COMPLAINTS = ComplaintRow.__table__  # type: ignore[attr-defined]
 
 READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "handler", "payout_amount",
@@ -134,19 +138,20 @@ class ClaimsDatabase:
         with Session(self.engine) as session:
             self.register_in(session, req)
 
-    def register_in(self, session: Session, req: RegisterClaim, period: PolicyPeriod | None = None) -> Claim:
+    def register_in(self, session: Session, req: RegisterClaim, period: PolicyPeriod | None = None) -> str | None:
         """`register_claim` in the caller's session (it commits), with the incident's policy `period` when the caller
-        has looked it up already; the claim's row."""
+        has looked it up already; the policy period the claim is registered under (`Claim.policy_period`)."""
         claim = req.claim
-        logger = log.bind(claim_id=claim.claim_id)
         refused = intake.refusal(claim, req.registered_at)
         if refused:
             raise ApplicationError(refused, type=ErrorType.INVALID_CLAIM, non_retryable=True)
         policy = policy_row(session, claim.policy_number)
-        existing = session.get(Claim, claim.claim_id)
+        existing = session.execute(sa_select(CLAIMS.c.chain_id, CLAIMS.c.stage, CLAIMS.c.outcome,
+                                             CLAIMS.c.policy_period)
+                                   .where(CLAIMS.c.claim_id == claim.claim_id)).first()
         if existing is not None:
             if existing.chain_id == req.chain_id:
-                return existing  # a retry of this same registration
+                return str(existing.policy_period) if existing.policy_period is not None else None  # a retry
             raise ApplicationError(
                 f"claim {claim.claim_id} is already registered (stage {existing.stage}, outcome "
                 f"{existing.outcome}); a second start does not create a second claim",
@@ -154,14 +159,13 @@ class ClaimsDatabase:
         at = utc(req.registered_at)
         if period is None:
             period = period_on(session, policy.policy_number, claim.incident.occurred_at.date())
-        row = Claim(
-            claim_id=claim.claim_id, chain_id=req.chain_id, policy_number=claim.policy_number,
+        session.execute(insert(CLAIMS).values(
+            **CLAIM_DEFAULTS, claim_id=claim.claim_id, chain_id=req.chain_id, policy_number=claim.policy_number,
             policy_period=period_key(period),
             claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
             incident_at=utc(claim.incident.occurred_at), registered_at=at, region=claim.incident.region,
             stage_entered_at={"registered": at.isoformat()}, updated_at=now_utc(),
-            **self._claimant_search(claim))
-        session.add(row)
+            **self._claimant_search(claim)))
         self._add_documents(session, claim.claim_id, claim.documents, at)
         try:
             session.commit()
@@ -169,8 +173,9 @@ class ClaimsDatabase:
             session.rollback()
             raise ApplicationError(f"claim {claim.claim_id} was registered concurrently",
                                    type=ErrorType.DUPLICATE_CLAIM, non_retryable=True) from None
-        logger.info("claim registered", policy_number=claim.policy_number, claim_type=claim.claim_type.value)
-        return row
+        log.info("claim registered", claim_id=claim.claim_id, policy_number=claim.policy_number,
+                 claim_type=claim.claim_type.value)
+        return period_key(period)
 
     @activity.defn(no_thread_cancel_exception=True)
     @refuses_bad_data
@@ -286,15 +291,20 @@ class ClaimsDatabase:
         with Session(self.engine) as session:
             return self.payout_in(session, req)
 
-    def payout_in(self, session: Session, req: ComputePayout) -> Payout:
-        """`compute_payout` in the caller's session."""
+    def payout_in(self, session: Session, req: ComputePayout, registered: tuple[str | None] | None = None) -> Payout:
+        """`compute_payout` in the caller's session; `registered` holds the claim's policy period when the caller
+        has just registered it (None: read from the claim's row)."""
         policy: Policy | PolicyPeriod = policy_row(session, req.policy_number)
-        claim = session.get(Claim, req.claim_id)
-        key = claim.policy_period if claim is not None else None
+        if registered is None:
+            claim = session.execute(sa_select(CLAIMS.c.policy_period)
+                                    .where(CLAIMS.c.claim_id == req.claim_id)).first()
+            known, key = claim is not None, (claim.policy_period if claim is not None else None)
+        else:
+            known, key = True, registered[0]
         period = period_named(session, req.policy_number, key)
         paid_on_policy = held_on_policy(session, req.policy_number, key, except_claim=req.claim_id)
         terms = req.terms or policy_terms(period or policy)
-        sum_insured = terms.sum_insured if period is not None or claim is None else ZERO
+        sum_insured = terms.sum_insured if period is not None or not known else ZERO
         payout = compute_payout(
             claimed_amount=req.claimed_amount, line_items=req.line_items,
             confirmed_amount=req.confirmed_amount, deductible=terms.deductible,

@@ -16,12 +16,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlalchemy.exc import IntegrityError
 
-from db.engine import insert_once, now_utc, utc
+from db.engine import now_utc, utc
 from models.contract import BankAccount
 from models.tables import GatewayTransfer
+
+TRANSFERS = GatewayTransfer.__table__  # type: ignore[attr-defined]
 
 
 class InvalidAccountError(Exception):
@@ -67,20 +70,26 @@ class LedgerGateway:
             if self._failures > 0:
                 self._failures -= 1
                 raise GatewayUnavailableError("payment gateway unavailable (simulated outage)")
-        with Session(self.engine) as session:
-            existing = select(GatewayTransfer).where(GatewayTransfer.idempotency_key == idempotency_key)
-            done = session.exec(existing).first()
-            if done is not None:
-                return Transfer(done.reference, utc(done.executed_at), replayed=True)
-            if not 16 <= len(account.number) <= 19:
-                raise InvalidAccountError(f"account {account.masked} is not a valid bank card number")
-            if account.number in self.closed_accounts:
-                raise InvalidAccountError(f"account {account.masked} is closed")
-            reference = f"TRF-{uuid.uuid4().hex[:12]}"
-            row = insert_once(session, GatewayTransfer(  # a concurrent execution of the same key stands
-                idempotency_key=idempotency_key, reference=reference, amount=amount,
-                account_number=account.number, executed_at=now_utc()), existing)
-            return Transfer(row.reference, utc(row.executed_at), replayed=row.reference != reference)
+        existing = select(TRANSFERS.c.reference, TRANSFERS.c.executed_at) \
+            .where(TRANSFERS.c.idempotency_key == idempotency_key)
+        try:
+            with self.engine.begin() as conn:
+                done = conn.execute(existing).first()
+                if done is not None:
+                    return Transfer(done.reference, utc(done.executed_at), replayed=True)
+                if not 16 <= len(account.number) <= 19:
+                    raise InvalidAccountError(f"account {account.masked} is not a valid bank card number")
+                if account.number in self.closed_accounts:
+                    raise InvalidAccountError(f"account {account.masked} is closed")
+                reference, executed_at = f"TRF-{uuid.uuid4().hex[:12]}", now_utc()
+                conn.execute(insert(TRANSFERS).values(idempotency_key=idempotency_key, reference=reference,
+                                                      amount=amount, account_number=account.number,
+                                                      executed_at=executed_at))
+            return Transfer(reference, executed_at, replayed=False)
+        except IntegrityError:  # a concurrent execution of the same key got there first: it stands
+            with self.engine.connect() as conn:
+                done = conn.execute(existing).one()
+            return Transfer(done.reference, utc(done.executed_at), replayed=True)
 
 
 def build_gateway(spec: str, engine: Engine) -> PaymentGateway:

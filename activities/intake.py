@@ -34,13 +34,13 @@ class IntakeActivities:
         if unknown:
             raise ApplicationError(f"invalid claim: documents.kind: unknown kinds {unknown}",
                                    type=ErrorType.INVALID_CLAIM, non_retryable=True)
-        # One session for them all: the policy, its period and the claim's row are read once, kept across the
-        # registration's commit. The session's identity map holds a row only while something refers to it, so the
-        # rows the later steps look up again are held here.
+        # One session for them all: the policy and its period are read once, kept across the registration's commit.
+        # The session's identity map holds a row only while something refers to it, so the policy, which the later
+        # steps look up again, is held here.
         with Session(self.database.engine, expire_on_commit=False) as session:
             policy = policy_row(session, claim.policy_number)
             coverage, period = self.database.coverage_in(session, claim)
-            registered = self.database.register_in(session, RegisterClaim(
+            policy_period = self.database.register_in(session, RegisterClaim(
                 claim=claim, chain_id=req.chain_id, registered_at=req.registered_at), period)
             if not coverage.covered:
                 return TakenIn(rules=rules, coverage=coverage)
@@ -48,6 +48,7 @@ class IntakeActivities:
                                                              risk=rules.risk), period)
             payout = self.database.payout_in(session, ComputePayout(
                 claim_id=claim.claim_id, policy_number=claim.policy_number, claimed_amount=claim.claimed_amount,
-                line_items=claim.line_items, advances_paid=ZERO, clauses=rules.clauses, terms=coverage.policy))
-        del policy, registered  # held until here
+                line_items=claim.line_items, advances_paid=ZERO, clauses=rules.clauses, terms=coverage.policy),
+                registered=(policy_period,))
+        del policy  # held until here
         return TakenIn(rules=rules, coverage=coverage, risk=risk, payout=payout)
