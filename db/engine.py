@@ -55,7 +55,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    # A batch of rows (a claim's events, their outbox rows, its documents) goes as one INSERT of many VALUES, as
+    # with RETURNING, not through the driver's executemany (psycopg runs that in pipeline mode, a statement per
+    # row: 4 % of a fast-path worker's CPU).
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
 
 
 def begin_immediate(session: Session) -> None:
