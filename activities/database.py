@@ -159,13 +159,13 @@ class ClaimsDatabase:
         at = utc(req.registered_at)
         if period is None:
             period = period_on(session, policy.policy_number, claim.incident.occurred_at.date())
-        session.execute(insert(CLAIMS).values(
-            **CLAIM_DEFAULTS, claim_id=claim.claim_id, chain_id=req.chain_id, policy_number=claim.policy_number,
-            policy_period=period_key(period),
-            claim_type=claim.claim_type.value, stage="registered", claimed_amount=claim.claimed_amount,
-            incident_at=utc(claim.incident.occurred_at), registered_at=at, region=claim.incident.region,
-            stage_entered_at={"registered": at.isoformat()}, updated_at=now_utc(),
-            **self._claimant_search(claim)))
+        row = {"claim_id": claim.claim_id, "chain_id": req.chain_id, "policy_number": claim.policy_number,
+               "policy_period": period_key(period), "claim_type": claim.claim_type.value, "stage": "registered",
+               "claimed_amount": claim.claimed_amount, "incident_at": utc(claim.incident.occurred_at),
+               "registered_at": at, "region": claim.incident.region,
+               "stage_entered_at": {"registered": at.isoformat()}, "updated_at": now_utc(),
+               **self._claimant_search(claim)}
+        session.execute(insert(CLAIMS).values({**CLAIM_DEFAULTS, **row}))  # what is given overrides a default
         self._add_documents(session, claim.claim_id, claim.documents, at)
         try:
             session.commit()

@@ -88,7 +88,9 @@ class LedgerGateway:
             return Transfer(reference, executed_at, replayed=False)
         except IntegrityError:  # a concurrent execution of the same key got there first: it stands
             with self.engine.connect() as conn:
-                done = conn.execute(existing).one()
+                done = conn.execute(existing).first()
+            if done is None:
+                raise  # not the key's: another constraint refused the row
             return Transfer(done.reference, utc(done.executed_at), replayed=True)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import structlog
 from jinja2 import TemplateError
 from sqlalchemy import insert, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlmodel import select
 from temporalio import activity
@@ -79,21 +79,19 @@ class NotificationActivities:
                 rendered[req.kind, req.sequence] = self._render(req)
             except ApplicationError as err:
                 rendered[req.kind, req.sequence] = err
-        with self.engine.connect() as conn:  # one connection, a transaction for the rows and one per letter sent
-            try:
-                rows = self._rows_for(conn, batch.claim_id, [
-                    (req, letter) for req in batch.letters
-                    if isinstance(letter := rendered[req.kind, req.sequence], Letter)])
-            except (IntegrityError, DataError, StatementError):  # a race, or a value refused: each letter by itself
-                return self._each(batch.letters, self._send)
+        try:
+            rows = self._rows_for(batch.claim_id, [(req, letter) for req in batch.letters
+                                                   if isinstance(letter := rendered[req.kind, req.sequence], Letter)])
+        except (IntegrityError, DataError, StatementError):  # a race, or a value refused: each letter by itself
+            return self._each(batch.letters, self._send)
 
-            def send(req: NotificationRequest) -> None:
-                letter = rendered[req.kind, req.sequence]
-                if isinstance(letter, ApplicationError):
-                    raise letter
-                self._deliver(conn, req, letter, *rows[req.kind, req.sequence])
+        def send(req: NotificationRequest) -> None:
+            letter = rendered[req.kind, req.sequence]
+            if isinstance(letter, ApplicationError):
+                raise letter
+            self._deliver(req, letter, *rows[req.kind, req.sequence])
 
-            return self._each(batch.letters, send)
+        return self._each(batch.letters, send)
 
     @staticmethod
     def _each(letters: list[NotificationRequest], send: Callable[[NotificationRequest], object]) -> list[LetterOutcome]:
@@ -115,8 +113,7 @@ class NotificationActivities:
             outcomes.append(LetterOutcome(kind=req.kind, sequence=req.sequence))
         return outcomes
 
-    @staticmethod
-    def _rows_for(conn: Connection, claim_id: str, letters: list[tuple[NotificationRequest, Letter]]) -> dict[
+    def _rows_for(self, claim_id: str, letters: list[tuple[NotificationRequest, Letter]]) -> dict[
             tuple[str, int], tuple[int, str]]:
         """The outbox rows of the letters, (kind, sequence) → (id, status): those missing written as pending, in one
         statement and one commit."""
@@ -125,7 +122,7 @@ class NotificationActivities:
         wanted = {(req.kind, req.sequence) for req, _ in letters}
         query = select(NOTIFICATIONS.c.id, NOTIFICATIONS.c.kind, NOTIFICATIONS.c.sequence, NOTIFICATIONS.c.status) \
             .where(NOTIFICATIONS.c.claim_id == claim_id)  # a claim's letters are few: those wanted picked below
-        with conn.begin():
+        with self.engine.begin() as conn:
             rows = {(r.kind, r.sequence): (r.id, r.status) for r in conn.execute(query)
                     if (r.kind, r.sequence) in wanted}
             missing = [letter.row(req) for req, letter in letters if (req.kind, req.sequence) not in rows]
@@ -153,16 +150,15 @@ class NotificationActivities:
     @refuses_bad_data
     def _send(self, req: NotificationRequest) -> NotificationReceipt:
         letter = self._render(req)
-        with self.engine.connect() as conn:
-            try:
-                rows = self._rows_for(conn, req.claim_id, [(req, letter)])
-            except IntegrityError:  # another attempt wrote the row first: it is there now
-                rows = self._rows_for(conn, req.claim_id, [(req, letter)])
-            row_id, status = rows[req.kind, req.sequence]
-            already_sent = self._deliver(conn, req, letter, row_id, status)
+        try:
+            rows = self._rows_for(req.claim_id, [(req, letter)])
+        except IntegrityError:  # another attempt wrote the row first: it is there now
+            rows = self._rows_for(req.claim_id, [(req, letter)])
+        row_id, status = rows[req.kind, req.sequence]
+        already_sent = self._deliver(req, letter, row_id, status)
         return NotificationReceipt(outbox_id=row_id, kind=req.kind, sequence=req.sequence, already_sent=already_sent)
 
-    def _deliver(self, conn: Connection, req: NotificationRequest, letter: Letter, row_id: int, status: str) -> bool:
+    def _deliver(self, req: NotificationRequest, letter: Letter, row_id: int, status: str) -> bool:
         """The letter handed to the gateway and its outbox row marked sent in its own commit; True when the row says
         it was sent before (nothing is sent again). No sender at all fails it for good."""
         logger = log.bind(claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
@@ -174,7 +170,7 @@ class NotificationActivities:
                                      kind=req.kind, sequence=req.sequence)
         except NoGateway as err:  # nothing to retry: the letter is recorded as not sent, and why
             raise ApplicationError(str(err), type="NoSender", non_retryable=True) from None
-        with conn.begin():
+        with self.engine.begin() as conn:  # a connection held only for the write, never while the gateway sends
             conn.execute(update(NOTIFICATIONS).where(NOTIFICATIONS.c.id == row_id)
                          .values(status="sent", sent_at=now_utc()))
         logger.info("notification sent", channel=req.recipient.channel, to=where)

@@ -79,11 +79,20 @@ class PaymentActivities:
             logger.warning("payment rejected", reason=str(err))
             raise ApplicationError(str(err), type=ErrorType.INVALID_BANK_ACCOUNT, non_retryable=True) from err
         # The payment marked paid, the claim's paid amount and its ledger row, in one transaction under the claim's
-        # lock (the ledger's rows are appended under it).
+        # lock (the ledger's rows are appended under it). Only a booking still pending is marked: another attempt of
+        # the same payout (this one's retry, started while this one waited on the gateway) may have marked it, and
+        # then the claim's paid amount and ledger have it already.
         with event_log.locked_for_claim(self.engine, req.claim_id) as conn:
-            marked = conn.execute(update(PAYMENTS).where(PAYMENTS.c.idempotency_key == key).values(
+            marked = conn.execute(update(PAYMENTS).where(PAYMENTS.c.idempotency_key == key,
+                                                         PAYMENTS.c.status == "pending").values(
                 status="paid", gateway_reference=transfer.reference, paid_at=transfer.executed_at))
-            assert marked.rowcount == 1, f"the booking {key} is gone"
+            if marked.rowcount == 0:
+                status = conn.execute(select(PAYMENTS.c.status).where(PAYMENTS.c.idempotency_key == key)).scalar()
+                if status != "paid":
+                    raise RuntimeError(f"the booking {key} is {status or 'gone'}, not pending: not marked paid")
+                logger.info("payment already made", reference=transfer.reference)
+                return PaymentReceipt(idempotency_key=key, reference=transfer.reference, amount=booked.amount,
+                                      paid_at=utc(transfer.executed_at), replayed=True, requested=booked.requested)
             claim = conn.execute(select(CLAIMS.c.paid_amount, *ledger.FACT_COLUMNS)
                                  .where(CLAIMS.c.claim_id == req.claim_id)).first()
             if claim is not None:

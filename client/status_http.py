@@ -10,6 +10,7 @@ with one set of answers, and a light start is only ever a faster way to the same
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import ssl
@@ -82,19 +83,34 @@ def _tls(env: dict[str, str]) -> ssl.SSLContext:
     return context
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is not followed: it would carry the API key to wherever it points."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def ask(env: dict[str, str], workflow_id: str) -> dict[str, Any] | None:
-    """The cluster's answer to the status query, as its JSON; None when it did not answer with one."""
+    """The cluster's answer to the status query, as its JSON; None when it did not answer with one. An API key or TLS
+    configured goes over https only; no redirect is followed and no proxy of the environment is used (the SDK's
+    connection uses neither)."""
     url = query_url(env, workflow_id)
     if url is None:
         return None
+    secure = url.startswith("https:")
+    tls = env.get("TEMPORAL_TLS", "").strip().lower() not in ("", "0", "false", "f", "no", "n", "off")
+    if not secure and (env.get("TEMPORAL_API_KEY") or tls):
+        return None  # never a credential over plain HTTP: the SDK's path says what is wrong
     request = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json"})
     if env.get("TEMPORAL_API_KEY"):
         request.add_header("Authorization", f"Bearer {env['TEMPORAL_API_KEY']}")
-    context = _tls(env) if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(request, timeout=ANSWER_WITHIN_SECONDS, context=context) as answer:  # noqa: S310
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({}), _NoRedirects()]
+        if secure:
+            handlers.append(urllib.request.HTTPSHandler(context=_tls(env)))
+        with urllib.request.build_opener(*handlers).open(request, timeout=ANSWER_WITHIN_SECONDS) as answer:
             body = json.loads(answer.read())
-    except (urllib.error.URLError, OSError, ValueError):
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError, ssl.SSLError):
         return None
     return body if isinstance(body, dict) else None
 
@@ -175,9 +191,13 @@ def _varint(buffer: bytes, at: int) -> tuple[int, int]:
 
 
 def status_over_http(claim_id: str, workflow_id: str, env: dict[str, str] | None = None) -> str | None:
-    """The command's answer for `claim_id` (its status as indented JSON), or None to take the SDK's path."""
+    """The command's answer for `claim_id` (its status as indented JSON), or None to take the SDK's path (which says
+    what is wrong with a setting this path could not use, a key file say)."""
     env = environment() if env is None else env
-    ring = keyring(env)
+    try:
+        ring = keyring(env)
+    except (OSError, ValueError, KeyError):
+        return None
     answer = ask(env, workflow_id) if ring is not None else None
     document = status_document(answer, ring, workflow_id) if answer is not None and ring is not None else None
     if document is None or document.get("claim_id") != claim_id:

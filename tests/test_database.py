@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
 
@@ -31,6 +33,7 @@ from models.messages import (
 )
 from models.tables import Claim, ClaimEventRow, GatewayTransfer, Notification, Payment
 from testkit.claims import auto_claim, docs
+from testkit.waiting import STATE_DEADLINE
 from testkit.world import TEST_KEYRING, TEST_SEAL_KEY
 
 D = Decimal
@@ -71,6 +74,64 @@ def test_payment_is_made_once_per_key_whatever_the_retries(any_engine):
         holders = [p.account_holder for p in session.exec(select(Payment))]
     assert holders and all(h.startswith("sealed:v1:") and ACCOUNT.holder not in h for h in holders), holders
     assert {open_text(TEST_KEYRING, h) for h in holders} == {ACCOUNT.holder}, "sealed, and opened with the keys"
+
+
+class HeldGateway(LedgerGateway):
+    """The embedded gateway, holding the attempts named in `held` at its door until each is let through."""
+
+    def __init__(self, engine, held: list[str]) -> None:
+        super().__init__(engine)
+        self.arrived = {name: threading.Event() for name in held}
+        self.through = {name: threading.Event() for name in held}
+
+    def transfer(self, idempotency_key, account, amount):
+        name = threading.current_thread().name
+        if name in self.arrived:
+            self.arrived[name].set()
+            assert self.through[name].wait(STATE_DEADLINE), f"{name} was never let through"
+        return super().transfer(idempotency_key, account, amount)
+
+
+# Two attempts of one payout that overlap (a retry started while the first waited on a slow gateway): which are held
+# at the gateway's door, and the order they are let through ("-" runs the other one to its end meanwhile).
+OVERLAPS = {"first held while the retry runs": (["first"], ["-", "first"]),
+            "both held, first let through first": (["first", "retry"], ["first", "retry"]),
+            "both held, retry let through first": (["first", "retry"], ["retry", "first"])}
+
+
+@pytest.mark.parametrize("overlap", list(OVERLAPS))
+def test_two_overlapping_attempts_of_one_payout_add_it_to_the_claim_once(any_engine, overlap):
+    """Whatever the order two attempts of one payout reach the gateway and come back, the transfer is made once and
+    the claim's paid amount, its payments and its ledger all count the payout once."""
+    held, order = OVERLAPS[overlap]
+    claim = register(ClaimsDatabase(any_engine, TEST_SEAL_KEY))
+    gateway = HeldGateway(any_engine, held)
+    payments = PaymentActivities(any_engine, gateway, TEST_KEYRING, TEST_SEAL_KEY)
+    request = PaymentRequest(claim_id=claim.claim_id, sequence=1, kind="final", amount=D("100.00"), account=ACCOUNT)
+    receipts = {}
+    attempts = {name: threading.Thread(target=lambda n=name: receipts.__setitem__(n, payments.pay(request)),
+                                       name=name) for name in ("first", "retry")}
+    for name in held:
+        attempts[name].start()
+        assert gateway.arrived[name].wait(STATE_DEADLINE)
+    for step in order:
+        if step == "-":
+            other = next(n for n in attempts if n not in held)
+            attempts[other].start()
+            attempts[other].join(STATE_DEADLINE)
+        else:
+            gateway.through[step].set()
+            attempts[step].join(STATE_DEADLINE)
+    assert set(receipts) == {"first", "retry"}, "both attempts answered"
+    assert receipts["first"].reference == receipts["retry"].reference
+    with any_engine.connect() as conn:
+        paid = conn.execute(text("SELECT paid_amount FROM claims WHERE claim_id = :c"), {"c": claim.claim_id}).scalar()
+        payments_paid = conn.execute(text("SELECT COALESCE(SUM(amount), 0) FROM payments WHERE claim_id = :c AND "
+                                          "status = 'paid'"), {"c": claim.claim_id}).scalar()
+        in_ledger = conn.execute(text("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE claim_id = :c AND "
+                                      "movement = 'payment'"), {"c": claim.claim_id}).scalar()
+        transfers = conn.execute(text("SELECT COUNT(*) FROM gateway_transfers")).scalar()
+    assert (D(str(paid)), D(str(payments_paid)), D(str(in_ledger)), transfers) == (D("100"), D("100"), D("100"), 1)
 
 
 def test_ledger_refuses_two_rows_with_one_key(any_engine):

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -144,3 +146,55 @@ def test_the_status_command_starts_without_the_sdk_or_pydantic():
     heavy = [m for m in loaded if m.split(".")[0] in ("temporalio", "pydantic", "pydantic_settings", "sqlalchemy",
                                                        "google", "workflows", "activities")]
     assert heavy == []
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """A server that records the requests it is sent and answers as its class says."""
+
+    seen: list[dict[str, str]] = []
+    answer: bytes = b""
+
+    def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+        type(self).seen.append(dict(self.headers))
+        self.wfile.write(type(self).answer)
+
+    do_GET = do_POST  # a redirected POST comes back as a GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serving(answer: bytes) -> tuple[http.server.HTTPServer, type[Recorder]]:
+    handler = type("Handler", (Recorder,), {"seen": [], "answer": answer})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, handler
+
+
+def test_the_api_key_never_follows_a_redirect_nor_goes_over_plain_http(monkeypatch):
+    elsewhere, their_side = serving(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{}")
+    redirecting, our_side = serving(
+        f"HTTP/1.0 302 Found\r\nLocation: http://127.0.0.1:{elsewhere.server_port}/x\r\n\r\n".encode())
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{elsewhere.server_port}")  # a proxy is not used either
+    try:
+        base = {"TEMPORAL_ADDRESS": "cluster:7233", "CLAIMS_ENCRYPTION_KEYS": TEST_KEYS}
+        to_redirect = {**base, "TEMPORAL_HTTP_ADDRESS": f"http://127.0.0.1:{redirecting.server_port}"}
+        assert status_over_http("C-1", "claim-C-1", to_redirect) is None
+        assert len(our_side.seen) == 1 and their_side.seen == [], "the redirect was not followed"
+        assert status_over_http("C-1", "claim-C-1", {**to_redirect, "TEMPORAL_API_KEY": "sekret"}) is None
+        assert status_over_http("C-1", "claim-C-1", {**to_redirect, "TEMPORAL_TLS": "true"}) is None
+        assert len(our_side.seen) == 1 and their_side.seen == [], "an API key or TLS asks for https: nothing sent"
+    finally:
+        elsewhere.shutdown()
+        redirecting.shutdown()
+
+
+def test_a_server_that_does_not_speak_http_sends_the_command_to_the_sdks_path():
+    grpc_port, _ = serving(b"\x00\x00\x18\x04\x00\x00\x00\x00\x00")  # what the gRPC port answers to HTTP/1
+    try:
+        env = {"TEMPORAL_ADDRESS": "cluster:7233", "CLAIMS_ENCRYPTION_KEYS": TEST_KEYS,
+               "TEMPORAL_HTTP_ADDRESS": f"http://127.0.0.1:{grpc_port.server_port}"}
+        assert status_over_http("C-1", "claim-C-1", env) is None
+        assert status_over_http("C-1", "claim-C-1", {**env, "CLAIMS_ENCRYPTION_KEYS": "k=not base64!"}) is None
+    finally:
+        grpc_port.shutdown()
