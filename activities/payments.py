@@ -66,8 +66,7 @@ class PaymentActivities:
         if booked.status == "paid":
             logger.info("payment already made", reference=booked.reference)
             assert booked.reference is not None and booked.paid_at is not None
-            return PaymentReceipt(idempotency_key=key, reference=booked.reference, amount=booked.amount,
-                                  paid_at=utc(booked.paid_at), replayed=True, requested=booked.requested)
+            return booked.receipt(key, booked.reference, booked.paid_at, replayed=True)
         if booked.amount <= ZERO:
             logger.warning("nothing left of the sum insured", requested=str(req.amount))
             return PaymentReceipt(idempotency_key=key, reference="", amount=ZERO, paid_at=now_utc(),
@@ -91,8 +90,7 @@ class PaymentActivities:
                 if status != "paid":
                     raise RuntimeError(f"the booking {key} is {status or 'gone'}, not pending: not marked paid")
                 logger.info("payment already made", reference=transfer.reference)
-                return PaymentReceipt(idempotency_key=key, reference=transfer.reference, amount=booked.amount,
-                                      paid_at=utc(transfer.executed_at), replayed=True, requested=booked.requested)
+                return booked.receipt(key, transfer.reference, transfer.executed_at, replayed=True)
             claim = conn.execute(select(CLAIMS.c.paid_amount, *ledger.FACT_COLUMNS)
                                  .where(CLAIMS.c.claim_id == req.claim_id)).first()
             if claim is not None:
@@ -105,9 +103,7 @@ class PaymentActivities:
                               now_utc(), self.seal_keys)
         logger.info("payment made", amount=str(booked.amount), reference=transfer.reference,
                     gateway_replayed=transfer.replayed)
-        return PaymentReceipt(idempotency_key=key, reference=transfer.reference, amount=booked.amount,
-                              paid_at=utc(transfer.executed_at), replayed=transfer.replayed,
-                              requested=booked.requested)
+        return booked.receipt(key, transfer.reference, transfer.executed_at, replayed=transfer.replayed)
 
     def _book(self, req: PaymentRequest, key: str) -> Booked:
         """The ledger row for this payout, holding its amount against the sum insured (at most what is
@@ -169,3 +165,8 @@ class Booked:
     status: str
     reference: str | None
     paid_at: datetime | None
+
+    def receipt(self, key: str, reference: str, paid_at: datetime, replayed: bool) -> PaymentReceipt:
+        """The answer for this booking paid by the transfer `reference` at `paid_at`."""
+        return PaymentReceipt(idempotency_key=key, reference=reference, amount=self.amount, paid_at=utc(paid_at),
+                              replayed=replayed, requested=self.requested)
