@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -53,7 +54,7 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, _stop, stopping, settings)
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, pre_ping=False)  # its activities retry (db/engine.py)
     # Starts the embedded server first, if it is the one; a cluster that is down is waited for.
     client = await connected(settings, stopping)
     if client is None:
@@ -66,6 +67,7 @@ async def main() -> None:
     log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace,
              temporal=settings.temporal_address or "embedded", database=engine.url.render_as_string(),
              processes=settings.worker_processes, cache=settings.worker_cache_size)
+    settle_garbage_collector()
     runs = [asyncio.create_task(w.run()) for w in workers]
     stop = asyncio.create_task(stopping.wait())
     try:
@@ -105,6 +107,21 @@ async def connected(settings: Settings, stopping: asyncio.Event) -> Client | Non
             return None
         except TimeoutError:
             pause = min(pause * 2, 30.0)
+
+
+YOUNG_COLLECTION_EVERY = 20_000
+"""Container objects allocated (net) between two collections of the youngest generation (Python's default: 700)."""
+
+
+def settle_garbage_collector() -> None:
+    """The collector tuned for a worker: what starting up made (the modules, the settings, the rules; objects that
+    live as long as the process) is set aside and never traversed again, and the young generation is collected every
+    20,000 net allocations rather than 700: about every twenty fast-path claims rather than at each. Most of a
+    claim's garbage has no cycles and is freed at once by reference counting. On the fast path the collector took
+    4.7 % of a worker's CPU, 0.8 % since (bench/README.md)."""
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, old)
 
 
 def _stop(stopping: asyncio.Event, settings: Settings) -> None:

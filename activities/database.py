@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 from pydantic_core import PydanticUndefined
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import bindparam, func, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -55,6 +55,10 @@ CLAIM_DEFAULTS = {name: field.default for name, field in Claim.model_fields.item
                   if field.default is not None and field.default is not PydanticUndefined}
 """The claims row's defaults (the sums paid and outstanding), for a row inserted in plain SQL."""
 COMPLAINTS = ComplaintRow.__table__  # type: ignore[attr-defined]
+
+CLAIM_MOVED = update(CLAIMS).where(CLAIMS.c.claim_id == bindparam("moved_claim_id"))
+"""The read model moved by a claim's events: the columns set are the parameters' (built once; it runs for every
+batch of events)."""
 
 READ_MODEL_FIELDS = {"stage", "outcome", "path", "risk_score", "risk_level", "handler", "payout_amount",
                      "closed_at", "survey_score", "recovery_outstanding", "deciding_role", "catastrophe"}
@@ -428,7 +432,7 @@ class ClaimsDatabase:
         outbox.add_all(conn, published)
         self._to_ledger(conn, claim_id, moves, ledger.facts_from(row, self.report_timezone) if row else None)
         if any(h.new for h in heads):
-            conn.execute(update(CLAIMS).where(CLAIMS.c.claim_id == claim_id).values(**moved, updated_at=now_utc()))
+            conn.execute(CLAIM_MOVED, {**moved, "updated_at": now_utc(), "moved_claim_id": claim_id})
         return heads
 
     @staticmethod

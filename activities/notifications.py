@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import structlog
 from jinja2 import TemplateError
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlmodel import select
@@ -29,6 +29,9 @@ log = structlog.get_logger(__name__)
 
 
 NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
+MARK_SENT = update(NOTIFICATIONS).where(NOTIFICATIONS.c.id == bindparam("row_id")).values(
+    status="sent", sent_at=bindparam("sent_at"))
+"""A letter's outbox row marked sent: built once, as it runs for every letter."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,6 @@ class NotificationActivities:
         except NoGateway as err:  # nothing to retry: the letter is recorded as not sent, and why
             raise ApplicationError(str(err), type="NoSender", non_retryable=True) from None
         with self.engine.begin() as conn:  # a connection held only for the write, never while the gateway sends
-            conn.execute(update(NOTIFICATIONS).where(NOTIFICATIONS.c.id == row_id)
-                         .values(status="sent", sent_at=now_utc()))
+            conn.execute(MARK_SENT, {"row_id": row_id, "sent_at": now_utc()})
         logger.info("notification sent", channel=req.recipient.channel, to=where)
         return False

@@ -140,9 +140,9 @@ class PaymentActivities:
                 values = {"amount": amount, "status": status, "account_masked": req.account.masked,
                           "account_holder": seal_text(self.keyring, req.account.holder)}
                 if row is None:
-                    conn.execute(insert(PAYMENTS).values(claim_id=req.claim_id, sequence=req.sequence,
-                                                         kind=req.kind, idempotency_key=key, requested=req.amount,
-                                                         created_at=now_utc(), **values))
+                    conn.execute(insert(PAYMENTS), {"claim_id": req.claim_id, "sequence": req.sequence,
+                                                    "kind": req.kind, "idempotency_key": key,
+                                                    "requested": req.amount, "created_at": now_utc(), **values})
                     return Booked(amount, req.amount, status, None, None)
                 conn.execute(update(PAYMENTS).where(PAYMENTS.c.idempotency_key == key).values(**values))
                 return Booked(amount, _decimal(row.requested), status, None, None)

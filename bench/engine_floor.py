@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from activities.database import load_policies  # noqa: E402
 from audit.replay import history_from_file  # noqa: E402
 from bench.bare_worker import STEPS, BareWorkflow  # noqa: E402
-from bench.processes import KEYRING, Rig  # noqa: E402
+from bench.processes import KEYRING, Rig, Workers  # noqa: E402
 from config.encryption import converter_for  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from config.temporal import installed_binary, workflow_runner  # noqa: E402
@@ -147,8 +147,10 @@ TARGETS: list[tuple[str, str]] = []
 """Each figure held to a target (docs: bench/README.md), and whether it met it."""
 
 
-def row(figure: str, ours: float, floor: float, unit: str, extra: str = "") -> None:
-    ratio = ours / floor if floor else float("nan")
+def row(figure: str, ours: float, floor: float, unit: str, extra: str = "", ratio: float | None = None) -> None:
+    """A figure beside the floor's; `ratio`: the median of paired rounds' ratios, where the figure has rounds."""
+    if ratio is None:
+        ratio = ours / floor if floor else float("nan")
     ROWS.append((figure, f"{ours:.2f} {unit}", f"{floor:.2f} {unit}", f"{ratio:.2f}×", extra))
     print(f"  {figure}: {ours:.2f} vs {floor:.2f} {unit} ({ratio:.2f}×) {extra}", flush=True)
     if figure.startswith("fast path start → paid, p50"):
@@ -187,6 +189,14 @@ async def latency(rig: Rig, n: int) -> None:
         floor.stop()
 
 
+async def timed(workers: Workers, n: int, concurrency: int, run: Callable[[int], Awaitable[float]]) -> tuple[
+        float, float]:
+    """n runs, `concurrency` at a time: runs per second, and the workers' CPU seconds per run."""
+    before = workers.cpu()
+    rate = await at_once(n, concurrency, run)
+    return rate, (workers.cpu() - before) / n
+
+
 async def throughput(rig: Rig, database: str, n: int, concurrencies: list[int], rounds: int,
                      processes: int = 1) -> dict[int, float]:
     engine = make_engine(rig.database_url)
@@ -199,18 +209,26 @@ async def throughput(rig: Rig, database: str, n: int, concurrencies: list[int], 
         await one_bare(rig, f"{queue}-bare")
         for concurrency in concurrencies:
             mine, bare, cpu_mine, cpu_bare = [], [], [], []
-            for _ in range(rounds):
+            for turn in range(rounds):
                 claims = [new_fast_claim(engine) for _ in range(n)]
-                before = ours.cpu()
-                mine.append(await at_once(n, concurrency, lambda i, c=claims: one_claim(rig, watch, queue, c[i])))
-                cpu_mine.append((ours.cpu() - before) / n)
-                before = floor.cpu()
-                bare.append(await at_once(n, concurrency, lambda i: one_bare(rig, f"{queue}-bare")))
-                cpu_bare.append((floor.cpu() - before) / n)
+                ours_round = timed(ours, n, concurrency, lambda i, c=claims: one_claim(rig, watch, queue, c[i]))
+                floor_round = timed(floor, n, concurrency, lambda i: one_bare(rig, f"{queue}-bare"))
+                # Each round pairs the claims with the floor right beside them, first one then the other in turn,
+                # so a machine whose speed drifts moves both figures of a pair alike.
+                if turn % 2 == 0:
+                    (rate, cpu), (rate_bare, cpu_floor) = await ours_round, await floor_round
+                else:
+                    (rate_bare, cpu_floor), (rate, cpu) = await floor_round, await ours_round
+                mine.append(rate)
+                bare.append(rate_bare)
+                cpu_mine.append(cpu)
+                cpu_bare.append(cpu_floor)
             reached[concurrency] = statistics.median(mine)
             who = f"{processes} worker processes, " if processes > 1 else ""
+            pairs = [m / b for m, b in zip(mine, bare, strict=True)]
             row(f"throughput, {n} claims, {concurrency} at once, {who}{database}", statistics.median(mine),
-                statistics.median(bare), "/s", f"spread {spread(mine)} vs {spread(bare)}")
+                statistics.median(bare), "/s", f"spread {spread(mine)} vs {spread(bare)}; rounds "
+                + " ".join(f"{m:.1f}/{b:.1f}" for m, b in zip(mine, bare, strict=True)), ratio=statistics.median(pairs))
             if concurrency == max(concurrencies):
                 row(f"worker CPU per claim, {database}{', ' + who.rstrip(', ') if who else ''}",
                     statistics.median(cpu_mine) * 1000, statistics.median(cpu_bare) * 1000, "ms")
@@ -359,8 +377,10 @@ async def measure(args: argparse.Namespace) -> None:
         if only is None or "latency" in only:
             await latency(sqlite, 100 if full else 30)
         if only is None or "throughput" in only:
-            n, rounds = (500, 3) if full else (100, 2)
+            n, rounds = (500, 3) if full else (100, 4)
             for name, rig in rigs.items():
+                if name in args.skip_throughput:
+                    continue
                 await throughput(rig, name, n, [1, 10, 50] if full else [10, 50], rounds)
         if only is None or "processes" in only:
             n = 500 if full else 150
@@ -393,7 +413,10 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="the long version (500 claims, 10,000 open, ...)")
     parser.add_argument("--only", help="comma-separated: latency,throughput,processes,memory,replay,cli")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--throughput-of", choices=["SQLite", "PostgreSQL"],
+                        help="the throughput figures of one database only")
     args = parser.parse_args()
+    args.skip_throughput = {"SQLite", "PostgreSQL"} - {args.throughput_of} if args.throughput_of else set()
     asyncio.run(measure(args))
     return 0
 

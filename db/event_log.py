@@ -15,6 +15,7 @@ replaced row fails its seal, and a removed tail or a emptied table falls short o
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Table, func, insert, or_
+from sqlalchemy import Select, String, Table, bindparam, func, insert, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlmodel import Session, col, select
@@ -61,6 +62,11 @@ EVENTS = ClaimEventRow.__table__  # type: ignore[attr-defined]
 work was a fifth of a worker's CPU there."""
 
 
+CLAIM_LOCK = sa_select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("claim_id", type_=String), 0)))
+"""PostgreSQL: a transaction-scoped advisory lock on a claim. The hot path's statements are built once, with their
+parameters bound at each run: building one and working out its cache key cost more than running it."""
+
+
 @contextmanager
 def locked_for_claim(engine: Engine, claim_id: str) -> Iterator[Connection]:
     """A transaction holding the claim's append lock until it ends (committed on leaving, rolled back on an
@@ -69,7 +75,7 @@ def locked_for_claim(engine: Engine, claim_id: str) -> Iterator[Connection]:
         conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
         with conn.begin():
             if conn.dialect.name == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(claim_id, 0))))
+                conn.execute(CLAIM_LOCK, {"claim_id": claim_id})
             yield conn
 
 
@@ -108,13 +114,19 @@ def append(conn: Connection, claim_id: str, key: str, at: datetime, event: str, 
     return append_all(conn, claim_id, [Entry(key, at, event, actor, detail)], recorded_at, seal_keys)[0]
 
 
+@functools.cache
+def _keyed_rows_and_head(table: Table) -> Select[Any]:
+    last_seq = sa_select(func.max(table.c.seq)).where(table.c.claim_id == bindparam("claim_id")).scalar_subquery()
+    return sa_select(table.c.key, table.c.seq, table.c.hash).where(
+        table.c.claim_id == bindparam("claim_id"),
+        or_(table.c.key.in_(bindparam("keys", expanding=True)), table.c.seq == last_seq))
+
+
 def keyed_rows_and_head(conn: Connection, table: Table, claim_id: str,
                         keys: set[str]) -> tuple[dict[str, Row[Any, Any, Any]], Row[Any, Any, Any] | None]:
     """In one statement, of a hash-chained table of claims' rows (the event log, the ledger): the claim's rows
     holding these keys, by key, and the last row of its chain (None for a claim with none)."""
-    last_seq = sa_select(func.max(table.c.seq)).where(table.c.claim_id == claim_id).scalar_subquery()
-    rows = conn.execute(sa_select(table.c.key, table.c.seq, table.c.hash).where(
-        table.c.claim_id == claim_id, or_(table.c.key.in_(sorted(keys)), table.c.seq == last_seq))).all()
+    rows = conn.execute(_keyed_rows_and_head(table), {"claim_id": claim_id, "keys": sorted(keys)}).all()
     return {r.key: r for r in rows if r.key in keys}, max(rows, key=lambda r: r.seq, default=None)
 
 

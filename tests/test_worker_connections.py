@@ -1,0 +1,88 @@
+"""A worker's database connections are not tested before use (db/engine.py `pre_ping`): one the server has closed
+fails its activity's first statement, the pool drops every connection it holds, and the retry pays the claim once."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from activities.database import load_policies
+from config.settings import Settings
+from db.engine import make_engine
+from db.schema import upgrade
+from testkit.claims import auto_claim
+from testkit.harness import Claims
+from testkit.world import POSTGRES_URL, postgres_available, sample_policies
+from tests.conftest import claims_rig
+
+D = Decimal
+
+
+@pytest.fixture
+def unpinged() -> Iterator[tuple[Engine, str]]:
+    """A worker's engine on PostgreSQL, in a schema of its own, and the name its connections give the server."""
+    if not postgres_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI and not reachable at {POSTGRES_URL}")
+        pytest.skip("PostgreSQL not reachable")
+    name = f"w_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'create schema "{name}"'))
+    engine = make_engine(POSTGRES_URL, pre_ping=False,
+                         connect_args={"options": f"-csearch_path={name}", "application_name": name})
+    upgrade(engine)
+    load_policies(engine, sample_policies())
+    yield engine, name
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'drop schema "{name}" cascade'))
+    admin.dispose()
+
+
+def close_connections(name: str) -> int:
+    """What a database restart does to a pool: the server ends every connection of `name`."""
+    admin = make_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as conn:
+            return len(conn.execute(text("select pg_terminate_backend(pid) from pg_stat_activity "
+                                         "where application_name = :name"), {"name": name}).all())
+    finally:
+        admin.dispose()
+
+
+def fast_claim(engine: Engine) -> dict[str, Any]:
+    """A fast-path claim, on a policy of its own: a policy's third claim in a week is not clear-cut."""
+    policy = f"P-W-{uuid.uuid4().hex[:10]}"
+    load_policies(engine, [sample_policies()[0].model_copy(update={"policy_number": policy})])
+    return auto_claim(policy_number=policy)
+
+
+async def paid_once(claims: Claims, claim: dict[str, Any]) -> None:
+    result = await (await claims.start(claim)).result()
+    cid = claim["claim_id"]
+    assert (result["outcome"], result["paid_amount"]) == ("paid", "2700.00")
+    assert [p.amount for p in claims.payments(cid)] == [D("2700.00")]
+    assert len(claims.transfers(cid)) == 1
+    with claims.engine.connect() as conn:
+        assert conn.execute(text("select paid_amount from claims where claim_id = :c"), {"c": cid}).scalar() \
+            == D("2700.00")
+
+
+async def test_a_worker_whose_connections_the_database_closed_pays_the_next_claim_once(
+        time_env, settings: Settings, unpinged: tuple[Engine, str]) -> None:
+    engine, name = unpinged
+    assert not engine.pool._pre_ping  # type: ignore[attr-defined]  (what the worker runs with)
+    async with claims_rig(time_env, settings, engine, ocr=False) as claims:
+        await paid_once(claims, fast_claim(engine))  # the pool holds connections now
+        for _ in range(2):
+            claim = fast_claim(engine)
+            assert close_connections(name) >= 1, "the pool kept no connection open: nothing was tested"
+            await paid_once(claims, claim)  # the worker's activities meet the closed connections first
