@@ -7,7 +7,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,22 +76,33 @@ def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
         yield engine
         engine.dispose()
         return
+    with postgres_schema() as (engine, _):
+        yield engine
+
+
+@contextmanager
+def postgres_schema(prefix: str = "t", **engine_options: Any) -> Iterator[tuple[Engine, str]]:
+    """An engine on PostgreSQL in a schema of its own, migrated and holding the sample policies, and the schema's
+    name; the schema is dropped afterwards. Skipped without PostgreSQL, and a failure under CI."""
     if not postgres_available():
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required under CI and not reachable at {POSTGRES_URL}")
         pytest.skip("PostgreSQL not reachable")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.execute(text(f'create schema "{schema}"'))
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    upgrade(engine)
-    load_policies(engine, sample_policies())
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'drop schema "{schema}" cascade'))
-    admin.dispose()
+    connect_args = {"options": f"-csearch_path={schema}", **engine_options.pop("connect_args", {})}
+    engine = make_engine(POSTGRES_URL, connect_args=connect_args, **engine_options)
+    try:
+        upgrade(engine)
+        load_policies(engine, sample_policies())
+        yield engine, schema
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ fails its activity's first statement, the pool drops every connection it holds, 
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,11 +15,10 @@ from sqlalchemy.engine import Engine
 from activities.database import load_policies
 from config.settings import Settings
 from db.engine import make_engine
-from db.schema import upgrade
 from testkit.claims import auto_claim
 from testkit.harness import Claims
-from testkit.world import POSTGRES_URL, postgres_available, sample_policies
-from tests.conftest import claims_rig
+from testkit.world import POSTGRES_URL, sample_policies
+from tests.conftest import claims_rig, postgres_schema
 
 D = Decimal
 
@@ -28,23 +26,9 @@ D = Decimal
 @pytest.fixture
 def unpinged() -> Iterator[tuple[Engine, str]]:
     """A worker's engine on PostgreSQL, in a schema of its own, and the name its connections give the server."""
-    if not postgres_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI and not reachable at {POSTGRES_URL}")
-        pytest.skip("PostgreSQL not reachable")
     name = f"w_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'create schema "{name}"'))
-    engine = make_engine(POSTGRES_URL, pre_ping=False,
-                         connect_args={"options": f"-csearch_path={name}", "application_name": name})
-    upgrade(engine)
-    load_policies(engine, sample_policies())
-    yield engine, name
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'drop schema "{name}" cascade'))
-    admin.dispose()
+    with postgres_schema("w", pre_ping=False, connect_args={"application_name": name}) as (engine, _):
+        yield engine, name
 
 
 def close_connections(name: str) -> int:
