@@ -119,6 +119,7 @@ def settle_garbage_collector() -> None:
     20,000 net allocations rather than 700: about every twenty fast-path claims rather than at each. Most of a
     claim's garbage has no cycles and is freed at once by reference counting. On the fast path the collector took
     4.7 % of a worker's CPU, 0.8 % since (bench/README.md)."""
+    gc.collect()  # what start-up left unreachable is freed, not frozen
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, old)

@@ -9,7 +9,7 @@ import structlog
 from jinja2 import TemplateError
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -173,7 +173,16 @@ class NotificationActivities:
                                      kind=req.kind, sequence=req.sequence)
         except NoGateway as err:  # nothing to retry: the letter is recorded as not sent, and why
             raise ApplicationError(str(err), type="NoSender", non_retryable=True) from None
-        with self.engine.begin() as conn:  # a connection held only for the write, never while the gateway sends
-            conn.execute(MARK_SENT, {"row_id": row_id, "sent_at": now_utc()})
+        for attempt in (1, 2):  # a connection held only for the write, never while the gateway sends
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(MARK_SENT, {"row_id": row_id, "sent_at": now_utc()})
+                break
+            except DBAPIError as err:
+                # The letter is out: a pooled connection the database closed (a restart; a worker does not ping
+                # them) must not leave its row pending, or the retry would send it again. The pool has dropped its
+                # connections by now, so the second attempt takes a new one.
+                if attempt == 2 or not err.connection_invalidated:
+                    raise
         logger.info("notification sent", channel=req.recipient.channel, to=where)
         return False

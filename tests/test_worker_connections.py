@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from activities.database import load_policies
 from config.settings import Settings
 from db.engine import make_engine
+from letters.senders import FileSender
 from testkit.claims import auto_claim
 from testkit.harness import Claims
 from testkit.world import POSTGRES_URL, sample_policies
@@ -58,6 +59,31 @@ async def paid_once(claims: Claims, claim: dict[str, Any]) -> None:
     with claims.engine.connect() as conn:
         assert conn.execute(text("select paid_amount from claims where claim_id = :c"), {"c": cid}).scalar() \
             == D("2700.00")
+
+
+async def test_a_letter_sent_as_the_database_closed_the_connections_is_sent_once(
+        time_env, settings: Settings, unpinged: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway has taken the letter; the connection that would mark its row sent is dead. The row is marked all
+    the same, so no retry sends it again."""
+    engine, name = unpinged
+    sent: list[tuple[str, str, int]] = []
+    send = FileSender.send
+
+    def send_then_restart(self: FileSender, recipient: Any, subject: str, body: str, *, claim_id: str, kind: str,
+                          sequence: int) -> str:
+        where = send(self, recipient, subject, body, claim_id=claim_id, kind=kind, sequence=sequence)
+        sent.append((claim_id, kind, sequence))
+        if kind == "decision_approved":
+            assert close_connections(name) >= 1, "the worker held no connection: nothing was tested"
+        return where
+
+    monkeypatch.setattr(FileSender, "send", send_then_restart)
+    async with claims_rig(time_env, settings, engine, ocr=False) as claims:
+        claim = fast_claim(engine)
+        await paid_once(claims, claim)
+        mine = [s for s in sent if s[0] == claim["claim_id"]]
+        assert ("decision_approved" in [k for _, k, _ in mine]), "the letter the test restarts after was not sent"
+        assert len(mine) == len(set(mine)), f"a letter was sent twice: {mine}"
 
 
 async def test_a_worker_whose_connections_the_database_closed_pays_the_next_claim_once(
