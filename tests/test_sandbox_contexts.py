@@ -1,6 +1,6 @@
 """The contexts config/sandbox.py answers outside the sandbox are the ones the sandboxed workflow gives: for every
-payload of real claims (paid at once, approved by a person, refused at intake), each answer is held against the
-sandbox's own."""
+payload of real claims (paid at once, approved by a person, refused at intake, continued as new), each answer is held
+against the sandbox's own."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 
 from config.sandbox import OwnContextInstance
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, docs
+from tests.test_continue_as_new import continuing  # noqa: F401  (the fixture: a claim that continues as new)
+from tests.test_deadlines import DAY, investigated_claim
 
 
 @pytest.fixture
@@ -53,3 +55,19 @@ async def test_every_context_answered_outside_the_sandbox_is_the_sandboxes(claim
         # with the activity's context, which carries the same workflow id.
         assert (ours.namespace, ours.workflow_id) == (sandboxes.namespace, sandboxes.workflow_id), \
             f"serialization context for {info}"
+
+
+async def test_each_run_of_a_continued_claim_answers_with_its_own_run(continuing, time_env, answers) -> None:  # noqa: F811
+    """A claim that continues as new: each run answers with its own run id, as the sandbox does."""
+    claim = investigated_claim(claimed_amount="8000.00", incident={}, line_items=[],
+                               documents=[{"kind": "claim_form", "ref": "form.pdf"}])
+    await continuing.start(claim)
+    await continuing.at_stage(claim["claim_id"], "awaiting_documents")
+    await time_env.sleep(28 * DAY)  # reminders, and the continuations between them
+    status = await continuing.status(claim["claim_id"])
+    assert any(t["event"] == "continued_as_new" for t in status["timeline"]), "the claim never continued as new"
+
+    stores = [a for a in answers if a[0] == "store"]
+    assert len({ours.target.run_id for _, _, ours, _ in stores}) >= 2, "one run answered: nothing continued"
+    for _, info, ours, sandboxes in stores:
+        assert ours == sandboxes, f"store context for {info}"
