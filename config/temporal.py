@@ -81,14 +81,26 @@ taken from the ephemeral range and released could be drawn again by a server sta
 a demo's), which then dies on the clash."""
 
 
+_HANDED_OUT: set[int] = set()
+"""Ports `free_port` gave this process: a port is free until whoever asked for it binds it, so two asks made before
+either binds (a stack's server, its UI and its API) must not both get it."""
+
+
 def free_port() -> int:
+    """A port in `LISTEN_PORTS` that nothing listens on and that this process has not been given before (of the last
+    half of the range's worth it was given)."""
+    if len(_HANDED_OUT) > len(LISTEN_PORTS) // 2:
+        _HANDED_OUT.clear()
     while True:
         port = secrets.choice(LISTEN_PORTS)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _HANDED_OUT.add(port)
             return port
 
 

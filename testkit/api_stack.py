@@ -171,8 +171,12 @@ def start_stack(var_dir: Path, sla_profile: str = "demo", *, traces: bool = Fals
     subprocess.run([sys.executable, "starter.py", "policies", "load", str(policies)], cwd=PROJECT_ROOT, env=env,
                    check=True, capture_output=True)
     stack = Stack(var_dir=var_dir, env=env, url="")
-    stack.processes.append(_spawn([sys.executable, "worker.py"], env, var_dir / "worker.log"))
-    stack.url = stack.start_api(int(env["CLAIMS_API_PORT"]))
+    try:
+        stack.processes.append(_spawn([sys.executable, "worker.py"], env, var_dir / "worker.log"))
+        stack.url = stack.start_api(int(env["CLAIMS_API_PORT"]))
+    except BaseException:
+        stop_stack(stack)  # nothing it started outlives a stack that did not come up
+        raise
     return stack
 
 
