@@ -398,6 +398,11 @@ async def measure(args: argparse.Namespace) -> None:
             await command_line(sqlite, 20 if full else 5)
     finally:
         await env.shutdown()
+        if "PostgreSQL" in databases:  # the run's schema, dropped with what the run wrote
+            pg = make_engine(POSTGRES_URL)
+            with pg.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            pg.dispose()
     print()
     print("| figure | this project | bare engine | ratio | |")
     print("|---|---|---|---|---|")
