@@ -84,22 +84,20 @@ class Stack:
         """Another API process on a port of its own (with other settings, say): its URL. A port that was free when
         chosen and that another process (another suite's server, a demo beside the tests) took before the API bound
         it is given up for another, and the stack's settings follow."""
+        own = port is not None and self.env.get("CLAIMS_API_PORT") == str(port)  # the stack's first API
         for _ in range(3):
             port = port or free_port()
             env = {**self.env, **extra_env, "CLAIMS_API_PORT": str(port)}
             log = self.var_dir / f"api-{port}.log"
             self.processes.append(_spawn([sys.executable, "-m", "api"], env, log))
-            url = f"http://127.0.0.1:{port}"
             try:
-                _wait_for(url, self.processes[-1], log)
+                _wait_for(f"http://127.0.0.1:{port}", self.processes[-1], log)
             except PortTaken:
-                if self.env.get("CLAIMS_API_PORT") == str(port):
-                    self.env["CLAIMS_API_PORT"] = ""
                 port = None
                 continue
-            if not self.env.get("CLAIMS_API_PORT"):
+            if own:
                 self.env["CLAIMS_API_PORT"] = str(port)
-            return url
+            return f"http://127.0.0.1:{port}"
         raise RuntimeError("three ports in a row were taken before the API could bind them")
 
     def wait(self, claim_id: str, ready: Any, what: str, seconds: float = STATE_DEADLINE) -> dict[str, Any]:
