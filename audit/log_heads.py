@@ -25,6 +25,11 @@ from models.contract import WORKFLOW_TYPE
 RECORD_EVENT = "record_event"
 RECORD_EVENTS = "record_events"
 """Both write the log: one event (its head), or a batch of one claim's events (a head each)."""
+RECORD_AND_PAY = "record_and_pay"
+RECORD_AND_NOTIFY = "record_and_notify"
+"""A batch of one claim's events written before a payment or letters (claims started since `three-local-steps`): their
+heads are the answer's `log_heads`."""
+WRITES_THE_LOG = (RECORD_EVENT, RECORD_EVENTS, RECORD_AND_PAY, RECORD_AND_NOTIFY)
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
@@ -37,15 +42,15 @@ def _json(payload: dict[str, Any]) -> Any:
 
 def heads_in(history: dict[str, Any], codec: EncryptionCodec) -> RecordedHead | None:
     """The last event-log head a claim's history (as `temporal workflow show -o json` writes it) recorded: the
-    answer of its highest `record_event` or `record_events`, from an activity or a local activity. None when it
-    recorded none."""
+    answer of its highest `record_event`, `record_events`, `record_and_pay` or `record_and_notify`, from an activity or
+    a local activity. None when it recorded none."""
     plain = decrypted_history(history, codec)
     scheduled: set[str] = set()
     best: RecordedHead | None = None
     for event in plain.get("events", []):
         answer = None
         if (attrs := event.get("activityTaskScheduledEventAttributes")) is not None:
-            if attrs.get("activityType", {}).get("name") in (RECORD_EVENT, RECORD_EVENTS):
+            if attrs.get("activityType", {}).get("name") in WRITES_THE_LOG:
                 scheduled.add(str(event.get("eventId")))
         elif (attrs := event.get("activityTaskCompletedEventAttributes")) is not None:
             if str(attrs.get("scheduledEventId")) in scheduled:
@@ -54,9 +59,11 @@ def heads_in(history: dict[str, Any], codec: EncryptionCodec) -> RecordedHead | 
             details = attrs.get("details") or {}
             if attrs.get("markerName") == LOCAL_ACTIVITY_MARKER and "result" in details:
                 data = _json((details.get("data") or {}).get("payloads", [{}])[0])
-                if isinstance(data, dict) and data.get("activity_type") in (RECORD_EVENT, RECORD_EVENTS):
+                if isinstance(data, dict) and data.get("activity_type") in WRITES_THE_LOG:
                     answer = details["result"].get("payloads", [None])[0]
         found = _json(answer) if isinstance(answer, dict) else None
+        if isinstance(found, dict) and "log_heads" in found:  # written before a payment or letters
+            found = found["log_heads"]
         for head in found if isinstance(found, list) else [found]:
             if isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str):
                 if best is None or head["seq"] > best.seq:

@@ -65,6 +65,8 @@ def _activity(kind: str, arg: Any, result: Any) -> tuple[str, list[str], str] | 
     if kind == "pay" and result:
         return (f"paid {result['amount']}", [f"idempotency key {result['idempotency_key']}",
                                               f"gateway reference {result['reference']}"], "system")
+    if kind == "record_and_pay" and result:  # the timeline written, then paid (since `three-local-steps`)
+        return _activity("pay", None, result.get("receipt"))
     if kind == "notify" and result:
         return f"letter sent: {result['kind']} #{result['sequence']}", [], "system"
     if kind == "assign_handler" and result:

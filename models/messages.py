@@ -349,6 +349,38 @@ class EventBatch(Message):
     events: list[ClaimEvent]
 
 
+class PaymentAfterEvents(Message):
+    """A payment and the timeline entries its lifecycle noted before it, in one local activity
+    (`LifecycleActivities.record_and_pay`; claims started since `three-local-steps`): the entries are written, in their
+    own commit, before the money moves."""
+
+    events: EventBatch
+    payment: PaymentRequest
+
+
+class PaidAfterEvents(Message):
+    """What `record_and_pay` did: each entry's row in the event log (kept for `audit verify-log`), then the payment."""
+
+    log_heads: list[LogHead]
+    receipt: PaymentReceipt
+
+
+class LettersAfterEvents(Message):
+    """Letters and the timeline entries they tell of, in one local activity (`LifecycleActivities.record_and_notify`;
+    claims started since `three-local-steps`): the entries are written before any letter goes out."""
+
+    events: EventBatch
+    letters: LetterBatch
+
+
+class SentAfterEvents(Message):
+    """What `record_and_notify` did: each entry's row in the event log, then what became of each letter (as
+    `notify_all` answers: a letter without an outcome goes on by itself)."""
+
+    log_heads: list[LogHead]
+    outcomes: list[LetterOutcome]
+
+
 class RecordDocuments(Message):
     claim_id: str
     documents: list[DocumentRef]

@@ -11,6 +11,7 @@
     .venv/bin/python -m tests.record_histories financials   # claims with a reserve, a subrogation, money owed back
     .venv/bin/python -m tests.record_histories lean         # claims taken in at once, their timeline in batches
     .venv/bin/python -m tests.record_histories letters      # the same since their letters go with the lifecycle
+    .venv/bin/python -m tests.record_histories three-steps  # the same, their timeline with the payment and the letters
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -101,6 +102,9 @@ appealed."""
 LETTERS = LEAN
 """The same claims since the letters their lifecycle writes on its fast path go out with it
 (`letters-with-the-lifecycle`); the `-lean` histories stay, for the claims started before."""
+THREE_STEPS = (*LEAN, "invalid bank account, new details")
+"""The same claims since the fast path's timeline goes with its payment and its letters (`three-local-steps`), and one
+whose payment the bank refuses on the fast path after its timeline was written; the `-letters` histories stay."""
 
 
 async def time_skipping_world(**rules: Any) -> tuple[Settings, Engine, WorkflowEnvironment]:
@@ -331,6 +335,8 @@ if __name__ == "__main__":
         asyncio.run(record(only=LEAN, suffix="-lean"))
     elif sys.argv[1:] == ["letters"]:
         asyncio.run(record(only=LETTERS, suffix="-letters"))
+    elif sys.argv[1:] == ["three-steps"]:
+        asyncio.run(record(only=THREE_STEPS, suffix="-three-steps"))
     elif sys.argv[1:] == ["ended-code"]:
         asyncio.run(record_ended_claim_code())
     elif sys.argv[1:2] == ["complaint"]:

@@ -4,6 +4,8 @@ and a letter that fails never holds up another or the money, on a real Temporal 
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,13 +17,15 @@ from temporalio.client import Client
 from temporalio.worker import Replayer, Worker
 
 from activities.notifications import NotificationActivities
+from audit.log_heads import LOCAL_ACTIVITY_MARKER, heads_in
+from config.encryption import EncryptionCodec, decrypted_history
 from config.settings import Settings
 from config.temporal import workflow_runner
 from identity import keys
 from letters.render import Renderer
 from letters.senders import FileSender, NoGateway
 from models.contract import WORKFLOW_TYPE, workflow_id_for
-from models.tables import Notification
+from models.tables import ClaimEventRow, Notification, Payment
 from testkit.claims import auto_claim
 from testkit.harness import queue_name
 from testkit.world import TEST_KEYRING, data_converter
@@ -57,11 +61,10 @@ async def paid_claim(client: Client, settings: Settings, engine: Any, sender: Re
     claim = auto_claim()
     queue = queue_name()
     letters = NotificationActivities(engine, Renderer(), sender, TEST_KEYRING)
-    activities = [a for a in build_activities(settings, engine, client=client)
-                  if a.__name__ not in ("notify", "notify_all")]
+    activities = build_activities(settings, engine, client=client, notifications=letters)
     keys.install(queue, keys.action_verifier_for(settings))
     async with Worker(client, task_queue=queue, workflows=[ClaimWorkflow], workflow_runner=workflow_runner(),
-                      activities=[*activities, letters.notify, letters.notify_all],
+                      activities=activities,
                       activity_executor=ThreadPoolExecutor(max_workers=8)):
         handle = await client.start_workflow(WORKFLOW_TYPE, claim, id=workflow_id_for(claim["claim_id"]),
                                              task_queue=queue)
@@ -91,6 +94,41 @@ async def test_the_fast_path_sends_its_letters_in_one_step_of_the_lifecycle(dev_
     assert sender.taken[:3] == FAST_PATH_LETTERS, "in the order written"
     assert "notify" not in activity_types(result["history"]), "no letter went through the server by itself"
     assert outbox(engine, result["claim_id"]) >= sorted((k, "sent") for k in FAST_PATH_LETTERS)
+
+
+def local_activities(history: Any) -> list[str]:
+    """The local activities a run recorded, in their order (their markers' payloads decrypted)."""
+    plain = decrypted_history(history.to_json_dict(), EncryptionCodec(TEST_KEYRING))
+    found = []
+    for event in plain["events"]:
+        attrs = event.get("markerRecordedEventAttributes") or {}
+        if attrs.get("markerName") == LOCAL_ACTIVITY_MARKER:
+            payload = attrs["details"]["data"]["payloads"][0]
+            found.append(json.loads(base64.b64decode(payload["data"]))["activity_type"])
+    return found
+
+
+async def test_a_claim_paid_at_once_runs_three_local_activities_and_its_log_is_whole(dev_env, fast_clock, engine,
+                                                                                     tmp_path):
+    """Taken in, paid, told: three local activities (`three-local-steps`). The timeline goes with the payment and the
+    letters, written before each, and the history keeps the log's last head for `audit verify-log`."""
+    sender = RecordingSender(tmp_path, lambda kind, attempt: None)
+    result = await paid_claim(dev_env.client, fast_clock, engine, sender)
+    assert result["outcome"] == "paid" and result["fast_path"]
+    assert local_activities(result["history"]) == ["take_in", "record_and_pay", "record_and_notify",
+                                                    "notify_all"], "three, then the survey a day later"
+    assert activity_types(result["history"]) == [], "nothing went through the server"
+    with Session(engine) as session:
+        rows = session.exec(select(ClaimEventRow).where(ClaimEventRow.claim_id == result["claim_id"])
+                            .order_by(ClaimEventRow.seq)).all()  # type: ignore[arg-type]
+        payment = session.exec(select(Payment).where(Payment.claim_id == result["claim_id"])).one()
+    events = [r.event for r in rows]
+    assert len(events) == len({r.key for r in rows}) and "paid" in events and "stage:closed" in events, events
+    decided = next(r for r in rows if r.event == "decided")
+    assert decided.recorded_at <= payment.created_at, "the decision is in the log before the money moves"
+    head = heads_in(result["history"].to_json_dict(), EncryptionCodec(TEST_KEYRING))
+    assert head is not None and (head.seq, head.hash) == (rows[-1].seq, rows[-1].hash), \
+        "the history holds the log's last head"
 
 
 async def test_a_letter_the_gateway_refuses_once_goes_on_by_itself_and_none_overtakes_it(dev_env, fast_clock, engine,

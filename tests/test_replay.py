@@ -103,7 +103,8 @@ async def test_the_current_code_enters_the_stages_each_saved_history_entered(pat
     await replayer().replay_workflow(history)
     again = [stage for i, stage in enumerate(entered) if i == 0 or stage != entered[i - 1]]
     recorded = stages_recorded(history)
-    if not patched(history, "lean-fast-path") and not patched(history, "letters-with-the-lifecycle"):
+    if not any(patched(history, change) for change in ("lean-fast-path", "letters-with-the-lifecycle",
+                                                       "three-local-steps")):
         assert again == recorded, f"{path.stem}: entered {again}, recorded {recorded}"
         return
     # Such a claim upserts its search attributes once per batch on its intake and fast path: the stages it passed
@@ -183,11 +184,10 @@ async def test_a_claim_whose_letters_go_out_slowly_replays(dev_env, fast_clock, 
     claim = auto_claim(incident={"cause": cause})
     queue = queue_name()
     slow = NotificationActivities(engine, Renderer(), SlowSender(fast_clock.outbox_dir, TEST_KEYRING), TEST_KEYRING)
-    activities = [a for a in build_activities(fast_clock, engine, client=dev_env.client)
-                  if a.__name__ not in ("notify", "notify_all")]
+    activities = build_activities(fast_clock, engine, client=dev_env.client, notifications=slow)
     keys.install(queue, keys.action_verifier_for(fast_clock))
     async with Worker(dev_env.client, task_queue=queue, workflows=[ClaimWorkflow], workflow_runner=workflow_runner(),
-                      activities=[*activities, slow.notify, slow.notify_all],
+                      activities=activities,
                       activity_executor=ThreadPoolExecutor(max_workers=8)):
         handle = await dev_env.client.start_workflow(WORKFLOW_TYPE, claim, id=workflow_id_for(claim["claim_id"]),
                                                      task_queue=queue)

@@ -19,6 +19,7 @@ from activities.ended_claims import EndedClaims
 from activities.gateway import PaymentGateway, build_gateway
 from activities.handover import AppealHandover
 from activities.intake import IntakeActivities
+from activities.lifecycle import LifecycleActivities
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.readings import ReadingActivities
@@ -36,20 +37,24 @@ from workflows.ended_claim_code import EndedClaimCodeWorkflow
 
 
 def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway | None = None,
-                     client: Client | None = None) -> Sequence[Any]:
+                     client: Client | None = None,
+                     notifications: NotificationActivities | None = None) -> Sequence[Any]:
     """Every activity the claim and complaint workflows call, bound to their resources (the complaint's
-    handover to a claim's appeal needs the client)."""
+    handover to a claim's appeal needs the client; `gateway` and `notifications`: a bank and letters of the caller's
+    own, where a test has them fail or go slowly)."""
     secret = code_secret(settings.code_secret, settings.var_dir)
     database = ClaimsDatabase(engine, audit_seal_keys(settings), settings.event_source, search_key(secret),
                               settings.report_timezone)
     payments = PaymentActivities(engine, gateway or build_gateway(settings.payment_gateway, engine),
                                  keyring_for(settings), audit_seal_keys(settings), settings.report_timezone)
     renderer = Renderer(public_url=settings.progress_base_url)
-    notifications = NotificationActivities(engine, renderer, build_sender(settings), keyring_for(settings))
+    notifications = notifications or NotificationActivities(engine, renderer, build_sender(settings),
+                                                            keyring_for(settings))
     configuration = ConfigurationActivities(settings)
     codes = CodeActivities(engine, secret, notifications)
     readings = ReadingActivities(engine, keyring_for(settings))
     catastrophes = CatastropheActivities(engine, client)
+    lifecycle = LifecycleActivities(database, payments, notifications)
     return [
         configuration.load_rules, IntakeActivities(configuration, database).take_in,
         database.register_claim, database.check_coverage, database.assess_risk, database.record_documents,
@@ -57,6 +62,7 @@ def build_activities(settings: Settings, engine: Engine, gateway: PaymentGateway
         database.claim_participants, database.record_complaint,
         payments.pay,
         notifications.notify, notifications.notify_all,
+        lifecycle.record_and_pay, lifecycle.record_and_notify,
         codes.issue_code, codes.check_code, codes.plan_progress_code,
         readings.record_reading,
         catastrophes.record_catastrophe, catastrophes.find_catastrophe, catastrophes.claims_to_tell,

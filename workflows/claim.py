@@ -91,10 +91,12 @@ class ClaimWorkflow(ClaimUpdates):
         if claim is None:  # `temporal workflow start` without --input
             raise refuse("invalid claim: payload: no start input was given", ErrorType.INVALID_CLAIM)
         s.claim = parse(ClaimInput, claim, "invalid claim", ErrorType.INVALID_CLAIM)
-        # A claim started since `letters-with-the-lifecycle` takes every change made before it on that one marker, and
-        # one started since `lean-fast-path` every change before that: each marker costs the claim an upsert of
-        # TemporalChangeVersion as well. Claims started before them ask each change.
-        s.letters_with_lifecycle = workflow.patched("letters-with-the-lifecycle")
+        # A claim started since `three-local-steps` takes every change made before it on that one marker, one started
+        # since `letters-with-the-lifecycle` every change before that, and one started since `lean-fast-path` every
+        # change before that: each marker costs the claim an upsert of TemporalChangeVersion as well. Claims started
+        # before them ask each change.
+        s.three_steps = workflow.patched("three-local-steps")
+        s.letters_with_lifecycle = s.three_steps or workflow.patched("letters-with-the-lifecycle")
         s.lean = s.letters_with_lifecycle or workflow.patched("lean-fast-path")
         if s.lean:
             s.one_ref_one_kind = s.recoveries_on = s.local_one_at_a_time = s.changes_at_start = True

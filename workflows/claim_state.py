@@ -213,6 +213,10 @@ class ClaimState:
     letters_with_lifecycle: bool = False
     """The letters the lifecycle writes on its intake and fast path go out together, in one activity, at its next
     flush (claims started since `letters-with-the-lifecycle`; see `Shell.send_queued`)."""
+    three_steps: bool = False
+    """On the fast path the timeline entries go with the effect that follows them: those noted before the money moves
+    with the payment, those noted when the lifecycle ends with its letters. A claim paid at once runs three local
+    activities (claims started since `three-local-steps`; see `Shell.pay`, `Shell.flush`)."""
     catastrophes_on: bool = False
     """The claim joins a declared catastrophe its incident falls in (claims started since; docs/catastrophes.md)."""
     catastrophe: str | None = None

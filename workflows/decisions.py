@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -17,7 +16,6 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.database import ClaimsDatabase
-    from activities.payments import PaymentActivities
     from core.claim import decisions as core_decisions
     from core.rules import payout as payout_rules
     from core.rules import recovery as recoveries
@@ -36,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import core_view, metrics
     from workflows.claim_state import refuse
     from workflows.clocks import ClockedPart, Clocks
-    from workflows.shell import PAYMENT_RETRY, ActivityFailure, ClaimClosed, Shell, business_error
+    from workflows.shell import ActivityFailure, ClaimClosed, Shell, business_error
 
 
 class Decisions(ClockedPart):
@@ -151,10 +149,8 @@ class Decisions(ClockedPart):
                 s.transfer_in_flight = True
                 account = s.bank_account
                 try:
-                    receipt = await self.shell.activity(PaymentActivities.pay, PaymentRequest(
-                        claim_id=claim.claim_id, sequence=sequence, kind=kind, amount=amount,
-                        account=account), retry=PAYMENT_RETRY,
-                        timeout=timedelta(minutes=2), passthrough=True)
+                    receipt = await self.shell.pay(PaymentRequest(
+                        claim_id=claim.claim_id, sequence=sequence, kind=kind, amount=amount, account=account))
                     break
                 except ActivityFailure as err:
                     cause = business_error(err)

@@ -21,9 +21,22 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.database import ClaimsDatabase
+    from activities.lifecycle import LifecycleActivities
     from activities.notifications import NotificationActivities
+    from activities.payments import PaymentActivities
     from models.contract import ErrorType, Sender, Stage, TimelineEntry, UpdateAck
-    from models.messages import ClaimEvent, EventBatch, LetterBatch, LetterOutcome, NotificationRequest, Recipient
+    from models.messages import (
+        ClaimEvent,
+        EventBatch,
+        LetterBatch,
+        LetterOutcome,
+        LettersAfterEvents,
+        NotificationRequest,
+        PaymentAfterEvents,
+        PaymentReceipt,
+        PaymentRequest,
+        Recipient,
+    )
     from workflows import core_view, financials, metrics
     from workflows.claim_state import ClaimState, refuse
 
@@ -181,7 +194,7 @@ class Shell:
         started since `local_one_at_a_time`) only the lifecycle runs local activities, one at a time; letters,
         side tasks and update handlers go through the server, whose events a replay sees where the run saw them."""
         one_at_a_time = self.s.local_one_at_a_time
-        local = self.fast and (not one_at_a_time or (ON_LIFECYCLE.get() and self.local_in_flight == 0))
+        local = self._local()
         if not local and (self.pending or self.attributes_stale) and fn is not ClaimsDatabase.record_events:
             # The lifecycle leaves its fast path: what it noted is written first (claims started since
             # `letters-with-the-lifecycle`: its letters at its next wait, a moment later).
@@ -203,6 +216,34 @@ class Shell:
         finally:
             self.in_flight -= 1
             self.local_in_flight -= local
+
+    def _local(self) -> bool:
+        """Whether an activity the lifecycle runs now runs locally (`activity`)."""
+        return self.fast and (not self.s.local_one_at_a_time or (ON_LIFECYCLE.get() and self.local_in_flight == 0))
+
+    def _carries_timeline(self) -> bool:
+        """The lifecycle's next local activity carries the timeline entries noted before it (claims started since
+        `three-local-steps`, on their intake and fast path): the payment those noted before the money moves, the
+        letters those noted when the lifecycle ends."""
+        return self.s.three_steps and ON_LIFECYCLE.get() and self._local()
+
+    async def pay(self, request: PaymentRequest) -> PaymentReceipt:
+        """Pay (`PaymentActivities.pay`). A business refusal (an account the bank rejects) reaches the caller as it is.
+
+        Claims started since `three-local-steps`, on their fast path: the timeline entries noted since the last write
+        go with the payment, written before the money moves (`LifecycleActivities.record_and_pay`). A refused payment
+        leaves them to the next write, which carries them again; the log takes them as written."""
+        if self._carries_timeline() and self.pending:
+            self._upsert_stale()
+            self.pending.clear()
+            events = list(self.unwritten)
+            paid = await self.activity(LifecycleActivities.record_and_pay, PaymentAfterEvents(
+                events=EventBatch(claim_id=self.s.claim_id, events=events), payment=request),
+                retry=PAYMENT_RETRY, timeout=timedelta(minutes=2), passthrough=True)
+            self._written(events)
+            return paid.receipt
+        return await self.activity(PaymentActivities.pay, request, retry=PAYMENT_RETRY, timeout=timedelta(minutes=2),
+                                   passthrough=True)
 
     # ------------------------------------------------------------------ timeline, stages, letters
 
@@ -267,13 +308,23 @@ class Shell:
         `before_money` (and, for claims started since `letters-with-the-lifecycle`, leaving the fast path): not the
         letters, since a letter never holds up a payment. The search attributes are upserted at every flush, before
         the activity that follows: an upsert issued after a local activity's result could reach a replay in another
-        order against an update's activity than it reached the run (`tests/test_reports.py` found one)."""
+        order against an update's activity than it reached the run (`tests/test_reports.py` found one).
+
+        Claims started since `three-local-steps`, on their fast path: the entries and the letters go in one local
+        activity, the entries written first (`LifecycleActivities.record_and_notify`); before money moves, the entries
+        wait for the payment, which carries them (`pay`)."""
         if not ON_LIFECYCLE.get():
             return
-        if self.attributes_stale:
-            self.attributes_stale = False
-            workflow.upsert_search_attributes(self.s.search_attributes())
-        if self.pending:  # the lifecycle's own entries decide whether a write is issued: never another's progress
+        self._upsert_stale()
+        if before_money and self._carries_timeline():
+            return
+        if not before_money and self.pending and self.queued_letters and self._carries_timeline():
+            self.pending.clear()
+            await self.send_queued(events=list(self.unwritten))
+            if self.pending:  # a letter that failed for good, noted as such
+                self.pending.clear()
+                await self._write(list(self.unwritten))
+        elif self.pending:  # the lifecycle's own entries decide whether a write is issued: never another's progress
             self.pending.clear()
             await self._write(list(self.unwritten))
         if not before_money and self.queued_letters:
@@ -282,10 +333,18 @@ class Shell:
                 self.pending.clear()
                 await self._write(list(self.unwritten))
 
+    def _upsert_stale(self) -> None:
+        if self.attributes_stale:
+            self.attributes_stale = False
+            workflow.upsert_search_attributes(self.s.search_attributes())
+
     async def _write(self, events: list[ClaimEvent]) -> None:
         """Write the entries (`record_events`), then forget them as unwritten. A write cancelled or failed leaves
         them unwritten, for the next."""
         await self.activity(ClaimsDatabase.record_events, EventBatch(claim_id=self.s.claim_id, events=events))
+        self._written(events)
+
+    def _written(self, events: list[ClaimEvent]) -> None:
         written = {id(e) for e in events}
         self.unwritten = [e for e in self.unwritten if id(e) not in written]
 
@@ -315,11 +374,11 @@ class Shell:
             return
         self.spawn(self.send(request, turn), name=f"letter:{kind}:{seq}")
 
-    async def send_queued(self) -> None:
+    async def send_queued(self, events: list[ClaimEvent] | None = None) -> None:
         """Send the letters the lifecycle queued, in their turns: each run of consecutive turns in one activity, after
         every letter before it is done with. On the fast path the lifecycle sends it, as a local activity; once it
         has left the fast path a side task does, through the server, so no letter holds up the lifecycle at a wait
-        where people act."""
+        where people act. `events`: timeline entries to write first, with the first run (`flush`)."""
         while self.queued_letters:
             run = [self.queued_letters[0]]
             for item in self.queued_letters[1:]:
@@ -328,23 +387,38 @@ class Shell:
                 run.append(item)
             del self.queued_letters[:len(run)]
             if self.fast:
-                await self._send_run(run)
+                await self._send_run(run, events or [])
+                events = None
             else:
-                self.spawn(self._send_run(run), name=f"letters:{run[0][1]}-{run[-1][1]}")
+                self.spawn(self._send_run(run, []), name=f"letters:{run[0][1]}-{run[-1][1]}")
 
-    async def _send_run(self, run: list[tuple[NotificationRequest, int]]) -> None:
-        """One run of letters (`send_queued`). A letter failed for good is recorded as `send` records it; one the
-        batch could not send this time, and every letter after it, goes on by itself through the server with `send`'s
-        retries, so none overtakes another."""
+    async def _send_run(self, run: list[tuple[NotificationRequest, int]], events: list[ClaimEvent]) -> None:
+        """One run of letters (`send_queued`), after the timeline `events` (`record_and_notify`; written by themselves
+        first when the run must wait for a letter before it, or when the one try failed). A letter failed for good is
+        recorded as `send` records it; one the batch could not send this time, and every letter after it, goes on by
+        itself through the server with `send`'s retries, so none overtakes another."""
         earlier = range(run[0][1])
         if not self.letters_done.issuperset(earlier):
+            if events:
+                await self._write(events)
+                events = []
             await workflow.wait_condition(lambda: self.letters_done.issuperset(earlier))
         outcomes: list[LetterOutcome] = []
+        batch = LetterBatch(claim_id=self.s.claim_id, letters=[request for request, _ in run])
         try:
-            outcomes = await self.activity(NotificationActivities.notify_all, LetterBatch(
-                claim_id=self.s.claim_id, letters=[request for request, _ in run]), retry=ONE_TRY, passthrough=True)
+            if events:
+                sent = await self.activity(LifecycleActivities.record_and_notify, LettersAfterEvents(
+                    events=EventBatch(claim_id=self.s.claim_id, events=events), letters=batch),
+                    retry=ONE_TRY, passthrough=True)
+                self._written(events)
+                outcomes = sent.outcomes
+            else:
+                outcomes = await self.activity(NotificationActivities.notify_all, batch, retry=ONE_TRY,
+                                               passthrough=True)
         except ActivityFailure:
             outcomes = []  # each goes on by itself; the outbox sends none twice
+            if events:
+                await self._write(list(self.unwritten))  # the entries before their letters, with retries
         for (request, turn), outcome in zip(run, outcomes, strict=False):
             if outcome.failure is None:
                 self.s.timeline.append(TimelineEntry(at=workflow.now(), event=f"notified:{request.kind}",
