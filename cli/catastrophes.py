@@ -29,6 +29,8 @@ def add_parser(sub: Any, credential_help: str) -> None:
     declare.add_argument("--documents", action="append", default=[],
                          help="TYPE=KIND,KIND: the reduced documents list of a claim type (repeatable)")
     declare.add_argument("--uplift", default="1", help="the authority uplift for its claims (1 to 5)")
+    declare.add_argument("--team", default="", help="staff ids, comma-separated: the uplift is theirs alone "
+                                                    "(unset: every adjuster's and supervisor's)")
     declare.add_argument("--advance-days", type=int, help="days after complete materials when the workflow pays "
                                                           "what it can determine (1 to 60; the law's 60 if unset)")
     declare.add_argument("--advance-share", help="the share of it paid while an investigation is open (0.01 to 1)")
@@ -57,7 +59,8 @@ def declaration(args: argparse.Namespace) -> DeclareCatastrophe:
             "starts_at": args.starts_at, "ends_at": args.ends_at,
             "claim_types": [t.strip() for t in args.types.split(",") if t.strip()],
             "rules": {"green_channel": not args.no_green_channel, "documents": documents,
-                      "authority_uplift": args.uplift, "advance_days": args.advance_days,
+                      "authority_uplift": args.uplift, "team": [t.strip() for t in args.team.split(",") if t.strip()],
+                      "advance_days": args.advance_days,
                       "advance_share": args.advance_share},
             "declared_by": args.by, "reason": args.reason})
     except ValidationError as err:

@@ -227,14 +227,16 @@ TYPHOON_REGION = "440305"
 
 def typhoon(prefix: str) -> dict[str, object]:
     """The catastrophe the demo declares: a typhoon over Guangdong since yesterday, for auto and property claims,
-    with a reduced documents list for property claims, the adjusters' and supervisors' authority doubled, and the
-    advance the workflow pays of its own initiative due after 7 days of complete materials rather than 60."""
+    with a reduced documents list for property claims, the authority of its team's adjuster and supervisor doubled
+    (everyone else's stays), and the advance the workflow pays of its own initiative due after 7 days of complete
+    materials rather than 60."""
     now = datetime.now(UTC)
     return {"code": f"CAT-{prefix}", "name": "台风“海葵” (demo)", "regions": ["440000"],
             "starts_at": (now - timedelta(days=2)).isoformat(), "ends_at": (now + timedelta(days=3)).isoformat(),
             "claim_types": ["auto", "property"],
             "rules": {"green_channel": True, "documents": {"property": ["claim_form", "damage_photos"]},
-                      "authority_uplift": "2", "advance_days": 7, "advance_share": "0.7"},
+                      "authority_uplift": "2", "team": [DECIDERS["adjuster"], DECIDERS["supervisor"]],
+                      "advance_days": 7, "advance_share": "0.7"},
             "declared_by": "mgr-chen", "reason": "typhoon landfall in Guangdong"}
 
 
@@ -249,7 +251,7 @@ async def typhoon_claim(desk: Desk, claim_id: str, notes: list[str]) -> None:
                                                            "findings": "water line 40 cm, as photographed"})
         await wait_for(desk.client, claim_id, at_stage("awaiting_approval"))
     tier = await decide_at_tier(desk, claim_id, "approve", {})
-    notes.append(f"approved by the {tier} (an adjuster may decide up to 20,000 in the catastrophe)")
+    notes.append(f"approved by the {tier} (an adjuster of the catastrophe team may decide up to 20,000)")
 
 
 async def renewed_policy(desk: Desk, claim_id: str, notes: list[str]) -> None:

@@ -33,6 +33,9 @@ class CatastropheRules(Message):
     """The reduced list of documents a claim of each type needs (a type not listed keeps its usual list)."""
     authority_uplift: Decimal = Field(default=Decimal("1"), ge=1, le=5, max_digits=4, decimal_places=2)
     """The adjusters' and supervisors' authority limits are multiplied by this for the catastrophe's claims."""
+    team: Annotated[list[Identifier], Field(max_length=200)] = Field(default_factory=list)
+    """The catastrophe team: the staff ids the uplift is for. Empty: every adjuster and supervisor deciding the
+    catastrophe's claims has it."""
     advance_days: int | None = Field(default=None, ge=1, le=60)
     """Days after the materials are complete when the workflow pays the amount it can already determine, on its own
     initiative (the law's 60 days at most: Insurance Law art. 25). None keeps the rules' own."""

@@ -126,6 +126,12 @@ class Rules(Message):
     clauses: dict[str, str]
     staff_mailboxes: dict[str, str] = Field(default_factory=dict)
     green_channel_handlers: dict[str, list[str]] = Field(default_factory=dict)
+    authority_team: list[str] = Field(default_factory=list)
+    """The catastrophe team (staff ids, compared as `person_key`s) when the claim's catastrophe raised the authority
+    limits for its team alone (core/rules/catastrophes.py `under`): `authority_limits` are then theirs."""
+    authority_limits_outside_team: dict[str, Decimal | None] | None = None
+    """The limits of everyone outside `authority_team`: the claim's own before the uplift. None: `authority_limits` are
+    everyone's."""
     complaint_root_causes: list[str] = Field(default_factory=lambda: list(ROOT_CAUSES))
     """The categories a resolved complaint's root cause is filed under (reports count them)."""
     ocr_task_queue: str | None = None

@@ -177,6 +177,29 @@ async def test_the_authority_uplift_lets_an_adjuster_decide_more_within_the_mone
     assert refusal.type == "NotAuthorized" and "20000" in str(refusal), "the uplift is bounded: a supervisor decides"
 
 
+async def test_an_uplift_for_the_catastrophe_team_is_the_teams_alone(claims: Claims):
+    """A catastrophe that names its team raises its members' authority only: another adjuster decides the same claim
+    within the usual limit, and is told who can."""
+    cat = typhoon(rules={"green_channel": True, "documents": {"auto": ["claim_form", "damage_photos"]},
+                         "authority_uplift": "2", "team": ["ADJ-CAT-1", "sup-cat-1"]})
+    await declare(claims, cat)
+    claim = in_guangdong(claimed_amount="15000.00", line_items=[])
+    cid = claim["claim_id"]
+    await claims.start(claim)
+    status = await claims.wait(cid, lambda s: s["stage"] in ("awaiting_approval", "investigating"),
+                               "a decision to take")
+    if status["stage"] == "investigating":
+        await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
+        status = await claims.at_stage(cid, "awaiting_approval")
+    assert status["required_role"] == "adjuster", "an adjuster of the team may decide it"
+    refusal = await claims.refused(cid, "approve", {"approver_id": "adj-7", "role": "adjuster"})
+    assert refusal.type == "NotAuthorized" and "10000" in str(refusal) and "catastrophe team" in str(refusal), \
+        str(refusal)
+    await claims.update(cid, "approve", {"approver_id": "adj-cat-1", "role": "adjuster"})
+    paid = await claims.wait(cid, lambda s: s["outcome"] is not None, "paid")
+    assert paid["outcome"] == "paid" and sum(Decimal(p["amount"]) for p in paid["payments"]) > Decimal("10000")
+
+
 async def test_only_a_manager_declares_a_catastrophe(claims: Claims):
     cat = typhoon()
     handle = await declare(claims, cat, subject="sup-1", role="supervisor")

@@ -133,13 +133,26 @@ def claims_money(draw: st.DrawFn) -> money_guard.ClaimMoney:
 GUARD_AUTHORITY = money_guard.Authority(limits=AUTHORITY_LIMITS, system_limit=D("5000"), dual_manager_threshold=DUAL)
 
 
+@st.composite
+def guard_authorities(draw: st.DrawFn) -> money_guard.Authority:
+    """The usual limits, or a catastrophe's uplift: for everyone, or for its team alone (docs/catastrophes.md)."""
+    uplift = draw(st.sampled_from([D("1"), D("1.5"), D("2"), D("5")]))
+    if uplift == 1:
+        return GUARD_AUTHORITY
+    lifted = {role: None if limit is None else limit * uplift for role, limit in AUTHORITY_LIMITS.items()}
+    team = draw(st.lists(people, max_size=3))
+    return money_guard.Authority(limits=lifted, system_limit=D("5000"), dual_manager_threshold=DUAL,
+                                 team=frozenset(authority.person_key(p) for p in team),
+                                 outside_team=AUTHORITY_LIMITS if team else None)
+
+
 @RUNS
 @given(kind=st.sampled_from(list(money_guard.Kind)), person=people | st.just("system"),
-       role=st.sampled_from(list(Role)), amount=amounts_at_the_tiers, claim=claims_money())
+       role=st.sampled_from(list(Role)), amount=amounts_at_the_tiers, claim=claims_money(), guard=guard_authorities())
 def test_the_money_guard_lets_no_decision_move_money_beyond_terms_authority_or_four_eyes(kind, person, role, amount,
-                                                                                        claim):
+                                                                                        claim, guard):
     decision = money_guard.MoneyDecision(kind=kind, decider_id=person, role=role, amount=amount)
-    if money_guard.refusal(decision, claim, GUARD_AUTHORITY) is not None:
+    if money_guard.refusal(decision, claim, guard) is not None:
         return
     advance = kind in (money_guard.Kind.ADVANCE, money_guard.Kind.STATUTORY_ADVANCE)
     moves = claim.paid + claim.pending_advances + amount if advance else amount
@@ -153,8 +166,12 @@ def test_the_money_guard_lets_no_decision_move_money_beyond_terms_authority_or_f
     system_kind = kind in (money_guard.Kind.SYSTEM_APPROVAL, money_guard.Kind.STATUTORY_ADVANCE)
     assert (role == Role.SYSTEM) == system_kind, f"{role} made a {kind}"
     if kind != money_guard.Kind.STATUTORY_ADVANCE:
-        limit = D("5000") if role == Role.SYSTEM else AUTHORITY_LIMITS.get(role.value)
+        limit = D("5000") if role == Role.SYSTEM else guard.limits.get(role.value)
         assert limit is None or moves <= limit, f"{role} moved {moves} beyond its limit {limit}"
+        usual = AUTHORITY_LIMITS.get(role.value)
+        if role != Role.SYSTEM and guard.outside_team is not None and person.strip().casefold() not in guard.team:
+            assert usual is None or moves <= usual, f"{person}, outside the catastrophe team, moved {moves} beyond " \
+                                                    f"the usual {role} limit {usual}"
     else:
         assert not claim.fraud_suspected, "the statutory advance paid itself while fraud is suspected"
     if role != Role.SYSTEM:
@@ -165,6 +182,27 @@ def test_the_money_guard_lets_no_decision_move_money_beyond_terms_authority_or_f
         assert authority.RANK[role] >= authority.RANK[claim.required_role]
     if kind == money_guard.Kind.ADVANCE:
         assert authority.RANK[role] >= authority.RANK[Role.SUPERVISOR]
+
+
+@RUNS
+@given(person=people, role=st.sampled_from([Role.ADJUSTER, Role.SUPERVISOR]), amount=amounts_at_the_tiers,
+       team=st.lists(people, max_size=3), uplift=st.sampled_from([D("1.5"), D("2"), D("5")]))
+def test_a_catastrophe_uplift_for_its_team_is_the_teams_alone(person, role, amount, team, uplift):
+    """A catastrophe that names its team raises its members' limits; everyone else decides within the usual ones, and
+    is told the team could decide it where a member could."""
+    lifted = {r: None if limit is None else limit * uplift for r, limit in AUTHORITY_LIMITS.items()}
+    guard = money_guard.Authority(limits=lifted, system_limit=D("5000"), dual_manager_threshold=DUAL,
+                                  team=frozenset(authority.person_key(p) for p in team), outside_team=AUTHORITY_LIMITS)
+    room = money_guard.Terms(claimed_amount=D("9000000"), deductible=D("0"), payout_ratio=D("1"),
+                             sum_insured_available=D("9000000"))
+    refused = money_guard.refusal(money_guard.MoneyDecision(money_guard.Kind.APPROVAL, person, role, amount),
+                                  money_guard.ClaimMoney(terms=room), guard)
+    member = person.casefold() in {p.casefold() for p in team}
+    limit = (lifted if member else AUTHORITY_LIMITS)[role.value]
+    assert (refused is None) == (limit is None or amount <= limit), f"{person} ({role}, team {team}): {refused}"
+    if refused is not None and not member:
+        within = lifted[role.value]
+        assert ("catastrophe team" in refused) == (within is None or amount <= within), refused
 
 
 @RUNS

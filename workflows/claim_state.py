@@ -402,7 +402,8 @@ class ClaimState:
         claim, rules = self.require_ready()
         return money.Authority(limits=rules.authority_limits,
                                system_limit=rules.fast_path_limits[claim.claim_type.value],
-                               dual_manager_threshold=rules.dual_manager_threshold)
+                               dual_manager_threshold=rules.dual_manager_threshold,
+                               team=frozenset(rules.authority_team), outside_team=rules.authority_limits_outside_team)
 
     def next_notice(self, kind: str) -> int:
         self.notice_sequence[kind] = self.notice_sequence.get(kind, 0) + 1

@@ -102,10 +102,13 @@ def _as_left(s: ClaimState) -> ClaimCore:
         if s.sum_insured_available is not None:
             held = max(policy.sum_insured - s.sum_insured_available, ZERO)
     table = rules.authority_limits
+    outside = rules.authority_limits_outside_team  # a catastrophe's uplift for its team alone: everyone else's
     limits = Limits(adjuster=_limit(table, "adjuster", Limits.adjuster),
                     supervisor=_limit(table, "supervisor", Limits.supervisor),
                     system=rules.fast_path_limits.get(claim.claim_type.value, ZERO),
-                    dual_manager_threshold=rules.dual_manager_threshold)
+                    dual_manager_threshold=rules.dual_manager_threshold, team=tuple(rules.authority_team),
+                    outside_adjuster=None if outside is None else _limit(outside, "adjuster", Limits.adjuster),
+                    outside_supervisor=None if outside is None else _limit(outside, "supervisor", Limits.supervisor))
     decision = None
     if s.decision is not None:
         decision = Decision(kind=s.decision.kind, amount=s.decision.amount,

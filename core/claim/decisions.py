@@ -462,5 +462,6 @@ def _money(s: ClaimCore) -> money.ClaimMoney:
 
 def _authority(s: ClaimCore) -> money.Authority:
     return money.Authority(limits=s.limits.table, system_limit=s.limits.system,
-                           dual_manager_threshold=s.limits.dual_manager_threshold)
+                           dual_manager_threshold=s.limits.dual_manager_threshold, team=frozenset(s.limits.team),
+                           outside_team=s.limits.outside_table)
 

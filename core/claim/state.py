@@ -36,10 +36,21 @@ class Limits:
     system: Decimal = Decimal("5000")
     """The claim type's fast-path limit: what the system approves without a person."""
     dual_manager_threshold: Decimal = Decimal("500000")
+    team: tuple[str, ...] = ()
+    """The catastrophe team (`person_key`s) when a catastrophe raised `adjuster` and `supervisor` for its team alone."""
+    outside_adjuster: Decimal | None = None
+    outside_supervisor: Decimal | None = None
+    """The limits of everyone outside `team` (set with it)."""
 
     @property
     def table(self) -> dict[str, Decimal | None]:
         return {"adjuster": self.adjuster, "supervisor": self.supervisor, "manager": None}
+
+    @property
+    def outside_table(self) -> dict[str, Decimal | None] | None:
+        if self.outside_adjuster is None or self.outside_supervisor is None:
+            return None
+        return {"adjuster": self.outside_adjuster, "supervisor": self.outside_supervisor, "manager": None}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from core.rules.authority import person_key
 from models.catastrophes import CatastropheRules
 from models.messages import Rules
 
@@ -32,7 +33,8 @@ def under(rules: Rules, cat: CatastropheRules, claim_type: str) -> Rules:
     """The claim's rules under the catastrophe: its reduced documents list (for the usual path and the fast path),
     the advance the workflow pays of its own initiative sooner (its days, its share while disputed), and the
     adjusters' and supervisors' authority raised by the uplift (a manager's has no limit to raise; the
-    system's fast-path limit and the four-eyes threshold stay, so the money guard holds as it does)."""
+    system's fast-path limit and the four-eyes threshold stay, so the money guard holds as it does). A catastrophe
+    that names its team raises the authority of its team's members alone; everyone else keeps the claim's own."""
     changes: dict[str, object] = {}
     documents = cat.documents.get(claim_type)  # type: ignore[call-overload]
     if documents is not None:
@@ -50,4 +52,7 @@ def under(rules: Rules, cat: CatastropheRules, claim_type: str) -> Rules:
     if cat.authority_uplift != 1:
         changes["authority_limits"] = {role: None if limit is None else (limit * cat.authority_uplift).quantize(
             Decimal("0.01")) for role, limit in rules.authority_limits.items()}
+        if cat.team:  # the uplift is the team's alone: everyone else keeps the claim's own limits
+            changes["authority_team"] = sorted({person_key(who) for who in cat.team})
+            changes["authority_limits_outside_team"] = dict(rules.authority_limits)
     return rules.model_copy(update=changes)

@@ -63,11 +63,22 @@ class Authority:
     system_limit: Decimal
     """The claim type's fast-path limit: what the system approves without a person."""
     dual_manager_threshold: Decimal
+    team: frozenset[str] = frozenset()
+    """The catastrophe team (`person_key`s) when a catastrophe's authority uplift is its team's alone."""
+    outside_team: Mapping[str, Decimal | None] | None = None
+    """The limits of everyone outside `team` (the claim's own, before the uplift); None: `limits` are everyone's."""
 
-    def limit(self, role: Role) -> Decimal | None:
+    def table_for(self, who: str | None) -> Mapping[str, Decimal | None]:
+        """The limits that hold for this person: the uplifted ones for the catastrophe team, the usual ones for
+        everyone else."""
+        if self.outside_team is not None and (who is None or person_key(who) not in self.team):
+            return self.outside_team
+        return self.limits
+
+    def limit(self, role: Role, who: str | None = None) -> Decimal | None:
         if role == Role.SYSTEM:
             return self.system_limit
-        return self.limits.get(role.value, ZERO)
+        return self.table_for(who).get(role.value, ZERO)
 
 
 @dataclass(frozen=True)
@@ -136,10 +147,15 @@ def refusal(decision: MoneyDecision, claim: ClaimMoney, authority: Authority) ->
     if decision.kind == Kind.ADVANCE and RANK[role] < RANK[Role.SUPERVISOR]:
         return "advance: a supervisor or manager approves advances"
     # The law decides the statutory advance (art. 25): its bound is the ceiling above, not a role's limit.
-    limit = None if decision.kind == Kind.STATUTORY_ADVANCE else authority.limit(role)
+    limit = None if decision.kind == Kind.STATUTORY_ADVANCE else authority.limit(role, who)
     if limit is not None and moves > limit:
-        needed = role_for_amount(moves, authority.limits)
-        return f"{role.value} may decide up to {limit}; this {decision.kind} ({moves}) needs a {needed.value}"
+        needed = role_for_amount(moves, authority.table_for(who))
+        also = ""
+        if role != Role.SYSTEM and authority.outside_team is not None and person_key(who) not in authority.team:
+            team_limit = authority.limits.get(role.value, ZERO)  # the uplift is the catastrophe team's alone
+            if team_limit is None or moves <= team_limit:
+                also = f", or a {role.value} of the catastrophe team"
+        return f"{role.value} may decide up to {limit}; this {decision.kind} ({moves}) needs a {needed.value}{also}"
     if decision.kind == Kind.ADVANCE and moves > authority.dual_manager_threshold:
         return (f"advance: advances would come to {moves}, above {authority.dual_manager_threshold}, where two "
                 "managers must decide: decide the claim instead")
