@@ -9,7 +9,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.configuration import ConfigurationActivities
-from activities.database import ClaimsDatabase, policy_row
+from activities.database import ClaimsDatabase
+from activities.policies import policy_row
 from core.rules.payout import ZERO
 from db.engine import refuses_bad_data
 from models.contract import ErrorType

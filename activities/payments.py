@@ -20,8 +20,8 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.database import held_on_policy
 from activities.gateway import InvalidAccountError, PaymentGateway
+from activities.policies import held_on_policy
 from config.encryption import SealKeys, seal_text
 from config.keyring import Keyring
 from core.rules.payout import ZERO, cents

@@ -28,7 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from activities.database import load_policies  # noqa: E402
+from activities.policies import load_policies  # noqa: E402
 from config.converter import data_converter as plain  # noqa: E402
 from config.encryption import EncryptionCodec, Keyring, converter_for  # noqa: E402
 from config.settings import Settings  # noqa: E402

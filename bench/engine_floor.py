@@ -42,7 +42,7 @@ from temporalio.worker import Replayer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from activities.database import load_policies  # noqa: E402
+from activities.policies import load_policies  # noqa: E402
 from audit.replay import history_from_file  # noqa: E402
 from bench.bare_worker import STEPS, BareWorkflow  # noqa: E402
 from bench.processes import KEYRING, Rig, Workers  # noqa: E402

@@ -51,7 +51,7 @@ from temporalio.client import Client
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from activities.database import load_policies  # noqa: E402
+from activities.policies import load_policies  # noqa: E402
 from bench.processes import cpu_seconds, rss_mib  # noqa: E402
 from db.engine import make_engine  # noqa: E402
 from identity import development  # noqa: E402

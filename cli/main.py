@@ -73,7 +73,7 @@ CREDENTIAL_HELP = ("the sender's bearer token; without it a development token is
 
 
 def load_policies_file(settings: Settings, path: Path) -> int:
-    from activities.database import load_policies
+    from activities.policies import load_policies
     from db.engine import make_engine
     from db.schema import upgrade
 

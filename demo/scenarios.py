@@ -22,7 +22,7 @@ from temporalio.client import (
     Client,
 )
 
-from activities.database import load_policies
+from activities.policies import load_policies
 from client.claims import Refused, RunFailed, claim_result, parse_claim, start_claim, still_running
 from client.complaints import complaint_result
 from config.settings import Settings

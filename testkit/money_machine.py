@@ -37,7 +37,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from activities.database import load_policies
+from activities.policies import load_policies
 from config.rules import AUTHORITY_LIMITS, FAST_PATH_DOCUMENTS, FAST_PATH_LIMITS, REQUIRED_DOCUMENTS
 from models.contract import workflow_id_for
 from models.tables import Claim, LedgerRow, Payment

@@ -20,8 +20,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.database import load_policies
 from activities.gateway import LedgerGateway
+from activities.policies import load_policies
 from config.settings import Settings
 from config.temporal import installed_binary
 from db.engine import make_engine

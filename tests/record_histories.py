@@ -35,7 +35,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import load_policies
+from activities.policies import load_policies
 from config.settings import Settings
 from config.temporal import installed_binary
 from db.engine import make_engine

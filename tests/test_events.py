@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from activities.database import ClaimsDatabase, load_policies
+from activities.database import ClaimsDatabase
+from activities.policies import load_policies
 from config.settings import Webhook
 from db import outbox
 from db.cloud_events import INTERNAL, event_type, read

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from activities.database import load_policies
+from activities.policies import load_policies
 from models.contract import PolicyTerms
 from models.tables import Payment
 from testkit.claims import ALL_AUTO_DOCS, auto_claim, days_ago, docs

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from activities.database import load_policies
+from activities.policies import load_policies
 from models.contract import PolicyTerms
 from models.fields import MAX_ACTOR, MAX_FREE_TEXT, MAX_LIST, MAX_NAME
 from models.tables import ClaimDocument, ClaimEventRow, DocumentReadingRow, Payment

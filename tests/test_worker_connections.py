@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from activities.database import load_policies
+from activities.policies import load_policies
 from config.settings import Settings
 from db.engine import make_engine
 from letters.senders import FileSender
