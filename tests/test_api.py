@@ -345,7 +345,7 @@ def test_one_trace_follows_a_claim_from_the_api_call_to_its_payment(stack: Stack
     stack.wait(claim["claim_id"], lambda s: s["outcome"] == "paid", "paid")
     expected = {("claims-api", "POST /claims"), ("claims-api", "StartWorkflow:ClaimWorkflow"),
                 ("claims-worker", "RunWorkflow:ClaimWorkflow"), ("claims-worker", "RunActivity:take_in"),
-                ("claims-worker", "RunActivity:pay")}
+                ("claims-worker", "RunActivity:record_and_pay")}  # the timeline, then the payment
     spans = polled(lambda: spans_of_trace(stack, f"claim-{claim['claim_id']}"),  # exported in batches
                    lambda spans: expected <= {(s["resource"]["attributes"]["service.name"], s["name"]) for s in spans},
                    "the whole trace exported")

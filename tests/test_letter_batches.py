@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.worker import Replayer, Worker
 
+from activities.gateway import LedgerGateway
 from activities.notifications import NotificationActivities
 from audit.log_heads import LOCAL_ACTIVITY_MARKER, heads_in
 from config.encryption import EncryptionCodec, decrypted_history
@@ -27,7 +29,7 @@ from letters.senders import FileSender, NoGateway
 from models.contract import WORKFLOW_TYPE, workflow_id_for
 from models.tables import ClaimEventRow, Notification, Payment
 from testkit.claims import auto_claim
-from testkit.harness import queue_name
+from testkit.harness import Claims, queue_name
 from testkit.world import TEST_KEYRING, data_converter
 from workers.claims import build_activities
 from workflows.claim import ClaimWorkflow
@@ -129,6 +131,45 @@ async def test_a_claim_paid_at_once_runs_three_local_activities_and_its_log_is_w
     head = heads_in(result["history"].to_json_dict(), EncryptionCodec(TEST_KEYRING))
     assert head is not None and (head.seq, head.hash) == (rows[-1].seq, rows[-1].hash), \
         "the history holds the log's last head"
+
+
+class SlowUpdateLetters(RecordingSender):
+    """A gateway that takes three seconds over the letter an update writes (a new bank account's confirmation)."""
+
+    def send(self, recipient: Any, subject: str, body: str, *, claim_id: str, kind: str, sequence: int) -> str:
+        if kind == "bank_account_changed":
+            time.sleep(3)  # the provider's own slowness, not a wait in the test
+        return super().send(recipient, subject, body, claim_id=claim_id, kind=kind, sequence=sequence)
+
+
+async def test_the_steps_a_claim_takes_never_hang_on_an_update_letter_still_going_out(dev_env, fast_clock, engine,
+                                                                                     tmp_path):
+    """Found on review: a fast-path claim whose bank refused the account is paid once the claimant gives another, and
+    the confirmation of the new account goes out through the server beside it. Which activity the lifecycle's last
+    batch ran (the timeline with its letters, or the timeline, then the letters) hung on whether that letter was
+    out yet, which a replay may meet at another point than the run did. It is the same activity either way, and the
+    claim replays as it ran."""
+    claim = auto_claim(bank_account={"holder": "Li Lei", "number": "6222000000000000"})
+    queue = queue_name()
+    gateway = LedgerGateway(engine, closed_accounts=frozenset({"6222000000000000"}))
+    letters = NotificationActivities(engine, Renderer(), SlowUpdateLetters(fast_clock.outbox_dir, lambda k, a: None),
+                                     TEST_KEYRING)
+    keys.install(queue, keys.action_verifier_for(fast_clock))
+    async with Worker(dev_env.client, task_queue=queue, workflows=[ClaimWorkflow], workflow_runner=workflow_runner(),
+                      activities=build_activities(fast_clock, engine, gateway, dev_env.client, notifications=letters),
+                      activity_executor=ThreadPoolExecutor(max_workers=8)):
+        claims = Claims(dev_env.client, queue, engine, gateway, fast_clock)
+        handle = await claims.start(claim)
+        await claims.wait(claim["claim_id"], lambda s: "bank_details" in s["deadlines"], "new bank details asked for")
+        await claims.change_bank_account(claim["claim_id"], {"holder": "Li Lei", "number": "6222000011113333"})
+        result = await handle.result()
+        history = await handle.fetch_history()
+    assert result["outcome"] == "paid"
+    steps = local_activities(history)
+    assert steps[:3] == ["take_in", "record_and_pay", "record_and_notify"], steps
+    assert steps[3:5] == ["pay", "record_and_notify"], f"the last batch went by another activity: {steps}"
+    await Replayer(workflows=[ClaimWorkflow], workflow_runner=workflow_runner(),
+                   data_converter=data_converter).replay_workflow(history)
 
 
 async def test_a_letter_the_gateway_refuses_once_goes_on_by_itself_and_none_overtakes_it(dev_env, fast_clock, engine,

@@ -189,7 +189,7 @@ def _stage(s: ClaimState, decision: Decision | None) -> Stage:
 
 CARRIED_CORE = "core"
 """The key under which a run that continues as new carries the core's state beside the workflow's own."""
-READING = 3
+READING = 4
 """The version of how the workflow's state is read into the core (`view`, `_as_left`, `_with_accepted`, `_stage`,
 and the fields of `ClaimCore`). Raise it with any change to them: a run continued by a worker that read the claim
 another way is handed a core state that the new reading need not match, and is taken unchecked (a deploy must not

@@ -393,15 +393,16 @@ class Shell:
                 self.spawn(self._send_run(run, []), name=f"letters:{run[0][1]}-{run[-1][1]}")
 
     async def _send_run(self, run: list[tuple[NotificationRequest, int]], events: list[ClaimEvent]) -> None:
-        """One run of letters (`send_queued`), after the timeline `events` (`record_and_notify`; written by themselves
-        first when the run must wait for a letter before it, or when the one try failed). A letter failed for good is
-        recorded as `send` records it; one the batch could not send this time, and every letter after it, goes on by
-        itself through the server with `send`'s retries, so none overtakes another."""
+        """One run of letters (`send_queued`), after the timeline `events` (`record_and_notify`; written by themselves,
+        with retries, when its one try failed). A letter failed for good is recorded as `send` records it; one the
+        batch could not send this time, and every letter after it, goes on by itself through the server with `send`'s
+        retries, so none overtakes another.
+
+        A letter written before the run (by an update: a new bank account's confirmation) may still be going out
+        through the server: the run waits for it, and so do the entries it carries. Which activity the run issues
+        never hangs on that letter's progress, which a replay may meet at another point than the run did."""
         earlier = range(run[0][1])
         if not self.letters_done.issuperset(earlier):
-            if events:
-                await self._write(events)
-                events = []
             await workflow.wait_condition(lambda: self.letters_done.issuperset(earlier))
         outcomes: list[LetterOutcome] = []
         batch = LetterBatch(claim_id=self.s.claim_id, letters=[request for request, _ in run])
