@@ -267,3 +267,18 @@ def test_the_worklist_puts_a_catastrophes_claims_first_then_the_nearest_deadline
             {"workflow_id": "c", "catastrophe": None, "sla_due_at": None},
             {"workflow_id": "d", "catastrophe": "CAT-1", "sla_due_at": now + timedelta(days=1)}]
     assert [r["workflow_id"] for r in worklist_order(rows)] == ["d", "b", "a", "c"]
+
+
+def test_the_command_line_names_the_team_the_uplift_is_for():
+    from cli import catastrophes as cat_cli
+    from cli.main import build_parser
+
+    args = build_parser().parse_args([
+        "cat", "declare", "--code", "CAT-2026-TY09", "--name", "台风", "--regions", "440000",
+        "--from", "2026-09-01T00:00:00+08:00", "--to", "2026-09-08T00:00:00+08:00", "--types", "auto",
+        "--uplift", "2", "--team", "adj-zhao, sup-liu", "--by", "mgr-chen", "--reason", "typhoon landfall"])
+    declared = cat_cli.declaration(args)
+    assert declared.rules.team == ["adj-zhao", "sup-liu"] and declared.rules.authority_uplift == Decimal("2")
+    rules = under(load_rules(Settings()), declared.rules, "auto")
+    assert rules.authority_team == ["adj-zhao", "sup-liu"]
+    assert rules.authority_limits["adjuster"] == 2 * rules.authority_limits_outside_team["adjuster"]
