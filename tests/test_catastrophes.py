@@ -149,10 +149,10 @@ async def test_open_claims_join_when_a_catastrophe_is_declared(claims: Claims):
     assert (await claims.status(outside["claim_id"]))["catastrophe"] is None
 
 
-async def test_the_authority_uplift_lets_an_adjuster_decide_more_within_the_money_guard(claims: Claims):
-    cat = typhoon()
-    await declare(claims, cat)
-    claim = in_guangdong(claimed_amount="15000.00", line_items=[])
+async def awaiting_a_decision(claims: Claims, claimed_amount: str) -> tuple[str, dict[str, Any]]:
+    """A claim in Guangdong reported for this amount, investigated when the rules call for it, waiting for a person's
+    decision: its id and status."""
+    claim = in_guangdong(claimed_amount=claimed_amount, line_items=[])
     cid = claim["claim_id"]
     await claims.start(claim)
     status = await claims.wait(cid, lambda s: s["stage"] in ("awaiting_approval", "investigating"),
@@ -160,20 +160,20 @@ async def test_the_authority_uplift_lets_an_adjuster_decide_more_within_the_mone
     if status["stage"] == "investigating":
         await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
         status = await claims.at_stage(cid, "awaiting_approval")
+    return cid, status
+
+
+async def test_the_authority_uplift_lets_an_adjuster_decide_more_within_the_money_guard(claims: Claims):
+    cat = typhoon()
+    await declare(claims, cat)
+    cid, status = await awaiting_a_decision(claims, "15000.00")
     assert status["required_role"] == "adjuster", "15,000 is within an adjuster's 10,000 raised twofold"
     await claims.update(cid, "approve", {"approver_id": "adj-7", "role": "adjuster"})
     paid = await claims.wait(cid, lambda s: s["outcome"] is not None, "paid")
     assert paid["outcome"] == "paid"
 
-    big = in_guangdong(claimed_amount="25000.00", line_items=[])
-    await claims.start(big)
-    status = await claims.wait(big["claim_id"], lambda s: s["stage"] in ("awaiting_approval", "investigating"),
-                               "a decision to take")
-    if status["stage"] == "investigating":
-        await claims.update(big["claim_id"], "record_investigation", {"investigator_id": "inv-1",
-                                                                      "findings": "as reported"})
-        await claims.at_stage(big["claim_id"], "awaiting_approval")
-    refusal = await claims.refused(big["claim_id"], "approve", {"approver_id": "adj-7", "role": "adjuster"})
+    big, _ = await awaiting_a_decision(claims, "25000.00")
+    refusal = await claims.refused(big, "approve", {"approver_id": "adj-7", "role": "adjuster"})
     assert refusal.type == "NotAuthorized" and "20000" in str(refusal), "the uplift is bounded: a supervisor decides"
 
 
@@ -183,14 +183,7 @@ async def test_an_uplift_for_the_catastrophe_team_is_the_teams_alone(claims: Cla
     cat = typhoon(rules={"green_channel": True, "documents": {"auto": ["claim_form", "damage_photos"]},
                          "authority_uplift": "2", "team": ["ADJ-CAT-1", "sup-cat-1"]})
     await declare(claims, cat)
-    claim = in_guangdong(claimed_amount="15000.00", line_items=[])
-    cid = claim["claim_id"]
-    await claims.start(claim)
-    status = await claims.wait(cid, lambda s: s["stage"] in ("awaiting_approval", "investigating"),
-                               "a decision to take")
-    if status["stage"] == "investigating":
-        await claims.update(cid, "record_investigation", {"investigator_id": "inv-1", "findings": "as reported"})
-        status = await claims.at_stage(cid, "awaiting_approval")
+    cid, status = await awaiting_a_decision(claims, "15000.00")
     assert status["required_role"] == "adjuster", "an adjuster of the team may decide it"
     refusal = await claims.refused(cid, "approve", {"approver_id": "adj-7", "role": "adjuster"})
     assert refusal.type == "NotAuthorized" and "10000" in str(refusal) and "catastrophe team" in str(refusal), \
