@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
+import sqlite3
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +27,25 @@ R = TypeVar("R")
 
 
 SQLITE_BEGIN = "sqlite_begin"  # execution option; "IMMEDIATE" starts the transaction holding the write lock
+SQLITE_BUSY_SECONDS = 30
+"""How long a SQLite connection waits for another's lock before it gives up."""
+
+
+def _write_ahead_log(cur: sqlite3.Cursor) -> None:
+    """Put the database in WAL mode. Switching a new file takes it for a moment alone, and SQLite answers "database is
+    locked" at once, without waiting out its busy timeout, to every other connection switching it then: several
+    processes upgrading a fresh file together met it. Asked again, with a growing pause, for as long as the busy
+    timeout; once one has switched the file the others find it switched."""
+    deadline, pause = time.monotonic() + SQLITE_BUSY_SECONDS, 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)  # another connection holds the file while it switches it
+            pause = min(pause * 2, 0.25)
 
 
 def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> Engine:
@@ -40,12 +61,13 @@ def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> Engine:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
+                               **kwargs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn: Any, _record: Any) -> None:
             cur = conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            _write_ahead_log(cur)
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from config.settings import PROJECT_ROOT
@@ -67,3 +69,37 @@ def test_db_upgrade_command_prints_the_revision(tmp_path: Path):
     done = subprocess.run([sys.executable, "starter.py", "db", "upgrade"], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and f"database at revision {HEAD}" in done.stdout, done.stdout + done.stderr
+
+
+def _open_when_told(path: str, go: str, answers: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    engine = make_engine(f"sqlite:///{path}")
+    answers.put("ready")
+    while not os.path.exists(go):
+        time.sleep(0.001)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE IF NOT EXISTS opened (n INTEGER)"))
+        answers.put("ok")
+    except Exception as err:  # noqa: BLE001 (what failed is the test's answer)
+        answers.put(f"{type(err).__name__}: {err}")
+
+
+def test_processes_opening_a_fresh_sqlite_file_at_once_all_get_it(tmp_path: Path):
+    """Found when four upgrades met on a fresh file: switching it to WAL takes it for a moment alone, and SQLite refused
+    the others at once, without waiting out its busy timeout (`db.engine._write_ahead_log`). Four processes open a new
+    file together, thirty times; without the retry about one round in eight failed."""
+    forked = multiprocessing.get_context("fork")
+    for round_ in range(30):
+        folder = tmp_path / str(round_)
+        folder.mkdir()
+        answers = forked.Queue()
+        procs = [forked.Process(target=_open_when_told, args=(str(folder / "fresh.db"), str(folder / "go"), answers))
+                 for _ in range(4)]
+        for proc in procs:
+            proc.start()
+        assert [answers.get(timeout=60) for _ in procs] == ["ready"] * 4
+        (folder / "go").touch()  # all four are waiting for it: they open the file together
+        found = [answers.get(timeout=60) for _ in procs]
+        for proc in procs:
+            proc.join(timeout=60)
+        assert found == ["ok"] * 4, f"round {round_}: {found}"
