@@ -15,7 +15,7 @@ import structlog
 from temporalio import activity
 
 from activities.database import ClaimsDatabase
-from activities.notifications import NotificationActivities
+from activities.notifications import NotificationActivities, latest_start
 from activities.payments import PaymentActivities
 from models.messages import LettersAfterEvents, PaidAfterEvents, PaymentAfterEvents, SentAfterEvents
 
@@ -40,12 +40,14 @@ class LifecycleActivities:
 
     @activity.defn(no_thread_cancel_exception=True)
     def record_and_notify(self, req: LettersAfterEvents) -> SentAfterEvents:
-        """The entries written, then the letters sent as `NotificationActivities.notify_all` sends them. Only the
-        write fails the activity (nothing has gone out then). Once it is done, a batch of letters that could not start
-        (the outbox could not be read) answers no outcomes, and each letter goes on by itself."""
+        """The entries written, then the letters sent as `NotificationActivities.notify_all` sends them, each begun
+        only while half the attempt's time is left. Only the write fails the activity (nothing has gone out then). Once
+        it is done, a batch of letters that could not start (the outbox could not be read) answers no outcomes, and
+        each letter goes on by itself."""
+        begin_until = latest_start()  # half the attempt's time, the entries' write included
         heads = self.database.record_events(req.events)
         try:
-            outcomes = self.notifications.notify_all(req.letters)
+            outcomes = self.notifications.send_batch(req.letters, begin_until)
         except Exception as err:  # noqa: BLE001 (every letter goes on by itself, with retries)
             log.warning("letters not sent with the timeline; each goes on by itself", claim_id=req.letters.claim_id,
                         error=type(err).__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,6 +53,15 @@ class Letter:
                 "text": self.text, "status": "pending", "created_at": now_utc()}
 
 
+def latest_start() -> float | None:
+    """The last moment (`time.monotonic()`) at which a letter of a batch may be begun in this activity attempt: when
+    half its start-to-close timeout has passed. None outside an activity, or with no timeout."""
+    if not activity.in_activity():
+        return None
+    timeout = activity.info().start_to_close_timeout
+    return None if not timeout else time.monotonic() + timeout.total_seconds() / 2
+
+
 class NotificationActivities:
     """Letters through the outbox. The outbox keeps each letter's body sealed with the payload keys (it is the
     record of what was sent, readable with the keys) and the recipient's address masked."""
@@ -72,7 +82,15 @@ class NotificationActivities:
         for good (it cannot be rendered, there is no sender) is recorded as failed and the next goes on. One that could
         be sent on a later try (the gateway is down) stops the batch: it and the letters after it are left without an
         outcome, for the workflow to send one by one with retries, so none overtakes it. Each letter is marked sent in
-        its own commit as soon as the gateway took it, as `notify` does."""
+        its own commit as soon as the gateway took it, as `notify` does.
+
+        A letter is begun only while half the attempt's time is left (`latest_start`): a batch that outlasted its
+        timeout would go on sending in its thread while the workflow, told it timed out, sent the same letters again
+        one by one. The letters not begun have no outcome and go on by themselves."""
+        return self.send_batch(batch, latest_start())
+
+    def send_batch(self, batch: LetterBatch, begin_until: float | None) -> list[LetterOutcome]:
+        """`notify_all`, beginning no letter after the moment `begin_until` (`time.monotonic()`; None: no limit)."""
         if any(req.claim_id != batch.claim_id for req in batch.letters):
             raise ApplicationError("notify_all: every letter must be of the batch's claim",
                                    type=ErrorType.INVALID_UPDATE, non_retryable=True)
@@ -86,7 +104,7 @@ class NotificationActivities:
             rows = self._rows_for(batch.claim_id, [(req, letter) for req in batch.letters
                                                    if isinstance(letter := rendered[req.kind, req.sequence], Letter)])
         except (IntegrityError, DataError, StatementError):  # a race, or a value refused: each letter by itself
-            return self._each(batch.letters, self._send)
+            return self._each(batch.letters, self._send, begin_until)
 
         def send(req: NotificationRequest) -> None:
             letter = rendered[req.kind, req.sequence]
@@ -94,14 +112,19 @@ class NotificationActivities:
                 raise letter
             self._deliver(req, letter, *rows[req.kind, req.sequence])
 
-        return self._each(batch.letters, send)
+        return self._each(batch.letters, send, begin_until)
 
     @staticmethod
-    def _each(letters: list[NotificationRequest], send: Callable[[NotificationRequest], object]) -> list[LetterOutcome]:
+    def _each(letters: list[NotificationRequest], send: Callable[[NotificationRequest], object],
+              begin_until: float | None) -> list[LetterOutcome]:
         """Each letter sent in its order and its outcome: failed for good, the next goes on; failed for now (another
-        try could send it), the batch stops there."""
+        try could send it), or not begun by `begin_until`, the batch stops there."""
         outcomes = []
         for req in letters:
+            if begin_until is not None and time.monotonic() > begin_until:
+                log.warning("letters left for the workflow to send one by one: the batch's time is half gone",
+                            claim_id=req.claim_id, kind=req.kind, sequence=req.sequence)
+                break
             try:
                 send(req)
             except ApplicationError as err:

@@ -5,16 +5,19 @@ and a letter that fails never holds up another or the money, on a real Temporal 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
 from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities.gateway import LedgerGateway
@@ -220,3 +223,32 @@ def test_a_batch_tried_again_sends_none_of_its_letters_twice(any_engine, tmp_pat
     assert [(o.sequence, o.failure is None) for o in again] == [(1, True), (1, False), (2, True)]
     assert flaky.taken == ["survey", "survey"], "the first survey once, the second once"
     assert outbox(any_engine, claim_id) == [("survey", "sent"), ("survey", "sent")]
+
+
+class SlowGatewayLetters(RecordingSender):
+    """A gateway that takes 1.5 seconds over every letter."""
+
+    def send(self, recipient: Any, subject: str, body: str, *, claim_id: str, kind: str, sequence: int) -> str:
+        time.sleep(1.5)  # the provider's own slowness, not a wait in the test
+        return super().send(recipient, subject, body, claim_id=claim_id, kind=kind, sequence=sequence)
+
+
+def test_a_batch_begins_no_letter_once_half_its_time_is_gone(engine, tmp_path):
+    """A batch that outlasted its timeout went on sending in its thread while the workflow, told it had timed out, sent
+    the same letters again one by one. Four letters at 1.5 s each in an attempt of 4 s: the batch stops beginning
+    letters after 2 s, and those it did not begin have no outcome (they go on by themselves) and stay unsent."""
+    from models.messages import LetterBatch, NotificationRequest, Recipient
+
+    claim_id = "C-BATCH-SLOW"
+    person = Recipient(name="李雷", channel="sms", phone="13800138000", language="zh-CN")
+    letters = [NotificationRequest(claim_id=claim_id, kind="survey", sequence=n, recipient=person, context={})
+               for n in range(1, 5)]
+    slow = SlowGatewayLetters(tmp_path, lambda kind, attempt: None)
+    activities = NotificationActivities(engine, Renderer(), slow, TEST_KEYRING)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=4))
+    outcomes = env.run(activities.notify_all, LetterBatch(claim_id=claim_id, letters=letters))
+    assert 1 <= len(outcomes) < 4, "the batch begins no letter once half its time is gone"
+    assert all(o.failure is None for o in outcomes) and len(slow.taken) == len(outcomes)
+    assert [status for _, status in outbox(engine, claim_id)].count("sent") == len(outcomes), \
+        "the letters not begun are left unsent, for the workflow"
