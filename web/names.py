@@ -145,6 +145,8 @@ REFUSALS: list[tuple[re.Pattern[str], str]] = [
      N_("the reserve must cover the %(committed)s decided or on its way to the claimant")),
     (re.compile(r"open_recovery: (?P<amount>[\d.]+) is more than the claim costs \((?P<cost>[\d.]+).*$"),
      N_("a recovery brings back at most what the claim cost (%(cost)s)")),
+    (re.compile(r"\w+: (?P<role>\w+) may decide up to (?P<limit>[\d.]+);.* of the catastrophe team$"),
+     N_("a %(role)s may decide up to %(limit)s: a %(role)s of the catastrophe team may decide this claim")),
     (re.compile(r"\w+: (?P<role>\w+) may decide up to (?P<limit>[\d.]+).*$"),
      N_("a %(role)s may decide up to %(limit)s: this claim needs a higher authority")),
     (re.compile(r".*four-eyes.*$"), N_("the four-eyes rule: you took part in this claim, so another person decides")),

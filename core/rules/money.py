@@ -154,7 +154,7 @@ def refusal(decision: MoneyDecision, claim: ClaimMoney, authority: Authority) ->
         if role != Role.SYSTEM and authority.outside_team is not None and person_key(who) not in authority.team:
             team_limit = authority.limits.get(role.value, ZERO)  # the uplift is the catastrophe team's alone
             if team_limit is None or moves <= team_limit:
-                also = f", or a {role.value} of the catastrophe team"
+                also = f", or {role.value}s of the catastrophe team"
         return f"{role.value} may decide up to {limit}; this {decision.kind} ({moves}) needs a {needed.value}{also}"
     if decision.kind == Kind.ADVANCE and moves > authority.dual_manager_threshold:
         return (f"advance: advances would come to {moves}, above {authority.dual_manager_threshold}, where two "
