@@ -50,9 +50,10 @@ CLAIM_TASK_TIMEOUT = timedelta(seconds=60)
 """A claim's workflow task timeout. The intake and fast path run as local activities inside one workflow task, which
 the worker extends when they take 80 % of it: a task of 60 seconds is extended only when a busy worker takes 48
 seconds over them. Extending it is rare and stays so, because a local activity's result can reach a replay in an
-earlier workflow task than it reached the run when the task was extended (a known engine limit), which a replay
-may refuse. The cost: a worker that dies in the middle of a task leaves the claim waiting up to a minute for another
-worker."""
+earlier workflow task than it reached the run when the task was extended (a known engine limit), so that the replay
+reads an earlier time after it; a claim started since `every-moment-a-timer` issues the same commands whatever time it
+reads (workflows/shell.py `Shell.wait_until`). The cost: a worker that dies in the middle of a task leaves the claim
+waiting up to a minute for another worker."""
 CONTACT_QUERY = "claimant_contact"
 """The claim's query for the claimant's contact on file, by its name: what an ended claim's code is sent to
 (activities/ended_claims.py names it so, below the workflows)."""

@@ -12,6 +12,7 @@
     .venv/bin/python -m tests.record_histories lean         # claims taken in at once, their timeline in batches
     .venv/bin/python -m tests.record_histories letters      # the same since their letters go with the lifecycle
     .venv/bin/python -m tests.record_histories three-steps  # the same, their timeline with the payment and the letters
+    .venv/bin/python -m tests.record_histories moments      # the same and more, each moment waited for by a timer
 
 Run it when a new path is added. Never re-record to make a failing replay pass: a replay that fails means
 running claims would fail the same way (see docs/operators.md, "Changing workflow code safely").
@@ -105,6 +106,11 @@ LETTERS = LEAN
 THREE_STEPS = (*LEAN, "invalid bank account, new details")
 """The same claims since the fast path's timeline goes with its payment and its letters (`three-local-steps`), and one
 whose payment the bank refuses on the fast path after its timeline was written; the `-letters` histories stay."""
+MOMENTS = (*THREE_STEPS, "below deductible", "escalates on its own", "low survey score, call-back, complaint",
+           "advance, then denied: owed back")
+"""The same claims since each moment they wait for is waited for by a timer (`every-moment-a-timer`), and those whose
+clocks breach, whose survey window stays open and whose money owed back keeps them open after closing; the
+`-three-steps` histories stay."""
 
 
 async def time_skipping_world(**rules: Any) -> tuple[Settings, Engine, WorkflowEnvironment]:
@@ -337,6 +343,8 @@ if __name__ == "__main__":
         asyncio.run(record(only=LETTERS, suffix="-letters"))
     elif sys.argv[1:] == ["three-steps"]:
         asyncio.run(record(only=THREE_STEPS, suffix="-three-steps"))
+    elif sys.argv[1:] == ["moments"]:
+        asyncio.run(record(only=MOMENTS, suffix="-moments"))
     elif sys.argv[1:] == ["ended-code"]:
         asyncio.run(record_ended_claim_code())
     elif sys.argv[1:2] == ["complaint"]:

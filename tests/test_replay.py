@@ -6,6 +6,7 @@ A change that running claims would replay differently fails here, in CI, instead
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer, Worker
 from temporalio.workflow import NondeterminismError
@@ -104,7 +108,7 @@ async def test_the_current_code_enters_the_stages_each_saved_history_entered(pat
     again = [stage for i, stage in enumerate(entered) if i == 0 or stage != entered[i - 1]]
     recorded = stages_recorded(history)
     if not any(patched(history, change) for change in ("lean-fast-path", "letters-with-the-lifecycle",
-                                                       "three-local-steps")):
+                                                       "three-local-steps", "every-moment-a-timer")):
         assert again == recorded, f"{path.stem}: entered {again}, recorded {recorded}"
         return
     # Such a claim upserts its search attributes once per batch on its intake and fast path: the stages it passed
@@ -123,6 +127,49 @@ def patched(history: WorkflowHistory, change: str) -> bool:
                 if json.loads(payload.data).get("id") == change:
                     return True
     return False
+
+
+TIMED = [p for p in HISTORIES if p.stem.endswith("-moments")]
+"""Claims started since `every-moment-a-timer`."""
+
+
+LATE = 86_400 * 10**9
+"""How much later than it did, in nanoseconds, the last workflow task of a saved history may start (a day)."""
+
+
+def tasks_started_at(history: WorkflowHistory, shares: list[float]) -> WorkflowHistory:
+    """The history with each workflow task after the first started at another moment between the task before it and
+    the task after it (the last: up to a day later than it did): at its share of the way (0, with the task before)."""
+    events = [copy.deepcopy(e) for e in history.events]
+    starts = [e for e in events if e.HasField("workflow_task_started_event_attributes")]
+    times = [e.event_time.ToNanoseconds() for e in starts]
+    moved = times[0]
+    for k, share in zip(range(1, len(starts)), shares, strict=False):
+        low, high = max(moved, times[k - 1]), times[k + 1] if k + 1 < len(times) else times[k] + LATE
+        moved = low + int(share * (high - low))
+        starts[k].event_time.FromNanoseconds(moved)
+    return WorkflowHistory(history.workflow_id, events)
+
+
+@examples(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(TIMED), st.lists(st.floats(min_value=0, max_value=1), min_size=40, max_size=40))
+def test_a_claim_issues_the_same_commands_whatever_time_its_tasks_read(path: Path, shares: list[float]):
+    """A local activity's result can reach a replay in an earlier workflow task than it reached the run, so that the
+    code after it reads an earlier time. A claim's commands must not hang on that time: each saved history replays
+    with its tasks started at any moment between the task before and their own."""
+    replayed = asyncio.run(replayer().replay_workflow(tasks_started_at(saved(path), shares),
+                                                      raise_on_replay_failure=False))
+    assert replayed.replay_failure is None, f"{path.stem}: {replayed.replay_failure}"
+
+
+async def test_a_claim_started_before_every_moment_had_a_timer_could_hang_on_the_time():
+    """What the property above guards against, on a claim started before `every-moment-a-timer`: denied at intake, it
+    compared the end of its appeal window with the time. Its last task started at the time of the one before (as a
+    replay may see it) no longer replays."""
+    history = saved(Path(__file__).parent / "histories" / "excluded-cause-three-steps.json")
+    assert (await replayer().replay_workflow(history, raise_on_replay_failure=False)).replay_failure is None
+    earlier = tasks_started_at(history, [1.0, 0.0])
+    assert (await replayer().replay_workflow(earlier, raise_on_replay_failure=False)).replay_failure is not None
 
 
 async def test_an_unpatched_change_fails_replay_with_a_clear_message():

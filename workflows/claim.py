@@ -91,11 +91,11 @@ class ClaimWorkflow(ClaimUpdates):
         if claim is None:  # `temporal workflow start` without --input
             raise refuse("invalid claim: payload: no start input was given", ErrorType.INVALID_CLAIM)
         s.claim = parse(ClaimInput, claim, "invalid claim", ErrorType.INVALID_CLAIM)
-        # A claim started since `three-local-steps` takes every change made before it on that one marker, one started
-        # since `letters-with-the-lifecycle` every change before that, and one started since `lean-fast-path` every
-        # change before that: each marker costs the claim an upsert of TemporalChangeVersion as well. Claims started
-        # before them ask each change.
-        s.three_steps = workflow.patched("three-local-steps")
+        # A claim started since `every-moment-a-timer` takes every change made before it on that one marker, one
+        # started since `three-local-steps` every change before that, and so on down to `lean-fast-path`: each marker
+        # costs the claim an upsert of TemporalChangeVersion as well. Claims started before them ask each change.
+        s.moments_by_timer = workflow.patched("every-moment-a-timer")
+        s.three_steps = s.moments_by_timer or workflow.patched("three-local-steps")
         s.letters_with_lifecycle = s.three_steps or workflow.patched("letters-with-the-lifecycle")
         s.lean = s.letters_with_lifecycle or workflow.patched("lean-fast-path")
         if s.lean:
@@ -440,21 +440,25 @@ class ClaimWorkflow(ClaimUpdates):
             answer_until = s.survey_until()
             # The patch is asked about whenever there is a window, before the time is compared: whether a marker is
             # written must not hang on the moment a task runs.
-            if answer_until is not None and self.shell.changed("survey-window") and answer_until > workflow.now():
+            if answer_until is not None and self.shell.changed("survey-window") and self._open(answer_until,
+                                                                                               "survey_window"):
                 moments["survey_window"] = answer_until  # the claim stays open for the claimant's answer
             window = self._appeal_window_end()
-            if window is not None and window > workflow.now():
+            if window is not None and self._open(window, "appeal_window"):
                 moments["appeal_window"] = window
             if s.outcome == Outcome.CLOSED_INCOMPLETE:
                 reopen_until = due(s.closed_at, rules.sla.reopen_window_days, rules.sla)
-                if reopen_until > workflow.now():
+                if self._open(reopen_until, "reopen_window"):
                     moments["reopen_window"] = reopen_until
             owing = recoveries.outstanding(s.recoveries) > 0
             if not moments and not owing:
                 return
             # Money owed back keeps the claim open (for its repayments and write-off) after every window passed.
             clock, moment = min(moments.items(), key=lambda kv: kv[1]) if moments else (recoveries.CLOCK, None)
-            await self.shell.wait_quietly(self._after_close_news(until_repaid=moment is None), "after_close", moment)
+            news = await self.shell.wait_quietly(self._after_close_news(until_repaid=moment is None), "after_close",
+                                                 moment)
+            if not news and moment is not None and s.moments_by_timer:
+                s.windows_waited.append(self._window_key(clock, moment))
             if s.appeal is not None:
                 await self._guarded(self._review_appeal)
             elif s.reopen_request is not None:
@@ -462,6 +466,20 @@ class ClaimWorkflow(ClaimUpdates):
             elif clock == "survey":
                 s.survey_sent, s.survey_sent_at = True, workflow.now()
                 self.shell.notify("survey", {})
+
+    def _open(self, end: datetime, name: str) -> bool:
+        """Whether a window after closing is still to be waited for.
+
+        A claim started since `every-moment-a-timer` waits for each window until its timer fires, whatever the clock
+        says. A time compared here could differ between the run and its replay: the moment the claim closed is read
+        when a local activity's result reaches the workflow, which a replay may meet in an earlier task."""
+        if self.s.moments_by_timer:
+            return self._window_key(name, end) not in self.s.windows_waited
+        return end > workflow.now()
+
+    @staticmethod
+    def _window_key(name: str, end: datetime) -> str:
+        return f"{name}@{end.isoformat()}"
 
     def _after_close_news(self, until_repaid: bool) -> Callable[[], bool]:
         """What ends a wait after closing: an appeal, a reopening, or (`until_repaid`: no window is left to wait

@@ -217,6 +217,13 @@ class ClaimState:
     """On the fast path the timeline entries go with the effect that follows them: those noted before the money moves
     with the payment, those noted when the lifecycle ends with its letters. A claim paid at once runs three local
     activities (claims started since `three-local-steps`; see `Shell.pay`, `Shell.flush`)."""
+    moments_by_timer: bool = False
+    """Every wait for a moment sets its timer, even for a moment just past, and after closing each window is waited
+    for until its timer fires, never compared with the clock: a run and its replay issue the same commands though a
+    local activity's result may reach them at different times (claims started since `every-moment-a-timer`; see
+    `Shell.wait_until`, `ClaimWorkflow._after_close`)."""
+    windows_waited: list[str] = field(default_factory=list)
+    """The windows after closing whose timers fired, as `name@end` (claims started since `every-moment-a-timer`)."""
     catastrophes_on: bool = False
     """The claim joins a declared catastrophe its incident falls in (claims started since; docs/catastrophes.md)."""
     catastrophe: str | None = None

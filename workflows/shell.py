@@ -57,6 +57,8 @@ LETTER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeffi
                            non_retryable_error_types=BUSINESS_ERRORS)
 # A batch of letters: one try; a letter it could not send goes on by itself, with LETTER_RETRY (`Shell.send_queued`).
 ONE_TRY = RetryPolicy(maximum_attempts=1)
+MOMENT_JUST_PAST = 0.001
+"""The timer, in seconds, for a moment already past (claims started since `every-moment-a-timer`)."""
 
 
 EarlierChange = Literal["document-reading", "survey-window", "appeal-resume-awaits-approval", "carry-core"]
@@ -456,13 +458,21 @@ class Shell:
     async def wait_until(self, condition: Callable[[], bool], moment: datetime) -> bool:
         """Wait for the condition until a moment; True if it held in time."""
         await self.flush()
+        return await self._until(condition, moment) or condition()
+
+    async def _until(self, condition: Callable[[], bool], moment: datetime) -> bool:
+        """Wait for the condition until a moment: True if it held before the moment came, False once it came.
+
+        A claim started since `every-moment-a-timer` sets a timer even for a moment just past, so that whether it
+        sets one never hangs on the time: a replay may read an earlier time than the run did, where a local
+        activity's result reached the run in a later task than it reaches the replay. Older claims set none."""
         remaining = (moment - workflow.now()).total_seconds()
-        if remaining <= 0:
-            return condition()
+        if remaining <= 0 and not self.s.moments_by_timer:
+            return False
         try:
-            await workflow.wait_condition(condition, timeout=timedelta(seconds=remaining))
+            await workflow.wait_condition(condition, timeout=timedelta(seconds=max(remaining, MOMENT_JUST_PAST)))
         except TimeoutError:
-            return condition()
+            return False
         return True
 
     # ------------------------------------------------------------------ continuing as new
@@ -476,13 +486,15 @@ class Shell:
         again, and nothing is decided twice."""
         await self.flush()
         for also in (self._history_long, self._quiet):  # a long history, then a moment when nothing is under way
+            came = False
             if moment is None:
                 await workflow.wait_condition(lambda also=also: condition() or also())  # type: ignore[misc]
             else:
-                await self.wait_until(lambda also=also: condition() or also(), moment)  # type: ignore[misc]
+                await self.flush()
+                came = not await self._until(lambda also=also: condition() or also(), moment)  # type: ignore[misc]
             if condition():
                 return True
-            if moment is not None and workflow.now() >= moment:
+            if moment is not None and (came if self.s.moments_by_timer else workflow.now() >= moment):
                 return False
         await self.continue_as_new(wait)
         raise AssertionError("unreachable: continuing as new ends the run")
