@@ -320,3 +320,37 @@ async def test_hourly_digest_lists_claims_near_or_past_a_deadline_once_per_hour(
     assert path is not None
     assert "yes" in path.read_text(), "it is marked as breached"
     assert await Jobs(fast_clock, engine, live.client).sla_digest(now=now) is None, "once per hour"
+
+
+def done_once(claims: Claims, claim_id: str) -> dict[str, Any]:
+    """What a claim did that must be done once: its payments and transfers, its letters (with when each was sent) and
+    its timeline entries in the event log."""
+    from models.tables import ClaimEventRow, Notification
+
+    with Session(claims.engine) as session:
+        letters = session.exec(select(Notification).where(Notification.claim_id == claim_id)).all()
+        entries = session.exec(select(ClaimEventRow).where(ClaimEventRow.claim_id == claim_id)).all()
+    return {"payments": sorted((p.idempotency_key, p.amount) for p in claims.payments(claim_id)),
+            "transfers": sorted(t.idempotency_key for t in claims.transfers(claim_id)),
+            "letters": sorted((n.kind, n.sequence, n.status, n.sent_at) for n in letters),
+            "entries": sorted((e.key, e.event) for e in entries)}
+
+
+async def test_a_claim_reset_to_its_first_workflow_task_runs_again_and_does_nothing_twice(live, dev_env):
+    """docs/operators.md's advice for a claim refused on replay, run as written: `temporal workflow reset --type
+    FirstWorkflowTask`. The claim runs again from its start on the current code, to the same end; each of its steps is
+    keyed, so its registration, its payment, each letter and each timeline entry are there once, as they were."""
+    claim = auto_claim(claimed_amount="800.00", documents=docs(*ALL_AUTO_DOCS),
+                       line_items=[{"description": "bumper", "amount": "800.00", "category": "repair"}])
+    cid = claim["claim_id"]
+    first = await (await live.start(claim)).result()
+    assert first["outcome"] == "paid", first
+    before = done_once(live, cid)
+    assert len(before["payments"]) == 1 and len(before["transfers"]) == 1 and before["letters"], before
+
+    code, out = await Cli(dev_env, live).run("workflow", "reset", "--workflow-id", f"claim-{cid}",
+                                             "--type", "FirstWorkflowTask", "--reason", "refused on replay")
+    assert code == 0, out
+    again = await live.client.get_workflow_handle(f"claim-{cid}").result()  # the run the reset started
+    assert (again["outcome"], again["paid_amount"]) == (first["outcome"], first["paid_amount"])
+    assert done_once(live, cid) == before, "a reset claim did a keyed step a second time"
