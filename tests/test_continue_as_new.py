@@ -111,6 +111,32 @@ async def test_a_claim_continues_as_new_mid_clock_with_an_advance_outstanding_an
     assert await replay_every_run(claims, cid, first_run) == len(timeline(final, "continued_as_new")) + 1
 
 
+async def test_a_run_continued_between_two_reminders_sends_neither_again(continuing: Claims,
+                                                                          time_env: WorkflowEnvironment):
+    """The run continues as new after the first reminder and before the second: the next run waits for the second
+    alone (claims started since `every-moment-a-timer` keep the reminders sent in their state, where a reminder just
+    past would otherwise have its timer, and go again)."""
+    claims = continuing
+    claim = investigated_claim(claimed_amount="8000.00", incident={}, line_items=[],
+                               documents=[{"kind": "claim_form", "ref": "form.pdf"}])
+    cid = claim["claim_id"]
+    handle = await claims.start(claim)
+    first_run = handle.first_execution_run_id or (await handle.describe()).run_id
+    await claims.at_stage(cid, "awaiting_documents")
+    await time_env.sleep(24 * DAY)  # the first reminder, 7 days before the 30 days are out
+    await claims.sent(cid, "reminder")
+    runs = before = len(await runs_of(claims.client, workflow_id_for(cid)))
+    while runs == before:  # staff work on the claim until its run continues as new
+        await claims.update(cid, "assign", {"handler_id": "adj-7", "by": "sup-9"})
+        runs = len(await runs_of(claims.client, workflow_id_for(cid)))
+    await time_env.sleep(4 * DAY)  # the second, 3 days before
+    await claims.sent(cid, "reminder", 2)
+    status = await claims.status(cid)
+    assert [t["event"] for t in status["timeline"]].count("notified:reminder") == 2, status["timeline"]
+    assert [n.kind for n in claims.notices(cid)].count("reminder") == 2
+    assert await replay_every_run(claims, cid, first_run) == runs
+
+
 async def test_a_claim_waiting_for_documents_continues_and_sends_each_reminder_once(
         continuing: Claims, time_env: WorkflowEnvironment):
     claims = continuing

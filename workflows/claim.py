@@ -328,7 +328,10 @@ class ClaimWorkflow(ClaimUpdates):
         continued as new while it waited; the reminders not yet sent are still to come."""
         s = self.s
         _, rules = s.require_ready()
-        if resumed:
+        if resumed and s.moments_by_timer:  # the reminders not yet waited for, each one's timer even if just past
+            clock = s.clocks["documents"]
+            start, deadline = clock.started_at, clock.due_at
+        elif resumed:
             assert s.continued_at is not None
             start, deadline = s.continued_at, s.clocks["documents"].due_at
         else:
@@ -341,10 +344,13 @@ class ClaimWorkflow(ClaimUpdates):
             deadline = await self._request_documents(start)
         reminders = sorted(deadline - timedelta(seconds=d * rules.sla.day_seconds)
                            for d in rules.sla.reminder_days_before)
-        for moment in [r for r in reminders if r > start] + [deadline]:
+        due = [r for r in reminders if r > start and self._window_key("reminder", r) not in s.windows_waited]
+        for moment in [*due, deadline]:
             if await self.shell.wait_quietly(lambda: not s.missing or s.withdrawal is not None, "documents", moment):
                 break
             if moment != deadline:
+                if s.moments_by_timer:
+                    s.windows_waited.append(self._window_key("reminder", moment))
                 self.shell.notify("reminder", self._reminder_context(deadline))
         self.shell.check_withdrawn()
         self.clocks.stop("documents")

@@ -223,7 +223,8 @@ class ClaimState:
     local activity's result may reach them at different times (claims started since `every-moment-a-timer`; see
     `Shell.wait_until`, `ClaimWorkflow._after_close`)."""
     windows_waited: list[str] = field(default_factory=list)
-    """The windows after closing whose timers fired, as `name@end` (claims started since `every-moment-a-timer`)."""
+    """The windows after closing whose timers fired, and the reminders for documents sent, as `name@end` (claims
+    started since `every-moment-a-timer`): a run continued as new waits for the others, even one just past."""
     catastrophes_on: bool = False
     """The claim joins a declared catastrophe its incident falls in (claims started since; docs/catastrophes.md)."""
     catastrophe: str | None = None
