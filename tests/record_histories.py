@@ -3,6 +3,7 @@
     .venv/bin/python -m tests.record_histories
     .venv/bin/python -m tests.record_histories continued    # the claim whose run continues as new
     .venv/bin/python -m tests.record_histories complaint NAME   # a complaint acknowledged and resolved late
+    (complaint-late-moments: since `complaint-every-moment-a-timer`)
     .venv/bin/python -m tests.record_histories reading      # the claims whose invoices are read by machine
     .venv/bin/python -m tests.record_histories after-closing  # appeal after a denial, reopening, money owed back
     .venv/bin/python -m tests.record_histories proofs       # updates with action proofs, across a continue-as-new

@@ -151,7 +151,7 @@ def tasks_started_at(history: WorkflowHistory, shares: list[float]) -> WorkflowH
     return WorkflowHistory(history.workflow_id, events)
 
 
-@examples(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(TIMED), st.lists(st.floats(min_value=0, max_value=1), min_size=40, max_size=40))
 def test_a_claim_issues_the_same_commands_whatever_time_its_tasks_read(path: Path, shares: list[float]):
     """A local activity's result can reach a replay in an earlier workflow task than it reached the run, so that the

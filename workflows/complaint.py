@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import ComplaintRecord, HandOverAppeal, NotificationRequest, Recipient, Rules
     from workflows.claim_state import Clock, parse, refuse
     from workflows.credentials import authenticate, spend, start_sender
-    from workflows.shell import LETTER_RETRY, STEADY_RETRY, business_error
+    from workflows.shell import LETTER_RETRY, MOMENT_JUST_PAST, STEADY_RETRY, business_error
 
 TIERS = {Role.SUPERVISOR: Role.MANAGER, Role.MANAGER: Role.MANAGER}
 
@@ -85,9 +85,14 @@ class ComplaintWorkflow:
     def __init__(self, complaint: Any = None) -> None:
         self.s: ComplaintState | None = None
         self.letters_in_flight = 0
+        self.moments_by_timer = False
+        """Each clock's moment is waited for by its timer, even a moment just past, and a warning is published as an
+        event without asking (complaints started since `complaint-every-moment-a-timer`, as claims since
+        `every-moment-a-timer`: the time a task reads after a local activity can differ on replay)."""
 
     @workflow.run
     async def run(self, complaint: Any = None) -> ComplaintStatus:
+        self.moments_by_timer = workflow.patched("complaint-every-moment-a-timer")  # asked first, before any activity
         req = parse(ComplaintInput, complaint, "invalid complaint", ErrorType.INVALID_CLAIM)
         if workflow.info().workflow_id != complaint_workflow_id(req.complaint_id):
             raise refuse(f"invalid complaint: workflow id must be {complaint_workflow_id(req.complaint_id)!r}",
@@ -128,9 +133,9 @@ class ComplaintWorkflow:
         while (clock := s.clocks.get(name)) is not None:
             moved = self._moved(name, clock, clock.version)
             remaining = (clock.warn_at - workflow.now()).total_seconds()
-            if remaining > 0:
+            if remaining > 0 or self.moments_by_timer:
                 try:
-                    await workflow.wait_condition(moved, timeout=timedelta(seconds=remaining))
+                    await workflow.wait_condition(moved, timeout=timedelta(seconds=max(remaining, MOMENT_JUST_PAST)))
                     continue
                 except TimeoutError:
                     pass
@@ -140,7 +145,7 @@ class ComplaintWorkflow:
                 clock.warned = True
                 s.warnings.append(SlaWarning(clock=name, due_at=clock.due_at, warned_at=workflow.now(), owner=s.tier))
                 self._note("sla_warning", detail=f"{name} due {clock.due_at.isoformat()}")
-                if workflow.patched("complaint-warning-recorded"):  # published as an event since migration 0008
+                if self.moments_by_timer or workflow.patched("complaint-warning-recorded"):  # an event since 0008
                     await self._record()
                 continue
             s.tier = TIERS[s.tier]
