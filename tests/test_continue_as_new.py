@@ -111,18 +111,23 @@ async def test_a_claim_continues_as_new_mid_clock_with_an_advance_outstanding_an
     assert await replay_every_run(claims, cid, first_run) == len(timeline(final, "continued_as_new")) + 1
 
 
+async def waiting_for_documents(claims: Claims) -> tuple[str, Any, str, dict[str, Any]]:
+    """A claim sent for its documents: its id, handle, first run and status."""
+    claim = investigated_claim(claimed_amount="8000.00", incident={}, line_items=[],
+                               documents=[{"kind": "claim_form", "ref": "form.pdf"}])
+    cid = claim["claim_id"]
+    handle = await claims.start(claim)
+    first_run = handle.first_execution_run_id or (await handle.describe()).run_id
+    return cid, handle, first_run, await claims.at_stage(cid, "awaiting_documents")
+
+
 async def test_a_run_continued_between_two_reminders_sends_neither_again(continuing: Claims,
                                                                           time_env: WorkflowEnvironment):
     """The run continues as new after the first reminder and before the second: the next run waits for the second
     alone (claims started since `every-moment-a-timer` keep the reminders sent in their state, where a reminder just
     past would otherwise have its timer, and go again)."""
     claims = continuing
-    claim = investigated_claim(claimed_amount="8000.00", incident={}, line_items=[],
-                               documents=[{"kind": "claim_form", "ref": "form.pdf"}])
-    cid = claim["claim_id"]
-    handle = await claims.start(claim)
-    first_run = handle.first_execution_run_id or (await handle.describe()).run_id
-    await claims.at_stage(cid, "awaiting_documents")
+    cid, handle, first_run, _ = await waiting_for_documents(claims)
     await time_env.sleep(24 * DAY)  # the first reminder, 7 days before the 30 days are out
     await claims.sent(cid, "reminder")
     runs = before = len(await runs_of(claims.client, workflow_id_for(cid)))
@@ -140,12 +145,7 @@ async def test_a_run_continued_between_two_reminders_sends_neither_again(continu
 async def test_a_claim_waiting_for_documents_continues_and_sends_each_reminder_once(
         continuing: Claims, time_env: WorkflowEnvironment):
     claims = continuing
-    claim = investigated_claim(claimed_amount="8000.00", incident={}, line_items=[],
-                               documents=[{"kind": "claim_form", "ref": "form.pdf"}])
-    cid = claim["claim_id"]
-    handle = await claims.start(claim)
-    first_run = handle.first_execution_run_id or (await handle.describe()).run_id
-    status = await claims.at_stage(cid, "awaiting_documents")
+    cid, handle, first_run, status = await waiting_for_documents(claims)
     due = status["deadlines"]["documents"]
     await time_env.sleep(28 * DAY)  # both reminders (7 and 3 days before) and the continuations between
     status = await claims.status(cid)
