@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import ComplaintRecord, HandOverAppeal, NotificationRequest, Recipient, Rules
     from workflows.claim_state import Clock, parse, refuse
     from workflows.credentials import authenticate, spend, start_sender
-    from workflows.shell import LETTER_RETRY, MOMENT_JUST_PAST, STEADY_RETRY, business_error
+    from workflows.shell import LETTER_RETRY, STEADY_RETRY, business_error, until
 
 TIERS = {Role.SUPERVISOR: Role.MANAGER, Role.MANAGER: Role.MANAGER}
 
@@ -132,13 +132,8 @@ class ComplaintWorkflow:
         s = self._state()
         while (clock := s.clocks.get(name)) is not None:
             moved = self._moved(name, clock, clock.version)
-            remaining = (clock.warn_at - workflow.now()).total_seconds()
-            if remaining > 0 or self.moments_by_timer:
-                try:
-                    await workflow.wait_condition(moved, timeout=timedelta(seconds=max(remaining, MOMENT_JUST_PAST)))
-                    continue
-                except TimeoutError:
-                    pass
+            if await until(moved, clock.warn_at, timer_when_past=self.moments_by_timer):
+                continue
             if s.clocks.get(name) is not clock:
                 return
             if not clock.warned:

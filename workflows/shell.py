@@ -61,6 +61,23 @@ MOMENT_JUST_PAST = 0.001
 """The timer, in seconds, for a moment already past (claims started since `every-moment-a-timer`)."""
 
 
+async def until(condition: Callable[[], bool], moment: datetime, *, timer_when_past: bool) -> bool:
+    """Wait for the condition until a moment: True if it held before the moment came, False once it came.
+
+    `timer_when_past` (claims since `every-moment-a-timer`, complaints since `complaint-every-moment-a-timer`): a timer
+    even for a moment just past, so that whether one is set never hangs on the time: a replay may read an earlier time
+    than the run did, where a local activity's result reached the run in a later task than it reaches the replay.
+    Without it, none for a moment past."""
+    remaining = (moment - workflow.now()).total_seconds()
+    if remaining <= 0 and not timer_when_past:
+        return False
+    try:
+        await workflow.wait_condition(condition, timeout=timedelta(seconds=max(remaining, MOMENT_JUST_PAST)))
+    except TimeoutError:
+        return False
+    return True
+
+
 EarlierChange = Literal["document-reading", "survey-window", "appeal-resume-awaits-approval", "carry-core"]
 """The changes asked in the middle of a run before claims asked every change at their start (`Shell.changed`). A
 later change is asked at the start of `ClaimWorkflow.run`, before its first local activity, into the claim's
@@ -461,19 +478,7 @@ class Shell:
         return await self._until(condition, moment) or condition()
 
     async def _until(self, condition: Callable[[], bool], moment: datetime) -> bool:
-        """Wait for the condition until a moment: True if it held before the moment came, False once it came.
-
-        A claim started since `every-moment-a-timer` sets a timer even for a moment just past, so that whether it
-        sets one never hangs on the time: a replay may read an earlier time than the run did, where a local
-        activity's result reached the run in a later task than it reaches the replay. Older claims set none."""
-        remaining = (moment - workflow.now()).total_seconds()
-        if remaining <= 0 and not self.s.moments_by_timer:
-            return False
-        try:
-            await workflow.wait_condition(condition, timeout=timedelta(seconds=max(remaining, MOMENT_JUST_PAST)))
-        except TimeoutError:
-            return False
-        return True
+        return await until(condition, moment, timer_when_past=self.s.moments_by_timer)
 
     # ------------------------------------------------------------------ continuing as new
 
